@@ -1,0 +1,64 @@
+/**
+ * Source positions and diagnostics for user input.
+ *
+ * Source: terraform `tfdiags` / changesets `ParseResult`: user-input problems are
+ * collected as data (never thrown one by one), each with file:line:column and a dotted
+ * path, printed all at once, then the CLI exits 1.
+ */
+
+/** A position in a source file. `line` and `col` are 1-based. */
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** One problem in user input. `path` is dotted, e.g. `nodes.shop.steps[2].put`. */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+/** A path into a YAML/JSON document: keys and array indexes. */
+export type DocPath = readonly (string | number)[];
+
+/**
+ * Formats a document path the way error messages show it: `nodes.shop.steps[2].put`.
+ * Keys that are not plain identifiers are JSON-quoted: `vars["a b"]`.
+ */
+export function formatPath(path: DocPath): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(seg) && !seg.includes('.')) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out || '(root)';
+}
+
+/** `file:line:col: path: message` — the one format every user-input error is printed in. */
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.path}: ${d.message}`;
+}
+
+/**
+ * Maps a document path to the position of the YAML node at (or nearest above) it.
+ * Built by the config loader from the `yaml` document; pure once built.
+ */
+export interface SourceIndex {
+  locate(file: string, path: DocPath): SourcePos;
+}
+
+/** Builds a diagnostic at `path` of `file`, located through `index`. */
+export function diagAt(index: SourceIndex, file: string, path: DocPath, message: string): Diagnostic {
+  const pos = index.locate(file, path);
+  return { file: pos.file, line: pos.line, col: pos.col, path: formatPath(path), message };
+}
+
+/** Sorts diagnostics by file, line, column (stable), for deterministic output. */
+export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  return [...ds].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
+}

@@ -1,0 +1,55 @@
+/**
+ * orch's few error classes, under one base.
+ * Source: pyinfra `api/exceptions.py` — a small, closed hierarchy the CLI maps to exit codes.
+ */
+import type { Diagnostic } from './diagnostics.js';
+import { formatDiagnostic } from './diagnostics.js';
+
+/** Base of every error orch raises on purpose. */
+export class OrchError extends Error {
+  override name = 'OrchError';
+}
+
+/** Invalid user input (files, flags). Carries every diagnostic found; CLI exit code 1. */
+export class ConfigError extends OrchError {
+  override name = 'ConfigError';
+  constructor(readonly diagnostics: Diagnostic[], summary?: string) {
+    super(summary ?? diagnostics.map(formatDiagnostic).join('\n'));
+  }
+}
+
+/** The playbook is valid YAML/schema but cannot be compiled (missing vars, bash -n fails...). Exit 1. */
+export class CompileError extends ConfigError {
+  override name = 'CompileError';
+}
+
+/** A host could not be reached or refused us (host key, auth, timeout). Fails that host only. */
+export class ConnectError extends OrchError {
+  override name = 'ConnectError';
+  constructor(readonly host: string, message: string) {
+    super(`${host}: ${message}`);
+  }
+}
+
+/** A command on a host exited non-zero. `stderrTail` is the last lines of its stderr (masked). */
+export class RemoteCommandError extends OrchError {
+  override name = 'RemoteCommandError';
+  constructor(
+    readonly host: string,
+    readonly step: string,
+    readonly exitCode: number | null,
+    readonly stderrTail: string,
+  ) {
+    super(`${host}: ${step}: exit ${exitCode ?? 'signal'}${stderrTail ? `: ${stderrTail}` : ''}`);
+  }
+}
+
+/** Another run holds the lock (host lock or control-machine converge lock). */
+export class LockedError extends OrchError {
+  override name = 'LockedError';
+}
+
+/** A bug in orch itself. */
+export class InternalError extends OrchError {
+  override name = 'InternalError';
+}

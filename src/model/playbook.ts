@@ -1,0 +1,82 @@
+/**
+ * The playbook model: a root node plus header keys (SPEC section 3), as loaded and
+ * schema-validated by `loadPlaybook`. Templates and `extends` are NOT resolved here;
+ * compile does that. Every spec keeps `src` so compile can report file:line:col.
+ */
+import type { DocPath } from './diagnostics.js';
+import type { Vars } from './inventory.js';
+
+/** Where a spec came from: file and path inside it (resolved by a SourceIndex). */
+export interface SrcRef {
+  file: string;
+  path: DocPath;
+}
+
+export type StepKind = 'bundle' | 'put' | 'install' | 'symlink' | 'service' | 'run' | 'healthcheck' | 'prune';
+
+/** One step as written: exactly one kind key, plus the common keys. */
+export interface StepSpec {
+  kind: StepKind;
+  /** The kind key's value (for `bundle: NAME` it is `{ bundle: NAME }`). */
+  args: Record<string, unknown>;
+  name?: string;
+  on?: string;
+  once?: boolean;
+  /** Common `when`; for `service` also the kind's own `when` ("changed" | "always"). */
+  when?: string;
+  src: SrcRef;
+}
+
+/** `serial: N | "P%" | [N | "P%", ...]` as written. */
+export type SerialSpec = number | string | (number | string)[];
+
+/** One node as written (root, child or template). */
+export interface NodeSpec {
+  extends?: string;
+  /** `{ childRole: parentRole | [parentRoles] | "*" }` */
+  roles?: Record<string, string | string[]>;
+  vars?: Vars;
+  required?: string[];
+  steps?: StepSpec[];
+  /** Children, in file order. */
+  nodes?: [string, NodeSpec][];
+  serial?: SerialSpec;
+  max_fail?: number | string;
+  on?: string;
+  /** Double-underscore override keys as written: `a__b__name` -> value. */
+  overrides: Record<string, unknown>;
+  src: SrcRef;
+}
+
+/** A `bundles:` entry; paths absolute (resolved against the playbook's folder). */
+export interface BundleSpec {
+  name: string;
+  source?: string;
+  artifact?: string;
+  builder?: 'python' | 'node' | 'dir';
+  python?: string;
+  requirements?: string;
+  pip_options?: string[];
+  prebuild_script?: string;
+  postbuild_script?: string;
+  build_on?: string;
+  src: SrcRef;
+}
+
+/** A loaded playbook. */
+export interface Playbook {
+  /** Absolute path of the playbook file. */
+  file: string;
+  /** Absolute path of the `inventory:` key, if any. */
+  inventory?: string;
+  /** Absolute paths of imported files (their `templates:` are merged into `templates`). */
+  imports: string[];
+  vars: Vars;
+  /** Var names whose values are masked as *** everywhere. */
+  secret: string[];
+  bundles: Map<string, BundleSpec>;
+  /** Playbook's own templates plus imported ones (own win). */
+  templates: Map<string, NodeSpec>;
+  /** The root node (the playbook itself). */
+  root: NodeSpec;
+}
