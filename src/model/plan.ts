@@ -61,7 +61,7 @@ export type Probe =
 
 /** Data the predictor of each step kind needs (pure: facts in, status out). */
 export type StepCheck =
-  | { kind: 'put'; dest: string; sha256: string }
+  | { kind: 'put'; dest: string; sha256: string; /** mode/owner/group are managed too (not in facts: always run) */ meta: boolean }
   | { kind: 'install'; root: string; version: string; sha256: string; bundleFile: string }
   | { kind: 'symlink'; root: string; version: string }
   | { kind: 'service' }

@@ -1,0 +1,81 @@
+/** `orch validate`, `orch hosts`, `orch tree`: read-only views of the configuration. */
+import { resolve } from 'node:path';
+import { selectHosts } from '../compile/limit.js';
+import { flattenNodes } from '../compile/resolve-nodes.js';
+import { loadInventory } from '../config/inventory.js';
+import { loadPlaybook } from '../config/playbook.js';
+import { SourceIndexImpl } from '../config/source-index.js';
+import { validateFiles } from '../config/validate-files.js';
+import { preparePlan } from '../engine/prepare.js';
+import { ConfigError } from '../model/errors.js';
+import type { Inventory } from '../model/inventory.js';
+import { EXIT, ExitRequest } from './main.js';
+import { parseExtraVars, type CommonOpts } from './run.js';
+
+const out = (s: string): void => void process.stdout.write(s);
+
+/** `orch validate FILE...`: exit 0 when every file is valid, else every problem and exit 1. */
+export async function runValidate(files: string[]): Promise<void> {
+  const { kinds, diagnostics } = await validateFiles(files, new SourceIndexImpl());
+  if (diagnostics.length) throw new ConfigError(diagnostics);
+  for (const f of files) out(`${f}: valid ${kinds[f]}\n`);
+}
+
+async function inventoryFor(playbook: string | undefined, invFiles: string[]): Promise<Inventory> {
+  const index = new SourceIndexImpl();
+  let files = invFiles.map((f) => resolve(f));
+  if (!files.length && playbook) {
+    const pb = await loadPlaybook(resolve(playbook), index);
+    if (!pb.playbook) throw new ConfigError(pb.diagnostics);
+    if (pb.playbook.inventory) files = [pb.playbook.inventory];
+  }
+  if (!files.length) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '-i', message: 'give a playbook with an inventory: key, or -i INVENTORY' }]);
+  const inv = await loadInventory(files, index);
+  if (!inv.inventory) throw new ConfigError(inv.diagnostics);
+  return inv.inventory;
+}
+
+/** `orch hosts (PLAYBOOK | -i INVENTORY) [--limit P] [--json]`. */
+export async function runHosts(playbook: string | undefined, opts: { inventory?: string[]; limit?: string; json?: boolean }): Promise<void> {
+  const inv = await inventoryFor(playbook, opts.inventory ?? []);
+  let names = [...inv.hosts.keys()].sort();
+  if (opts.limit !== undefined) {
+    const sel = selectHosts(opts.limit, { hosts: names, roles: inv.roles, groups: inv.groups });
+    if ('error' in sel) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '--limit', message: sel.error }]);
+    names = sel.hosts;
+  }
+  const rows = names.map((n) => {
+    const h = inv.hosts.get(n)!;
+    return { host: n, address: h.address, transport: h.transport, user: h.user ?? null, port: h.port ?? null, roles: h.roles, groups: h.groups };
+  });
+  if (opts.json) return void out(`${JSON.stringify(rows)}\n`);
+  const w = Math.max(4, ...rows.map((r) => r.host.length));
+  const aw = Math.max(7, ...rows.map((r) => r.address.length));
+  out(`${'HOST'.padEnd(w)}  ${'ADDRESS'.padEnd(aw)}  ROLES / GROUPS\n`);
+  for (const r of rows) out(`${r.host.padEnd(w)}  ${(r.transport === 'local' ? '(local)' : r.address).padEnd(aw)}  ${r.roles.join(',') || '-'} / ${r.groups.join(',') || '-'}\n`);
+  out(`${rows.length} host${rows.length === 1 ? '' : 's'}\n`);
+}
+
+/** `orch tree PLAYBOOK`: nodes, roles resolved to hosts, effective vars (of the first host), steps. */
+export async function runTree(playbook: string, opts: CommonOpts): Promise<void> {
+  const prepared = await preparePlan({
+    playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env, now: () => new Date(),
+    ...(opts.limit !== undefined && { limit: opts.limit }), skipSyntaxCheck: true,
+  });
+  if (!prepared.tree) {
+    if (prepared.diagnostics.length) throw new ConfigError(prepared.diagnostics);
+    throw new ExitRequest(EXIT.INVALID);
+  }
+  const lines: string[] = [];
+  for (const n of flattenNodes(prepared.tree)) {
+    const depth = n.path ? n.path.split('.').length : 0;
+    const pad = '  '.repeat(depth);
+    lines.push(`${pad}${n.path ? n.name : '(root)'}  [${n.hosts.length} host${n.hosts.length === 1 ? '' : 's'}: ${n.hosts.join(', ')}]`);
+    for (const [role, hosts] of [...n.roles.entries()].sort()) lines.push(`${pad}  role ${role}: ${hosts.join(', ') || '-'}`);
+    const own = { ...(n.spec.vars ?? {}), ...n.overrideVars };
+    for (const [k, v] of Object.entries(own)) lines.push(`${pad}  var ${k} = ${prepared.masker.mask(JSON.stringify(v))}${n.overrideSrc.has(k) ? '  (override)' : ''}`);
+    (n.spec.steps ?? []).forEach((s, i) => lines.push(`${pad}  step ${i + 1}: ${s.name ?? s.kind}${s.on ?? n.spec.on ? ` on ${s.on ?? n.spec.on}` : ''}${s.once ? ' once' : ''}`));
+  }
+  out(`${lines.join('\n')}\n`);
+  if (prepared.diagnostics.length) throw new ConfigError(prepared.diagnostics);
+}

@@ -1,0 +1,152 @@
+/**
+ * orch's command line: argv parsing (commander), one top-level catch, exit codes
+ * (SPEC section 5). Only this folder prints to the terminal's streams directly and
+ * exits the process. Command modules are imported lazily so `orch --version` stays fast.
+ */
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { ConfigError, OrchError } from '../model/errors.js';
+import { formatDiagnostic } from '../model/diagnostics.js';
+
+/** Exit codes (SPEC section 5; Puppet's detailed exit codes). */
+export const EXIT = { OK: 0, INVALID: 1, CHANGED: 2, LOCKED: 3, FAILED: 4, CHANGED_AND_FAILED: 6 } as const;
+
+/** Raised by commands to end with a given exit code after printing. */
+export class ExitRequest extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Adds the options every run command shares (`common` in SPEC section 5). */
+function common(cmd: Command): Command {
+  return cmd
+    .option('-i, --inventory <file>', 'inventory file (repeatable; later files win key by key); default: the playbook\'s inventory:', collect, [])
+    .option('-l, --limit <pattern>', 'only hosts matching this Ansible-style pattern: web*,db1:!db2, role:&group, ~regex')
+    .option('--node <path>', 'only this node subtree (e.g. shop or shop.db)')
+    .option('-e, --extra-var <key=value>', 'set a variable, highest precedence (repeatable)', collect, [])
+    .option('--json', 'machine-readable output (JSON Lines events and a summary)')
+    .option('--detailed-exitcodes', '0 = no changes, 2 = changes, 4 = failures, 6 = both')
+    .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)');
+}
+
+/** Runs the CLI with `argv` (process.argv shape) and exits the process. */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('orch')
+    .description('Declarative, YAML-driven deployments: bundle, plan and apply releases over SSH.')
+    .version(version(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .exitOverride();
+
+  common(program.command('plan').argument('<playbook>', 'playbook file'))
+    .description('compile the playbook, check every script with bash -n, read each host\'s state and print what would change')
+    .option('--offline', 'do not connect to hosts; steps show as "may change"')
+    .option('--remote-check', 'also run bash -n on every host')
+    .option('-o, --out <plan.json>', 'save the plan; `orch apply PLAN.json` applies exactly it')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runPlanCommand } = await import('./run.js');
+      return runPlanCommand(playbook, opts);
+    });
+
+  common(program.command('apply').argument('<playbook|plan.json>', 'playbook file, or a plan saved with plan -o'))
+    .description('plan, then apply to every targeted host in parallel (each host isolated from the others\' failures)')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <seconds>', 'wait this long for another run\'s host lock', '0')
+    .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
+    .action(async (target: string, opts: Record<string, unknown>) => {
+      const { runApplyCommand } = await import('./run.js');
+      return runApplyCommand(target, opts);
+    });
+
+  program.command('validate').argument('<files...>', 'inventory or playbook files')
+    .description('check files against the schemas and rules; print every problem as file:line:col')
+    .action(async (files: string[]) => {
+      const { runValidate } = await import('./info.js');
+      return runValidate(files);
+    });
+
+  program.command('hosts').argument('[playbook]', 'playbook file')
+    .description('list the hosts a playbook or inventory targets, with roles and groups')
+    .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
+    .option('-l, --limit <pattern>', 'only hosts matching this pattern')
+    .option('--json', 'JSON output')
+    .action(async (playbook: string | undefined, opts: Record<string, unknown>) => {
+      const { runHosts } = await import('./info.js');
+      return runHosts(playbook, opts);
+    });
+
+  common(program.command('tree').argument('<playbook>', 'playbook file'))
+    .description('show nodes, role mapping resolved to hosts, effective vars and steps')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runTree } = await import('./info.js');
+      return runTree(playbook, opts);
+    });
+
+  program.command('bundle').argument('<source>', 'the app\'s source folder')
+    .description('build a platter-style release tarball: dist/<package>-<version>-<platform>.tar.gz')
+    .addOption(new Option('--builder <builder>', 'how to build').choices(['python', 'node', 'dir']).default('dir'))
+    .option('--out <dir>', 'output folder', 'dist')
+    .addOption(new Option('--format <format>', 'tarball or folder').choices(['tar.gz', 'dir']).default('tar.gz'))
+    .option('--prebuild-script <file>', 'bash script run before data/ is filled (HERE, DATA_DIR, SOURCE_DIR, SCRATCHPAD, INSTALL_SCRIPT)')
+    .option('--postbuild-script <file>', 'bash script run after data/ is complete')
+    .option('--no-cache', 'neither read nor write the build cache')
+    .option('--cache-dir <dir>', 'cache folder (default $XDG_CACHE_HOME/orch or ~/.cache/orch)')
+    .option('--json', 'print the result as JSON')
+    .action(async (source: string, opts: Record<string, unknown>) => {
+      const { runBundle } = await import('./bundle.js');
+      return runBundle(source, opts as Parameters<typeof runBundle>[1]);
+    });
+
+  program.command('clean-cache')
+    .description('delete the bundle build cache')
+    .option('--cache-dir <dir>', 'cache folder (default $XDG_CACHE_HOME/orch or ~/.cache/orch)')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runCleanCache } = await import('./bundle.js');
+      return runCleanCache(opts);
+    });
+
+  program.command('version').description('release versions')
+    .command('bump').argument('<part>', 'major, minor or patch').argument('[source]', 'source folder', '.')
+    .description('rewrite SOURCE/VERSION with the next semver version')
+    .action(async (part: string, source: string) => {
+      const { runVersionBump } = await import('./bundle.js');
+      return runVersionBump(part, source);
+    });
+
+  let code: number = EXIT.OK;
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    code = exitCodeFor(err);
+  }
+  process.exit(code);
+}
+
+/** Maps an error to output and an exit code (the one top-level catch). */
+function exitCodeFor(err: unknown): number {
+  if (err instanceof ExitRequest) return err.code;
+  const ce = err as { code?: string; exitCode?: number };
+  if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {
+    if (ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version' || ce.code === 'commander.help') return EXIT.OK;
+    return EXIT.INVALID;
+  }
+  if (err instanceof ConfigError) {
+    for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    return EXIT.INVALID;
+  }
+  if (err instanceof OrchError) {
+    process.stderr.write(`orch: ${err.message}\n`);
+    return EXIT.INVALID;
+  }
+  process.stderr.write(`orch: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 70;
+}

@@ -1,0 +1,223 @@
+/**
+ * `orch plan` and `orch apply`: prepare (load, build bundles, compile, bash -n), read
+ * facts (one round trip per host), print the plan, then (apply) execute and report.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { createInterface } from 'node:readline/promises';
+import { Session } from '../engine/apply-plan.js';
+import { preparePlan, type Prepared } from '../engine/prepare.js';
+import { ConfigError, OrchError } from '../model/errors.js';
+import type { Plan, PlanHost } from '../model/plan.js';
+import type { Masker } from '../shell/mask.js';
+import { LocalTransport } from '../transport/local.js';
+import { SshTransport } from '../transport/ssh.js';
+import type { Transport } from '../transport/transport.js';
+import { JsonRenderer } from '../ui/json.js';
+import { LinesRenderer } from '../ui/lines.js';
+import { countPending, formatPlan } from '../ui/plan-text.js';
+import type { Renderer } from '../ui/renderer.js';
+import { EXIT, ExitRequest } from './main.js';
+
+/** Parsed common options. */
+export interface CommonOpts {
+  inventory?: string[];
+  limit?: string;
+  node?: string;
+  extraVar?: string[];
+  json?: boolean;
+  detailedExitcodes?: boolean;
+  insecureHostKeys?: boolean;
+  forks?: string;
+}
+
+const out = (s: string): void => void process.stdout.write(s);
+const err = (s: string): void => void process.stderr.write(s);
+
+/** `-e key=value` list -> map. Throws ConfigError on a malformed entry. */
+export function parseExtraVars(list: string[] | undefined): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '-e', message: `expected key=value, got ${JSON.stringify(kv)}` }]);
+    vars[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return vars;
+}
+
+function parseForks(v: string | undefined): number {
+  const n = Number(v ?? 50);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '--forks', message: `expected a whole number >= 1, got ${JSON.stringify(v)}` }]);
+  return n;
+}
+
+async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtraVars(opts.extraVar)): Promise<Prepared & { plan: Plan }> {
+  const prepared = await preparePlan({
+    playbook,
+    inventories: opts.inventory ?? [],
+    ...(opts.limit !== undefined && { limit: opts.limit }),
+    ...(opts.node !== undefined && { node: opts.node }),
+    extraVars,
+    env: process.env,
+    now: () => new Date(),
+    ...(!opts.json && { log: (l: string) => err(`${l}\n`) }),
+  });
+  if (prepared.diagnostics.length || !prepared.plan) throw new ConfigError(prepared.diagnostics.map((d) => ({ ...d, message: prepared.masker.mask(d.message) })));
+  return prepared as Prepared & { plan: Plan };
+}
+
+const local = new LocalTransport();
+let ssh: SshTransport | undefined;
+
+function transportFor(h: PlanHost): Transport {
+  if (h.transport === 'local') return local;
+  return (ssh ??= new SshTransport());
+}
+
+function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | undefined): Session {
+  return new Session(plan, {
+    forks: parseForks(opts.forks),
+    transportFor,
+    connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
+    emit: (e) => renderer?.onEvent(e),
+    masker,
+    now: () => new Date(),
+    by: `${userInfo().username}@${hostname()}`,
+  });
+}
+
+/** What a saved plan holds: the plan, masked, without payload contents. */
+export function planForSaving(plan: Plan, masker: Masker): Plan {
+  const copy = masker.maskDeep(structuredClone(plan));
+  for (const phase of copy.phases) {
+    for (const step of phase.steps) {
+      for (const t of Object.values(step.tasks)) if (t.payload?.kind === 'content') t.payload.base64 = '';
+    }
+  }
+  return copy;
+}
+
+/** `orch plan PLAYBOOK`. */
+export async function runPlanCommand(playbook: string, opts: CommonOpts & { offline?: boolean; remoteCheck?: boolean; out?: string }): Promise<void> {
+  const { plan, masker } = await prepare(playbook, opts);
+  if (opts.out) {
+    const tmp = `${opts.out}.tmp.${process.pid}`;
+    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
+    renameSync(tmp, opts.out);
+  }
+  const session = newSession(plan, masker, opts, undefined);
+  const unreachable = new Map<string, string>();
+  let remoteProblems: string[] = [];
+  try {
+    if (!opts.offline) {
+      await session.gatherFacts();
+      for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
+      if (opts.remoteCheck) remoteProblems = await session.remoteCheck();
+    }
+  } finally {
+    await session.close();
+  }
+  const predictions = session.predict(opts.offline === true);
+  if (opts.json) {
+    out(`${JSON.stringify({
+      type: 'plan',
+      offline: opts.offline === true,
+      hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { steps: predictions.get(h) }) })),
+      pending: countPending(predictions),
+    })}\n`);
+  } else out(formatPlan(plan, predictions, unreachable, opts.offline === true));
+  if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
+  if (remoteProblems.length) {
+    for (const p of remoteProblems) err(`${p}\n`);
+    throw new ExitRequest(EXIT.INVALID);
+  }
+  const pending = countPending(predictions) > 0;
+  if (unreachable.size) throw new ExitRequest(opts.detailedExitcodes && pending ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED);
+  if (opts.detailedExitcodes && pending) throw new ExitRequest(EXIT.CHANGED);
+}
+
+/** Loads a saved plan and re-prepares it from its recorded inputs; refuses a stale plan. */
+async function loadSavedPlan(file: string, opts: CommonOpts): Promise<Prepared & { plan: Plan }> {
+  let saved: Plan;
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as Plan;
+  } catch (e) {
+    throw new OrchError(`cannot read plan ${file}: ${(e as Error).message}`);
+  }
+  if (saved.planVersion !== 1) throw new OrchError(`${file}: unsupported planVersion ${String(saved.planVersion)} (this orch reads 1)`);
+  const stale = (why: string): never => {
+    throw new OrchError(`plan ${file} is stale: ${why}; make a new plan with orch plan`);
+  };
+  for (const [path, sum] of Object.entries(saved.inputs.files)) {
+    let now: string;
+    try {
+      now = createHash('sha256').update(readFileSync(path)).digest('hex');
+    } catch {
+      return stale(`${path} is gone`);
+    }
+    if (now !== sum) stale(`${path} changed since the plan was made`);
+  }
+  const extra = { ...saved.inputs.extraVars, ...parseExtraVars(opts.extraVar) };
+  for (const [k, v] of Object.entries(extra)) if (v.includes('***')) throw new OrchError(`plan ${file} was made with a secret -e ${k}=...: give it again with -e ${k}=VALUE`);
+  const prepared = await prepare(saved.inputs.playbook, {
+    ...opts,
+    inventory: saved.inputs.inventories,
+    ...(saved.inputs.limit !== undefined && { limit: saved.inputs.limit }),
+    ...(saved.inputs.node !== undefined && { node: saved.inputs.node }),
+  }, extra);
+  for (const [name, sum] of Object.entries(saved.inputs.bundles)) {
+    if (prepared.plan.bundles[name]?.sha256 !== sum) stale(`bundle ${name} changed (sha256 ${sum.slice(0, 12)}... -> ${prepared.plan.bundles[name]?.sha256.slice(0, 12) ?? 'gone'}...)`);
+  }
+  const again = planForSaving(prepared.plan, prepared.masker);
+  again.inputs = saved.inputs;
+  if (JSON.stringify(again) !== JSON.stringify({ ...saved })) stale('the compiled plan differs from the saved one');
+  return prepared;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** `orch apply PLAYBOOK|PLAN.json`. */
+export async function runApplyCommand(target: string, opts: CommonOpts & { yes?: boolean; lockWait?: string }): Promise<void> {
+  const isPlanFile = target.endsWith('.json');
+  const { plan, masker } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, opts);
+  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  let renderer: Renderer;
+  if (opts.json) renderer = new JsonRenderer(out);
+  else if (tty) {
+    const { TtyRenderer } = await import('../ui/tty.js');
+    renderer = new TtyRenderer(out, plan.targets);
+  } else renderer = new LinesRenderer(out);
+  const session = newSession(plan, masker, opts, opts.json ? renderer : undefined);
+  try {
+    await session.gatherFacts();
+    const predictions = session.predict(false);
+    const unreachable = new Map<string, string>();
+    for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
+    if (!opts.json) out(formatPlan(plan, predictions, unreachable, false));
+    if (tty && !opts.yes && !opts.json && countPending(predictions) > 0) {
+      if (!(await confirm('Apply these changes? [y/N] '))) {
+        err('Cancelled; nothing was changed.\n');
+        throw new ExitRequest(EXIT.INVALID);
+      }
+    }
+    session.setEmitter((e) => renderer.onEvent(e));
+    await session.execute();
+  } finally {
+    await session.close();
+  }
+  const summary = session.summary();
+  await renderer.finish(summary);
+  const failed = summary.failed + summary.unreachable > 0 || summary.aborted !== undefined;
+  const changed = summary.changed > 0;
+  if (failed) throw new ExitRequest(opts.detailedExitcodes && changed ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED);
+  if (opts.detailedExitcodes && changed) throw new ExitRequest(EXIT.CHANGED);
+}

@@ -1,0 +1,414 @@
+/**
+ * compilePlan: playbook + inventory + resolved bundles -> Plan. Pure: no fs, network,
+ * clock or env (file reads and hashing are injected; `env` is passed in).
+ *
+ * Sources: python-deployer (nodes, roles, overrides, required), terraform (the plan is
+ * the only thing that decides what apply does), Ansible (serial, max_fail, limit).
+ */
+import type { Diagnostic, SourceIndex } from '../model/diagnostics.js';
+import { diagAt, sortDiagnostics } from '../model/diagnostics.js';
+import type { Host, Inventory, Vars } from '../model/inventory.js';
+import type { MaxFail, Plan, PlanBundle, PlanHost, PlanInputs, PlanPhase, PlanStep, Task } from '../model/plan.js';
+import type { Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
+import type { Masker } from '../shell/mask.js';
+import { RenderError, renderTemplate } from '../shell/render.js';
+import { selectHosts } from './limit.js';
+import { flattenNodes, resolveNodeTree, type ResolvedNode } from './resolve-nodes.js';
+import type { StepContext } from './steps/common.js';
+import { buildInstall } from './steps/install.js';
+import { buildPut } from './steps/put.js';
+import { buildRun } from './steps/run.js';
+import { buildService } from './steps/service.js';
+import { buildSymlink } from './steps/symlink.js';
+import { buildScope, getVar } from './vars.js';
+
+/** Everything compilePlan needs; impure capabilities are injected. */
+export interface CompileInput {
+  playbook: Playbook;
+  inventory: Inventory;
+  index: SourceIndex;
+  /** Bundles resolved on the control machine (built or inspected artifacts). */
+  bundles: Record<string, PlanBundle>;
+  limit?: string;
+  /** `--node PATH`: only that subtree. */
+  node?: string;
+  /** `-e key=value`. */
+  extraVars: Record<string, string>;
+  /** Environment for `{{env "NAME"}}`. */
+  env: Record<string, string | undefined>;
+  /** Collects secret values (secret vars, env reads) for masking. */
+  masker: Masker;
+  /** Reads a local file (absolute path); throws an Error with a message on failure. */
+  readFile: (absPath: string) => Buffer;
+  sha256: (bytes: Buffer) => string;
+  /** Resolves a path relative to a base directory (path.resolve, injected). */
+  resolvePath: (baseDir: string, p: string) => string;
+  /** Inputs to record in the plan (file hashes etc.). */
+  inputs: PlanInputs;
+}
+
+export interface CompileResult {
+  plan?: Plan;
+  diagnostics: Diagnostic[];
+  /** The resolved node tree (for `orch tree`). */
+  tree?: ResolvedNode;
+}
+
+const KIND_DEFAULT_WHEN: Record<string, 'always' | 'changed'> = { service: 'changed' };
+
+/** Compiles a plan. Returns diagnostics (never throws for user input). */
+export function compilePlan(input: CompileInput): CompileResult {
+  const { playbook, inventory, index } = input;
+  const diags: Diagnostic[] = [];
+  const root = resolveNodeTree(playbook, inventory, index, diags);
+  if (diags.length) return { diagnostics: sortDiagnostics(diags), tree: root };
+
+  // --limit
+  const allHosts = [...inventory.hosts.keys()].sort();
+  let limited = new Set(allHosts);
+  if (input.limit !== undefined) {
+    const sel = selectHosts(input.limit, { hosts: allHosts, roles: inventory.roles, groups: inventory.groups });
+    if ('error' in sel) return { diagnostics: [{ file: '<command line>', line: 1, col: 1, path: '--limit', message: sel.error }] };
+    limited = new Set(sel.hosts);
+  }
+
+  // --node
+  let nodes = flattenNodes(root);
+  if (input.node !== undefined) {
+    const want = input.node;
+    const top = nodes.find((n) => n.path === want);
+    if (!top) {
+      const known = nodes.filter((n) => n.path).map((n) => n.path).join(', ') || '(none)';
+      return { diagnostics: [{ file: '<command line>', line: 1, col: 1, path: '--node', message: `no node "${want}" (nodes: ${known})` }] };
+    }
+    nodes = flattenNodes(top);
+  }
+
+  const bundleNames = Object.keys(input.bundles);
+  const phases: PlanPhase[] = [];
+  const targets = new Set<string>();
+  const renderDiags = new Map<string, { d: Diagnostic; hosts: string[] }>();
+  const report = (file: string, path: (string | number)[], message: string, host?: string): void => {
+    const key = `${file}\0${path.join('\0')}\0${message}`;
+    const prev = renderDiags.get(key);
+    if (prev) {
+      if (host && prev.hosts.length < 50) prev.hosts.push(host);
+      return;
+    }
+    renderDiags.set(key, { d: diagAt(index, file, path, message), hosts: host ? [host] : [] });
+  };
+
+  // Scope per (node, host), memoised: parent scopes are reused by children.
+  const scopes = new Map<string, Record<string, unknown>>();
+  const nodeVarsChain = (n: ResolvedNode): Vars[] => {
+    const chain: ResolvedNode[] = [];
+    for (let c: ResolvedNode | undefined = n; c; c = c.parent) chain.unshift(c);
+    const layers: Vars[] = [];
+    for (const c of chain) {
+      if (c.spec.vars) layers.push(c.spec.vars);
+      layers.push(c.overrideVars);
+    }
+    return layers;
+  };
+  const nodeBundle = (n: ResolvedNode): PlanBundle | undefined => {
+    const inst = (n.spec.steps ?? []).find((s) => s.kind === 'install');
+    const named = inst?.args.bundle;
+    if (typeof named === 'string') return input.bundles[named];
+    return bundleNames.length === 1 ? input.bundles[bundleNames[0]!] : undefined;
+  };
+  const secretNames = new Set(playbook.secret);
+  const scopeFor = (n: ResolvedNode, host: Host): Record<string, unknown> => {
+    const key = `${n.path}\0${host.name}`;
+    const hit = scopes.get(key);
+    if (hit) return hit;
+    const raw: Vars = Object.assign({}, host.vars, playbook.vars, ...nodeVarsChain(n), input.extraVars);
+    const bundle = nodeBundle(n);
+    const extras: Record<string, unknown> = {
+      host: { name: host.name, address: host.address, roles: host.roles, groups: host.groups, vars: host.vars },
+      node: { name: n.name, path: n.path },
+      parent: n.parent ? scopeFor(n.parent, host) : {},
+    };
+    if (bundle) extras.bundle = { name: bundle.name, package: bundle.package, version: bundle.version, platform: bundle.platform, sha256: bundle.sha256 };
+    const scope = buildScope(raw, extras, { env: input.env, masker: input.masker });
+    if (bundle) {
+      const release: Record<string, unknown> = {};
+      const rootOf = (): string => String(getVar(scope, 'root') ?? '');
+      Object.defineProperty(release, 'root', { enumerable: true, get: rootOf });
+      Object.defineProperty(release, 'dir', { enumerable: true, get: () => `${rootOf()}/versions/${bundle.version}` });
+      Object.defineProperty(release, 'current', { enumerable: true, get: () => `${rootOf()}/current` });
+      Object.defineProperty(release, 'previous', { enumerable: true, get: () => `${rootOf()}/previous` });
+      Object.defineProperty(scope, 'release', { enumerable: true, value: release });
+    }
+    // Secret vars: their rendered values are masked everywhere.
+    for (const s of secretNames) {
+      try {
+        const v = getVar(scope, s);
+        if (typeof v === 'string' || typeof v === 'number') input.masker.add(String(v));
+      } catch {
+        /* reported where used */
+      }
+    }
+    scopes.set(key, scope);
+    return scope;
+  };
+
+  for (const n of nodes) {
+    const nodeHosts = n.hosts.filter((h) => limited.has(h));
+    // required vars
+    for (const req of n.spec.required ?? []) {
+      const missing: string[] = [];
+      for (const h of nodeHosts) {
+        try {
+          if (getVar(scopeFor(n, inventory.hosts.get(h)!), req) === undefined) missing.push(h);
+        } catch {
+          /* a failing template counts as set; the error shows where it is used */
+        }
+      }
+      if (missing.length) {
+        report(n.spec.src.file, [...n.spec.src.path, 'required'],
+          `required var "${req}" of node ${n.path || '(root)'} is not set (set it in vars, with an override ${n.path ? `${n.path.replaceAll('.', '__')}__${req}` : req}, or -e ${req}=...)`);
+      }
+    }
+    const steps = n.spec.steps ?? [];
+    if (!steps.length || !nodeHosts.length) continue;
+    const planSteps: PlanStep[] = [];
+    steps.forEach((step, i) => {
+      const stepPath = [...step.src.path];
+      const onRole = step.on ?? n.spec.on;
+      let hosts: string[];
+      if (onRole !== undefined) {
+        const r = n.roles.get(onRole);
+        if (!r) {
+          report(step.src.file, [...stepPath, 'on'], `node ${n.path || '(root)'} has no role "${onRole}" (roles: ${[...n.roles.keys()].sort().join(', ') || '(none)'})`);
+          return;
+        }
+        hosts = r.filter((h) => limited.has(h));
+      } else if (n.roles.has('host')) hosts = n.roles.get('host')!.filter((h) => limited.has(h));
+      else hosts = nodeHosts;
+      if (step.once && hosts.length > 1) hosts = hosts.slice(0, 1);
+      const tasks: Record<string, Task> = {};
+      let label = '';
+      for (const h of hosts) {
+        const host = inventory.hosts.get(h)!;
+        const scope = scopeFor(n, host);
+        const ctx = makeStepContext(input, n, host, step, scope, nodeBundle(n), report);
+        const task = buildTask(ctx);
+        if (task) tasks[h] = task;
+        if (!label) label = step.name !== undefined ? safeRender(step.name, scope, input) : describeStep(step, ctx);
+      }
+      const when = (step.when === 'changed' || step.when === 'always' ? step.when : undefined) ??
+        (step.kind === 'service' && (step.args.when === 'changed' || step.args.when === 'always') ? (step.args.when as 'changed' | 'always') : undefined) ??
+        KIND_DEFAULT_WHEN[step.kind] ?? 'always';
+      const pos = index.locate(step.src.file, step.src.path);
+      planSteps.push({ index: i, name: label || step.kind, kind: step.kind, when, tasks, at: `${pos.file}:${pos.line}:${pos.col}` });
+    });
+    const phaseHosts = [...new Set(planSteps.flatMap((s) => Object.keys(s.tasks)))].sort();
+    if (!phaseHosts.length) continue;
+    phaseHosts.forEach((h) => targets.add(h));
+    const batches = makeBatches(phaseHosts, n.spec.serial);
+    if (typeof batches === 'string') {
+      report(n.spec.src.file, [...n.spec.src.path, 'serial'], batches);
+      continue;
+    }
+    const phase: PlanPhase = { node: n.path, hosts: phaseHosts, batches, steps: planSteps };
+    const mf = parseMaxFail(n.spec.max_fail);
+    if (typeof mf === 'string') report(n.spec.src.file, [...n.spec.src.path, 'max_fail'], mf);
+    else if (mf) phase.maxFail = mf;
+    phases.push(phase);
+  }
+
+  for (const { d, hosts } of renderDiags.values()) {
+    if (hosts.length && hosts.length < limited.size) d.message += ` (host${hosts.length > 1 ? 's' : ''} ${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ', ...' : ''})`;
+    diags.push(d);
+  }
+  if (diags.length) return { diagnostics: sortDiagnostics(diags), tree: root };
+  if (!targets.size) {
+    return { diagnostics: [{ file: playbook.file, line: 1, col: 1, path: '(root)', message: 'no host runs any step (check roles, on, --limit and --node)' }], tree: root };
+  }
+
+  const planHosts: Record<string, PlanHost> = {};
+  const addHost = (name: string, seen: string[] = []): void => {
+    if (planHosts[name]) return;
+    const h = inventory.hosts.get(name)!;
+    const jump: string[] = [];
+    for (let j = h.jump; j !== undefined && !seen.includes(j); j = inventory.hosts.get(j)?.jump) {
+      jump.unshift(j);
+      seen = [...seen, j];
+    }
+    planHosts[name] = {
+      name, address: h.address, addressExplicit: h.addressExplicit, transport: h.transport,
+      ...(h.user !== undefined && { user: h.user }), ...(h.port !== undefined && { port: h.port }),
+      ...(h.identity !== undefined && { identity: h.identity }), ...(h.knownHosts !== undefined && { knownHosts: h.knownHosts }),
+      hostKeyPolicy: h.hostKeyPolicy, jump,
+    };
+    jump.forEach((j) => addHost(j));
+  };
+  [...targets].sort().forEach((t) => addHost(t));
+
+  return {
+    plan: {
+      planVersion: 1,
+      inputs: input.inputs,
+      hosts: planHosts,
+      targets: [...targets].sort(),
+      bundles: input.bundles,
+      phases,
+    },
+    diagnostics: [],
+    tree: root,
+  };
+}
+
+function safeRender(text: string, scope: Record<string, unknown>, input: CompileInput): string {
+  try {
+    return renderTemplate(text, scope, { mode: 'text', env: input.env, masker: input.masker });
+  } catch {
+    return text;
+  }
+}
+
+/** A short human label for a step without `name`. */
+function describeStep(step: StepSpec, ctx: StepContext): string {
+  const a = step.args;
+  const s = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+  switch (step.kind) {
+    case 'put': return `put ${s(a.dest)}`;
+    case 'install': return `install ${ctx.bundle && a.bundle === undefined ? `${ctx.bundle.package} ${ctx.bundle.version}` : s(a.bundle)}`;
+    case 'symlink': return `symlink current -> ${a.version !== undefined ? s(a.version) : ctx.bundle?.version ?? '?'}`;
+    case 'service': return `service ${s(a.action ?? 'restart')} ${a.name !== undefined ? s(a.name) : s(a.manager ?? '')}`.trim();
+    case 'run': return `run ${s(a.cmd).split('\n')[0]!.slice(0, 60)}`;
+    case 'bundle': return `bundle ${s(a.bundle)}`;
+    default: return step.kind;
+  }
+}
+
+function buildTask(ctx: StepContext): Task | undefined {
+  switch (ctx.step.kind) {
+    case 'put': return buildPut(ctx);
+    case 'install': return buildInstall(ctx);
+    case 'symlink': return buildSymlink(ctx);
+    case 'service': return buildService(ctx);
+    case 'run': return buildRun(ctx);
+    case 'bundle': {
+      const name = ctx.step.args.bundle;
+      if (typeof name !== 'string' || !ctx.bundles[name]) {
+        ctx.fail(undefined, `unknown bundle "${String(name)}" (bundles: ${Object.keys(ctx.bundles).sort().join(', ') || '(none)'})`);
+        return undefined;
+      }
+      return { script: '', probes: [], check: { kind: 'bundle' } };
+    }
+    default:
+      ctx.fail(undefined, `step kind "${ctx.step.kind}" is not supported yet`);
+      return undefined;
+  }
+}
+
+function makeStepContext(
+  input: CompileInput,
+  n: ResolvedNode,
+  host: Host,
+  step: StepSpec,
+  scope: Record<string, unknown>,
+  bundle: PlanBundle | undefined,
+  report: (file: string, path: (string | number)[], message: string, host?: string) => void,
+): StepContext {
+  const fieldPath = (field?: string): (string | number)[] => (field ? [...step.src.path, step.kind, field] : [...step.src.path, step.kind]);
+  const fail = (field: string | undefined, message: string): void => report(step.src.file, fieldPath(field), message, host.name);
+  const doRender = (text: string, mode: 'shell' | 'text', field: string): string | undefined => {
+    try {
+      return renderTemplate(text, scope, { mode, env: input.env, masker: input.masker });
+    } catch (err) {
+      if (err instanceof RenderError) fail(field, err.message);
+      else throw err;
+      return undefined;
+    }
+  };
+  const baseDir = input.resolvePath(playbookDirOf(input.playbook.file), '.');
+  return {
+    host,
+    nodePath: n.path,
+    step,
+    bundle,
+    bundles: input.bundles,
+    render(field, mode) {
+      const v = step.args[field];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string') return String(v);
+      return doRender(v, mode, field);
+    },
+    renderText: (text, field) => doRender(text, 'text', field),
+    getVar(name) {
+      try {
+        return getVar(scope, name);
+      } catch (err) {
+        if (err instanceof RenderError) fail(undefined, err.message);
+        else throw err;
+        return undefined;
+      }
+    },
+    readLocalFile(p, field) {
+      const abs = input.resolvePath(baseDir, p);
+      try {
+        return { bytes: input.readFile(abs), absPath: abs };
+      } catch (err) {
+        fail(field, `cannot read ${abs}: ${(err as Error).message}`);
+        return undefined;
+      }
+    },
+    fail,
+    sha256: input.sha256,
+  };
+}
+
+function playbookDirOf(file: string): string {
+  const i = file.lastIndexOf('/');
+  return i <= 0 ? '/' : file.slice(0, i);
+}
+
+/**
+ * Ansible `serial`: N hosts, "P%" of the phase's hosts (rounded down, at least 1), or a
+ * list whose last value repeats. Returns batches or an error message.
+ */
+export function makeBatches(hosts: string[], serial: SerialSpec | undefined): string[][] | string {
+  if (serial === undefined) return [hosts];
+  const specs = Array.isArray(serial) ? serial : [serial];
+  if (!specs.length) return 'serial must not be an empty list';
+  const sizes: number[] = [];
+  for (const s of specs) {
+    const n = batchSize(s, hosts.length);
+    if (typeof n === 'string') return n;
+    sizes.push(n);
+  }
+  const out: string[][] = [];
+  let i = 0;
+  let k = 0;
+  while (i < hosts.length) {
+    const size = sizes[Math.min(k, sizes.length - 1)]!;
+    out.push(hosts.slice(i, i + size));
+    i += size;
+    k++;
+  }
+  return out;
+}
+
+function batchSize(s: number | string, total: number): number | string {
+  if (typeof s === 'number') return Number.isInteger(s) && s >= 1 ? s : `serial must be a whole number >= 1 or "P%" (got ${s})`;
+  const m = /^(\d+(?:\.\d+)?)%$/.exec(s);
+  if (m) {
+    const p = Number(m[1]);
+    if (p <= 0 || p > 100) return `serial percentage must be in (0, 100] (got "${s}")`;
+    return Math.max(1, Math.floor((total * p) / 100));
+  }
+  if (/^\d+$/.test(s) && Number(s) >= 1) return Number(s);
+  return `serial must be a whole number >= 1 or "P%" (got ${JSON.stringify(s)})`;
+}
+
+/** `max_fail: N | "P%"` -> MaxFail, or an error message. */
+export function parseMaxFail(v: number | string | undefined): MaxFail | undefined | string {
+  if (v === undefined) return undefined;
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? { count: v } : `max_fail must be a whole number >= 0 or "P%" (got ${v})`;
+  const m = /^(\d+(?:\.\d+)?)%$/.exec(v);
+  if (m && Number(m[1]) <= 100) return { percent: Number(m[1]) };
+  if (/^\d+$/.test(v)) return { count: Number(v) };
+  return `max_fail must be a whole number >= 0 or "P%" (got ${JSON.stringify(v)})`;
+}

@@ -1,0 +1,108 @@
+/**
+ * What every step builder gets and shares: the context type, the script prelude and
+ * path quoting. Builders are pure: resolved data in, a `Task` out (kamal's
+ * `lib/kamal/commands/*` builders: tested by their exact script text).
+ */
+import type { Host } from '../../model/inventory.js';
+import type { PlanBundle, Task } from '../../model/plan.js';
+import type { StepSpec } from '../../model/playbook.js';
+import { quote } from '../../shell/quote.js';
+
+/** Data a step builder works from. Errors go through `fail` (collected as diagnostics). */
+export interface StepContext {
+  host: Host;
+  /** Dotted node path (`` = root). */
+  nodePath: string;
+  step: StepSpec;
+  /** Renders a string arg of the step: `shell` quotes every `{{x}}`; undefined on error (already reported). */
+  render(field: string, mode: 'shell' | 'text'): string | undefined;
+  /** Renders a template text (file templates) in text mode; undefined on error. */
+  renderText(text: string, field: string): string | undefined;
+  /** A var of the effective scope (rendered); undefined when unset. */
+  getVar(name: string): unknown;
+  /** The bundle the node's install step names, or the playbook's only bundle. */
+  bundle?: PlanBundle;
+  /** Bundles by name. */
+  bundles: Record<string, PlanBundle>;
+  /** Reads a local file relative to the playbook's folder; undefined on error (reported). */
+  readLocalFile(path: string, field: string): { bytes: Buffer; absPath: string } | undefined;
+  /** Reports a problem at the step (or at one of its fields). */
+  fail(field: string | undefined, message: string): void;
+  /** sha256 hex of bytes (injected: compile has no crypto of its own state). */
+  sha256(bytes: Buffer): string;
+}
+
+/**
+ * Script prelude of every task. Arguments: `$1` = 1 when the payload is on stdin,
+ * `$2` = new state.json text (or empty), `$3` = new registry.json text (or empty).
+ * Status protocol: a line `::orch:: status=<ok|changed|skipped>` on stdout; exit 99 =
+ * "run me again with the payload".
+ */
+export const PRELUDE = [
+  'set -euo pipefail',
+  'umask 022',
+  "orch_status() { printf '::orch:: status=%s\\n' \"$1\"; }",
+  'orch_fail() { printf \'%s\\n\' "$*" >&2; exit 1; }',
+  'orch_write() { local tmp; tmp="$1.tmp.$$"; mkdir -p -- "$(dirname -- "$1")"; printf \'%s\\n\' "$2" > "$tmp"; mv -f -- "$tmp" "$1"; }',
+].join('\n');
+
+/** Joins prelude and body lines into a task script. */
+export function script(...lines: (string | false | undefined)[]): string {
+  return [PRELUDE, ...lines.filter((l): l is string => typeof l === 'string')].join('\n') + '\n';
+}
+
+/**
+ * Quotes a host path for the shell: `~/x` becomes `"$HOME"/'x'` (so the remote home
+ * applies), anything else is quoted whole.
+ */
+export function qpath(path: string): string {
+  if (path === '~') return '"$HOME"';
+  if (path.startsWith('~/')) return `"$HOME"/${quote(path.slice(2))}`;
+  return quote(path);
+}
+
+/** Host paths must be absolute or start with `~/`; returns an error message or undefined. */
+export function checkHostPath(path: string, what: string): string | undefined {
+  if (path.includes('\0')) return `${what} contains a NUL byte`;
+  if (path.startsWith('/') || path === '~' || path.startsWith('~/')) return undefined;
+  return `${what} must be an absolute path or start with ~/ (got ${JSON.stringify(path)})`;
+}
+
+/** Joins a host path and a relative part. */
+export function joinPath(base: string, rel: string): string {
+  return base.endsWith('/') ? `${base}${rel}` : `${base}/${rel}`;
+}
+
+/** Task skeleton with no probes. */
+export function simpleTask(body: string, check: Task['check']): Task {
+  return { script: body, probes: [], check };
+}
+
+/** Resolves `root` (required for install/symlink/prune): reports and returns undefined when unset or invalid. */
+export function requireRoot(ctx: StepContext): string | undefined {
+  const root = ctx.getVar('root');
+  if (root === undefined || root === '') {
+    ctx.fail(undefined, `${ctx.step.kind} needs var "root" (the app's folder on the host), e.g. vars: { root: /srv/app }`);
+    return undefined;
+  }
+  if (typeof root !== 'string') {
+    ctx.fail(undefined, `var "root" must be a string (got ${typeof root})`);
+    return undefined;
+  }
+  const bad = checkHostPath(root, 'var "root"');
+  if (bad) {
+    ctx.fail(undefined, bad);
+    return undefined;
+  }
+  return root.replace(/\/+$/, '') || '/';
+}
+
+/** The app name: var `app`, else the bundle's package name. */
+export function appName(ctx: StepContext, bundle?: { package: string }): string | undefined {
+  const app = ctx.getVar('app');
+  if (typeof app === 'string' && app) return app;
+  return bundle?.package;
+}
+
+/** Versions become folder names: same rule as the bundle layer. */
+export const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;

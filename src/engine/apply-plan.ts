@@ -1,0 +1,347 @@
+/**
+ * The engine: runs a Plan over Transports. One connection per host for the whole run,
+ * reused by every step; facts in one round trip per host; phases with barriers; serial
+ * batches; max_fail; per-host isolation (a failed host leaves the active set, the others
+ * go on — pyinfra `fail_hosts`, Ansible). Emits events; never prints.
+ */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import type { Facts } from '../compile/predict.js';
+import { predictHost, probesForHost, type HostPrediction } from '../compile/predict.js';
+import { ConnectError } from '../model/errors.js';
+import type { MaxFail, Plan, PlanHost, StepStatus, Task } from '../model/plan.js';
+import type { Masker } from '../shell/mask.js';
+import { quote } from '../shell/quote.js';
+import { formatStateJson, nextState, parseRegistry, parseState, type AppState, type Registry } from '../state/state.js';
+import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
+import type { EngineEvent, HostResult, RunSummary } from './events.js';
+import { factsScript, parseFacts } from './facts.js';
+
+/** What a session needs from its caller. */
+export interface SessionOptions {
+  /** Parallel host lanes (default 50). */
+  forks: number;
+  /** Picks the transport of a host (`local` or `ssh`). */
+  transportFor: (host: PlanHost) => Transport;
+  connect: ConnectOptions;
+  emit: (e: EngineEvent) => void;
+  masker: Masker;
+  /** Clock (history timestamps) and identity (`user@control-host`) for state.json. */
+  now: () => Date;
+  by: string;
+  /** Per-step command timeout, ms (default none). */
+  stepTimeoutMs?: number;
+}
+
+const EMPTY_COUNTS = (): Record<StepStatus, number> => ({ ok: 0, changed: 0, skipped: 0, failed: 0 });
+const TAIL = 2000;
+
+/** Keeps the last `n` characters of a text, on a line boundary when possible. */
+function tail(text: string, n = TAIL): string {
+  const t = text.trimEnd();
+  if (t.length <= n) return t;
+  const cut = t.slice(-n);
+  const nl = cut.indexOf('\n');
+  return nl >= 0 && nl < 200 ? cut.slice(nl + 1) : cut;
+}
+
+/**
+ * A run over one plan: connections, facts, host results. Create it, call `gatherFacts`
+ * (plan), then optionally `execute` (apply), then `close`.
+ */
+export class Session {
+  readonly facts = new Map<string, Facts>();
+  readonly results = new Map<string, HostResult>();
+  private readonly conns = new Map<string, Promise<Connection>>();
+  private readonly states = new Map<string, AppState | undefined>();
+  private readonly registries = new Map<string, Registry>();
+  private readonly limit;
+  private readonly started = Date.now();
+  private aborted?: string;
+  private emitFn: (e: EngineEvent) => void;
+
+  /** Sends later events to `emit` instead (e.g. once the plan has been printed). */
+  setEmitter(emit: (e: EngineEvent) => void): void {
+    this.emitFn = emit;
+  }
+
+  private emit(e: EngineEvent): void {
+    this.emitFn(e);
+  }
+
+  constructor(readonly plan: Plan, private readonly opts: SessionOptions) {
+    this.emitFn = opts.emit;
+    this.limit = pLimit(Math.max(1, opts.forks));
+    for (const h of plan.targets) {
+      this.results.set(h, { host: h, status: 'ok', counts: EMPTY_COUNTS(), changedSteps: [] });
+    }
+  }
+
+  private mask(s: string): string {
+    return this.opts.masker.mask(s);
+  }
+
+  /** The host's connection (opened once, memoised). Rejects with ConnectError. */
+  connection(host: string): Promise<Connection> {
+    let c = this.conns.get(host);
+    if (!c) {
+      const ph = this.plan.hosts[host]!;
+      const t0 = Date.now();
+      c = this.opts.transportFor(ph).connect(ph, this.opts.connect).then(
+        (conn) => {
+          this.emit({ type: 'connect', host, ok: true, ms: Date.now() - t0 });
+          return conn;
+        },
+        (err: unknown) => {
+          const msg = this.mask(err instanceof Error ? err.message : String(err));
+          this.emit({ type: 'connect', host, ok: false, error: msg, ms: Date.now() - t0 });
+          throw err instanceof ConnectError ? err : new ConnectError(host, msg);
+        },
+      );
+      c.catch(() => undefined);
+      this.conns.set(host, c);
+    }
+    return c;
+  }
+
+  /** Marks a host failed (it leaves every later phase). */
+  private failHost(host: string, error: string, unreachable: boolean, node?: string, step?: string): void {
+    const r = this.results.get(host)!;
+    if (r.status === 'failed' || r.status === 'unreachable') return;
+    r.status = unreachable ? 'unreachable' : 'failed';
+    r.error = this.mask(error);
+    this.emit({ type: 'host-failed', host, error: r.error, unreachable, ...(node !== undefined && { node }), ...(step !== undefined && { step }) });
+  }
+
+  isFailed(host: string): boolean {
+    const s = this.results.get(host)?.status;
+    return s === 'failed' || s === 'unreachable';
+  }
+
+  /** Connects to every target and reads its facts, in parallel (`forks` at a time). */
+  async gatherFacts(): Promise<void> {
+    await Promise.all(
+      this.plan.targets.map((host) =>
+        this.limit(async () => {
+          try {
+            const conn = await this.connection(host);
+            const probes = probesForHost(this.plan, host);
+            const res = await conn.exec(factsScript(probes), this.opts.stepTimeoutMs ? { timeoutMs: this.opts.stepTimeoutMs } : {});
+            if (res.code !== 0) throw new Error(`reading facts failed (exit ${res.code}): ${tail(res.stderr.toString('utf8'), 500)}`);
+            this.facts.set(host, parseFacts(probes, res.stdout.toString('utf8')));
+            this.emit({ type: 'facts', host, ok: true });
+          } catch (err) {
+            const unreachable = err instanceof ConnectError;
+            const msg = err instanceof ConnectError ? err.message.replace(`${host}: `, '') : (err as Error).message;
+            this.emit({ type: 'facts', host, ok: false, error: this.mask(msg) });
+            this.failHost(host, msg, unreachable);
+          }
+        }),
+      ),
+    );
+  }
+
+  /** Predictions per host (after gatherFacts; `offline` = no facts: `maybe`). */
+  predict(offline: boolean): Map<string, HostPrediction> {
+    const out = new Map<string, HostPrediction>();
+    for (const h of this.plan.targets) out.set(h, predictHost(this.plan, h, offline ? undefined : this.facts.get(h)));
+    if (!offline) this.predictions = out;
+    return out;
+  }
+
+  /** Predictions from fresh facts: steps predicted `ok` (or skipped by `creates`) are not run again. */
+  private predictions?: Map<string, HostPrediction>;
+
+  /** Runs `bash -n` of every task script on its host (python-deployer's sandbox). Returns problems. */
+  async remoteCheck(): Promise<string[]> {
+    const problems: string[] = [];
+    await Promise.all(
+      this.plan.targets.filter((h) => !this.isFailed(h)).map((host) =>
+        this.limit(async () => {
+          const conn = await this.connection(host);
+          for (const phase of this.plan.phases) {
+            for (const step of phase.steps) {
+              const t = step.tasks[host];
+              if (!t || !t.script) continue;
+              const res = await conn.exec(`bash -n -c ${quote(t.script)}`);
+              if (res.code !== 0) problems.push(this.mask(`${step.at}: node ${phase.node || '(root)'}, step "${step.name}", host ${host}: bash -n on the host: ${tail(res.stderr.toString('utf8'), 500)}`));
+            }
+          }
+        }).catch((err: unknown) => {
+          this.failHost(host, (err as Error).message, err instanceof ConnectError);
+        }),
+      ),
+    );
+    return problems;
+  }
+
+  /** Applies the plan: phases in order, batches inside, hosts in parallel lanes. */
+  async execute(): Promise<void> {
+    for (let pi = 0; pi < this.plan.phases.length && !this.aborted; pi++) {
+      const phase = this.plan.phases[pi]!;
+      const active = phase.hosts.filter((h) => !this.isFailed(h));
+      this.emit({ type: 'phase-start', phase: pi, node: phase.node, hosts: active });
+      for (let bi = 0; bi < phase.batches.length && !this.aborted; bi++) {
+        const batch = phase.batches[bi]!.filter((h) => !this.isFailed(h));
+        if (!batch.length) continue;
+        this.emit({ type: 'batch-start', phase: pi, node: phase.node, batch: bi, hosts: batch });
+        await Promise.all(batch.map((h) => this.limit(() => this.runLane(pi, h))));
+        const failed = batch.filter((h) => this.isFailed(h)).length;
+        if (phase.maxFail && exceeds(failed, batch.length, phase.maxFail)) {
+          this.aborted = `node ${phase.node || '(root)'}: ${failed} of ${batch.length} hosts failed in batch ${bi + 1}, more than max_fail ${'count' in phase.maxFail ? phase.maxFail.count : `${phase.maxFail.percent}%`}; later batches and nodes were not started`;
+          this.emit({ type: 'aborted', reason: this.aborted });
+        }
+      }
+      this.emit({ type: 'phase-end', phase: pi, node: phase.node });
+    }
+  }
+
+  /** One host's steps of one phase, in order. */
+  private async runLane(pi: number, host: string): Promise<void> {
+    const phase = this.plan.phases[pi]!;
+    let nodeChanged = false;
+    for (const step of phase.steps) {
+      if (this.isFailed(host)) return;
+      const task = step.tasks[host];
+      if (!task) continue;
+      const r = this.results.get(host)!;
+      const base = { host, phase: pi, node: phase.node, step: step.index, name: step.name };
+      this.emit({ type: 'step-start', ...base });
+      const t0 = Date.now();
+      let status: StepStatus;
+      let error: string | undefined;
+      const predicted = this.predictions?.get(host)?.find((p) => p.phase === pi && p.step === step.index)?.status;
+      if (step.when === 'changed' && !nodeChanged) status = 'skipped';
+      else if (task.check.kind === 'bundle') status = 'ok';
+      else if (step.when === 'always' && (predicted === 'ok' || predicted === 'skipped')) status = predicted;
+      else {
+        try {
+          status = await this.runTask(host, task);
+        } catch (err) {
+          status = 'failed';
+          error = this.mask(err instanceof Error ? err.message : String(err));
+          this.emit({ type: 'step-end', ...base, status, ms: Date.now() - t0, error });
+          r.counts.failed++;
+          this.failHost(host, `${phase.node || '(root)'}: ${step.name}: ${error}`, err instanceof ConnectError, phase.node, step.name);
+          return;
+        }
+      }
+      r.counts[status]++;
+      if (status === 'changed') {
+        nodeChanged = true;
+        r.changedSteps.push(`${phase.node || '(root)'}: ${step.name}`);
+        if (r.status === 'ok') r.status = 'changed';
+      }
+      this.emit({ type: 'step-end', ...base, status, ms: Date.now() - t0 });
+    }
+  }
+
+  /** Runs one task: payload only when the host lacks it; state/registry passed as arguments. */
+  private async runTask(host: string, task: Task): Promise<StepStatus> {
+    const conn = await this.connection(host);
+    const facts = this.facts.get(host);
+    let stateArg = '';
+    let registryArg = '';
+    let newState: AppState | undefined;
+    let newRegistry: Registry | undefined;
+    if (task.state) {
+      const eff = task.state;
+      const key = `${host}\0${eff.root}`;
+      const prev = this.states.has(key) ? this.states.get(key) : parseState(facts?.get(`read:${eff.root}/.orch/state.json`));
+      const curLink = facts?.get(`link:${eff.root}/current`);
+      newState = nextState(prev, {
+        action: eff.action, app: eff.app, root: eff.root, version: eff.version, sha256: eff.sha256,
+        at: this.opts.now().toISOString(), by: this.opts.by,
+        currentOnHost: curLink ? curLink.replace(/^versions\//, '') : null,
+      });
+      stateArg = formatStateJson(newState);
+      if (eff.action === 'install') {
+        const reg = this.registries.get(host) ?? parseRegistry(facts?.get('read:~/.orch/registry.json'));
+        if (reg.apps[eff.app] !== eff.root) {
+          newRegistry = { apps: { ...reg.apps, [eff.app]: eff.root } };
+          registryArg = formatStateJson(newRegistry);
+        } else this.registries.set(host, reg);
+      }
+    }
+    let send = task.payload !== undefined && !this.hostHasPayload(facts, task);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const cmd = `bash -c ${quote(task.script)} orch ${send ? '1' : '0'} ${quote(stateArg)} ${quote(registryArg)}`;
+      const res = await conn.exec(cmd, {
+        ...(send && { stdin: this.payloadStream(task) }),
+        ...(this.opts.stepTimeoutMs !== undefined && { timeoutMs: this.opts.stepTimeoutMs }),
+      });
+      if (res.code === 99 && !send) {
+        send = true;
+        continue;
+      }
+      const out = res.stdout.toString('utf8');
+      if (res.code !== 0) {
+        const errText = tail(`${res.stderr.toString('utf8')}`.trim() || out.replace(/^::orch::.*$/gm, '').trim(), TAIL);
+        throw new Error(`${res.code === null ? `killed by ${res.signal ?? 'signal'}` : `exit ${res.code}`}${errText ? `: ${errText}` : ''}`);
+      }
+      const m = /^::orch:: status=(ok|changed|skipped)$/m.exec(out);
+      const status = (m?.[1] ?? 'changed') as StepStatus;
+      if (status === 'changed' && newState && task.state) this.states.set(`${host}\0${task.state.root}`, newState);
+      if (newRegistry) this.registries.set(host, newRegistry);
+      return status;
+    }
+    throw new Error('the host asked for the payload twice');
+  }
+
+  private hostHasPayload(facts: Facts | undefined, task: Task): boolean {
+    if (!facts || !task.payload) return false;
+    const c = task.check;
+    if (c.kind === 'put') return facts.get(`sha256:${c.dest}`) === task.payload.sha256;
+    if (c.kind === 'install') {
+      return facts.get(`exists:${c.bundleFile}`) === '1' || facts.get(`read:${c.root}/versions/${c.version}/.orch-installed`)?.trim() === c.sha256;
+    }
+    return false;
+  }
+
+  private payloadStream(task: Task): Buffer | Readable {
+    const p = task.payload!;
+    if (p.kind === 'content') return Buffer.from(p.base64, 'base64');
+    if (p.kind === 'file') return createReadStream(p.path);
+    return createReadStream(this.plan.bundles[p.bundle]!.path);
+  }
+
+  /** Results and totals (call after `close`, which totals the bytes sent). */
+  summary(): RunSummary {
+    const hosts = [...this.results.values()].sort((a, b) => (a.host < b.host ? -1 : 1));
+    return {
+      type: 'summary',
+      hosts,
+      changed: hosts.filter((h) => h.status === 'changed').length,
+      failed: hosts.filter((h) => h.status === 'failed').length,
+      unreachable: hosts.filter((h) => h.status === 'unreachable').length,
+      ok: hosts.filter((h) => h.status === 'ok').length,
+      ...(this.aborted !== undefined && { aborted: this.aborted }),
+      bytesUploaded: this.bytesSent,
+      ms: Date.now() - this.started,
+    };
+  }
+
+  private bytesSent = 0;
+
+  /** Closes every connection (and totals bytes sent). */
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.conns.values()].map(async (c) => {
+        try {
+          const conn = await c;
+          this.bytesSent += conn.bytesSent;
+          await conn.close();
+        } catch {
+          /* never connected */
+        }
+      }),
+    );
+  }
+}
+
+/** max_fail: true when failures in a batch exceed the allowance. */
+export function exceeds(failed: number, batchSize: number, mf: MaxFail): boolean {
+  const allowed = 'count' in mf ? mf.count : (batchSize * mf.percent) / 100;
+  return failed > allowed;
+}

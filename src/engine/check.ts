@@ -1,0 +1,72 @@
+/**
+ * Checks every rendered script with `bash -n` on the control machine before anything
+ * runs (python-deployer's sandbox mode). Identical scripts are checked once; scripts
+ * are checked in batches (each wrapped in a function) and a failing batch is re-checked
+ * script by script to name the culprits.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import type { Plan } from '../model/plan.js';
+
+/** A script that fails `bash -n`, with where it comes from. */
+export interface SyntaxProblem {
+  at: string;
+  node: string;
+  step: string;
+  hosts: string[];
+  message: string;
+}
+
+function bashN(text: string): Promise<{ ok: boolean; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('bash', ['-n'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ ok: code === 0, stderr: err }));
+    p.stdin.on('error', () => undefined);
+    p.stdin.end(text);
+  });
+}
+
+const BATCH = 200;
+
+/** Runs `bash -n` over every task script of the plan; returns the problems (empty = fine). */
+export async function checkPlanSyntax(plan: Plan): Promise<SyntaxProblem[]> {
+  const unique = new Map<string, { script: string; uses: { at: string; node: string; step: string; host: string }[] }>();
+  for (const phase of plan.phases) {
+    for (const step of phase.steps) {
+      for (const [host, task] of Object.entries(step.tasks)) {
+        if (!task.script) continue;
+        const h = createHash('sha1').update(task.script).digest('hex');
+        let u = unique.get(h);
+        if (!u) unique.set(h, (u = { script: task.script, uses: [] }));
+        u.uses.push({ at: step.at, node: phase.node || '(root)', step: step.name, host });
+      }
+    }
+  }
+  const entries = [...unique.values()];
+  const bad: { entry: (typeof entries)[number]; message: string }[] = [];
+  for (let i = 0; i < entries.length; i += BATCH) {
+    const batch = entries.slice(i, i + BATCH);
+    const text = batch.map((e, k) => `__orch_check_${k}() {\n${e.script}\n}\n`).join('');
+    const res = await bashN(text);
+    if (res.ok) continue;
+    for (const e of batch) {
+      const one = await bashN(e.script);
+      if (!one.ok) bad.push({ entry: e, message: one.stderr.trim().replace(/^bash: /gm, '').replace(/line (\d+)/g, 'script line $1') });
+    }
+  }
+  const problems: SyntaxProblem[] = [];
+  for (const { entry, message } of bad) {
+    const groups = new Map<string, SyntaxProblem>();
+    for (const u of entry.uses) {
+      const key = `${u.at}\0${u.node}\0${u.step}`;
+      let p = groups.get(key);
+      if (!p) groups.set(key, (p = { at: u.at, node: u.node, step: u.step, hosts: [], message }));
+      p.hosts.push(u.host);
+    }
+    problems.push(...groups.values());
+  }
+  return problems;
+}

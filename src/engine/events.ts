@@ -1,0 +1,61 @@
+/**
+ * Engine events: the engine emits, renderers subscribe (terraform hooks, listr2
+ * renderers). Every string in an event is already masked.
+ */
+import type { PredictedStatus, StepStatus } from '../model/plan.js';
+
+export type EngineEvent =
+  | { type: 'connect'; host: string; ok: boolean; error?: string; ms: number }
+  | { type: 'facts'; host: string; ok: boolean; error?: string }
+  | { type: 'phase-start'; phase: number; node: string; hosts: string[] }
+  | { type: 'batch-start'; phase: number; node: string; batch: number; hosts: string[] }
+  | { type: 'step-start'; host: string; phase: number; node: string; step: number; name: string }
+  | {
+      type: 'step-end';
+      host: string;
+      phase: number;
+      node: string;
+      step: number;
+      name: string;
+      status: StepStatus;
+      ms: number;
+      /** Tail of the step's output (stdout+stderr), masked; only on failure. */
+      error?: string;
+    }
+  | { type: 'host-failed'; host: string; node?: string; step?: string; error: string; unreachable: boolean }
+  | { type: 'phase-end'; phase: number; node: string }
+  | { type: 'aborted'; reason: string };
+
+/** One host's predicted step, for plan output. */
+export interface PlannedStep {
+  node: string;
+  step: number;
+  name: string;
+  status: PredictedStatus;
+}
+
+/** Final per-host result of a run. */
+export interface HostResult {
+  host: string;
+  status: 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped';
+  /** Steps by status. */
+  counts: Record<StepStatus, number>;
+  /** Names of the steps that changed (`node: step`). */
+  changedSteps: string[];
+  error?: string;
+}
+
+/** Summary of a run (the last JSON Lines event with --json). */
+export interface RunSummary {
+  type: 'summary';
+  hosts: HostResult[];
+  changed: number;
+  failed: number;
+  unreachable: number;
+  ok: number;
+  /** Why later batches/phases did not start (max_fail), if so. */
+  aborted?: string;
+  /** Payload bytes sent to hosts. */
+  bytesUploaded: number;
+  ms: number;
+}

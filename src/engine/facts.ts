@@ -1,0 +1,55 @@
+/**
+ * One round trip per host reads everything the plan needs to predict its steps
+ * (Mitogen/pyinfra: gather facts in bulk, not per task). The script prints one line
+ * per probe: `F <index> <base64 value | ->`.
+ */
+import type { Probe } from '../model/plan.js';
+import type { Facts } from '../compile/predict.js';
+import { factKey } from '../compile/predict.js';
+import { qpath } from '../compile/steps/common.js';
+
+/** Largest file a `read` probe returns, bytes. */
+export const READ_LIMIT = 1024 * 1024;
+
+/** Builds the facts script for these probes (POSIX sh + coreutils). */
+export function factsScript(probes: Probe[]): string {
+  const lines = ['set -u', "orch_b64() { base64 -w0 2>/dev/null || base64 | tr -d '\\n'; }"];
+  probes.forEach((p, i) => {
+    const path = qpath(p.path);
+    switch (p.kind) {
+      case 'sha256':
+        lines.push(`if [ -f ${path} ]; then printf 'F ${i} %s\\n' "$(sha256sum -- ${path} | cut -d' ' -f1 | orch_b64)"; else echo 'F ${i} -'; fi`);
+        break;
+      case 'link':
+        lines.push(`if [ -L ${path} ]; then printf 'F ${i} %s\\n' "$(readlink -- ${path} | tr -d '\\n' | orch_b64)"; else echo 'F ${i} -'; fi`);
+        break;
+      case 'read':
+        lines.push(`if [ -f ${path} ] && [ -r ${path} ]; then printf 'F ${i} %s\\n' "$(head -c ${READ_LIMIT} -- ${path} | orch_b64)"; else echo 'F ${i} -'; fi`);
+        break;
+      case 'exists':
+        lines.push(`if [ -e ${path} ]; then echo 'F ${i} MQ=='; else echo 'F ${i} -'; fi`);
+        break;
+    }
+  });
+  lines.push('echo END');
+  return lines.join('\n') + '\n';
+}
+
+/** Parses the facts script's output. Throws Error when the output is cut short. */
+export function parseFacts(probes: Probe[], stdout: string): Facts {
+  const facts: Facts = new Map();
+  let ended = false;
+  for (const line of stdout.split('\n')) {
+    if (line === 'END') {
+      ended = true;
+      continue;
+    }
+    const m = /^F (\d+) (\S*)$/.exec(line);
+    if (!m) continue;
+    const p = probes[Number(m[1])];
+    if (!p) continue;
+    facts.set(factKey(p), m[2] === '-' ? null : Buffer.from(m[2]!, 'base64').toString('utf8'));
+  }
+  if (!ended) throw new Error('facts output was cut short');
+  return facts;
+}

@@ -1,0 +1,142 @@
+/**
+ * The front half of the pipeline (DESIGN "The pipeline"): YAML files -> validated model
+ * -> bundles resolved on the control machine -> compiled Plan -> `bash -n` checked.
+ * Nothing here connects to a host. Problems come back as diagnostics (exit 1).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { buildBundle } from '../bundle/build.js';
+import { inspectArtifact } from '../bundle/artifact.js';
+import { compilePlan } from '../compile/compile-plan.js';
+import type { ResolvedNode } from '../compile/resolve-nodes.js';
+import { loadInventory } from '../config/inventory.js';
+import { loadPlaybook } from '../config/playbook.js';
+import { SourceIndexImpl } from '../config/source-index.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import { OrchError } from '../model/errors.js';
+import type { Inventory } from '../model/inventory.js';
+import type { Plan, PlanBundle, PlanInputs } from '../model/plan.js';
+import type { Playbook } from '../model/playbook.js';
+import { Masker } from '../shell/mask.js';
+import { checkPlanSyntax } from './check.js';
+
+/** Options of a prepared run (the common CLI flags). */
+export interface PrepareOptions {
+  playbook: string;
+  /** `-i` files; default the playbook's `inventory:`. */
+  inventories: string[];
+  limit?: string;
+  node?: string;
+  extraVars: Record<string, string>;
+  env: NodeJS.ProcessEnv;
+  /** Where playbook bundles are written (default `dist` in the current directory). */
+  outDir?: string;
+  /** Skip the `bash -n` check (never for plan/apply; used by `tree`). */
+  skipSyntaxCheck?: boolean;
+  now: () => Date;
+  log?: (line: string) => void;
+}
+
+export interface Prepared {
+  plan?: Plan;
+  playbook?: Playbook;
+  inventory?: Inventory;
+  tree?: ResolvedNode;
+  masker: Masker;
+  diagnostics: Diagnostic[];
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** Loads, builds bundles, compiles and checks. Never throws for user input. */
+export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
+  const masker = new Masker();
+  const index = new SourceIndexImpl();
+  const playbookFile = resolve(opts.playbook);
+  const pb = await loadPlaybook(playbookFile, index);
+  if (!pb.playbook) return { masker, diagnostics: pb.diagnostics };
+  const playbook = pb.playbook;
+  const invFiles = opts.inventories.length ? opts.inventories.map((f) => resolve(f)) : playbook.inventory ? [playbook.inventory] : [];
+  if (!invFiles.length) {
+    return { masker, playbook, diagnostics: [{ file: playbookFile, line: 1, col: 1, path: 'inventory', message: 'no inventory: give -i INVENTORY or set "inventory:" in the playbook' }] };
+  }
+  const inv = await loadInventory(invFiles, index);
+  const diagnostics = [...pb.diagnostics, ...inv.diagnostics];
+  if (!inv.inventory || diagnostics.length) return { masker, playbook, diagnostics };
+  const inventory = inv.inventory;
+
+  // -e values of secret vars are masked from the start.
+  for (const s of playbook.secret) if (opts.extraVars[s] !== undefined) masker.add(opts.extraVars[s]!);
+
+  // Bundles: built (cached) or inspected on the control machine, once per run.
+  const bundles: Record<string, PlanBundle> = {};
+  for (const [name, spec] of playbook.bundles) {
+    try {
+      const info = spec.artifact
+        ? await inspectArtifact(spec.artifact)
+        : await buildBundle(
+            {
+              source: spec.source!,
+              builder: spec.builder ?? 'dir',
+              outDir: resolve(opts.outDir ?? 'dist'),
+              ...(spec.prebuild_script !== undefined && { prebuildScript: spec.prebuild_script }),
+              ...(spec.postbuild_script !== undefined && { postbuildScript: spec.postbuild_script }),
+            },
+            { env: opts.env, now: opts.now, ...(opts.log && { log: opts.log }) },
+          );
+      bundles[name] = { name, package: info.package, version: info.version, platform: info.platform, sha256: info.sha256, size: info.size, path: info.path, dir: info.dir };
+    } catch (err) {
+      if (!(err instanceof OrchError)) throw err;
+      const pos = index.locate(spec.src.file, spec.src.path);
+      diagnostics.push({ ...pos, path: `bundles.${name}`, message: err.message });
+    }
+  }
+  if (diagnostics.length) return { masker, playbook, inventory, diagnostics };
+
+  const fileHashes: Record<string, string> = { ...pb.fileHashes, ...inv.fileHashes };
+  const readFile = (abs: string): Buffer => {
+    const b = readFileSync(abs);
+    fileHashes[abs] = sha256(b);
+    return b;
+  };
+  const inputs: PlanInputs = {
+    files: fileHashes,
+    bundles: Object.fromEntries(Object.entries(bundles).map(([n, b]) => [n, b.sha256])),
+    playbook: playbookFile,
+    inventories: invFiles,
+    ...(opts.limit !== undefined && { limit: opts.limit }),
+    ...(opts.node !== undefined && { node: opts.node }),
+    extraVars: opts.extraVars,
+  };
+  const env: Record<string, string | undefined> = { ...opts.env };
+  const res = compilePlan({
+    playbook, inventory, index, bundles,
+    ...(opts.limit !== undefined && { limit: opts.limit }),
+    ...(opts.node !== undefined && { node: opts.node }),
+    extraVars: opts.extraVars, env, masker, readFile, sha256,
+    resolvePath: (base, p) => resolve(base, p),
+    inputs,
+  });
+  if (!res.plan) return { masker, playbook, inventory, ...(res.tree && { tree: res.tree }), diagnostics: res.diagnostics };
+  const plan = res.plan;
+  plan.inputs.extraVars = masker.maskDeep(opts.extraVars);
+  if (!opts.skipSyntaxCheck) {
+    const problems = await checkPlanSyntax(plan);
+    if (problems.length) {
+      return {
+        masker, playbook, inventory, ...(res.tree && { tree: res.tree }),
+        diagnostics: problems.map((p) => {
+          const m = /^(.*):(\d+):(\d+)$/.exec(p.at);
+          return {
+            file: m?.[1] ?? playbookFile, line: Number(m?.[2] ?? 1), col: Number(m?.[3] ?? 1),
+            path: `node ${p.node}, step "${p.step}", host${p.hosts.length > 1 ? 's' : ''} ${p.hosts.slice(0, 5).join(', ')}${p.hosts.length > 5 ? ', ...' : ''}`,
+            message: masker.mask(`script fails bash -n: ${p.message}`),
+          };
+        }),
+      };
+    }
+  }
+  return { plan, playbook, inventory, ...(res.tree && { tree: res.tree }), masker, diagnostics: [] };
+}
+

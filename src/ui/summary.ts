@@ -1,0 +1,21 @@
+/** Text summaries shared by renderers. */
+import type { RunSummary } from '../engine/events.js';
+
+/** `PLAY RECAP`-style per-host lines plus totals. */
+export function formatSummary(s: RunSummary): string {
+  const lines = ['', 'Summary:'];
+  const w = Math.max(4, ...s.hosts.map((h) => h.host.length));
+  for (const h of s.hosts) {
+    const c = h.counts;
+    lines.push(`  ${h.host.padEnd(w)}  ${h.status.padEnd(11)} ok=${c.ok} changed=${c.changed} skipped=${c.skipped} failed=${c.failed}${h.error ? `  ${h.error.split('\n')[0]}` : ''}`);
+  }
+  if (s.aborted) lines.push(`  aborted: ${s.aborted}`);
+  lines.push(`  ${s.hosts.length} hosts: ${s.changed} changed, ${s.ok} ok, ${s.failed} failed, ${s.unreachable} unreachable; ${formatBytes(s.bytesUploaded)} uploaded; ${(s.ms / 1000).toFixed(2)} s`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

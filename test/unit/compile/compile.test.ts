@@ -1,0 +1,195 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { makeBatches, parseMaxFail } from '../../../src/compile/compile-plan.js';
+import { formatDiagnostic } from '../../../src/model/diagnostics.js';
+import { compileYaml, hostsOf } from './helpers.js';
+
+const INVENTORY = `
+defaults:
+  vars: { env: prod, tier: default-tier }
+hosts:
+  web1: { address: 10.0.0.11 }
+  web2: { address: 10.0.0.12, vars: { tier: web2-tier } }
+  db1: { address: 10.0.0.21 }
+  db2: { address: 10.0.0.22 }
+  lb1: { address: 10.0.0.31 }
+roles:
+  web: [web1, web2]
+  db: ["db*"]
+  lb: [lb1]
+groups:
+  prod: { hosts: [web1, db1, lb1], vars: { tier: prod-tier } }
+`;
+
+const NESTED = `
+inventory: inventory.yml
+vars: { app: shop }
+templates:
+  service_app:
+    required: [root]
+    roles: { host: web }
+    steps:
+      - install: { bundle: shop }
+      - symlink: {}
+      - service: { name: "{{app}}", action: restart, manager: supervisor }
+roles: { web: web, db: db, edge: [web, lb] }
+nodes:
+  site:
+    vars: { root: /srv/site-default }
+    nodes:
+      shop:
+        extends: service_app
+      replica:
+        roles: { master: db }
+        steps:
+          - run: { cmd: "echo {{root}} {{tier}}" }
+            once: true
+            on: master
+  edge:
+    roles: { host: edge }
+    steps:
+      - put: { dest: "/etc/edge/{{host.name}}.conf", content: "tier={{tier}}\\n" }
+site__shop__root: /srv/shop-blue
+site__replica__root: /srv/replica
+`;
+
+describe('compilePlan: nodes, roles, extends, overrides', () => {
+  it('maps roles through nested nodes and sends each step to the right hosts only', async () => {
+    const res = await compileYaml({ inventory: INVENTORY, playbook: NESTED });
+    expect(res.diagnostics.map(formatDiagnostic)).toEqual([]);
+    expect(res.plan!.phases.map((p) => p.node)).toEqual(['site.shop', 'site.replica', 'edge']);
+    expect(hostsOf(res, 'site.shop', 0)).toEqual(['web1', 'web2']);
+    expect(hostsOf(res, 'site.replica', 0)).toEqual(['db1']); // once: first of the role, sorted
+    expect(hostsOf(res, 'edge', 0)).toEqual(['lb1', 'web1', 'web2']);
+    expect(res.plan!.targets).toEqual(['db1', 'lb1', 'web1', 'web2']);
+  });
+
+  it('applies an override set two levels above its target (outermost wins over the node var)', async () => {
+    const res = await compileYaml({ inventory: INVENTORY, playbook: NESTED });
+    const install = res.plan!.phases[0]!.steps[0]!.tasks.web1!;
+    expect(install.check).toEqual({ kind: 'install', root: '/srv/shop-blue', version: '1.2.0', sha256: 'a'.repeat(64), bundleFile: `/srv/shop-blue/.orch/bundles/${'a'.repeat(64)}.tar.gz` });
+    const run = res.plan!.phases[1]!.steps[0]!.tasks.db1!;
+    expect(run.script).toContain('( echo /srv/replica prod-tier )');
+  });
+
+  it('renders put content per host with group and host vars precedence', async () => {
+    const res = await compileYaml({ inventory: INVENTORY, playbook: NESTED });
+    const step = res.plan!.phases[2]!.steps[0]!;
+    const content = (h: string): string => Buffer.from((step.tasks[h]!.payload as { base64: string }).base64, 'base64').toString();
+    expect(content('web1')).toBe('tier=prod-tier\n'); // group var beats defaults
+    expect(content('web2')).toBe('tier=web2-tier\n'); // host var beats defaults
+    expect(content('lb1')).toBe('tier=prod-tier\n');
+    expect(step.tasks.web1!.check).toMatchObject({ kind: 'put', dest: '/etc/edge/web1.conf' });
+  });
+
+  it('--limit narrows every phase; --node keeps one subtree', async () => {
+    const limited = await compileYaml({ inventory: INVENTORY, playbook: NESTED, limit: 'web:!web2' });
+    expect(limited.plan!.targets).toEqual(['web1']);
+    expect(limited.plan!.phases.map((p) => p.node)).toEqual(['site.shop', 'edge']);
+    const sub = await compileYaml({ inventory: INVENTORY, playbook: NESTED, node: 'site.replica' });
+    expect(sub.plan!.phases.map((p) => p.node)).toEqual(['site.replica']);
+  });
+
+  it('reports a pattern that matches nothing and an unknown --node', async () => {
+    const none = await compileYaml({ inventory: INVENTORY, playbook: NESTED, limit: 'nothing*' });
+    expect(none.diagnostics[0]!.message).toMatch(/^--limit "nothing\*" matches no host/);
+    const bad = await compileYaml({ inventory: INVENTORY, playbook: NESTED, node: 'site.nope' });
+    expect(bad.diagnostics[0]!.message).toBe('no node "site.nope" (nodes: site, site.shop, site.replica, edge)');
+  });
+});
+
+describe('compilePlan: variables', () => {
+  const pb = (extra = ''): string => `
+inventory: inventory.yml
+vars: { x: playbook, root: /srv/a }
+nodes:
+  a:
+    vars: { x: node-a }
+    ${extra}
+    nodes:
+      b:
+        vars: { x: node-b }
+        steps:
+          - run: { cmd: "echo {{x}}" }
+`;
+  it.each([
+    ['node var of the leaf', pb(), {}, 'node-b'],
+    ['override beats the node var', pb('b__x: override'), {}, 'override'],
+    ['-e beats everything', pb('b__x: override'), { x: 'cli' }, 'cli'],
+  ])('%s', async (_name, playbook, extraVars, want) => {
+    const res = await compileYaml({ inventory: INVENTORY, playbook, extraVars, limit: 'web1' });
+    expect(res.diagnostics).toEqual([]);
+    expect(res.plan!.phases[0]!.steps[0]!.tasks.web1!.script).toContain(`( echo ${want} )`);
+  });
+
+  it('shell-quotes every {{x}} in commands and inserts {{{x}}} raw', async () => {
+    const res = await compileYaml({
+      inventory: INVENTORY, limit: 'web1', extraVars: { evil: "a'b; touch /tmp/pwned $(id)" },
+      playbook: `inventory: inventory.yml\nsteps:\n  - run: { cmd: "printf '%s|' {{evil}} {{{raw}}}" }\nvars: { raw: "$HOME" }\n`,
+    });
+    expect(res.diagnostics).toEqual([]);
+    const script = res.plan!.phases[0]!.steps[0]!.tasks.web1!.script;
+    expect(script).toContain(`( printf '%s|' 'a'\\''b; touch /tmp/pwned $(id)' $HOME )`);
+    const outp = execFileSync('bash', ['-c', `HOME=/home/x; printf '%s|' 'a'\\''b; touch /tmp/pwned $(id)' $HOME`]).toString();
+    expect(outp).toBe("a'b; touch /tmp/pwned $(id)|/home/x|");
+  });
+
+  it('lets var values be templates of other vars, and reports a cycle', async () => {
+    const ok = await compileYaml({ inventory: INVENTORY, limit: 'web1', playbook: `inventory: inventory.yml\nvars: { app: shop, root: "/srv/{{app}}" }\nsteps:\n  - run: { cmd: "ls {{root}}" }\n` });
+    expect(ok.plan!.phases[0]!.steps[0]!.tasks.web1!.script).toContain('( ls /srv/shop )');
+    const cyc = await compileYaml({ inventory: INVENTORY, limit: 'web1', playbook: `inventory: inventory.yml\nvars: { a: "{{b}}", b: "{{a}}" }\nsteps:\n  - run: { cmd: "ls {{a}}" }\n` });
+    expect(cyc.diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/refers to itself/)]);
+  });
+
+  it('masks secret vars in the masker', async () => {
+    const res = await compileYaml({ inventory: INVENTORY, limit: 'web1', extraVars: { token: 's3cr3t-value' }, playbook: `inventory: inventory.yml\nsecret: [token]\nsteps:\n  - run: { cmd: "curl -H {{token}} x" }\n` });
+    expect(res.masker.mask(res.plan!.phases[0]!.steps[0]!.tasks.web1!.script)).toContain('curl -H *** x');
+  });
+});
+
+describe('compilePlan: diagnostics with positions', () => {
+  it('reports a missing required var, an undefined template variable and an unknown override target, all at once', async () => {
+    const res = await compileYaml({
+      inventory: INVENTORY,
+      playbook: [
+        'inventory: inventory.yml',
+        'nodes:',
+        '  shop:',
+        '    required: [root]',
+        '    steps:',
+        '      - run: { cmd: "echo {{nope}}" }',
+        'nothere__x: 1',
+        '',
+      ].join('\n'),
+    });
+    const lines = res.diagnostics.map(formatDiagnostic).map((l) => l.replace(res.dir + '/', ''));
+    expect(lines).toEqual([
+      'playbook.yml:7:1: nothere__x: override targets node "nothere", which does not exist',
+    ]);
+    const res2 = await compileYaml({
+      inventory: INVENTORY,
+      playbook: ['inventory: inventory.yml', 'nodes:', '  shop:', '    required: [root]', '    steps:', '      - run: { cmd: "echo {{nope}}" }', ''].join('\n'),
+    });
+    const lines2 = res2.diagnostics.map(formatDiagnostic).map((l) => l.replace(res2.dir + '/', ''));
+    expect(lines2).toEqual([
+      'playbook.yml:4:5: nodes.shop.required: required var "root" of node shop is not set (set it in vars, with an override shop__root, or -e root=...)',
+      'playbook.yml:6:16: nodes.shop.steps[0].run.cmd: undefined variable "nope"',
+    ]);
+  });
+});
+
+describe('serial and max_fail', () => {
+  const hosts = ['a', 'b', 'c', 'd', 'e'];
+  it.each([
+    [undefined, [['a', 'b', 'c', 'd', 'e']]],
+    [2, [['a', 'b'], ['c', 'd'], ['e']]],
+    ['40%', [['a', 'b'], ['c', 'd'], ['e']]],
+    ['10%', [['a'], ['b'], ['c'], ['d'], ['e']]],
+    [[1, '50%'], [['a'], ['b', 'c'], ['d', 'e']]],
+  ] as const)('serial %j', (serial, want) => {
+    expect(makeBatches(hosts, serial as never)).toEqual(want);
+  });
+  it.each([[0, { count: 0 }], ['25%', { percent: 25 }], ['3', { count: 3 }], ['x', 'max_fail must be a whole number >= 0 or "P%" (got "x")']] as const)('max_fail %j', (v, want) => {
+    expect(parseMaxFail(v)).toEqual(want);
+  });
+});
