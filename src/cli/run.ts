@@ -12,7 +12,6 @@ import { ConfigError, OrchError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { LocalTransport } from '../transport/local.js';
-import { SshTransport } from '../transport/ssh.js';
 import type { Transport } from '../transport/transport.js';
 import { JsonRenderer } from '../ui/json.js';
 import { LinesRenderer } from '../ui/lines.js';
@@ -67,18 +66,18 @@ async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtr
   return prepared as Prepared & { plan: Plan };
 }
 
-const local = new LocalTransport();
-let ssh: SshTransport | undefined;
-
-function transportFor(h: PlanHost): Transport {
-  if (h.transport === 'local') return local;
-  return (ssh ??= new SshTransport());
+/** Picks each host's transport; ssh2 is only loaded when a plan has SSH hosts (fast start-up). */
+async function transportsFor(plan: Plan): Promise<(h: PlanHost) => Transport> {
+  const local = new LocalTransport();
+  const needsSsh = Object.values(plan.hosts).some((h) => h.transport === 'ssh');
+  const ssh = needsSsh ? new (await import('../transport/ssh.js')).SshTransport() : undefined;
+  return (h) => (h.transport === 'local' || !ssh ? local : ssh);
 }
 
-function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | undefined): Session {
+async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | undefined): Promise<Session> {
   return new Session(plan, {
     forks: parseForks(opts.forks),
-    transportFor,
+    transportFor: await transportsFor(plan),
     connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
     emit: (e) => renderer?.onEvent(e),
     masker,
@@ -106,7 +105,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
     renameSync(tmp, opts.out);
   }
-  const session = newSession(plan, masker, opts, undefined);
+  const session = await newSession(plan, masker, opts, undefined);
   const unreachable = new Map<string, string>();
   let remoteProblems: string[] = [];
   try {
@@ -196,7 +195,7 @@ export async function runApplyCommand(target: string, opts: CommonOpts & { yes?:
     const { TtyRenderer } = await import('../ui/tty.js');
     renderer = new TtyRenderer(out, plan.targets);
   } else renderer = new LinesRenderer(out);
-  const session = newSession(plan, masker, opts, opts.json ? renderer : undefined);
+  const session = await newSession(plan, masker, opts, opts.json ? renderer : undefined);
   try {
     await session.gatherFacts();
     const predictions = session.predict(false);

@@ -194,7 +194,7 @@ export function compilePlan(input: CompileInput): CompileResult {
         const ctx = makeStepContext(input, n, host, step, scope, nodeBundle(n), report);
         const task = buildTask(ctx);
         if (task) tasks[h] = task;
-        if (!label) label = step.name !== undefined ? safeRender(step.name, scope, input) : describeStep(step, ctx);
+        if (!label) label = step.name !== undefined ? safeRender(step.name, scope, input) : describeStep(step, ctx, task);
       }
       const when = (step.when === 'changed' || step.when === 'always' ? step.when : undefined) ??
         (step.kind === 'service' && (step.args.when === 'changed' || step.args.when === 'always') ? (step.args.when as 'changed' | 'always') : undefined) ??
@@ -268,13 +268,17 @@ function safeRender(text: string, scope: Record<string, unknown>, input: Compile
 }
 
 /** A short human label for a step without `name`. */
-function describeStep(step: StepSpec, ctx: StepContext): string {
+function describeStep(step: StepSpec, ctx: StepContext, task: Task | undefined): string {
   const a = step.args;
   const s = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+  const c = task?.check;
   switch (step.kind) {
-    case 'put': return `put ${s(a.dest)}`;
-    case 'install': return `install ${ctx.bundle && a.bundle === undefined ? `${ctx.bundle.package} ${ctx.bundle.version}` : s(a.bundle)}`;
-    case 'symlink': return `symlink current -> ${a.version !== undefined ? s(a.version) : ctx.bundle?.version ?? '?'}`;
+    case 'put': return `put ${c?.kind === 'put' ? c.dest : s(a.dest)}`;
+    case 'install': {
+      const b = typeof a.bundle === 'string' ? ctx.bundles[a.bundle] : ctx.bundle;
+      return `install ${b ? `${b.package} ${b.version}` : s(a.bundle)}`;
+    }
+    case 'symlink': return `symlink current -> ${c?.kind === 'symlink' ? c.version : s(a.version)}`;
     case 'service': return `service ${s(a.action ?? 'restart')} ${a.name !== undefined ? s(a.name) : s(a.manager ?? '')}`.trim();
     case 'run': return `run ${s(a.cmd).split('\n')[0]!.slice(0, 60)}`;
     case 'bundle': return `bundle ${s(a.bundle)}`;

@@ -26,8 +26,8 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
   }
   lines.push('');
   lines.push(offline
-    ? `Plan (offline): ${plan.targets.length} hosts, ${maybe} steps may change.`
-    : `Plan: ${plan.targets.length} hosts, ${changes} steps to change${maybe ? `, ${maybe} may change` : ''}${unreachable.size ? `, ${unreachable.size} unreachable` : ''}.`);
+    ? `Plan (offline): ${plural(plan.targets.length, 'host')}, ${plural(maybe, 'step')} may change.`
+    : `Plan: ${plural(plan.targets.length, 'host')}, ${plural(changes, 'step')} to change${maybe ? `, ${maybe} may change` : ''}${unreachable.size ? `, ${unreachable.size} unreachable` : ''}.`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -36,4 +36,9 @@ export function countPending(predictions: Map<string, HostPrediction>): number {
   let n = 0;
   for (const p of predictions.values()) for (const s of p) if (s.status === 'changed' || s.status === 'maybe') n++;
   return n;
+}
+
+/** `1 host`, `2 hosts`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

@@ -1,5 +1,6 @@
 /** Text summaries shared by renderers. */
 import type { RunSummary } from '../engine/events.js';
+import { plural } from './plan-text.js';
 
 /** `PLAY RECAP`-style per-host lines plus totals. */
 export function formatSummary(s: RunSummary): string {
@@ -10,7 +11,7 @@ export function formatSummary(s: RunSummary): string {
     lines.push(`  ${h.host.padEnd(w)}  ${h.status.padEnd(11)} ok=${c.ok} changed=${c.changed} skipped=${c.skipped} failed=${c.failed}${h.error ? `  ${h.error.split('\n')[0]}` : ''}`);
   }
   if (s.aborted) lines.push(`  aborted: ${s.aborted}`);
-  lines.push(`  ${s.hosts.length} hosts: ${s.changed} changed, ${s.ok} ok, ${s.failed} failed, ${s.unreachable} unreachable; ${formatBytes(s.bytesUploaded)} uploaded; ${(s.ms / 1000).toFixed(2)} s`);
+  lines.push(`  ${plural(s.hosts.length, 'host')}: ${s.changed} changed, ${s.ok} ok, ${s.failed} failed, ${s.unreachable} unreachable; ${formatBytes(s.bytesUploaded)} uploaded; ${(s.ms / 1000).toFixed(2)} s`);
   return `${lines.join('\n')}\n`;
 }
 
