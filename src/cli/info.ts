@@ -72,9 +72,9 @@ export async function runTree(playbook: string, opts: CommonOpts): Promise<void>
     const pad = '  '.repeat(depth);
     lines.push(`${pad}${n.path ? n.name : '(root)'}  [${n.hosts.length} host${n.hosts.length === 1 ? '' : 's'}: ${n.hosts.join(', ')}]`);
     for (const [role, hosts] of [...n.roles.entries()].sort()) lines.push(`${pad}  role ${role}: ${hosts.join(', ') || '-'}`);
-    const own = { ...(n.spec.vars ?? {}), ...n.overrideVars };
+    const own = { ...(n.path ? {} : prepared.playbook?.vars ?? {}), ...(n.spec.vars ?? {}), ...n.overrideVars };
     for (const [k, v] of Object.entries(own)) lines.push(`${pad}  var ${k} = ${prepared.masker.mask(JSON.stringify(v))}${n.overrideSrc.has(k) ? '  (override)' : ''}`);
-    (n.spec.steps ?? []).forEach((s, i) => lines.push(`${pad}  step ${i + 1}: ${s.name ?? s.kind}${s.on ?? n.spec.on ? ` on ${s.on ?? n.spec.on}` : ''}${s.once ? ' once' : ''}`));
+    (n.spec.steps ?? []).forEach((s, i) => lines.push(`${pad}  step ${i + 1}: ${s.name ?? s.kind}${s.name ? ` (${s.kind})` : ''}${s.on ?? n.spec.on ? ` on ${s.on ?? n.spec.on}` : ''}${s.once ? ' once' : ''}`));
   }
   out(`${lines.join('\n')}\n`);
   if (prepared.diagnostics.length) throw new ConfigError(prepared.diagnostics);
