@@ -164,7 +164,7 @@ nodes:
         name: broken step
 `);
     for (const cmd of ['plan', 'apply']) {
-      const r = await orch([cmd, bad, '--yes'], env);
+      const r = await orch(cmd === 'apply' ? [cmd, bad, '--yes'] : [cmd, bad], env);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/bad\.yml:7:\d+: node broken, step "broken step", host h3: script fails bash -n: /);
     }

@@ -1,0 +1,170 @@
+/**
+ * Maps document paths (`nodes.shop.steps[2].put`) to file:line:column through the
+ * parsed `yaml` Documents and their `LineCounter`s.
+ *
+ * Source: DESIGN "Map ajv's instancePath to positions through the yaml document's node
+ * ranges and LineCounter" (the technique of terraform's hcl source ranges).
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
+import type { Document, LineCounter, Node as YamlNode } from 'yaml';
+import type { DocPath, SourceIndex, SourcePos } from '../model/diagnostics.js';
+
+/** One registered file: its parsed document and the line counter filled while parsing it. */
+interface IndexedFile {
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+}
+
+/**
+ * A `SourceIndex` over parsed YAML documents, keyed by the file name used in
+ * diagnostics (see `displayPath`). Files are registered by `loadYaml`.
+ *
+ * `locate` never throws: an unknown file gives `file:1:1`, a missing path the position
+ * of its nearest existing ancestor.
+ */
+export class SourceIndexImpl implements SourceIndex {
+  private readonly files = new Map<string, IndexedFile>();
+
+  /** Registers (or replaces) the parsed document of `file`. */
+  register(file: string, doc: Document.Parsed, lineCounter: LineCounter): void {
+    this.files.set(file, { doc, lineCounter });
+  }
+
+  /** True when `file` has been registered. */
+  has(file: string): boolean {
+    return this.files.has(file);
+  }
+
+  /**
+   * Position (1-based line/col) of the YAML node at `path` in `file`:
+   * - the key of the last segment when it is a map key (`put:` for `...steps[2].put`);
+   * - the item itself for a list index;
+   * - for a path that does not exist, the nearest existing ancestor (for a missing
+   *   key, the key/position of the map lacking it).
+   * Aliases are followed to their anchored node.
+   */
+  locate(file: string, path: DocPath): SourcePos {
+    const entry = this.files.get(file);
+    if (!entry) return { file, line: 1, col: 1 };
+    const { doc, lineCounter } = entry;
+    const offset = locateOffset(doc, path);
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, col };
+  }
+
+  /**
+   * Keys of the map at `path` in source order (JS objects put integer-like keys first,
+   * so callers that must keep file order, like `nodes:` and `hosts:`, ask here).
+   * Undefined when there is no map at `path`.
+   */
+  keysAt(file: string, path: DocPath): string[] | undefined {
+    const entry = this.files.get(file);
+    if (!entry) return undefined;
+    const node = nodeAt(entry.doc, path);
+    if (!isMap(node)) return undefined;
+    const keys: string[] = [];
+    for (const pair of node.items) {
+      const k = isScalar(pair.key) ? pair.key.value : pair.key;
+      keys.push(String(k));
+    }
+    return keys;
+  }
+
+  /**
+   * The document path of the deepest node whose source range contains `offset`
+   * (used to give YAML syntax errors a path). `[]` when none does.
+   */
+  pathAtOffset(file: string, offset: number): (string | number)[] {
+    const entry = this.files.get(file);
+    if (!entry) return [];
+    const out: (string | number)[] = [];
+    let node: unknown = entry.doc.contents;
+    // Iterative descent: at each level pick the child whose range contains offset.
+    for (;;) {
+      if (isMap(node)) {
+        let next: unknown;
+        for (const pair of node.items) {
+          const k = pair.key as YamlNode | null;
+          const v = pair.value as YamlNode | null;
+          const start = k?.range?.[0] ?? v?.range?.[0];
+          const end = v?.range?.[2] ?? k?.range?.[2];
+          if (start !== undefined && end !== undefined && offset >= start && offset <= end) {
+            out.push(String(isScalar(k) ? k.value : k));
+            next = v && v.range && offset >= v.range[0] ? v : undefined;
+            break;
+          }
+        }
+        if (next === undefined) return out;
+        node = next;
+      } else if (isSeq(node)) {
+        let next: unknown;
+        node.items.forEach((item, i) => {
+          const r = (item as YamlNode | null)?.range;
+          if (next === undefined && r && offset >= r[0] && offset <= r[2]) {
+            out.push(i);
+            next = item;
+          }
+        });
+        if (next === undefined) return out;
+        node = next;
+      } else {
+        return out;
+      }
+    }
+  }
+}
+
+/** The node at `path`, or undefined when the path leaves the document. */
+function nodeAt(doc: Document.Parsed, path: DocPath): unknown {
+  let node: unknown = doc.contents;
+  for (const seg of path) {
+    node = resolveAlias(doc, node);
+    const child = childOf(node, seg);
+    if (!child) return undefined;
+    node = child.value;
+  }
+  return resolveAlias(doc, node);
+}
+
+/** Follows an alias to its anchored node (one hop per alias; cycles cannot occur in YAML). */
+function resolveAlias(doc: Document.Parsed, node: unknown): unknown {
+  let n = node;
+  for (let i = 0; i < 100 && isAlias(n); i++) n = n.resolve(doc);
+  return n;
+}
+
+/** The child of a map (by key) or sequence (by index), with the position to report for it. */
+function childOf(node: unknown, seg: string | number): { value: unknown; at: number | undefined } | undefined {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue;
+      const key = pair.key as YamlNode | null;
+      const k = isScalar(key) ? key.value : key;
+      if (String(k) === String(seg)) {
+        const value = pair.value as YamlNode | null;
+        return { value, at: key?.range?.[0] ?? value?.range?.[0] };
+      }
+    }
+    return undefined;
+  }
+  if (isSeq(node) && typeof seg === 'number') {
+    const item = node.items[seg] as YamlNode | null | undefined;
+    if (item === undefined) return undefined;
+    return { value: item, at: item?.range?.[0] };
+  }
+  return undefined;
+}
+
+/** Offset of the node at `path` (key position for map keys), else of the nearest ancestor. */
+function locateOffset(doc: Document.Parsed, path: DocPath): number {
+  let node: unknown = doc.contents;
+  let offset = (node as YamlNode | null)?.range?.[0] ?? 0;
+  for (const seg of path) {
+    node = resolveAlias(doc, node);
+    const child = childOf(node, seg);
+    if (!child) break;
+    if (child.at !== undefined) offset = child.at;
+    node = child.value;
+  }
+  return offset;
+}

@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expandHome, loadYaml, MAX_YAML_BYTES, parseYamlText } from '../../../src/config/load-yaml.js';
+import { SourceIndexImpl } from '../../../src/config/source-index.js';
+import { validateAgainstSchema } from '../../../src/config/validate.js';
+import { formatDiagnostic } from '../../../src/model/diagnostics.js';
+import { removeTempDirs, tempFiles } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+/** Runs `fn`, returning its result and the elapsed milliseconds. */
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t0];
+}
+
+describe('loadYaml', () => {
+  it('parses a file, records its sha256 and registers it for positions', async () => {
+    const t = tempFiles();
+    const text = 'a:\n  b: [1, two]\n';
+    const f = t.write('x.yml', text);
+    const index = new SourceIndexImpl();
+    const r = await loadYaml(f, index);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.value).toEqual({ a: { b: [1, 'two'] } });
+    expect(r.sha256).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(r.absPath).toBe(f);
+    expect(index.locate(r.file, ['a', 'b', 1])).toEqual({ file: f, line: 2, col: 10 });
+  });
+
+  it('shows files inside the cwd relative to it', async () => {
+    const r = await loadYaml('./test/fixtures/config/inventory/prod.yml', new SourceIndexImpl());
+    expect(r.file).toBe('test/fixtures/config/inventory/prod.yml');
+  });
+
+  it.each<[string, string, string[]]>([
+    ['duplicate keys', 'a: 1\nb:\n  c: 1\n  c: 2\n', ['4:3: b.c: duplicate key "c"']],
+    ['duplicate top-level keys', 'hosts: {}\nhosts: {}\n', ['2:1: hosts: duplicate key "hosts"']],
+    ['unclosed flow sequence', 'a: [1, 2\nb: 3\n', ['2:1: a[1]: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    ['unclosed quote', 'a: "x\n', ['2:1: a: YAML syntax error: Missing closing "quote']],
+    ['tab indentation', 'a:\n\tb: 1\n', ['2:1: (root): YAML syntax error: Tabs are not allowed as indentation']],
+    ['two documents', 'a: 1\n---\nb: 2\n', ['2:1: (root): a file holds one YAML document; found a second one']],
+    ['invalid UTF-8', Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]) as unknown as string, ['1:1: (root): file is not valid UTF-8 text']],
+  ])('reports %s', async (_name, content, expected) => {
+    const t = tempFiles();
+    const f = t.write('x.yml', content);
+    const r = await loadYaml(f, new SourceIndexImpl());
+    expect(r.value).toBeUndefined();
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual(expected.map((e) => `${f}:${e}`));
+  });
+
+  it('reports a folder and a missing file as unreadable', async () => {
+    const t = tempFiles();
+    const index = new SourceIndexImpl();
+    const dir = await loadYaml(t.dir, index);
+    expect(dir.diagnostics.map(formatDiagnostic)).toEqual([`${t.dir}:1:1: (root): cannot read file: not a regular file`]);
+    expect(dir.readError).toBe('not a regular file');
+    const missing = await loadYaml(`${t.dir}/nope.yml`, index);
+    expect(missing.readError).toBe('no such file');
+  });
+});
+
+describe('loadYaml: hostile inputs are refused quickly', () => {
+  it('refuses an alias bomb ("billion laughs") in well under a second', async () => {
+    const t = tempFiles();
+    const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i <= 9; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+    const f = t.write('bomb.yml', lines.join('\n') + '\n');
+    const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
+    expect(r.value).toBeUndefined();
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([
+      `${f}:1:1: (root): too many alias expansions (more than 100); refusing a possible "billion laughs" document`,
+    ]);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('accepts a few aliases', async () => {
+    const r = parseYamlText('base: &b { user: deploy }\nweb: *b\ndb: *b\n', 'x.yml', new SourceIndexImpl());
+    expect(r.diagnostics).toEqual([]);
+    expect(r.value).toEqual({ base: { user: 'deploy' }, web: { user: 'deploy' }, db: { user: 'deploy' } });
+  });
+
+  it.each([
+    ['flow lists', '['.repeat(5000) + ']'.repeat(5000) + '\n', '1:201'],
+    ['flow maps', '{a: '.repeat(5000) + '1' + '}'.repeat(5000) + '\n', '1:801'],
+    ['block lists on one line', '- '.repeat(5000) + 'x\n', '1:401'],
+  ])('refuses 5,000-deep %s in well under a second, without a stack overflow', async (_name, content, pos) => {
+    const t = tempFiles();
+    const f = t.write('deep.yml', content);
+    const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
+    expect(r.value).toBeUndefined();
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([`${f}:${pos}: (root): nesting is deeper than 200 levels`]);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('refuses 250-deep indented block maps at the 201st level', () => {
+    const text = Array.from({ length: 250 }, (_, i) => `${' '.repeat(i)}k:`).join('\n') + ' 1\n';
+    const r = parseYamlText(text, 'x.yml', new SourceIndexImpl());
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual(['x.yml:201:201: (root): nesting is deeper than 200 levels']);
+  });
+
+  it('accepts nesting of exactly 200 levels', () => {
+    const r = parseYamlText('['.repeat(200) + ']'.repeat(200), 'x.yml', new SourceIndexImpl());
+    expect(r.diagnostics).toEqual([]);
+  });
+
+  it('refuses a 50 MB file in well under a second, without reading it', async () => {
+    const t = tempFiles();
+    const f = t.write('big.yml', Buffer.alloc(50 * 1024 * 1024, 'a: b\n'));
+    const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([
+      `${f}:1:1: (root): file is too big (52428800 bytes; the limit is 10485760 bytes, 10 MiB)`,
+    ]);
+    expect(r.sha256).toBeUndefined();
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('accepts a file of exactly the limit', async () => {
+    const t = tempFiles();
+    const f = t.write('edge.yml', Buffer.concat([Buffer.from('a: "'), Buffer.alloc(MAX_YAML_BYTES - 6, 'x'), Buffer.from('"\n')]));
+    const r = await loadYaml(f, new SourceIndexImpl());
+    expect(r.diagnostics).toEqual([]);
+    expect((r.value as { a: string }).a).toHaveLength(MAX_YAML_BYTES - 6);
+  });
+
+  it('validates a 100,000-character underscore key quickly (no catastrophic regex)', () => {
+    const index = new SourceIndexImpl();
+    // YAML caps implicit keys at 1024 characters, so feed the data directly.
+    const key = `a${'_'.repeat(100_000)}!`;
+    const t0 = performance.now();
+    const ds = validateAgainstSchema('playbook', { [key]: 1 }, 'x.yml', index);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(ds).toHaveLength(1);
+    expect(ds[0]!.message).toMatch(/^unknown key "a_+!" \(expected one of: inventory, /);
+  });
+});
+
+describe('SourceIndexImpl.locate', () => {
+  const text = ['nodes:', '  shop:', '    steps:', '      - put:', '          src: a', '      - run: &r { cmd: x }', 'alias: *r', ''].join('\n');
+  const index = new SourceIndexImpl();
+  parseYamlText(text, 'p.yml', index);
+  it.each<[string, (string | number)[], [number, number]]>([
+    ['a key: the key', ['nodes', 'shop', 'steps', 0, 'put'], [4, 9]],
+    ['a missing key: the map lacking it (its key)', ['nodes', 'shop', 'steps', 0, 'put', 'dest'], [4, 9]],
+    ['a list item', ['nodes', 'shop', 'steps', 1], [6, 9]],
+    ['a missing index: the list', ['nodes', 'shop', 'steps', 7], [3, 5]],
+    ['the root', [], [1, 1]],
+    ['through an alias', ['alias', 'cmd'], [6, 19]],
+  ])('%s', (_name, path, [line, col]) => {
+    expect(index.locate('p.yml', path)).toEqual({ file: 'p.yml', line, col });
+  });
+  it('gives 1:1 for an unknown file', () => {
+    expect(index.locate('other.yml', ['a'])).toEqual({ file: 'other.yml', line: 1, col: 1 });
+  });
+  it('lists keys in source order', () => {
+    parseYamlText('b: 1\n"2": 1\na: 1\n', 'k.yml', index);
+    expect(index.keysAt('k.yml', [])).toEqual(['b', '2', 'a']);
+  });
+});
+
+describe('expandHome', () => {
+  it.each([
+    ['~', '/home/u'],
+    ['~/.ssh/id', '/home/u/.ssh/id'],
+    ['~other/x', '~other/x'],
+    ['/abs/~/x', '/abs/~/x'],
+    ['rel', 'rel'],
+  ])('%s -> %s', (input, out) => {
+    expect(expandHome(input, '/home/u')).toBe(out);
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { type LimitUniverse, MAX_REGEX_LENGTH, selectHosts } from '../../../src/compile/limit.js';
+
+const universe: LimitUniverse = {
+  hosts: ['db1', 'db2', 'lb1', 'web1', 'web2'],
+  roles: new Map([
+    ['web', ['web1', 'web2']],
+    ['db', ['db1', 'db2']],
+  ]),
+  groups: new Map([
+    ['prod', { hosts: ['web1', 'db1'] }],
+    ['staging', { hosts: ['web2', 'db2'] }],
+  ]),
+};
+
+describe('selectHosts', () => {
+  it.each([
+    // plain names
+    ['web', ['web1', 'web2']], // role
+    ['db', ['db1', 'db2']],
+    ['prod', ['db1', 'web1']], // group
+    ['staging', ['db2', 'web2']],
+    ['lb1', ['lb1']], // host
+    ['web1', ['web1']],
+    ['all', ['db1', 'db2', 'lb1', 'web1', 'web2']],
+    ['*', ['db1', 'db2', 'lb1', 'web1', 'web2']],
+    // unions
+    ['web,db', ['db1', 'db2', 'web1', 'web2']],
+    ['web:lb1', ['lb1', 'web1', 'web2']],
+    ['lb1, web1 ,db2', ['db2', 'lb1', 'web1']],
+    ['web1,web1,web', ['web1', 'web2']],
+    ['nosuchhost,lb1', ['lb1']], // a term that matches nothing is fine on its own
+    ['web,,lb1,', ['lb1', 'web1', 'web2']], // empty terms are ignored
+    // intersections and exclusions
+    ['web:&prod', ['web1']],
+    ['web,&staging', ['web2']],
+    ['all:!prod', ['db2', 'lb1', 'web2']],
+    ['web:!web1', ['web2']],
+    ['!db', ['lb1', 'web1', 'web2']], // only exclusions: start from all hosts
+    ['&prod', ['db1', 'web1']],
+    ['prod:staging:&db:!db2', ['db1']],
+    ['!web1:web', ['web2']], // order written does not matter: unions, then &, then !
+    ['&prod:db:lb1', ['db1']],
+    ['web:&web1:&prod', ['web1']],
+    // globs (matched against host, role and group names)
+    ['web*', ['web1', 'web2']],
+    ['*1', ['db1', 'lb1', 'web1']],
+    ['db?', ['db1', 'db2']],
+    ['web[2]', ['web2']],
+    ['[!w]*1', ['db1', 'lb1']],
+    ['[a-d]b*', ['db1', 'db2']],
+    ['pro*', ['db1', 'web1']], // group name glob
+    ['*:!web*', ['db1', 'db2', 'lb1']],
+    // regexes: JS syntax, matched at the start of the name (Ansible re.match)
+    ['~web\\d', ['web1', 'web2']],
+    ['~(web|lb)1', ['lb1', 'web1']],
+    ['~.b1', ['db1', 'lb1']],
+    ['~db[12]$', ['db1', 'db2']],
+    ['~st', ['db2', 'web2']], // group "staging"
+    ['all:!~web', ['db1', 'db2', 'lb1']],
+    ['~^(db|lb):?1,web2', ['db1', 'lb1', 'web2']], // a ~ term runs to the next comma, ':' included
+    ['web:&~.*2', ['web2']],
+  ] as [string, string[]][])('%j selects %j', (pattern, hosts) => {
+    expect(selectHosts(pattern, universe)).toEqual({ hosts });
+  });
+
+  it.each([
+    ['', 'empty --limit pattern'],
+    ['  ', 'empty --limit pattern'],
+    [',:,', 'empty --limit pattern'],
+    ['nosuch', '--limit "nosuch" matches no host (hosts: db1, db2, lb1, web1, web2; roles: db, web; groups: prod, staging)'],
+    ['web:&db', '--limit "web:&db" matches no host (hosts: db1, db2, lb1, web1, web2; roles: db, web; groups: prod, staging)'],
+    ['all:!all', '--limit "all:!all" matches no host (hosts: db1, db2, lb1, web1, web2; roles: db, web; groups: prod, staging)'],
+    ['~b1', '--limit "~b1" matches no host (hosts: db1, db2, lb1, web1, web2; roles: db, web; groups: prod, staging)'],
+    ['x*', '--limit "x*" matches no host (hosts: db1, db2, lb1, web1, web2; roles: db, web; groups: prod, staging)'],
+    ['~(web', '--limit term "~(web": Invalid regular expression: /(web/: Unterminated group'],
+    ['web:!~[', '--limit term "!~[": Invalid regular expression: /[/: Unterminated character class'],
+    ['web:!', '--limit term "!" names nothing'],
+    ['&', '--limit term "&" names nothing'],
+    [`~${'a'.repeat(MAX_REGEX_LENGTH + 1)}`, `--limit regex "~${'a'.repeat(39)}..." is too long (201 characters; at most 200)`],
+  ])('%j -> error %j', (pattern, error) => {
+    expect(selectHosts(pattern, universe)).toEqual({ error });
+  });
+
+  it('accepts a regex of exactly the maximum length', () => {
+    expect(selectHosts(`~${'.?'.repeat(MAX_REGEX_LENGTH / 2)}`, universe)).toEqual({ hosts: universe.hosts });
+  });
+
+  it('truncates long name lists in the no-match error', () => {
+    const hosts = Array.from({ length: 25 }, (_, i) => `h${String(i).padStart(2, '0')}`);
+    const big: LimitUniverse = { hosts, roles: new Map(), groups: new Map([['g', { hosts: ['h00'] }]]) };
+    expect(selectHosts('nope', big)).toEqual({
+      error: '--limit "nope" matches no host (hosts: h00, h01, h02, h03, h04, h05, h06, h07, h08, h09 and 15 more; roles: (none); groups: g)',
+    });
+  });
+
+  it('unions a name that is both a role and a group', () => {
+    const u: LimitUniverse = {
+      hosts: ['a', 'b', 'c'],
+      roles: new Map([['x', ['a']]]),
+      groups: new Map([['x', { hosts: ['b'] }]]),
+    };
+    expect(selectHosts('x', u)).toEqual({ hosts: ['a', 'b'] });
+  });
+
+  it('never returns a host outside the universe', () => {
+    const u: LimitUniverse = { hosts: ['a'], roles: new Map([['r', ['a', 'ghost']]]), groups: new Map() };
+    expect(selectHosts('r', u)).toEqual({ hosts: ['a'] });
+  });
+
+  it('treats regex and glob metacharacters in plain names literally', () => {
+    const u: LimitUniverse = { hosts: ['a.b', 'axb'], roles: new Map(), groups: new Map() };
+    expect(selectHosts('a.b', u)).toEqual({ hosts: ['a.b'] });
+    expect(selectHosts('a?b', u)).toEqual({ hosts: ['a.b', 'axb'] });
+    expect(selectHosts('a.*', u)).toEqual({ hosts: ['a.b'] });
+  });
+});
