@@ -1,0 +1,148 @@
+/**
+ * The bundle cache: a finished tarball per build key, so an unchanged SOURCE is never
+ * rebuilt (SPEC section 4).
+ *
+ * Layout: `<cacheDir>/bundles/<key>/{bundle.json, <package>-<version>-<platform>.tar.gz}`.
+ * An entry is written complete in `<cacheDir>/tmp/` and renamed into place (one
+ * `rename(2)` of a folder), so readers never see half an entry and concurrent builders
+ * of the same key cannot corrupt it: the loser's rename fails, it drops its copy and
+ * uses the winner's. Source: platter's wheel cache, content-addressed like git objects.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { SourceEntry } from './dir-builder.js';
+import { mapLimit, sha256File } from './layout.js';
+import type { BundleInfo } from './layout.js';
+import { normaliseMode } from './tarball.js';
+
+/** Bumped whenever the bundle format or builders change what a key produces. */
+export const CACHE_FORMAT = 'orch-bundle-cache-1';
+
+/** A cached tarball: `info.path` is inside the cache (copy it out, never hand it to users to modify). */
+export interface CachedBundle {
+  key: string;
+  info: BundleInfo;
+}
+
+/** `$XDG_CACHE_HOME/orch` when XDG_CACHE_HOME is set and absolute, else `$HOME/.cache/orch` (HOME from `env`, else the OS). */
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg && xdg.startsWith('/')) return join(xdg, 'orch');
+  return join(env.HOME || homedir(), '.cache', 'orch');
+}
+
+/**
+ * Content hash of SOURCE (lowercase hex sha256) over `entries` in their (sorted)
+ * order: for each, its type, POSIX path, normalised mode, and the sha256 of its bytes
+ * (files) or its link target (symlinks). File mtimes, owners and ignored files do not
+ * count.
+ */
+export async function hashSource(source: string, entries: readonly SourceEntry[]): Promise<string> {
+  const bodies = await mapLimit(entries, 16, async (e) =>
+    e.type === 'file' ? sha256File(join(source, e.path)) : e.type === 'symlink' ? (e.target ?? '') : '',
+  );
+  const hash = createHash('sha256');
+  entries.forEach((e, i) => {
+    const mode = normaliseMode(e.mode, e.type).toString(8);
+    hash.update(`${e.type}\0${e.path}\0${mode}\0${bodies[i] ?? ''}\n`);
+  });
+  return hash.digest('hex');
+}
+
+/**
+ * The cache key (hex sha256) of a build: {@link CACHE_FORMAT} plus `parts` (source
+ * hash, builder, hashes of build scripts, options...) serialised as JSON with sorted keys.
+ */
+export function computeCacheKey(parts: Record<string, string | number | boolean | null | undefined>): string {
+  const sorted = Object.keys(parts)
+    .sort()
+    .map((k) => [k, parts[k] ?? null]);
+  return createHash('sha256').update(JSON.stringify([CACHE_FORMAT, sorted])).digest('hex');
+}
+
+const KEY_RE = /^[0-9a-f]{64}$/;
+
+/**
+ * The cached bundle of `key`, or undefined when absent or damaged (the tarball's
+ * sha256 no longer matches the entry: treated as a miss and rebuilt).
+ */
+export async function lookupCache(cacheDir: string, key: string): Promise<CachedBundle | undefined> {
+  if (!KEY_RE.test(key)) return undefined;
+  const dir = join(cacheDir, 'bundles', key);
+  let info: BundleInfo;
+  try {
+    info = JSON.parse(await readFile(join(dir, 'bundle.json'), 'utf8')) as BundleInfo;
+  } catch {
+    return undefined;
+  }
+  const path = join(dir, `${info.dir}.tar.gz`);
+  try {
+    if ((await sha256File(path)) !== info.sha256) return undefined;
+  } catch {
+    return undefined;
+  }
+  return { key, info: { ...info, path } };
+}
+
+/**
+ * Stores a copy of tarball `info.path` under `key`. When another process stored the
+ * same key first, keeps theirs and returns it.
+ */
+export async function storeCache(cacheDir: string, key: string, info: BundleInfo): Promise<CachedBundle> {
+  const tmpRoot = join(cacheDir, 'tmp');
+  await mkdir(tmpRoot, { recursive: true });
+  await mkdir(join(cacheDir, 'bundles'), { recursive: true });
+  const tmp = join(tmpRoot, `${key}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  await mkdir(tmp);
+  const final = join(cacheDir, 'bundles', key);
+  try {
+    await copyFile(info.path, join(tmp, `${info.dir}.tar.gz`));
+    await writeFile(join(tmp, 'bundle.json'), `${JSON.stringify({ ...info, path: '' }, null, 2)}\n`);
+    try {
+      await rename(tmp, final);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      const winner = await lookupCache(cacheDir, key);
+      if (winner) return winner;
+      // A damaged entry: replace it.
+      await rm(final, { recursive: true, force: true });
+      await rename(tmp, final);
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return { key, info: { ...info, path: join(final, `${info.dir}.tar.gz`) } };
+}
+
+/**
+ * `orch clean-cache`: removes every cached bundle (and leftovers of interrupted
+ * stores) from `cacheDir`. Other files in `cacheDir` are left alone.
+ * @returns how many entries were removed and their total size in bytes.
+ */
+export async function cleanCache(cacheDir: string): Promise<{ removed: number; bytes: number }> {
+  let removed = 0;
+  let bytes = 0;
+  for (const sub of ['bundles', 'tmp']) {
+    let names: string[];
+    try {
+      names = await readdir(join(cacheDir, sub));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    for (const n of names) {
+      const dir = join(cacheDir, sub, n);
+      try {
+        for (const f of await readdir(dir)) bytes += (await stat(join(dir, f))).size;
+      } catch {
+        // not a folder or vanished: just remove it
+      }
+      await rm(dir, { recursive: true, force: true });
+      if (sub === 'bundles') removed++;
+    }
+  }
+  return { removed, bytes };
+}
