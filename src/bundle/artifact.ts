@@ -56,7 +56,8 @@ export class UnsafeMemberError extends BundleError {
  * setuid/setgid bit; outside the single top folder (`expectedTop`, else the first
  * member's); a duplicate name; a path through an earlier symlink member; a symlink
  * whose target, resolved lexically against the link's own folder, leaves the top
- * folder; total declared size over {@link MAX_TOTAL_SIZE}.
+ * folder; total declared size over {@link MAX_TOTAL_SIZE}. Then {@link MemberChecker.finish}
+ * (order-independent symlink rules) and {@link MemberChecker.checkLayout}.
  */
 export class MemberChecker {
   /** The top folder, once known. */
@@ -126,6 +127,37 @@ export class MemberChecker {
   }
 
   /**
+   * After the last member, with every symlink known (archive order must not matter):
+   * no member path goes through a symlink member, and no symlink target applies `..`
+   * right after a symlink component (`d/up -> ..` then `esc -> d/up/../../x` is inside
+   * lexically but outside once `d/up` is followed).
+   * @throws UnsafeMemberError `path goes through symlink P` /
+   *   `symlink target "T" passes through symlink P`
+   */
+  finish(): void {
+    for (const [name, h] of this.members) {
+      const segs = name.split('/');
+      for (let i = 1; i < segs.length; i++) {
+        const prefix = segs.slice(0, i).join('/');
+        if (this.symlinks.has(prefix)) throw new UnsafeMemberError(h.path, `path goes through symlink ${prefix}`);
+      }
+      if (h.type !== 'l') continue;
+      const target = h.linkpath ?? '';
+      const stack = posix.dirname(name).split('/');
+      for (const seg of target.split('/')) {
+        if (seg === '' || seg === '.') continue;
+        if (seg !== '..') {
+          stack.push(seg);
+          continue;
+        }
+        const at = stack.join('/');
+        if (this.symlinks.has(at)) throw new UnsafeMemberError(h.path, `symlink target "${target}" passes through symlink ${at}`);
+        stack.pop();
+      }
+    }
+  }
+
+  /**
    * After the last member: the platter layout must be there.
    * @throws BundleError `bundle layout incomplete: missing TOP/PACKAGE (a file)` etc.
    */
@@ -191,6 +223,7 @@ export async function inspectArtifact(path: string): Promise<BundleInfo> {
   }
   let top: string;
   try {
+    checker.finish();
     top = checker.checkLayout();
   } catch (err) {
     throw new BundleError(`${file}: ${(err as Error).message}`);

@@ -7,7 +7,7 @@
  * self-check with the artifact checker -> store in cache.
  * Source: platter's `Builder` (scratchpads, build scripts, temp-name-then-rename output).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,6 @@ import { DATA_DIR_NAME, formatBundleDir, hashDataFiles, PLATFORM_ANY, writeLayou
 import type { BundleInfo, BundleManifest } from './layout.js';
 import { createTarball } from './tarball.js';
 import { detectPackageName, detectVersion } from './version.js';
-import { createHash } from 'node:crypto';
 
 /** What to build. Paths may be relative to the current directory. */
 export interface BuildSpec {

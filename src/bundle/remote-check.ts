@@ -19,7 +19,10 @@ import { MAX_MEMBERS, MAX_TOTAL_SIZE } from './artifact.js';
  * TOPDIR itself not a folder; duplicate name; path through an earlier symlink
  * member; symlink whose target (resolved lexically against the link's folder)
  * leaves TOPDIR, or whose listing holds ` -> ` twice; total file size > 1 GiB.
- * Then the platter layout (PACKAGE, VERSION, PLATFORM, executable install.sh, data/).
+ * Then, every symlink known, a second pass (archive order must not matter): a path
+ * through a symlink member; a symlink target applying `..` right after a symlink
+ * component (`symlink target "T" passes through symlink P`). Then the platter layout
+ * (PACKAGE, VERSION, PLATFORM, executable install.sh, data/).
  *
  * Returns 0 when safe; else prints one line on stderr —
  * `unsafe bundle member: PATH: REASON`, `bundle layout incomplete: ...` or
@@ -45,10 +48,10 @@ export function remoteTarCheckScript(): string {
 }
 
 orch_check_tar() {
-  local tarball="$1" top="\${2%/}" listing errfile rc=0 line mode owner size day hm rest name target kind resolved prefix
+  local tarball="$1" top="\${2%/}" listing errfile rc=0 line mode owner size day hm rest name target kind resolved prefix n seg
   local count=0 total=0 i
-  local -A seen=() links=()
-  local -a segs
+  local -A seen=() links=() names=()
+  local -a segs order=() stack tsegs
   listing="$(mktemp)" && errfile="$(mktemp)" || return 1
   LC_ALL=C tar --numeric-owner -P -tvzf "$tarball" >"$listing" 2>"$errfile" || rc=$?
   _orch_unsafe() { printf 'unsafe bundle member: %s: %s\\n' "$1" "$2" >&2; rm -f "$listing" "$errfile"; }
@@ -73,7 +76,7 @@ orch_check_tar() {
       *) _orch_unsafe "$name" "unsupported member type"; return 1 ;;
     esac
     case "\${mode:3:1}\${mode:6:1}" in *[sS]*) _orch_unsafe "$name" "setuid/setgid bit"; return 1 ;; esac
-    local n="$name"
+    n="$name"
     while [ "\${n#./}" != "$n" ]; do n="\${n#./}"; done
     while [ "\${n%/}" != "$n" ]; do n="\${n%/}"; done
     if [ -z "$n" ] || [ "$n" = . ]; then continue; fi
@@ -95,29 +98,57 @@ orch_check_tar() {
       if [ "$resolved" != "$top" ] && [ "\${resolved#"$top"/}" = "$resolved" ]; then
         _orch_unsafe "$name" "symlink target \\"$target\\" leaves the bundle folder"; return 1
       fi
-      links[$n]=1
+      links[$n]="$target"
     fi
     if [ "$kind" = - ]; then
       total=$((total + size))
       if [ "$total" -gt ${MAX_TOTAL_SIZE} ]; then _orch_unsafe "$name" "total size exceeds 1 GiB"; return 1; fi
     fi
     seen[$n]="$kind$mode"
+    names[$n]="$name"
+    order+=("$n")
   done <"$listing"
   if [ "$rc" -ne 0 ]; then
-    printf 'cannot list %s: %s\\n' "$tarball" "$(tr '\\n' ' ' <"$errfile")" >&2
+    printf 'cannot list %s: %s\\n' "$tarball" "$(grep -v '^$' "$errfile" | tr '\\n' ';' | sed 's/;$//; s/;/; /g')" >&2
     rm -f "$listing" "$errfile"
     return 1
   fi
   rm -f "$listing" "$errfile"
+  # Second pass, every symlink known: archive order must not matter.
+  for n in "\${order[@]}"; do
+    IFS=/ read -r -a segs <<<"$n"
+    prefix="\${segs[0]}"
+    for ((i = 1; i < \${#segs[@]}; i++)); do
+      if [ -n "\${links[$prefix]+x}" ]; then _orch_unsafe "\${names[$n]}" "path goes through symlink $prefix"; return 1; fi
+      prefix="$prefix/\${segs[i]}"
+    done
+    [ "\${seen[$n]:0:1}" = l ] || continue
+    target="\${links[$n]}"
+    IFS=/ read -r -a stack <<<"\${n%/*}"
+    IFS=/ read -r -a tsegs <<<"$target"
+    for seg in "\${tsegs[@]}"; do
+      case "$seg" in
+        ''|.) ;;
+        ..) prefix="$(IFS=/; printf '%s' "\${stack[*]}")"
+            if [ -n "\${links[$prefix]+x}" ]; then
+              _orch_unsafe "\${names[$n]}" "symlink target \\"$target\\" passes through symlink $prefix"; return 1
+            fi
+            unset 'stack[\${#stack[@]}-1]' ;;
+        *) stack+=("$seg") ;;
+      esac
+    done
+  done
   local want
   for want in PACKAGE:- VERSION:- PLATFORM:- install.sh:- data:d; do
-    if [ "\${seen[$top/\${want%%:*}]:0:1}" != "\${want##*:}" ]; then
+    kind="\${seen[$top/\${want%%:*}]-}"
+    if [ "\${kind:0:1}" != "\${want##*:}" ]; then
       if [ "\${want##*:}" = d ]; then kind=folder; else kind=file; fi
       printf 'bundle layout incomplete: missing %s/%s (a %s)\\n' "$top" "\${want%%:*}" "$kind" >&2
       return 1
     fi
   done
-  case "\${seen[$top/install.sh]:4:1}" in
+  kind="\${seen[$top/install.sh]-}"
+  case "\${kind:4:1}" in
     x|s) ;;
     *) printf 'bundle layout incomplete: %s/install.sh is not executable\\n' "$top" >&2; return 1 ;;
   esac

@@ -67,6 +67,43 @@ export async function main(argv: string[]): Promise<void> {
       return runApplyCommand(target, opts);
     });
 
+  common(program.command('converge').argument('<playbook>', 'playbook file'))
+    .description('apply for cron: no prompt, detailed exit codes (0 none, 2 changed, 4 failed, 6 both, 3 another converge runs), quiet unless something changed or failed')
+    .option('--log <file>', 'append one JSON line per run to this file')
+    .option('--splay <seconds>', 'wait a random time up to this long first (spreads cron load)', '0')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <seconds>', 'wait this long for another run\'s host lock', '0')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runConverge } = await import('./lifecycle.js');
+      return runConverge(playbook, opts);
+    });
+
+  common(program.command('rollback').argument('<playbook>', 'playbook file'))
+    .description('switch current back to the previous version (or --to VERSION) and restart, as a planned run')
+    .option('--to <version>', 'the version to switch to (must be installed and complete on every selected host)')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <seconds>', 'wait this long for another run\'s host lock', '0')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runRollback } = await import('./lifecycle.js');
+      return runRollback(playbook, opts);
+    });
+
+  program.command('query').argument('[playbook]', 'playbook file (adds the DRIFT column: version the playbook would deploy)')
+    .description('list every app orch installed on each host: current, previous, versions, when and by whom')
+    .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
+    .option('-l, --limit <pattern>', 'only hosts matching this pattern')
+    .option('--app <name>', 'only this app')
+    .option('-e, --extra-var <key=value>', 'set a variable (with a playbook)', collect, [])
+    .option('--json', 'JSON array: {host, app, root, current, previous, versions, deployed_at, deployed_by, sha256}')
+    .option('--detailed-exitcodes', 'exit 2 when a host drifts from the playbook')
+    .option('--forks <n>', 'hosts queried in parallel', '50')
+    .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
+    .action(async (playbook: string | undefined, opts: Record<string, unknown>) => {
+      const { runQuery } = await import('./lifecycle.js');
+      return runQuery(playbook, opts);
+    });
+
   program.command('validate').argument('<files...>', 'inventory or playbook files')
     .description('check files against the schemas and rules; print every problem as file:line:col')
     .action(async (files: string[]) => {
@@ -120,6 +157,32 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (part: string, source: string) => {
       const { runVersionBump } = await import('./bundle.js');
       return runVersionBump(part, source);
+    });
+
+  const cron = program.command('cron').description('keep a playbook converged from the crontab (orch converge on a schedule)');
+  cron.command('install').argument('<playbook>', 'playbook file')
+    .description('add or replace the crontab entry that runs `orch converge PLAYBOOK` on a schedule (one entry per playbook)')
+    .option('--every <interval>', 'Nm (N divides 60: 1,2,3,4,5,6,10,12,15,20,30), Nh (N divides 24: 1,2,3,4,6,8,12) or 1d')
+    .option('--cron <expr>', 'a raw schedule instead of --every: "M H DOM MON DOW" or @hourly/@daily/...')
+    .option('-l, --limit <pattern>', 'passed on to converge: only hosts matching this pattern')
+    .option('--log <file>', 'converge log, one JSON line per run (default ~/.orch/converge-<playbook>.log)')
+    .option('--user-crontab', 'write the invoking user\'s crontab through `crontab` (the default)')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runCronInstall } = await import('./cron.js');
+      return runCronInstall(playbook, opts);
+    });
+  cron.command('list')
+    .description('list orch\'s crontab entries: playbook, schedule, command')
+    .option('--json', 'JSON array of {playbook, schedule, command}')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runCronList } = await import('./cron.js');
+      return runCronList(opts);
+    });
+  cron.command('remove').argument('<playbook>', 'playbook file (need not exist any more)')
+    .description('remove the playbook\'s crontab entry (nothing there is not an error)')
+    .action(async (playbook: string) => {
+      const { runCronRemove } = await import('./cron.js');
+      return runCronRemove(playbook);
     });
 
   let code: number = EXIT.OK;

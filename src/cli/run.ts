@@ -17,6 +17,7 @@ import { JsonRenderer } from '../ui/json.js';
 import { LinesRenderer } from '../ui/lines.js';
 import { countPending, formatPlan } from '../ui/plan-text.js';
 import type { Renderer } from '../ui/renderer.js';
+import type { RunSummary } from '../engine/events.js';
 import { EXIT, ExitRequest } from './main.js';
 
 /** Parsed common options. */
@@ -51,7 +52,7 @@ function parseForks(v: string | undefined): number {
   return n;
 }
 
-async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtraVars(opts.extraVar)): Promise<Prepared & { plan: Plan }> {
+export async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true): Promise<Prepared & { plan: Plan }> {
   const prepared = await preparePlan({
     playbook,
     inventories: opts.inventory ?? [],
@@ -60,7 +61,7 @@ async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtr
     extraVars,
     env: process.env,
     now: () => new Date(),
-    ...(!opts.json && { log: (l: string) => err(`${l}\n`) }),
+    ...(!quiet && { log: (l: string) => err(`${l}\n`) }),
   });
   if (prepared.diagnostics.length || !prepared.plan) throw new ConfigError(prepared.diagnostics.map((d) => ({ ...d, message: prepared.masker.mask(d.message) })));
   return prepared as Prepared & { plan: Plan };
@@ -74,8 +75,9 @@ async function transportsFor(plan: Plan): Promise<(h: PlanHost) => Transport> {
   return (h) => (h.transport === 'local' || !ssh ? local : ssh);
 }
 
-async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | undefined): Promise<Session> {
+export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | undefined, lock?: { waitSeconds: number }): Promise<Session> {
   return new Session(plan, {
+    ...(lock && { lock }),
     forks: parseForks(opts.forks),
     transportFor: await transportsFor(plan),
     connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
@@ -184,25 +186,39 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-/** `orch apply PLAYBOOK|PLAN.json`. */
-export async function runApplyCommand(target: string, opts: CommonOpts & { yes?: boolean; lockWait?: string }): Promise<void> {
-  const isPlanFile = target.endsWith('.json');
-  const { plan, masker } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, opts);
-  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  let renderer: Renderer;
-  if (opts.json) renderer = new JsonRenderer(out);
-  else if (tty) {
+/** How a run is shown and driven. */
+export interface ApplyMode {
+  /** Ask before applying (terminal only, without --yes). */
+  confirm: boolean;
+  /** Print the plan before applying. */
+  showPlan: boolean;
+  /** Seconds to wait for another run's host lock. */
+  lockWait: number;
+  /** Called after facts were read, before anything changes; may throw ExitRequest to refuse. */
+  precheck?: (session: Session) => void;
+}
+
+/** Picks the renderer: JSON Lines, listr2 in a terminal, else plain lines. */
+export async function pickRenderer(plan: Plan, opts: CommonOpts, write: (s: string) => void = out): Promise<Renderer> {
+  if (opts.json) return new JsonRenderer(write);
+  if (process.stdin.isTTY === true && process.stdout.isTTY === true && write === out) {
     const { TtyRenderer } = await import('../ui/tty.js');
-    renderer = new TtyRenderer(out, plan.targets);
-  } else renderer = new LinesRenderer(out);
-  const session = await newSession(plan, masker, opts, opts.json ? renderer : undefined);
+    return new TtyRenderer(write, plan.targets);
+  }
+  return new LinesRenderer(write);
+}
+
+/** The core of apply, rollback and converge: lock + facts, plan shown, execute, summary. */
+export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer, mode: ApplyMode, write: (s: string) => void = out): Promise<RunSummary> {
+  const session = await newSession(plan, masker, opts, opts.json ? renderer : undefined, { waitSeconds: mode.lockWait });
   try {
     await session.gatherFacts();
     const predictions = session.predict(false);
     const unreachable = new Map<string, string>();
     for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
-    if (!opts.json) out(formatPlan(plan, predictions, unreachable, false));
-    if (tty && !opts.yes && !opts.json && countPending(predictions) > 0) {
+    mode.precheck?.(session);
+    if (mode.showPlan && !opts.json) write(formatPlan(plan, predictions, unreachable, false));
+    if (mode.confirm && !opts.json && countPending(predictions) > 0) {
       if (!(await confirm('Apply these changes? [y/N] '))) {
         err('Cancelled; nothing was changed.\n');
         throw new ExitRequest(EXIT.INVALID);
@@ -215,8 +231,31 @@ export async function runApplyCommand(target: string, opts: CommonOpts & { yes?:
   }
   const summary = session.summary();
   await renderer.finish(summary);
+  return summary;
+}
+
+/** Exit code of a finished run (SPEC section 5). */
+export function exitCodeOf(summary: RunSummary, detailed: boolean): number {
   const failed = summary.failed + summary.unreachable > 0 || summary.aborted !== undefined;
   const changed = summary.changed > 0;
-  if (failed) throw new ExitRequest(opts.detailedExitcodes && changed ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED);
-  if (opts.detailedExitcodes && changed) throw new ExitRequest(EXIT.CHANGED);
+  if (failed) return detailed && changed ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED;
+  return detailed && changed ? EXIT.CHANGED : EXIT.OK;
+}
+
+/** `--lock-wait SECONDS` -> number. */
+export function parseLockWait(v: string | undefined): number {
+  const n = Number(v ?? 0);
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '--lock-wait', message: `expected seconds >= 0, got ${JSON.stringify(v)}` }]);
+  return n;
+}
+
+/** `orch apply PLAYBOOK|PLAN.json`. */
+export async function runApplyCommand(target: string, opts: CommonOpts & { yes?: boolean; lockWait?: string }): Promise<void> {
+  const isPlanFile = target.endsWith('.json');
+  const { plan, masker } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, opts);
+  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const renderer = await pickRenderer(plan, opts);
+  const summary = await applyPlan(plan, masker, opts, renderer, { confirm: tty && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait) });
+  const code = exitCodeOf(summary, opts.detailedExitcodes === true);
+  if (code !== EXIT.OK) throw new ExitRequest(code);
 }

@@ -8,14 +8,17 @@
 import type { Diagnostic, SourceIndex } from '../model/diagnostics.js';
 import { diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Host, Inventory, Vars } from '../model/inventory.js';
-import type { MaxFail, Plan, PlanBundle, PlanHost, PlanInputs, PlanPhase, PlanStep, Task } from '../model/plan.js';
+import type { MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../model/plan.js';
 import type { Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
 import type { Masker } from '../shell/mask.js';
 import { RenderError, renderTemplate } from '../shell/render.js';
 import { selectHosts } from './limit.js';
+import { planHostsFor } from './plan-hosts.js';
 import { flattenNodes, resolveNodeTree, type ResolvedNode } from './resolve-nodes.js';
 import type { StepContext } from './steps/common.js';
+import { buildHealthcheck } from './steps/healthcheck.js';
 import { buildInstall } from './steps/install.js';
+import { buildPrune } from './steps/prune.js';
 import { buildPut } from './steps/put.js';
 import { buildRun } from './steps/run.js';
 import { buildService } from './steps/service.js';
@@ -226,24 +229,7 @@ export function compilePlan(input: CompileInput): CompileResult {
     return { diagnostics: [{ file: playbook.file, line: 1, col: 1, path: '(root)', message: 'no host runs any step (check roles, on, --limit and --node)' }], tree: root };
   }
 
-  const planHosts: Record<string, PlanHost> = {};
-  const addHost = (name: string, seen: string[] = []): void => {
-    if (planHosts[name]) return;
-    const h = inventory.hosts.get(name)!;
-    const jump: string[] = [];
-    for (let j = h.jump; j !== undefined && !seen.includes(j); j = inventory.hosts.get(j)?.jump) {
-      jump.unshift(j);
-      seen = [...seen, j];
-    }
-    planHosts[name] = {
-      name, address: h.address, addressExplicit: h.addressExplicit, transport: h.transport,
-      ...(h.user !== undefined && { user: h.user }), ...(h.port !== undefined && { port: h.port }),
-      ...(h.identity !== undefined && { identity: h.identity }), ...(h.knownHosts !== undefined && { knownHosts: h.knownHosts }),
-      hostKeyPolicy: h.hostKeyPolicy, jump,
-    };
-    jump.forEach((j) => addHost(j));
-  };
-  [...targets].sort().forEach((t) => addHost(t));
+  const planHosts = planHostsFor(inventory, [...targets]);
 
   return {
     plan: {
@@ -281,6 +267,8 @@ function describeStep(step: StepSpec, ctx: StepContext, task: Task | undefined):
     case 'symlink': return `symlink current -> ${c?.kind === 'symlink' ? c.version : s(a.version)}`;
     case 'service': return `service ${s(a.action ?? 'restart')} ${a.name !== undefined ? s(a.name) : s(a.manager ?? '')}`.trim();
     case 'run': return `run ${s(a.cmd).split('\n')[0]!.slice(0, 60)}`;
+    case 'prune': return `prune (keep ${s(a.keep ?? 5)})`;
+    case 'healthcheck': return `healthcheck ${a.http !== undefined ? s(a.http) : s(a.cmd).split('\n')[0]!.slice(0, 60)}`;
     case 'bundle': return `bundle ${s(a.bundle)}`;
     default: return step.kind;
   }
@@ -293,6 +281,8 @@ function buildTask(ctx: StepContext): Task | undefined {
     case 'symlink': return buildSymlink(ctx);
     case 'service': return buildService(ctx);
     case 'run': return buildRun(ctx);
+    case 'prune': return buildPrune(ctx);
+    case 'healthcheck': return buildHealthcheck(ctx);
     case 'bundle': {
       const name = ctx.step.args.bundle;
       if (typeof name !== 'string' || !ctx.bundles[name]) {

@@ -3,6 +3,19 @@
  * (terraform plan; Ansible check mode). Pure: facts in, statuses out.
  */
 import type { Plan, PredictedStatus, Probe, Task } from '../model/plan.js';
+import { joinPath } from './steps/common.js';
+
+/** The sha256 recorded as bad for `version` in the state.json fact of `root`, if any. */
+export function badSha(f: Facts, root: string, version: string): string | undefined {
+  const text = f.get(`read:${joinPath(root, '.orch/state.json')}`);
+  if (!text) return undefined;
+  try {
+    const bad = (JSON.parse(text) as { bad?: Record<string, string> }).bad;
+    return bad?.[version];
+  } catch {
+    return undefined;
+  }
+}
 
 /** Facts of one host: `kind:path` -> value (`null` = absent). Missing key = unknown. */
 export type Facts = Map<string, string | null>;
@@ -70,8 +83,9 @@ function predictTask(task: Task, f: Facts): PredictedStatus {
       return 'changed';
     }
     case 'install': {
-      const k = `read:${c.root}/versions/${c.version}/.orch-installed`;
+      const k = `read:${joinPath(c.root, `versions/${c.version}/.orch-installed`)}`;
       if (!known(f, k)) return 'maybe';
+      if (badSha(f, c.root, c.version) === c.sha256) return 'skipped';
       const have = f.get(k)?.trim();
       if (have === c.sha256) return 'ok';
       if (have) return 'changed'; // will fail at apply: same version, other sha256 (reported then)
@@ -80,9 +94,10 @@ function predictTask(task: Task, f: Facts): PredictedStatus {
       return 'changed';
     }
     case 'symlink': {
-      const k = `link:${c.root}/current`;
+      const k = `link:${joinPath(c.root, 'current')}`;
       if (!known(f, k)) return 'maybe';
       if (f.get(k) === `versions/${c.version}`) return 'ok';
+      if (c.sha256 && badSha(f, c.root, c.version) === c.sha256) return 'skipped';
       f.set(k, `versions/${c.version}`);
       return 'changed';
     }
@@ -95,6 +110,18 @@ function predictTask(task: Task, f: Facts): PredictedStatus {
     }
     case 'service':
       return 'changed';
+    case 'rollback': {
+      const cur = f.get(`link:${joinPath(c.root, 'current')}`);
+      const prev = f.get(`link:${joinPath(c.root, 'previous')}`);
+      const target = c.version !== undefined ? `versions/${c.version}` : prev;
+      if (cur === undefined || target === undefined) return 'maybe';
+      if (target !== null && cur === target) return 'ok';
+      if (target !== null) {
+        f.set(`link:${joinPath(c.root, 'current')}`, target);
+        if (cur) f.set(`link:${joinPath(c.root, 'previous')}`, cur);
+      }
+      return 'changed';
+    }
     case 'prune':
     case 'healthcheck':
       return 'maybe';

@@ -13,10 +13,12 @@ import { ConnectError } from '../model/errors.js';
 import type { MaxFail, Plan, PlanHost, StepStatus, Task } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { quote } from '../shell/quote.js';
-import { formatStateJson, nextState, parseRegistry, parseState, type AppState, type Registry } from '../state/state.js';
+import { formatStateJson, markBad, nextState, parseRegistry, parseState, type AppState, type Registry } from '../state/state.js';
+import { joinPath, PRELUDE } from '../compile/steps/common.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import type { EngineEvent, HostResult, RunSummary } from './events.js';
 import { factsScript, parseFacts } from './facts.js';
+import { acquireLock, type HeldLock } from './lock.js';
 
 /** What a session needs from its caller. */
 export interface SessionOptions {
@@ -32,6 +34,8 @@ export interface SessionOptions {
   by: string;
   /** Per-step command timeout, ms (default none). */
   stepTimeoutMs?: number;
+  /** Take the host lock before reading facts (apply, converge, rollback); `wait` in seconds. */
+  lock?: { waitSeconds: number };
 }
 
 const EMPTY_COUNTS = (): Record<StepStatus, number> => ({ ok: 0, changed: 0, skipped: 0, failed: 0 });
@@ -56,6 +60,8 @@ export class Session {
   private readonly conns = new Map<string, Promise<Connection>>();
   private readonly states = new Map<string, AppState | undefined>();
   private readonly registries = new Map<string, Registry>();
+  /** Lock key (host name; `local` for every local-transport host: one machine) -> held lock. */
+  private readonly locks = new Map<string, Promise<HeldLock>>();
   private readonly limit;
   private readonly started = Date.now();
   private aborted?: string;
@@ -126,6 +132,7 @@ export class Session {
         this.limit(async () => {
           try {
             const conn = await this.connection(host);
+            if (this.opts.lock) await this.lockHost(host, conn, this.opts.lock.waitSeconds);
             const probes = probesForHost(this.plan, host);
             const res = await conn.exec(factsScript(probes), this.opts.stepTimeoutMs ? { timeoutMs: this.opts.stepTimeoutMs } : {});
             if (res.code !== 0) throw new Error(`reading facts failed (exit ${res.code}): ${tail(res.stderr.toString('utf8'), 500)}`);
@@ -140,6 +147,18 @@ export class Session {
         }),
       ),
     );
+  }
+
+  /** Takes the host lock once per machine (all local-transport hosts share one). */
+  private lockHost(host: string, conn: Connection, waitSeconds: number): Promise<HeldLock> {
+    const key = this.plan.hosts[host]!.transport === 'local' ? '\0local' : host;
+    let l = this.locks.get(key);
+    if (!l) {
+      l = acquireLock(conn, waitSeconds, `${this.opts.by} pid ${process.pid} since ${this.opts.now().toISOString()}`);
+      l.catch(() => undefined);
+      this.locks.set(key, l);
+    }
+    return l;
   }
 
   /** Predictions per host (after gatherFacts; `offline` = no facts: `maybe`). */
@@ -223,6 +242,7 @@ export class Session {
           error = this.mask(err instanceof Error ? err.message : String(err));
           this.emit({ type: 'step-end', ...base, status, ms: Date.now() - t0, error });
           r.counts.failed++;
+          if (task.rollback && !(err instanceof ConnectError)) error += await this.rollBack(pi, host, task.rollback);
           this.failHost(host, `${phase.node || '(root)'}: ${step.name}: ${error}`, err instanceof ConnectError, phase.node, step.name);
           return;
         }
@@ -237,6 +257,46 @@ export class Session {
     }
   }
 
+  /** The host's state.json for `root`: what this run wrote, else what the facts read. */
+  private stateOf(host: string, root: string): AppState | undefined {
+    const key = `${host}\0${root}`;
+    return this.states.has(key) ? this.states.get(key) : parseState(this.facts.get(host)?.get(`read:${joinPath(root, '.orch/state.json')}`));
+  }
+
+  /** Writes state.json for `root` on the host (temp name + rename) and remembers it. */
+  private async writeState(host: string, root: string, state: AppState): Promise<void> {
+    const conn = await this.connection(host);
+    const script = `${PRELUDE}\norch_write ${quote(joinPath(root, '.orch/state.json')).replace(/^'~\//, '"$HOME"/\'')} "$2"\n`;
+    const res = await conn.exec(`bash -c ${quote(script)} orch 0 ${quote(formatStateJson(state))}`);
+    if (res.code !== 0) throw new Error(`writing state.json failed: ${tail(res.stderr.toString('utf8'), 500)}`);
+    this.states.set(`${host}\0${root}`, state);
+  }
+
+  /**
+   * A failed healthcheck with rollback: switch `current` back to `previous`, record the
+   * bad version, re-run the phase's service steps. Returns text appended to the error.
+   */
+  private async rollBack(pi: number, host: string, rb: NonNullable<Task['rollback']>): Promise<string> {
+    try {
+      const conn = await this.connection(host);
+      const res = await conn.exec(`bash -c ${quote(rb.script)} orch 0 '' ''`);
+      if (res.code !== 0) return `; rollback failed: ${tail(res.stderr.toString('utf8'), 500)}`;
+      const to = /^::orch:: rolledback=(.*)$/m.exec(res.stdout.toString('utf8'))?.[1] ?? '?';
+      const at = this.opts.now().toISOString();
+      const by = this.opts.by;
+      let st = nextState(this.stateOf(host, rb.root), { action: 'rollback', app: rb.app, root: rb.root, version: to, sha256: '', at, by });
+      if (rb.version) st = markBad(st, rb.version, rb.sha256, at, by);
+      await this.writeState(host, rb.root, st);
+      for (const step of this.plan.phases[pi]!.steps) {
+        const t = step.tasks[host];
+        if (t && step.kind === 'service') await this.runTask(host, t);
+      }
+      return `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
+    } catch (err) {
+      return `; rollback failed: ${(err as Error).message}`;
+    }
+  }
+
   /** Runs one task: payload only when the host lacks it; state/registry passed as arguments. */
   private async runTask(host: string, task: Task): Promise<StepStatus> {
     const conn = await this.connection(host);
@@ -248,10 +308,12 @@ export class Session {
     if (task.state) {
       const eff = task.state;
       const key = `${host}\0${eff.root}`;
-      const prev = this.states.has(key) ? this.states.get(key) : parseState(facts?.get(`read:${eff.root}/.orch/state.json`));
-      const curLink = facts?.get(`link:${eff.root}/current`);
+      const prev = this.stateOf(host, eff.root);
+      const curLink = facts?.get(`link:${joinPath(eff.root, 'current')}`);
+      const version = eff.version || (facts?.get(`link:${joinPath(eff.root, 'previous')}`) ?? '').replace(/^versions\//, '');
+      const sha256 = eff.sha256 || (facts?.get(`read:${joinPath(eff.root, 'previous/.orch-installed')}`) ?? facts?.get(`read:${joinPath(eff.root, `versions/${version}/.orch-installed`)}`) ?? '').trim();
       newState = nextState(prev, {
-        action: eff.action, app: eff.app, root: eff.root, version: eff.version, sha256: eff.sha256,
+        action: eff.action, app: eff.app, root: eff.root, version, sha256,
         at: this.opts.now().toISOString(), by: this.opts.by,
         currentOnHost: curLink ? curLink.replace(/^versions\//, '') : null,
       });
@@ -282,6 +344,15 @@ export class Session {
       }
       const m = /^::orch:: status=(ok|changed|skipped)$/m.exec(out);
       const status = (m?.[1] ?? 'changed') as StepStatus;
+      if (task.check.kind === 'prune' && task.state) {
+        const pruned = [...out.matchAll(/^::orch:: pruned=(\S+) (\S+)$/gm)];
+        if (pruned.length) {
+          let st = this.stateOf(host, task.state.root) ?? { app: task.state.app, root: task.state.root, current: null, previous: null, history: [] };
+          for (const [, v, sha] of pruned) st = nextState(st, { action: 'prune', app: task.state.app, root: task.state.root, version: v!, sha256: sha === '-' ? '' : sha!, at: this.opts.now().toISOString(), by: this.opts.by });
+          await this.writeState(host, task.state.root, st);
+        }
+        return status;
+      }
       if (status === 'changed' && newState && task.state) this.states.set(`${host}\0${task.state.root}`, newState);
       if (newRegistry) this.registries.set(host, newRegistry);
       return status;
@@ -324,8 +395,9 @@ export class Session {
 
   private bytesSent = 0;
 
-  /** Closes every connection (and totals bytes sent). */
+  /** Releases host locks, closes every connection (and totals bytes sent). */
   async close(): Promise<void> {
+    await Promise.all([...this.locks.values()].map((l) => l.then((h) => h.release(), () => undefined)));
     await Promise.all(
       [...this.conns.values()].map(async (c) => {
         try {

@@ -63,12 +63,13 @@ export type Probe =
 export type StepCheck =
   | { kind: 'put'; dest: string; sha256: string; /** mode/owner/group are managed too (not in facts: always run) */ meta: boolean }
   | { kind: 'install'; root: string; version: string; sha256: string; bundleFile: string }
-  | { kind: 'symlink'; root: string; version: string }
+  | { kind: 'symlink'; root: string; version: string; /** bundle sha256 of that version when known ('' otherwise) */ sha256?: string }
   | { kind: 'service' }
   | { kind: 'run'; creates?: string; hasUnless: boolean }
   | { kind: 'bundle' }
   | { kind: 'healthcheck' }
-  | { kind: 'prune'; root: string; keep: number };
+  | { kind: 'prune'; root: string; keep: number }
+  | { kind: 'rollback'; root: string; /** --to VERSION; absent = the previous link */ version?: string };
 
 /** Host-state bookkeeping the engine does after a step changed a host (SPEC section 6). */
 export interface StateEffect {
@@ -93,6 +94,12 @@ export interface Task {
   probes: Probe[];
   check: StepCheck;
   state?: StateEffect;
+  /**
+   * healthcheck with `rollback: true`: on failure the engine runs `script` (switch
+   * `current` back to `previous`), records `version`/`sha256` as bad, re-runs the node's
+   * service steps and fails the host.
+   */
+  rollback?: { script: string; root: string; app: string; version: string; sha256: string };
 }
 
 /** One step of a node, compiled for every host that runs it. */

@@ -93,3 +93,11 @@ export function nextState(prev: AppState | undefined, change: StateChange): AppS
 export function formatStateJson(v: AppState | Registry): string {
   return JSON.stringify(v, null, 2);
 }
+
+/** Records `version` (with `sha256`) as bad: converge will not deploy it again until its sha256 changes. */
+export function markBad(prev: AppState, version: string, sha256: string, at: string, by: string): AppState {
+  const s: AppState = { ...prev, history: [...prev.history], bad: { ...(prev.bad ?? {}), [version]: sha256 } };
+  s.history.push({ version, sha256, action: 'bad', at, by });
+  if (s.history.length > HISTORY_LIMIT) s.history = s.history.slice(-HISTORY_LIMIT);
+  return s;
+}

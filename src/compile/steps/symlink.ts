@@ -40,7 +40,7 @@ export function buildSymlink(ctx: StepContext): Task | undefined {
       { kind: 'read', path: joinPath(root, `versions/${version}/.orch-installed`) },
       { kind: 'read', path: joinPath(root, '.orch/state.json') },
     ],
-    check: { kind: 'symlink', root, version },
+    check: { kind: 'symlink', root, version, sha256: ctx.bundle?.version === version ? ctx.bundle.sha256 : '' },
     state: { action: 'switch', app, root, version, sha256: ctx.bundle?.version === version ? ctx.bundle.sha256 : '' },
   };
 }

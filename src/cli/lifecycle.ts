@@ -1,0 +1,204 @@
+/**
+ * The day-to-day commands: `orch query` (audit what runs where), `orch rollback` (go
+ * back safely), `orch converge` (apply from cron). SPEC section 5.
+ */
+import { createHash, randomInt } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import pLimit from 'p-limit';
+import lockfile from 'proper-lockfile';
+import { defaultCacheDir } from '../bundle/cache.js';
+import { selectHosts } from '../compile/limit.js';
+import { planHostsFor } from '../compile/plan-hosts.js';
+import { makeRollbackPlan, targetMarker } from '../compile/rollback-plan.js';
+import { loadInventory } from '../config/inventory.js';
+import { SourceIndexImpl } from '../config/source-index.js';
+import { checkPlanSyntax } from '../engine/check.js';
+import type { RunSummary } from '../engine/events.js';
+import { preparePlan } from '../engine/prepare.js';
+import { ConfigError, OrchError } from '../model/errors.js';
+import type { Inventory } from '../model/inventory.js';
+import type { Plan } from '../model/plan.js';
+import { Masker } from '../shell/mask.js';
+import { formatQueryTable, parseQueryOutput, queryScript, type QueryError, type QueryRow } from '../state/query.js';
+import { LinesRenderer } from '../ui/lines.js';
+import { EXIT, ExitRequest } from './main.js';
+import { applyPlan, exitCodeOf, newSession, parseExtraVars, parseLockWait, pickRenderer, prepare, type CommonOpts } from './run.js';
+
+const out = (s: string): void => void process.stdout.write(s);
+const err = (s: string): void => void process.stderr.write(s);
+const cmdline = (path: string, message: string): ConfigError => new ConfigError([{ file: '<command line>', line: 1, col: 1, path, message }]);
+
+/** `orch query [PLAYBOOK | -i INVENTORY] [--limit P] [--app NAME] [--json]`. */
+export async function runQuery(playbook: string | undefined, opts: CommonOpts & { app?: string }): Promise<void> {
+  let inventory: Inventory;
+  let names: string[];
+  let plan: Plan | undefined;
+  let masker = new Masker();
+  if (playbook) {
+    const prepared = await preparePlan({
+      playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env,
+      now: () => new Date(), skipSyntaxCheck: true, ...(opts.limit !== undefined && { limit: opts.limit }),
+    });
+    if (!prepared.plan || !prepared.inventory) throw new ConfigError(prepared.diagnostics);
+    ({ plan, masker } = prepared);
+    inventory = prepared.inventory;
+    names = prepared.plan.targets;
+  } else {
+    if (!opts.inventory?.length) throw cmdline('-i', 'give a playbook or -i INVENTORY');
+    const inv = await loadInventory(opts.inventory.map((f) => resolve(f)), new SourceIndexImpl());
+    if (!inv.inventory) throw new ConfigError(inv.diagnostics);
+    inventory = inv.inventory;
+    names = [...inventory.hosts.keys()].sort();
+    if (opts.limit !== undefined) {
+      const sel = selectHosts(opts.limit, { hosts: names, roles: inventory.roles, groups: inventory.groups });
+      if ('error' in sel) throw cmdline('--limit', sel.error);
+      names = sel.hosts;
+    }
+  }
+  // Version each host's app would get from the playbook (drift view).
+  const wanted = new Map<string, string>();
+  for (const phase of plan?.phases ?? []) {
+    for (const step of phase.steps) {
+      for (const [h, t] of Object.entries(step.tasks)) if (t.state?.action === 'install') wanted.set(`${h}\0${t.state.app}`, t.state.version);
+    }
+  }
+  const queryPlan: Plan = {
+    planVersion: 1, hosts: planHostsFor(inventory, names), targets: names, bundles: {}, phases: [],
+    inputs: { files: {}, bundles: {}, playbook: '', inventories: [], extraVars: {} },
+  };
+  const session = await newSession(queryPlan, masker, opts, undefined);
+  const rows: (QueryRow | QueryError)[] = [];
+  const limit = pLimit(Math.max(1, Number(opts.forks ?? 50)));
+  try {
+    await Promise.all(names.map((host) => limit(async () => {
+      try {
+        const conn = await session.connection(host);
+        const res = await conn.exec(queryScript());
+        if (res.code !== 0) throw new Error(`query failed (exit ${res.code}): ${res.stderr.toString('utf8').trim().slice(-300)}`);
+        for (const row of parseQueryOutput(host, res.stdout.toString('utf8'))) {
+          if (opts.app !== undefined && row.app !== opts.app) continue;
+          const want = wanted.get(`${host}\0${row.app}`);
+          if (want !== undefined && want !== row.current) row.drift = want;
+          rows.push(row);
+        }
+      } catch (e) {
+        rows.push({ host, error: masker.mask((e as Error).message.replace(`${host}: `, '')) });
+      }
+    })));
+  } finally {
+    await session.close();
+  }
+  rows.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : ('app' in a ? a.app : '') < ('app' in b ? b.app : '') ? -1 : 1));
+  if (opts.json) out(`${JSON.stringify(rows)}\n`);
+  else out(formatQueryTable(rows, plan !== undefined));
+  if (rows.some((r) => 'error' in r)) throw new ExitRequest(EXIT.FAILED);
+  if (opts.detailedExitcodes && rows.some((r) => 'drift' in r)) throw new ExitRequest(EXIT.CHANGED);
+}
+
+/** `orch rollback PLAYBOOK [--to VERSION]`: a planned operation like any apply. */
+export async function runRollback(playbook: string, opts: CommonOpts & { to?: string; yes?: boolean; lockWait?: string }): Promise<void> {
+  const { plan, masker } = await prepare(playbook, opts);
+  const rb = makeRollbackPlan(plan, opts.to);
+  if (typeof rb === 'string') throw new OrchError(rb);
+  const problems = await checkPlanSyntax(rb);
+  if (problems.length) throw new OrchError(`rollback scripts fail bash -n: ${problems[0]!.message}`);
+  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const renderer = await pickRenderer(rb, opts);
+  const summary = await applyPlan(rb, masker, opts, renderer, {
+    confirm: tty && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait),
+    precheck: (session) => {
+      const missing: string[] = [];
+      for (const host of rb.targets) {
+        if (session.isFailed(host)) continue;
+        const f = session.facts.get(host);
+        const roots = rb.phases.flatMap((p) => p.steps.map((s) => s.tasks[host]?.check)).filter((c) => c?.kind === 'rollback');
+        for (const c of roots) {
+          if (c?.kind !== 'rollback') continue;
+          if (!f?.get(`read:${targetMarker(c.root, opts.to)}`)) missing.push(`${host} (${c.root})`);
+        }
+      }
+      if (missing.length) {
+        err(`orch: rollback refused: ${opts.to !== undefined ? `version ${opts.to}` : 'the previous version'} is not installed and complete on ${missing.join(', ')}; nothing was changed\n`);
+        throw new ExitRequest(EXIT.INVALID);
+      }
+    },
+  });
+  const code = exitCodeOf(summary, opts.detailedExitcodes === true);
+  if (code !== EXIT.OK) throw new ExitRequest(code);
+}
+
+/** One JSON line per converge run (`--log`). */
+interface ConvergeLogLine {
+  playbook: string;
+  start: string;
+  end: string;
+  exit: number;
+  status: 'ok' | 'changed' | 'failed' | 'changed+failed' | 'skipped' | 'invalid';
+  hosts?: { host: string; status: string; changed_steps: string[]; error?: string }[];
+  aborted?: string;
+  error?: string;
+}
+
+function appendLog(file: string | undefined, line: ConvergeLogLine, masker: Masker): void {
+  if (!file) return;
+  mkdirSync(dirname(resolve(file)), { recursive: true });
+  appendFileSync(file, `${masker.mask(JSON.stringify(line))}\n`);
+}
+
+const STATUS_OF: Record<number, ConvergeLogLine['status']> = { 0: 'ok', 2: 'changed', 4: 'failed', 6: 'changed+failed' };
+
+/**
+ * `orch converge PLAYBOOK [--log FILE] [--splay SECONDS]`: apply for cron. No prompt, no
+ * TTY UI, detailed exit codes always (0/2/4/6; 1 could not run; 3 another converge of the
+ * same playbook holds the control-machine lock), quiet unless something changed or
+ * failed, one JSON line per run appended to --log.
+ */
+export async function runConverge(playbook: string, opts: CommonOpts & { log?: string; splay?: string; lockWait?: string }): Promise<void> {
+  const masker = new Masker();
+  const abs = resolve(playbook);
+  const start = new Date();
+  const splay = Number(opts.splay ?? 0);
+  if (!Number.isFinite(splay) || splay < 0) throw cmdline('--splay', `expected seconds >= 0, got ${JSON.stringify(opts.splay)}`);
+  const lockDir = join(defaultCacheDir(process.env), 'locks');
+  mkdirSync(lockDir, { recursive: true });
+  let release: (() => Promise<void>) | undefined;
+  try {
+    release = await lockfile.lock(abs, {
+      lockfilePath: join(lockDir, `converge-${createHash('sha256').update(abs).digest('hex').slice(0, 16)}.lock`),
+      realpath: false, stale: 30_000, update: 10_000, retries: 0,
+    });
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ELOCKED') throw e;
+    err(`orch: converge skipped: another converge of ${playbook} is running\n`);
+    appendLog(opts.log, { playbook: abs, start: start.toISOString(), end: new Date().toISOString(), exit: EXIT.LOCKED, status: 'skipped', error: 'another converge of this playbook holds the lock' }, masker);
+    throw new ExitRequest(EXIT.LOCKED);
+  }
+  try {
+    if (splay > 0) await new Promise((r) => setTimeout(r, randomInt(0, Math.ceil(splay * 1000) + 1)));
+    let buffered = '';
+    const write = (s: string): void => void (buffered += s);
+    let summary: RunSummary;
+    let logMasker = masker;
+    try {
+      const prepared = await prepare(playbook, opts, parseExtraVars(opts.extraVar), true);
+      const renderer = opts.json ? await pickRenderer(prepared.plan, opts) : new LinesRenderer(write);
+      summary = await applyPlan(prepared.plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait) }, write);
+      logMasker = prepared.masker;
+    } catch (e) {
+      const msg = e instanceof ConfigError ? e.message : (e as Error).message;
+      appendLog(opts.log, { playbook: abs, start: start.toISOString(), end: new Date().toISOString(), exit: EXIT.INVALID, status: 'invalid', error: msg }, masker);
+      throw e;
+    }
+    const code = exitCodeOf(summary, true);
+    if (code !== EXIT.OK) out(buffered);
+    appendLog(opts.log, {
+      playbook: abs, start: start.toISOString(), end: new Date().toISOString(), exit: code, status: STATUS_OF[code] ?? 'failed',
+      hosts: summary.hosts.map((h) => ({ host: h.host, status: h.status, changed_steps: h.changedSteps, ...(h.error !== undefined && { error: h.error }) })),
+      ...(summary.aborted !== undefined && { aborted: summary.aborted }),
+    }, logMasker);
+    if (code !== EXIT.OK) throw new ExitRequest(code);
+  } finally {
+    await release?.().catch(() => undefined);
+  }
+}
