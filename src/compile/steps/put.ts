@@ -68,7 +68,8 @@ export function buildPut(ctx: StepContext): Task | undefined {
     'cat > "$tmp"',
     'got=$(sha256sum -- "$tmp" | cut -d" " -f1)',
     '[ "$got" = "$want" ] || orch_fail "checksum mismatch uploading $dest: got $got, want $want"',
-    mode ? 'chmod 0644 -- "$tmp"' : 'if [ -e "$dest" ]; then chmod --reference="$dest" -- "$tmp" 2>/dev/null || chmod 0644 -- "$tmp"; else chmod 0644 -- "$tmp"; fi',
+    // mktemp made the file 0600, so the content was private while written; set the final mode before the rename.
+    mode ? `chmod ${quote(mode)} -- "$tmp"` : 'if [ -e "$dest" ]; then chmod --reference="$dest" -- "$tmp" 2>/dev/null || chmod 0644 -- "$tmp"; else chmod 0644 -- "$tmp"; fi',
     'orch_meta "$tmp"',
     'mv -f -- "$tmp" "$dest"',
     'trap - EXIT',
