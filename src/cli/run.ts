@@ -201,7 +201,7 @@ export interface ApplyMode {
 /** Picks the renderer: JSON Lines, listr2 in a terminal, else plain lines. */
 export async function pickRenderer(plan: Plan, opts: CommonOpts, write: (s: string) => void = out): Promise<Renderer> {
   if (opts.json) return new JsonRenderer(write);
-  if (process.stdin.isTTY === true && process.stdout.isTTY === true && write === out) {
+  if (process.stdin.isTTY === true && process.stdout.isTTY === true && (process.stdout.columns ?? 0) >= 40 && write === out) {
     const { TtyRenderer } = await import('../ui/tty.js');
     return new TtyRenderer(write, plan.targets);
   }

@@ -3,7 +3,7 @@
  * rollback and bad-version memory, host locks (incl. a SIGKILLed holder), converge.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,16 +140,27 @@ ${extraSteps}
 
     const slow = playbook('slow.yml', '      - run: { cmd: "sleep 4" }');
     const a = orch(['converge', slow, '--log', log], env);
-    await new Promise((r) => setTimeout(r, 1500));
+    const locks = join(env.XDG_CACHE_HOME!, 'orch', 'locks');
+    for (let i = 0; i < 100 && !(existsSync(locks) && readdirSync(locks).some((f) => f.endsWith('.lock'))); i++) await new Promise((r) => setTimeout(r, 100));
     const b = await orch(['converge', slow, '--log', log], env);
     expect(b.code).toBe(3);
     expect((await a).code).toBe(2);
   }, 180_000);
 
+  /** Polls until the host lock on `name` is held (`want` = '1') or free ('0'); returns the last answer. */
+  const lockState = async (name: string, want: '0' | '1'): Promise<string> => {
+    let got = '';
+    for (let i = 0; i < 100 && got !== want; i++) {
+      got = (await fleet.hostExec(host(name), 'flock -n /root/.orch/lock true; echo $?')).stdout.trim();
+      if (got !== want) await new Promise((r) => setTimeout(r, 150));
+    }
+    return got;
+  };
+
   it('a second apply against a locked host fails that host naming the holder; --lock-wait waits; a SIGKILLed holder frees the lock', async () => {
     const slow = playbook('locked.yml', '      - run: { cmd: "sleep 5" }');
     const holder = orch(['apply', slow, '--limit', 'h2', '--json'], env);
-    await new Promise((r) => setTimeout(r, 2000));
+    expect(await lockState('h2', '1')).toBe('1');
     const second = await orch(['apply', slow, '--limit', 'h2', '--json'], env);
     expect(second.code, second.stdout + second.stderr).toBe(4);
     expect(summaryOf(second.stdout).hosts[0]!.error).toMatch(/locked by .+@.+ pid \d+ since \d{4}-\d\d-\d\dT/);
@@ -159,17 +170,10 @@ ${extraSteps}
 
     // SIGKILL a holder mid-run: the lock must free itself.
     const child = spawn(process.execPath, [ORCH, 'apply', slow, '--limit', 'h3', '--json'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 2000));
-    const held = await fleet.hostExec(host('h3'), 'flock -n /root/.orch/lock true; echo $?');
-    expect(held.stdout.trim()).toBe('1');
+    expect(await lockState('h3', '1')).toBe('1');
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
-    let freed = '';
-    for (let i = 0; i < 50 && freed !== '0'; i++) {
-      freed = (await fleet.hostExec(host('h3'), 'flock -n /root/.orch/lock true; echo $?')).stdout.trim();
-      if (freed !== '0') await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(freed).toBe('0');
+    expect(await lockState('h3', '0')).toBe('0');
     const after = await orch(['apply', slow, '--limit', 'h3', '--json'], env);
     expect(after.code, after.stdout + after.stderr).toBe(0);
   }, 180_000);
