@@ -132,11 +132,16 @@ export class Session {
         this.limit(async () => {
           try {
             const conn = await this.connection(host);
-            if (this.opts.lock) await this.lockHost(host, conn, this.opts.lock.waitSeconds);
             const probes = probesForHost(this.plan, host);
-            const res = await conn.exec(factsScript(probes), this.opts.stepTimeoutMs ? { timeoutMs: this.opts.stepTimeoutMs } : {});
-            if (res.code !== 0) throw new Error(`reading facts failed (exit ${res.code}): ${tail(res.stderr.toString('utf8'), 500)}`);
-            this.facts.set(host, parseFacts(probes, res.stdout.toString('utf8')));
+            let stdout: string;
+            const held = this.opts.lock ? await this.lockHost(host, conn, this.opts.lock.waitSeconds, factsScript(probes)) : undefined;
+            if (held?.output) stdout = held.output;
+            else {
+              const res = await conn.exec(factsScript(probes), this.opts.stepTimeoutMs ? { timeoutMs: this.opts.stepTimeoutMs } : {});
+              if (res.code !== 0) throw new Error(`reading facts failed (exit ${res.code}): ${tail(res.stderr.toString('utf8'), 500)}`);
+              stdout = res.stdout.toString('utf8');
+            }
+            this.facts.set(host, parseFacts(probes, stdout));
             this.emit({ type: 'facts', host, ok: true });
           } catch (err) {
             const unreachable = err instanceof ConnectError;
@@ -149,15 +154,18 @@ export class Session {
     );
   }
 
-  /** Takes the host lock once per machine (all local-transport hosts share one). */
-  private lockHost(host: string, conn: Connection, waitSeconds: number): Promise<HeldLock> {
+  /**
+   * Takes the host lock once per machine (all local-transport hosts share one) and reads
+   * the host's facts under it; hosts sharing a lock get `output: ''` and read their own.
+   */
+  private lockHost(host: string, conn: Connection, waitSeconds: number, facts: string): Promise<HeldLock> {
     const key = this.plan.hosts[host]!.transport === 'local' ? '\0local' : host;
     let l = this.locks.get(key);
-    if (!l) {
-      l = acquireLock(conn, waitSeconds, `${this.opts.by} pid ${process.pid} since ${this.opts.now().toISOString()}`);
-      l.catch(() => undefined);
-      this.locks.set(key, l);
-    }
+    if (l) return l.then(() => ({ output: '', release: async () => undefined }));
+    // The lock's session also reads this host's facts once held: one round trip for both.
+    l = acquireLock(conn, waitSeconds, `${this.opts.by} pid ${process.pid} since ${this.opts.now().toISOString()}`, facts);
+    l.catch(() => undefined);
+    this.locks.set(key, l);
     return l;
   }
 

@@ -18,7 +18,7 @@ export function factsScript(probes: Probe[]): string {
     const path = qpath(p.path);
     switch (p.kind) {
       case 'sha256':
-        lines.push(`if [ -f ${path} ]; then printf 'F ${i} %s\\n' "$(sha256sum -- ${path} | cut -d' ' -f1 | tr -d '\\n' | orch_b64)"; else echo 'F ${i} -'; fi`);
+        lines.push(`if [ -f ${path} ]; then printf 'F ${i} %s\\n' "$(sha256sum < ${path} | cut -d' ' -f1 | tr -d '\\n' | orch_b64)"; else echo 'F ${i} -'; fi`);
         break;
       case 'link':
         lines.push(`if [ -L ${path} ]; then printf 'F ${i} %s\\n' "$(readlink -- ${path} | tr -d '\\n' | orch_b64)"; else echo 'F ${i} -'; fi`);

@@ -17,7 +17,7 @@ export const LOCKED_EXIT = 75;
  * records who holds it (`USER@HOST pid N since T`), prints `::orch:: locked`, then holds
  * the lock until its stdin closes.
  */
-export function lockScript(waitSeconds: number, holder: string): string {
+export function lockScript(waitSeconds: number, holder: string, then = ''): string {
   const wait = waitSeconds > 0 ? `-w ${Math.ceil(waitSeconds)}` : '-n';
   return [
     'set -u',
@@ -31,33 +31,40 @@ export function lockScript(waitSeconds: number, holder: string): string {
     'fi',
     `printf '%s\\n' ${quote(holder)} > "$HOME/.orch/lock.info.tmp.$$" && mv -f -- "$HOME/.orch/lock.info.tmp.$$" "$HOME/.orch/lock.info"`,
     'echo "::orch:: locked"',
+    // Facts are read under the lock, in the same round trip (no stale reads, no extra exec).
+    ...(then ? [`( ${then} )`, 'echo "::orch:: end"'] : []),
     'cat >/dev/null',
     '',
   ].join('\n');
 }
 
-/** A held lock; `release` ends the holding session. */
+/** A held lock; `release` ends the holding session. `output`: what `then` printed. */
 export interface HeldLock {
   release(): Promise<void>;
+  output: string;
 }
 
 /**
  * Takes the host lock through `conn`. Resolves once held; rejects with an Error whose
  * message is `locked by USER@HOST pid N since T` when another run holds it past the wait.
  */
-export function acquireLock(conn: Connection, waitSeconds: number, holder: string): Promise<HeldLock> {
+export function acquireLock(conn: Connection, waitSeconds: number, holder: string, then = ''): Promise<HeldLock> {
   const hold = new PassThrough();
   return new Promise<HeldLock>((resolve, reject) => {
     let locked = false;
     let seen = '';
-    const done: Promise<ExecResult> = conn.exec(`bash -c ${quote(lockScript(waitSeconds, holder))}`, {
+    const marker = then ? '::orch:: end\n' : '::orch:: locked\n';
+    const done: Promise<ExecResult> = conn.exec(`bash -c ${quote(lockScript(waitSeconds, holder, then))}`, {
       stdin: hold,
       onStdout: (chunk) => {
         if (locked) return;
         seen += chunk.toString('utf8');
-        if (seen.includes('::orch:: locked')) {
+        const end = seen.indexOf(marker);
+        if (end >= 0) {
           locked = true;
+          const start = seen.indexOf('::orch:: locked\n') + '::orch:: locked\n'.length;
           resolve({
+            output: then ? seen.slice(start, end) : '',
             release: async () => {
               hold.end();
               await done.catch(() => undefined);

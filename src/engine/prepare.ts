@@ -7,6 +7,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildBundle } from '../bundle/build.js';
+import type { BuildContext, BuildSpec } from '../bundle/build.js';
+import { buildRemote } from '../bundle/remote-build.js';
+import { BundleError } from '../bundle/bundle-error.js';
+import { planHostsFor } from '../compile/plan-hosts.js';
 import { inspectArtifact } from '../bundle/artifact.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import type { ResolvedNode } from '../compile/resolve-nodes.js';
@@ -73,18 +77,22 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const bundles: Record<string, PlanBundle> = {};
   for (const [name, spec] of playbook.bundles) {
     try {
+      const buildSpec: BuildSpec = {
+        source: spec.source!,
+        builder: spec.builder ?? 'dir',
+        outDir: resolve(opts.outDir ?? 'dist'),
+        ...(spec.prebuild_script !== undefined && { prebuildScript: spec.prebuild_script }),
+        ...(spec.postbuild_script !== undefined && { postbuildScript: spec.postbuild_script }),
+        ...(spec.python !== undefined && { python: spec.python }),
+        ...(spec.requirements !== undefined && { requirements: spec.requirements }),
+        ...(spec.pip_options !== undefined && { pipOptions: spec.pip_options }),
+      };
+      const buildCtx = { env: opts.env, now: opts.now, cwd: resolve(playbookFile, '..'), ...(opts.log && { log: opts.log }) };
       const info = spec.artifact
         ? await inspectArtifact(spec.artifact)
-        : await buildBundle(
-            {
-              source: spec.source!,
-              builder: spec.builder ?? 'dir',
-              outDir: resolve(opts.outDir ?? 'dist'),
-              ...(spec.prebuild_script !== undefined && { prebuildScript: spec.prebuild_script }),
-              ...(spec.postbuild_script !== undefined && { postbuildScript: spec.postbuild_script }),
-            },
-            { env: opts.env, now: opts.now, ...(opts.log && { log: opts.log }) },
-          );
+        : spec.build_on !== undefined
+          ? await buildOnHost(inventory, spec.build_on, buildSpec, buildCtx)
+          : await buildBundle(buildSpec, buildCtx);
       bundles[name] = { name, package: info.package, version: info.version, platform: info.platform, sha256: info.sha256, size: info.size, path: info.path, dir: info.dir };
     } catch (err) {
       if (!(err instanceof OrchError)) throw err;
@@ -140,3 +148,23 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   return { plan, playbook, inventory, ...(res.tree && { tree: res.tree }), masker, diagnostics: [] };
 }
 
+
+/**
+ * `bundles.NAME.build_on: HOST_OR_ROLE`: the inventory host of that name, else the
+ * first host (by name) of that role; connects to it (local or SSH, host keys checked as
+ * for a run), builds there with `buildRemote`, and closes the connection.
+ * @throws BundleError `build_on: "X" is neither a host nor a role of the inventory`
+ */
+async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpec, ctx: BuildContext) {
+  const name = inventory.hosts.has(buildOn) ? buildOn : inventory.roles.get(buildOn)?.[0];
+  if (name === undefined) throw new BundleError(`build_on: ${JSON.stringify(buildOn)} is neither a host nor a role of the inventory`);
+  const hosts = planHostsFor(inventory, [name]);
+  const host = hosts[name]!;
+  const transport = host.transport === 'local' ? new (await import('../transport/local.js')).LocalTransport() : new (await import('../transport/ssh.js')).SshTransport();
+  const conn = await transport.connect(host, { hosts, env: ctx.env });
+  try {
+    return await buildRemote(spec, conn, ctx);
+  } finally {
+    await conn.close();
+  }
+}
