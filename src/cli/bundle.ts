@@ -8,21 +8,46 @@ import { formatBytes } from '../ui/summary.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 
-export async function runBundle(source: string, opts: { builder: 'dir' | 'python' | 'node'; out: string; format: string; prebuildScript?: string; postbuildScript?: string; cache: boolean; cacheDir?: string; json?: boolean }): Promise<void> {
-  if (opts.format !== 'tar.gz') throw new OrchError('--format dir is not supported yet; use tar.gz');
+/** Options of `orch bundle` as commander parses them (see main.ts). */
+export interface BundleCliOptions {
+  builder: 'dir' | 'python' | 'node';
+  out: string;
+  format: string;
+  python?: string;
+  requirements?: string;
+  pipOption?: string[];
+  prebuildScript?: string;
+  postbuildScript?: string;
+  cache: boolean;
+  cacheDir?: string;
+  json?: boolean;
+}
+
+/**
+ * `orch bundle SOURCE`: builds (or takes from the cache) the bundle and prints its
+ * path, then `package version (platform), size, sha256 ...`; `--json` prints one JSON
+ * object instead. Build progress (tool output, `python: building wheels...`, cache hits)
+ * goes to stderr, line by line.
+ */
+export async function runBundle(source: string, opts: BundleCliOptions): Promise<void> {
+  if (opts.format !== 'tar.gz' && opts.format !== 'dir') throw new OrchError(`--format takes tar.gz or dir (got ${JSON.stringify(opts.format)})`);
   const t0 = Date.now();
   const info = await buildBundle(
     {
-      source, builder: opts.builder, outDir: resolve(opts.out),
+      source, builder: opts.builder, outDir: resolve(opts.out), format: opts.format,
       ...(opts.prebuildScript !== undefined && { prebuildScript: resolve(opts.prebuildScript) }),
       ...(opts.postbuildScript !== undefined && { postbuildScript: resolve(opts.postbuildScript) }),
+      ...(opts.python !== undefined && { python: opts.python }),
+      ...(opts.requirements !== undefined && { requirements: resolve(opts.requirements) }),
+      ...(opts.pipOption !== undefined && { pipOptions: opts.pipOption }),
       noCache: opts.cache === false,
       ...(opts.cacheDir !== undefined && { cacheDir: resolve(opts.cacheDir) }),
     },
-    { env: process.env, now: () => new Date(), log: (l) => void process.stderr.write(`${l}\n`) },
+    { env: process.env, now: () => new Date(), cwd: process.cwd(), log: (l) => void process.stderr.write(`${l}\n`) },
   );
-  if (opts.json) return void out(`${JSON.stringify({ ...info, ms: Date.now() - t0 })}\n`);
-  out(`${info.path}\n  ${info.package} ${info.version} (${info.platform}), ${formatBytes(info.size)}, sha256 ${info.sha256}${info.cached ? ', from cache' : ''}, ${((Date.now() - t0) / 1000).toFixed(2)} s\n`);
+  if (opts.json) return void out(`${JSON.stringify({ ...info, format: opts.format, ms: Date.now() - t0 })}\n`);
+  const what = opts.format === 'dir' ? `folder of a ${formatBytes(info.size)} tarball` : formatBytes(info.size);
+  out(`${info.path}\n  ${info.package} ${info.version} (${info.platform}), ${what}, sha256 ${info.sha256}${info.cached ? ', from cache' : ''}, ${((Date.now() - t0) / 1000).toFixed(2)} s\n`);
 }
 
 export async function runCleanCache(opts: { cacheDir?: string }): Promise<void> {

@@ -34,7 +34,8 @@ function common(cmd: Command): Command {
     .option('-e, --extra-var <key=value>', 'set a variable, highest precedence (repeatable)', collect, [])
     .option('--json', 'machine-readable output (JSON Lines events and a summary)')
     .option('--detailed-exitcodes', '0 = no changes, 2 = changes, 4 = failures, 6 = both')
-    .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)');
+    .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
+    .option('--timeout <seconds>', 'fail a host whose step (or facts read) runs longer than this (default: no limit)');
 }
 
 /** Runs the CLI with `argv` (process.argv shape) and exits the process. */
@@ -133,14 +134,17 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--builder <builder>', 'how to build').choices(['python', 'node', 'dir']).default('dir'))
     .option('--out <dir>', 'output folder', 'dist')
     .addOption(new Option('--format <format>', 'tarball or folder').choices(['tar.gz', 'dir']).default('tar.gz'))
-    .option('--prebuild-script <file>', 'bash script run before data/ is filled (HERE, DATA_DIR, SOURCE_DIR, SCRATCHPAD, INSTALL_SCRIPT)')
+    .option('-p, --python <python>', 'python builder: interpreter for the build virtualenv (default python3)')
+    .option('-r, --requirements <file>', 'python builder: extra requirements file built into the bundle')
+    .option('--pip-option <option>', 'python builder: option passed to pip wheel (repeatable), e.g. --pip-option=--no-index', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--prebuild-script <file>', 'bash script run before data/ is filled (HERE, DATA_DIR, SOURCE_DIR, SCRATCHPAD, INSTALL_SCRIPT, VIRTUAL_ENV)')
     .option('--postbuild-script <file>', 'bash script run after data/ is complete')
     .option('--no-cache', 'neither read nor write the build cache')
     .option('--cache-dir <dir>', 'cache folder (default $XDG_CACHE_HOME/orch or ~/.cache/orch)')
     .option('--json', 'print the result as JSON')
     .action(async (source: string, opts: Record<string, unknown>) => {
       const { runBundle } = await import('./bundle.js');
-      return runBundle(source, opts as Parameters<typeof runBundle>[1]);
+      return runBundle(source, opts as unknown as Parameters<typeof runBundle>[1]);
     });
 
   program.command('clean-cache')

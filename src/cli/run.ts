@@ -30,6 +30,7 @@ export interface CommonOpts {
   detailedExitcodes?: boolean;
   insecureHostKeys?: boolean;
   forks?: string;
+  timeout?: string;
 }
 
 const out = (s: string): void => void process.stdout.write(s);
@@ -81,6 +82,7 @@ export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, r
     forks: parseForks(opts.forks),
     transportFor: await transportsFor(plan),
     connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
+    ...(parseTimeout(opts.timeout) !== undefined && { stepTimeoutMs: parseTimeout(opts.timeout)! * 1000 }),
     emit: (e) => renderer?.onEvent(e),
     masker,
     now: () => new Date(),
@@ -240,6 +242,14 @@ export function exitCodeOf(summary: RunSummary, detailed: boolean): number {
   const changed = summary.changed > 0;
   if (failed) return detailed && changed ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED;
   return detailed && changed ? EXIT.CHANGED : EXIT.OK;
+}
+
+/** `--timeout SECONDS` -> seconds, undefined when unset or 0. */
+export function parseTimeout(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '--timeout', message: `expected seconds >= 0, got ${JSON.stringify(v)}` }]);
+  return n > 0 ? n : undefined;
 }
 
 /** `--lock-wait SECONDS` -> number. */
