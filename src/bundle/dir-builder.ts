@@ -103,6 +103,8 @@ export interface BuildScriptVars {
   SCRATCHPAD: string;
   /** A file; lines appended to it run at the end of install.sh (cwd `HERE`, `HERE`/`DATA_DIR`/`TARGET` set). */
   INSTALL_SCRIPT: string;
+  /** python builds: the scratch build virtualenv (platter's `VIRTUAL_ENV`); unset otherwise. */
+  VIRTUAL_ENV?: string;
 }
 
 /**
@@ -118,7 +120,9 @@ export async function runBuildScript(
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
 ): Promise<void> {
-  const child = spawn('bash', [script], { cwd: vars.HERE, env: { ...env, ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const scriptEnv: NodeJS.ProcessEnv = { ...env, ...vars };
+  if (vars.VIRTUAL_ENV !== undefined) scriptEnv.PATH = `${vars.VIRTUAL_ENV}/bin:${env.PATH ?? '/usr/bin:/bin'}`;
+  const child = spawn('bash', [script], { cwd: vars.HERE, env: scriptEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const tails: string[] = [];
   const pipe = (stream: NodeJS.ReadableStream): void => {
     let buf = '';

@@ -4,8 +4,13 @@
  */
 export { inspectArtifact, MemberChecker, UnsafeMemberError, MAX_MEMBERS, MAX_TOTAL_SIZE } from './artifact.js';
 export type { MemberHeader } from './artifact.js';
-export { buildBundle, DIR_BUILDER_VERSION } from './build.js';
-export type { BuildContext, BuildSpec } from './build.js';
+export { buildBundle, DIR_BUILDER_VERSION, writeOutput } from './build.js';
+export type { BuildContext, BuildResult, BuildSpec } from './build.js';
+export { buildRemote, renderRemoteBuildScript, REMOTE_BUILD_VERSION } from './remote-build.js';
+export { PYTHON_BUILDER_VERSION, parseWheelName, listDependencies, renderPythonInstallScript } from './python-builder.js';
+export type { PythonInfo } from './python-builder.js';
+export { NODE_BUILDER_VERSION, lockfileIsOffline, npmCiArgv } from './node-builder.js';
+export type { NodeInfo } from './node-builder.js';
 export { BundleError } from './bundle-error.js';
 export { cleanCache, defaultCacheDir } from './cache.js';
 export { formatBundleDir, NAME_PATTERN, PLATFORM_ANY } from './layout.js';

@@ -47,7 +47,11 @@ export interface BundleManifest {
   source_hash: string;
   /** Tool name -> version used for the build, e.g. `{ "orch-bundle": "1", "node": "v20.20.2" }`. */
   tools: Record<string, string>;
-  /** Bundled dependencies as `name==version` (empty for dir bundles). */
+  /** python bundles: the build interpreter's version, e.g. `3.11.2`. */
+  python_version?: string;
+  /** node bundles: the build's `node --version`, e.g. `v20.20.2`. */
+  node_version?: string;
+  /** Bundled dependencies as `name==version` (python: from the wheel file names; node: from package-lock.json; empty for dir bundles). */
   dependencies: string[];
   /** Path relative to `data/` (POSIX, sorted) -> sha256 of every regular file in `data/`. */
   files: Record<string, string>;

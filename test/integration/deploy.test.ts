@@ -106,6 +106,15 @@ tier__db__greeting: "hi from db"
     for (const h of ['h1', 'h2']) expect(readFileSync(onHost(h, `${ROOT}/restarts`), 'utf8')).toBe('restarted\n');
   }, 120_000);
 
+  it('plan reads each host in one round trip: nothing pending after a deploy; --remote-check runs bash -n on the hosts', async () => {
+    const r = await orch(['plan', pb, '--remote-check', '--detailed-exitcodes'], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout, r.stdout).toMatch(/Plan: 3 hosts, 0 steps to change\./);
+    const offline = await orch(['plan', pb, '--offline', '--detailed-exitcodes'], env);
+    expect(offline.code).toBe(2);
+    expect(offline.stdout).toContain('may change');
+  }, 60_000);
+
   it.each([
     ['web', ['h1', 'h2']],
     ['eu', ['h1', 'h3']],

@@ -35,7 +35,12 @@ function checkThenUnpack(tarball: string) {
   const dest = join(sandbox, 'a', 'b', 'dest');
   mkdirSync(dest, { recursive: true });
   const before = snapshotTree(sandbox);
-  const r = runBash(`source "$1" && orch_check_tar "$2" "$3" && tar -xzf "$2" --no-same-owner -C "$4"`, [checkScript, tarball, TOP, dest]);
+  const r = runBash(`set -euo pipefail; source "$1"; orch_check_tar "$2" "$3" && tar -xzf "$2" --no-same-owner -C "$4"`, [
+    checkScript,
+    tarball,
+    TOP,
+    dest,
+  ]);
   return { ...r, before, after: snapshotTree(sandbox), dest };
 }
 
@@ -46,6 +51,8 @@ describe('hostile artifacts: refused by inspectArtifact and by orch_check_tar, s
     ['symlink-escape', `${TOP}/data/link`, 'symlink target "../../" leaves the bundle folder'],
     ['symlink-absolute', `${TOP}/data/etc`, 'symlink target "/etc" leaves the bundle folder'],
     ['through-symlink', `${TOP}/data/link/file`, `path goes through symlink ${TOP}/data/link`],
+    ['symlink-chain', `${TOP}/data/esc`, `symlink target "d/up/../../../x" passes through symlink ${TOP}/data/d/up`],
+    ['late-symlink', `${TOP}/data/x/file`, `path goes through symlink ${TOP}/data/x`],
     ['hardlink', `${TOP}/data/shadow`, 'hard link'],
     ['fifo', `${TOP}/data/pipe`, 'fifo'],
     ['chardev', `${TOP}/data/null`, 'character device'],
@@ -134,6 +141,23 @@ describe('layout', () => {
     const out = join(work, 'junk.tar.gz');
     writeFileSync(out, 'not gzip at all');
     await expect(inspectArtifact(out)).rejects.toThrow(`${out}: not a readable tar.gz: incorrect header check`);
+    const r = checkThenUnpack(out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `cannot list ${out}: gzip: stdin: not in gzip format; tar: Child returned status 1; tar: Error is not recoverable: exiting now\n`,
+    );
+  });
+
+  it('an install.sh without execute bit is refused by both checks', async () => {
+    const good = makeCase('good');
+    const dir = join(work, 'noexec');
+    mkdirSync(dir);
+    execFileSync('tar', ['-xzf', good, '-C', dir]);
+    execFileSync('chmod', ['644', join(dir, TOP, 'install.sh')]);
+    const out = join(work, 'noexec.tar.gz');
+    execFileSync('tar', ['-czf', out, '-C', dir, TOP]);
+    await expect(inspectArtifact(out)).rejects.toThrow(`${out}: bundle layout incomplete: ${TOP}/install.sh is not executable`);
+    expect(checkThenUnpack(out).stderr).toBe(`bundle layout incomplete: ${TOP}/install.sh is not executable\n`);
   });
 });
 

@@ -250,8 +250,9 @@ echo "post says hi"
   });
 
   it.each<[string, (source: string) => object, (source: string, w: string) => string]>([
-    ['python builder', () => ({ builder: 'python' }), (s) => `${s}: the python builder is not implemented yet (only "dir" is)`],
-    ['node builder', () => ({ builder: 'node' }), (s) => `${s}: the node builder is not implemented yet (only "dir" is)`],
+    ['python builder, missing interpreter', () => ({ builder: 'python', python: '/nonexistent/python3' }), () => 'python interpreter /nonexistent/python3: cannot run /nonexistent/python3: spawn /nonexistent/python3 ENOENT'],
+    ['node builder without package-lock.json', () => ({ builder: 'node' }), () => 'the node builder needs a package-lock.json in SOURCE (npm ci installs exactly what it locks); run `npm install` once and commit it'],
+    ['pip options for the dir builder', () => ({ pipOptions: ['--no-index'] }), () => '-p/--python, -r/--requirements and --pip-option apply to the python builder only (builder is dir)'],
     ['missing source', () => ({ source: '/nonexistent/app' }), () => '/nonexistent/app: bundle source not found'],
     ['missing script', () => ({ prebuildScript: '/nonexistent/pre.sh' }), () => 'prebuild script /nonexistent/pre.sh: not found'],
     ['failing script', (s) => ({ postbuildScript: join(s, 'bin/shop-fail') }), (s) => `postbuild script ${join(s, 'bin/shop-fail')} failed with exit code 3`],
@@ -264,6 +265,15 @@ echo "post says hi"
     expect(err).toBeInstanceOf(BundleError);
     expect((err as Error).message).toBe(message(source, work));
     expect(existsSync(join(work, 'dist')) ? readdirSync(join(work, 'dist')) : []).toEqual([]);
+  });
+});
+
+describe('build time', () => {
+  it('refuses a SOURCE_DATE_EPOCH that is not whole seconds', async () => {
+    const source = makeSource();
+    await expect(
+      buildBundle({ source, builder: 'dir', outDir: join(work, 'dist'), noCache: true }, context({ SOURCE_DATE_EPOCH: '17e8' })),
+    ).rejects.toThrow('SOURCE_DATE_EPOCH=17e8: must be a whole number of seconds');
   });
 });
 
