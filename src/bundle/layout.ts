@@ -11,28 +11,14 @@ import { createReadStream } from 'node:fs';
 import { chmod, lstat, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BundleError } from './bundle-error.js';
+import type { PlanBundle } from '../model/plan.js';
 
 /**
- * A bundle tarball resolved on the control machine. Field for field the same as
- * `PlanBundle` of src/model/plan.ts minus `name` (the playbook's bundle key), so
- * `{ name, ...info }` is a `PlanBundle`.
+ * A bundle tarball resolved on the control machine: a `PlanBundle` (src/model/plan.ts)
+ * without `name` (the playbook's bundle key), so `{ name, ...info }` is a `PlanBundle`.
+ * `version` matches {@link NAME_PATTERN}; `platform` is `any` for dir and node bundles.
  */
-export interface BundleInfo {
-  /** Package name, from `PACKAGE`. */
-  package: string;
-  /** Version, from `VERSION`; matches {@link NAME_PATTERN}. */
-  version: string;
-  /** Platform, from `PLATFORM` (`any` for dir and node bundles). */
-  platform: string;
-  /** sha256 (lowercase hex) of the tarball bytes. */
-  sha256: string;
-  /** Size of the tarball in bytes. */
-  size: number;
-  /** Absolute local path of the tarball. */
-  path: string;
-  /** Name of the single top folder inside the tarball: `<package>-<version>-<platform>`. */
-  dir: string;
-}
+export type BundleInfo = Omit<PlanBundle, 'name'>;
 
 /** The content of `info.json` (platter writes its pkginfo there; orch adds hashes). */
 export interface BundleManifest {
