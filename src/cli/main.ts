@@ -195,6 +195,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     code = exitCodeFor(err);
   }
+  // Pipes to stdout/stderr may still hold data: exit only once both are flushed.
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))));
   process.exit(code);
 }
 

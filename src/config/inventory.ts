@@ -248,7 +248,9 @@ function buildInventory(
     groups.set(g, { name: g, hosts, children: [...(spec.children ?? [])], vars: { ...(spec.vars ?? {}) } });
   }
 
-  // Hosts.
+  // Hosts. Role membership per host, computed once (not hosts x roles x members).
+  const rolesOf = new Map<string, string[]>();
+  for (const [r, members] of roles) for (const m of members) (rolesOf.get(m) ?? rolesOf.set(m, []).get(m)!).push(r);
   const hosts = new Map<string, Host>();
   for (const name of hostNames) {
     const own_ = raw.hosts?.[name] ?? {};
@@ -267,7 +269,7 @@ function buildInventory(
       transport,
       hostKeyPolicy: (own_.host_key_policy ?? defaults.host_key_policy ?? 'strict') as HostKeyPolicy,
       groups: hostGroups,
-      roles: [...roles].filter(([, members]) => members.includes(name)).map(([r]) => r).sort(),
+      roles: [...(rolesOf.get(name) ?? [])].sort(),
       vars,
     };
     const user = own_.user ?? defaults.user;

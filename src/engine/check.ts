@@ -5,7 +5,6 @@
  * script by script to name the culprits.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import type { Plan } from '../model/plan.js';
 
 /** A script that fails `bash -n`, with where it comes from. */
@@ -33,19 +32,27 @@ const BATCH = 200;
 
 /** Runs `bash -n` over every task script of the plan; returns the problems (empty = fine). */
 export async function checkPlanSyntax(plan: Plan): Promise<SyntaxProblem[]> {
-  const unique = new Map<string, { script: string; uses: { at: string; node: string; step: string; host: string }[] }>();
+  type Entry = { script: string; uses: { at: string; node: string; step: string; host: string }[] };
+  const entries: Entry[] = [];
+  const byText = new Map<string, Entry>();
   for (const phase of plan.phases) {
     for (const step of phase.steps) {
+      // Hosts of one step usually share a few scripts: compare against those first
+      // (string equality is a memcmp); hash whole texts only past a handful.
+      const local: Entry[] = [];
       for (const [host, task] of Object.entries(step.tasks)) {
         if (!task.script) continue;
-        const h = createHash('sha1').update(task.script).digest('hex');
-        let u = unique.get(h);
-        if (!u) unique.set(h, (u = { script: task.script, uses: [] }));
+        let u = local.find((e) => e.script === task.script) ?? byText.get(task.script);
+        if (!u) {
+          u = { script: task.script, uses: [] };
+          byText.set(task.script, u);
+          entries.push(u);
+        }
+        if (local.length < 8 && !local.includes(u)) local.push(u);
         u.uses.push({ at: step.at, node: phase.node || '(root)', step: step.name, host });
       }
     }
   }
-  const entries = [...unique.values()];
   const bad: { entry: (typeof entries)[number]; message: string }[] = [];
   for (let i = 0; i < entries.length; i += BATCH) {
     const batch = entries.slice(i, i + BATCH);
