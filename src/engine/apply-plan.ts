@@ -10,7 +10,7 @@ import pLimit from 'p-limit';
 import type { Facts } from '../compile/predict.js';
 import { predictHost, probesForHost, type HostPrediction } from '../compile/predict.js';
 import { ConnectError } from '../model/errors.js';
-import type { MaxFail, Plan, PlanHost, StepStatus, Task } from '../model/plan.js';
+import type { MaxFail, Plan, PlanHost, PlanStep, StepStatus, Task } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { quote } from '../shell/quote.js';
 import { formatStateJson, markBad, nextState, parseRegistry, parseState, type AppState, type Registry } from '../state/state.js';
@@ -224,45 +224,183 @@ export class Session {
     }
   }
 
-  /** One host's steps of one phase, in order. */
+  /** A step decided without running anything on the host (`ok`/`skipped` from fresh facts, `bundle`). */
+  private staticStatus(host: string, pi: number, step: PlanStep, task: Task, changed: boolean, inSegment: boolean): StepStatus | undefined {
+    if (task.check.kind === 'bundle') return 'ok';
+    if (step.when === 'changed' && !changed && !inSegment) return 'skipped';
+    const predicted = this.predictions?.get(host)?.find((p) => p.phase === pi && p.step === step.index)?.status;
+    if (step.when === 'always' && (predicted === 'ok' || predicted === 'skipped')) return predicted;
+    return undefined;
+  }
+
+  /**
+   * One host's steps of one phase, in order. Consecutive steps run as ONE remote command
+   * (a segment) that executes each step's script in turn and reports each one's status,
+   * so a phase costs one round trip instead of one per step (Mitogen/pyinfra: fewer
+   * round trips is what makes remote execution fast). Only a segment's first step may
+   * read a payload from stdin. A segment stops early at a failure, at exit 99 ("send the
+   * payload"), or when a step that writes state.json ends otherwise than expected.
+   */
   private async runLane(pi: number, host: string): Promise<void> {
     const phase = this.plan.phases[pi]!;
-    let nodeChanged = false;
-    for (const step of phase.steps) {
-      if (this.isFailed(host)) return;
-      const task = step.tasks[host];
-      if (!task) continue;
-      const r = this.results.get(host)!;
+    const items = phase.steps.flatMap((step) => (step.tasks[host] ? [{ step, task: step.tasks[host]! }] : []));
+    const r = this.results.get(host)!;
+    const facts = this.facts.get(host);
+    let changed = false;
+    let forceSend = -1;
+    let i = 0;
+    const report = (step: PlanStep, status: StepStatus, ms: number): void => {
       const base = { host, phase: pi, node: phase.node, step: step.index, name: step.name };
       this.emit({ type: 'step-start', ...base });
-      const t0 = Date.now();
-      let status: StepStatus;
-      let error: string | undefined;
-      const predicted = this.predictions?.get(host)?.find((p) => p.phase === pi && p.step === step.index)?.status;
-      if (step.when === 'changed' && !nodeChanged) status = 'skipped';
-      else if (task.check.kind === 'bundle') status = 'ok';
-      else if (step.when === 'always' && (predicted === 'ok' || predicted === 'skipped')) status = predicted;
-      else {
-        try {
-          status = await this.runTask(host, task);
-        } catch (err) {
-          status = 'failed';
-          error = this.mask(err instanceof Error ? err.message : String(err));
-          this.emit({ type: 'step-end', ...base, status, ms: Date.now() - t0, error });
-          r.counts.failed++;
-          if (task.rollback && !(err instanceof ConnectError)) error += await this.rollBack(pi, host, task.rollback);
-          this.failHost(host, `${phase.node || '(root)'}: ${step.name}: ${error}`, err instanceof ConnectError, phase.node, step.name);
-          return;
-        }
-      }
       r.counts[status]++;
       if (status === 'changed') {
-        nodeChanged = true;
+        changed = true;
         r.changedSteps.push(`${phase.node || '(root)'}: ${step.name}`);
         if (r.status === 'ok') r.status = 'changed';
       }
-      this.emit({ type: 'step-end', ...base, status, ms: Date.now() - t0 });
+      this.emit({ type: 'step-end', ...base, status, ms });
+    };
+    while (i < items.length && !this.isFailed(host)) {
+      const head = items[i]!;
+      const stat = this.staticStatus(host, pi, head.step, head.task, changed, false);
+      if (stat) {
+        report(head.step, stat, 0);
+        i++;
+        continue;
+      }
+      // Build the segment: the head (maybe with payload), then every following step that needs no stdin.
+      const seg: SegmentEntry[] = [];
+      const overlay = new Map<string, AppState>();
+      let registry: Registry | undefined;
+      for (let j = i; j < items.length; j++) {
+        const { step, task } = items[j]!;
+        const send = task.payload !== undefined && (j === forceSend || !this.hostHasPayload(facts, task));
+        if (j > i && send) break;
+        const s = j > i ? this.staticStatus(host, pi, step, task, changed, true) : undefined;
+        if (s) {
+          seg.push({ step, task, static: s });
+          continue;
+        }
+        const predicted = this.predictions?.get(host)?.find((p) => p.phase === pi && p.step === step.index)?.status;
+        const args = this.stateArgs(host, task, overlay, registry);
+        const expect = task.state ? (predicted === 'ok' || predicted === 'skipped' ? predicted : 'changed') : '-';
+        if (args.newState && expect === 'changed') overlay.set(task.state!.root, args.newState);
+        if (args.newRegistry) registry = args.newRegistry;
+        seg.push({ step, task, send, expect, ...args });
+      }
+      forceSend = -1;
+      let results: SegmentResult[];
+      try {
+        results = await this.runSegment(host, seg, changed);
+      } catch (err) {
+        const first = seg.find((e) => !e.static)!;
+        const msg = this.mask(err instanceof Error ? err.message : String(err));
+        this.emit({ type: 'step-end', host, phase: pi, node: phase.node, step: first.step.index, name: first.step.name, status: 'failed', ms: 0, error: msg });
+        r.counts.failed++;
+        this.failHost(host, `${phase.node || '(root)'}: ${first.step.name}: ${msg}`, err instanceof ConnectError, phase.node, first.step.name);
+        return;
+      }
+      let next = i + seg.length;
+      for (let k = 0; k < seg.length; k++) {
+        const e = seg[k]!;
+        if (e.static) {
+          report(e.step, e.static, 0);
+          continue;
+        }
+        const res = results.find((x) => x.index === k);
+        if (!res) {
+          next = i + k; // not reached: the segment stopped before it
+          break;
+        }
+        if (res.rc === 99 && !e.send) {
+          forceSend = i + k;
+          next = i + k;
+          break;
+        }
+        if (res.rc !== 0) {
+          const errText = tail(res.err.trim() || res.out.replace(/^::orch::.*$/gm, '').trim(), TAIL);
+          let error = this.mask(`${res.rc === 124 ? `timed out after ${(this.opts.stepTimeoutMs ?? 0) / 1000} s` : `exit ${res.rc}`}${errText ? `: ${errText}` : ''}`);
+          const base = { host, phase: pi, node: phase.node, step: e.step.index, name: e.step.name };
+          this.emit({ type: 'step-start', ...base });
+          this.emit({ type: 'step-end', ...base, status: 'failed', ms: res.ms, error });
+          r.counts.failed++;
+          if (e.task.rollback) error += await this.rollBack(pi, host, e.task.rollback);
+          this.failHost(host, `${phase.node || '(root)'}: ${e.step.name}: ${error}`, false, phase.node, e.step.name);
+          return;
+        }
+        await this.finishTask(host, e, res);
+        report(e.step, res.status, res.ms);
+        if (e.task.state && res.status !== e.expect) {
+          next = i + k + 1; // later steps were given state computed on another assumption
+          break;
+        }
+      }
+      i = next;
     }
+  }
+
+  /** state.json / registry.json texts a task writes if it changes the host. */
+  private stateArgs(host: string, task: Task, overlay: Map<string, AppState>, registry: Registry | undefined): { stateArg: string; registryArg: string; newState?: AppState; newRegistry?: Registry } {
+    if (!task.state || task.state.action === 'prune') return { stateArg: '', registryArg: '' };
+    const facts = this.facts.get(host);
+    const eff = task.state;
+    const prev = overlay.get(eff.root) ?? this.stateOf(host, eff.root);
+    const curLink = facts?.get(`link:${joinPath(eff.root, 'current')}`);
+    const version = eff.version || (facts?.get(`link:${joinPath(eff.root, 'previous')}`) ?? '').replace(/^versions\//, '');
+    const sha256 = eff.sha256 || (facts?.get(`read:${joinPath(eff.root, 'previous/.orch-installed')}`) ?? facts?.get(`read:${joinPath(eff.root, `versions/${version}/.orch-installed`)}`) ?? '').trim();
+    const newState = nextState(prev, {
+      action: eff.action, app: eff.app, root: eff.root, version, sha256,
+      at: this.opts.now().toISOString(), by: this.opts.by,
+      currentOnHost: curLink ? curLink.replace(/^versions\//, '') : null,
+    });
+    const out: { stateArg: string; registryArg: string; newState?: AppState; newRegistry?: Registry } = { stateArg: formatStateJson(newState), registryArg: '', newState };
+    if (eff.action === 'install') {
+      const reg = registry ?? this.registries.get(host) ?? parseRegistry(facts?.get('read:~/.orch/registry.json'));
+      if (reg.apps[eff.app] !== eff.root) {
+        out.newRegistry = { apps: { ...reg.apps, [eff.app]: eff.root } };
+        out.registryArg = formatStateJson(out.newRegistry);
+      }
+    }
+    return out;
+  }
+
+  /** Bookkeeping after a task succeeded: state.json/registry in memory; prune history. */
+  private async finishTask(host: string, e: SegmentEntry, res: SegmentResult): Promise<void> {
+    const task = e.task;
+    if (task.check.kind === 'prune' && task.state) {
+      const pruned = [...res.out.matchAll(/^::orch:: pruned=(\S+) (\S+)$/gm)];
+      if (pruned.length) {
+        let st = this.stateOf(host, task.state.root) ?? { app: task.state.app, root: task.state.root, current: null, previous: null, history: [] };
+        for (const [, v, sha] of pruned) st = nextState(st, { action: 'prune', app: task.state.app, root: task.state.root, version: v!, sha256: sha === '-' ? '' : sha!, at: this.opts.now().toISOString(), by: this.opts.by });
+        await this.writeState(host, task.state.root, st);
+      }
+      return;
+    }
+    if (res.status === 'changed' && e.newState && task.state) this.states.set(`${host}\0${task.state.root}`, e.newState);
+    if (e.newRegistry && (res.status === 'changed' || res.status === 'ok')) this.registries.set(host, e.newRegistry);
+  }
+
+  /**
+   * Runs a segment as one remote command (SEGMENT_SCRIPT). Resolves with the result of
+   * every step it reached; rejects with ConnectError when the connection is lost.
+   */
+  private async runSegment(host: string, seg: SegmentEntry[], changed: boolean): Promise<SegmentResult[]> {
+    const conn = await this.connection(host);
+    const timeout = this.opts.stepTimeoutMs ? Math.ceil(this.opts.stepTimeoutMs / 1000) : 0;
+    const args: string[] = [changed ? '1' : '0', String(timeout)];
+    let payloadFrom: Task | undefined;
+    seg.forEach((e, k) => {
+      if (e.static) return;
+      if (e.send) payloadFrom = e.task;
+      args.push(String(k), e.step.when, e.expect ?? '-', e.task.script, e.send ? '1' : '0', e.stateArg ?? '', e.registryArg ?? '');
+    });
+    const res = await conn.exec(`bash -c ${quote(SEGMENT_SCRIPT)} orch ${args.map(quote).join(' ')}`, {
+      ...(payloadFrom && { stdin: this.payloadStream(payloadFrom) }),
+      ...(this.opts.stepTimeoutMs !== undefined && { timeoutMs: this.opts.stepTimeoutMs * seg.length + 10_000 }),
+    });
+    const out = res.stdout.toString('utf8');
+    if (res.code !== 0) throw new Error(`exit ${res.code ?? res.signal}: ${tail(res.stderr.toString('utf8'), 500)}`);
+    return parseSegmentOutput(out);
   }
 
   /** The host's state.json for `root`: what this run wrote, else what the facts read. */
@@ -297,7 +435,7 @@ export class Session {
       await this.writeState(host, rb.root, st);
       for (const step of this.plan.phases[pi]!.steps) {
         const t = step.tasks[host];
-        if (t && step.kind === 'service') await this.runTask(host, t);
+        if (t && step.kind === 'service') await this.runTask(host, t, step);
       }
       return `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
     } catch (err) {
@@ -305,67 +443,12 @@ export class Session {
     }
   }
 
-  /** Runs one task: payload only when the host lacks it; state/registry passed as arguments. */
-  private async runTask(host: string, task: Task): Promise<StepStatus> {
-    const conn = await this.connection(host);
-    const facts = this.facts.get(host);
-    let stateArg = '';
-    let registryArg = '';
-    let newState: AppState | undefined;
-    let newRegistry: Registry | undefined;
-    if (task.state) {
-      const eff = task.state;
-      const key = `${host}\0${eff.root}`;
-      const prev = this.stateOf(host, eff.root);
-      const curLink = facts?.get(`link:${joinPath(eff.root, 'current')}`);
-      const version = eff.version || (facts?.get(`link:${joinPath(eff.root, 'previous')}`) ?? '').replace(/^versions\//, '');
-      const sha256 = eff.sha256 || (facts?.get(`read:${joinPath(eff.root, 'previous/.orch-installed')}`) ?? facts?.get(`read:${joinPath(eff.root, `versions/${version}/.orch-installed`)}`) ?? '').trim();
-      newState = nextState(prev, {
-        action: eff.action, app: eff.app, root: eff.root, version, sha256,
-        at: this.opts.now().toISOString(), by: this.opts.by,
-        currentOnHost: curLink ? curLink.replace(/^versions\//, '') : null,
-      });
-      stateArg = formatStateJson(newState);
-      if (eff.action === 'install') {
-        const reg = this.registries.get(host) ?? parseRegistry(facts?.get('read:~/.orch/registry.json'));
-        if (reg.apps[eff.app] !== eff.root) {
-          newRegistry = { apps: { ...reg.apps, [eff.app]: eff.root } };
-          registryArg = formatStateJson(newRegistry);
-        } else this.registries.set(host, reg);
-      }
-    }
-    let send = task.payload !== undefined && !this.hostHasPayload(facts, task);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const cmd = `bash -c ${quote(task.script)} orch ${send ? '1' : '0'} ${quote(stateArg)} ${quote(registryArg)}`;
-      const res = await conn.exec(cmd, {
-        ...(send && { stdin: this.payloadStream(task) }),
-        ...(this.opts.stepTimeoutMs !== undefined && { timeoutMs: this.opts.stepTimeoutMs }),
-      });
-      if (res.code === 99 && !send) {
-        send = true;
-        continue;
-      }
-      const out = res.stdout.toString('utf8');
-      if (res.code !== 0) {
-        const errText = tail(`${res.stderr.toString('utf8')}`.trim() || out.replace(/^::orch::.*$/gm, '').trim(), TAIL);
-        throw new Error(`${res.code === null ? `killed by ${res.signal ?? 'signal'}` : `exit ${res.code}`}${errText ? `: ${errText}` : ''}`);
-      }
-      const m = /^::orch:: status=(ok|changed|skipped)$/m.exec(out);
-      const status = (m?.[1] ?? 'changed') as StepStatus;
-      if (task.check.kind === 'prune' && task.state) {
-        const pruned = [...out.matchAll(/^::orch:: pruned=(\S+) (\S+)$/gm)];
-        if (pruned.length) {
-          let st = this.stateOf(host, task.state.root) ?? { app: task.state.app, root: task.state.root, current: null, previous: null, history: [] };
-          for (const [, v, sha] of pruned) st = nextState(st, { action: 'prune', app: task.state.app, root: task.state.root, version: v!, sha256: sha === '-' ? '' : sha!, at: this.opts.now().toISOString(), by: this.opts.by });
-          await this.writeState(host, task.state.root, st);
-        }
-        return status;
-      }
-      if (status === 'changed' && newState && task.state) this.states.set(`${host}\0${task.state.root}`, newState);
-      if (newRegistry) this.registries.set(host, newRegistry);
-      return status;
-    }
-    throw new Error('the host asked for the payload twice');
+  /** Runs one task on its own (the rollback path's service restarts). */
+  private async runTask(host: string, task: Task, step: PlanStep): Promise<StepStatus> {
+    const send = task.payload !== undefined && !this.hostHasPayload(this.facts.get(host), task);
+    const [res] = await this.runSegment(host, [{ step: { ...step, when: 'always' }, task, send, expect: '-', stateArg: '', registryArg: '' }], true);
+    if (!res || res.rc !== 0) throw new Error(`exit ${res?.rc ?? '?'}: ${tail(res?.err ?? '', 500)}`);
+    return res.status;
   }
 
   private hostHasPayload(facts: Facts | undefined, task: Task): boolean {
@@ -424,4 +507,70 @@ export class Session {
 export function exceeds(failed: number, batchSize: number, mf: MaxFail): boolean {
   const allowed = 'count' in mf ? mf.count : (batchSize * mf.percent) / 100;
   return failed > allowed;
+}
+
+/** One step of a segment: run on the host, or decided already (`static`). */
+interface SegmentEntry {
+  step: PlanStep;
+  task: Task;
+  static?: StepStatus;
+  send?: boolean;
+  /** Status a state-writing step is expected to end with (`-` = no expectation). */
+  expect?: string;
+  stateArg?: string;
+  registryArg?: string;
+  newState?: AppState;
+  newRegistry?: Registry;
+}
+
+/** What the host reported for one step of a segment. */
+interface SegmentResult {
+  index: number;
+  rc: number;
+  status: StepStatus;
+  ms: number;
+  out: string;
+  err: string;
+}
+
+/**
+ * Runs steps in turn: `$1` = 1 when an earlier step of the node changed the host, `$2` =
+ * per-step timeout in seconds (0 = none; coreutils `timeout` kills the step's process
+ * group, which also works for root sessions that sshd refuses to signal), then 7
+ * arguments per step: index, when, expected status, script, payload flag, state.json,
+ * registry.json. Per step it prints `::orch-seg:: INDEX RC STATUS MS B64(stdout) B64(stderr tail)`.
+ */
+export const SEGMENT_SCRIPT = [
+  'set -u',
+  'changed=$1 limit=$2; shift 2',
+  'd=$(mktemp -d) || exit 70',
+  "trap 'rm -rf -- \"$d\"' EXIT",
+  "b64() { base64 -w0 2>/dev/null || base64 | tr -d '\\n'; }",
+  'while [ $# -ge 7 ]; do',
+  '  idx=$1 when=$2 expect=$3 s=$4 p=$5 st=$6 rg=$7; shift 7',
+  '  if [ "$when" = changed ] && [ "$changed" = 0 ]; then printf \'::orch-seg:: %s 0 skipped 0 - -\\n\' "$idx"; continue; fi',
+  '  t0=$(date +%s%N); rc=0',
+  '  if [ "$limit" != 0 ]; then run=(timeout -k 5 "$limit" bash -c "$s" orch "$p" "$st" "$rg"); else run=(bash -c "$s" orch "$p" "$st" "$rg"); fi',
+  '  if [ "$p" = 1 ]; then "${run[@]}" >"$d/o" 2>"$d/e" || rc=$?; else "${run[@]}" >"$d/o" 2>"$d/e" </dev/null || rc=$?; fi',
+  '  ms=$(( ($(date +%s%N) - t0) / 1000000 ))',
+  "  status=$(sed -n 's/^::orch:: status=\\(ok\\|changed\\|skipped\\)$/\\1/p' \"$d/o\" | tail -n 1)",
+  '  status=${status:-changed}',
+  '  printf \'::orch-seg:: %s %s %s %s %s %s\\n\' "$idx" "$rc" "$status" "$ms" "$(b64 < "$d/o")" "$(tail -c 4000 -- "$d/e" | b64)"',
+  '  [ "$rc" = 0 ] || exit 0',
+  '  [ "$status" = changed ] && changed=1',
+  '  if [ "$expect" != - ] && [ "$status" != "$expect" ]; then exit 0; fi',
+  'done',
+  '',
+].join('\n');
+
+/** Parses SEGMENT_SCRIPT output. */
+export function parseSegmentOutput(stdout: string): SegmentResult[] {
+  const out: SegmentResult[] = [];
+  const dec = (s: string | undefined): string => (!s || s === '-' ? '' : Buffer.from(s, 'base64').toString('utf8'));
+  for (const line of stdout.split('\n')) {
+    const m = /^::orch-seg:: (\d+) (\d+) (ok|changed|skipped) (\d+) (\S*) (\S*)$/.exec(line);
+    if (!m) continue;
+    out.push({ index: Number(m[1]), rc: Number(m[2]), status: m[3] as StepStatus, ms: Number(m[4]), out: dec(m[5]), err: dec(m[6]) });
+  }
+  return out;
 }
