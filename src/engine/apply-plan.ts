@@ -5,6 +5,7 @@
  * go on — pyinfra `fail_hosts`, Ansible). Emits events; never prints.
  */
 import { createReadStream } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { Facts } from '../compile/predict.js';
@@ -274,7 +275,10 @@ export class Session {
       let registry: Registry | undefined;
       for (let j = i; j < items.length; j++) {
         const { step, task } = items[j]!;
-        const send = task.payload !== undefined && (j === forceSend || !this.hostHasPayload(facts, task));
+        const needs = task.payload !== undefined && (j === forceSend || !this.hostHasPayload(facts, task));
+        // Small contents travel inline as an argument, so they do not end a segment.
+        const inline = needs && task.payload!.kind === 'content' && task.payload!.size <= INLINE_PAYLOAD_MAX ? `b64:${(task.payload as { base64: string }).base64}` : undefined;
+        const send = needs && inline === undefined;
         if (j > i && send) break;
         const s = j > i ? this.staticStatus(host, pi, step, task, changed, true) : undefined;
         if (s) {
@@ -286,7 +290,7 @@ export class Session {
         const expect = task.state ? (predicted === 'ok' || predicted === 'skipped' ? predicted : 'changed') : '-';
         if (args.newState && expect === 'changed') overlay.set(task.state!.root, args.newState);
         if (args.newRegistry) registry = args.newRegistry;
-        seg.push({ step, task, send, expect, ...args });
+        seg.push({ step, task, send, expect, ...(inline !== undefined && { inline }), ...args });
       }
       forceSend = -1;
       let results: SegmentResult[];
@@ -387,15 +391,30 @@ export class Session {
   private async runSegment(host: string, seg: SegmentEntry[], changed: boolean): Promise<SegmentResult[]> {
     const conn = await this.connection(host);
     const timeout = this.opts.stepTimeoutMs ? Math.ceil(this.opts.stepTimeoutMs / 1000) : 0;
-    const args: string[] = [changed ? '1' : '0', String(timeout)];
+    const fields: string[] = [changed ? '1' : '0', String(timeout)];
     let payloadFrom: Task | undefined;
     seg.forEach((e, k) => {
       if (e.static) return;
       if (e.send) payloadFrom = e.task;
-      args.push(String(k), e.step.when, e.expect ?? '-', e.task.script, e.send ? '1' : '0', e.stateArg ?? '', e.registryArg ?? '');
+      if (e.send || e.inline !== undefined) this.payloadBytes += e.task.payload?.size ?? 0;
+      fields.push(String(k), e.step.when, e.expect ?? '-', e.task.script, e.send ? '1' : (e.inline ?? '0'), e.stateArg ?? '', e.registryArg ?? '');
     });
-    const res = await conn.exec(`bash -c ${quote(SEGMENT_SCRIPT)} orch ${args.map(quote).join(' ')}`, {
-      ...(payloadFrom && { stdin: this.payloadStream(payloadFrom) }),
+    // Scripts and inline contents travel on stdin, never in a command line (which `ps`
+    // shows to every user of the host): a length line, the NUL-separated fields, then
+    // the payload, if any.
+    const blob = Buffer.from(fields.map((f) => `${f}\0`).join(''), 'utf8');
+    const head = Buffer.concat([Buffer.from(`${blob.length}\n`), blob]);
+    let stdin: Buffer | Readable = head;
+    if (payloadFrom) {
+      const body = this.payloadStream(payloadFrom);
+      const pass = new PassThrough();
+      pass.write(head);
+      if (Buffer.isBuffer(body)) pass.end(body);
+      else body.on('error', (e) => pass.destroy(e)).pipe(pass);
+      stdin = pass;
+    }
+    const res = await conn.exec(`bash -c ${quote(SEGMENT_SCRIPT)} orch`, {
+      stdin,
       ...(this.opts.stepTimeoutMs !== undefined && { timeoutMs: this.opts.stepTimeoutMs * seg.length + 10_000 }),
     });
     const out = res.stdout.toString('utf8');
@@ -468,7 +487,7 @@ export class Session {
     return createReadStream(this.plan.bundles[p.bundle]!.path);
   }
 
-  /** Results and totals (call after `close`, which totals the bytes sent). */
+  /** Results and totals. */
   summary(): RunSummary {
     const hosts = [...this.results.values()].sort((a, b) => (a.host < b.host ? -1 : 1));
     return {
@@ -479,21 +498,21 @@ export class Session {
       unreachable: hosts.filter((h) => h.status === 'unreachable').length,
       ok: hosts.filter((h) => h.status === 'ok').length,
       ...(this.aborted !== undefined && { aborted: this.aborted }),
-      bytesUploaded: this.bytesSent,
+      bytesUploaded: this.payloadBytes,
       ms: Date.now() - this.started,
     };
   }
 
-  private bytesSent = 0;
+  /** Payload bytes sent to hosts (files, bundles, inline contents); scripts not counted. */
+  private payloadBytes = 0;
 
-  /** Releases host locks, closes every connection (and totals bytes sent). */
+  /** Releases host locks and closes every connection. */
   async close(): Promise<void> {
     await Promise.all([...this.locks.values()].map((l) => l.then((h) => h.release(), () => undefined)));
     await Promise.all(
       [...this.conns.values()].map(async (c) => {
         try {
           const conn = await c;
-          this.bytesSent += conn.bytesSent;
           await conn.close();
         } catch {
           /* never connected */
@@ -509,12 +528,17 @@ export function exceeds(failed: number, batchSize: number, mf: MaxFail): boolean
   return failed > allowed;
 }
 
+/** Largest `put` content passed inline as an argument instead of on stdin, bytes. */
+export const INLINE_PAYLOAD_MAX = 64 * 1024;
+
 /** One step of a segment: run on the host, or decided already (`static`). */
 interface SegmentEntry {
   step: PlanStep;
   task: Task;
   static?: StepStatus;
   send?: boolean;
+  /** `b64:DATA`: a small payload passed inline instead of on stdin. */
+  inline?: string;
   /** Status a state-writing step is expected to end with (`-` = no expectation). */
   expect?: string;
   stateArg?: string;
@@ -534,24 +558,40 @@ interface SegmentResult {
 }
 
 /**
- * Runs steps in turn: `$1` = 1 when an earlier step of the node changed the host, `$2` =
- * per-step timeout in seconds (0 = none; coreutils `timeout` kills the step's process
- * group, which also works for root sessions that sshd refuses to signal), then 7
- * arguments per step: index, when, expected status, script, payload flag, state.json,
- * registry.json. Per step it prints `::orch-seg:: INDEX RC STATUS MS B64(stdout) B64(stderr tail)`.
+ * Runs steps in turn. Its fields come on stdin (so no script or secret is ever in a
+ * command line): 1 when an earlier step of the node changed the host; the per-step
+ * timeout in seconds (0 = none; coreutils `timeout` kills the step, which also works for
+ * root sessions that sshd refuses to signal); then 7 fields per step: index, when,
+ * expected status, script, payload (`1` = the rest of stdin, `b64:DATA` inline, `0`),
+ * state.json, registry.json. Each script runs from a 0600 file as
+ * `bash FILE PAYLOAD STATE REGISTRY` (`f:PATH` for an inline payload). Per step it prints
+ * `::orch-seg:: INDEX RC STATUS MS B64(stdout) B64(stderr tail)`.
  */
 export const SEGMENT_SCRIPT = [
   'set -u',
-  'changed=$1 limit=$2; shift 2',
+  'umask 077',
   'd=$(mktemp -d) || exit 70',
   "trap 'rm -rf -- \"$d\"' EXIT",
   "b64() { base64 -w0 2>/dev/null || base64 | tr -d '\\n'; }",
+  // stdin: a length line, that many bytes of NUL-separated fields, then the payload.
+  // `read` takes one byte at a time from a pipe and `head -c` never reads past its count.
+  'IFS= read -r len || exit 70',
+  'head -c "$len" > "$d/args"',
+  "mapfile -d '' -t a < \"$d/args\"",
+  'rm -f -- "$d/args"',
+  'set -- "${a[@]}"; unset a',
+  'changed=$1 limit=$2; shift 2',
+  'umask 022',
   'while [ $# -ge 7 ]; do',
-  '  idx=$1 when=$2 expect=$3 s=$4 p=$5 st=$6 rg=$7; shift 7',
+  '  idx=$1 when=$2 expect=$3 p=$5 st=$6 rg=$7',
+  '  printf \'%s\' "$4" > "$d/s"',
+  '  case "$p" in b64:*) printf \'%s\' "${p#b64:}" | base64 -d > "$d/in"; p="f:$d/in" ;; esac',
+  '  shift 7',
   '  if [ "$when" = changed ] && [ "$changed" = 0 ]; then printf \'::orch-seg:: %s 0 skipped 0 - -\\n\' "$idx"; continue; fi',
   '  t0=$(date +%s%N); rc=0',
-  '  if [ "$limit" != 0 ]; then run=(timeout -k 5 "$limit" bash -c "$s" orch "$p" "$st" "$rg"); else run=(bash -c "$s" orch "$p" "$st" "$rg"); fi',
+  '  if [ "$limit" != 0 ]; then run=(timeout -k 5 "$limit" bash "$d/s" "$p" "$st" "$rg"); else run=(bash "$d/s" "$p" "$st" "$rg"); fi',
   '  if [ "$p" = 1 ]; then "${run[@]}" >"$d/o" 2>"$d/e" || rc=$?; else "${run[@]}" >"$d/o" 2>"$d/e" </dev/null || rc=$?; fi',
+  '  rm -f -- "$d/in"',
   '  ms=$(( ($(date +%s%N) - t0) / 1000000 ))',
   "  status=$(sed -n 's/^::orch:: status=\\(ok\\|changed\\|skipped\\)$/\\1/p' \"$d/o\" | tail -n 1)",
   '  status=${status:-changed}',
