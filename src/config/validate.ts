@@ -5,6 +5,7 @@
  * `yaml` node's range -> file:line:col).
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Diagnostic, DocPath, SourceIndex } from '../model/diagnostics.js';
@@ -13,7 +14,8 @@ import { diagAt } from '../model/diagnostics.js';
 /** Which schema to validate against. `import` is a file named in a playbook's `import:`. */
 export type SchemaKind = 'inventory' | 'playbook' | 'import';
 
-const SCHEMA_IDS = {
+/** Schema ids per kind (also the export names of the precompiled validators). */
+export const SCHEMA_IDS = {
   inventory: 'https://orch.dev/schema/inventory.schema.json',
   playbook: 'https://orch.dev/schema/playbook.schema.json',
   import: 'https://orch.dev/schema/playbook.schema.json#/$defs/importFile',
@@ -32,9 +34,19 @@ function readSchema(name: string): Record<string, unknown> {
  */
 let validators: Record<SchemaKind, ValidateFunction> | undefined;
 
+/** ajv options; scripts/build-validators.mjs precompiles with the same ones. */
+export const ajvOptions = { allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false } as const;
+
 function getValidators(): Record<SchemaKind, ValidateFunction> {
   if (validators) return validators;
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false });
+  try {
+    // Precompiled by `npm run build` (ajv standalone): no schema compilation at start-up.
+    const pre = createRequire(import.meta.url)('./validators.generated.cjs') as Partial<Record<SchemaKind, ValidateFunction>>;
+    if (pre.inventory && pre.playbook && pre.import) return (validators = { inventory: pre.inventory, playbook: pre.playbook, import: pre.import });
+  } catch {
+    /* running from the sources: compile below */
+  }
+  const ajv = new Ajv2020(ajvOptions);
   // Annotation keyword: a human message replacing ajv's for pattern / anyOf failures.
   // `x-type-message` does the same for a type mismatch (e.g. `mode: 0644` read as a number).
   ajv.addVocabulary(['x-message', 'x-type-message']);
