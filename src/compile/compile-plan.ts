@@ -351,6 +351,7 @@ function makeStepContext(
     },
     fail,
     sha256: input.sha256,
+    restartFollows: (n.spec.steps ?? []).slice((n.spec.steps ?? []).indexOf(step) + 1).some((st) => st.kind === 'service'),
   };
 }
 

@@ -5,7 +5,16 @@
  * `order_patterns`, `_match_one_pattern`, `_enumerate_matches`, `_match_list`), with
  * orch's roles matched like Ansible's groups. Not supported: Ansible's `@file` patterns
  * (compile reads no files) and `host[0:2]` subscripts (`[...]` is a glob class here).
+ *
+ * Every `~regex` and glob runs on V8's linear-time regex engine (the `l` flag, an
+ * automaton like RE2's), so no pattern can backtrack catastrophically (ReDoS, e.g.
+ * `~(a+)+$` or `*a*a*a*a*a*a*b` over long names); JavaScript regexes with
+ * backreferences or lookaround, which need backtracking, are refused.
  */
+import { setFlagsFromString } from 'node:v8';
+
+// Enables the `l` (linear) RegExp flag; harmless for every other regex of the process.
+setFlagsFromString('--enable-experimental-regexp-engine');
 
 /** What a limit pattern is evaluated against. */
 export interface LimitUniverse {
@@ -84,7 +93,7 @@ function globToRegExp(glob: string): RegExp {
       i = close;
     } else src += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(`^(?:${src})$`, 's');
+  return new RegExp(`^(?:${src})$`, 'sl');
 }
 
 function isGlob(text: string): boolean {
@@ -107,9 +116,13 @@ function matchTerm(term: Term, universe: LimitUniverse): Set<string> | string {
     let re: RegExp;
     try {
       new RegExp(source); // error messages without the sticky flag
-      re = new RegExp(source, 'y');
     } catch (e) {
       return `--limit term "${prefix}${text}": ${(e as Error).message}`;
+    }
+    try {
+      re = new RegExp(source, 'ly');
+    } catch {
+      return `--limit term "${prefix}${text}": backreferences and lookaround are not supported (patterns run in linear time)`;
     }
     // Ansible uses Python's re.match: the regex must match at the start of the name.
     test = (name) => {
@@ -143,7 +156,8 @@ function listNames(names: Iterable<string>): string {
  * - Terms are separated by `,` or `:` (a `~regex` term runs to the next `,` only).
  * - A term is `all` or `*` (every host); a host, role or group name (a name that is
  *   several of these selects the union); a glob (`web*`, `db?`, `web[12]`, `[!w]*`) or a
- *   `~regex` (JavaScript syntax, at most 200 characters, matched at the START of the
+ *   `~regex` (JavaScript syntax without backreferences or lookaround — matched in linear
+ *   time, see the module doc —, at most 200 characters, matched at the START of the
  *   name like Ansible's `re.match`; write `$` to anchor the end). Globs and regexes are
  *   matched against host, role and group names alike, as Ansible matches them against
  *   host and group names.
@@ -157,7 +171,8 @@ function listNames(names: Iterable<string>): string {
  * `--limit "PATTERN" matches no host (hosts: a, b; roles: r; groups: g)` (each list
  * cut after 10 names: `... and N more`), `--limit term "~(": Invalid regular expression: ...`,
  * `--limit regex "~..." is too long (N characters; at most 200)`,
- * `--limit term "!" names nothing`.
+ * `--limit term "!" names nothing`,
+ * `--limit term "~(a)\\1": backreferences and lookaround are not supported (patterns run in linear time)`.
  */
 export function selectHosts(pattern: string, universe: LimitUniverse): { hosts: string[] } | { error: string } {
   const terms = splitTerms(pattern);

@@ -3,7 +3,7 @@
  * (terraform plan; Ansible check mode). Pure: facts in, statuses out.
  */
 import type { Plan, PredictedStatus, Probe, Task } from '../model/plan.js';
-import { joinPath } from './steps/common.js';
+import { joinPath, RESTART_PENDING } from './steps/common.js';
 
 /** The sha256 recorded as bad for `version` in the state.json fact of `root`, if any. */
 export function badSha(f: Facts, root: string, version: string): string | undefined {
@@ -96,7 +96,7 @@ function predictTask(task: Task, f: Facts): PredictedStatus {
     case 'symlink': {
       const k = `link:${joinPath(c.root, 'current')}`;
       if (!known(f, k)) return 'maybe';
-      if (f.get(k) === `versions/${c.version}`) return 'ok';
+      if (f.get(k) === `versions/${c.version}`) return f.get(`exists:${joinPath(c.root, RESTART_PENDING)}`) ? 'changed' : 'ok';
       if (c.sha256 && badSha(f, c.root, c.version) === c.sha256) return 'skipped';
       f.set(k, `versions/${c.version}`);
       return 'changed';
@@ -115,7 +115,7 @@ function predictTask(task: Task, f: Facts): PredictedStatus {
       const prev = f.get(`link:${joinPath(c.root, 'previous')}`);
       const target = c.version !== undefined ? `versions/${c.version}` : prev;
       if (cur === undefined || target === undefined) return 'maybe';
-      if (target !== null && cur === target) return 'ok';
+      if (target !== null && cur === target) return f.get(`exists:${joinPath(c.root, RESTART_PENDING)}`) ? 'changed' : 'ok';
       if (target !== null) {
         f.set(`link:${joinPath(c.root, 'current')}`, target);
         if (cur) f.set(`link:${joinPath(c.root, 'previous')}`, cur);

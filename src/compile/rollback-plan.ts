@@ -8,17 +8,20 @@
  */
 import type { Plan, PlanPhase, PlanStep, Task } from '../model/plan.js';
 import { quote } from '../shell/quote.js';
-import { joinPath, qpath, script, VERSION_RE } from './steps/common.js';
+import { joinPath, qpath, RESTART_PENDING, script, VERSION_RE } from './steps/common.js';
 
 /** The script: switch `current` to TARGET (a version, or the `previous` link's). */
-export function rollbackSwitchScript(root: string, to: string | undefined): string {
+export function rollbackSwitchScript(root: string, to: string | undefined, restartFollows = false): string {
   return script(
     `root=${qpath(root)}`,
     to !== undefined ? `target=${quote(to)}` : 'target=$(readlink -- "$root/previous" 2>/dev/null || true); target=${target#versions/}',
     '[ -n "$target" ] || orch_fail "no previous version recorded in $root (previous link missing); use --to VERSION"',
     '[ -f "$root/versions/$target/.orch-installed" ] || orch_fail "cannot roll back to $target: $root/versions/$target is not a complete install"',
     'cur=$(readlink -- "$root/current" 2>/dev/null || true)',
-    'if [ "$cur" = "versions/$target" ]; then orch_status ok; exit 0; fi',
+    restartFollows
+      ? `if [ "$cur" = "versions/$target" ]; then if [ -e "$root/${RESTART_PENDING}" ]; then orch_status changed; else orch_status ok; fi; exit 0; fi`
+      : 'if [ "$cur" = "versions/$target" ]; then orch_status ok; exit 0; fi',
+    restartFollows && `mkdir -p -- "$root/.orch" && : > "$root/${RESTART_PENDING}"`,
     'ln -sfn -- "versions/$target" "$root/.current.tmp.$$"',
     'mv -T -f -- "$root/.current.tmp.$$" "$root/current"',
     'if [ -n "$cur" ]; then ln -sfn -- "$cur" "$root/.previous.tmp.$$"; mv -T -f -- "$root/.previous.tmp.$$" "$root/previous"; fi',
@@ -41,16 +44,18 @@ export function makeRollbackPlan(plan: Plan, to: string | undefined): Plan | str
     const sym = phase.steps.find((s) => s.kind === 'symlink');
     if (!sym) continue;
     const tasks: Record<string, Task> = {};
+    const restartFollows = phase.steps.some((s) => s.kind === 'service');
     for (const [host, t] of Object.entries(sym.tasks)) {
       if (t.check.kind !== 'symlink' || !t.state) continue;
       const root = t.check.root;
       tasks[host] = {
-        script: rollbackSwitchScript(root, to),
+        script: rollbackSwitchScript(root, to, restartFollows),
         probes: [
           { kind: 'link', path: joinPath(root, 'current') },
           { kind: 'link', path: joinPath(root, 'previous') },
           { kind: 'read', path: targetMarker(root, to) },
           { kind: 'read', path: joinPath(root, '.orch/state.json') },
+          { kind: 'exists', path: joinPath(root, RESTART_PENDING) },
         ],
         check: { kind: 'rollback', root, ...(to !== undefined && { version: to }) },
         state: { action: 'rollback', app: t.state.app, root, version: to ?? '', sha256: '' },

@@ -28,6 +28,8 @@ export interface StepContext {
   readLocalFile(path: string, field: string): { bytes: Buffer; absPath: string } | undefined;
   /** Reports a problem at the step (or at one of its fields). */
   fail(field: string | undefined, message: string): void;
+  /** True when a `service` step follows this step in the node (restart-pending bookkeeping). */
+  restartFollows: boolean;
   /** sha256 hex of bytes (injected: compile has no crypto of its own state). */
   sha256(bytes: Buffer): string;
 }
@@ -106,3 +108,11 @@ export function appName(ctx: StepContext, bundle?: { package: string }): string 
 
 /** Versions become folder names: same rule as the bundle layer. */
 export const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+/**
+ * `<root>/.orch/restart-pending`: written by `symlink` before it switches `current` when
+ * the node restarts a service afterwards, removed by that `service` step once it ran. A
+ * run killed between the switch and the restart leaves it, and the next run's `symlink`
+ * then reports `changed` so the restart happens (no lost restart).
+ */
+export const RESTART_PENDING = '.orch/restart-pending';

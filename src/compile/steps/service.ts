@@ -6,7 +6,7 @@
 import type { Task } from '../../model/plan.js';
 import { quote } from '../../shell/quote.js';
 import type { StepContext } from './common.js';
-import { script } from './common.js';
+import { checkHostPath, joinPath, qpath, RESTART_PENDING, script } from './common.js';
 
 const ACTIONS = ['restart', 'reload', 'start', 'stop'];
 
@@ -33,5 +33,8 @@ export function buildService(ctx: StepContext): Task | undefined {
       line = `out=$(${sudo}supervisorctl ${action} ${quote(name)} 2>&1) || orch_fail "supervisorctl ${action} ${name}: $out"\ncase "$out" in *ERROR*|*FATAL*) orch_fail "supervisorctl ${action} ${name}: $out";; esac\nprintf '%s\\n' "$out"`;
     } else return void ctx.fail('manager', 'manager must be one of: systemd, sysv, supervisor, command');
   }
-  return { script: script(line, 'orch_status changed'), probes: [], check: { kind: 'service' } };
+  // The restart happened: clear the node's restart-pending marker (see RESTART_PENDING).
+  const root = ctx.getVar('root');
+  const clear = typeof root === 'string' && root && !checkHostPath(root, 'root') ? `rm -f -- ${qpath(joinPath(root.replace(/\/+$/, '') || '/', RESTART_PENDING))}` : undefined;
+  return { script: script(line, clear, 'orch_status changed'), probes: [], check: { kind: 'service' } };
 }

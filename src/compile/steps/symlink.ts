@@ -6,7 +6,7 @@
 import type { Task } from '../../model/plan.js';
 import { quote } from '../../shell/quote.js';
 import type { StepContext } from './common.js';
-import { appName, joinPath, qpath, requireRoot, script, VERSION_RE } from './common.js';
+import { appName, joinPath, qpath, requireRoot, RESTART_PENDING, script, VERSION_RE } from './common.js';
 
 export function buildSymlink(ctx: StepContext): Task | undefined {
   const root = requireRoot(ctx);
@@ -25,7 +25,10 @@ export function buildSymlink(ctx: StepContext): Task | undefined {
     'target="versions/$v"',
     '[ -f "$root/$target/.orch-installed" ] || orch_fail "cannot switch $root/current to $v: $root/$target is not a complete install (no .orch-installed)"',
     'cur=$(readlink -- "$root/current" 2>/dev/null || true)',
-    'if [ "$cur" = "$target" ]; then orch_status ok; exit 0; fi',
+    ctx.restartFollows
+      ? `if [ "$cur" = "$target" ]; then if [ -e "$root/${RESTART_PENDING}" ]; then orch_status changed; else orch_status ok; fi; exit 0; fi`
+      : 'if [ "$cur" = "$target" ]; then orch_status ok; exit 0; fi',
+    ctx.restartFollows && `mkdir -p -- "$root/.orch" && : > "$root/${RESTART_PENDING}"`,
     'if [ -n "$cur" ]; then ln -sfn -- "$cur" "$root/.previous.tmp.$$"; mv -T -f -- "$root/.previous.tmp.$$" "$root/previous"; fi',
     'tmp="$root/.current.tmp.$$"',
     'ln -sfn -- "$target" "$tmp"',
@@ -39,6 +42,7 @@ export function buildSymlink(ctx: StepContext): Task | undefined {
       { kind: 'link', path: joinPath(root, 'current') },
       { kind: 'read', path: joinPath(root, `versions/${version}/.orch-installed`) },
       { kind: 'read', path: joinPath(root, '.orch/state.json') },
+      ...(ctx.restartFollows ? [{ kind: 'exists' as const, path: joinPath(root, RESTART_PENDING) }] : []),
     ],
     check: { kind: 'symlink', root, version, sha256: ctx.bundle?.version === version ? ctx.bundle.sha256 : '' },
     state: { action: 'switch', app, root, version, sha256: ctx.bundle?.version === version ? ctx.bundle.sha256 : '' },
