@@ -192,7 +192,8 @@ export class Session {
             for (const step of phase.steps) {
               const t = step.tasks[host];
               if (!t || !t.script) continue;
-              const res = await conn.exec(`bash -n -c ${quote(t.script)}`);
+              // The script goes on stdin: scripts may hold secrets, and command lines are visible in ps.
+              const res = await conn.exec('bash -n', { stdin: Buffer.from(t.script, 'utf8') });
               if (res.code !== 0) problems.push(this.mask(`${step.at}: node ${phase.node || '(root)'}, step "${step.name}", host ${host}: bash -n on the host: ${tail(res.stderr.toString('utf8'), 500)}`));
             }
           }
