@@ -3,9 +3,8 @@
  * (root only), and reports what is usable. A missing optional tool never fails the
  * whole benchmark: its rows are skipped with the reason.
  */
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { runTimed, tailOf } from './proc.js';
+import { findExecutable } from '../test/harness/fleet.js';
 
 /** What one tool came to. */
 export interface ToolStatus {
@@ -19,21 +18,8 @@ export interface ToolStatus {
   installed?: boolean;
 }
 
-/** Absolute path of `cmd` on PATH (plus sbin dirs), or undefined. */
-export function findExecutable(cmd: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
-  for (const d of dirs) {
-    if (!d) continue;
-    const p = path.join(d, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
-}
+/** Absolute path of `cmd` on PATH (plus the sbin dirs): the test harness's lookup. */
+export { findExecutable };
 
 const APT_ENV = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LANG: 'C.UTF-8' };
 let aptUpdated = false;

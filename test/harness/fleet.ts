@@ -124,7 +124,7 @@ const LOCK_DIR = '/var/tmp/orch-fleet-locks';
 const READY_TIMEOUT_MS = 5000;
 
 /** Absolute path of `cmd` found on PATH (plus the sbin dirs), or undefined. */
-function findExecutable(cmd: string): string | undefined {
+export function findExecutable(cmd: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
   for (const d of dirs) {
     if (!d) continue;
