@@ -29,8 +29,14 @@ export function buildService(ctx: StepContext): Task | undefined {
     if (manager === 'systemd') line = `${sudo}systemctl ${action} -- ${quote(name)}`;
     else if (manager === 'sysv') line = `${sudo}service ${quote(name)} ${action}`;
     else if (manager === 'supervisor') {
-      // supervisorctl exits 0 on some failures in old versions; check its output too.
-      line = `out=$(${sudo}supervisorctl ${action} ${quote(name)} 2>&1) || orch_fail "supervisorctl ${action} ${name}: $out"\ncase "$out" in *ERROR*|*FATAL*) orch_fail "supervisorctl ${action} ${name}: $out";; esac\nprintf '%s\\n' "$out"`;
+      // supervisorctl's exit status is unreliable across versions (and `restart` of a
+      // stopped program says "ERROR (not running)" then "started"): judge by the result line.
+      const cmd = action === 'reload' ? `signal HUP ${quote(name)}` : `${action} ${quote(name)}`;
+      const ok = { restart: ['started'], start: ['started', 'ERROR (already started)'], stop: ['stopped', 'ERROR (not running)'], reload: ['signalled'] }[action]!;
+      line = [
+        `out=$(${sudo}supervisorctl ${cmd} 2>&1) || true`,
+        `case "$out" in ${ok.map((w) => `*${quote(`${name}: ${w}`)}*`).join('|')}) printf '%s\\n' "$out" ;; *) orch_fail "supervisorctl ${action} $(printf '%s' ${quote(name)}): $out" ;; esac`,
+      ].join('\n');
     } else return void ctx.fail('manager', 'manager must be one of: systemd, sysv, supervisor, command');
   }
   // The restart happened: clear the node's restart-pending marker (see RESTART_PENDING).
