@@ -38,7 +38,7 @@ export function lockScript(waitSeconds: number, holder: string, then = ''): stri
   ].join('\n');
 }
 
-/** A held lock; `release` ends the holding session. `output`: what `then` printed. */
+/** A held lock; `release` ends the holding session (without waiting for it). `output`: what `then` printed. */
 export interface HeldLock {
   release(): Promise<void>;
   output: string;
@@ -65,9 +65,11 @@ export function acquireLock(conn: Connection, waitSeconds: number, holder: strin
           const start = seen.indexOf('::orch:: locked\n') + '::orch:: locked\n'.length;
           resolve({
             output: then ? seen.slice(start, end) : '',
+            // Ending stdin lets the holder exit; the run closes the connection right after,
+            // which ends the session (and so the flock) too: no round trip is waited for.
             release: async () => {
               hold.end();
-              await done.catch(() => undefined);
+              done.catch(() => undefined);
             },
           });
         }

@@ -86,13 +86,13 @@ describe('saved plans', () => {
     const root = join(work, 'srv');
     const pb = setup(RELEASE(root));
     const planFile = join(work, 'p.json');
-    expect((await orch(['plan', pb, '--offline', '-o', planFile, '-e', 'token=x'], env)).code).toBe(0);
+    expect((await orch(['plan', pb, '--offline', '-o', planFile, '-e', 'token=tok-0123456789'], env)).code).toBe(0);
     writeFileSync(join(work, 'app', 'hello.txt'), 'changed\n');
-    const r = await orch(['apply', planFile, '-e', 'token=x'], env);
+    const r = await orch(['apply', planFile, '-e', 'token=tok-0123456789'], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/plan .*p\.json is stale: bundle hello changed/);
     writeFileSync(pb, `${readFileSync(pb, 'utf8')}\n# edited\n`);
-    const r2 = await orch(['apply', planFile, '-e', 'token=x'], env);
+    const r2 = await orch(['apply', planFile, '-e', 'token=tok-0123456789'], env);
     expect(r2.stderr).toMatch(/is stale: .*playbook\.yml changed since the plan was made/);
     expect(existsSync(root)).toBe(false);
   });
