@@ -105,6 +105,19 @@ export async function main(argv: string[]): Promise<void> {
       return runQuery(playbook, opts);
     });
 
+  program.command('exec').argument('[playbook] [command...]', 'an optional playbook (for its inventory), then -- and the command')
+    .description('run an ad-hoc command on the selected hosts in parallel: orch exec -i inv.yml --limit web -- uptime')
+    .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
+    .option('-l, --limit <pattern>', 'hosts to run on (required; "all" for every host)')
+    .option('--json', 'JSON array: {host, code, stdout, stderr, error}')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--timeout <seconds>', 'fail a host whose command runs longer than this')
+    .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
+    .action(async (args: string[], opts: Record<string, unknown>) => {
+      const { runExec } = await import('./exec.js');
+      return runExec(args, opts);
+    });
+
   program.command('validate').argument('<files...>', 'inventory or playbook files')
     .description('check files against the schemas and rules; print every problem as file:line:col')
     .action(async (files: string[]) => {

@@ -180,6 +180,18 @@ nodes:
     expect(existsSync(onHost('h3', 'srv/should-not-exist'))).toBe(false);
   }, 60_000);
 
+  it('orch exec runs an ad-hoc command on the selected hosts and attributes each output', async () => {
+    const r = await orch(['exec', '-i', inv, '--limit', 'web', '--json', '--', 'readlink', '/srv/shop/current;', 'echo', '$(id -un)'], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      { host: 'h1', code: 0, stdout: 'versions/2.0.0\nroot\n', stderr: '' },
+      { host: 'h2', code: 0, stdout: 'versions/2.0.0\nroot\n', stderr: '' },
+    ]);
+    const failing = await orch(['exec', '-i', inv, '--limit', 'h3', '--', 'exit 7'], env);
+    expect(failing.code).toBe(4);
+    expect(failing.stdout).toBe('h3 | FAILED (exit 7)\n');
+  }, 60_000);
+
   it('a host whose key changed fails with a clear message, nothing runs on it, the others deploy', async () => {
     writeApp('3.0.0');
     await fleet.rotateHostKey(host('h2'));
