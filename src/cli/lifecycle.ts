@@ -90,7 +90,10 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
     await session.close();
   }
   rows.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : ('app' in a ? a.app : '') < ('app' in b ? b.app : '') ? -1 : 1));
-  if (opts.json) out(`${JSON.stringify(rows)}\n`);
+  // --json is exactly SPEC section 5's shape; the table also shows incomplete, bad and drift.
+  const spec = (r: QueryRow | QueryError): unknown =>
+    'error' in r ? { host: r.host, error: r.error } : { host: r.host, app: r.app, root: r.root, current: r.current, previous: r.previous, versions: r.versions, deployed_at: r.deployed_at, deployed_by: r.deployed_by, sha256: r.sha256 };
+  if (opts.json) out(`${JSON.stringify(rows.map(spec))}\n`);
   else out(formatQueryTable(rows, plan !== undefined));
   if (rows.some((r) => 'error' in r)) throw new ExitRequest(EXIT.FAILED);
   if (opts.detailedExitcodes && rows.some((r) => 'drift' in r)) throw new ExitRequest(EXIT.CHANGED);
