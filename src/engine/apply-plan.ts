@@ -288,7 +288,8 @@ export class Session {
         }
         const predicted = this.predictions?.get(host)?.find((p) => p.phase === pi && p.step === step.index)?.status;
         const args = this.stateArgs(host, task, overlay, registry);
-        const expect = task.state ? (predicted === 'ok' || predicted === 'skipped' ? predicted : 'changed') : '-';
+        // Only steps whose state.json text was computed ahead need their outcome confirmed.
+        const expect = args.newState ? (predicted === 'ok' || predicted === 'skipped' ? predicted : 'changed') : '-';
         if (args.newState && expect === 'changed') overlay.set(task.state!.root, args.newState);
         if (args.newRegistry) registry = args.newRegistry;
         seg.push({ step, task, send, expect, ...(inline !== undefined && { inline }), ...args });
@@ -335,7 +336,7 @@ export class Session {
         }
         await this.finishTask(host, e, res);
         report(e.step, res.status, res.ms);
-        if (e.task.state && res.status !== e.expect) {
+        if (e.expect !== '-' && res.status !== e.expect) {
           next = i + k + 1; // later steps were given state computed on another assumption
           break;
         }
