@@ -63,15 +63,17 @@ export async function prepare(playbook: string, opts: CommonOpts, extraVars = pa
     env: process.env,
     now: () => new Date(),
     ...(!quiet && { log: (l: string) => err(`${l}\n`) }),
+    // build_on: the build host is reached like any host of a run (same transports and host-key rules).
+    connect: async (host, hosts) => (await transportsFor(hosts))(host).connect(host, { hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env }),
   });
   if (prepared.diagnostics.length || !prepared.plan) throw new ConfigError(prepared.diagnostics.map((d) => ({ ...d, message: prepared.masker.mask(d.message) })));
   return prepared as Prepared & { plan: Plan };
 }
 
 /** Picks each host's transport; ssh2 is only loaded when a plan has SSH hosts (fast start-up). */
-async function transportsFor(plan: Plan): Promise<(h: PlanHost) => Transport> {
+async function transportsFor(hosts: Record<string, PlanHost>): Promise<(h: PlanHost) => Transport> {
   const local = new LocalTransport();
-  const needsSsh = Object.values(plan.hosts).some((h) => h.transport === 'ssh');
+  const needsSsh = Object.values(hosts).some((h) => h.transport === 'ssh');
   const ssh = needsSsh ? new (await import('../transport/ssh.js')).SshTransport() : undefined;
   return (h) => (h.transport === 'local' || !ssh ? local : ssh);
 }
@@ -80,7 +82,7 @@ export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, r
   return new Session(plan, {
     ...(lock && { lock }),
     forks: parseForks(opts.forks),
-    transportFor: await transportsFor(plan),
+    transportFor: await transportsFor(plan.hosts),
     connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
     ...(parseTimeout(opts.timeout) !== undefined && { stepTimeoutMs: parseTimeout(opts.timeout)! * 1000 }),
     emit: (e) => renderer?.onEvent(e),

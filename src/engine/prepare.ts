@@ -20,7 +20,8 @@ import { SourceIndexImpl } from '../config/source-index.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
-import type { Plan, PlanBundle, PlanInputs } from '../model/plan.js';
+import type { Plan, PlanBundle, PlanHost, PlanInputs } from '../model/plan.js';
+import type { Connection } from '../transport/transport.js';
 import type { Playbook } from '../model/playbook.js';
 import { Masker } from '../shell/mask.js';
 import { checkPlanSyntax } from './check.js';
@@ -40,6 +41,8 @@ export interface PrepareOptions {
   skipSyntaxCheck?: boolean;
   now: () => Date;
   log?: (line: string) => void;
+  /** Opens a connection to a host (for `build_on`); injected by the CLI, which owns the transports. */
+  connect?: (host: PlanHost, hosts: Record<string, PlanHost>) => Promise<Connection>;
 }
 
 export interface Prepared {
@@ -91,7 +94,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
       const info = spec.artifact
         ? await inspectArtifact(spec.artifact)
         : spec.build_on !== undefined
-          ? await buildOnHost(inventory, spec.build_on, buildSpec, buildCtx)
+          ? await buildOnHost(inventory, spec.build_on, buildSpec, buildCtx, opts.connect)
           : await buildBundle(buildSpec, buildCtx);
       bundles[name] = { name, package: info.package, version: info.version, platform: info.platform, sha256: info.sha256, size: info.size, path: info.path, dir: info.dir };
     } catch (err) {
@@ -155,13 +158,12 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
  * for a run), builds there with `buildRemote`, and closes the connection.
  * @throws BundleError `build_on: "X" is neither a host nor a role of the inventory`
  */
-async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpec, ctx: BuildContext) {
+async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpec, ctx: BuildContext, connect: PrepareOptions['connect']) {
   const name = inventory.hosts.has(buildOn) ? buildOn : inventory.roles.get(buildOn)?.[0];
   if (name === undefined) throw new BundleError(`build_on: ${JSON.stringify(buildOn)} is neither a host nor a role of the inventory`);
+  if (!connect) throw new BundleError('build_on needs a connection to the build host, and this command opens none');
   const hosts = planHostsFor(inventory, [name]);
-  const host = hosts[name]!;
-  const transport = host.transport === 'local' ? new (await import('../transport/local.js')).LocalTransport() : new (await import('../transport/ssh.js')).SshTransport();
-  const conn = await transport.connect(host, { hosts, env: ctx.env });
+  const conn = await connect(hosts[name]!, hosts);
   try {
     return await buildRemote(spec, conn, ctx);
   } finally {

@@ -2,7 +2,7 @@
  * End to end over real SSH: 4 sshd test hosts in network namespaces, the built CLI run as
  * a subprocess, results checked on each host's private filesystem.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -179,6 +179,29 @@ nodes:
     }
     expect(existsSync(onHost('h3', 'srv/should-not-exist'))).toBe(false);
   }, 60_000);
+
+  it('build_on: the bundle is built on a test host and the result deploys', async () => {
+    const remote = join(work, 'remote.yml');
+    mkdirSync(join(work, 'rapp'), { recursive: true });
+    writeFileSync(join(work, 'rapp', 'VERSION'), '7.0.0\n');
+    writeFileSync(join(work, 'rapp', 'hello.txt'), 'built remotely\n');
+    writeFileSync(remote, `
+inventory: inventory.yml
+vars: { app: rapp, root: /srv/rapp }
+bundles:
+  rapp: { source: rapp, builder: dir, build_on: h3 }
+nodes:
+  rapp:
+    roles: { host: web }
+    steps:
+      - install: { bundle: rapp }
+      - symlink: {}
+`);
+    const r = await orch(['apply', remote, '--json', '--limit', 'h2'], env, { cwd: work });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(readFileSync(onHost('h2', '/srv/rapp/current/hello.txt'), 'utf8')).toBe('built remotely\n');
+    expect(readdirSync(join(work, 'dist'))).toContain('rapp-7.0.0-any.tar.gz');
+  }, 120_000);
 
   it('orch exec runs an ad-hoc command on the selected hosts and attributes each output', async () => {
     const r = await orch(['exec', '-i', inv, '--limit', 'web', '--json', '--', 'readlink', '/srv/shop/current;', 'echo', '$(id -un)'], env);
