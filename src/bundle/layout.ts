@@ -52,8 +52,6 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 /** Platform of bundles that run anywhere (dir, node). */
 export const PLATFORM_ANY = 'any';
 
-/** The one-line files at the top of every bundle folder, in this order. */
-export const LAYOUT_FILES = ['PACKAGE', 'VERSION', 'PLATFORM', 'info.json', 'install.sh'] as const;
 
 /** The data folder of every bundle. */
 export const DATA_DIR_NAME = 'data';

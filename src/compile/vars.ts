@@ -13,16 +13,6 @@ import type { Vars } from '../model/inventory.js';
 import { renderTemplate, RenderError } from '../shell/render.js';
 import type { Masker } from '../shell/mask.js';
 
-/** Layers of raw vars, lowest precedence first. */
-export type VarLayers = Vars[];
-
-/** Merges layers (later wins, top-level keys; nested maps replaced, like Ansible's default hash_behaviour). */
-export function mergeVarLayers(layers: VarLayers): Vars {
-  const out: Vars = {};
-  for (const layer of layers) for (const [k, v] of Object.entries(layer)) out[k] = v;
-  return out;
-}
-
 /** Extra, non-var names in a scope (`host`, `node`, `parent`, `bundle`, `release`). */
 export type ScopeExtras = Record<string, unknown>;
 
@@ -89,17 +79,4 @@ export function getVar(scope: Record<string, unknown>, name: string): unknown {
   if (!Object.prototype.hasOwnProperty.call(scope, name)) return undefined;
   const v = scope[name];
   return v === null ? undefined : v;
-}
-
-/** Materialises every var of a scope (for `orch tree`); failures become `<error: ...>`. */
-export function materialiseScope(scope: Record<string, unknown>, names: string[]): Vars {
-  const out: Vars = {};
-  for (const n of names) {
-    try {
-      out[n] = scope[n];
-    } catch (err) {
-      out[n] = `<error: ${(err as Error).message}>`;
-    }
-  }
-  return out;
 }

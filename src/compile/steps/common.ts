@@ -4,7 +4,7 @@
  * `lib/kamal/commands/*` builders: tested by their exact script text).
  */
 import type { Host } from '../../model/inventory.js';
-import type { PlanBundle, Task } from '../../model/plan.js';
+import type { PlanBundle } from '../../model/plan.js';
 import type { StepSpec } from '../../model/playbook.js';
 import { quote } from '../../shell/quote.js';
 
@@ -73,11 +73,6 @@ export function checkHostPath(path: string, what: string): string | undefined {
 /** Joins a host path and a relative part. */
 export function joinPath(base: string, rel: string): string {
   return base.endsWith('/') ? `${base}${rel}` : `${base}/${rel}`;
-}
-
-/** Task skeleton with no probes. */
-export function simpleTask(body: string, check: Task['check']): Task {
-  return { script: body, probes: [], check };
 }
 
 /** Resolves `root` (required for install/symlink/prune): reports and returns undefined when unset or invalid. */
