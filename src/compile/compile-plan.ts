@@ -101,6 +101,7 @@ export function compilePlan(input: CompileInput): CompileResult {
     renderDiags.set(key, { d: diagAt(index, file, path, message), hosts: host ? [host] : [] });
   };
 
+  const scriptMemo = new Map<string, string>();
   // Scope per (node, host), memoised: parent scopes are reused by children.
   const scopes = new Map<string, Record<string, unknown>>();
   const nodeVarsChain = (n: ResolvedNode): Vars[] => {
@@ -194,7 +195,7 @@ export function compilePlan(input: CompileInput): CompileResult {
       for (const h of hosts) {
         const host = inventory.hosts.get(h)!;
         const scope = scopeFor(n, host);
-        const ctx = makeStepContext(input, n, host, step, scope, nodeBundle(n), report);
+        const ctx = makeStepContext(scriptMemo, input, n, host, step, scope, nodeBundle(n), report);
         const task = buildTask(ctx);
         if (task) tasks[h] = task;
         if (!label) label = step.name !== undefined ? safeRender(step.name, scope, input) : describeStep(step, ctx, task);
@@ -298,6 +299,7 @@ function buildTask(ctx: StepContext): Task | undefined {
 }
 
 function makeStepContext(
+  scriptMemo: Map<string, string>,
   input: CompileInput,
   n: ResolvedNode,
   host: Host,
@@ -351,6 +353,7 @@ function makeStepContext(
     },
     fail,
     sha256: input.sha256,
+    memo: scriptMemo,
     restartFollows: (n.spec.steps ?? []).slice((n.spec.steps ?? []).indexOf(step) + 1).some((st) => st.kind === 'service'),
   };
 }

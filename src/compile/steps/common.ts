@@ -28,6 +28,12 @@ export interface StepContext {
   readLocalFile(path: string, field: string): { bytes: Buffer; absPath: string } | undefined;
   /** Reports a problem at the step (or at one of its fields). */
   fail(field: string | undefined, message: string): void;
+  /**
+   * Per-compile memo of built scripts by their inputs: hosts whose step has the same
+   * inputs share one script string (10,000 hosts x a 6 KiB install script would
+   * otherwise be 60 MB of copies).
+   */
+  memo: Map<string, string>;
   /** True when a `service` step follows this step in the node (restart-pending bookkeeping). */
   restartFollows: boolean;
   /** sha256 hex of bytes (injected: compile has no crypto of its own state). */
@@ -111,3 +117,12 @@ export const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
  * then reports `changed` so the restart happens (no lost restart).
  */
 export const RESTART_PENDING = '.orch/restart-pending';
+
+/** Returns the memoised script for `key`, building it once. */
+export function memoScript(ctx: StepContext, key: string, build: () => string): string {
+  const hit = ctx.memo.get(key);
+  if (hit !== undefined) return hit;
+  const made = build();
+  ctx.memo.set(key, made);
+  return made;
+}

@@ -10,7 +10,7 @@ import type { Task } from '../../model/plan.js';
 import { remoteTarCheckScript } from '../../bundle/remote-check.js';
 import { quote } from '../../shell/quote.js';
 import type { StepContext } from './common.js';
-import { appName, joinPath, qpath, requireRoot, script, VERSION_RE } from './common.js';
+import { appName, joinPath, memoScript, qpath, requireRoot, script, VERSION_RE } from './common.js';
 
 export function buildInstall(ctx: StepContext): Task | undefined {
   const name = ctx.step.args.bundle;
@@ -30,7 +30,7 @@ export function buildInstall(ctx: StepContext): Task | undefined {
   const after = ctx.step.args.after === undefined ? undefined : ctx.render('after', 'shell');
   if ((ctx.step.args.before !== undefined && before === undefined) || (ctx.step.args.after !== undefined && after === undefined)) return undefined;
   const bundleFile = joinPath(root, `.orch/bundles/${bundle.sha256}.tar.gz`);
-  const body = script(
+  const body = memoScript(ctx, JSON.stringify(['install', root, bundle.version, bundle.sha256, bundle.dir, before ?? null, after ?? null]), () => script(
     remoteTarCheckScript(),
     `root=${qpath(root)}`,
     `v=${quote(bundle.version)}`,
@@ -82,7 +82,7 @@ export function buildInstall(ctx: StepContext): Task | undefined {
     '[ -z "${2:-}" ] || orch_write "$root/.orch/state.json" "$2"',
     '[ -z "${3:-}" ] || orch_write "$HOME/.orch/registry.json" "$3"',
     'orch_status changed',
-  );
+  ));
   return {
     script: body,
     payload: { kind: 'bundle', bundle: bundle.name, sha256: bundle.sha256, size: bundle.size },
