@@ -18,6 +18,7 @@ import type { ConvergeEntrySpec } from '../cron/entry.js';
 import { listOrchEntries, removeOrchEntry, upsertOrchEntry } from '../cron/crontab-text.js';
 import { findCrontab, readCrontab, writeCrontab } from '../cron/crontab.js';
 import { resolveSchedule } from '../cron/schedule.js';
+import { cmdlineDiagnostic } from '../model/diagnostics.js';
 import { ConfigError } from '../model/errors.js';
 
 const out = (s: string): void => void process.stdout.write(s);
@@ -75,7 +76,7 @@ async function editCrontab<T>(edit: (text: string) => { text: string; result: T 
 export async function runCronInstall(playbook: string, opts: CronInstallOptions): Promise<void> {
   const pb = playbookPath(playbook);
   if (!existsSync(pb) || !statSync(pb).isFile()) {
-    throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: 'PLAYBOOK', message: `${playbook}: no such playbook file` }]);
+    throw new ConfigError([cmdlineDiagnostic('PLAYBOOK', `${playbook}: no such playbook file`)]);
   }
   const sched = resolveSchedule({ ...(opts.every !== undefined && { every: opts.every }), ...(opts.cron !== undefined && { cron: opts.cron }) }, pb);
   const spec: ConvergeEntrySpec = {

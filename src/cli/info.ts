@@ -1,14 +1,10 @@
 /** `orch validate`, `orch hosts`, `orch tree`: read-only views of the configuration. */
-import { resolve } from 'node:path';
-import { selectHosts } from '../compile/limit.js';
 import { flattenNodes } from '../compile/resolve-nodes.js';
-import { loadInventory } from '../config/inventory.js';
-import { loadPlaybook } from '../config/playbook.js';
 import { SourceIndexImpl } from '../config/source-index.js';
 import { validateFiles } from '../config/validate-files.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError } from '../model/errors.js';
-import type { Inventory } from '../model/inventory.js';
+import { limitHosts, loadCommandInventory } from './targets.js';
 import { EXIT, ExitRequest } from './main.js';
 import { parseExtraVars, type CommonOpts } from './run.js';
 
@@ -21,29 +17,10 @@ export async function runValidate(files: string[]): Promise<void> {
   for (const f of files) out(`${f}: valid ${kinds[f]}\n`);
 }
 
-async function inventoryFor(playbook: string | undefined, invFiles: string[]): Promise<Inventory> {
-  const index = new SourceIndexImpl();
-  let files = invFiles.map((f) => resolve(f));
-  if (!files.length && playbook) {
-    const pb = await loadPlaybook(resolve(playbook), index);
-    if (!pb.playbook) throw new ConfigError(pb.diagnostics);
-    if (pb.playbook.inventory) files = [pb.playbook.inventory];
-  }
-  if (!files.length) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '-i', message: 'give a playbook with an inventory: key, or -i INVENTORY' }]);
-  const inv = await loadInventory(files, index);
-  if (!inv.inventory) throw new ConfigError(inv.diagnostics);
-  return inv.inventory;
-}
-
 /** `orch hosts (PLAYBOOK | -i INVENTORY) [--limit P] [--json]`. */
 export async function runHosts(playbook: string | undefined, opts: { inventory?: string[]; limit?: string; json?: boolean }): Promise<void> {
-  const inv = await inventoryFor(playbook, opts.inventory ?? []);
-  let names = [...inv.hosts.keys()].sort();
-  if (opts.limit !== undefined) {
-    const sel = selectHosts(opts.limit, { hosts: names, roles: inv.roles, groups: inv.groups });
-    if ('error' in sel) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '--limit', message: sel.error }]);
-    names = sel.hosts;
-  }
+  const { inventory: inv } = await loadCommandInventory(playbook, opts.inventory ?? []);
+  const names = limitHosts(inv, opts.limit);
   const rows = names.map((n) => {
     const h = inv.hosts.get(n)!;
     return { host: n, address: h.address, transport: h.transport, user: h.user ?? null, port: h.port ?? null, roles: h.roles, groups: h.groups };

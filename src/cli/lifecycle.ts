@@ -8,11 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import lockfile from 'proper-lockfile';
 import { defaultCacheDir } from '../bundle/cache.js';
-import { selectHosts } from '../compile/limit.js';
-import { planHostsFor } from '../compile/plan-hosts.js';
 import { makeRollbackPlan, targetMarker } from '../compile/rollback-plan.js';
-import { loadInventory } from '../config/inventory.js';
-import { SourceIndexImpl } from '../config/source-index.js';
 import { checkPlanSyntax } from '../engine/check.js';
 import type { RunSummary } from '../engine/events.js';
 import { preparePlan } from '../engine/prepare.js';
@@ -23,11 +19,11 @@ import { Masker } from '../shell/mask.js';
 import { formatQueryTable, parseQueryOutput, queryScript, type QueryError, type QueryRow } from '../state/query.js';
 import { LinesRenderer } from '../ui/lines.js';
 import { EXIT, ExitRequest } from './main.js';
+import { cmdlineError, connectionPlan, limitHosts, loadCommandInventory } from './targets.js';
 import { applyPlan, exitCodeOf, newSession, parseExtraVars, parseLockWait, pickRenderer, prepare, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 const err = (s: string): void => void process.stderr.write(s);
-const cmdline = (path: string, message: string): ConfigError => new ConfigError([{ file: '<command line>', line: 1, col: 1, path, message }]);
 
 /** `orch query [PLAYBOOK | -i INVENTORY] [--limit P] [--app NAME] [--json]`. */
 export async function runQuery(playbook: string | undefined, opts: CommonOpts & { app?: string }): Promise<void> {
@@ -45,16 +41,9 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
     inventory = prepared.inventory;
     names = prepared.plan.targets;
   } else {
-    if (!opts.inventory?.length) throw cmdline('-i', 'give a playbook or -i INVENTORY');
-    const inv = await loadInventory(opts.inventory.map((f) => resolve(f)), new SourceIndexImpl());
-    if (!inv.inventory) throw new ConfigError(inv.diagnostics);
-    inventory = inv.inventory;
-    names = [...inventory.hosts.keys()].sort();
-    if (opts.limit !== undefined) {
-      const sel = selectHosts(opts.limit, { hosts: names, roles: inventory.roles, groups: inventory.groups });
-      if ('error' in sel) throw cmdline('--limit', sel.error);
-      names = sel.hosts;
-    }
+    if (!opts.inventory?.length) throw cmdlineError('-i', 'give a playbook or -i INVENTORY');
+    ({ inventory } = await loadCommandInventory(undefined, opts.inventory));
+    names = limitHosts(inventory, opts.limit);
   }
   // Version each host's app would get from the playbook (drift view).
   const wanted = new Map<string, string>();
@@ -63,11 +52,7 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
       for (const [h, t] of Object.entries(step.tasks)) if (t.state?.action === 'install') wanted.set(`${h}\0${t.state.app}`, t.state.version);
     }
   }
-  const queryPlan: Plan = {
-    planVersion: 1, hosts: planHostsFor(inventory, names), targets: names, bundles: {}, phases: [],
-    inputs: { files: {}, bundles: {}, playbook: '', inventories: [], extraVars: {} },
-  };
-  const session = await newSession(queryPlan, masker, opts, undefined);
+  const session = await newSession(connectionPlan(inventory, names), masker, opts, undefined);
   const rows: (QueryRow | QueryError)[] = [];
   const limit = pLimit(Math.max(1, Number(opts.forks ?? 50)));
   try {
@@ -162,7 +147,7 @@ export async function runConverge(playbook: string, opts: CommonOpts & { log?: s
   const abs = resolve(playbook);
   const start = new Date();
   const splay = Number(opts.splay ?? 0);
-  if (!Number.isFinite(splay) || splay < 0) throw cmdline('--splay', `expected seconds >= 0, got ${JSON.stringify(opts.splay)}`);
+  if (!Number.isFinite(splay) || splay < 0) throw cmdlineError('--splay', `expected seconds >= 0, got ${JSON.stringify(opts.splay)}`);
   const lockDir = join(defaultCacheDir(process.env), 'locks');
   mkdirSync(lockDir, { recursive: true });
   let release: (() => Promise<void>) | undefined;

@@ -19,6 +19,7 @@ import { countPending, formatPlan } from '../ui/plan-text.js';
 import type { Renderer } from '../ui/renderer.js';
 import type { RunSummary } from '../engine/events.js';
 import { EXIT, ExitRequest } from './main.js';
+import { cmdlineError } from './targets.js';
 
 /** Parsed common options. */
 export interface CommonOpts {
@@ -41,7 +42,7 @@ export function parseExtraVars(list: string[] | undefined): Record<string, strin
   const vars: Record<string, string> = {};
   for (const kv of list ?? []) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '-e', message: `expected key=value, got ${JSON.stringify(kv)}` }]);
+    if (i <= 0) throw cmdlineError('-e', `expected key=value, got ${JSON.stringify(kv)}`);
     vars[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return vars;
@@ -49,7 +50,7 @@ export function parseExtraVars(list: string[] | undefined): Record<string, strin
 
 function parseForks(v: string | undefined): number {
   const n = Number(v ?? 50);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '--forks', message: `expected a whole number >= 1, got ${JSON.stringify(v)}` }]);
+  if (!Number.isInteger(n) || n < 1) throw cmdlineError('--forks', `expected a whole number >= 1, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -246,19 +247,21 @@ export function exitCodeOf(summary: RunSummary, detailed: boolean): number {
   return detailed && changed ? EXIT.CHANGED : EXIT.OK;
 }
 
+/** A `--FLAG SECONDS` value: a number >= 0. @throws ConfigError naming the flag. */
+function parseSeconds(flag: string, v: string | undefined): number {
+  const n = Number(v ?? 0);
+  if (!Number.isFinite(n) || n < 0) throw cmdlineError(flag, `expected seconds >= 0, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** `--timeout SECONDS` -> seconds, undefined when unset or 0. */
 export function parseTimeout(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '--timeout', message: `expected seconds >= 0, got ${JSON.stringify(v)}` }]);
-  return n > 0 ? n : undefined;
+  return v === undefined ? undefined : parseSeconds('--timeout', v) || undefined;
 }
 
 /** `--lock-wait SECONDS` -> number. */
 export function parseLockWait(v: string | undefined): number {
-  const n = Number(v ?? 0);
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError([{ file: '<command line>', line: 1, col: 1, path: '--lock-wait', message: `expected seconds >= 0, got ${JSON.stringify(v)}` }]);
-  return n;
+  return parseSeconds('--lock-wait', v);
 }
 
 /** `orch apply PLAYBOOK|PLAN.json`. */

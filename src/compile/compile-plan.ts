@@ -6,7 +6,7 @@
  * the only thing that decides what apply does), Ansible (serial, max_fail, limit).
  */
 import type { Diagnostic, SourceIndex } from '../model/diagnostics.js';
-import { diagAt, sortDiagnostics } from '../model/diagnostics.js';
+import { cmdlineDiagnostic, diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Host, Inventory, Vars } from '../model/inventory.js';
 import type { MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../model/plan.js';
 import type { Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
@@ -71,7 +71,7 @@ export function compilePlan(input: CompileInput): CompileResult {
   let limited = new Set(allHosts);
   if (input.limit !== undefined) {
     const sel = selectHosts(input.limit, { hosts: allHosts, roles: inventory.roles, groups: inventory.groups });
-    if ('error' in sel) return { diagnostics: [{ file: '<command line>', line: 1, col: 1, path: '--limit', message: sel.error }] };
+    if ('error' in sel) return { diagnostics: [cmdlineDiagnostic('--limit', sel.error)] };
     limited = new Set(sel.hosts);
   }
 
@@ -82,7 +82,7 @@ export function compilePlan(input: CompileInput): CompileResult {
     const top = nodes.find((n) => n.path === want);
     if (!top) {
       const known = nodes.filter((n) => n.path).map((n) => n.path).join(', ') || '(none)';
-      return { diagnostics: [{ file: '<command line>', line: 1, col: 1, path: '--node', message: `no node "${want}" (nodes: ${known})` }] };
+      return { diagnostics: [cmdlineDiagnostic('--node', `no node "${want}" (nodes: ${known})`)] };
     }
     nodes = flattenNodes(top);
   }

@@ -9,7 +9,7 @@
  */
 import { posix } from 'node:path';
 import { quote } from '../shell/quote.js';
-import type { Diagnostic } from '../model/diagnostics.js';
+import { cmdlineDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 
 /** Prefix of orch's marker comments: the line is `# orch:<absolute playbook path>`. */
 export const MARKER_PREFIX = '# orch:';
@@ -49,8 +49,8 @@ export function checkEntrySpec(spec: ConvergeEntrySpec): Diagnostic[] {
   ];
   for (const [flag, v, abs] of fields) {
     if (v === undefined) continue;
-    if (/[\n\r\0]/.test(v)) out.push({ file: '<command line>', line: 1, col: 1, path: flag, message: `${JSON.stringify(v)} contains a line break or NUL byte, which a crontab line cannot hold` });
-    else if (abs && !v.startsWith('/')) out.push({ file: '<command line>', line: 1, col: 1, path: flag, message: `${JSON.stringify(v)} is not an absolute path` });
+    if (/[\n\r\0]/.test(v)) out.push(cmdlineDiagnostic(flag, `${JSON.stringify(v)} contains a line break or NUL byte, which a crontab line cannot hold`));
+    else if (abs && !v.startsWith('/')) out.push(cmdlineDiagnostic(flag, `${JSON.stringify(v)} is not an absolute path`));
   }
   return out;
 }

@@ -7,7 +7,7 @@
  * ("hash" schedules), so a fleet of control machines does not fire at :00 all at once.
  */
 import { createHash } from 'node:crypto';
-import type { Diagnostic } from '../model/diagnostics.js';
+import { cmdlineDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 
 /** Result of resolving a schedule: `expr` is set only when `diagnostics` is empty. */
 export interface ScheduleResult {
@@ -31,7 +31,7 @@ export const EVERY_HOURS: readonly number[] = [1, 2, 3, 4, 6, 8, 12];
 /** Macros of Vixie/Debian cron accepted by `--cron` (`@reboot` is not a convergence schedule). */
 export const CRON_MACROS: readonly string[] = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
 
-const cmdline = (path: string, message: string): Diagnostic => ({ file: '<command line>', line: 1, col: 1, path, message });
+const cmdline = cmdlineDiagnostic;
 
 /**
  * A minute (0..59) and an hour (0..23) derived from the sha256 of `key` (the absolute

@@ -62,3 +62,8 @@ export function diagAt(index: SourceIndex, file: string, path: DocPath, message:
 export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   return [...ds].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
 }
+
+/** A problem with a command-line flag or argument: printed `<command line>:1:1: PATH: MESSAGE`. */
+export function cmdlineDiagnostic(path: string, message: string): Diagnostic {
+  return { file: '<command line>', line: 1, col: 1, path, message };
+}
