@@ -15,7 +15,8 @@ import type { MaxFail, Plan, PlanHost, PlanStep, StepStatus, Task } from '../mod
 import type { Masker } from '../shell/mask.js';
 import { quote } from '../shell/quote.js';
 import { formatStateJson, markBad, nextState, parseRegistry, parseState, type AppState, type Registry } from '../state/state.js';
-import { joinPath, PRELUDE } from '../compile/steps/common.js';
+import { joinPath, PRELUDE, qpath } from '../compile/steps/common.js';
+import { B64_FN } from '../shell/snippets.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import type { EngineEvent, HostResult, RunSummary } from './events.js';
 import { factsScript, parseFacts } from './facts.js';
@@ -433,7 +434,7 @@ export class Session {
   /** Writes state.json for `root` on the host (temp name + rename) and remembers it. */
   private async writeState(host: string, root: string, state: AppState): Promise<void> {
     const conn = await this.connection(host);
-    const script = `${PRELUDE}\norch_write ${quote(joinPath(root, '.orch/state.json')).replace(/^'~\//, '"$HOME"/\'')} "$2"\n`;
+    const script = `${PRELUDE}\norch_write ${qpath(joinPath(root, '.orch/state.json'))} "$2"\n`;
     const res = await conn.exec(`bash -c ${quote(script)} orch 0 ${quote(formatStateJson(state))}`);
     if (res.code !== 0) throw new Error(`writing state.json failed: ${tail(res.stderr.toString('utf8'), 500)}`);
     this.states.set(`${host}\0${root}`, state);
@@ -574,7 +575,7 @@ export const SEGMENT_SCRIPT = [
   'umask 077',
   'd=$(mktemp -d) || exit 70',
   "trap 'rm -rf -- \"$d\"' EXIT",
-  "b64() { base64 -w0 2>/dev/null || base64 | tr -d '\\n'; }",
+  B64_FN,
   // stdin: a length line, that many bytes of NUL-separated fields, then the payload.
   // `read` takes one byte at a time from a pipe and `head -c` never reads past its count.
   'IFS= read -r len || exit 70',

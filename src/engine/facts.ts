@@ -7,24 +7,25 @@ import type { Probe } from '../model/plan.js';
 import type { Facts } from '../compile/predict.js';
 import { factKey } from '../compile/predict.js';
 import { qpath } from '../compile/steps/common.js';
+import { B64_FN } from '../shell/snippets.js';
 
 /** Largest file a `read` probe returns, bytes. */
 export const READ_LIMIT = 1024 * 1024;
 
 /** Builds the facts script for these probes (POSIX sh + coreutils). */
 export function factsScript(probes: Probe[]): string {
-  const lines = ['set -u', "orch_b64() { base64 -w0 2>/dev/null || base64 | tr -d '\\n'; }"];
+  const lines = ['set -u', B64_FN];
   probes.forEach((p, i) => {
     const path = qpath(p.path);
     switch (p.kind) {
       case 'sha256':
-        lines.push(`if [ -f ${path} ]; then printf 'F ${i} %s\\n' "$(sha256sum < ${path} | cut -d' ' -f1 | tr -d '\\n' | orch_b64)"; else echo 'F ${i} -'; fi`);
+        lines.push(`if [ -f ${path} ]; then printf 'F ${i} %s\\n' "$(sha256sum < ${path} | cut -d' ' -f1 | tr -d '\\n' | b64)"; else echo 'F ${i} -'; fi`);
         break;
       case 'link':
-        lines.push(`if [ -L ${path} ]; then printf 'F ${i} %s\\n' "$(readlink -- ${path} | tr -d '\\n' | orch_b64)"; else echo 'F ${i} -'; fi`);
+        lines.push(`if [ -L ${path} ]; then printf 'F ${i} %s\\n' "$(readlink -- ${path} | tr -d '\\n' | b64)"; else echo 'F ${i} -'; fi`);
         break;
       case 'read':
-        lines.push(`if [ -f ${path} ] && [ -r ${path} ]; then printf 'F ${i} %s\\n' "$(head -c ${READ_LIMIT} -- ${path} | orch_b64)"; else echo 'F ${i} -'; fi`);
+        lines.push(`if [ -f ${path} ] && [ -r ${path} ]; then printf 'F ${i} %s\\n' "$(head -c ${READ_LIMIT} -- ${path} | b64)"; else echo 'F ${i} -'; fi`);
         break;
       case 'exists':
         lines.push(`if [ -e ${path} ]; then echo 'F ${i} MQ=='; else echo 'F ${i} -'; fi`);

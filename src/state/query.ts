@@ -3,6 +3,7 @@
  * registry (`~/.orch/registry.json`), so an inventory alone suffices. Like `dpkg -l` for
  * releases ("The Ultimate Python Deployment System": auditing installed versions).
  */
+import { B64_FN } from '../shell/snippets.js';
 import { parseRegistry, parseState } from './state.js';
 
 /** One row of `query --json` (SPEC section 5). */
@@ -41,7 +42,7 @@ export interface QueryError {
 export function queryScript(): string {
   return [
     'set -u',
-    "b64() { base64 -w0 2>/dev/null || base64 | tr -d '\\n'; }",
+    B64_FN,
     'reg="$HOME/.orch/registry.json"',
     'if [ -f "$reg" ]; then printf \'G %s\\n\' "$(b64 < "$reg")"; else echo "G -"; fi',
     '[ -f "$reg" ] && sed -n \'s/^    "[^"]*": "\\(.*\\)",\\{0,1\\}$/\\1/p\' "$reg" | while IFS= read -r root; do',
