@@ -30,7 +30,6 @@ export interface CronInstallOptions {
   limit?: string;
   log?: string;
   /** Accepted for clarity: the invoking user's crontab is the default (and only) target. */
-  userCrontab?: boolean;
 }
 
 /** Absolute playbook path as used in markers: resolved against the cwd, symlinks resolved when it exists. */

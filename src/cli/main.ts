@@ -183,7 +183,6 @@ export async function main(argv: string[]): Promise<void> {
     .option('--cron <expr>', 'a raw schedule instead of --every: "M H DOM MON DOW" or @hourly/@daily/...')
     .option('-l, --limit <pattern>', 'passed on to converge: only hosts matching this pattern')
     .option('--log <file>', 'converge log, one JSON line per run (default ~/.orch/converge-<playbook>.log)')
-    .option('--user-crontab', 'write the invoking user\'s crontab through `crontab` (the default)')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runCronInstall } = await import('./cron.js');
       return runCronInstall(playbook, opts);
