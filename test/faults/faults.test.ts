@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync, mkd
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
-import { hostOk, makeWork, onHost, orch, sleep, startOrch, summaryOf, waitFor, writeApp, writeFile, type Work } from './helpers.js';
+import { hostOk, makeWork, onHost, orch, startOrch, summaryOf, waitFor, writeApp, writeFile, type Work } from './helpers.js';
 
 interface State { current: string | null; history: { version: string; action: string }[] }
 

@@ -3,27 +3,16 @@
  * HOME and cache, a `dir` bundle source writer, and host-side inspection helpers.
  * Every suite drives the built CLI (`bin/orch.js`) as a subprocess, like a user.
  */
-import { spawn as spawnChild } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fleet, TestHost } from '../harness/fleet.js';
 
-export { orch, summaryOf, ORCH } from '../integration/cli.js';
-import { ORCH as ORCH_PATH } from '../integration/cli.js';
-
-/** A scratch folder with `home/` and `cache/`; `env` is what `orch()` needs. */
-export interface Work {
-  dir: string;
-  env: Record<string, string>;
-}
+export { orch, summaryOf, startOrch, ORCH, type BackgroundRun, type Work } from '../integration/cli.js';
+import { makeWork as makeSharedWork, type Work } from '../integration/cli.js';
 
 /** Creates a fresh work dir under the OS temp dir (NOT inside a test host's view). */
 export function makeWork(prefix: string): Work {
-  const dir = mkdtempSync(join(tmpdir(), `orch-faults-${prefix}-`));
-  const env = { HOME: join(dir, 'home'), XDG_CACHE_HOME: join(dir, 'cache') };
-  mkdirSync(env.HOME, { recursive: true });
-  return { dir, env };
+  return makeSharedWork(`faults-${prefix}`);
 }
 
 /** Writes a `dir` builder source at `<work>/<name>` with VERSION and `files` (path -> content). */
@@ -83,28 +72,3 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
 
 /** A string is a JS/Node stack trace when it has `    at ` frames. */
 export const STACK_RE = /^\s+at .+\(?.+:\d+:\d+\)?$/m;
-
-/** A CLI run in the background: `child` to signal it, `done` for its result. */
-export interface BackgroundRun {
-  child: import('node:child_process').ChildProcess;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }>;
-}
-
-/** Starts `orch ARGS` like `orch()` does, without waiting for it. */
-export function startOrch(args: string[], env: Record<string, string>, opts: { cwd?: string } = {}): BackgroundRun {
-  const t0 = Date.now();
-  const child = spawnChild(process.execPath, [ORCH_PATH, ...args], {
-    cwd: opts.cwd ?? process.cwd(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 }));
-  });
-  return { child, done };
-}

@@ -34,7 +34,6 @@ export const CORPUS: readonly string[] = [
 describe.skipIf(!canRunFleet())('hostile input (issue 6 rows 1-4, 7)', () => {
   let fleet: Fleet;
   let work: Work;
-  let inv: string;
   const h = (i: number): TestHost => fleet.hosts[i - 1]!;
 
   /** The sentinel exists nowhere: control /tmp, cwd, HOME; each host's /tmp, /root, /srv (recursively by name). */
@@ -55,7 +54,7 @@ describe.skipIf(!canRunFleet())('hostile input (issue 6 rows 1-4, 7)', () => {
   beforeAll(async () => {
     fleet = await startFleet({ count: 2, name: 'orchhi' });
     work = makeWork('hostile');
-    inv = writeFile(work, 'inventory.yml', fleet.inventoryYaml({ roles: { web: ['h1'] } }));
+    writeFile(work, 'inventory.yml', fleet.inventoryYaml({ roles: { web: ['h1'] } }));
     writeApp(work, 'app', '1.0.0', { 'bin/run': '#!/bin/sh\necho app\n' });
     // The harness's readiness probe is a TCP connection sshd logs: let it land first.
     await waitFor(() => sshdConnections(h(1)) >= 1, 'the readiness probe in h1\'s sshd log', 10_000);

@@ -100,12 +100,12 @@ describe.skipIf(!canRunFleet())('netem (issue 6 row 12)', () => {
     };
   };
 
-  it.for([
+  it.each([
     ['500ms ± 100ms delay', 'delay 500ms 100ms'],
     ['5 % loss', 'loss 5%'],
     ['20 % loss', 'loss 20%'],
     ['1 Mbit/s', 'rate 1mbit'],
-  ] as const)('%s on h1: completes with verified files, or fails h1 — never a corrupted install', async ([, netem]) => {
+  ] as const)('%s on h1: completes with verified files, or fails h1 — never a corrupted install', async (_name, netem) => {
     const version = `1.0.${netem.length}${netem.charCodeAt(0)}`;
     const blob = randomBytes(256 * 1024);
     writeApp(work, 'slow', version, { 'blob.bin': blob });

@@ -4,11 +4,10 @@
  * Run `npm run build` first.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ORCH, orch } from './cli.js';
+import { makeWork, ORCH, orch } from './cli.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasCrontab = (): boolean => spawnSync('sh', ['-c', 'command -v crontab'], { stdio: 'ignore' }).status === 0;
@@ -69,9 +68,8 @@ describe.skipIf(!hasCrontab() && !isRoot)('orch cron with the real crontab', () 
   });
 
   beforeEach(() => {
-    work = realpathSync(mkdtempSync(join(tmpdir(), 'orch-cron-')));
-    env = { HOME: join(work, 'home'), XDG_CACHE_HOME: join(work, 'cache') };
-    mkdirSync(env.HOME!, { recursive: true });
+    ({ dir: work, env } = makeWork('cron'));
+    work = realpathSync(work);
     writeTable(UNRELATED);
   });
 

@@ -2,12 +2,11 @@
  * End to end over real SSH: 4 sshd test hosts in network namespaces, the built CLI run as
  * a subprocess, results checked on each host's private filesystem.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
-import { orch, summaryOf } from './cli.js';
+import { makeWork, orch, summaryOf } from './cli.js';
 
 const ROOT = '/srv/shop';
 
@@ -29,9 +28,7 @@ describe.skipIf(!canRunFleet())('deploy over SSH to a 4-host fleet', () => {
 
   beforeAll(async () => {
     fleet = await startFleet({ count: 4 });
-    work = mkdtempSync(join(tmpdir(), 'orch-deploy-'));
-    env = { HOME: join(work, 'home'), XDG_CACHE_HOME: join(work, 'cache') };
-    mkdirSync(env.HOME!, { recursive: true });
+    ({ dir: work, env } = makeWork('deploy'));
     inv = join(work, 'inventory.yml');
     writeFileSync(inv, fleet.inventoryYaml({
       roles: { web: ['h1', 'h2'], db: ['h3'], lb: ['h4'] },

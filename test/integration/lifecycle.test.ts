@@ -2,13 +2,11 @@
  * Release lifecycle on real sshd hosts: prune, query, rollback, healthcheck with
  * rollback and bad-version memory, host locks (incl. a SIGKILLed holder), converge.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
-import { ORCH, orch, summaryOf } from './cli.js';
+import { makeWork, orch, startOrch, summaryOf } from './cli.js';
 
 const ROOT = '/srv/app';
 
@@ -48,9 +46,7 @@ ${extraSteps}
 
   beforeAll(async () => {
     fleet = await startFleet({ count: 3 });
-    work = mkdtempSync(join(tmpdir(), 'orch-life-'));
-    env = { HOME: join(work, 'home'), XDG_CACHE_HOME: join(work, 'cache') };
-    mkdirSync(env.HOME!, { recursive: true });
+    ({ dir: work, env } = makeWork('life'));
     inv = join(work, 'inventory.yml');
     writeFileSync(inv, fleet.inventoryYaml());
   }, 60_000);
@@ -169,10 +165,10 @@ ${extraSteps}
     expect((await holder).code).toBe(0);
 
     // SIGKILL a holder mid-run: the lock must free itself.
-    const child = spawn(process.execPath, [ORCH, 'apply', slow, '--limit', 'h3', '--json'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
+    const { child, done } = startOrch(['apply', slow, '--limit', 'h3', '--json'], env);
     expect(await lockState('h3', '1')).toBe('1');
     child.kill('SIGKILL');
-    await new Promise((r) => child.on('close', r));
+    await done;
     expect(await lockState('h3', '0')).toBe('0');
     const after = await orch(['apply', slow, '--limit', 'h3', '--json'], env);
     expect(after.code, after.stdout + after.stderr).toBe(0);

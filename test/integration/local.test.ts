@@ -3,11 +3,10 @@
  * saved plans, stale-plan refusal, secrets, isolation, serial + max_fail, diagnostics.
  */
 import Ajv2020 from 'ajv/dist/2020.js';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { orch, summaryOf } from './cli.js';
+import { makeWork, orch, summaryOf } from './cli.js';
 
 let work: string;
 let env: Record<string, string>;
@@ -35,9 +34,7 @@ function setup(playbook: string, version = '1.0.0'): string {
 }
 
 beforeEach(() => {
-  work = mkdtempSync(join(tmpdir(), 'orch-local-'));
-  env = { HOME: join(work, 'home'), XDG_CACHE_HOME: join(work, 'cache') };
-  mkdirSync(env.HOME!, { recursive: true });
+  ({ dir: work, env } = makeWork('local'));
 });
 
 const RELEASE = (root: string): string => `

@@ -2,12 +2,11 @@
  * `service: { manager: supervisor }` against a real supervisord on an SSH test host:
  * each deploy restarts the program, which then runs the new release.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
-import { orch } from './cli.js';
+import { makeWork, orch } from './cli.js';
 
 const SUPERVISORD = ['/usr/bin/supervisord', '/usr/local/bin/supervisord'].find((p) => existsSync(p));
 
@@ -30,9 +29,7 @@ describe.skipIf(!canRunFleet() || !SUPERVISORD)('service manager: supervisor (re
   beforeAll(async () => {
     fleet = await startFleet({ count: 1 });
     host = fleet.hosts[0]!;
-    work = mkdtempSync(join(tmpdir(), 'orch-supervisor-'));
-    env = { HOME: join(work, 'home'), XDG_CACHE_HOME: join(work, 'cache') };
-    mkdirSync(env.HOME!, { recursive: true });
+    ({ dir: work, env } = makeWork('supervisor'));
     writeFileSync(join(work, 'inventory.yml'), fleet.inventoryYaml());
     // supervisorctl finds ./supervisord.conf in its working directory: the SSH user's home.
     writeFileSync(onHost('root/supervisord.conf'), [

@@ -2,12 +2,11 @@
  * A node app bundle (npm ci --omit=dev, vendored `file:` dependency, no registry)
  * deployed with `orch apply` to an SSH test host, and run there.
  */
-import { cpSync, mkdirSync, mkdtempSync, readlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet } from '../../harness/fleet.js';
-import { orch } from '../cli.js';
+import { makeWork, orch } from '../cli.js';
 import { FIXTURES } from './toolchain.js';
 
 describe.skipIf(!canRunFleet())('node bundle deployed to an SSH test host', () => {
@@ -17,9 +16,7 @@ describe.skipIf(!canRunFleet())('node bundle deployed to an SSH test host', () =
 
   beforeAll(async () => {
     fleet = await startFleet({ count: 1 });
-    work = mkdtempSync(join(tmpdir(), 'orch-node-deploy-'));
-    env = { HOME: join(work, 'home'), XDG_CACHE_HOME: join(work, 'cache') };
-    mkdirSync(env.HOME!, { recursive: true });
+    ({ dir: work, env } = makeWork('node-deploy'));
     cpSync(join(FIXTURES, 'node-app'), join(work, 'node-app'), { recursive: true });
     writeFileSync(join(work, 'inventory.yml'), fleet.inventoryYaml());
     writeFileSync(join(work, 'playbook.yml'), `
