@@ -11,7 +11,7 @@ import pLimit from 'p-limit';
 import type { Facts } from '../compile/predict.js';
 import { predictHost, probesForHost, type HostPrediction } from '../compile/predict.js';
 import { ConnectError } from '../model/errors.js';
-import type { MaxFail, Plan, PlanHost, PlanStep, StepStatus, Task } from '../model/plan.js';
+import type { MaxFail, Plan, PlanHost, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { quote } from '../shell/quote.js';
 import { formatStateJson, markBad, nextState, parseRegistry, parseState, type AppState, type Registry } from '../state/state.js';
@@ -175,12 +175,19 @@ export class Session {
   predict(offline: boolean): Map<string, HostPrediction> {
     const out = new Map<string, HostPrediction>();
     for (const h of this.plan.targets) out.set(h, predictHost(this.plan, h, offline ? undefined : this.facts.get(h)));
-    if (!offline) this.predictions = out;
+    if (!offline) {
+      this.predictions = new Map();
+      for (const [h, pred] of out) this.predictions.set(h, new Map(pred.map((p) => [`${p.phase}:${p.step}`, p.status])));
+    }
     return out;
   }
 
-  /** Predictions from fresh facts: steps predicted `ok` (or skipped by `creates`) are not run again. */
-  private predictions?: Map<string, HostPrediction>;
+  /** Predictions from fresh facts by host, then `phase:step`: steps predicted `ok` (or skipped by `creates`) are not run again. */
+  private predictions?: Map<string, Map<string, PredictedStatus>>;
+
+  private predicted(host: string, pi: number, step: PlanStep): PredictedStatus | undefined {
+    return this.predictions?.get(host)?.get(`${pi}:${step.index}`);
+  }
 
   /** Runs `bash -n` of every task script on its host (python-deployer's sandbox). Returns problems. */
   async remoteCheck(): Promise<string[]> {
@@ -231,7 +238,7 @@ export class Session {
   private staticStatus(host: string, pi: number, step: PlanStep, task: Task, changed: boolean, inSegment: boolean): StepStatus | undefined {
     if (task.check.kind === 'bundle') return 'ok';
     if (step.when === 'changed' && !changed && !inSegment) return 'skipped';
-    const predicted = this.predictions?.get(host)?.find((p) => p.phase === pi && p.step === step.index)?.status;
+    const predicted = this.predicted(host, pi, step);
     if (step.when === 'always' && (predicted === 'ok' || predicted === 'skipped')) return predicted;
     return undefined;
   }
@@ -287,7 +294,7 @@ export class Session {
           seg.push({ step, task, static: s });
           continue;
         }
-        const predicted = this.predictions?.get(host)?.find((p) => p.phase === pi && p.step === step.index)?.status;
+        const predicted = this.predicted(host, pi, step);
         const args = this.stateArgs(host, task, overlay, registry);
         // Only steps whose state.json text was computed ahead need their outcome confirmed.
         const expect = args.newState ? (predicted === 'ok' || predicted === 'skipped' ? predicted : 'changed') : '-';
