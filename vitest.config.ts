@@ -7,6 +7,7 @@ export default defineConfig({
     exclude: ['test/faults/**', 'node_modules/**'],
     // Child processes, network namespaces and sshd: separate processes, not threads.
     pool: 'forks',
+    globalSetup: ['test/setup/embed-host.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -9,6 +9,7 @@ export default defineConfig({
   test: {
     include: ['test/faults/**/*.test.ts'],
     pool: 'forks',
+    globalSetup: ['test/setup/embed-host.ts'],
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 300_000,

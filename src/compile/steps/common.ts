@@ -6,7 +6,10 @@
 import type { Host } from '../../model/inventory.js';
 import type { PlanBundle } from '../../model/plan.js';
 import type { StepSpec } from '../../model/playbook.js';
-import { quote } from '../../shell/quote.js';
+import { PRELUDE_SH } from '../../host/embedded.generated.js';
+import { joinPath, qpath, RESTART_PENDING } from '../../host/layout.js';
+
+export { joinPath, qpath, RESTART_PENDING };
 
 /** Data a step builder works from. Errors go through `fail` (collected as diagnostics). */
 export interface StepContext {
@@ -40,33 +43,12 @@ export interface StepContext {
   sha256(bytes: Buffer): string;
 }
 
-/**
- * Script prelude of every task. Arguments: `$1` = 1 when the payload is on stdin,
- * `$2` = new state.json text (or empty), `$3` = new registry.json text (or empty).
- * Status protocol: a line `::orch:: status=<ok|changed|skipped>` on stdout; exit 99 =
- * "run me again with the payload".
- */
-export const PRELUDE = [
-  'set -euo pipefail',
-  'umask 022',
-  "orch_status() { printf '::orch:: status=%s\\n' \"$1\"; }",
-  'orch_fail() { printf \'%s\\n\' "$*" >&2; exit 1; }',
-  'orch_write() { local tmp; tmp="$1.tmp.$$"; mkdir -p -- "$(dirname -- "$1")"; printf \'%s\\n\' "$2" > "$tmp"; mv -f -- "$tmp" "$1"; }',
-].join('\n');
+/** Script prelude of every task: src/host/prelude.sh (strict mode, orch_status, orch_fail, orch_write, b64). */
+export const PRELUDE = PRELUDE_SH.trimEnd();
 
 /** Joins prelude and body lines into a task script. */
 export function script(...lines: (string | false | undefined)[]): string {
   return [PRELUDE, ...lines.filter((l): l is string => typeof l === 'string')].join('\n') + '\n';
-}
-
-/**
- * Quotes a host path for the shell: `~/x` becomes `"$HOME"/'x'` (so the remote home
- * applies), anything else is quoted whole.
- */
-export function qpath(path: string): string {
-  if (path === '~') return '"$HOME"';
-  if (path.startsWith('~/')) return `"$HOME"/${quote(path.slice(2))}`;
-  return quote(path);
 }
 
 /** Host paths must be absolute or start with `~/`; returns an error message or undefined. */
@@ -74,11 +56,6 @@ export function checkHostPath(path: string, what: string): string | undefined {
   if (path.includes('\0')) return `${what} contains a NUL byte`;
   if (path.startsWith('/') || path === '~' || path.startsWith('~/')) return undefined;
   return `${what} must be an absolute path or start with ~/ (got ${JSON.stringify(path)})`;
-}
-
-/** Joins a host path and a relative part. */
-export function joinPath(base: string, rel: string): string {
-  return base.endsWith('/') ? `${base}${rel}` : `${base}/${rel}`;
 }
 
 /** Resolves `root` (required for install/symlink/prune): reports and returns undefined when unset or invalid. */
@@ -109,14 +86,6 @@ export function appName(ctx: StepContext, bundle?: { package: string }): string 
 
 /** Versions become folder names: same rule as the bundle layer. */
 export const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
-
-/**
- * `<root>/.orch/restart-pending`: written by `symlink` before it switches `current` when
- * the node restarts a service afterwards, removed by that `service` step once it ran. A
- * run killed between the switch and the restart leaves it, and the next run's `symlink`
- * then reports `changed` so the restart happens (no lost restart).
- */
-export const RESTART_PENDING = '.orch/restart-pending';
 
 /** Returns the memoised script for `key`, building it once. */
 export function memoScript(ctx: StepContext, key: string, build: () => string): string {
