@@ -52,6 +52,7 @@ export async function runTree(playbook: string, opts: CommonOpts): Promise<void>
     const own = { ...(n.path ? {} : prepared.playbook?.vars ?? {}), ...(n.spec.vars ?? {}), ...n.overrideVars };
     for (const [k, v] of Object.entries(own)) lines.push(`${pad}  var ${k} = ${prepared.masker.mask(JSON.stringify(v))}${n.overrideSrc.has(k) ? '  (override)' : ''}`);
     (n.spec.steps ?? []).forEach((s, i) => lines.push(`${pad}  step ${i + 1}: ${s.name ?? s.kind}${s.name ? ` (${s.kind})` : ''}${s.on ?? n.spec.on ? ` on ${s.on ?? n.spec.on}` : ''}${s.once ? ' once' : ''}`));
+    for (const [a, steps] of n.spec.actions ?? []) lines.push(`${pad}  action ${a}: ${steps.map((s) => s.name ?? s.kind).join(', ')}  (orch run ${playbook} ${n.path ? `${n.path}.` : ''}${a})`);
   }
   out(`${lines.join('\n')}\n`);
   if (prepared.diagnostics.length) throw new ConfigError(prepared.diagnostics);

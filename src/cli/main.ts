@@ -118,6 +118,35 @@ export async function main(argv: string[]): Promise<void> {
       return runExec(args, opts);
     });
 
+  common(program.command('run').argument('<playbook>', 'playbook file').argument('<node.action>', 'the action: NODE.ACTION (e.g. shop.migrate), or ACTION of the root node'))
+    .description('run a node action (actions: in the playbook; never part of apply) on the node\'s hosts, with its vars and roles')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <seconds>', 'wait this long for another run\'s host lock', '0')
+    .action(async (playbook: string, ref: string, opts: Record<string, unknown>) => {
+      const { runActionCommand } = await import('./run-action.js');
+      return runActionCommand(playbook, ref, opts);
+    });
+
+  program.command('ssh').argument('[playbook] <host> [command...]', 'an optional playbook (for its inventory), the host, then -- and a command')
+    .description('open a login shell (or run -- COMMAND) on an inventory host, with its user, key, bastions and host-key rules')
+    .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
+    .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
+    .action(async (args: string[], opts: Record<string, unknown>) => {
+      const { runSsh } = await import('./ssh.js');
+      return runSsh(args, opts);
+    });
+
+  program.command('shell').argument('<playbook>', 'playbook file')
+    .description('interactive shell over the playbook\'s node tree: cd, ls, inspect, plan, apply, actions, exec, connect, files (type help); reads commands from stdin when it is not a terminal')
+    .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
+    .option('-l, --limit <pattern>', 'only hosts matching this pattern')
+    .option('-e, --extra-var <key=value>', 'set a variable, highest precedence (repeatable)', collect, [])
+    .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runShell } = await import('./shell/shell.js');
+      return runShell(playbook, opts);
+    });
+
   program.command('validate').argument('<files...>', 'inventory or playbook files')
     .description('check files against the schemas and rules; print every problem as file:line:col')
     .action(async (files: string[]) => {

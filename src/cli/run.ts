@@ -7,7 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Session } from '../engine/apply-plan.js';
-import { preparePlan, type Prepared } from '../engine/prepare.js';
+import { preparePlan, type Prepared, type PrepareOptions } from '../engine/prepare.js';
 import { ConfigError, OrchError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
@@ -54,8 +54,9 @@ function parseForks(v: string | undefined): number {
   return n;
 }
 
-export async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true): Promise<Prepared & { plan: Plan }> {
+export async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: Pick<PrepareOptions, 'selectPlaybook'> = {}): Promise<Prepared & { plan: Plan }> {
   const prepared = await preparePlan({
+    ...more,
     playbook,
     inventories: opts.inventory ?? [],
     ...(opts.limit !== undefined && { limit: opts.limit }),

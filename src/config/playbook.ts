@@ -137,7 +137,7 @@ export async function loadPlaybook(
   checkExtends(root);
   for (const t of templates.values()) checkExtends(t);
   walkNodes(root, (n) => {
-    for (const step of n.steps ?? []) {
+    for (const step of [...(n.steps ?? []), ...(n.actions ?? []).flatMap(([, list]) => list)]) {
       const ref = step.args.bundle;
       if ((step.kind === 'bundle' || step.kind === 'install') && typeof ref === 'string' && !ref.includes('{{') && !bundles.has(ref)) {
         const hint = bundles.size > 0 ? `known: ${[...bundles.keys()].join(', ')}` : 'the playbook has no bundles';
@@ -255,6 +255,12 @@ function buildNode(ctx: Ctx, rawNode: unknown, file: string, path: DocPath): Nod
       case 'steps':
         node.steps = (Array.isArray(value) ? value : []).map((s, i) => buildStep(ctx, s, file, [...path, 'steps', i]));
         break;
+      case 'actions': {
+        const acts = isMap(value) ? value : {};
+        const names = ctx.index.keysAt(file, [...path, 'actions']) ?? Object.keys(acts);
+        node.actions = names.filter((a) => a in acts).map((a) => [a, (Array.isArray(acts[a]) ? acts[a] : []).map((s, i) => buildStep(ctx, s, file, [...path, 'actions', a, i]))]);
+        break;
+      }
       case 'nodes': {
         const kids = isMap(value) ? value : {};
         const names = ctx.index.keysAt(file, [...path, 'nodes']) ?? Object.keys(kids);

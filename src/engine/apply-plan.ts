@@ -259,7 +259,7 @@ export class Session {
     let changed = false;
     let forceSend = -1;
     let i = 0;
-    const report = (step: PlanStep, status: StepStatus, ms: number): void => {
+    const report = (step: PlanStep, status: StepStatus, ms: number, out?: string): void => {
       const base = { host, phase: pi, node: phase.node, step: step.index, name: step.name };
       this.emit({ type: 'step-start', ...base });
       r.counts[status]++;
@@ -268,7 +268,8 @@ export class Session {
         r.changedSteps.push(`${phase.node || '(root)'}: ${step.name}`);
         if (r.status === 'ok') r.status = 'changed';
       }
-      this.emit({ type: 'step-end', ...base, status, ms });
+      const output = out === undefined ? '' : tail(out.replace(/^::orch::.*$\n?/gm, ''));
+      this.emit({ type: 'step-end', ...base, status, ms, ...(output && { output: this.mask(output) }) });
     };
     while (i < items.length && !this.isFailed(host)) {
       const head = items[i]!;
@@ -343,7 +344,7 @@ export class Session {
           return;
         }
         await this.finishTask(host, e, res);
-        report(e.step, res.status, res.ms);
+        report(e.step, res.status, res.ms, res.out);
         if (e.expect !== '-' && res.status !== e.expect) {
           next = i + k + 1; // later steps were given state computed on another assumption
           break;

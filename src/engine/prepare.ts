@@ -41,6 +41,11 @@ export interface PrepareOptions {
   skipSyntaxCheck?: boolean;
   now: () => Date;
   log?: (line: string) => void;
+  /**
+   * Rewrites the loaded playbook before anything else (`orch run NODE.ACTION`: the
+   * action's steps become the only steps, see compile/actions.ts); diagnostics stop the run.
+   */
+  selectPlaybook?: (playbook: Playbook, index: SourceIndexImpl) => { playbook?: Playbook; diagnostics: Diagnostic[] };
   /** Opens a connection to a host (for `build_on`); injected by the CLI, which owns the transports. */
   connect?: (host: PlanHost, hosts: Record<string, PlanHost>) => Promise<Connection>;
 }
@@ -63,7 +68,12 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const playbookFile = resolve(opts.playbook);
   const pb = await loadPlaybook(playbookFile, index);
   if (!pb.playbook) return { masker, diagnostics: pb.diagnostics };
-  const playbook = pb.playbook;
+  let playbook = pb.playbook;
+  if (opts.selectPlaybook) {
+    const sel = opts.selectPlaybook(playbook, index);
+    if (!sel.playbook) return { masker, playbook, diagnostics: sel.diagnostics };
+    playbook = sel.playbook;
+  }
   const invFiles = opts.inventories.length ? opts.inventories.map((f) => resolve(f)) : playbook.inventory ? [playbook.inventory] : [];
   if (!invFiles.length) {
     return { masker, playbook, diagnostics: [{ file: playbookFile, line: 1, col: 1, path: 'inventory', message: 'no inventory: give -i INVENTORY or set "inventory:" in the playbook' }] };

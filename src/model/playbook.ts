@@ -43,6 +43,11 @@ export interface NodeSpec {
   serial?: SerialSpec;
   max_fail?: number | string;
   on?: string;
+  /**
+   * `actions:` named step lists, in file order, never part of apply; run one with
+   * `orch run PLAYBOOK NODE.ACTION` (Capistrano/Fabric tasks; python-deployer's node actions).
+   */
+  actions?: [string, StepSpec[]][];
   /** Double-underscore override keys as written: `a__b__name` -> value. */
   overrides: Record<string, unknown>;
   src: SrcRef;

@@ -26,7 +26,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import pLimit from 'p-limit';
 import ssh2 from 'ssh2';
-import type { AnyAuthMethod, Client, ClientChannel, ConnectConfig } from 'ssh2';
+import type { AnyAuthMethod, Client, ClientChannel, ConnectConfig, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 // ssh2 is CommonJS: named value imports work under vitest but not in Node's native ESM loader.
 const { Client: SshClient, utils: ssh2Utils } = ssh2;
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
@@ -35,7 +35,7 @@ import type { PlanHost } from '../model/plan.js';
 import { appendKnownHost, checkHostKey, decideHostKey, knownHostsName, knownKeyTypes, readKnownHosts } from './known-hosts.js';
 import { feedStdin, tailLines } from './local.js';
 import { expandPath, readSshConfig, resolveContextFromEnv, resolvePlanHost, type ParsedSshConfig, type ResolveContext, type ResolvedEndpoint } from './ssh-config.js';
-import type { ConnectOptions, Connection, ExecOptions, ExecResult, Transport } from './transport.js';
+import type { ConnectOptions, Connection, ExecOptions, ExecResult, PtyOptions, PtySession, RemoteFileInfo, RemoteFiles, Transport } from './transport.js';
 
 /** Channels open at once per connection (OpenSSH MaxSessions defaults to 10; keep headroom). */
 export const MAX_CHANNELS_PER_CONNECTION = 8;
@@ -523,6 +523,37 @@ export class SshConnection implements Connection {
     open(0);
   }
 
+  /** An interactive pty session: ssh2 `shell` (or `exec` with a pty for `command`); window changes through `setWindow`. */
+  pty(options: PtyOptions): Promise<PtySession> {
+    return new Promise((resolve, reject) => {
+      if (this.#lost !== undefined) return reject(new ConnectError(this.host, `connection lost: ${this.#lost}`));
+      const win = { term: options.term, rows: options.rows, cols: options.cols, height: 0, width: 0 };
+      const done = (err: Error | undefined, ch: ClientChannel): void => {
+        if (err) return reject(new ConnectError(this.host, `cannot open a terminal session: ${err.message}`));
+        let code: number | null = null;
+        ch.on('exit', (c: number | null) => (code = c));
+        resolve({ stream: ch, resize: (rows, cols) => ch.setWindow(rows, cols, 0, 0), exited: new Promise((r) => ch.once('close', () => r(code))) });
+      };
+      try {
+        if (options.command !== undefined) this.client.exec(options.command, { pty: win }, done);
+        else this.client.shell(win, done);
+      } catch (e) {
+        reject(new ConnectError(this.host, `connection lost: ${this.#lost ?? (e as Error).message}`));
+      }
+    });
+  }
+
+  /** An SFTP session (ssh2 `sftp`); the caller closes it. */
+  sftp(): Promise<RemoteFiles> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.client.sftp((err, sftp) => (err ? reject(new ConnectError(this.host, `cannot start SFTP: ${err.message}`)) : resolve(sftpFiles(sftp))));
+      } catch (e) {
+        reject(new ConnectError(this.host, `connection lost: ${this.#lost ?? (e as Error).message}`));
+      }
+    });
+  }
+
   /** Ends the connection (pending execs reject with ConnectError) and releases its jump hops. */
   async close(): Promise<void> {
     if (this.#lost === undefined) this.#markLost('connection closed by orch');
@@ -530,4 +561,30 @@ export class SshConnection implements Connection {
     await Promise.race([this.#closedP, new Promise((r) => setTimeout(r, 2000).unref())]);
     this.release();
   }
+}
+
+/** RemoteFileInfo of SFTP attributes. */
+function fileInfo(name: string, st: Stats): RemoteFileInfo {
+  const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other';
+  return { name, type, mode: st.mode & 0o7777, size: st.size, uid: st.uid, gid: st.gid, mtime: st.mtime };
+}
+
+/** Promise adapter over ssh2's SFTPWrapper (RemoteFiles). */
+function sftpFiles(sftp: SFTPWrapper): RemoteFiles {
+  const p = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> =>
+    new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+  return {
+    realpath: (path) => p((cb) => sftp.realpath(path, cb)),
+    list: async (path) => {
+      const list = await p<FileEntryWithStats[]>((cb) => sftp.readdir(path, cb));
+      return list.filter((e) => e.filename !== '.' && e.filename !== '..').map((e) => fileInfo(e.filename, e.attrs as unknown as Stats)).sort((a, b) => (a.name < b.name ? -1 : 1));
+    },
+    stat: async (path) => fileInfo(path.split('/').pop() || path, await p<Stats>((cb) => sftp.stat(path, cb))),
+    download: (remote, local) => p((cb) => sftp.fastGet(remote, local, cb)),
+    upload: (local, remote) => p((cb) => sftp.fastPut(local, remote, cb)),
+    rename: (from, to) => p((cb) => sftp.ext_openssh_rename(from, to, cb)),
+    chmod: (path, mode) => p((cb) => sftp.chmod(path, mode, cb)),
+    remove: (path) => p((cb) => sftp.unlink(path, cb)),
+    close: () => sftp.end(),
+  };
 }

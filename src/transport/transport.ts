@@ -2,7 +2,7 @@
  * The Transport interface: the engine knows only this (DESIGN: engine never imports ssh2).
  * Implementations: `ssh.ts` (ssh2, the only importer of ssh2) and `local.ts` (bash).
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { PlanHost } from '../model/plan.js';
 
 /** Result of one remote command. stdout/stderr are complete buffers. */
@@ -37,6 +37,61 @@ export interface Connection {
   /** Bytes sent as stdin payloads so far (for "uploaded nothing" checks and the bench). */
   readonly bytesSent: number;
   close(): Promise<void>;
+  /**
+   * An interactive session on a remote pseudo-terminal: the login shell, or `command`
+   * (`ssh -t HOST COMMAND`). ssh only (`orch ssh`, `connect` in `orch shell`).
+   * Rejects with ConnectError when the channel cannot be opened.
+   */
+  pty?(options: PtyOptions): Promise<PtySession>;
+  /** An SFTP session on this connection (ssh only; the host needs an sftp subsystem). */
+  sftp?(): Promise<RemoteFiles>;
+}
+
+/** Terminal settings of a remote pty. */
+export interface PtyOptions {
+  /** TERM value, e.g. `xterm-256color`. */
+  term: string;
+  /** Size in characters. */
+  rows: number;
+  cols: number;
+  /** Run this instead of the login shell. */
+  command?: string;
+}
+
+/** A live pty session: `stream` carries the terminal's bytes both ways. */
+export interface PtySession {
+  stream: Duplex;
+  /** Tells the remote pty the terminal's new size (characters; SSH window-change). */
+  resize(rows: number, cols: number): void;
+  /** Resolves with the remote exit status (null: killed by a signal or the connection was lost). */
+  exited: Promise<number | null>;
+}
+
+/** A remote file's metadata (SFTP attributes). `mtime` in seconds since the epoch. */
+export interface RemoteFileInfo {
+  name: string;
+  type: 'file' | 'dir' | 'link' | 'other';
+  mode: number;
+  size: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+}
+
+/** File operations over SFTP; paths are remote, absolute or relative to the login folder. Errors reject with the server's message. */
+export interface RemoteFiles {
+  realpath(path: string): Promise<string>;
+  /** Entries of a folder, without `.` and `..`, sorted by name. */
+  list(path: string): Promise<RemoteFileInfo[]>;
+  /** Metadata of `path` (symlinks followed). */
+  stat(path: string): Promise<RemoteFileInfo>;
+  download(remotePath: string, localPath: string): Promise<void>;
+  upload(localPath: string, remotePath: string): Promise<void>;
+  /** Renames over an existing `to` atomically (OpenSSH posix-rename). */
+  rename(from: string, to: string): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  remove(path: string): Promise<void>;
+  close(): void;
 }
 
 /** Connection options common to every host of a run. */

@@ -9,7 +9,8 @@
  * - per host a netns `<prefix>-<P>-<i>` with `lo` up and a veth `ov<S>-<i>` (bridge side)
  *   / `eth0` (host side) at `10.231.S.<10+i>/24`;
  * - per host `sshd -D -e -f <own sshd_config>` started under
- *   `nsenter --net=<netns> unshare -m --propagation private`, after bind-mounting the
+ *   `nsenter --net=<netns> unshare -m -u --propagation private` (its own UTS namespace:
+ *   `hostname` there prints the host's name, `h1`..), after bind-mounting the
  *   host's private `<dir>/srv`, `<dir>/root` and `<dir>/tmp` over `/srv`, `/root`, `/tmp`.
  *
  * The fleet's files (keys, configs, known_hosts, logs, the per-host dirs) live in a temp
@@ -393,7 +394,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     // child's pid IS sshd's pid.
     const child = spawn(
       'nsenter',
-      [`--net=/run/netns/${h.netns}`, '--', 'unshare', '-m', '--propagation', 'private', '--', 'bash', '-c', `${mounts} && exec ${SSHD} -D -e -f ${cfg}`],
+      [`--net=/run/netns/${h.netns}`, '--', 'unshare', '-m', '-u', '--propagation', 'private', '--', 'bash', '-c', `hostname ${h.name} && ${mounts} && exec ${SSHD} -D -e -f ${cfg}`],
       { stdio: ['ignore', log, log] },
     );
     closeSync(log);
