@@ -10,7 +10,9 @@ export function splitWords(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
     if (c === "'" || c === '"') {
-      const end = line.indexOf(c, i + 1);
+      let end = i + 1;
+      while (end < line.length && line[end] !== c) end += c === '"' && line[end] === '\\' ? 2 : 1;
+      if (end >= line.length) end = -1;
       if (end < 0) throw new Error(`unterminated ${c === "'" ? 'single' : 'double'} quote`);
       let body = line.slice(i + 1, end);
       if (c === '"') body = body.replace(/\\(["\\$`])/g, '$1');
