@@ -22,6 +22,8 @@ export interface Tmux {
   screen(): string;
   /** Waits until the screen matches `re` (polls every 50 ms); throws with the screen after `ms`. */
   waitFor(re: RegExp, ms?: number): Promise<string>;
+  /** Resizes the terminal (characters). */
+  resize(cols: number, rows: number): void;
   /** True while the pane's command runs. */
   alive(): boolean;
   kill(): void;
@@ -64,6 +66,7 @@ export function startTmux(dir: string, name: string, argv: string[], env: Record
         await new Promise((r) => setTimeout(r, 50));
       }
     },
+    resize: (cols, rows) => void tmux('resize-window', '-t', 't', '-x', String(cols), '-y', String(rows)),
     alive: () => spawnSync('tmux', ['-L', socket, 'has-session', '-t', 't']).status === 0,
     kill: () => void spawnSync('tmux', ['-L', socket, 'kill-server']),
   };

@@ -64,7 +64,7 @@ nodes:
     nodes:
       api:
         steps:
-          - run: { cmd: "echo api" }
+          - run: { cmd: "echo api > /srv/api-ran" }
   db:
     roles: { host: db }
     steps:
@@ -183,13 +183,34 @@ nodes:
       await t.waitFor(/root@h2:.*#$/m);
       t.line('hostname; stty size');
       await t.waitFor(/^h2\n50 160$/m);
+      // The remote pty follows the terminal's size.
+      t.resize(100, 30);
+      t.line('clear; stty size');
+      await t.waitFor(/^30 100$/m);
       t.line('exit');
       await t.waitFor(/orch:\/shop>$/m);
+      t.resize(160, 50);
+      t.line('clear');
+      // Ctrl-C stops the running command, not the shell; the hosts are reachable again afterwards.
+      t.line('exec sleep 30; echo never');
+      await new Promise((r) => setTimeout(r, 1500));
+      t.keys('C-c');
+      await t.waitFor(/h1 \| INTERRUPTED\nh2 \| INTERRUPTED\norch:\/shop>$/m, 10_000);
+      t.line('exec hostname');
+      await t.waitFor(/h1 \| ok\n {2}h1\nh2 \| ok\n {2}h2\norch:\/shop>$/m);
+      // apply runs orch apply on this subtree only, in the terminal.
+      t.line('cd api');
+      t.line('apply --yes');
+      await t.waitFor(/2 hosts: 2 changed/);
+      await t.waitFor(/orch:\/shop\/api>$/m);
+      expect(existsSync(onHost('h1', 'srv/api-ran'))).toBe(true);
+      expect(existsSync(onHost('h2', 'srv/api-ran'))).toBe(true);
+      expect(existsSync(onHost('h3', 'srv/db-step'))).toBe(false);
       t.line('pwd');
-      await t.waitFor(/^\/shop\norch:\/shop>$/m);
+      await t.waitFor(/^\/shop\/api\norch:\/shop\/api>$/m);
       t.keys('C-d');
       await t.waitFor(/\[exit 0\]/);
-      expect(readFileSync(join(env.HOME!, '.orch', 'shell_history'), 'utf8')).toBe('cd shop/api/\ncd ..\nconnect\npwd\n');
+      expect(readFileSync(join(env.HOME!, '.orch', 'shell_history'), 'utf8')).toBe('cd shop/api/\ncd ..\nconnect\nclear\nexec sleep 30; echo never\nexec hostname\ncd api\napply --yes\npwd\n');
     }, 60_000);
 
     it('files: put and get a 1 MiB random file byte-exact; edit uploads atomically only when changed', async () => {

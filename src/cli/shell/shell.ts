@@ -216,15 +216,19 @@ export class Shell {
     }
   }
 
-  /** The orch command line for this shell's inputs (`-i`, `-e`, `--limit`, `--insecure-host-keys`). */
+  /** Runs `orch ARGS` plus this shell's inputs (`-i`, `-e`, `--limit`, `--insecure-host-keys`) as a child process; resolves with its exit code. */
   private runOrch(args: string[]): Promise<number> {
+    // In a terminal the child gets it (apply's confirmation and live progress, Ctrl-C from
+    // the terminal itself); otherwise its output goes through the shell's streams.
     const child = spawn(process.execPath, [ORCH_BIN, ...args, ...this.orchArgs], {
-      stdio: [this.io.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'],
+      stdio: this.io.interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.on('data', (d: Buffer) => this.out(d.toString()));
-    child.stderr!.on('data', (d: Buffer) => this.err(d.toString()));
+    child.stdout?.on('data', (d: Buffer) => this.out(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => this.err(d.toString()));
     return this.interruptible(
-      () => child.kill('SIGINT'),
+      () => {
+        if (!this.io.interactive) child.kill('SIGINT');
+      },
       () => new Promise<number>((resolve) => {
         child.on('error', (e) => {
           this.err(`cannot start orch: ${e.message}\n`);
