@@ -127,7 +127,8 @@ export async function main(argv: string[]): Promise<void> {
       return runActionCommand(playbook, ref, opts);
     });
 
-  program.command('ssh').argument('[playbook] <host> [command...]', 'an optional playbook (for its inventory), the host, then -- and a command')
+  program.command('ssh').argument('<args...>', '[PLAYBOOK] HOST [-- COMMAND...]: an optional playbook (for its inventory), the inventory host, then -- and a command')
+    .usage('[options] [playbook] <host> [-- command...]')
     .description('open a login shell (or run -- COMMAND) on an inventory host, with its user, key, bastions and host-key rules')
     .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
     .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')

@@ -147,6 +147,20 @@ nodes:
       expect(unknown.stderr).toBe('no node "nowhere" under / (children: shop, db)\n');
     });
 
+    it('plan, sandbox and query act on the current subtree', async () => {
+      const r = await shellPiped('cd shop/api\nplan\nsandbox\nquery\n');
+      expect(r.stderr).toBe('');
+      expect(r.code, r.stdout).toBe(0);
+      const plans = r.stdout.split('Plan: ');
+      expect(plans).toHaveLength(3); // plan and sandbox
+      expect(plans[0]).toMatch(/^h1 \(root@10\.231\.\d+\.11\)\n {2}~ shop\.api: run echo api > \/srv\/api-ran {2}will change\nh2 /);
+      expect(r.stdout).not.toMatch(/^h3 /m);
+      expect(r.stdout).toMatch(/^HOST +APP/m); // query's table header, for h1 and h2 only
+      const db = await shellPiped('cd db\nsandbox\n');
+      expect(db.code).toBe(0);
+      expect(db.stdout).toMatch(/^h3 \(root@.*\)\n {2}~ db: run echo db > \/srv\/db-step {2}will change$/m);
+    });
+
     it('runs an action of the current node by name, with k=v parameters', async () => {
       rmSync(onHost('h1', 'srv/hello-h1'), { force: true });
       const r = await shellPiped('cd shop\nhello greeting=hey\n');

@@ -217,10 +217,12 @@ export class Shell {
   }
 
   /** Runs `orch ARGS` plus this shell's inputs (`-i`, `-e`, `--limit`, `--insecure-host-keys`) as a child process; resolves with its exit code. */
-  private runOrch(args: string[]): Promise<number> {
+  private runOrch(args: string[], ownLimit = false): Promise<number> {
+    // `ownLimit`: ARGS narrow the hosts themselves (already within the shell's --limit).
+    const inputs = ownLimit ? this.orchArgs.filter((a, i, all) => a !== '--limit' && all[i - 1] !== '--limit') : this.orchArgs;
     // In a terminal the child gets it (apply's confirmation and live progress, Ctrl-C from
     // the terminal itself); otherwise its output goes through the shell's streams.
-    const child = spawn(process.execPath, [ORCH_BIN, ...args, ...this.orchArgs], {
+    const child = spawn(process.execPath, [ORCH_BIN, ...args, ...inputs], {
       stdio: this.io.interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (d: Buffer) => this.out(d.toString()));
@@ -578,7 +580,7 @@ export class Shell {
         run: async () => {
           const hosts = this.hostsOf(this.cwd);
           if (!hosts.length) return this.err(`node ${slashPath(this.cwd)} has no hosts\n`), EXIT.INVALID;
-          return this.runOrch(['query', this.model.playbookFile, '--limit', hosts.join(',')]);
+          return this.runOrch(['query', this.model.playbookFile, '--limit', hosts.join(',')], true);
         },
       },
       exec: { usage: 'exec CMD', help: 'run CMD on every host of this node', run: async (_a, rest) => (rest ? this.execOnHosts(rest) : (this.err('exec needs a command\n'), EXIT.INVALID)) },
