@@ -289,6 +289,12 @@ nodes:
         const r = await shellPiped('cd shop\nexec echo up\npwd\n');
         expect(r.stdout).toMatch(/h1 \| ok\n {2}up\nh2 \| UNREACHABLE: cannot connect to 10\.231\.\d+\.12:22: ECONNREFUSED\n\/shop\n/);
         expect(r.code).toBe(0); // the last command (pwd) succeeded
+        // orch run: the reachable host runs the action, the run exits 4.
+        rmSync(onHost('h1', 'srv/hello-h1'), { force: true });
+        const a = await orch(['run', pb, 'shop.hello'], env, { cwd: work });
+        expect(a.code, a.stdout + a.stderr).toBe(4);
+        expect(a.stdout).toMatch(/^ {2}h2 +unreachable .* cannot connect to 10\.231\.\d+\.12:22: ECONNREFUSED$/m);
+        expect(readFileSync(onHost('h1', 'srv/hello-h1'), 'utf8')).toBe(`hello from h1 pw=${SECRET}\n`);
       } finally {
         await fleet.startSshd(host('h2'));
       }
