@@ -128,6 +128,17 @@ describe('orch shell (no terminal, no connections)', () => {
     expect(shell.complete('connect w')).toEqual([['web1', 'web2'], 'w']);
   });
 
+  it('--limit narrows the hosts the shell shows and acts on', async () => {
+    const { model } = await loadShellModel(join(dir, 'playbook.yml'), { limit: 'web1,db1' }, () => undefined);
+    let text = '';
+    const limited = new Shell(model, { stdin: process.stdin, interactive: false, stdout: { write: (t: string) => ((text += t), true) } as unknown as NodeJS.WriteStream, stderr: process.stderr }, ['--limit', 'web1,db1']);
+    await limited.execute('ls shop');
+    expect(text).toBe('nodes:   api/  admin/\nsteps:   1:run\nactions: migrate\nhosts:   web1\n  role host: web1\n');
+    expect(limited.complete('connect ')).toEqual([['db1', 'web1'], '']);
+    await limited.execute('cd shop');
+    expect(limited.complete('connect ')).toEqual([['web1'], '']);
+  });
+
   it('unknown commands and bad action parameters exit 1', async () => {
     await run('cd /shop');
     expect(await run('frobnicate')).toEqual({ code: 1, out: '', err: 'unknown command "frobnicate" (type help; actions here: migrate)\n' });
