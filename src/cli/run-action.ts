@@ -25,7 +25,7 @@ export class ActionRenderer extends LinesRenderer {
 
   override onEvent(e: EngineEvent): void {
     super.onEvent(e);
-    if (e.type === 'step-end' && e.output) this.write(`${e.output.split('\n').map((l) => `    ${l}`).join('\n')}\n`);
+    if (e.type === 'step-end' && e.stdout) this.write(`${e.stdout.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n')}\n`);
   }
 }
 

@@ -268,8 +268,8 @@ export class Session {
         r.changedSteps.push(`${phase.node || '(root)'}: ${step.name}`);
         if (r.status === 'ok') r.status = 'changed';
       }
-      const output = out === undefined ? '' : tail(out.replace(/^::orch::.*$\n?/gm, ''));
-      this.emit({ type: 'step-end', ...base, status, ms, ...(output && { output: this.mask(output) }) });
+      const stdout = out === undefined ? '' : out.replace(/^::orch::.*$\n?/gm, '');
+      this.emit({ type: 'step-end', ...base, status, ms, ...(stdout && { stdout: this.mask(stdout) }) });
     };
     while (i < items.length && !this.isFailed(host)) {
       const head = items[i]!;

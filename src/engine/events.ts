@@ -21,8 +21,8 @@ export type EngineEvent =
       ms: number;
       /** Tail of the step's output (stdout+stderr), masked; only on failure. */
       error?: string;
-      /** Tail of a successful step's stdout (orch's own status lines removed), masked; absent when empty. */
-      output?: string;
+      /** The step's stdout (orch's own `::orch::` lines removed), masked; absent when empty or when the step did not run on the host. */
+      stdout?: string;
     }
   | { type: 'host-failed'; host: string; node?: string; step?: string; error: string; unreachable: boolean }
   | { type: 'phase-end'; phase: number; node: string }
