@@ -215,7 +215,7 @@ export async function runFiles(shell: Shell, conn: Connection): Promise<number> 
       }
       if (!words.length) continue;
       if (words[0] === 'exit' || words[0] === 'quit') break;
-      const fn = cmds[words[0]!];
+      const fn = Object.hasOwn(cmds, words[0]!) ? cmds[words[0]!] : undefined;
       if (!fn) {
         err(`unknown files command "${words[0]}" (type help)\n`);
         last = EXIT.INVALID;

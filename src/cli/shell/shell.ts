@@ -84,6 +84,9 @@ interface Command {
   run(args: string[], rest: string): Promise<number>;
 }
 
+/** What `execute` returns for `exit`: leave the shell (with the previous command's code). */
+export const LEAVE = -1;
+
 const ORCH_BIN = fileURLToPath(new URL('../../../bin/orch.js', import.meta.url));
 
 /**
@@ -182,7 +185,7 @@ export class Shell {
     }
     const name = words[0]!;
     const rest = trimmed.slice(trimmed.indexOf(name) + name.length).trim();
-    const cmd = this.commands[name];
+    const cmd = Object.hasOwn(this.commands, name) ? this.commands[name] : undefined;
     try {
       if (cmd) return await cmd.run(words.slice(1), rest);
       if (actionNames(this.cwd.spec).includes(name)) return await this.runAction(name, words.slice(1));
@@ -625,7 +628,7 @@ export class Shell {
         },
       },
       clear: { usage: 'clear', help: 'clear the screen', run: async () => (this.out('\x1b[2J\x1b[H'), EXIT.OK) },
-      exit: { usage: 'exit', help: 'leave the shell (also Ctrl-D)', run: async () => { throw new ExitRequest(-1); } },
+      exit: { usage: 'exit', help: 'leave the shell (also Ctrl-D)', run: async () => LEAVE },
     };
     return cmds;
   }
@@ -694,7 +697,7 @@ async function promptLoop(shell: Shell): Promise<number> {
     if (line === null) return last;
     if (!line.trim()) continue;
     const code = await shell.execute(line);
-    if (code === -1) return last;
+    if (code === LEAVE) return last;
     last = code;
   }
 }
@@ -726,7 +729,7 @@ export async function runShell(playbook: string, opts: ShellOpts): Promise<void>
       for (let line = shell.queue.shift(); line !== undefined; line = shell.queue.shift()) {
         if (!line.trim()) continue;
         const c = await shell.execute(line);
-        if (c === -1) break;
+        if (c === LEAVE) break;
         code = c;
       }
     }
