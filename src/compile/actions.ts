@@ -5,7 +5,7 @@
  *
  * An action is compiled by the ordinary plan compiler: `playbookForAction` rewrites the
  * playbook so that the chosen node's steps ARE the action's steps and every other node
- * (and template) has none. Everything else — role mapping, vars, overrides, `required`,
+ * (and template) has none — nor any `required` vars: only the chosen node's are checked. Everything else — role mapping, vars, overrides, `required`,
  * `on`/`once`, rendering, masking, `bash -n`, predictions and the engine — is exactly
  * what a step of that node gets, so an action behaves like any step.
  */
@@ -20,9 +20,10 @@ export function parseActionRef(ref: string): { node: string; action: string } {
   return i < 0 ? { node: '', action: ref } : { node: ref.slice(0, i), action: ref.slice(i + 1) };
 }
 
-/** A copy of `spec` and its inline children with no steps (actions and everything else kept). */
+/** A copy of `spec` and its inline children with no steps and no `required` (actions and everything else kept). */
 function withoutSteps(spec: NodeSpec): NodeSpec {
   const out: NodeSpec = { ...spec, steps: [] };
+  delete out.required;
   if (spec.nodes) out.nodes = spec.nodes.map(([n, c]) => [n, withoutSteps(c)]);
   return out;
 }
@@ -42,8 +43,11 @@ export function playbookForAction(playbook: Playbook, index: SourceIndex, nodePa
   const diags: Diagnostic[] = [];
   const root = withoutSteps(playbook.root);
   let cur = root;
+  // The same path through the playbook as written: the target's own `required` and actions.
+  let orig = playbook.root;
   const walked: string[] = [];
   for (const seg of nodePath ? nodePath.split('.') : []) {
+    orig = (applyExtends(orig, playbook.templates, index, []).nodes ?? []).find(([n]) => n === seg)?.[1] ?? orig;
     const merged = applyExtends(cur, templates, index, diags);
     const kids = merged.nodes ?? [];
     const hit = kids.find(([n]) => n === seg);
@@ -56,12 +60,14 @@ export function playbookForAction(playbook: Playbook, index: SourceIndex, nodePa
     cur = child;
     walked.push(seg);
   }
-  const actions = applyExtends(cur, templates, index, diags).actions ?? [];
+  const target = applyExtends(orig, playbook.templates, index, diags);
+  const actions = target.actions ?? [];
   const found = actions.find(([a]) => a === action);
   if (!found) {
     return { diagnostics: [...diags, cmdlineDiagnostic(where, `node ${nodePath || '(root)'} has no action "${action}" (actions: ${actions.map(([a]) => a).join(', ') || '(none)'})`)] };
   }
   cur.steps = found[1];
+  if (target.required) cur.required = target.required;
   if (diags.length) return { diagnostics: diags };
   return { playbook: { ...playbook, templates, root }, diagnostics: [] };
 }

@@ -112,6 +112,13 @@ describe('playbookForAction', () => {
     expect(Object.keys(r.plan!.phases[0]!.steps[0]!.tasks)).toEqual(['db1', 'web1', 'web2']);
   });
 
+  it('checks the required vars of the action\'s node only', async () => {
+    const pb = PLAYBOOK.replace('  admin:\n    extends: app\n', '  admin:\n    extends: app\n    required: [admin_token]\n').replace('    vars: { root: /srv/shop-live }\n', '    vars: { root: /srv/shop-live }\n    required: [db_url]\n');
+    expect((await compileAction('admin.logs', pb)).diagnostics).toEqual([expect.stringMatching(/playbook\.yml:\d+:\d+: nodes\.admin\.required: required var "admin_token" of node admin is not set/)]);
+    expect((await compileAction('shop.logs', pb)).diagnostics).toEqual([expect.stringMatching(/nodes\.shop\.required: required var "db_url" of node shop is not set/)]);
+    expect((await compileAction('uptime', pb)).diagnostics).toEqual([]);
+  });
+
   it.each([
     ['shop.nope', '<command line>:1:1: shop.nope: node shop has no action "nope" (actions: migrate, logs)'],
     ['db.logs', '<command line>:1:1: db.logs: node db has no action "logs" (actions: (none))'],
