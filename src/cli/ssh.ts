@@ -6,6 +6,8 @@
  * the session gets a remote pty whose size follows the local window; without one
  * COMMAND runs with plain pipes (stdin forwarded) like `ssh HOST COMMAND`.
  *
+ * A `transport: local` host gets the local login shell (or `bash -c COMMAND`).
+ *
  * Exit code: the remote command's (or login shell's) status; 4 when the host cannot be
  * reached; 1 for bad input (unknown host).
  */
@@ -13,7 +15,7 @@ import { planHostsFor } from '../compile/plan-hosts.js';
 import { EXIT, ExitRequest } from './main.js';
 import { cmdlineError, loadCommandInventory } from './targets.js';
 import { ConnectionPool } from './shell/pool.js';
-import { attachPty } from './shell/terminal.js';
+import { attachPty, runLocalShell } from './shell/terminal.js';
 
 export interface SshOpts {
   inventory?: string[];
@@ -31,6 +33,11 @@ export async function runSsh(args: string[], opts: SshOpts): Promise<void> {
     throw cmdlineError('HOST', `no host ${JSON.stringify(host)} in the inventory (hosts: ${[...inventory.hosts.keys()].sort().slice(0, 20).join(', ')})`);
   }
   const command = words.length ? words.join(' ') : undefined;
+  if (inventory.hosts.get(host)!.transport === 'local') {
+    const local = await runLocalShell(command);
+    if (local !== 0) throw new ExitRequest(local ?? EXIT.FAILED);
+    return;
+  }
   const pool = new ConnectionPool(planHostsFor(inventory, [host]), opts.insecureHostKeys === true);
   let code: number | null;
   try {

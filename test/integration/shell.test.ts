@@ -320,6 +320,10 @@ nodes:
       expect(r.stdout).toBe('h2\n');
       expect(r.code).toBe(3);
       expect(accepted()).toBe(before + 2);
+      // A transport: local host is this machine: bash runs the command here.
+      writeFileSync(join(work, 'local.yml'), 'hosts: { me: { transport: local } }\n');
+      const l = await orch(['ssh', '-i', join(work, 'local.yml'), 'me', '--', 'echo "$PWD"; exit 5'], env, { cwd: work });
+      expect([l.stdout, l.code]).toEqual([`${work}\n`, 5]);
       const u = await orch(['ssh', '-i', jinv, 'h9'], env, { cwd: work });
       expect(u.code).toBe(1);
       expect(u.stderr).toBe('<command line>:1:1: HOST: no host "h9" in the inventory (hosts: h1, h2, h3)\n');

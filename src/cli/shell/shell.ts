@@ -42,7 +42,7 @@ import { parseExtraVars } from '../run.js';
 import { limitHosts } from '../targets.js';
 import { runFiles } from './files.js';
 import { ConnectionPool } from './pool.js';
-import { attachPty } from './terminal.js';
+import { attachPty, runLocalShell } from './terminal.js';
 import { splitWords } from './words.js';
 
 /** Options of `orch shell`. */
@@ -594,6 +594,11 @@ export class Shell {
           if (!this.io.interactive) return this.err('connect needs a terminal\n'), EXIT.INVALID;
           const host = await this.pickHost(a[0]);
           if (!host) return EXIT.INVALID;
+          if (this.model.inventory.hosts.get(host)?.transport === 'local') {
+            this.releaseTerminal();
+            this.out(`${host} is this machine (transport: local): starting your login shell; exit it to come back.\n`);
+            return (await runLocalShell()) ?? EXIT.FAILED;
+          }
           let conn;
           try {
             conn = await this.pool.get(host);
@@ -653,6 +658,11 @@ export class Shell {
       return [cands, word];
     }
     if (cmd === 'connect' || cmd === 'files') return [this.hostsOf(this.cwd).filter((h) => h.startsWith(word)), word];
+    if (actionNames(this.cwd.spec).includes(cmd) && !word.includes('=')) {
+      // Action parameters are -e vars: offer the node's var names.
+      const names = this.effectiveVars(this.cwd, this.hostsOf(this.cwd)[0]).map(([k]) => `${k}=`);
+      return [names.filter((n) => n.startsWith(word)), word];
+    }
     return [[], word];
   }
 }

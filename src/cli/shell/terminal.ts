@@ -3,6 +3,7 @@
  * `orch shell`): raw mode, bytes both ways, window size kept in sync on SIGWINCH
  * (OpenSSH's `ssh -t`). The caller must not have a readline interface on stdin meanwhile.
  */
+import { spawn } from 'node:child_process';
 import type { Connection, PtySession } from '../../transport/transport.js';
 import { OrchError } from '../../model/errors.js';
 
@@ -45,4 +46,17 @@ export async function attachPty(conn: Connection, io: TerminalIo, command?: stri
     if (stdin.isTTY) stdin.setRawMode(wasRaw);
     stdin.pause();
   }
+}
+
+/**
+ * `connect` / `orch ssh` for a `transport: local` host: the user's login shell (`$SHELL`,
+ * else bash) or `bash -c COMMAND` on this machine, on this terminal. Resolves with its exit status.
+ */
+export function runLocalShell(command?: string): Promise<number | null> {
+  const [cmd, args] = command === undefined ? [process.env.SHELL || 'bash', ['-l']] : ['bash', ['-c', command]];
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: 'inherit' });
+    child.on('error', () => resolve(null));
+    child.on('close', (code) => resolve(code));
+  });
 }

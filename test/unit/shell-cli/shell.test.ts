@@ -125,6 +125,7 @@ describe('orch shell (no terminal, no connections)', () => {
     expect(shell.complete('cd shop/a')).toEqual([['shop/api/', 'shop/admin/'], 'shop/a']);
     await run('cd shop');
     expect(shell.complete('mi')).toEqual([['migrate'], 'mi']);
+    expect(shell.complete('migrate r')).toEqual([['root='], 'r']);
     expect(shell.complete('connect w')).toEqual([['web1', 'web2'], 'w']);
   });
 
