@@ -9,7 +9,7 @@ import { ConfigError, OrchError } from '../model/errors.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 
 /** Exit codes (SPEC section 5; Puppet's detailed exit codes). */
-export const EXIT = { OK: 0, INVALID: 1, CHANGED: 2, LOCKED: 3, FAILED: 4, CHANGED_AND_FAILED: 6 } as const;
+export const EXIT = { OK: 0, INVALID: 1, CHANGED: 2, LOCKED: 3, FAILED: 4, CHANGED_AND_FAILED: 6, INTERRUPTED: 130 } as const;
 
 /** Raised by commands to end with a given exit code after printing. */
 export class ExitRequest extends Error {
@@ -35,7 +35,9 @@ function common(cmd: Command): Command {
     .option('--json', 'machine-readable output (JSON Lines events and a summary)')
     .option('--detailed-exitcodes', '0 = no changes, 2 = changes, 4 = failures, 6 = both')
     .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
-    .option('--timeout <seconds>', 'fail a host whose step (or facts read) runs longer than this (default: no limit)');
+    .option('--timeout <seconds>', 'fail a host whose step (or facts read) runs longer than this (default: no limit)')
+    .option('-v, --verbose', 'show every step\'s output (failed steps always show the last 20 lines of stderr and stdout)')
+    .option('--no-color', 'no colours (also: NO_COLOR=1; FORCE_COLOR=1 forces them)');
 }
 
 /** Runs the CLI with `argv` (process.argv shape) and exits the process. */

@@ -14,10 +14,12 @@ import type { Masker } from '../shell/mask.js';
 import { LocalTransport } from '../transport/local.js';
 import type { Transport } from '../transport/transport.js';
 import { JsonRenderer } from '../ui/json.js';
+import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
-import { countPending, formatPlan } from '../ui/plan-text.js';
+import { countPending, formatPlan, plural } from '../ui/plan-text.js';
+import { StatusLine } from '../ui/progress.js';
 import type { Renderer } from '../ui/renderer.js';
-import type { RunSummary } from '../engine/events.js';
+import type { EngineEvent, RunSummary } from '../engine/events.js';
 import { EXIT, ExitRequest } from './main.js';
 import { cmdlineError } from './targets.js';
 
@@ -32,6 +34,10 @@ export interface CommonOpts {
   insecureHostKeys?: boolean;
   forks?: string;
   timeout?: string;
+  /** `--verbose`: every step's output. */
+  verbose?: boolean;
+  /** `--no-color` sets this to false. */
+  color?: boolean;
 }
 
 const out = (s: string): void => void process.stdout.write(s);
@@ -54,7 +60,33 @@ function parseForks(v: string | undefined): number {
   return n;
 }
 
+/** True when both stdin and stdout are a terminal (prompts, live progress). */
+export function isInteractive(): boolean {
+  return process.stdin.isTTY === true && process.stdout.isTTY === true;
+}
+
+/** The live status line of the stages before the plan: on stderr, only when stdout and stderr are a terminal and not --json. */
+function statusLine(opts: CommonOpts, quiet: boolean): StatusLine {
+  return new StatusLine(process.stderr, !quiet && opts.json !== true && process.stderr.isTTY === true && process.stdout.isTTY === true);
+}
+
+/** Colours of text written to stdout (NO_COLOR, FORCE_COLOR, --no-color; ui/color.ts). */
+export function stdoutPalette(opts: CommonOpts): Palette {
+  return paletteFor(process.stdout, process.env, opts.color === false);
+}
+
 export async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: Pick<PrepareOptions, 'selectPlaybook'> = {}): Promise<Prepared & { plan: Plan }> {
+  // In a terminal, bundle builds show as one status line that is cleared before the plan; elsewhere their log lines go to stderr.
+  const status = statusLine(opts, quiet);
+  status.set('Loading the playbook and building bundles');
+  try {
+    return await prepareQuietly(playbook, opts, extraVars, quiet, status, more);
+  } finally {
+    status.clear();
+  }
+}
+
+async function prepareQuietly(playbook: string, opts: CommonOpts, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook'>): Promise<Prepared & { plan: Plan }> {
   const prepared = await preparePlan({
     ...more,
     playbook,
@@ -64,7 +96,7 @@ export async function prepare(playbook: string, opts: CommonOpts, extraVars = pa
     extraVars,
     env: process.env,
     now: () => new Date(),
-    ...(!quiet && { log: (l: string) => err(`${l}\n`) }),
+    ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
     // build_on: the build host is reached like any host of a run (same transports and host-key rules).
     connect: async (host, hosts) => (await transportsFor(hosts))(host).connect(host, { hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env }),
   });
@@ -80,14 +112,15 @@ async function transportsFor(hosts: Record<string, PlanHost>): Promise<(h: PlanH
   return (h) => (h.transport === 'local' || !ssh ? local : ssh);
 }
 
-export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | undefined, lock?: { waitSeconds: number }): Promise<Session> {
+export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | ((e: EngineEvent) => void) | undefined, lock?: { waitSeconds: number }): Promise<Session> {
+  const emit = typeof renderer === 'function' ? renderer : renderer ? (e: EngineEvent) => renderer.onEvent(e) : undefined;
   return new Session(plan, {
     ...(lock && { lock }),
     forks: parseForks(opts.forks),
     transportFor: await transportsFor(plan.hosts),
     connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
     ...(parseTimeout(opts.timeout) !== undefined && { stepTimeoutMs: parseTimeout(opts.timeout)! * 1000 }),
-    emit: (e) => renderer?.onEvent(e),
+    emit: (e) => emit?.(e),
     masker,
     now: () => new Date(),
     by: `${userInfo().username}@${hostname()}`,
@@ -113,16 +146,21 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
     renameSync(tmp, opts.out);
   }
-  const session = await newSession(plan, masker, opts, undefined);
+  const status = statusLine(opts, false);
+  const session = await newSession(plan, masker, opts, factsProgress(plan, status));
   const unreachable = new Map<string, string>();
   let remoteProblems: string[] = [];
   try {
     if (!opts.offline) {
       await session.gatherFacts();
       for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
-      if (opts.remoteCheck) remoteProblems = await session.remoteCheck();
+      if (opts.remoteCheck) {
+        status.set(`Checking scripts with bash -n on ${plural(plan.targets.length, 'host')}`);
+        remoteProblems = await session.remoteCheck();
+      }
     }
   } finally {
+    status.clear();
     await session.close();
   }
   const predictions = session.predict(opts.offline === true);
@@ -133,7 +171,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { steps: predictions.get(h) }) })),
       pending: countPending(predictions),
     })}\n`);
-  } else out(formatPlan(plan, predictions, unreachable, opts.offline === true));
+  } else out(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts)));
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
   if (remoteProblems.length) {
     for (const p of remoteProblems) err(`${p}\n`);
@@ -182,14 +220,37 @@ async function loadSavedPlan(file: string, opts: CommonOpts): Promise<Prepared &
   return prepared;
 }
 
-async function confirm(question: string): Promise<boolean> {
+/**
+ * Asks on the terminal and waits for the answer: `y`/`yes` = true; anything else, end of
+ * input (Ctrl-D) = false; Ctrl-C = `interrupted`.
+ */
+export async function confirm(question: string): Promise<boolean | 'interrupted'> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
-    const answer = await rl.question(question);
-    return /^y(es)?$/i.test(answer.trim());
+    return await new Promise<boolean | 'interrupted'>((resolve) => {
+      rl.on('SIGINT', () => {
+        process.stdout.write('\n');
+        resolve('interrupted');
+      });
+      rl.on('close', () => resolve(false));
+      rl.question(question).then((answer) => resolve(/^y(es)?$/i.test(answer.trim())), () => resolve(false));
+    });
   } finally {
     rl.close();
   }
+}
+
+/** Facts progress on the status line: `Reading the state of 5 hosts: 2 of 5 done`. */
+function factsProgress(plan: Plan, status: StatusLine): ((e: EngineEvent) => void) | undefined {
+  if (!status.enabled) return undefined;
+  const n = plan.targets.length;
+  let done = 0;
+  status.set(`Connecting to ${plural(n, 'host')} and reading their state`);
+  return (e) => {
+    if (e.type !== 'facts') return;
+    done++;
+    status.set(`Reading the state of ${plural(n, 'host')}: ${done} of ${n} done`);
+  };
 }
 
 /** How a run is shown and driven. */
@@ -207,29 +268,38 @@ export interface ApplyMode {
 /** Picks the renderer: JSON Lines, listr2 in a terminal, else plain lines. */
 export async function pickRenderer(plan: Plan, opts: CommonOpts, write: (s: string) => void = out): Promise<Renderer> {
   if (opts.json) return new JsonRenderer(write);
-  if (process.stdin.isTTY === true && process.stdout.isTTY === true && (process.stdout.columns ?? 0) >= 40 && write === out) {
+  const ropts = { palette: write === out ? stdoutPalette(opts) : PLAIN, verbose: opts.verbose === true };
+  if (isInteractive() && (process.stdout.columns ?? 0) >= 40 && write === out) {
     const { TtyRenderer } = await import('../ui/tty.js');
-    return new TtyRenderer(write, plan.targets);
+    return new TtyRenderer(write, plan, ropts);
   }
-  return new LinesRenderer(write);
+  return new LinesRenderer(write, false, ropts);
 }
 
 /** The core of apply, rollback and converge: lock + facts, plan shown, execute, summary. */
 export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer, mode: ApplyMode, write: (s: string) => void = out): Promise<RunSummary> {
-  const session = await newSession(plan, masker, opts, opts.json ? renderer : undefined, { waitSeconds: mode.lockWait });
+  // Stages never overlap: facts progress (cleared) -> the plan -> the prompt -> live progress.
+  const status = statusLine(opts, write !== out);
+  const session = await newSession(plan, masker, opts, opts.json ? renderer : factsProgress(plan, status), { waitSeconds: mode.lockWait });
   try {
-    await session.gatherFacts();
+    try {
+      await session.gatherFacts();
+    } finally {
+      status.clear();
+    }
     const predictions = session.predict(false);
     const unreachable = new Map<string, string>();
     for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
     mode.precheck?.(session);
-    if (mode.showPlan && !opts.json) write(formatPlan(plan, predictions, unreachable, false));
+    if (mode.showPlan && !opts.json) write(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN));
     if (mode.confirm && !opts.json && countPending(predictions) > 0) {
-      if (!(await confirm('Apply these changes? [y/N] '))) {
+      const answer = await confirm('Apply these changes? [y/N] ');
+      if (answer !== true) {
         err('Cancelled; nothing was changed.\n');
-        throw new ExitRequest(EXIT.INVALID);
+        throw new ExitRequest(answer === 'interrupted' ? EXIT.INTERRUPTED : EXIT.INVALID);
       }
     }
+    renderer.start?.();
     session.setEmitter((e) => renderer.onEvent(e));
     await session.execute();
   } finally {
@@ -269,9 +339,8 @@ export function parseLockWait(v: string | undefined): number {
 export async function runApplyCommand(target: string, opts: CommonOpts & { yes?: boolean; lockWait?: string }): Promise<void> {
   const isPlanFile = target.endsWith('.json');
   const { plan, masker } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, opts);
-  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const renderer = await pickRenderer(plan, opts);
-  const summary = await applyPlan(plan, masker, opts, renderer, { confirm: tty && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait) });
+  const summary = await applyPlan(plan, masker, opts, renderer, { confirm: isInteractive() && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait) });
   const code = exitCodeOf(summary, opts.detailedExitcodes === true);
   if (code !== EXIT.OK) throw new ExitRequest(code);
 }

@@ -259,23 +259,29 @@ export class Session {
     let changed = false;
     let forceSend = -1;
     let i = 0;
-    const report = (step: PlanStep, status: StepStatus, ms: number, out?: string): void => {
-      const base = { host, phase: pi, node: phase.node, step: step.index, name: step.name };
-      this.emit({ type: 'step-start', ...base });
+    // step-start is emitted when the host reports that the step began (live), else with its end.
+    const started = new Set<number>();
+    const eventBase = (step: PlanStep, task: Task) => ({ host, phase: pi, node: phase.node, step: step.index, name: step.name, ...(task.label !== undefined && task.label !== step.name && { label: task.label }) });
+    const start = (step: PlanStep, task: Task): void => {
+      if (started.has(step.index)) return;
+      started.add(step.index);
+      this.emit({ type: 'step-start', ...eventBase(step, task) });
+    };
+    const report = (step: PlanStep, task: Task, status: StepStatus, ms: number, res?: SegmentResult): void => {
+      start(step, task);
       r.counts[status]++;
       if (status === 'changed') {
         changed = true;
         r.changedSteps.push(`${phase.node || '(root)'}: ${step.name}`);
         if (r.status === 'ok') r.status = 'changed';
       }
-      const stdout = out === undefined ? '' : out.replace(/^::orch::.*$\n?/gm, '');
-      this.emit({ type: 'step-end', ...base, status, ms, ...(stdout && { stdout: this.mask(stdout) }) });
+      this.emit({ type: 'step-end', ...eventBase(step, task), status, ms, ...(res && this.outputOf(res)) });
     };
     while (i < items.length && !this.isFailed(host)) {
       const head = items[i]!;
       const stat = this.staticStatus(host, pi, head.step, head.task, changed, false);
       if (stat) {
-        report(head.step, stat, 0);
+        report(head.step, head.task, stat, 0);
         i++;
         continue;
       }
@@ -306,11 +312,15 @@ export class Session {
       forceSend = -1;
       let results: SegmentResult[];
       try {
-        results = await this.runSegment(host, seg, changed);
+        results = await this.runSegment(host, seg, changed, (k) => {
+          const e = seg[k];
+          if (e && !e.static) start(e.step, e.task);
+        });
       } catch (err) {
         const first = seg.find((e) => !e.static)!;
         const msg = this.mask(err instanceof Error ? err.message : String(err));
-        this.emit({ type: 'step-end', host, phase: pi, node: phase.node, step: first.step.index, name: first.step.name, status: 'failed', ms: 0, error: msg });
+        start(first.step, first.task);
+        this.emit({ type: 'step-end', ...eventBase(first.step, first.task), status: 'failed', ms: 0, error: msg });
         r.counts.failed++;
         this.failHost(host, `${phase.node || '(root)'}: ${first.step.name}: ${msg}`, err instanceof ConnectError, phase.node, first.step.name);
         return;
@@ -319,7 +329,7 @@ export class Session {
       for (let k = 0; k < seg.length; k++) {
         const e = seg[k]!;
         if (e.static) {
-          report(e.step, e.static, 0);
+          report(e.step, e.task, e.static, 0);
           continue;
         }
         const res = results.find((x) => x.index === k);
@@ -335,16 +345,15 @@ export class Session {
         if (res.rc !== 0) {
           const errText = tail(res.err.trim() || res.out.replace(/^::orch::.*$/gm, '').trim(), TAIL);
           let error = this.mask(`${res.rc === 124 ? `timed out after ${(this.opts.stepTimeoutMs ?? 0) / 1000} s` : `exit ${res.rc}`}${errText ? `: ${errText}` : ''}`);
-          const base = { host, phase: pi, node: phase.node, step: e.step.index, name: e.step.name };
-          this.emit({ type: 'step-start', ...base });
-          this.emit({ type: 'step-end', ...base, status: 'failed', ms: res.ms, error });
+          start(e.step, e.task);
+          this.emit({ type: 'step-end', ...eventBase(e.step, e.task), status: 'failed', ms: res.ms, error, exitCode: res.rc, ...this.outputOf(res) });
           r.counts.failed++;
           if (e.task.rollback) error += await this.rollBack(pi, host, e.task.rollback);
           this.failHost(host, `${phase.node || '(root)'}: ${e.step.name}: ${error}`, false, phase.node, e.step.name);
           return;
         }
         await this.finishTask(host, e, res);
-        report(e.step, res.status, res.ms, res.out);
+        report(e.step, e.task, res.status, res.ms, res);
         if (e.expect !== '-' && res.status !== e.expect) {
           next = i + k + 1; // later steps were given state computed on another assumption
           break;
@@ -352,6 +361,13 @@ export class Session {
       }
       i = next;
     }
+  }
+
+  /** A step's output for its step-end event: stdout without orch's `::orch::` lines, stderr tail; masked; empty ones left out. */
+  private outputOf(res: SegmentResult): { stdout?: string; stderr?: string } {
+    const stdout = this.mask(res.out.replace(/^::orch::.*(\n|$)/gm, '').trimEnd());
+    const stderr = this.mask(res.err.trimEnd());
+    return { ...(stdout && { stdout }), ...(stderr && { stderr }) };
   }
 
   /** state.json / registry.json texts a task writes if it changes the host. */
@@ -399,7 +415,7 @@ export class Session {
    * Runs a segment as one remote command (SEGMENT_SCRIPT). Resolves with the result of
    * every step it reached; rejects with ConnectError when the connection is lost.
    */
-  private async runSegment(host: string, seg: SegmentEntry[], changed: boolean): Promise<SegmentResult[]> {
+  private async runSegment(host: string, seg: SegmentEntry[], changed: boolean, onStart?: (k: number) => void): Promise<SegmentResult[]> {
     const conn = await this.connection(host);
     const timeout = this.opts.stepTimeoutMs ? Math.ceil(this.opts.stepTimeoutMs / 1000) : 0;
     const fields: string[] = [changed ? '1' : '0', String(timeout)];
@@ -424,8 +440,19 @@ export class Session {
       else body.on('error', (e) => pass.destroy(e)).pipe(pass);
       stdin = pass;
     }
+    // `::orch-seg-start:: K` lines arrive as each step begins: live progress.
+    let partial = '';
+    const onStdout = onStart && ((chunk: Buffer): void => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = (lines.pop() ?? '').slice(-200);
+      for (const l of lines) {
+        const m = /^::orch-seg-start:: (\d+)$/.exec(l);
+        if (m) onStart(Number(m[1]));
+      }
+    });
     const res = await conn.exec(`bash -c ${quote(SEGMENT_SCRIPT)} orch`, {
       stdin,
+      ...(onStdout && { onStdout }),
       ...(this.opts.stepTimeoutMs !== undefined && { timeoutMs: this.opts.stepTimeoutMs * seg.length + 10_000 }),
     });
     const out = res.stdout.toString('utf8');
@@ -576,7 +603,8 @@ interface SegmentResult {
  * expected status, script, payload (`1` = the rest of stdin, `b64:DATA` inline, `0`),
  * state.json, registry.json. Each script runs from a 0600 file as
  * `bash FILE PAYLOAD STATE REGISTRY` (`f:PATH` for an inline payload). Per step it prints
- * `::orch-seg:: INDEX RC STATUS MS B64(stdout) B64(stderr tail)`.
+ * `::orch-seg-start:: INDEX` when the step begins (live progress), then
+ * `::orch-seg:: INDEX RC STATUS MS B64(stdout) B64(stderr tail)` when it ends.
  */
 export const SEGMENT_SCRIPT = [
   'set -u',
@@ -599,6 +627,7 @@ export const SEGMENT_SCRIPT = [
   '  case "$p" in b64:*) printf \'%s\' "${p#b64:}" | base64 -d > "$d/in"; p="f:$d/in" ;; esac',
   '  shift 7',
   '  if [ "$when" = changed ] && [ "$changed" = 0 ]; then printf \'::orch-seg:: %s 0 skipped 0 - -\\n\' "$idx"; continue; fi',
+  '  printf \'::orch-seg-start:: %s\\n\' "$idx"',
   '  t0=$(date +%s%N); rc=0',
   '  if [ "$limit" != 0 ]; then run=(timeout -k 5 "$limit" bash "$d/s" "$p" "$st" "$rg"); else run=(bash "$d/s" "$p" "$st" "$rg"); fi',
   '  if [ "$p" = 1 ]; then "${run[@]}" >"$d/o" 2>"$d/e" || rc=$?; else "${run[@]}" >"$d/o" 2>"$d/e" </dev/null || rc=$?; fi',

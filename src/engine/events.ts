@@ -9,7 +9,16 @@ export type EngineEvent =
   | { type: 'facts'; host: string; ok: boolean; error?: string }
   | { type: 'phase-start'; phase: number; node: string; hosts: string[] }
   | { type: 'batch-start'; phase: number; node: string; batch: number; hosts: string[] }
-  | { type: 'step-start'; host: string; phase: number; node: string; step: number; name: string }
+  | {
+      type: 'step-start';
+      host: string;
+      phase: number;
+      node: string;
+      step: number;
+      name: string;
+      /** This host's rendered label of the step, when it differs from `name`. */
+      label?: string;
+    }
   | {
       type: 'step-end';
       host: string;
@@ -17,12 +26,18 @@ export type EngineEvent =
       node: string;
       step: number;
       name: string;
+      /** This host's rendered label of the step, when it differs from `name`. */
+      label?: string;
       status: StepStatus;
       ms: number;
       /** Tail of the step's output (stdout+stderr), masked; only on failure. */
       error?: string;
+      /** Exit code of the step's script; only on failure (absent when it did not run to an end, e.g. connection lost). */
+      exitCode?: number;
       /** The step's stdout (orch's own `::orch::` lines removed), masked; absent when empty or when the step did not run on the host. */
       stdout?: string;
+      /** The step's stderr (its last 4000 bytes, as the host reports it), masked; absent when empty. */
+      stderr?: string;
     }
   | { type: 'host-failed'; host: string; node?: string; step?: string; error: string; unreachable: boolean }
   | { type: 'phase-end'; phase: number; node: string }

@@ -82,6 +82,8 @@ export interface StateEffect {
 
 /** One host's part of one step. */
 export interface Task {
+  /** This host's rendered step label (e.g. `service restart shop`); absent = the step's `name`. */
+  label?: string;
   /**
    * Bash script run as `bash -c SCRIPT orch PAYLOAD_SENT STATE_JSON REGISTRY_JSON`.
    * Prints `::orch:: status=<ok|changed|skipped>` on stdout; exit 0 = success,

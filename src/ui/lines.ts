@@ -1,28 +1,45 @@
-/** The plain renderer: one line per host and step, no colours, no cursor movement. */
+/**
+ * The plain renderer (CI, cron, pipes): one line per host and step, no cursor movement;
+ * colour only when asked for (FORCE_COLOR). A failed step is followed by its failure block
+ * (label, exit code, last lines of stderr and stdout); `--verbose` prints every step's output.
+ */
 import type { EngineEvent, RunSummary } from '../engine/events.js';
-import type { Renderer, Write } from './renderer.js';
+import { PLAIN, type Palette } from './color.js';
+import { formatStepFailure, formatStepOutput, stepLabel } from './failure.js';
+import type { Renderer, RendererOptions, Write } from './renderer.js';
 import { formatSummary } from './summary.js';
 
 export class LinesRenderer implements Renderer {
-  constructor(private readonly out: Write, private readonly quiet = false) {}
+  private readonly p: Palette;
+  private readonly verbose: boolean;
+
+  constructor(private readonly out: Write, private readonly quiet = false, opts: RendererOptions = {}) {
+    this.p = opts.palette ?? PLAIN;
+    this.verbose = opts.verbose === true;
+  }
 
   onEvent(e: EngineEvent): void {
     if (this.quiet) return;
     switch (e.type) {
       case 'connect':
-        if (!e.ok) this.out(`${e.host}: unreachable: ${e.error ?? ''}\n`);
+        if (!e.ok) this.out(`${e.host}: ${this.p.fail('unreachable')}: ${e.error ?? ''}\n`);
         break;
       case 'phase-start':
         if (e.hosts.length) this.out(`== ${e.node || '(root)'} (${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'})\n`);
         break;
       case 'step-end':
-        this.out(`${e.host}: ${e.name}: ${e.status}${e.ms >= 1000 ? ` (${(e.ms / 1000).toFixed(1)} s)` : ''}${e.error ? `\n${indent(e.error)}` : ''}\n`);
+        if (e.status === 'failed') {
+          this.out(formatStepFailure(e, this.p));
+          break;
+        }
+        this.out(`${e.host}: ${stepLabel(e)}: ${e.status === 'changed' ? this.p.change(e.status) : e.status}${e.ms >= 1000 ? ` (${(e.ms / 1000).toFixed(1)} s)` : ''}\n`);
+        if (this.verbose) this.out(formatStepOutput(e, this.p));
         break;
       case 'host-failed':
-        if (!e.step) this.out(`${e.host}: FAILED: ${e.error}\n`);
+        if (!e.step) this.out(`${e.host}: ${this.p.fail('FAILED')}: ${e.error}\n`);
         break;
       case 'aborted':
-        this.out(`aborted: ${e.reason}\n`);
+        this.out(`${this.p.fail('aborted')}: ${e.reason}\n`);
         break;
       default:
         break;
@@ -30,10 +47,6 @@ export class LinesRenderer implements Renderer {
   }
 
   finish(summary: RunSummary): void {
-    this.out(formatSummary(summary));
+    this.out(formatSummary(summary, this.p));
   }
-}
-
-function indent(text: string): string {
-  return text.split('\n').map((l) => `    ${l}`).join('\n');
 }

@@ -1,33 +1,43 @@
 /** Prints a plan: per host, each step and what would change (terraform plan's view). */
 import type { HostPrediction } from '../compile/predict.js';
 import type { Plan } from '../model/plan.js';
+import { PLAIN, type Palette } from './color.js';
 
 const MARK: Record<string, string> = { changed: '~', ok: ' ', skipped: '-', maybe: '?', failed: '!' };
 
-/** Text of the plan; `unreachable` hosts are listed with their error. */
-export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean): string {
+/** This host's label of a predicted step: the task's rendered label, else the step's name. */
+export function plannedLabel(plan: Plan, host: string, p: { phase: number; step: number; name: string }): string {
+  const step = plan.phases[p.phase]?.steps.find((s) => s.index === p.step);
+  return step?.tasks[host]?.label ?? p.name;
+}
+
+/** Text of the plan; `unreachable` hosts are listed with their error. Colours from `palette` (default none). */
+export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN): string {
+  const c = palette;
   const lines: string[] = [];
   let changes = 0;
   let maybe = 0;
   for (const host of plan.targets) {
     const ph = plan.hosts[host]!;
     const where = ph.transport === 'local' ? 'local' : `${ph.user ? `${ph.user}@` : ''}${ph.address}${ph.port && ph.port !== 22 ? `:${ph.port}` : ''}`;
-    lines.push(`${host} (${where})`);
+    lines.push(`${c.bold(host)} (${where})`);
     const err = unreachable.get(host);
     if (err) {
-      lines.push(`  ! unreachable: ${err}`);
+      lines.push(`  ${c.fail(`! unreachable: ${err}`)}`);
       continue;
     }
     for (const p of predictions.get(host) ?? []) {
       if (p.status === 'changed') changes++;
       if (p.status === 'maybe') maybe++;
-      lines.push(`  ${MARK[p.status] ?? ' '} ${p.node ? `${p.node}: ` : ''}${p.name}  ${p.status === 'maybe' ? 'may change' : p.status === 'changed' ? 'will change' : p.status}`);
+      const text = `${MARK[p.status] ?? ' '} ${p.node ? `${p.node}: ` : ''}${plannedLabel(plan, host, p)}  ${p.status === 'maybe' ? 'may change' : p.status === 'changed' ? 'will change' : p.status}`;
+      const paint = p.status === 'changed' || p.status === 'maybe' ? c.change : p.status === 'failed' ? c.fail : p.status === 'skipped' ? c.dim : (s: string) => s;
+      lines.push(`  ${paint(text)}`);
     }
   }
   lines.push('');
   lines.push(offline
     ? `Plan (offline): ${plural(plan.targets.length, 'host')}, ${plural(maybe, 'step')} may change.`
-    : `Plan: ${plural(plan.targets.length, 'host')}, ${plural(changes, 'step')} to change${maybe ? `, ${maybe} may change` : ''}${unreachable.size ? `, ${unreachable.size} unreachable` : ''}.`);
+    : `Plan: ${plural(plan.targets.length, 'host')}, ${plural(changes, 'step')} to change${maybe ? `, ${maybe} may change` : ''}${unreachable.size ? `, ${c.fail(`${unreachable.size} unreachable`)}` : ''}.`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,16 +1,21 @@
 /** Text summaries shared by renderers. */
 import type { RunSummary } from '../engine/events.js';
+import { PLAIN, type Palette } from './color.js';
 import { plural } from './plan-text.js';
 
 /** `PLAY RECAP`-style per-host lines plus totals. */
-export function formatSummary(s: RunSummary): string {
+export function formatSummary(s: RunSummary, p: Palette = PLAIN): string {
   const lines = ['', 'Summary:'];
   const w = Math.max(4, ...s.hosts.map((h) => h.host.length));
+  const status = (st: string): string => {
+    const padded = st.padEnd(11);
+    return st === 'failed' || st === 'unreachable' ? p.fail(padded) : st === 'changed' ? p.change(padded) : padded;
+  };
   for (const h of s.hosts) {
     const c = h.counts;
-    lines.push(`  ${h.host.padEnd(w)}  ${h.status.padEnd(11)} ok=${c.ok} changed=${c.changed} skipped=${c.skipped} failed=${c.failed}${h.error ? `  ${h.error.split('\n')[0]}` : ''}`);
+    lines.push(`  ${h.host.padEnd(w)}  ${status(h.status)} ok=${c.ok} changed=${c.changed} skipped=${c.skipped} failed=${c.failed}${h.error ? `  ${h.error.split('\n')[0]}` : ''}`);
   }
-  if (s.aborted) lines.push(`  aborted: ${s.aborted}`);
+  if (s.aborted) lines.push(`  ${p.fail('aborted')}: ${s.aborted}`);
   lines.push(`  ${plural(s.hosts.length, 'host')}: ${s.changed} changed, ${s.ok} ok, ${s.failed} failed, ${s.unreachable} unreachable; ${formatBytes(s.bytesUploaded)} uploaded; ${(s.ms / 1000).toFixed(2)} s`);
   return `${lines.join('\n')}\n`;
 }
