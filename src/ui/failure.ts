@@ -67,3 +67,17 @@ export function formatStepOutput(e: StepEnd, p: Palette = PLAIN): string {
   const lines = [...block('stderr', e.stderr, '    ', p, Number.MAX_SAFE_INTEGER), ...block('stdout', e.stdout, '    ', p, Number.MAX_SAFE_INTEGER)];
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
+
+/**
+ * One line for a host's error (summary, live host line): the first line up to `exit N`,
+ * then the error's last non-empty line, where the cause usually is (a traceback's
+ * `ValueError: ...`): `migrate: migrate db: exit 1: ValueError: no such table: users`.
+ */
+export function errorHeadline(error: string): string {
+  const lines = error.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+  if (lines.length <= 1) return lines[0] ?? '';
+  const first = lines[0]!;
+  const last = lines[lines.length - 1]!.trim();
+  const m = /^(.*?(?:exit \d+|timed out after [\d.]+ s))(?::|$)/.exec(first);
+  return m ? `${m[1]}: ${last}` : `${first} ... ${last}`;
+}

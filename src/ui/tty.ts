@@ -11,7 +11,7 @@ import { Listr } from 'listr2';
 import type { EngineEvent, RunSummary } from '../engine/events.js';
 import type { Plan } from '../model/plan.js';
 import { PLAIN, type Palette } from './color.js';
-import { formatStepFailure, formatStepOutput, stepLabel } from './failure.js';
+import { errorHeadline, formatStepFailure, formatStepOutput, stepLabel } from './failure.js';
 import type { Renderer, RendererOptions, Write } from './renderer.js';
 import { formatSummary } from './summary.js';
 
@@ -86,7 +86,7 @@ export class TtyRenderer implements Renderer {
           await hl.done;
         },
       })),
-      { concurrent: true, exitOnError: false, rendererOptions: { collapseErrors: false, formatOutput: 'truncate' } },
+      { concurrent: true, exitOnError: false, rendererOptions: { showErrorMessage: false, formatOutput: 'truncate' } },
     );
     this.listrDone = listr.run().catch(() => undefined);
     this.timer = setInterval(() => {
@@ -175,8 +175,9 @@ export class TtyRenderer implements Renderer {
       case 'host-failed':
         if (hl && !hl.finished) {
           hl.finished = true;
-          hl.setTitle?.(`${hl.name}  ${this.p.fail(`failed: ${e.error.split('\n')[0]}`)}`);
-          hl.reject(new Error(`${hl.name}: ${e.error.split('\n')[0]}`));
+          const why = errorHeadline(e.error);
+          hl.setTitle?.(`${hl.name}  ${this.p.fail(`failed: ${why}`)}`);
+          hl.reject(new Error(why));
         }
         break;
       case 'aborted':

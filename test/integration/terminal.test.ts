@@ -126,6 +126,31 @@ nodes:
     expect(end.stderr).toMatch(/^Traceback[\s\S]*ValueError: no such table: users$/);
   }, 120_000);
 
+  it('live progress shows the step running now with its elapsed time, and hosts waiting for their batch', async () => {
+    const slow = join(work, 'slow.yml');
+    writeFileSync(slow, `
+inventory: inventory.yml
+vars: { app: shop }
+nodes:
+  slow:
+    serial: 1
+    steps:
+      - run: { cmd: "true" }
+      - name: wait a bit
+        run: { cmd: "sleep 2.5" }
+`);
+    const p = pty(['apply', slow, '--yes']);
+    const live = await p.waitFor(/h1 {2}slow: wait a bit {2}[12] s/);
+    expect(live).toMatch(/h2 {2}waiting for batch 2 of 3 \(slow\)/);
+    expect(live).toMatch(/h3 {2}waiting for batch 3 of 3 \(slow\)/);
+    // The finished first step is not shown as running.
+    expect(live).not.toMatch(/h1 {2}slow: run true/);
+    const later = await p.waitFor(/h2 {2}slow: wait a bit {2}[12] s/);
+    expect(later).toMatch(/h1 {2}done, 2 changed/);
+    expect(later).toMatch(/h3 {2}waiting for batch 3 of 3 \(slow\)/);
+    expect((await p.exit()).code).toBe(0);
+  }, 120_000);
+
   it('a 40-column terminal stays readable: one line per host, the summary intact', async () => {
     writeFileSync(pb, readFileSync(pb, 'utf8').replace('greeting: hello', 'greeting: hello-again'));
     const p = pty(['apply', pb, '--yes'], { cols: 40, rows: 30 });
