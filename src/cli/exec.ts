@@ -20,7 +20,8 @@ interface ExecRow {
   code: number | null;
   stdout: string;
   stderr: string;
-  error?: string;
+  /** Why the host failed (`exit N`, unreachable: ...); null when the command exited 0. */
+  error: string | null;
 }
 
 export async function runExec(args: string[], opts: CommonOpts): Promise<void> {
@@ -41,9 +42,9 @@ export async function runExec(args: string[], opts: CommonOpts): Promise<void> {
       try {
         const conn = await session.connection(host);
         const res = await conn.exec('bash -s', { stdin: Buffer.from(`${command}\n`, 'utf8'), ...(timeout !== undefined && { timeoutMs: timeout * 1000 }) });
-        rows.push({ host, code: res.code, stdout: res.stdout.toString('utf8'), stderr: res.stderr.toString('utf8') });
+        rows.push({ host, code: res.code, stdout: res.stdout.toString('utf8'), stderr: res.stderr.toString('utf8'), error: res.code === 0 ? null : res.code === null ? `killed${res.signal ? ` by ${res.signal}` : ''}` : `exit ${res.code}` });
       } catch (e) {
-        rows.push({ host, code: null, stdout: '', stderr: '', error: (e as Error).message.replace(`${host}: `, '') });
+        rows.push({ host, code: null, stdout: '', stderr: '', error: `unreachable: ${(e as Error).message.replace(`${host}: `, '')}` });
       }
     })));
   } finally {
@@ -53,7 +54,7 @@ export async function runExec(args: string[], opts: CommonOpts): Promise<void> {
   if (opts.json) out(`${JSON.stringify(rows)}\n`);
   else {
     for (const r of rows) {
-      out(`${r.host} | ${r.error ? `UNREACHABLE: ${r.error}` : r.code === 0 ? 'ok' : `FAILED (exit ${r.code ?? 'signal'})`}\n`);
+      out(`${r.host} | ${r.error?.startsWith('unreachable: ') ? `UNREACHABLE: ${r.error.slice(13)}` : r.code === 0 ? 'ok' : `FAILED (${r.error ?? `exit ${r.code}`})`}\n`);
       for (const line of `${r.stdout}${r.stderr}`.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1)) out(`  ${line}\n`);
     }
   }

@@ -4,7 +4,7 @@ import { SourceIndexImpl } from '../config/source-index.js';
 import { validateFiles } from '../config/validate-files.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError } from '../model/errors.js';
-import { limitHosts, loadCommandInventory } from './targets.js';
+import { cmdlineError, limitHosts, loadCommandInventory } from './targets.js';
 import { EXIT, ExitRequest } from './main.js';
 import { parseExtraVars, type CommonOpts } from './run.js';
 
@@ -33,7 +33,38 @@ export async function runHosts(playbook: string | undefined, opts: { inventory?:
   out(`${rows.length} host${rows.length === 1 ? '' : 's'}\n`);
 }
 
-/** `orch tree PLAYBOOK`: nodes, roles resolved to hosts, effective vars (of the first host), steps. */
+/** One step of a node in `orch tree --json`. */
+interface TreeStep {
+  index: number;
+  kind: string;
+  /** The step's `name`, else its generated label. */
+  name: string;
+  /** Rendered label per selected host that runs the step (absent when the plan did not compile). */
+  labels?: Record<string, string>;
+  on?: string;
+  once?: boolean;
+}
+
+/** One node in `orch tree --json`. */
+interface TreeNode {
+  path: string;
+  name: string;
+  hosts: string[];
+  roles: Record<string, string[]>;
+  /** Vars set on this node (masked), and which of them come from overrides. */
+  vars: Record<string, unknown>;
+  overrides: string[];
+  steps: TreeStep[];
+  /** `actions:` of the node: name -> its steps' names (run with `orch run PLAYBOOK NODE.ACTION`). */
+  actions?: Record<string, string[]>;
+}
+
+/**
+ * `orch tree PLAYBOOK [--limit P] [--node PATH] [--json]`: nodes, roles resolved to hosts
+ * (narrowed by --limit), the vars each node sets, and steps with their rendered labels
+ * (per host, from the compiled plan; when the plan does not compile, the tree is still
+ * shown with the steps' names and the problems are listed after it, exit 1).
+ */
 export async function runTree(playbook: string, opts: CommonOpts): Promise<void> {
   const prepared = await preparePlan({
     playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env, now: () => new Date(),
@@ -43,17 +74,62 @@ export async function runTree(playbook: string, opts: CommonOpts): Promise<void>
     if (prepared.diagnostics.length) throw new ConfigError(prepared.diagnostics);
     throw new ExitRequest(EXIT.INVALID);
   }
+  const selected = new Set(prepared.plan?.targets ?? (prepared.inventory ? limitHosts(prepared.inventory, opts.limit) : prepared.tree.hosts));
+  const only = (hosts: string[]): string[] => hosts.filter((h) => selected.has(h));
+  const mask = (v: unknown): unknown => prepared.masker.maskDeep(structuredClone(v));
+  let nodes = flattenNodes(prepared.tree);
+  if (opts.node !== undefined) {
+    const sub = opts.node;
+    nodes = nodes.filter((n) => n.path === sub || n.path.startsWith(`${sub}.`));
+    if (!nodes.length) throw cmdlineError('--node', `no node ${JSON.stringify(sub)} (nodes: ${flattenNodes(prepared.tree).map((n) => n.path).filter(Boolean).join(', ') || '(none)'})`);
+  }
+  const tree: TreeNode[] = nodes.map((n) => {
+    const phase = prepared.plan?.phases.find((p) => p.node === n.path);
+    const own = { ...(n.path ? {} : prepared.playbook?.vars ?? {}), ...(n.spec.vars ?? {}), ...n.overrideVars };
+    return {
+      path: n.path,
+      name: n.path ? n.name : '(root)',
+      hosts: only(n.hosts),
+      roles: Object.fromEntries([...n.roles.entries()].sort().map(([r, hs]) => [r, only(hs)])),
+      vars: mask(own) as Record<string, unknown>,
+      overrides: Object.keys(own).filter((k) => n.overrideSrc.has(k)),
+      steps: (n.spec.steps ?? []).map((s, i) => {
+        const ps = phase?.steps.find((x) => x.index === i);
+        const on = s.on ?? n.spec.on;
+        return {
+          index: i, kind: s.kind, name: prepared.masker.mask(ps?.name ?? s.name ?? s.kind),
+          ...(ps && { labels: Object.fromEntries(Object.entries(ps.tasks).filter(([h]) => selected.has(h)).map(([h, t]) => [h, prepared.masker.mask(t.label ?? ps.name)])) }),
+          ...(on !== undefined && { on }), ...(s.once && { once: true }),
+        };
+      }),
+      ...(n.spec.actions?.length && { actions: Object.fromEntries(n.spec.actions.map(([a, steps]) => [a, steps.map((st) => prepared.masker.mask(st.name ?? st.kind))])) }),
+    };
+  });
+  if (opts.json) out(`${JSON.stringify({ nodes: tree, ...(prepared.diagnostics.length && { diagnostics: prepared.diagnostics }) })}\n`);
+  else out(formatTree(tree, playbook));
+  if (prepared.diagnostics.length) throw new ConfigError(prepared.diagnostics);
+}
+
+/** The text view of `orch tree`: indented by depth; a step's label per host when hosts differ. */
+export function formatTree(tree: TreeNode[], playbook: string): string {
   const lines: string[] = [];
-  for (const n of flattenNodes(prepared.tree)) {
+  for (const n of tree) {
     const depth = n.path ? n.path.split('.').length : 0;
     const pad = '  '.repeat(depth);
-    lines.push(`${pad}${n.path ? n.name : '(root)'}  [${n.hosts.length} host${n.hosts.length === 1 ? '' : 's'}: ${n.hosts.join(', ')}]`);
-    for (const [role, hosts] of [...n.roles.entries()].sort()) lines.push(`${pad}  role ${role}: ${hosts.join(', ') || '-'}`);
-    const own = { ...(n.path ? {} : prepared.playbook?.vars ?? {}), ...(n.spec.vars ?? {}), ...n.overrideVars };
-    for (const [k, v] of Object.entries(own)) lines.push(`${pad}  var ${k} = ${prepared.masker.mask(JSON.stringify(v))}${n.overrideSrc.has(k) ? '  (override)' : ''}`);
-    (n.spec.steps ?? []).forEach((s, i) => lines.push(`${pad}  step ${i + 1}: ${s.name ?? s.kind}${s.name ? ` (${s.kind})` : ''}${s.on ?? n.spec.on ? ` on ${s.on ?? n.spec.on}` : ''}${s.once ? ' once' : ''}`));
-    for (const [a, steps] of n.spec.actions ?? []) lines.push(`${pad}  action ${a}: ${steps.map((s) => s.name ?? s.kind).join(', ')}  (orch run ${playbook} ${n.path ? `${n.path}.` : ''}${a})`);
+    lines.push(`${pad}${n.name}  [${n.hosts.length} host${n.hosts.length === 1 ? '' : 's'}${n.hosts.length ? `: ${n.hosts.join(', ')}` : ''}]`);
+    for (const [role, hosts] of Object.entries(n.roles)) lines.push(`${pad}  role ${role}: ${hosts.join(', ') || '-'}`);
+    for (const [k, v] of Object.entries(n.vars)) lines.push(`${pad}  var ${k} = ${JSON.stringify(v)}${n.overrides.includes(k) ? '  (override)' : ''}`);
+    for (const s of n.steps) {
+      const where = `${s.on !== undefined ? ` on ${s.on}` : ''}${s.once ? ' once' : ''}`;
+      const labels = [...new Set(Object.values(s.labels ?? {}))];
+      if (labels.length <= 1) {
+        lines.push(`${pad}  step ${s.index + 1}: ${labels[0] ?? s.name} (${s.kind})${where}`);
+      } else {
+        lines.push(`${pad}  step ${s.index + 1}: (${s.kind})${where}`);
+        for (const [h, l] of Object.entries(s.labels ?? {})) lines.push(`${pad}    ${h}: ${l}`);
+      }
+    }
+    for (const [a, steps] of Object.entries(n.actions ?? {})) lines.push(`${pad}  action ${a}: ${steps.join(', ')}  (orch run ${playbook} ${n.path ? `${n.path}.` : ''}${a})`);
   }
-  out(`${lines.join('\n')}\n`);
-  if (prepared.diagnostics.length) throw new ConfigError(prepared.diagnostics);
+  return `${lines.join('\n')}\n`;
 }

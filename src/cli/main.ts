@@ -3,7 +3,7 @@
  * (SPEC section 5). Only this folder prints to the terminal's streams directly and
  * exits the process. Command modules are imported lazily so `orch --version` stays fast.
  */
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError, OrchError } from '../model/errors.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
@@ -40,8 +40,11 @@ function common(cmd: Command): Command {
     .option('--no-color', 'no colours (also: NO_COLOR=1; FORCE_COLOR=1 forces them)');
 }
 
-/** Runs the CLI with `argv` (process.argv shape) and exits the process. */
-export async function main(argv: string[]): Promise<void> {
+/**
+ * Every command and option of orch (commander). Also the source of `--help`, shell
+ * completion (`orch completion`) and the man page (`npm run man`).
+ */
+export function buildProgram(): Command {
   const program = new Command('orch')
     .description('Declarative, YAML-driven deployments: bundle, plan and apply releases over SSH.')
     .version(version(), '-V, --version')
@@ -107,17 +110,17 @@ export async function main(argv: string[]): Promise<void> {
       return runQuery(playbook, opts);
     });
 
-  program.command('exec').argument('[playbook] [command...]', 'an optional playbook (for its inventory), then -- and the command')
+  program.command('exec').argument('[playbook]', 'a playbook (for its inventory); or give -i').argument('[command...]', 'after --: the command to run')
     .description('run an ad-hoc command on the selected hosts in parallel: orch exec -i inv.yml --limit web -- uptime')
     .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
     .option('-l, --limit <pattern>', 'hosts to run on (required; "all" for every host)')
-    .option('--json', 'JSON array: {host, code, stdout, stderr, error}')
+    .option('--json', 'JSON array: {host, code, stdout, stderr, error} (error: null, or why the host failed)')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .option('--timeout <seconds>', 'fail a host whose command runs longer than this')
     .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
-    .action(async (args: string[], opts: Record<string, unknown>) => {
+    .action(async (playbook: string | undefined, command: string[], opts: Record<string, unknown>) => {
       const { runExec } = await import('./exec.js');
-      return runExec(args, opts);
+      return runExec([...(playbook !== undefined ? [playbook] : []), ...command], opts);
     });
 
   common(program.command('run').argument('<playbook>', 'playbook file').argument('<node.action>', 'the action: NODE.ACTION (e.g. shop.migrate), or ACTION of the root node'))
@@ -233,6 +236,25 @@ export async function main(argv: string[]): Promise<void> {
       return runCronRemove(playbook);
     });
 
+  program.command('completion').addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+    .description('print a shell completion script (commands, options, files, --limit host/role/group names, --node paths): source <(orch completion bash)')
+    .action(async (shell: 'bash' | 'zsh' | 'fish') => {
+      const { completionScript } = await import('./completion.js');
+      process.stdout.write(completionScript(shell));
+    });
+  program.command('__complete', { hidden: true }).argument('[words...]').option('--line <text>', 'the command line up to the cursor')
+    .allowUnknownOption().helpOption(false)
+    .action(async (words: string[], opts: { line?: string }) => {
+      const { completeWords, formatCompletions, splitLine } = await import('./completion.js');
+      const w = opts.line !== undefined ? splitLine(opts.line).slice(1) : words;
+      process.stdout.write(formatCompletions(await completeWords(program, w)));
+    });
+  return program;
+}
+
+/** Runs the CLI with `argv` (process.argv shape) and exits the process. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
   let code: number = EXIT.OK;
   try {
     await program.parseAsync(argv);

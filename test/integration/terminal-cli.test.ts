@@ -1,0 +1,172 @@
+/**
+ * Terminal-facing commands without test hosts: shell completion driven through real bash
+ * (the generated function called with COMP_WORDS/COMP_LINE as bash sets them, and typed
+ * in a tmux pty), `orch tree --json/--limit`, help text, the man page, colour switches.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeWork, orch, ORCH } from './cli.js';
+import { haveTmux, Pty } from './terminal-pty.js';
+
+let work: string;
+let env: Record<string, string>;
+let bin: string;
+
+beforeAll(() => {
+  ({ dir: work, env } = makeWork('terminal-cli'));
+  bin = join(work, 'bin');
+  mkdirSync(bin);
+  symlinkSync(ORCH, join(bin, 'orch'));
+  writeFileSync(join(work, 'inventory.yml'), `
+hosts:
+  web1: { transport: local }
+  web2: { transport: local }
+  db1: { transport: local }
+roles: { web: [web1, web2], db: [db1] }
+groups: { eu: { hosts: [web1, db1] } }
+`);
+  writeFileSync(join(work, 'site.yml'), `
+inventory: inventory.yml
+vars: { app: shop, root: /tmp/orch-never-applied }
+nodes:
+  shop:
+    roles: { host: web }
+    steps:
+      - run: { cmd: "echo {{host.name}}" }
+      - put: { dest: "{{root}}/{{host.name}}.conf", content: "x" }
+    nodes:
+      worker:
+        steps: [{ run: { cmd: "true" } }]
+  db:
+    roles: { host: db }
+    steps: [{ run: { cmd: "true" } }]
+`);
+});
+
+/** Sources `orch completion bash` in bash and calls its function as bash would for `line` split into `words`. */
+function bashComplete(words: string[], line = words.join(' ')): string[] {
+  const script = [
+    'source <(orch completion bash)',
+    `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})`,
+    `COMP_CWORD=${words.length - 1}`,
+    `COMP_LINE='${line}'`,
+    `COMP_POINT=${line.length}`,
+    '_orch',
+    'printf "%s\\n" "${COMPREPLY[@]}"',
+  ].join('\n');
+  const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { cwd: work, encoding: 'utf8', env: { ...env, PATH: `${bin}:${process.env.PATH}` } });
+  expect(r.stderr).toBe('');
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+describe('orch completion bash, sourced in bash', () => {
+  it('completes commands: orch ap<TAB> -> apply', () => {
+    expect(bashComplete(['orch', 'ap'])).toEqual(['apply']);
+    expect(bashComplete(['orch', 'c']).sort()).toEqual(['clean-cache', 'completion', 'converge', 'cron']);
+  });
+
+  it('completes --limit with the host, role and group names of the playbook\'s inventory (and of -i)', () => {
+    expect(bashComplete(['orch', 'apply', 'site.yml', '--limit', ''])).toEqual(['all', 'db1', 'web1', 'web2', 'db', 'web', 'eu']);
+    expect(bashComplete(['orch', 'hosts', '-i', 'inventory.yml', '--limit', 'w'])).toEqual(['web1', 'web2', 'web']);
+    // bash splits `web:!w` at ':' (COMP_WORDBREAKS): replies are for bash's word only.
+    expect(bashComplete(['orch', 'plan', 'site.yml', '--limit', 'web', ':', '!w'], 'orch plan site.yml --limit web:!w')).toEqual(['!web1', '!web2', '!web']);
+  });
+
+  it('completes --node with node paths, options with their names, and files for the playbook', () => {
+    expect(bashComplete(['orch', 'plan', 'site.yml', '--node', ''])).toEqual(['shop', 'shop.worker', 'db']);
+    expect(bashComplete(['orch', 'apply', '--lim'])).toEqual(['--limit']);
+    expect(bashComplete(['orch', 'apply', 'si'])).toEqual(['site.yml']);
+    expect(bashComplete(['orch', 'completion', ''])).toEqual(['bash', 'zsh', 'fish']);
+    expect(bashComplete(['orch', 'bundle', '.', '--builder', 'p'])).toEqual(['python']);
+  });
+
+  it.skipIf(!haveTmux())('in an interactive bash in a pty, orch ap<TAB> becomes orch apply and --limit <TAB><TAB> lists names', async () => {
+    const rc = join(work, 'bashrc');
+    writeFileSync(rc, `PS1='$ '\nsource <(orch completion bash)\n`);
+    const p = new Pty(['bash', '--noprofile', '--rcfile', rc, '-i'], { ...env, PATH: `${bin}:${process.env.PATH}` }, { cwd: work, cols: 100, rows: 20 });
+    try {
+      await p.waitFor(/^\$$/m); // rows are read without trailing spaces
+      p.keys('orch ap', 'Tab');
+      await p.waitFor(/^\$ orch apply$/m, 10_000);
+      p.keys('site.yml --limit ', 'Tab', 'Tab');
+      const t = await p.waitFor(/db1\s+.*web1/, 10_000);
+      for (const n of ['all', 'db1', 'web1', 'web2', 'db', 'web', 'eu']) expect(t).toMatch(new RegExp(`(^|\\s)${n}(\\s|$)`, 'm'));
+    } finally {
+      p.close();
+    }
+  }, 30_000);
+
+  it('zsh and fish scripts call back into orch', async () => {
+    for (const shell of ['zsh', 'fish']) {
+      const r = await orch(['completion', shell], env);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/__complete --line/);
+    }
+    expect((await orch(['completion', 'tcsh'], env)).code).toBe(1);
+  });
+});
+
+describe('orch tree', () => {
+  it('--json gives nodes with hosts narrowed by --limit and rendered step labels per host', async () => {
+    const r = await orch(['tree', 'site.yml', '--json', '--limit', 'web1,db1'], env, { cwd: work });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const tree = JSON.parse(r.stdout) as { nodes: { path: string; hosts: string[]; roles: Record<string, string[]>; steps: { kind: string; labels?: Record<string, string> }[] }[] };
+    const shop = tree.nodes.find((n) => n.path === 'shop')!;
+    expect(shop.hosts).toEqual(['web1']);
+    expect(shop.roles).toEqual({ host: ['web1'] });
+    expect(shop.steps.map((s) => s.kind)).toEqual(['run', 'put']);
+    expect(shop.steps[1]!.labels).toEqual({ web1: expect.stringMatching(/^put \/tmp\/orch-never-applied\//) });
+    expect(tree.nodes.map((n) => n.path)).toEqual(['', 'shop', 'shop.worker', 'db']);
+  });
+
+  it('text view honours --limit and --node', async () => {
+    const r = await orch(['tree', 'site.yml', '--limit', 'web2', '--node', 'shop'], env, { cwd: work });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}shop {2}\[1 host: web2\]$/m);
+    expect(r.stdout).not.toMatch(/web1|db1|^ {2}db/m);
+    expect(r.stdout).toMatch(/step 1: run echo/);
+  });
+});
+
+describe('help, man page, colour', () => {
+  it('exec --help names its two arguments', async () => {
+    const r = await orch(['exec', '--help'], env);
+    expect(r.stdout).toMatch(/^Usage: orch exec \[options\] \[playbook\] \[command\.\.\.\]$/m);
+    expect(r.stdout).toMatch(/^Arguments:\n {2}playbook +a playbook/m);
+    expect(r.stdout).not.toMatch(/^ {2}playbook\]/m);
+  });
+
+  it('exec --json has an error key: null on success, the reason on failure', async () => {
+    const r = await orch(['exec', '-i', 'inventory.yml', '--limit', 'web1,db1', '--json', '--', 'test "$(hostname)" = never || exit 3'], env, { cwd: work });
+    expect(r.code).toBe(4);
+    const rows = JSON.parse(r.stdout) as { host: string; code: number; error: string | null }[];
+    expect(rows).toEqual([expect.objectContaining({ host: 'db1', code: 3, error: 'exit 3' }), expect.objectContaining({ host: 'web1', code: 3, error: 'exit 3' })]);
+    const ok = await orch(['exec', '-i', 'inventory.yml', '--limit', 'web1', '--json', '--', 'true'], env, { cwd: work });
+    expect(JSON.parse(ok.stdout)).toEqual([{ host: 'web1', code: 0, stdout: '', stderr: '', error: null }]);
+  });
+
+  it('npm run build writes man/orch.1 from the help text: every command and option, valid roff', () => {
+    const built = spawnSync(process.execPath, [join(ORCH, '../../scripts/build-man.mjs'), '--stdout'], { encoding: 'utf8' });
+    expect(built.status, built.stderr).toBe(0);
+    expect(readFileSync(join(ORCH, '../../man/orch.1'), 'utf8')).toBe(built.stdout);
+    for (const c of ['plan', 'apply', 'converge', 'rollback', 'query', 'exec', 'validate', 'hosts', 'tree', 'bundle', 'clean-cache', 'version bump', 'cron install', 'cron list', 'cron remove', 'completion']) {
+      expect(built.stdout.split('\n')).toContainEqual(expect.stringMatching(new RegExp(`^\\.B orch ${c.replace(/-/g, '\\\\-')}( |$)`)));
+    }
+    expect(built.stdout).not.toMatch(/__complete/);
+    expect(built.stdout).toMatch(/^\\fB\\-l, \\-\\-limit <pattern>\\fR$/m);
+    const groff = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', join(ORCH, '../../man/orch.1')], { encoding: 'utf8' });
+    if (groff.error === undefined) expect(groff.stderr).toBe('');
+  });
+
+  it('plan colours honour FORCE_COLOR, NO_COLOR and --no-color', async () => {
+    const args = ['plan', 'site.yml', '--offline'];
+    const forced = await orch(args, { ...env, FORCE_COLOR: '1' }, { cwd: work });
+    expect(forced.stdout).toMatch(/^ {2}\x1b\[33m\? shop: run echo .*may change\x1b\[39m$/m);
+    expect((await orch([...args, '--no-color'], { ...env, FORCE_COLOR: '1' }, { cwd: work })).stdout).not.toMatch(/\x1b\[/);
+    expect((await orch(args, { ...env, NO_COLOR: '1' }, { cwd: work })).stdout).not.toMatch(/\x1b\[/);
+    expect((await orch(args, env, { cwd: work })).stdout).not.toMatch(/\x1b\[/);
+  });
+});
