@@ -228,12 +228,16 @@ export async function confirm(question: string): Promise<boolean | 'interrupted'
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
     return await new Promise<boolean | 'interrupted'>((resolve) => {
-      rl.on('SIGINT', () => {
-        process.stdout.write('\n');
-        resolve('interrupted');
-      });
-      rl.on('close', () => resolve(false));
-      rl.question(question).then((answer) => resolve(/^y(es)?$/i.test(answer.trim())), () => resolve(false));
+      let answered = false;
+      const answer = (a: boolean | 'interrupted', newline: boolean): void => {
+        if (answered) return;
+        answered = true;
+        if (newline) process.stdout.write('\n');
+        resolve(a);
+      };
+      rl.on('SIGINT', () => answer('interrupted', true));
+      rl.on('close', () => answer(false, true)); // end of input (Ctrl-D)
+      rl.question(question).then((text) => answer(/^y(es)?$/i.test(text.trim()), false), () => answer(false, true));
     });
   } finally {
     rl.close();

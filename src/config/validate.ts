@@ -16,9 +16,9 @@ export type SchemaKind = 'inventory' | 'playbook' | 'import';
 
 /** Schema ids per kind (also the export names of the precompiled validators). */
 export const SCHEMA_IDS = {
-  inventory: 'https://orch.dev/schema/inventory.schema.json',
-  playbook: 'https://orch.dev/schema/playbook.schema.json',
-  import: 'https://orch.dev/schema/playbook.schema.json#/$defs/importFile',
+  inventory: 'urn:orch:schema:inventory',
+  playbook: 'urn:orch:schema:playbook',
+  import: 'urn:orch:schema:playbook#/$defs/importFile',
 } as const;
 
 /** Reads a schema shipped in `<package>/schema/` (works from `src/` under vitest and from `dist/`). */
