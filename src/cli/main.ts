@@ -56,6 +56,7 @@ export function buildProgram(): Command {
     .description('compile the playbook, check every script with bash -n, read each host\'s state and print what would change')
     .option('--offline', 'do not connect to hosts; steps show as "may change"')
     .option('--remote-check', 'also run bash -n on every host')
+    .option('--diff', 'show what each change does: a unified diff of every file put would change (secrets hidden), mode/owner changes, current X -> Y')
     .option('-o, --out <plan.json>', 'save the plan; `orch apply PLAN.json` applies exactly it')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .option('--lock-wait <seconds>', 'wait this long for another run\'s host lock', '0')
     .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
+    .option('--diff', 'show diffs of the changes in the plan before applying (see plan --diff)')
     .action(async (target: string, opts: Record<string, unknown>) => {
       const { runApplyCommand } = await import('./run.js');
       return runApplyCommand(target, opts);

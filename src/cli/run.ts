@@ -16,7 +16,9 @@ import type { Transport } from '../transport/transport.js';
 import { JsonRenderer } from '../ui/json.js';
 import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
-import { countPending, formatPlan, plural } from '../ui/plan-text.js';
+import { countPending, formatPlan, plural, type PlanDiffs } from '../ui/plan-text.js';
+import { diffProbes, diffTask, type StepDiff } from '../ui/diff.js';
+import type { Facts, HostPrediction } from '../compile/predict.js';
 import { StatusLine } from '../ui/progress.js';
 import type { Renderer } from '../ui/renderer.js';
 import type { EngineEvent, RunSummary } from '../engine/events.js';
@@ -38,6 +40,24 @@ export interface CommonOpts {
   verbose?: boolean;
   /** `--no-color` sets this to false. */
   color?: boolean;
+  /** `--diff`: read the files `put` would change and show diffs in the plan. */
+  diff?: boolean;
+}
+
+/** `--diff` of every predicted change: host -> `phase:step` -> diff (ui/diff.ts). */
+function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: Map<string, Facts>, masker: Masker): PlanDiffs {
+  const out: PlanDiffs = new Map();
+  for (const [host, pred] of predictions) {
+    const m = new Map<string, StepDiff>();
+    for (const p of pred) {
+      if (p.status !== 'changed' && p.status !== 'maybe') continue;
+      const task = plan.phases[p.phase]?.steps.find((s) => s.index === p.step)?.tasks[host];
+      const d = task && diffTask(task, facts.get(host), masker);
+      if (d) m.set(`${p.phase}:${p.step}`, d);
+    }
+    if (m.size) out.set(host, m);
+  }
+  return out;
 }
 
 const out = (s: string): void => void process.stdout.write(s);
@@ -116,6 +136,7 @@ export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, r
   const emit = typeof renderer === 'function' ? renderer : renderer ? (e: EngineEvent) => renderer.onEvent(e) : undefined;
   return new Session(plan, {
     ...(lock && { lock }),
+    ...(opts.diff && { extraProbes: (host: string) => diffProbes(plan, host) }),
     forks: parseForks(opts.forks),
     transportFor: await transportsFor(plan.hosts),
     connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
@@ -164,14 +185,19 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     await session.close();
   }
   const predictions = session.predict(opts.offline === true);
+  const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, session.facts, masker) : undefined;
   if (opts.json) {
+    const steps = (h: string): unknown[] => (predictions.get(h) ?? []).map((p) => {
+      const d = diffs?.get(h)?.get(`${p.phase}:${p.step}`);
+      return d ? { ...p, diff: d } : p;
+    });
     out(`${JSON.stringify({
       type: 'plan',
       offline: opts.offline === true,
-      hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { steps: predictions.get(h) }) })),
+      hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { steps: steps(h) }) })),
       pending: countPending(predictions),
     })}\n`);
-  } else out(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts)));
+  } else out(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs));
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
   if (remoteProblems.length) {
     for (const p of remoteProblems) err(`${p}\n`);
@@ -295,7 +321,8 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     const unreachable = new Map<string, string>();
     for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
     mode.precheck?.(session);
-    if (mode.showPlan && !opts.json) write(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN));
+    const diffs = opts.diff ? planDiffs(plan, predictions, session.facts, masker) : undefined;
+    if (mode.showPlan && !opts.json) write(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs));
     if (mode.confirm && !opts.json && countPending(predictions) > 0) {
       const answer = await confirm('Apply these changes? [y/N] ');
       if (answer !== true) {

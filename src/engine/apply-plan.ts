@@ -11,7 +11,7 @@ import pLimit from 'p-limit';
 import type { Facts } from '../compile/predict.js';
 import { predictHost, probesForHost, type HostPrediction } from '../compile/predict.js';
 import { ConnectError } from '../model/errors.js';
-import type { MaxFail, Plan, PlanHost, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
+import type { MaxFail, Plan, PlanHost, PlanStep, PredictedStatus, Probe, StepStatus, Task } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { quote } from '../shell/quote.js';
 import { formatStateJson, markBad, nextState, parseRegistry, parseState, type AppState, type Registry } from '../state/state.js';
@@ -36,6 +36,8 @@ export interface SessionOptions {
   by: string;
   /** Per-step command timeout, ms (default none). */
   stepTimeoutMs?: number;
+  /** Probes read with the facts beyond what the plan's tasks need (`--diff`: file contents). */
+  extraProbes?: (host: string) => Probe[];
   /** Take the host lock before reading facts (apply, converge, rollback); `wait` in seconds. */
   lock?: { waitSeconds: number };
 }
@@ -134,7 +136,7 @@ export class Session {
         this.limit(async () => {
           try {
             const conn = await this.connection(host);
-            const probes = probesForHost(this.plan, host);
+            const probes = [...probesForHost(this.plan, host), ...(this.opts.extraProbes?.(host) ?? [])];
             let stdout: string;
             const held = this.opts.lock ? await this.lockHost(host, conn, this.opts.lock.waitSeconds, factsScript(probes)) : undefined;
             if (held?.output) stdout = held.output;

@@ -12,6 +12,9 @@ import { B64_FN } from '../shell/snippets.js';
 /** Largest file a `read` probe returns, bytes. */
 export const READ_LIMIT = 1024 * 1024;
 
+/** Largest file a `content` probe (`--diff`) returns, bytes (256 KiB); larger ones report only their metadata. */
+export const CONTENT_LIMIT = 256 * 1024;
+
 /** Builds the facts script for these probes (POSIX sh + coreutils). */
 export function factsScript(probes: Probe[]): string {
   const lines = ['set -u', B64_FN];
@@ -26,6 +29,9 @@ export function factsScript(probes: Probe[]): string {
         break;
       case 'read':
         lines.push(`if [ -f ${path} ] && [ -r ${path} ]; then printf 'F ${i} %s\\n' "$(head -c ${READ_LIMIT} -- ${path} | b64)"; else echo 'F ${i} -'; fi`);
+        break;
+      case 'content':
+        lines.push(`if [ -f ${path} ] && [ -r ${path} ]; then printf 'F ${i} %s\\n' "$({ stat -c '%a %U:%G %s' -- ${path}; if [ "$(stat -c %s -- ${path})" -le ${CONTENT_LIMIT} ]; then cat -- ${path}; fi; } | b64)"; else echo 'F ${i} -'; fi`);
         break;
       case 'exists':
         lines.push(`if [ -e ${path} ]; then echo 'F ${i} MQ=='; else echo 'F ${i} -'; fi`);

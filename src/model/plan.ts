@@ -57,11 +57,26 @@ export type Probe =
   | { kind: 'sha256'; path: string }
   | { kind: 'link'; path: string }
   | { kind: 'read'; path: string }
-  | { kind: 'exists'; path: string };
+  | { kind: 'exists'; path: string }
+  /**
+   * `--diff` only: `MODE USER:GROUP SIZE` (`stat -c '%a %U:%G %s'`), a newline, then the
+   * file's bytes when SIZE <= CONTENT_LIMIT (engine/facts.ts); absent when not a readable regular file.
+   */
+  | { kind: 'content'; path: string };
 
 /** Data the predictor of each step kind needs (pure: facts in, status out). */
 export type StepCheck =
-  | { kind: 'put'; dest: string; sha256: string; /** mode/owner/group are managed too (not in facts: always run) */ meta: boolean }
+  | {
+      kind: 'put';
+      dest: string;
+      sha256: string;
+      /** mode/owner/group are managed too (not in facts: always run) */
+      meta: boolean;
+      /** The wanted mode (octal text as written), owner and group, when given (shown by `--diff`). */
+      mode?: string;
+      owner?: string;
+      group?: string;
+    }
   | { kind: 'install'; root: string; version: string; sha256: string; bundleFile: string }
   | { kind: 'symlink'; root: string; version: string; /** bundle sha256 of that version when known ('' otherwise) */ sha256?: string }
   | { kind: 'service' }

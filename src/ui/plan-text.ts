@@ -2,6 +2,10 @@
 import type { HostPrediction } from '../compile/predict.js';
 import type { Plan } from '../model/plan.js';
 import { PLAIN, type Palette } from './color.js';
+import { formatDiff, type StepDiff } from './diff.js';
+
+/** `--diff`: host -> `phase:step` -> what the step would change there. */
+export type PlanDiffs = Map<string, Map<string, StepDiff>>;
 
 const MARK: Record<string, string> = { changed: '~', ok: ' ', skipped: '-', maybe: '?', failed: '!' };
 
@@ -11,8 +15,8 @@ export function plannedLabel(plan: Plan, host: string, p: { phase: number; step:
   return step?.tasks[host]?.label ?? p.name;
 }
 
-/** Text of the plan; `unreachable` hosts are listed with their error. Colours from `palette` (default none). */
-export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN): string {
+/** Text of the plan; `unreachable` hosts are listed with their error. Colours from `palette` (default none); `diffs` (--diff) under their steps. */
+export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN, diffs?: PlanDiffs): string {
   const c = palette;
   const lines: string[] = [];
   let changes = 0;
@@ -32,6 +36,8 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
       const text = `${MARK[p.status] ?? ' '} ${p.node ? `${p.node}: ` : ''}${plannedLabel(plan, host, p)}  ${p.status === 'maybe' ? 'may change' : p.status === 'changed' ? 'will change' : p.status}`;
       const paint = p.status === 'changed' || p.status === 'maybe' ? c.change : p.status === 'failed' ? c.fail : p.status === 'skipped' ? c.dim : (s: string) => s;
       lines.push(`  ${paint(text)}`);
+      const d = diffs?.get(host)?.get(`${p.phase}:${p.step}`);
+      if (d) lines.push(...formatDiff(d, c));
     }
   }
   lines.push('');

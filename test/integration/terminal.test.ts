@@ -162,4 +162,49 @@ nodes:
     expect(rows.join('\n')).toMatch(/3 hosts: 3 changed, 0 ok, 0 failed, 0/);
     expect(rows.some((l) => /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/.test(l)), rows.join('\n')).toBe(false);
   }, 120_000);
+
+  it('plan --diff after a template edit shows the changed lines for each host, current X -> Y, and nothing of a secret', async () => {
+    // State on the hosts: 1.0.0 with notes.conf "greeting=hello-again" (the test above).
+    writeFileSync(join(work, 'app', 'VERSION'), '1.1.0\n');
+    writeFileSync(join(work, 'notes.conf.hbs'), 'host={{host.name}} greeting={{greeting}}\n');
+    writeFileSync(join(work, 'diff.yml'), readFileSync(pb, 'utf8')
+      .replace('greeting: hello-again', 'greeting: bye, db_password: "s3cr3t-pw"')
+      .replace('inventory: inventory.yml', 'inventory: inventory.yml\nsecret: [db_password]')
+      .replace('content: "host={{host.name}} greeting={{greeting}}\\n"', 'template: notes.conf.hbs')
+      .replace('      - symlink: {}', '      - put: { dest: "{{root}}/shared/db.env", content: "PASSWORD={{db_password}}\\n", mode: "0600" }\n      - symlink: {}'));
+    const r = await orch(['plan', join(work, 'diff.yml'), '--diff'], env, { cwd: work });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain('s3cr3t-pw');
+    for (const h of ['h1', 'h2', 'h3']) {
+      const block = r.stdout.slice(r.stdout.indexOf(`${h} (root@`));
+      expect(block).toContain([
+        '  ~ web: put /srv/shop/shared/notes.conf  will change',
+        '      --- /srv/shop/shared/notes.conf (on the host)',
+        '      +++ /srv/shop/shared/notes.conf (new)',
+        '      @@ -1,1 +1,1 @@',
+        `      -host=${h} greeting=hello-again`,
+        `      +host=${h} greeting=bye`,
+        '  ~ web: put /srv/shop/shared/db.env  will change',
+        '      (contents changed; hidden: uses a secret)',
+        '  ~ web: symlink current -> 1.1.0  will change',
+        '      current 1.0.0 -> 1.1.0',
+      ].join('\n'));
+    }
+    const json = await orch(['plan', join(work, 'diff.yml'), '--diff', '--json'], env, { cwd: work });
+    expect(json.stdout).not.toContain('s3cr3t-pw');
+    const plan = JSON.parse(json.stdout) as { hosts: { host: string; steps: { name: string; diff?: unknown }[] }[] };
+    expect(plan.hosts[0]!.steps.map((st) => st.diff).filter(Boolean)).toEqual([
+      { kind: 'put', path: '/srv/shop/shared/notes.conf', unified: '@@ -1,1 +1,1 @@\n-host=h1 greeting=hello-again\n+host=h1 greeting=bye' },
+      { kind: 'put', path: '/srv/shop/shared/db.env', contents: 'hidden: uses a secret' },
+      { kind: 'symlink', current: { from: '1.0.0', to: '1.1.0' } },
+    ]);
+    // apply --diff shows the same diff above the prompt; n changes nothing.
+    const p = pty(['apply', join(work, 'diff.yml'), '--diff']);
+    const screen = await p.waitFor(/Apply these changes\? \[y\/N\]$/);
+    expect(screen).toMatch(/^ {6}\+host=h3 greeting=bye$/m);
+    expect(screen).not.toContain('s3cr3t-pw');
+    p.keys('n', 'Enter');
+    expect((await p.exit()).code).toBe(1);
+    expect(readFileSync(onHost('h1', 'srv/shop/shared/notes.conf'), 'utf8')).toBe('host=h1 greeting=hello-again\n');
+  }, 120_000);
 });

@@ -83,6 +83,6 @@ export function buildPut(ctx: StepContext): Task | undefined {
       : { kind: 'file', path: srcAbs, sha256: sha, size: bytes.length },
     payloadDest: dest,
     probes: [{ kind: 'sha256', path: dest }],
-    check: { kind: 'put', dest, sha256: sha, meta: mode !== undefined || chown !== undefined },
+    check: { kind: 'put', dest, sha256: sha, meta: mode !== undefined || chown !== undefined, ...(mode !== undefined && { mode }), ...(owner && { owner }), ...(group && { group }) },
   };
 }
