@@ -330,7 +330,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
         throw new ExitRequest(answer === 'interrupted' ? EXIT.INTERRUPTED : EXIT.INVALID);
       }
     }
-    renderer.start?.();
+    renderer.start?.(unreachable);
     session.setEmitter((e) => renderer.onEvent(e));
     await session.execute();
   } finally {

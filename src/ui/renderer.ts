@@ -13,8 +13,8 @@ import type { EngineEvent, RunSummary } from '../engine/events.js';
 import type { Palette } from './color.js';
 
 export interface Renderer {
-  /** Called once, right before the first step runs (after the plan and the prompt). */
-  start?(): void;
+  /** Called once, right before the first step runs (after the plan and the prompt); `unreachable`: hosts already lost while reading facts, with why. */
+  start?(unreachable?: Map<string, string>): void;
   onEvent(e: EngineEvent): void;
   /** Called once when the run is over (after connections are closed). */
   finish(summary: RunSummary): Promise<void> | void;

@@ -75,8 +75,15 @@ export class TtyRenderer implements Renderer {
   }
 
   /** Starts drawing (after the plan was printed and confirmed). */
-  start(): void {
+  start(unreachable: Map<string, string> = new Map()): void {
     if (this.listrDone) return;
+    for (const [host, why] of unreachable) {
+      const hl = this.hosts.get(host);
+      if (!hl || hl.finished) continue;
+      hl.finished = true;
+      hl.doing = this.p.fail(`unreachable: ${errorHeadline(why)}`);
+      hl.reject(new Error(hl.doing));
+    }
     const listr = new Listr(
       [...this.hosts.values()].map((hl) => ({
         title: this.title(hl),
@@ -192,7 +199,12 @@ export class TtyRenderer implements Renderer {
     if (this.timer) clearInterval(this.timer);
     for (const r of summary.hosts) {
       const h = this.hosts.get(r.host);
-      if (h && !h.finished) this.finishHost(h, r.status);
+      if (!h || h.finished) continue;
+      if (r.status === 'failed' || r.status === 'unreachable') {
+        h.finished = true;
+        h.setTitle?.(`${h.name}  ${this.p.fail(`${r.status}${r.error ? `: ${errorHeadline(r.error)}` : ''}`)}`);
+        h.reject(new Error(r.status));
+      } else this.finishHost(h, r.status);
     }
     await this.listrDone;
     if (this.verboseText.length) this.out(`\n${this.verboseText.join('\n')}`);
