@@ -20,8 +20,8 @@ interface ExecRow {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** Why the host failed (`exit N`, unreachable: ...); null when the command exited 0. */
-  error: string | null;
+  /** Why the host failed (`exit N`, `unreachable: ...`); absent when the command exited 0. */
+  error?: string;
 }
 
 export async function runExec(args: string[], opts: CommonOpts): Promise<void> {
@@ -42,7 +42,7 @@ export async function runExec(args: string[], opts: CommonOpts): Promise<void> {
       try {
         const conn = await session.connection(host);
         const res = await conn.exec('bash -s', { stdin: Buffer.from(`${command}\n`, 'utf8'), ...(timeout !== undefined && { timeoutMs: timeout * 1000 }) });
-        rows.push({ host, code: res.code, stdout: res.stdout.toString('utf8'), stderr: res.stderr.toString('utf8'), error: res.code === 0 ? null : res.code === null ? `killed${res.signal ? ` by ${res.signal}` : ''}` : `exit ${res.code}` });
+        rows.push({ host, code: res.code, stdout: res.stdout.toString('utf8'), stderr: res.stderr.toString('utf8'), ...(res.code !== 0 && { error: res.code === null ? `killed${res.signal ? ` by ${res.signal}` : ''}` : `exit ${res.code}` }) });
       } catch (e) {
         rows.push({ host, code: null, stdout: '', stderr: '', error: `unreachable: ${(e as Error).message.replace(`${host}: `, '')}` });
       }

@@ -4,7 +4,7 @@
  * in a tmux pty), `orch tree --json/--limit`, help text, the man page, colour switches.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeWork, orch, ORCH } from './cli.js';
@@ -108,6 +108,47 @@ describe('orch completion bash, sourced in bash', () => {
   });
 });
 
+describe.skipIf(!haveTmux())('the confirmation prompt in a pty (local host)', () => {
+  const setup = (name: string): { pb: string; dest: string } => {
+    const dest = join(work, `${name}-out`, 'file.txt');
+    const pb = join(work, `${name}.yml`);
+    writeFileSync(pb, `inventory: inventory.yml\nvars: { app: t }\nnodes:\n  one:\n    roles: { host: db }\n    steps:\n      - put: { dest: "${dest}", content: "x\\n" }\n`);
+    return { pb, dest };
+  };
+
+  it.each([
+    ['Ctrl-C', 'C-c', 130],
+    ['Ctrl-D', 'C-d', 1],
+    ['an empty answer', 'Enter', 1],
+  ])('%s at the prompt changes nothing', async (_what, key, code) => {
+    const { pb, dest } = setup(`prompt-${key}`);
+    const p = new Pty([process.execPath, ORCH, 'apply', pb], env, { cwd: work });
+    try {
+      await p.waitFor(/Apply these changes\? \[y\/N\]$/);
+      p.keys(key);
+      const r = await p.exit(30_000);
+      expect(r.code).toBe(code);
+      expect(r.text).toMatch(/^Cancelled; nothing was changed\.$/m);
+      expect(existsSync(dest)).toBe(false);
+    } finally {
+      p.close();
+    }
+  }, 60_000);
+
+  it('yes applies', async () => {
+    const { pb, dest } = setup('prompt-yes');
+    const p = new Pty([process.execPath, ORCH, 'apply', pb], env, { cwd: work });
+    try {
+      await p.waitFor(/Apply these changes\? \[y\/N\]$/);
+      p.keys('yes', 'Enter');
+      expect((await p.exit(30_000)).code).toBe(0);
+      expect(readFileSync(dest, 'utf8')).toBe('x\n');
+    } finally {
+      p.close();
+    }
+  }, 60_000);
+});
+
 describe('orch tree', () => {
   it('--json gives nodes with hosts narrowed by --limit and rendered step labels per host', async () => {
     const r = await orch(['tree', 'site.yml', '--json', '--limit', 'web1,db1'], env, { cwd: work });
@@ -139,13 +180,13 @@ describe('help, man page, colour', () => {
     expect(r.stdout).not.toMatch(/^ {2}playbook\]/m);
   });
 
-  it('exec --json has an error key: null on success, the reason on failure', async () => {
+  it('exec --json rows of failed hosts have an error key (absent on success)', async () => {
     const r = await orch(['exec', '-i', 'inventory.yml', '--limit', 'web1,db1', '--json', '--', 'test "$(hostname)" = never || exit 3'], env, { cwd: work });
     expect(r.code).toBe(4);
-    const rows = JSON.parse(r.stdout) as { host: string; code: number; error: string | null }[];
+    const rows = JSON.parse(r.stdout) as { host: string; code: number; error?: string }[];
     expect(rows).toEqual([expect.objectContaining({ host: 'db1', code: 3, error: 'exit 3' }), expect.objectContaining({ host: 'web1', code: 3, error: 'exit 3' })]);
     const ok = await orch(['exec', '-i', 'inventory.yml', '--limit', 'web1', '--json', '--', 'true'], env, { cwd: work });
-    expect(JSON.parse(ok.stdout)).toEqual([{ host: 'web1', code: 0, stdout: '', stderr: '', error: null }]);
+    expect(JSON.parse(ok.stdout)).toEqual([{ host: 'web1', code: 0, stdout: '', stderr: '' }]);
   });
 
   it('npm run build writes man/orch.1 from the help text: every command and option, valid roff', () => {
