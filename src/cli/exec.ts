@@ -20,8 +20,10 @@ interface ExecRow {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** Why the host failed (`exit N`, `unreachable: ...`); absent when the command exited 0. */
+  /** Why the host failed (`exit N`, `killed by SIGNAL`, the connection error); absent when the command exited 0. */
   error?: string;
+  /** Not in the JSON: the host could not be reached. */
+  unreachable?: true;
 }
 
 export async function runExec(args: string[], opts: CommonOpts): Promise<void> {
@@ -44,17 +46,17 @@ export async function runExec(args: string[], opts: CommonOpts): Promise<void> {
         const res = await conn.exec('bash -s', { stdin: Buffer.from(`${command}\n`, 'utf8'), ...(timeout !== undefined && { timeoutMs: timeout * 1000 }) });
         rows.push({ host, code: res.code, stdout: res.stdout.toString('utf8'), stderr: res.stderr.toString('utf8'), ...(res.code !== 0 && { error: res.code === null ? `killed${res.signal ? ` by ${res.signal}` : ''}` : `exit ${res.code}` }) });
       } catch (e) {
-        rows.push({ host, code: null, stdout: '', stderr: '', error: `unreachable: ${(e as Error).message.replace(`${host}: `, '')}` });
+        rows.push({ host, code: null, stdout: '', stderr: '', error: (e as Error).message.replace(`${host}: `, ''), unreachable: true });
       }
     })));
   } finally {
     await session.close();
   }
   rows.sort((a, b) => (a.host < b.host ? -1 : 1));
-  if (opts.json) out(`${JSON.stringify(rows)}\n`);
+  if (opts.json) out(`${JSON.stringify(rows.map(({ unreachable: _, ...row }) => row))}\n`);
   else {
     for (const r of rows) {
-      out(`${r.host} | ${r.error?.startsWith('unreachable: ') ? `UNREACHABLE: ${r.error.slice(13)}` : r.code === 0 ? 'ok' : `FAILED (${r.error ?? `exit ${r.code}`})`}\n`);
+      out(`${r.host} | ${r.unreachable ? `UNREACHABLE: ${r.error ?? ''}` : r.code === 0 ? 'ok' : `FAILED (${r.error ?? `exit ${r.code}`})`}\n`);
       for (const line of `${r.stdout}${r.stderr}`.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1)) out(`  ${line}\n`);
     }
   }

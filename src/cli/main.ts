@@ -116,7 +116,7 @@ export function buildProgram(): Command {
     .description('run an ad-hoc command on the selected hosts in parallel: orch exec -i inv.yml --limit web -- uptime')
     .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
     .option('-l, --limit <pattern>', 'hosts to run on (required; "all" for every host)')
-    .option('--json', 'JSON array: {host, code, stdout, stderr, error} (error only when the host failed: exit N, unreachable: ...)')
+    .option('--json', 'JSON array: {host, code, stdout, stderr, error} (error only when the host failed: exit N, or why it was unreachable)')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .option('--timeout <seconds>', 'fail a host whose command runs longer than this')
     .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
