@@ -98,6 +98,42 @@ describe('orch completion bash, sourced in bash', () => {
     }
   }, 30_000);
 
+  const have = (cmd: string): boolean => spawnSync(cmd, ['--version']).status === 0;
+  it.skipIf(!haveTmux() || !have('zsh'))('zsh (compinit) in a pty: orch ap<TAB> and --limit w<TAB>', async () => {
+    writeFileSync(join(work, '.zshrc'), "PS1='%% '\nautoload -Uz compinit && compinit -u\nsource <(orch completion zsh)\n");
+    const p = new Pty(['zsh', '-i'], { ...env, ZDOTDIR: work, PATH: `${bin}:${process.env.PATH}` }, { cwd: work, cols: 100, rows: 20 });
+    try {
+      await p.waitFor(/^%$/m, 10_000);
+      p.keys('orch ap', 'Tab');
+      await p.waitFor(/^% orch apply$/m, 10_000);
+      p.keys('site.yml --limit w', 'Tab'); // zsh inserts the common prefix first, then lists
+      await p.waitFor(/--limit web$/m, 10_000);
+      p.keys('Tab');
+      const t = await p.waitFor(/web1/, 10_000);
+      expect(t).toMatch(/web2/);
+    } finally {
+      p.close();
+    }
+  }, 30_000);
+
+  it.skipIf(!haveTmux() || !have('fish'))('fish in a pty: orch ap<TAB> and --limit w<TAB>', async () => {
+    const dir = join(work, 'fishconf', 'fish', 'completions');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'orch.fish'), (await orch(['completion', 'fish'], env)).stdout);
+    writeFileSync(join(work, 'fishconf', 'fish', 'config.fish'), 'function fish_prompt; echo -n "> "; end\nset -g fish_greeting\n');
+    const p = new Pty(['fish', '-i'], { ...env, XDG_CONFIG_HOME: join(work, 'fishconf'), PATH: `${bin}:${process.env.PATH}` }, { cwd: work, cols: 100, rows: 20 });
+    try {
+      await p.waitFor(/^>$/m, 10_000);
+      p.keys('orch ap', 'Tab');
+      await p.waitFor(/^> orch apply$/m, 10_000);
+      p.keys('site.yml --limit w', 'Tab');
+      const t = await p.waitFor(/web1/, 10_000);
+      expect(t).toMatch(/web2/);
+    } finally {
+      p.close();
+    }
+  }, 30_000);
+
   it('zsh and fish scripts call back into orch', async () => {
     for (const shell of ['zsh', 'fish']) {
       const r = await orch(['completion', shell], env);
