@@ -173,7 +173,7 @@ export function buildProgram(): Command {
     });
 
   common(program.command('tree').argument('<playbook>', 'playbook file'))
-    .description('show nodes, role mapping resolved to hosts, effective vars and steps')
+    .description('show nodes, role mapping resolved to hosts (narrowed by --limit), the vars each node sets and its steps with rendered labels; --node for a subtree, --json for data')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runTree } = await import('./info.js');
       return runTree(playbook, opts);

@@ -168,7 +168,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     renameSync(tmp, opts.out);
   }
   const status = statusLine(opts, false);
-  const session = await newSession(plan, masker, opts, factsProgress(plan, status));
+  const session = await newSession(plan, masker, opts, opts.offline ? undefined : factsProgress(plan, status));
   const unreachable = new Map<string, string>();
   let remoteProblems: string[] = [];
   try {
