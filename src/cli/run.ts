@@ -17,7 +17,7 @@ import { JsonRenderer } from '../ui/json.js';
 import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
 import { countPending, formatPlan, plural, type PlanDiffs } from '../ui/plan-text.js';
-import { diffProbes, diffTask, type StepDiff } from '../ui/diff.js';
+import { bundleFilesReader, diffProbes, diffTask, type StepDiff } from '../ui/diff.js';
 import type { Facts, HostPrediction } from '../compile/predict.js';
 import { StatusLine } from '../ui/progress.js';
 import type { Renderer } from '../ui/renderer.js';
@@ -47,12 +47,13 @@ export interface CommonOpts {
 /** `--diff` of every predicted change: host -> `phase:step` -> diff (ui/diff.ts). */
 function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: Map<string, Facts>, masker: Masker): PlanDiffs {
   const out: PlanDiffs = new Map();
+  const bundleFiles = bundleFilesReader(plan);
   for (const [host, pred] of predictions) {
     const m = new Map<string, StepDiff>();
     for (const p of pred) {
       if (p.status !== 'changed' && p.status !== 'maybe') continue;
       const task = plan.phases[p.phase]?.steps.find((s) => s.index === p.step)?.tasks[host];
-      const d = task && diffTask(task, facts.get(host), masker);
+      const d = task && diffTask(task, facts.get(host), masker, bundleFiles);
       if (d) m.set(`${p.phase}:${p.step}`, d);
     }
     if (m.size) out.set(host, m);

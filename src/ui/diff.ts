@@ -8,14 +8,19 @@
  *   a secret value, only `(contents changed; hidden: uses a secret)` is shown, and the
  *   host's contents are masked too.
  * - `symlink`: `current 1.0.0 -> 1.1.0`.
+ * - `install`: the files of the new release against the one `current` runs, from both
+ *   releases' info.json `files` maps (path -> sha256: added, removed, changed), and the
+ *   bundle's size.
  * Pure: plan, facts and masker in, data out.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { structuredPatch } from 'diff';
 import type { Facts } from '../compile/predict.js';
 import type { Plan, Probe, Task } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { PLAIN, type Palette } from './color.js';
+import { formatBytes } from './summary.js';
 
 /** Largest file diffed, bytes (both sides). */
 export const DIFF_LIMIT = 256 * 1024;
@@ -32,7 +37,47 @@ export type StepDiff =
       mode?: { from: string; to: string };
       owner?: { from: string; to: string };
     }
-  | { kind: 'symlink'; current: { from: string | null; to: string } };
+  | { kind: 'symlink'; current: { from: string | null; to: string } }
+  | {
+      kind: 'install';
+      /** The version `current` runs now (null: none), and the one installed. */
+      from: string | null;
+      to: string;
+      /** Files of the new release against the current one (from both releases' info.json `files`, by sha256). */
+      added: string[];
+      removed: string[];
+      changed: string[];
+      /** Size of the bundle tarball, bytes. */
+      bytes: number;
+    };
+
+/** The `files` map (path -> sha256) of a bundle's info.json, read from its tarball; undefined when it has none. */
+export type BundleFiles = (bundle: string) => Record<string, string> | undefined;
+
+/** Reads `<dir>/info.json` from a bundle tarball on the control machine (tar -xzO), memoised per path. */
+export function bundleFilesReader(plan: Plan): BundleFiles {
+  const cache = new Map<string, Record<string, string> | undefined>();
+  return (name) => {
+    const b = plan.bundles[name];
+    if (!b) return undefined;
+    if (!cache.has(b.path)) {
+      const r = spawnSync('tar', ['-xzOf', b.path, `${b.dir}/info.json`], { maxBuffer: 64 * 1024 * 1024 });
+      cache.set(b.path, r.status === 0 ? filesOf(r.stdout.toString('utf8')) : undefined);
+    }
+    return cache.get(b.path);
+  };
+}
+
+/** `files` of an info.json text, or undefined. */
+function filesOf(text: string | null | undefined): Record<string, string> | undefined {
+  if (!text) return undefined;
+  try {
+    const f = (JSON.parse(text) as { files?: unknown }).files;
+    return f && typeof f === 'object' && !Array.isArray(f) ? (f as Record<string, string>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The probes `--diff` adds for a host: the current contents of every file a `put` writes. */
 export function diffProbes(plan: Plan, host: string): Probe[] {
@@ -41,6 +86,7 @@ export function diffProbes(plan: Plan, host: string): Probe[] {
     for (const step of phase.steps) {
       const c = step.tasks[host]?.check;
       if (c?.kind === 'put') out.push({ kind: 'content', path: c.dest });
+      if (c?.kind === 'install') out.push({ kind: 'read', path: `${c.root.replace(/\/+$/, '')}/current/info.json` }, { kind: 'link', path: `${c.root.replace(/\/+$/, '')}/current` });
     }
   }
   return out;
@@ -74,8 +120,24 @@ function newContents(task: Task): { text?: string; why?: 'too large to diff' | '
 const octal = (m: string): string => parseInt(m, 8).toString(8);
 
 /** The diff of one task on one host, or undefined when there is nothing to show. */
-export function diffTask(task: Task, facts: Facts | undefined, masker: Masker): StepDiff | undefined {
+export function diffTask(task: Task, facts: Facts | undefined, masker: Masker, bundleFiles?: BundleFiles): StepDiff | undefined {
   const c = task.check;
+  if (c.kind === 'install') {
+    const root = c.root.replace(/\/+$/, '');
+    const link = facts?.get(`link:${root}/current`);
+    const from = link ? link.replace(/^versions\//, '') : null;
+    const now = filesOf(facts?.get(`read:${root}/current/info.json`)) ?? {};
+    const next = task.payload?.kind === 'bundle' ? bundleFiles?.(task.payload.bundle) : undefined;
+    if (!next) return undefined;
+    const names = (xs: string[]): string[] => xs.sort().map((x) => masker.mask(x));
+    return {
+      kind: 'install', from, to: c.version,
+      added: names(Object.keys(next).filter((f) => !(f in now))),
+      removed: names(Object.keys(now).filter((f) => !(f in next))),
+      changed: names(Object.keys(next).filter((f) => f in now && now[f] !== next[f])),
+      bytes: task.payload?.size ?? 0,
+    };
+  }
   if (c.kind === 'symlink') {
     const link = facts?.get(`link:${c.root.replace(/\/+$/, '')}/current`);
     const from = link ? link.replace(/^versions\//, '') : null;
@@ -110,6 +172,14 @@ export function diffTask(task: Task, facts: Facts | undefined, masker: Masker): 
 /** Text of a step's diff, indented under its plan line; `+` green, `-` red. */
 export function formatDiff(d: StepDiff, p: Palette = PLAIN, indent = '      '): string[] {
   if (d.kind === 'symlink') return [`${indent}current ${d.current.from ?? '(none)'} -> ${d.current.to}`];
+  if (d.kind === 'install') {
+    const n = (k: number, w: string): string => `${k} ${w}`;
+    const out = [`${indent}release ${d.from ?? '(none)'} -> ${d.to}: ${n(d.added.length, 'added')}, ${n(d.removed.length, 'removed')}, ${n(d.changed.length, 'changed')} file${d.added.length + d.removed.length + d.changed.length === 1 ? '' : 's'}; bundle ${formatBytes(d.bytes)}`];
+    const rows = [...d.added.map((f) => p.add(`+ ${f}`)), ...d.removed.map((f) => p.remove(`- ${f}`)), ...d.changed.map((f) => p.change(`~ ${f}`))];
+    out.push(...rows.slice(0, 20).map((r) => `${indent}  ${r}`));
+    if (rows.length > 20) out.push(`${indent}  ... ${rows.length - 20} more`);
+    return out;
+  }
   const out: string[] = [];
   if (d.contents === 'hidden: uses a secret') out.push(`${indent}(contents changed; hidden: uses a secret)`);
   else if (d.contents === 'new file') out.push(`${indent}(new file)`);

@@ -177,6 +177,7 @@ nodes:
     expect(r.stdout + r.stderr).not.toContain('s3cr3t-pw');
     for (const h of ['h1', 'h2', 'h3']) {
       const block = r.stdout.slice(r.stdout.indexOf(`${h} (root@`));
+      expect(block).toMatch(/^ {2}~ web: install app 1\.1\.0 {2}will change\n {6}release 1\.0\.0 -> 1\.1\.0: 0 added, 0 removed, 1 changed file; bundle \d+ B\n {8}~ VERSION\n/m);
       expect(block).toContain([
         '  ~ web: put /srv/shop/shared/notes.conf  will change',
         '      --- /srv/shop/shared/notes.conf (on the host)',
@@ -194,6 +195,7 @@ nodes:
     expect(json.stdout).not.toContain('s3cr3t-pw');
     const plan = JSON.parse(json.stdout) as { hosts: { host: string; steps: { name: string; diff?: unknown }[] }[] };
     expect(plan.hosts[0]!.steps.map((st) => st.diff).filter(Boolean)).toEqual([
+      { kind: 'install', from: '1.0.0', to: '1.1.0', added: [], removed: [], changed: ['VERSION'], bytes: expect.any(Number) },
       { kind: 'put', path: '/srv/shop/shared/notes.conf', unified: '@@ -1,1 +1,1 @@\n-host=h1 greeting=hello-again\n+host=h1 greeting=bye' },
       { kind: 'put', path: '/srv/shop/shared/db.env', contents: 'hidden: uses a secret' },
       { kind: 'symlink', current: { from: '1.0.0', to: '1.1.0' } },

@@ -86,3 +86,24 @@ describe('the content probe under real bash', () => {
     expect(f.get(`content:${join(dir, 'missing')}`)).toBeNull();
   });
 });
+
+describe('--diff of an install', () => {
+  it('added, removed and changed files of the new release against current, from both info.json files maps', () => {
+    const task: Task = {
+      script: '', probes: [], payload: { kind: 'bundle', bundle: 'app', sha256: 'b', size: 2048 },
+      check: { kind: 'install', root: '/srv/app', version: '1.1.0', sha256: 'b', bundleFile: '/srv/app/.orch/bundles/b.tar.gz' },
+    };
+    const f: Facts = new Map([
+      ['link:/srv/app/current', 'versions/1.0.0'],
+      ['read:/srv/app/current/info.json', JSON.stringify({ files: { 'bin/run': '1', 'lib/old.py': '2', VERSION: '3' } })],
+    ]);
+    const d = diffTask(task, f, masker(), () => ({ 'bin/run': '1', 'lib/new.py': '4', VERSION: '5' }));
+    expect(d).toEqual({ kind: 'install', from: '1.0.0', to: '1.1.0', added: ['lib/new.py'], removed: ['lib/old.py'], changed: ['VERSION'], bytes: 2048 });
+    expect(formatDiff(d!)).toEqual([
+      '      release 1.0.0 -> 1.1.0: 1 added, 1 removed, 1 changed files; bundle 2.0 KiB',
+      '        + lib/new.py', '        - lib/old.py', '        ~ VERSION',
+    ]);
+    // A first install: everything is added.
+    expect(diffTask(task, new Map(), masker(), () => ({ a: '1' }))).toMatchObject({ from: null, added: ['a'] });
+  });
+});
