@@ -25,7 +25,8 @@ export class ActionRenderer extends LinesRenderer {
 
   override onEvent(e: EngineEvent): void {
     super.onEvent(e);
-    if (e.type === 'step-end' && e.stdout) this.write(`${e.stdout.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n')}\n`);
+    // A failed step's output is already in the failure block (ui/failure.ts).
+    if (e.type === 'step-end' && e.stdout && e.status !== 'failed') this.write(`${e.stdout.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n')}\n`);
   }
 }
 

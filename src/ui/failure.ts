@@ -17,10 +17,11 @@ export function stepLabel(e: { node: string; name: string; label?: string }): st
   return `${e.node ? `${e.node}: ` : ''}${e.label ?? e.name}`;
 }
 
-/** `(exit 1)`, `(timed out ...)` or the error's first line when the step never ended on the host. */
-function why(e: StepEnd): string {
-  if (e.exitCode !== undefined) return e.exitCode === 124 && /^timed out/.test(e.error ?? '') ? (e.error ?? '').split('\n')[0]! : `exit ${e.exitCode}`;
-  return (e.error ?? 'failed').split('\n')[0]!;
+function block(title: string, text: string | undefined, indent: string, p: Palette, n: number): string[] {
+  if (!text) return [];
+  const { lines, total } = tailLines(text, n);
+  const head = `${indent}${p.dim(`${title}${total > lines.length ? ` (last ${lines.length} of ${total} lines)` : ''}:`)}`;
+  return [head, ...lines.map((l) => `${indent}  ${l}`)];
 }
 
 /** The last `n` lines of `text` with a `(last n of m lines)` note when cut. */
@@ -30,36 +31,35 @@ export function tailLines(text: string, n = TAIL_LINES): { lines: string[]; tota
   return { lines: all.slice(-n), total: all.length };
 }
 
-function block(title: string, text: string | undefined, indent: string, p: Palette, n: number): string[] {
-  if (!text) return [];
-  const { lines, total } = tailLines(text, n);
-  const head = `${indent}${p.dim(`${title}${total > lines.length ? ` (last ${lines.length} of ${total} lines)` : ''}:`)}`;
-  return [head, ...lines.map((l) => `${indent}  ${l}`)];
-}
-
 /**
- * The failure block of one failed step:
+ * The failure block of one failed step (the plain renderer's `HOST: STEP: status` line,
+ * then the exit code and the output tails, indented under it):
  * ```
- * web1: FAILED shop: migrate db (exit 1)
- *   stderr (last 20 of 31 lines):
- *     Traceback (most recent call last):
- *     ...
- *     ValueError: no such table
- *   stdout:
- *     migrating...
+ * web1: migrate db: failed
+ *     exit 1
+ *     stderr (last 20 of 31 lines):
+ *       Traceback (most recent call last):
+ *       ...
+ *       ValueError: no such table
+ *     stdout:
+ *       migrating...
  * ```
- * When the step never reported output (lost connection), the error's text is shown instead.
+ * `withNode` puts the node before the label (`shop: migrate db`), for views without the
+ * plain renderer's `== node` headers. A step that never ended on the host (lost
+ * connection) shows its error instead of an exit code.
  */
-export function formatStepFailure(e: StepEnd, p: Palette = PLAIN, n = TAIL_LINES): string {
-  const lines = [`${e.host}: ${p.fail('FAILED')} ${stepLabel(e)} ${p.dim(`(${why(e)})`)}`];
-  if (e.stderr || e.stdout) {
-    lines.push(...block('stderr', e.stderr, '  ', p, n), ...block('stdout', e.stdout, '  ', p, n));
-  } else {
-    const rest = (e.error ?? '').split('\n').slice(e.exitCode === undefined ? 1 : 0);
-    const text = rest.join('\n').replace(/^exit \d+: /, '');
-    lines.push(...block('output', text, '  ', p, n));
+export function formatStepFailure(e: StepEnd, p: Palette = PLAIN, opts: { withNode?: boolean; lines?: number } = {}): string {
+  const n = opts.lines ?? TAIL_LINES;
+  const label = opts.withNode ? stepLabel(e) : (e.label ?? e.name);
+  const out = [`${e.host}: ${label}: ${p.fail('failed')}`];
+  const error = (e.error ?? '').trimEnd();
+  if (e.exitCode !== undefined) out.push(`    ${e.exitCode === 124 && /^timed out/.test(error) ? error.split('\n')[0]! : `exit ${e.exitCode}`}`);
+  if (e.stderr || e.stdout) out.push(...block('stderr', e.stderr, '    ', p, n), ...block('stdout', e.stdout, '    ', p, n));
+  else if (e.exitCode === undefined) {
+    const { lines } = tailLines(error || 'failed', n);
+    out.push(...lines.map((l) => `    ${l}`));
   }
-  return `${lines.join('\n')}\n`;
+  return `${out.join('\n')}\n`;
 }
 
 /** `--verbose`: a step's whole output under it, indented (empty when it printed nothing). */

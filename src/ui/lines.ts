@@ -5,7 +5,7 @@
  */
 import type { EngineEvent, RunSummary } from '../engine/events.js';
 import { PLAIN, type Palette } from './color.js';
-import { formatStepFailure, formatStepOutput, stepLabel } from './failure.js';
+import { formatStepFailure, formatStepOutput } from './failure.js';
 import type { Renderer, RendererOptions, Write } from './renderer.js';
 import { formatSummary } from './summary.js';
 
@@ -32,7 +32,8 @@ export class LinesRenderer implements Renderer {
           this.out(formatStepFailure(e, this.p));
           break;
         }
-        this.out(`${e.host}: ${stepLabel(e)}: ${e.status === 'changed' ? this.p.change(e.status) : e.status}${e.ms >= 1000 ? ` (${(e.ms / 1000).toFixed(1)} s)` : ''}\n`);
+        // The node is in the `== node` header above, as before: `HOST: STEP: status`.
+        this.out(`${e.host}: ${e.label ?? e.name}: ${e.status === 'changed' ? this.p.change(e.status) : e.status}${e.ms >= 1000 ? ` (${(e.ms / 1000).toFixed(1)} s)` : ''}\n`);
         if (this.verbose) this.out(formatStepOutput(e, this.p));
         break;
       case 'host-failed':

@@ -166,7 +166,7 @@ export class TtyRenderer implements Renderer {
         break;
       case 'step-end': {
         if (!hl) break;
-        if (e.status === 'failed') this.failures.push(formatStepFailure(e, this.p));
+        if (e.status === 'failed') this.failures.push(formatStepFailure(e, this.p, { withNode: true }));
         else if (this.verbose) {
           const o = formatStepOutput(e, this.p);
           if (o) this.verboseText.push(`${e.host}: ${stepLabel(e)}\n${o}`);

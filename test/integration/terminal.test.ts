@@ -112,13 +112,13 @@ nodes:
     const p = pty(['apply', failing, '--yes']);
     const { code, text } = await p.exit();
     expect(code, text).toBe(4);
-    const block = text.slice(text.search(/^h2: FAILED migrate: migrate db \(exit 1\)$/m));
-    expect(block, text).toMatch(/^h2: FAILED migrate: migrate db \(exit 1\)\n {2}stderr:\n {4}Traceback \(most recent call last\):\n(.*\n)*? {4}ValueError: no such table: users\n {2}stdout:\n {4}migrating users\n/);
+    const block = text.slice(text.search(/^h2: migrate: migrate db: failed$/m));
+    expect(block, text).toMatch(/^h2: migrate: migrate db: failed\n {4}exit 1\n {4}stderr:\n {6}Traceback \(most recent call last\):\n(.*\n)*? {6}ValueError: no such table: users\n {4}stdout:\n {6}migrating users\n/);
     expect(text.search(/ValueError: no such table/)).toBeLessThan(text.search(/^Summary:/m));
 
     const plain = await orch(['apply', failing], env, { cwd: work });
     expect(plain.code).toBe(4);
-    expect(plain.stdout).toMatch(/^h2: FAILED migrate: migrate db \(exit 1\)\n {2}stderr:\n {4}Traceback \(most recent call last\):\n(.*\n)*? {4}ValueError: no such table: users\n {2}stdout:\n {4}migrating users\n/m);
+    expect(plain.stdout).toMatch(/^== migrate \(1 host\)\nh2: migrate db: failed\n {4}exit 1\n {4}stderr:\n {6}Traceback \(most recent call last\):\n(.*\n)*? {6}ValueError: no such table: users\n {4}stdout:\n {6}migrating users\n/m);
     // --json keeps the full text in the step's event.
     const json = await orch(['apply', failing, '--json'], env, { cwd: work });
     const end = json.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.type === 'step-end' && e.status === 'failed')!;

@@ -40,20 +40,23 @@ describe('failure block', () => {
     const stdout = Array.from({ length: 25 }, (_, i) => `line ${i + 1}`).join('\n');
     const text = formatStepFailure(failed({ stderr, stdout, label: 'run migrate --all' }));
     expect(text).toBe([
-      'web1: FAILED shop: run migrate --all (exit 1)',
-      '  stderr:',
-      '    Traceback (most recent call last):',
-      '      File "<string>", line 1, in <module>',
-      '    ValueError: no such table: users',
-      '  stdout (last 20 of 25 lines):',
-      ...Array.from({ length: 20 }, (_, i) => `    line ${i + 6}`),
+      'web1: run migrate --all: failed',
+      '    exit 1',
+      '    stderr:',
+      '      Traceback (most recent call last):',
+      '        File "<string>", line 1, in <module>',
+      '      ValueError: no such table: users',
+      '    stdout (last 20 of 25 lines):',
+      ...Array.from({ length: 20 }, (_, i) => `      line ${i + 6}`),
       '',
     ].join('\n'));
+    expect(formatStepFailure(failed({ stderr: 'x' }), undefined, { withNode: true })).toBe('web1: shop: migrate db: failed\n    exit 1\n    stderr:\n      x\n');
   });
 
   it('a step without output (connection lost) shows the error instead', () => {
     const e = failed({ exitCode: undefined, error: 'connection lost\nread ECONNRESET' });
-    expect(formatStepFailure(e)).toBe('web1: FAILED shop: migrate db (connection lost)\n  output:\n    read ECONNRESET\n');
+    expect(formatStepFailure(e)).toBe('web1: migrate db: failed\n    connection lost\n    read ECONNRESET\n');
+    expect(formatStepFailure(failed())).toBe('web1: migrate db: failed\n    exit 1\n');
   });
 
   it('tailLines ignores trailing newlines and CRLF', () => {
@@ -79,8 +82,8 @@ describe('plain renderer', () => {
     return out;
   };
   it('shows the rendered label, and each failure block; --verbose adds every step\'s output', () => {
-    expect(run(false)).toBe('h1: app: run make: changed (1.5 s)\nweb1: FAILED shop: migrate db (exit 1)\n  stderr:\n    bad\n');
-    expect(run(true)).toBe('h1: app: run make: changed (1.5 s)\n    stderr:\n      warning: y\n    stdout:\n      built\nweb1: FAILED shop: migrate db (exit 1)\n  stderr:\n    bad\n');
+    expect(run(false)).toBe('h1: run make: changed (1.5 s)\nweb1: migrate db: failed\n    exit 1\n    stderr:\n      bad\n');
+    expect(run(true)).toBe('h1: run make: changed (1.5 s)\n    stderr:\n      warning: y\n    stdout:\n      built\nweb1: migrate db: failed\n    exit 1\n    stderr:\n      bad\n');
   });
 });
 
