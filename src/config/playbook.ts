@@ -121,6 +121,13 @@ export async function loadPlaybook(
     if (typeof b.python === 'string') spec.python = b.python;
     if (Array.isArray(b.pip_options)) spec.pip_options = b.pip_options.map(String);
     if (typeof b.build_on === 'string') spec.build_on = b.build_on;
+    // Store bundles: URLs stay as written, paths resolve like the other file keys.
+    for (const key of ['url', 'channel'] as const) {
+      if (typeof b[key] === 'string') spec[key] = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(b[key]) ? b[key] : resolvePath(b[key], dir, ctx.home);
+    }
+    if (typeof b.allowed_signers === 'string') spec.allowed_signers = resolvePath(b.allowed_signers, dir, ctx.home);
+    if (typeof b.sha256 === 'string') spec.sha256 = b.sha256;
+    if (b.fetch === 'host' || b.fetch === 'control' || b.fetch === 'auto') spec.fetch = b.fetch;
     bundles.set(bname, spec);
   }
 

@@ -13,12 +13,15 @@
 # Tunables (environment): ORCH_FETCH_ATTEMPTS (3), ORCH_FETCH_CONNECT_TIMEOUT (10 s),
 # ORCH_FETCH_IDLE_TIMEOUT (30 s without a byte), ORCH_FETCH_MAX_TIME (1800 s per attempt).
 
-# orch_fetch_client: prints the download client this host has (curl, else wget).
+# orch_fetch_client: prints the download client this host has (curl, else wget). bash's
+# command -v also reports a file that is not executable, hence the -x test.
 orch_fetch_client() {
-  if command -v curl >/dev/null 2>&1; then printf 'curl\n'
-  elif command -v wget >/dev/null 2>&1; then printf 'wget\n'
-  else return 1
-  fi
+  local c p
+  for c in curl wget; do
+    p=$(command -v "$c" 2>/dev/null) || continue
+    if [ -f "$p" ] && [ -x "$p" ]; then printf '%s\n' "$c"; return 0; fi
+  done
+  return 1
 }
 
 # orch_file_size FILE: size in bytes (0 when missing).

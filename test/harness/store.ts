@@ -46,7 +46,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
 events { worker_connections 2048; }
 http {
-  log_format orch '$request_method $uri $status $body_bytes_sent';
+  log_format orch '$request_method $uri $status $body_bytes_sent "$http_user_agent"';
   access_log ${dir}/access.log orch;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
@@ -86,14 +86,14 @@ async function waitForTcp(address: string, port: number, timeoutMs: number, dead
 }
 
 /**
- * Starts nginx in netns `orchst-<pid>-<n>` on `fleet`'s bridge.
+ * Starts nginx in netns `orchnginx-<pid>-<n>` on `fleet`'s bridge.
  * @throws Error when nginx is missing or does not come up within 5 s (with its error log).
  */
 export async function startStore(fleet: Fleet): Promise<TestStore> {
   const nginx = findExecutable('nginx');
   if (!nginx) throw new Error('startStore needs nginx (apt-get install nginx-light)');
   const n = ++seq;
-  const netns = `orchst-${process.pid}-${n}`;
+  const netns = `orchnginx-${process.pid}-${n}`;
   const veth = `os${fleet.subnet}-${n}`;
   const peer = `os${fleet.subnet}p${n}`;
   const address = `10.231.${fleet.subnet}.${250 - n + 1}`;
@@ -105,14 +105,24 @@ export async function startStore(fleet: Fleet): Promise<TestStore> {
     const r = spawnSync('ip', args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
   };
-  ip('netns', 'add', netns);
-  ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', peer);
-  ip('link', 'set', peer, 'netns', netns);
-  ip('link', 'set', veth, 'master', `orb${fleet.subnet}`, 'up');
-  ip('-n', netns, 'link', 'set', peer, 'name', 'eth0');
-  ip('-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
-  ip('-n', netns, 'link', 'set', 'eth0', 'up');
-  ip('-n', netns, 'link', 'set', 'lo', 'up');
+  const created: string[] = [];
+  try {
+    ip('netns', 'add', netns);
+    created.push('netns');
+    ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', peer);
+    created.push('veth');
+    ip('link', 'set', peer, 'netns', netns);
+    ip('link', 'set', veth, 'master', `orb${fleet.subnet}`, 'up');
+    ip('-n', netns, 'link', 'set', peer, 'name', 'eth0');
+    ip('-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+    ip('-n', netns, 'link', 'set', 'eth0', 'up');
+    ip('-n', netns, 'link', 'set', 'lo', 'up');
+  } catch (e) {
+    if (created.includes('netns')) spawnSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
+    if (created.includes('veth')) spawnSync('ip', ['link', 'del', veth], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 
   let child: ChildProcess | undefined;
   let torn = false;

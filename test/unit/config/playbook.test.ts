@@ -232,7 +232,7 @@ describe('loadPlaybook: invalid playbooks', () => {
       'bundle with source and artifact',
       { 'main.yml': 'bundles:\n  shop: { source: a, artifact: b.tar.gz, builder: rust }\n' },
       [
-        'D/main.yml:2:3: bundles.shop: needs exactly one of: source, artifact (found: source, artifact)',
+        'D/main.yml:2:3: bundles.shop: needs exactly one of: source, artifact, url, channel (found: source, artifact)',
         'D/main.yml:2:42: bundles.shop.builder: must be one of: python, node, dir',
       ],
     ],
