@@ -213,6 +213,25 @@ nodes:
     expect(accessLog().slice(before).filter((l) => l.includes('.tar.gz'))).toEqual([]);
   });
 
+  it('fetch: control: the control machine downloads once into its cache and pushes; hosts never contact the store', async () => {
+    const pb = playbook(`{ channel: ${store.baseUrl}shop/beta.json, allowed_signers: allowed_signers, fetch: control }`);
+    expect((await publish('1.2.0', '--channel', 'beta', '--sign', key)).code).toBe(0);
+    await orch(['exec', '-i', join(work, 'inventory.yml'), '--limit', 'all', '--', 'rm -rf /srv/shop'], env);
+    const before = accessLog().length;
+    const a = await apply(pb);
+    expect(a.code, a.stderr).toBe(0);
+    const s = summaryOf(a.stdout);
+    expect(s.hosts.map((h) => h.status)).toEqual(['changed', 'changed', 'changed']);
+    expect(s.bytesUploaded).toBe(3 * tarballs['1.2.0']!.size);
+    const gets = accessLog().slice(before).filter((l) => l.startsWith('GET /shop/shop-1.2.0-any.tar.gz'));
+    expect(gets.map((l) => /"(\w+)/.exec(l)?.[1])).toEqual(['node']);
+    for (const h of ['h1', 'h2', 'h3']) expect(current(h)).toBe('versions/1.2.0');
+    // A second plan reads only the channel: the tarball comes from the cache.
+    const again = accessLog().length;
+    expect((await orch(['plan', pb], env)).code).toBe(0);
+    expect(accessLog().slice(again).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['GET /shop/beta.json', 'GET /shop/beta.json.sig']);
+  });
+
   it('orch_verify_manifest on a host (real bash, ssh-keygen): accepts the signed manifest, refuses tampered, wrong-key and unsigned ones', async () => {
     const h = host('h1');
     const sig = (f: string, k: string) => execFileSync('ssh-keygen', ['-Y', 'sign', '-f', k, '-n', 'orch-release', f], { stdio: 'ignore' });
