@@ -221,7 +221,7 @@ async function main(): Promise<void> {
   }
   if (!canRunFleet()) throw new Error('needs root, ip, unshare, nsenter, ssh-keygen and sshd (the test-host harness)');
   if (!canRunStore()) throw new Error('needs nginx: apt-get install nginx-light');
-  log(`seed ${SEED}, sizes ${SIZES.join(", ")}, ${RUNS} run(s) each${WARMUP ? " after a warm-up" : ""}`);
+  log(`seed ${SEED}, sizes ${SIZES.join(', ')}, ${RUNS} run(s) each${WARMUP ? ' after a warm-up' : ''}`);
   const work = await mkdtemp(path.join(os.tmpdir(), 'orch-bench-store-'));
   try {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: path.join(work, 'home'), XDG_CACHE_HOME: path.join(work, 'cache'), LANG: 'C.UTF-8' };

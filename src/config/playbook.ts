@@ -128,6 +128,12 @@ export async function loadPlaybook(
     if (typeof b.allowed_signers === 'string') spec.allowed_signers = resolvePath(b.allowed_signers, dir, ctx.home);
     if (typeof b.sha256 === 'string') spec.sha256 = b.sha256;
     if (b.fetch === 'host' || b.fetch === 'control' || b.fetch === 'auto') spec.fetch = b.fetch;
+    if (b.fetch !== undefined && spec.url === undefined && spec.channel === undefined) {
+      at(name, ['bundles', bname, 'fetch'], 'fetch applies only to bundles from an artifact store (url + sha256, or channel + allowed_signers)');
+    }
+    if (b.allowed_signers !== undefined && spec.channel === undefined) {
+      at(name, ['bundles', bname, 'allowed_signers'], 'allowed_signers applies only to channel bundles (a url bundle is pinned by its sha256)');
+    }
     bundles.set(bname, spec);
   }
 

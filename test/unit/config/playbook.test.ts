@@ -237,6 +237,23 @@ describe('loadPlaybook: invalid playbooks', () => {
       ],
     ],
     [
+      'store bundle keys (schema)',
+      { 'main.yml': 'bundles:\n  a: { url: http://x/a-1-any.tar.gz }\n  c: { channel: c.json, fetch: always }\n  d: { url: http://x/d-1-any.tar.gz, sha256: ABC }\n' },
+      [
+        'D/main.yml:2:3: bundles.a: must have property sha256 when property url is present',
+        'D/main.yml:3:25: bundles.c.fetch: must be one of: host, control, auto',
+        'D/main.yml:4:38: bundles.d.sha256: sha256 must be 64 lowercase hex digits',
+      ],
+    ],
+    [
+      'store bundle keys on other bundles',
+      { 'main.yml': `bundles:\n  b: { source: s, fetch: host }\n  e: { url: http://x/e-1-any.tar.gz, sha256: ${'a'.repeat(64)}, allowed_signers: k }\n` },
+      [
+        'D/main.yml:2:19: bundles.b.fetch: fetch applies only to bundles from an artifact store (url + sha256, or channel + allowed_signers)',
+        'D/main.yml:3:112: bundles.e.allowed_signers: allowed_signers applies only to channel bundles (a url bundle is pinned by its sha256)',
+      ],
+    ],
+    [
       'extends naming no template',
       { 'main.yml': 'templates:\n  base: {}\nnodes:\n  a:\n    extends: bsae\n' },
       ['D/main.yml:5:5: nodes.a.extends: unknown template "bsae" (known: base)'],
