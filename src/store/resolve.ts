@@ -14,7 +14,9 @@
  * cache (`<cache>/store/<sha256>.tar.gz`), checks it like an `artifact:`, and pushes it
  * as for any bundle; `auto` (default) — the control machine keeps a checked copy in the
  * cache too, and hosts fetch it themselves, the push being the fallback for a host that
- * has neither curl nor wget or cannot reach the store.
+ * has neither curl nor wget or cannot reach the store. When the control machine itself
+ * cannot download (but the manifest or the file name names the release), `auto` goes on
+ * as `host` for this run; wrong bytes always stop the plan.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,7 +28,7 @@ import { parseManifest, parseTarballName } from './manifest.js';
 import type { ChannelManifest } from './manifest.js';
 import { verifyData } from './sign.js';
 import { StoreError } from './store-error.js';
-import { downloadFile, readUrl, showUrl, toUrl } from './transfer.js';
+import { DownloadMismatchError, downloadFile, readUrl, showUrl, toUrl } from './transfer.js';
 import type { TransferOptions } from './transfer.js';
 
 /** Who downloads a store bundle. */
@@ -129,7 +131,19 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
   const have = await stat(path).then((s) => s.isFile(), () => false);
   if (!have) {
     ctx.log?.(`downloading ${showUrl(url)} into ${path}`);
-    await downloadFile(url, path, { sha256: want.sha256, ...(want.size !== undefined && { size: want.size }) }, { ...ctx.transfer, env: ctx.env });
+    try {
+      await downloadFile(url, path, { sha256: want.sha256, ...(want.size !== undefined && { size: want.size }) }, { ...ctx.transfer, env: ctx.env });
+    } catch (err) {
+      // auto: a store only the hosts can reach still works, without the push fallback.
+      // Wrong bytes are never excused: the store is corrupt or tampered with.
+      if (fetch !== 'auto' || err instanceof DownloadMismatchError || want.package === '') throw err;
+      ctx.log?.(`${(err as Error).message}; the hosts fetch it themselves (no push fallback in this run)`);
+      return {
+        package: want.package, version: want.version, platform: want.platform, sha256: want.sha256,
+        size: want.size ?? 0, path: '', dir: formatBundleDir(want.package, want.version, want.platform),
+        url: url.toString(), fetch: 'host', ...(manifest && { manifest }),
+      };
+    }
   }
   const info = await inspectArtifact(path);
   if (info.sha256 !== want.sha256) throw new StoreError(`${path}: cached copy has sha256 ${info.sha256}, want ${want.sha256} (remove it and plan again)`);

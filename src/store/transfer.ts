@@ -104,6 +104,11 @@ export function toUrl(ref: string, baseDir: string): URL {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A download whose bytes are wrong (size or sha256): the store is corrupt or tampered with. */
+export class DownloadMismatchError extends StoreError {
+  override name = 'DownloadMismatchError';
+}
+
 class HttpStatusError extends StoreError {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -292,8 +297,8 @@ export async function downloadFile(url: URL, dest: string, want: { sha256: strin
         await pipeline(src, createWriteStream(tmp));
       }
       const got = hash.digest('hex');
-      if (want.size !== undefined && size !== want.size) throw new StoreError(`${showUrl(url)}: size mismatch: got ${size} bytes, want ${want.size} (truncated or replaced download)`);
-      if (got !== want.sha256) throw new StoreError(`${showUrl(url)}: sha256 mismatch: got ${got}, want ${want.sha256}`);
+      if (want.size !== undefined && size !== want.size) throw new DownloadMismatchError(`${showUrl(url)}: size mismatch: got ${size} bytes, want ${want.size} (truncated or replaced download)`);
+      if (got !== want.sha256) throw new DownloadMismatchError(`${showUrl(url)}: sha256 mismatch: got ${got}, want ${want.sha256}`);
     });
     await rename(tmp, dest);
   } finally {

@@ -166,6 +166,15 @@ describe('publish to a folder store, resolve at plan time', () => {
     expect(ok).toMatchObject({ version: '1.0.0', fetch: 'auto', url: res.url });
   });
 
+  it('fetch: auto when the control machine cannot download: hosts fetch it themselves; fetch: control stops the plan', async () => {
+    const url = pathToFileURL(join(dir, 'elsewhere/shop-1.0.0-any.tar.gz')).toString();
+    const lines: string[] = [];
+    const r = await resolveStoreBundle({ url, sha256: v1.sha256, fetch: 'auto' }, { env: process.env, baseDir: dir, cacheDir: join(dir, 'cache-auto'), log: (l) => lines.push(l) });
+    expect(r).toMatchObject({ package: 'shop', version: '1.0.0', platform: 'any', dir: 'shop-1.0.0-any', path: '', fetch: 'host', url });
+    expect(lines.at(-1)).toBe(`cannot read ${join(dir, 'elsewhere/shop-1.0.0-any.tar.gz')}: ENOENT: no such file or directory, open '${join(dir, 'elsewhere/shop-1.0.0-any.tar.gz')}'; the hosts fetch it themselves (no push fallback in this run)`);
+    await expect(resolveStoreBundle({ url, sha256: v1.sha256, fetch: 'control' }, { env: process.env, baseDir: dir, cacheDir: join(dir, 'cache-auto') })).rejects.toThrow(`cannot read ${join(dir, 'elsewhere/shop-1.0.0-any.tar.gz')}`);
+  });
+
   it('needs allowed_signers for a channel, and a platter name for a url fetched by hosts only', async () => {
     await expect(resolveStoreBundle({ channel: 'x.json' }, { env: process.env, baseDir: dir })).rejects.toThrow('a channel bundle needs allowed_signers');
     await expect(resolveStoreBundle({ url: 'http://10.0.0.1/latest.tar.gz', sha256: 'a'.repeat(64), fetch: 'host' }, { env: process.env, baseDir: dir }))
