@@ -11,7 +11,7 @@ import { inspectArtifact } from '../bundle/artifact.js';
 import { buildBundle } from '../bundle/build.js';
 import type { BundleInfo } from '../bundle/layout.js';
 import { OrchError } from '../model/errors.js';
-import { publishBundle } from '../store/publish.js';
+import { CHANNEL_PATTERN, publishBundle } from '../store/publish.js';
 import { parseStore, showUrl } from '../store/transfer.js';
 
 export interface PublishCliOptions {
@@ -39,6 +39,9 @@ export interface PublishCliOptions {
 export async function runPublish(what: string, opts: PublishCliOptions): Promise<void> {
   if (!opts.to) throw new OrchError('publish needs --to STORE (a folder, file:///path, or http(s)://server/path accepting PUT)');
   const store = parseStore(opts.to, process.cwd(), process.env);
+  if (opts.channel !== undefined && !CHANNEL_PATTERN.test(opts.channel)) {
+    throw new OrchError(`--channel ${JSON.stringify(opts.channel)}: use letters, digits, '.', '_', '-' (e.g. stable, beta)`);
+  }
   const log = (l: string): void => void process.stderr.write(`${l}\n`);
   let st;
   try {
