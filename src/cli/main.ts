@@ -197,6 +197,27 @@ export function buildProgram(): Command {
       return runBundle(source, opts as unknown as Parameters<typeof runBundle>[1]);
     });
 
+  program.command('publish').argument('<bundle|source>', 'a bundle tarball (.tar.gz), or a source folder built first as `orch bundle` would')
+    .description('put a release into an artifact store (folder, file://, or http(s):// accepting PUT) and point a channel at it')
+    .option('--to <store>', 'the store: a folder, file:///path, or http(s)://server/path (WebDAV PUT + MOVE)')
+    .option('--channel <name>', 'write <store>/<package>/<name>.json naming this release (e.g. stable)')
+    .option('--sign <key>', 'sign the channel manifest with this SSH private key (ssh-keygen -Y sign -n orch-release)')
+    .option('--base-url <url>', 'the store as hosts reach it, written into the manifest\'s url (default: --to)')
+    .option('--json', 'print {url, manifest_url, manifest, signed}')
+    .addOption(new Option('--builder <builder>', 'how to build a source folder').choices(['python', 'node', 'dir']).default('dir'))
+    .option('--out <dir>', 'output folder of a build', 'dist')
+    .option('-p, --python <python>', 'python builder: interpreter for the build virtualenv')
+    .option('-r, --requirements <file>', 'python builder: extra requirements file')
+    .option('--pip-option <option>', 'python builder: option passed to pip wheel (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--prebuild-script <file>', 'bash script run before data/ is filled')
+    .option('--postbuild-script <file>', 'bash script run after data/ is complete')
+    .option('--no-cache', 'neither read nor write the build cache')
+    .option('--cache-dir <dir>', 'cache folder (default $XDG_CACHE_HOME/orch or ~/.cache/orch)')
+    .action(async (what: string, opts: Record<string, unknown>) => {
+      const { runPublish } = await import('./publish.js');
+      return runPublish(what, opts as unknown as Parameters<typeof runPublish>[1]);
+    });
+
   program.command('clean-cache')
     .description('delete the bundle build cache')
     .option('--cache-dir <dir>', 'cache folder (default $XDG_CACHE_HOME/orch or ~/.cache/orch)')

@@ -121,6 +121,19 @@ export async function loadPlaybook(
     if (typeof b.python === 'string') spec.python = b.python;
     if (Array.isArray(b.pip_options)) spec.pip_options = b.pip_options.map(String);
     if (typeof b.build_on === 'string') spec.build_on = b.build_on;
+    // Store bundles: URLs stay as written, paths resolve like the other file keys.
+    for (const key of ['url', 'channel'] as const) {
+      if (typeof b[key] === 'string') spec[key] = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(b[key]) ? b[key] : resolvePath(b[key], dir, ctx.home);
+    }
+    if (typeof b.allowed_signers === 'string') spec.allowed_signers = resolvePath(b.allowed_signers, dir, ctx.home);
+    if (typeof b.sha256 === 'string') spec.sha256 = b.sha256;
+    if (b.fetch === 'host' || b.fetch === 'control' || b.fetch === 'auto') spec.fetch = b.fetch;
+    if (b.fetch !== undefined && spec.url === undefined && spec.channel === undefined) {
+      at(name, ['bundles', bname, 'fetch'], 'fetch applies only to bundles from an artifact store (url + sha256, or channel + allowed_signers)');
+    }
+    if (b.allowed_signers !== undefined && spec.channel === undefined) {
+      at(name, ['bundles', bname, 'allowed_signers'], 'allowed_signers applies only to channel bundles (a url bundle is pinned by its sha256)');
+    }
     bundles.set(bname, spec);
   }
 

@@ -512,6 +512,8 @@ export class Session {
 
   private hostHasPayload(facts: Facts | undefined, task: Task): boolean {
     if (!facts || !task.payload) return false;
+    // A store bundle the host fetches itself: sent only when its script asks (exit 99).
+    if (task.payload.kind === 'bundle' && task.payload.lazy) return true;
     const c = task.check;
     if (c.kind === 'put') return facts.get(`sha256:${c.dest}`) === task.payload.sha256;
     if (c.kind === 'install') {

@@ -25,6 +25,8 @@ import type { Connection } from '../transport/transport.js';
 import type { Playbook } from '../model/playbook.js';
 import { Masker } from '../shell/mask.js';
 import { checkPlanSyntax } from './check.js';
+import { resolveStoreBundle } from '../store/resolve.js';
+import type { BundleSpec } from '../model/playbook.js';
 
 /** Options of a prepared run (the common CLI flags). */
 export interface PrepareOptions {
@@ -101,6 +103,10 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
         ...(spec.pip_options !== undefined && { pipOptions: spec.pip_options }),
       };
       const buildCtx = { env: opts.env, now: opts.now, cwd: resolve(playbookFile, '..'), ...(opts.log && { log: opts.log }) };
+      if (spec.url !== undefined || spec.channel !== undefined) {
+        bundles[name] = await resolveFromStore(name, spec, buildCtx);
+        continue;
+      }
       const info = spec.artifact
         ? await inspectArtifact(spec.artifact)
         : spec.build_on !== undefined
@@ -179,4 +185,27 @@ async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpe
   } finally {
     await conn.close();
   }
+}
+
+/**
+ * A `bundles:` entry with `url` + `sha256` or `channel` + `allowed_signers` (SPEC
+ * section 7): resolved on the control machine (channel read and signature verified;
+ * downloaded into the cache unless `fetch: host`), see src/store/resolve.ts.
+ * @throws StoreError / BundleError (reported as a diagnostic at `bundles.NAME`).
+ */
+async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContext): Promise<PlanBundle> {
+  const r = await resolveStoreBundle(
+    {
+      ...(spec.url !== undefined && { url: spec.url }),
+      ...(spec.sha256 !== undefined && { sha256: spec.sha256 }),
+      ...(spec.channel !== undefined && { channel: spec.channel }),
+      ...(spec.allowed_signers !== undefined && { allowed_signers: spec.allowed_signers }),
+      ...(spec.fetch !== undefined && { fetch: spec.fetch }),
+    },
+    { env: ctx.env, baseDir: ctx.cwd ?? process.cwd(), ...(ctx.log && { log: ctx.log }) },
+  );
+  return {
+    name, package: r.package, version: r.version, platform: r.platform, sha256: r.sha256, size: r.size, path: r.path, dir: r.dir,
+    store: { url: r.url, fetch: r.fetch, ...(spec.channel !== undefined && { channel: spec.channel }), ...(r.manifest && { signer: r.manifest.signer }) },
+  };
 }

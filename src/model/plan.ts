@@ -39,6 +39,18 @@ export interface PlanBundle {
   path: string;
   /** Name of the single top folder inside the tarball: `<package>-<version>-<platform>`. */
   dir: string;
+  /**
+   * A bundle from an artifact store (SPEC section 7): hosts fetch `url` themselves
+   * unless `fetch` is `control`. `path` is `''` with `fetch: host` (the control machine
+   * holds no copy); `size` is 0 when unknown (a `url` bundle fetched by hosts only).
+   */
+  store?: {
+    url: string;
+    fetch: 'host' | 'control' | 'auto';
+    /** Channel bundles: the manifest URL and the principal whose signature was verified. */
+    channel?: string;
+    signer?: string;
+  };
 }
 
 /**
@@ -50,7 +62,7 @@ export interface PlanBundle {
 export type PayloadRef =
   | { kind: 'content'; base64: string; sha256: string; size: number }
   | { kind: 'file'; path: string; sha256: string; size: number }
-  | { kind: 'bundle'; bundle: string; sha256: string; size: number };
+  | { kind: 'bundle'; bundle: string; sha256: string; size: number; /** the host first tries to fetch it from a store; the script exits 99 when it could not */ lazy?: boolean };
 
 /** What the plan needs to know from a host to predict a step (one facts round trip per host). */
 export type Probe =

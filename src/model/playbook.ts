@@ -65,6 +65,14 @@ export interface BundleSpec {
   prebuild_script?: string;
   postbuild_script?: string;
   build_on?: string;
+  /** Artifact store (SPEC section 7): a tarball URL (or absolute path), pinned by `sha256`. */
+  url?: string;
+  sha256?: string;
+  /** Artifact store: a channel manifest URL (or absolute path), verified against `allowed_signers` (absolute path). */
+  channel?: string;
+  allowed_signers?: string;
+  /** Who downloads a store bundle (default auto). */
+  fetch?: 'host' | 'control' | 'auto';
   src: SrcRef;
 }
 

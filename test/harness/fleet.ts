@@ -122,7 +122,8 @@ export interface FleetOptions {
 
 const SSHD = '/usr/sbin/sshd';
 const LOCK_DIR = '/var/tmp/orch-fleet-locks';
-const READY_TIMEOUT_MS = 5000;
+/** How long one sshd may take to accept TCP: 5 s, plus 100 ms per host of the fleet (200 sshd starting at once on 2 loaded cores need more than 5 s). */
+const readyTimeoutMs = (count: number): number => 5000 + 100 * count;
 
 /** Absolute path of `cmd` found on PATH (plus the sbin dirs), or undefined. */
 export function findExecutable(cmd: string): string | undefined {
@@ -293,7 +294,7 @@ let fleetSeq = 0;
  * torn down and the error is rethrown.
  *
  * @throws Error when not root, when the subnet is taken, or when an sshd does not come up
- *   within 5 s (the message carries sshd's stderr).
+ *   within 5 s plus 100 ms per host (the message carries sshd's stderr).
  */
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   if (!canRunFleet()) throw new Error('startFleet needs root, ip, unshare, nsenter, ssh-keygen and /usr/sbin/sshd');
@@ -400,7 +401,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     closeSync(log);
     let exited: string | undefined;
     child.once('exit', (code, signal) => {
-      exited = `sshd of ${h.name} exited (${code ?? signal}) before accepting connections: ${readFileSync(h.logFile, 'utf8').trim().split('\n').slice(-5).join(' | ')}`;
+      // The log is gone when a failed start already tore the fleet down.
+      const tail = existsSync(h.logFile) ? readFileSync(h.logFile, 'utf8').trim().split('\n').slice(-5).join(' | ') : '(no log)';
+      exited = `sshd of ${h.name} exited (${code ?? signal}) before accepting connections: ${tail}`;
     });
     child.once('error', (e) => {
       exited = `cannot start sshd of ${h.name}: ${e.message}`;
@@ -408,7 +411,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     children.set(h.name, child);
     h.sshdPid = child.pid;
     try {
-      await waitForTcp(h.address, h.port, READY_TIMEOUT_MS, () => exited);
+      await waitForTcp(h.address, h.port, readyTimeoutMs(count), () => exited);
     } catch (e) {
       killNetnsSync(h);
       await waitChildExit(h);

@@ -9,6 +9,7 @@
 import type { Task } from '../../model/plan.js';
 import { remoteTarCheckScript } from '../../bundle/remote-check.js';
 import { quote } from '../../shell/quote.js';
+import { FETCH_SH } from '../../host/embedded.generated.js';
 import type { StepContext } from './common.js';
 import { appName, joinPath, memoScript, qpath, requireRoot, script, VERSION_RE } from './common.js';
 
@@ -30,7 +31,10 @@ export function buildInstall(ctx: StepContext): Task | undefined {
   const after = ctx.step.args.after === undefined ? undefined : ctx.render('after', 'shell');
   if ((ctx.step.args.before !== undefined && before === undefined) || (ctx.step.args.after !== undefined && after === undefined)) return undefined;
   const bundleFile = joinPath(root, `.orch/bundles/${bundle.sha256}.tar.gz`);
-  const body = memoScript(ctx, JSON.stringify(['install', root, bundle.version, bundle.sha256, bundle.dir, before ?? null, after ?? null]), () => script(
+  // A store bundle the host fetches itself (src/host/fetch.sh); `auto` falls back to the push.
+  const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;
+  const body = memoScript(ctx, JSON.stringify(['install', root, bundle.version, bundle.sha256, bundle.dir, before ?? null, after ?? null, fetch?.fetch ?? null, fetch?.url ?? null]), () => script(
+    fetch && FETCH_SH.trimEnd(),
     remoteTarCheckScript(),
     `root=${qpath(root)}`,
     `v=${quote(bundle.version)}`,
@@ -59,9 +63,9 @@ export function buildInstall(ctx: StepContext): Task | undefined {
     '  mv -f -- "$tmp" "$bfile"',
     '  trap - EXIT',
     'else',
-    '  [ -f "$bfile" ] || exit 99',
-    '  got=$(sha256sum < "$bfile" | cut -d" " -f1)',
-    '  if [ "$got" != "$sha" ]; then rm -f -- "$bfile"; exit 99; fi',
+    ...(fetch
+      ? [`  orch_fetch_bundle ${fetch.fetch} ${quote(fetch.url)} "$bfile" "$sha" ${bundle.size}`]
+      : ['  [ -f "$bfile" ] || exit 99', '  got=$(sha256sum < "$bfile" | cut -d" " -f1)', '  if [ "$got" != "$sha" ]; then rm -f -- "$bfile"; exit 99; fi']),
     'fi',
     before && `( ${before} ) || orch_fail "before command failed (exit $?)"`,
     'orch_check_tar "$bfile" "$top"',
@@ -85,7 +89,7 @@ export function buildInstall(ctx: StepContext): Task | undefined {
   ));
   return {
     script: body,
-    payload: { kind: 'bundle', bundle: bundle.name, sha256: bundle.sha256, size: bundle.size },
+    ...(fetch?.fetch !== 'host' && { payload: { kind: 'bundle' as const, bundle: bundle.name, sha256: bundle.sha256, size: bundle.size, ...(fetch && { lazy: true }) } }),
     payloadDest: bundleFile,
     probes: [
       { kind: 'read', path: joinPath(root, `versions/${bundle.version}/.orch-installed`) },

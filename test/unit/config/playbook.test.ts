@@ -232,8 +232,25 @@ describe('loadPlaybook: invalid playbooks', () => {
       'bundle with source and artifact',
       { 'main.yml': 'bundles:\n  shop: { source: a, artifact: b.tar.gz, builder: rust }\n' },
       [
-        'D/main.yml:2:3: bundles.shop: needs exactly one of: source, artifact (found: source, artifact)',
+        'D/main.yml:2:3: bundles.shop: needs exactly one of: source, artifact, url, channel (found: source, artifact)',
         'D/main.yml:2:42: bundles.shop.builder: must be one of: python, node, dir',
+      ],
+    ],
+    [
+      'store bundle keys (schema)',
+      { 'main.yml': 'bundles:\n  a: { url: http://x/a-1-any.tar.gz }\n  c: { channel: c.json, fetch: always }\n  d: { url: http://x/d-1-any.tar.gz, sha256: ABC }\n' },
+      [
+        'D/main.yml:2:3: bundles.a: must have property sha256 when property url is present',
+        'D/main.yml:3:25: bundles.c.fetch: must be one of: host, control, auto',
+        'D/main.yml:4:38: bundles.d.sha256: sha256 must be 64 lowercase hex digits',
+      ],
+    ],
+    [
+      'store bundle keys on other bundles',
+      { 'main.yml': `bundles:\n  b: { source: s, fetch: host }\n  e: { url: http://x/e-1-any.tar.gz, sha256: ${'a'.repeat(64)}, allowed_signers: k }\n` },
+      [
+        'D/main.yml:2:19: bundles.b.fetch: fetch applies only to bundles from an artifact store (url + sha256, or channel + allowed_signers)',
+        'D/main.yml:3:112: bundles.e.allowed_signers: allowed_signers applies only to channel bundles (a url bundle is pinned by its sha256)',
       ],
     ],
     [

@@ -1,0 +1,85 @@
+/**
+ * `orch publish (BUNDLE.tar.gz | SOURCE [builder options]) --to STORE [--channel NAME]
+ * [--sign KEY] [--base-url URL] [--json]`: puts a release into an artifact store and
+ * points a channel at it (src/store/publish.ts has the layout and the order of writes).
+ * A `.tar.gz` argument is checked like an `artifact:`; a folder is built first, exactly
+ * as `orch bundle` would (same options, same cache).
+ */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { inspectArtifact } from '../bundle/artifact.js';
+import { buildBundle } from '../bundle/build.js';
+import type { BundleInfo } from '../bundle/layout.js';
+import { OrchError } from '../model/errors.js';
+import { CHANNEL_PATTERN, publishBundle } from '../store/publish.js';
+import { parseStore, showUrl } from '../store/transfer.js';
+
+export interface PublishCliOptions {
+  to?: string;
+  channel?: string;
+  sign?: string;
+  baseUrl?: string;
+  json?: boolean;
+  builder: 'dir' | 'python' | 'node';
+  out: string;
+  python?: string;
+  requirements?: string;
+  pipOption?: string[];
+  prebuildScript?: string;
+  postbuildScript?: string;
+  cache: boolean;
+  cacheDir?: string;
+}
+
+/**
+ * Runs `orch publish`. Prints the tarball URL and (with `--channel`) the channel and
+ * version it now names; `--json` prints `{url, manifest_url, manifest, signed}`.
+ * @throws OrchError (exit 1) for usage errors; StoreError/BundleError for store and bundle problems.
+ */
+export async function runPublish(what: string, opts: PublishCliOptions): Promise<void> {
+  if (!opts.to) throw new OrchError('publish needs --to STORE (a folder, file:///path, or http(s)://server/path accepting PUT)');
+  const store = parseStore(opts.to, process.cwd(), process.env);
+  if (opts.channel !== undefined && !CHANNEL_PATTERN.test(opts.channel)) {
+    throw new OrchError(`--channel ${JSON.stringify(opts.channel)}: use letters, digits, '.', '_', '-' (e.g. stable, beta)`);
+  }
+  const log = (l: string): void => void process.stderr.write(`${l}\n`);
+  let st;
+  try {
+    st = await stat(what);
+  } catch {
+    throw new OrchError(`${what}: no such bundle tarball or source folder`);
+  }
+  let bundle: BundleInfo;
+  if (st.isDirectory()) {
+    bundle = await buildBundle(
+      {
+        source: what, builder: opts.builder, outDir: resolve(opts.out),
+        ...(opts.prebuildScript !== undefined && { prebuildScript: resolve(opts.prebuildScript) }),
+        ...(opts.postbuildScript !== undefined && { postbuildScript: resolve(opts.postbuildScript) }),
+        ...(opts.python !== undefined && { python: opts.python }),
+        ...(opts.requirements !== undefined && { requirements: resolve(opts.requirements) }),
+        ...(opts.pipOption !== undefined && { pipOptions: opts.pipOption }),
+        noCache: opts.cache === false,
+        ...(opts.cacheDir !== undefined && { cacheDir: resolve(opts.cacheDir) }),
+      },
+      { env: process.env, now: () => new Date(), cwd: process.cwd(), log },
+    );
+  } else {
+    bundle = await inspectArtifact(what);
+  }
+  const res = await publishBundle({
+    bundle, store,
+    ...(opts.channel !== undefined && { channel: opts.channel }),
+    ...(opts.sign !== undefined && { signKey: resolve(opts.sign) }),
+    ...(opts.baseUrl !== undefined && { baseUrl: opts.baseUrl }),
+    now: () => new Date(),
+    transfer: { env: process.env },
+    log,
+  });
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ url: showUrl(res.url), manifest_url: res.manifestUrl && showUrl(res.manifestUrl), manifest: res.manifest, signed: res.signed })}\n`);
+    return;
+  }
+  process.stdout.write(`${showUrl(res.url)}\n`);
+  if (res.manifestUrl) process.stdout.write(`  channel ${opts.channel} -> ${bundle.package} ${bundle.version} (${bundle.platform}), ${res.signed ? 'signed' : 'UNSIGNED (hosts refuse it: publish with --sign KEY)'}: ${showUrl(res.manifestUrl)}\n`);
+}

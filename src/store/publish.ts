@@ -1,0 +1,105 @@
+/**
+ * `orch publish`: puts a checked bundle tarball into an artifact store, then (with a
+ * channel) points the channel at it.
+ *
+ * Store layout (`<store>` = the `--to` base):
+ * ```
+ * <store>/<package>/<package>-<version>-<platform>.tar.gz    the release (never rewritten with other bytes)
+ * <store>/<package>/<channel>.json                           the channel manifest (manifest.ts)
+ * <store>/<package>/<channel>.json.sig                       its ssh-keygen signature (namespace orch-release)
+ * ```
+ * Order: the tarball first, then the signature, then the manifest, each atomically, so
+ * a reader that sees a manifest finds its tarball. Between the last two renames a reader
+ * may pair the new signature with the old manifest (or the reverse): that pair fails
+ * verification and the reader tries again on its next run; it never installs unsigned bytes.
+ * Source: apt repositories (pool first, then the signed index), Kamal's registry push
+ * before deploy.
+ */
+import type { BundleInfo } from '../bundle/layout.js';
+import { formatManifest, parseManifest } from './manifest.js';
+import type { ChannelManifest } from './manifest.js';
+import { signData } from './sign.js';
+import { StoreError } from './store-error.js';
+import { putFile, putText, readUrl, showUrl } from './transfer.js';
+import type { StoreLocation, TransferOptions } from './transfer.js';
+
+/** Channel names: a file name without `/`. */
+export const CHANNEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export interface PublishRequest {
+  bundle: BundleInfo;
+  store: StoreLocation;
+  /** Channel to point at the bundle (`stable`); none = only the tarball is stored. */
+  channel?: string;
+  /** Private key for `ssh-keygen -Y sign` (the manifest is unsigned without it). */
+  signKey?: string;
+  /**
+   * Base URL written into the manifest's `url` instead of the store's (hosts may reach
+   * the store under another name than the publisher).
+   */
+  baseUrl?: string;
+  now: () => Date;
+  transfer?: TransferOptions;
+  log?: (line: string) => void;
+}
+
+export interface PublishResult {
+  /** Where the tarball is, as hosts will fetch it. */
+  url: string;
+  /** The channel manifest's URL, when a channel was written. */
+  manifestUrl?: string;
+  manifest?: ChannelManifest;
+  signed: boolean;
+}
+
+/**
+ * Publishes `req.bundle` (see the module doc for the layout and order).
+ * @throws StoreError for a bad channel name, a channel that already names the same
+ *   version with other bytes (a version is immutable: bump it), or any store error.
+ */
+export async function publishBundle(req: PublishRequest): Promise<PublishResult> {
+  const { bundle, store } = req;
+  const log = req.log ?? (() => {});
+  if (req.channel !== undefined && !CHANNEL_PATTERN.test(req.channel)) {
+    throw new StoreError(`--channel ${JSON.stringify(req.channel)}: use letters, digits, '.', '_', '-' (e.g. stable, beta)`);
+  }
+  const rel = `${bundle.package}/${bundle.dir}.tar.gz`;
+  const manifestRel = req.channel === undefined ? undefined : `${bundle.package}/${req.channel}.json`;
+  if (manifestRel !== undefined) {
+    const prev = await readUrl(new URL(manifestRel, store.base), { ...req.transfer, missingOk: true });
+    if (prev) {
+      const old = (() => {
+        try {
+          return parseManifest(prev.toString('utf8'), showUrl(new URL(manifestRel, store.base)));
+        } catch {
+          return undefined; // a broken manifest is simply replaced
+        }
+      })();
+      if (old && old.version === bundle.version && old.platform === bundle.platform && old.sha256 !== bundle.sha256) {
+        throw new StoreError(`channel ${req.channel} already names ${bundle.package} ${bundle.version} (${bundle.platform}) with other bytes (sha256 ${old.sha256}, this bundle ${bundle.sha256}): a published version is immutable, give the new release a new version (orch version bump)`);
+      }
+    }
+  }
+  const tarUrl = await putFile(store, rel, bundle.path, req.transfer);
+  log(`published ${showUrl(tarUrl)} (${bundle.size} bytes, sha256 ${bundle.sha256})`);
+  const publicUrl = req.baseUrl === undefined ? showUrl(tarUrl) : new URL(rel, req.baseUrl.endsWith('/') ? req.baseUrl : `${req.baseUrl}/`).toString();
+  const url = tarUrl.protocol === 'file:' && req.baseUrl === undefined ? tarUrl.toString() : publicUrl;
+  if (manifestRel === undefined) return { url, signed: false };
+  const manifest: ChannelManifest = {
+    package: bundle.package,
+    version: bundle.version,
+    platform: bundle.platform,
+    sha256: bundle.sha256,
+    size: bundle.size,
+    url,
+    published_at: req.now().toISOString(),
+  };
+  const text = formatManifest(manifest);
+  if (req.signKey !== undefined) {
+    const sig = await signData(text, req.signKey, req.transfer?.env);
+    await putText(store, `${manifestRel}.sig`, sig, req.transfer);
+  }
+  const manifestUrl = await putText(store, manifestRel, text, req.transfer);
+  log(`channel ${req.channel} -> ${bundle.package} ${bundle.version}: ${showUrl(manifestUrl)}${req.signKey ? ' (signed)' : ' (unsigned)'}`);
+  return { url, manifestUrl: manifestUrl.toString(), manifest, signed: req.signKey !== undefined };
+}

@@ -1,0 +1,187 @@
+/**
+ * The store layer on the control machine with real parts: real ssh-keygen signatures,
+ * real bundles built by the dir builder, a folder store. (HTTP stores: test/integration/store.test.ts.)
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildBundle } from '../../../src/bundle/build.js';
+import type { BundleInfo } from '../../../src/bundle/layout.js';
+import { formatManifest, parseManifest, parseTarballName } from '../../../src/store/manifest.js';
+import { publishBundle } from '../../../src/store/publish.js';
+import { resolveStoreBundle } from '../../../src/store/resolve.js';
+import { signData, verifyData } from '../../../src/store/sign.js';
+import { parseStore } from '../../../src/store/transfer.js';
+import { makeTempDir } from '../bundle/helpers.js';
+
+const now = () => new Date('2026-12-01T10:00:00.000Z');
+
+function keypair(dir: string, name: string): { key: string; allowed: string } {
+  const key = join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key]);
+  const allowed = join(dir, `${name}.allowed`);
+  const pub = readFileSync(`${key}.pub`, 'utf8').trim().split(' ');
+  writeFileSync(allowed, `${name}@release namespaces="orch-release" ${pub[0]} ${pub[1]}\n`);
+  return { key, allowed };
+}
+
+async function makeBundle(dir: string, version: string, content = 'hello'): Promise<BundleInfo> {
+  const src = join(dir, `src-${version}-${content.length}`);
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'VERSION'), `${version}\n`);
+  writeFileSync(join(src, 'package.json'), JSON.stringify({ name: 'shop', version }));
+  writeFileSync(join(src, 'app.txt'), content);
+  return buildBundle({ source: src, builder: 'dir', outDir: join(dir, 'dist'), noCache: true }, { env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' }, now });
+}
+
+describe('channel manifest', () => {
+  const good = { package: 'shop', version: '1.2.0', platform: 'any', sha256: 'a'.repeat(64), size: 10, url: 'shop-1.2.0-any.tar.gz', published_at: '2026-12-01T10:00:00.000Z' };
+  it('formats in SPEC key order, one line, and parses back', () => {
+    const text = formatManifest({ ...good, published_at: good.published_at });
+    expect(text).toBe('{"package":"shop","version":"1.2.0","platform":"any","sha256":"' + 'a'.repeat(64) + '","size":10,"url":"shop-1.2.0-any.tar.gz","published_at":"2026-12-01T10:00:00.000Z"}\n');
+    expect(parseManifest(text, 'x')).toEqual(good);
+  });
+  it.each([
+    ['not json', 'x: not a channel manifest: invalid JSON'],
+    [JSON.stringify([1]), 'x: not a channel manifest: not a JSON object'],
+    [JSON.stringify({ ...good, package: '../evil' }), 'x: not a channel manifest: "package" must be a name'],
+    [JSON.stringify({ ...good, version: 'a b' }), '"version" must be a name'],
+    [JSON.stringify({ ...good, sha256: 'ABC' }), '"sha256" must be 64 lowercase hex digits'],
+    [JSON.stringify({ ...good, size: -1 }), '"size" must be a whole number of bytes'],
+    [JSON.stringify({ ...good, url: '' }), '"url" must be a non-empty string'],
+    [JSON.stringify({ ...good, published_at: 'yesterday' }), '"published_at" must be an ISO 8601 time'],
+  ])('refuses %s', (text, msg) => {
+    expect(() => parseManifest(text, 'x')).toThrow(msg);
+  });
+  it.each([
+    ['shop-1.2.0-any.tar.gz', { package: 'shop', version: '1.2.0', platform: 'any' }],
+    ['shop-1.2.0-linux-x86_64.tar.gz', { package: 'shop', version: '1.2.0', platform: 'linux-x86_64' }],
+    ['my-app-2.0.1+g1a2b-any.tar.gz', { package: 'my-app', version: '2.0.1+g1a2b', platform: 'any' }],
+    ['shop.tar.gz', undefined],
+    ['shop-latest-any.tar.gz', undefined],
+  ])('reads the tarball name %s', (name, want) => {
+    expect(parseTarballName(name)).toEqual(want);
+  });
+});
+
+describe('signatures (ssh-keygen -Y, namespace orch-release)', () => {
+  let dir: string;
+  let a: { key: string; allowed: string };
+  let b: { key: string; allowed: string };
+  beforeAll(() => {
+    dir = makeTempDir('orch-sign-');
+    a = keypair(dir, 'alice');
+    b = keypair(dir, 'bob');
+  });
+  it('verifies a signature by an allowed key and names the signer', async () => {
+    const sig = await signData('manifest\n', a.key);
+    expect(sig).toMatch(/^-----BEGIN SSH SIGNATURE-----/);
+    await expect(verifyData('manifest\n', sig, a.allowed, 'chan')).resolves.toBe('alice@release');
+  });
+  it('refuses a key not in allowed_signers', async () => {
+    const sig = await signData('manifest\n', b.key);
+    await expect(verifyData('manifest\n', sig, a.allowed, 'chan')).rejects.toThrow(`chan: signature refused: not made by a key in ${a.allowed}`);
+  });
+  it('refuses tampered bytes', async () => {
+    const sig = await signData('manifest\n', a.key);
+    await expect(verifyData('manifest!\n', sig, a.allowed, 'chan')).rejects.toThrow('chan: signature refused: the manifest does not match its signature by alice@release');
+  });
+  it('refuses a signature made for another namespace', async () => {
+    const f = join(dir, 'data');
+    writeFileSync(f, 'manifest\n');
+    execFileSync('ssh-keygen', ['-Y', 'sign', '-f', a.key, '-n', 'git', f], { stdio: 'ignore' });
+    await expect(verifyData('manifest\n', readFileSync(`${f}.sig`, 'utf8'), a.allowed, 'chan')).rejects.toThrow('signature refused');
+  });
+});
+
+describe('publish to a folder store, resolve at plan time', () => {
+  let dir: string;
+  let keys: { key: string; allowed: string };
+  let other: { key: string; allowed: string };
+  let v1: BundleInfo;
+  let v2: BundleInfo;
+  beforeAll(async () => {
+    dir = makeTempDir('orch-store-');
+    keys = keypair(dir, 'ci');
+    other = keypair(dir, 'mallory');
+    v1 = await makeBundle(dir, '1.0.0');
+    v2 = await makeBundle(dir, '1.1.0');
+  });
+  const env = () => ({ ...process.env, XDG_CACHE_HOME: join(dir, 'cache') });
+
+  it('writes the tarball, signature and manifest; the channel resolves to the version and the control machine caches the checked tarball', async () => {
+    const store = parseStore(join(dir, 'store'), dir);
+    const res = await publishBundle({ bundle: v1, store, channel: 'stable', signKey: keys.key, now });
+    expect(res.url).toBe(pathToFileURL(join(dir, 'store/shop/shop-1.0.0-any.tar.gz')).toString());
+    expect(readdirSync(join(dir, 'store/shop')).sort()).toEqual(['shop-1.0.0-any.tar.gz', 'stable.json', 'stable.json.sig']);
+    const m = JSON.parse(readFileSync(join(dir, 'store/shop/stable.json'), 'utf8'));
+    expect(m).toEqual({ package: 'shop', version: '1.0.0', platform: 'any', sha256: v1.sha256, size: v1.size, url: res.url, published_at: '2026-12-01T10:00:00.000Z' });
+
+    const r = await resolveStoreBundle({ channel: join(dir, 'store/shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir });
+    expect(r).toMatchObject({ package: 'shop', version: '1.0.0', sha256: v1.sha256, size: v1.size, dir: 'shop-1.0.0-any', fetch: 'control', path: join(dir, 'cache/orch/store', `${v1.sha256}.tar.gz`) });
+    expect(r.manifest?.signer).toBe('ci@release');
+    expect(readFileSync(r.path).equals(readFileSync(v1.path))).toBe(true);
+
+    // Publishing the next release moves the channel.
+    await publishBundle({ bundle: v2, store, channel: 'stable', signKey: keys.key, now });
+    const r2 = await resolveStoreBundle({ channel: join(dir, 'store/shop/stable.json'), allowed_signers: keys.allowed, fetch: 'host' }, { env: env(), baseDir: dir });
+    expect(r2).toMatchObject({ version: '1.1.0', sha256: v2.sha256, path: '', dir: 'shop-1.1.0-any', fetch: 'host' });
+  });
+
+  it('refuses the same version with other bytes on a channel', async () => {
+    const store = parseStore(join(dir, 'store-imm'), dir);
+    await publishBundle({ bundle: v1, store, channel: 'stable', signKey: keys.key, now });
+    const other1 = await makeBundle(join(dir, 'x'), '1.0.0', 'different');
+    await expect(publishBundle({ bundle: other1, store, channel: 'stable', signKey: keys.key, now })).rejects.toThrow('channel stable already names shop 1.0.0 (any) with other bytes');
+  });
+
+  it.each([
+    ['unsigned', async (s: string) => { execFileSync('rm', [join(s, 'shop/stable.json.sig')]); }, 'unsigned channel refused: no signature at'],
+    ['tampered', async (s: string) => {
+      const f = join(s, 'shop/stable.json');
+      writeFileSync(f, readFileSync(f, 'utf8').replace('"1.0.0"', '"1.0.1"'));
+    }, 'signature refused: the manifest does not match its signature by ci@release'],
+    ['signed by another key', async (s: string) => {
+      // ssh-keygen writes stable.json.sig beside the manifest (the old one removed first).
+      execFileSync('ssh-keygen', ['-Y', 'sign', '-f', other.key, '-n', 'orch-release', join(s, 'shop/stable.json')], { stdio: 'ignore' });
+    }, 'signature refused: not made by a key in'],
+  ])('refuses a channel that is %s', async (name, spoil, msg) => {
+    const s = join(dir, `store-${name.replace(/ /g, '-')}`);
+    await publishBundle({ bundle: v1, store: parseStore(s, dir), channel: 'stable', signKey: keys.key, now });
+    if (name === 'signed by another key') execFileSync('rm', [join(s, 'shop/stable.json.sig')]);
+    await spoil(s);
+    await expect(resolveStoreBundle({ channel: join(s, 'shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir })).rejects.toThrow(msg);
+  });
+
+  it('refuses a url whose bytes do not match sha256, and keeps nothing in the cache', async () => {
+    const s = join(dir, 'store-url');
+    const res = await publishBundle({ bundle: v1, store: parseStore(s, dir), now });
+    const cache = join(dir, 'cache-url');
+    await expect(resolveStoreBundle({ url: res.url, sha256: v2.sha256, fetch: 'control' }, { env: process.env, baseDir: dir, cacheDir: cache }))
+      .rejects.toThrow(`sha256 mismatch: got ${v1.sha256}, want ${v2.sha256}`);
+    expect(existsSync(join(cache, 'store')) ? readdirSync(join(cache, 'store')) : []).toEqual([]);
+    const ok = await resolveStoreBundle({ url: res.url, sha256: v1.sha256, fetch: 'auto' }, { env: process.env, baseDir: dir, cacheDir: cache });
+    expect(ok).toMatchObject({ version: '1.0.0', fetch: 'auto', url: res.url });
+  });
+
+  it('fetch: auto when the control machine cannot download: hosts fetch it themselves; fetch: control stops the plan', async () => {
+    const url = pathToFileURL(join(dir, 'elsewhere/shop-1.0.0-any.tar.gz')).toString();
+    const lines: string[] = [];
+    const r = await resolveStoreBundle({ url, sha256: v1.sha256, fetch: 'auto' }, { env: process.env, baseDir: dir, cacheDir: join(dir, 'cache-auto'), log: (l) => lines.push(l) });
+    expect(r).toMatchObject({ package: 'shop', version: '1.0.0', platform: 'any', dir: 'shop-1.0.0-any', path: '', fetch: 'host', url });
+    expect(lines.at(-1)).toBe(`cannot read ${join(dir, 'elsewhere/shop-1.0.0-any.tar.gz')}: ENOENT: no such file or directory, open '${join(dir, 'elsewhere/shop-1.0.0-any.tar.gz')}'; the hosts fetch it themselves (no push fallback in this run)`);
+    await expect(resolveStoreBundle({ url, sha256: v1.sha256, fetch: 'control' }, { env: process.env, baseDir: dir, cacheDir: join(dir, 'cache-auto') })).rejects.toThrow(`cannot read ${join(dir, 'elsewhere/shop-1.0.0-any.tar.gz')}`);
+  });
+
+  it('needs allowed_signers for a channel, and a platter name for a url fetched by hosts only', async () => {
+    await expect(resolveStoreBundle({ channel: 'x.json' }, { env: process.env, baseDir: dir })).rejects.toThrow('a channel bundle needs allowed_signers');
+    await expect(resolveStoreBundle({ url: 'http://10.0.0.1/latest.tar.gz', sha256: 'a'.repeat(64), fetch: 'host' }, { env: process.env, baseDir: dir }))
+      .rejects.toThrow('with fetch: host the file must be named <package>-<version>-<platform>.tar.gz');
+  });
+
+  it('refuses an unsupported store scheme', () => {
+    expect(() => parseStore('s3://bucket/x', dir)).toThrow('unsupported store (s3://)');
+  });
+});
