@@ -66,9 +66,18 @@ export function expandHome(path: string, home: string = homedir()): string {
  * errors (with line:col), duplicate keys, several documents in one file, nesting deeper
  * than `MAX_YAML_DEPTH`, more than `MAX_YAML_ALIASES` alias expansions.
  * The document is registered in `index` under `displayPath(file)` whenever it parsed.
+ * A file already loaded through `index` is not read again (the same result is returned).
  */
-export async function loadYaml(file: string, index: SourceIndexImpl): Promise<LoadedYaml> {
+export function loadYaml(file: string, index: SourceIndexImpl): Promise<LoadedYaml> {
   const absPath = resolve(file);
+  const hit = index.loaded.get(absPath);
+  if (hit) return hit;
+  const p = readAndParse(absPath, index);
+  index.loaded.set(absPath, p);
+  return p;
+}
+
+async function readAndParse(absPath: string, index: SourceIndexImpl): Promise<LoadedYaml> {
   const name = displayPath(absPath);
   const fail = (message: string, readError?: string): LoadedYaml => ({
     file: name,

@@ -6,8 +6,9 @@
  * ranges and LineCounter" (the technique of terraform's hcl source ranges).
  */
 import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
-import type { Document, LineCounter, Node as YamlNode } from 'yaml';
+import type { Document, LineCounter, Node as YamlNode, YAMLMap, YAMLSeq } from 'yaml';
 import type { DocPath, SourceIndex, SourcePos } from '../model/diagnostics.js';
+import type { LoadedYaml } from './load-yaml.js';
 
 /** One registered file: its parsed document and the line counter filled while parsing it. */
 interface IndexedFile {
@@ -24,6 +25,12 @@ interface IndexedFile {
  */
 export class SourceIndexImpl implements SourceIndex {
   private readonly files = new Map<string, IndexedFile>();
+  /**
+   * Files already loaded through this index (absolute path -> result), so one command
+   * reads and parses each file once even when it is named twice (`orch validate
+   * inv.yml pb.yml` where pb.yml's `inventory:` is inv.yml). Filled by `loadYaml`.
+   */
+  readonly loaded = new Map<string, Promise<LoadedYaml>>();
 
   /** Registers (or replaces) the parsed document of `file`. */
   register(file: string, doc: Document.Parsed, lineCounter: LineCounter): void {
@@ -79,39 +86,78 @@ export class SourceIndexImpl implements SourceIndex {
     if (!entry) return [];
     const out: (string | number)[] = [];
     let node: unknown = entry.doc.contents;
-    // Iterative descent: at each level pick the child whose range contains offset.
+    // Iterative descent: at each level pick the child whose range contains offset
+    // (binary search over the children's ranges, so N errors in one map stay N log N).
     for (;;) {
-      if (isMap(node)) {
-        let next: unknown;
-        for (const pair of node.items) {
-          const k = pair.key as YamlNode | null;
-          const v = pair.value as YamlNode | null;
-          const start = k?.range?.[0] ?? v?.range?.[0];
-          const end = v?.range?.[2] ?? k?.range?.[2];
-          if (start !== undefined && end !== undefined && offset >= start && offset <= end) {
-            out.push(String(isScalar(k) ? k.value : k));
-            next = v && v.range && offset >= v.range[0] ? v : undefined;
-            break;
-          }
-        }
-        if (next === undefined) return out;
-        node = next;
-      } else if (isSeq(node)) {
-        let next: unknown;
-        node.items.forEach((item, i) => {
-          const r = (item as YamlNode | null)?.range;
-          if (next === undefined && r && offset >= r[0] && offset <= r[2]) {
-            out.push(i);
-            next = item;
-          }
-        });
-        if (next === undefined) return out;
-        node = next;
-      } else {
-        return out;
+      if (!isMap(node) && !isSeq(node)) return out;
+      const spans = spansOf(node);
+      let lo = 0;
+      let hi = spans.length - 1;
+      let hit = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (spans[mid]!.start <= offset) {
+          hit = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
       }
+      // Ranges may overlap in a broken document: take the first span containing the
+      // offset (binary search on the prefix maximum of the ends, which is monotone).
+      if (hit < 0 || spans[hit]!.maxEnd < offset) return out;
+      lo = 0;
+      hi = hit;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (spans[mid]!.maxEnd >= offset) hi = mid;
+        else lo = mid + 1;
+      }
+      const span = spans[lo]!;
+      out.push(span.seg);
+      node = span.next === undefined || offset >= span.nextStart ? span.next : undefined;
+      if (node === undefined) return out;
     }
   }
+}
+
+/** A child's source span inside a map or sequence, in source order. */
+interface Span {
+  start: number;
+  end: number;
+  /** The largest `end` of this span and every span before it. */
+  maxEnd: number;
+  seg: string | number;
+  /** The node to descend into (a pair's value, a list item). */
+  next: unknown;
+  /** Offset at which `next` starts (descend only when the offset is inside it). */
+  nextStart: number;
+}
+
+const spansByNode = new WeakMap<object, Span[]>();
+
+/** The children of a map or sequence with their source ranges, sorted by start (cached). */
+function spansOf(node: YAMLMap | YAMLSeq): Span[] {
+  const cached = spansByNode.get(node);
+  if (cached) return cached;
+  const spans: Span[] = [];
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const k = pair.key as YamlNode | null;
+      const v = pair.value as YamlNode | null;
+      const start = k?.range?.[0] ?? v?.range?.[0];
+      const end = v?.range?.[2] ?? k?.range?.[2];
+      if (start === undefined || end === undefined) continue;
+      spans.push({ start, end, maxEnd: end, seg: String(isScalar(k) ? k.value : k), next: v && v.range ? v : undefined, nextStart: v?.range?.[0] ?? Infinity });
+    }
+  } else {
+    node.items.forEach((item, i) => {
+      const r = (item as YamlNode | null)?.range;
+      if (r) spans.push({ start: r[0], end: r[2], maxEnd: r[2], seg: i, next: item, nextStart: r[0] });
+    });
+  }
+  spans.sort((x, y) => x.start - y.start);
+  for (let i = 1; i < spans.length; i++) spans[i]!.maxEnd = Math.max(spans[i]!.end, spans[i - 1]!.maxEnd);
+  spansByNode.set(node, spans);
+  return spans;
 }
 
 /** The node at `path`, or undefined when the path leaves the document. */
@@ -133,20 +179,32 @@ function resolveAlias(doc: Document.Parsed, node: unknown): unknown {
   return n;
 }
 
+/**
+ * Key -> pair of each map, built on first lookup: a linear scan per lookup made
+ * locating N diagnostics in one map quadratic (20,000 unknown keys: ~4 s). YAML maps
+ * parsed by orch have unique keys (duplicates are errors), so the first pair wins.
+ */
+const pairsByKey = new WeakMap<object, Map<string, { value: unknown; at: number | undefined }>>();
+
+function keyIndexOf(node: YAMLMap): Map<string, { value: unknown; at: number | undefined }> {
+  let m = pairsByKey.get(node);
+  if (m) return m;
+  m = new Map();
+  for (const pair of node.items) {
+    if (!isPair(pair)) continue;
+    const key = pair.key as YamlNode | null;
+    const k = String(isScalar(key) ? key.value : key);
+    if (m.has(k)) continue;
+    const value = pair.value as YamlNode | null;
+    m.set(k, { value, at: key?.range?.[0] ?? value?.range?.[0] });
+  }
+  pairsByKey.set(node, m);
+  return m;
+}
+
 /** The child of a map (by key) or sequence (by index), with the position to report for it. */
 function childOf(node: unknown, seg: string | number): { value: unknown; at: number | undefined } | undefined {
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      if (!isPair(pair)) continue;
-      const key = pair.key as YamlNode | null;
-      const k = isScalar(key) ? key.value : key;
-      if (String(k) === String(seg)) {
-        const value = pair.value as YamlNode | null;
-        return { value, at: key?.range?.[0] ?? value?.range?.[0] };
-      }
-    }
-    return undefined;
-  }
+  if (isMap(node)) return keyIndexOf(node).get(String(seg));
   if (isSeq(node) && typeof seg === 'number') {
     const item = node.items[seg] as YamlNode | null | undefined;
     if (item === undefined) return undefined;
