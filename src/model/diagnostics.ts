@@ -63,6 +63,21 @@ export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   return [...ds].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
 }
 
+/**
+ * Drops repeated diagnostics (same file, position, path and message), keeping the first
+ * of each; linear (one Set). Used where one file is checked through several routes, e.g.
+ * `orch validate inv.yml pb.yml` when pb.yml's inventory is inv.yml.
+ */
+export function dedupeDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => {
+    const key = `${d.file}\0${d.line}\0${d.col}\0${d.path}\0${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /** A problem with a command-line flag or argument: printed `<command line>:1:1: PATH: MESSAGE`. */
 export function cmdlineDiagnostic(path: string, message: string): Diagnostic {
   return { file: '<command line>', line: 1, col: 1, path, message };
