@@ -21,6 +21,7 @@ import { detectPackageName, detectVersion } from '../bundle/version.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import { loadInventory } from '../config/inventory.js';
 import { displayPath } from '../config/load-yaml.js';
+import { addSecretExtraVars } from '../config/secrets.js';
 import { SourceIndexImpl } from '../config/source-index.js';
 import { validateFiles } from '../config/validate-files.js';
 import { checkPlanSyntax } from '../engine/check.js';
@@ -122,8 +123,8 @@ async function compileOffline(
   masker: Masker,
   opts: { inventories: string[]; extraVars: Record<string, string>; env: NodeJS.ProcessEnv },
 ): Promise<{ diagnostics: Diagnostic[]; hosts?: number }> {
-  for (const s of playbook.secret) if (opts.extraVars[s] !== undefined) masker.add(opts.extraVars[s]!);
-  const diagnostics: Diagnostic[] = [];
+  const diagnostics: Diagnostic[] = addSecretExtraVars(masker, playbook.secret, opts.extraVars);
+  if (diagnostics.length) return { diagnostics };
   const bundles: Record<string, PlanBundle> = {};
   for (const [name, spec] of playbook.bundles) {
     try {

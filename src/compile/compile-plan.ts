@@ -11,6 +11,7 @@ import type { Host, Inventory, Vars } from '../model/inventory.js';
 import type { MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../model/plan.js';
 import type { Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
 import type { Masker } from '../shell/mask.js';
+import { isTooShortSecret, shortSecretMessage } from '../shell/mask.js';
 import { RenderError, renderTemplate } from '../shell/render.js';
 import { selectHosts } from './limit.js';
 import { planHostsFor } from './plan-hosts.js';
@@ -147,7 +148,10 @@ export function compilePlan(input: CompileInput): CompileResult {
     for (const s of secretNames) {
       try {
         const v = getVar(scope, s);
-        if (typeof v === 'string' || typeof v === 'number') input.masker.add(String(v));
+        if (typeof v !== 'string' && typeof v !== 'number') continue;
+        const text = String(v);
+        if (isTooShortSecret(text)) report(playbook.root.src.file, ['secret', playbook.secret.indexOf(s)], shortSecretMessage(`secret var "${s}"`, text.length), host.name);
+        else input.masker.add(text);
       } catch {
         /* reported where used */
       }

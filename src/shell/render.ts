@@ -24,6 +24,7 @@
 import Handlebars from 'handlebars';
 import { OrchError } from '../model/errors.js';
 import type { Masker } from './mask.js';
+import { isTooShortSecret, shortSecretMessage } from './mask.js';
 import { quote } from './quote.js';
 
 type AstNode = hbs.AST.Node;
@@ -170,6 +171,8 @@ function envHelper(options: RenderOptions): (...args: unknown[]) => string {
     const name = args[0];
     const value = options.env?.[name];
     if (value === undefined) throw new RenderError(`environment variable "${name}" is not set`, `env:${name}`);
+    // Values read with env are secrets: one too short to mask is refused (see MIN_SECRET_LENGTH).
+    if (isTooShortSecret(value)) throw new RenderError(shortSecretMessage(`environment variable "${name}" (read with {{env}}, so a secret)`, value.length), `env:${name}`);
     options.masker?.add(value);
     return value;
   };
