@@ -8,9 +8,9 @@
  * explicit stack before the recursive composer runs; alias expansion is capped.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Composer, LineCounter, Parser, YAMLError, isScalar, visit } from 'yaml';
 import type { CST, Document } from 'yaml';
 import type { Diagnostic } from '../model/diagnostics.js';
@@ -83,20 +83,27 @@ async function readAndParse(absPath: string, index: SourceIndexImpl): Promise<Lo
     file: name,
     absPath,
     ...(readError !== undefined ? { readError } : {}),
-    diagnostics: [{ file: name, line: 1, col: 1, path: '(root)', message }],
+    // path '' = about the file as a whole: printed `FILE: message` (see formatDiagnostic).
+    diagnostics: [{ file: name, line: 1, col: 1, path: '', message }],
   });
 
   let bytes: Buffer;
   try {
     const st = await stat(absPath);
-    if (!st.isFile()) return fail(`cannot read file: not a regular file`, 'not a regular file');
+    if (!st.isFile()) return fail(st.isDirectory() ? 'is a folder, not a YAML file' : 'is not a regular file', st.isDirectory() ? 'a folder, not a YAML file' : 'not a regular file');
     if (st.size > MAX_YAML_BYTES) {
       const why = `file is too big (${st.size} bytes; the limit is ${MAX_YAML_BYTES} bytes, 10 MiB)`;
       return fail(why, why);
     }
     bytes = await readFile(absPath);
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      const close = await suggestCloseFile(absPath);
+      const why = `no such file${close !== undefined ? ` (did you mean ${displayPath(close)}?)` : ''}`;
+      return fail(why, why);
+    }
+    const why = (e as Error).message;
     return fail(`cannot read file: ${why}`, why);
   }
   // Re-check: the file may have grown between stat and read.
@@ -142,7 +149,9 @@ export function parseYamlText(
 
   // yaml's own uniqueKeys check is quadratic in a map's size (10,000 hosts: ~0.6 s);
   // duplicates are found below in one pass instead.
-  const composer = new Composer({ uniqueKeys: false, prettyErrors: false, strict: true });
+  // resolveKnownTags: false — only the core schema's tags resolve (!!binary, !!timestamp,
+  // !!set... become unresolved and are reported below with every other unknown tag).
+  const composer = new Composer({ uniqueKeys: false, prettyErrors: false, strict: true, resolveKnownTags: false });
   let doc: Document.Parsed | undefined;
   const extraErrors: { offset: number; message: string }[] = [];
   for (const d of composer.compose(tokens, true, source.length)) {
@@ -156,11 +165,31 @@ export function parseYamlText(
   index.register(name, doc, lineCounter);
 
   const diagnostics: Diagnostic[] = [];
-  for (const err of doc.errors) {
-    const offset = err.pos[0];
-    const { line, col } = at(offset);
-    const path = index.pathAtOffset(name, offset);
-    diagnostics.push({ file: name, line, col, path: formatPath(path), message: describeYamlError(err, path) });
+  // One syntax error per document: the rest are usually cascades of the first (an
+  // over-indented key also breaks the key after it). A tab used as indentation is the
+  // cause of whatever else broke, so it is preferred.
+  const syntax = doc.errors.find((e) => e.code === 'TAB_AS_INDENT') ?? doc.errors.reduce<YAMLError | undefined>((a, e) => (!a || e.pos[0] < a.pos[0] ? e : a), undefined);
+  if (syntax) {
+    const over = syntax.code === 'BLOCK_AS_IMPLICIT_KEY' || syntax.code === 'MULTILINE_IMPLICIT_KEY' ? findOverIndentedKey(source, syntax.pos[0]) : undefined;
+    if (over) {
+      const { line, col } = at(over.offset);
+      const parent = index.pathAtOffset(name, over.prevKeyOffset).slice(0, -1);
+      diagnostics.push({
+        file: name, line, col, path: formatPath([...parent, over.key]),
+        message: `YAML syntax error: "${over.key}" is indented more than "${over.prevKey}" on line ${at(over.prevKeyOffset).line}, which already has a value; indent "${over.key}" like "${over.prevKey}" (keys of one map start at the same column)`,
+      });
+    } else {
+      const offset = syntax.pos[0];
+      const { line, col } = at(offset);
+      const path = index.pathAtOffset(name, offset);
+      diagnostics.push({ file: name, line, col, path: formatPath(path), message: describeYamlError(syntax, path) });
+    }
+  } else {
+    for (const w of doc.warnings) {
+      if (w.code !== 'TAG_RESOLVE_FAILED') continue;
+      const { line, col } = at(w.pos[0]);
+      diagnostics.push({ file: name, line, col, path: formatPath(index.pathAtOffset(name, w.pos[0])), message: describeTagWarning(w) });
+    }
   }
   for (const e of extraErrors) {
     const { line, col } = at(e.offset);
@@ -196,12 +225,105 @@ export function parseYamlText(
   }
 }
 
+/**
+ * The existing path closest to `absPath`, for "did you mean" hints: in its folder, the
+ * entry with the smallest edit distance to its name (at most 2, or a quarter of the
+ * name's length), `.yml` and `.yaml` counting as the same; a missing folder is matched
+ * the same way one level up (so `playbook/demo.yml` finds `playbooks/demo.yml`).
+ * Undefined when nothing is close.
+ */
+export async function suggestCloseFile(absPath: string, depth = 0): Promise<string | undefined> {
+  const dir = dirname(absPath);
+  const name = basename(absPath);
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    if (depth >= 2 || dir === dirname(dir)) return undefined;
+    const closeDir = await suggestCloseFile(dir, depth + 1);
+    return closeDir === undefined ? undefined : suggestCloseFile(join(closeDir, name), depth + 1);
+  }
+  if (entries.includes(name)) return absPath;
+  const norm = (n: string): string => n.replace(/\.yaml$/, '.yml');
+  const limit = Math.max(2, Math.floor(name.length / 4));
+  let best: { entry: string; d: number } | undefined;
+  for (const entry of entries.sort()) {
+    const d = norm(entry) === norm(name) ? 0 : editDistance(entry, name, limit);
+    if (d <= limit && (!best || d < best.d)) best = { entry, d };
+  }
+  return best && join(dir, best.entry);
+}
+
+/** Levenshtein distance of `a` and `b`, or `limit + 1` once it must exceed `limit`. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur.push(v);
+      rowMin = Math.min(rowMin, v);
+    }
+    if (rowMin > limit) return limit + 1;
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The tags of the YAML 1.2 core schema, the only ones orch accepts. */
+export const CORE_TAGS = ['!!map', '!!seq', '!!str', '!!null', '!!bool', '!!int', '!!float'] as const;
+
+/**
+ * Message for an unresolved tag: `unknown YAML tag "!!python/object:os.system" (only the
+ * YAML 1.2 core schema's tags are allowed: !!map, ...)`, or for a core tag whose value
+ * does not fit it (`!!int abc`): `"abc" is not a valid !!int`.
+ */
+function describeTagWarning(w: YAMLError): string {
+  const first = w.message.split('\n')[0] ?? w.message;
+  const full = (/Unresolved tag: (.*?)(?: at line \d+, column \d+:?)?$/.exec(first)?.[1] ?? first).trim();
+  const tag = full.replace(/^tag:yaml\.org,2002:/, '!!');
+  if ((CORE_TAGS as readonly string[]).includes(tag)) return `the value does not match its tag ${tag}`;
+  return `unknown YAML tag ${JSON.stringify(tag)} (only the YAML 1.2 core schema's tags are allowed: ${CORE_TAGS.join(', ')})`;
+}
+
+/**
+ * Recognises the commonest YAML mistake behind "Nested mappings are not allowed in
+ * compact mappings": a key on the line after `prev: value`, indented deeper than `prev`
+ * (yaml reads `value\n  key` as one multi-line key). Returns the offending key and
+ * where it starts, or undefined when the text does not look like that.
+ */
+function findOverIndentedKey(source: string, offset: number): { key: string; offset: number; prevKey: string; prevKeyOffset: number } | undefined {
+  const lineStart = source.lastIndexOf('\n', offset - 1) + 1;
+  const lineEnd = source.indexOf('\n', lineStart);
+  if (lineEnd < 0) return undefined;
+  const line = source.slice(lineStart, lineEnd);
+  const m = /^(\s*(?:-\s+)?)([^\s#:'"{[][^:#]*?):[ \t]+[^\s#]/.exec(line);
+  if (!m) return undefined;
+  const keyCol = m[1]!.length;
+  let next = lineEnd + 1;
+  while (next < source.length) {
+    const end = source.indexOf('\n', next);
+    const text = source.slice(next, end < 0 ? source.length : end);
+    if (text.trim() !== '' && !text.trim().startsWith('#')) {
+      const k = /^( *)([^\s#:'"{[-][^:#]*?):(?:\s|$)/.exec(text);
+      if (!k || k[1]!.length <= keyCol) return undefined;
+      return { key: k[2]!.trim(), offset: next + k[1]!.length, prevKey: m[2]!.trim(), prevKeyOffset: lineStart + keyCol };
+    }
+    if (end < 0) break;
+    next = end + 1;
+  }
+  return undefined;
+}
+
 /** Human text for a `yaml` parse error: its message without the source excerpt. */
 function describeYamlError(err: YAMLError, path: (string | number)[]): string {
   if (err.code === 'DUPLICATE_KEY') {
     const key = path[path.length - 1];
     return typeof key === 'string' ? `duplicate key ${JSON.stringify(key)}` : 'duplicate key';
   }
+  if (err.code === 'TAB_AS_INDENT') return 'YAML syntax error: a tab character indents this line; YAML indents with spaces only (replace the tab with spaces)';
   const first = err.message.split('\n')[0] ?? err.message;
   return `YAML syntax error: ${first.replace(/ at line \d+, column \d+:?$/, '')}`;
 }

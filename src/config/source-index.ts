@@ -112,6 +112,9 @@ export class SourceIndexImpl implements SourceIndex {
         else lo = mid + 1;
       }
       const span = spans[lo]!;
+      // A key that is itself a collection or spans lines only exists in a broken
+      // document: its JSON would make a meaningless path, so stop above it.
+      if (span.bogus) return out;
       out.push(span.seg);
       node = span.next === undefined || offset >= span.nextStart ? span.next : undefined;
       if (node === undefined) return out;
@@ -130,6 +133,8 @@ interface Span {
   next: unknown;
   /** Offset at which `next` starts (descend only when the offset is inside it). */
   nextStart: number;
+  /** The key is not a one-line scalar (only in a broken document). */
+  bogus?: boolean;
 }
 
 const spansByNode = new WeakMap<object, Span[]>();
@@ -146,7 +151,9 @@ function spansOf(node: YAMLMap | YAMLSeq): Span[] {
       const start = k?.range?.[0] ?? v?.range?.[0];
       const end = v?.range?.[2] ?? k?.range?.[2];
       if (start === undefined || end === undefined) continue;
-      spans.push({ start, end, maxEnd: end, seg: String(isScalar(k) ? k.value : k), next: v && v.range ? v : undefined, nextStart: v?.range?.[0] ?? Infinity });
+      const seg = String(isScalar(k) ? k.value : k);
+      const bogus = (k !== null && !isScalar(k)) || seg.includes('\n');
+      spans.push({ start, end, maxEnd: end, seg, next: v && v.range ? v : undefined, nextStart: v?.range?.[0] ?? Infinity, ...(bogus && { bogus }) });
     }
   } else {
     node.items.forEach((item, i) => {

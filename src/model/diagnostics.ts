@@ -13,7 +13,10 @@ export interface SourcePos {
   col: number;
 }
 
-/** One problem in user input. `path` is dotted, e.g. `nodes.shop.steps[2].put`. */
+/**
+ * One problem in user input. `path` is dotted, e.g. `nodes.shop.steps[2].put`; `''` when
+ * the problem is the file as a whole (then `line`/`col` are 1).
+ */
 export interface Diagnostic {
   file: string;
   line: number;
@@ -39,8 +42,13 @@ export function formatPath(path: DocPath): string {
   return out || '(root)';
 }
 
-/** `file:line:col: path: message` — the one format every user-input error is printed in. */
+/**
+ * `file:line:col: path: message` — the one format every user-input error is printed in.
+ * A diagnostic about a file as a whole (it is missing, a folder...) has the path `''`
+ * and prints as `file: message`, like `cat: FILE: No such file or directory`.
+ */
 export function formatDiagnostic(d: Diagnostic): string {
+  if (d.path === '') return `${d.file}: ${d.message}`;
   return `${d.file}:${d.line}:${d.col}: ${d.path}: ${d.message}`;
 }
 
