@@ -5,7 +5,7 @@
  * Source: DESIGN "Map ajv's instancePath to positions through the yaml document's node
  * ranges and LineCounter" (the technique of terraform's hcl source ranges).
  */
-import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
+import { Composer, LineCounter as YamlLineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, LineCounter, Node as YamlNode, YAMLMap, YAMLSeq } from 'yaml';
 import type { DocPath, SourceIndex, SourcePos } from '../model/diagnostics.js';
 import type { LoadedYaml } from './load-yaml.js';
@@ -32,14 +32,49 @@ export class SourceIndexImpl implements SourceIndex {
    */
   readonly loaded = new Map<string, Promise<LoadedYaml>>();
 
+  /** Files parsed by the fast path: positions are computed on first need (see `registerLazy`). */
+  private readonly lazy = new Map<string, { source: string; value: unknown }>();
+
   /** Registers (or replaces) the parsed document of `file`. */
   register(file: string, doc: Document.Parsed, lineCounter: LineCounter): void {
+    this.lazy.delete(file);
     this.files.set(file, { doc, lineCounter });
+  }
+
+  /**
+   * Registers `file` by its text and its data (already parsed and checked by the fast
+   * path of `parseYamlText`). Its `yaml` document — the source ranges — is built only
+   * when a position is first asked for, i.e. when there is something to report: a valid
+   * 50,000-host inventory never pays for it. `keysAt` answers from `value` while no key
+   * of the map looks like an array index (the only keys JS objects reorder).
+   */
+  registerLazy(file: string, source: string, value: unknown): void {
+    this.files.delete(file);
+    this.lazy.set(file, { source, value });
   }
 
   /** True when `file` has been registered. */
   has(file: string): boolean {
-    return this.files.has(file);
+    return this.files.has(file) || this.lazy.has(file);
+  }
+
+  /** The parsed document of `file`, composing a lazily registered one now. */
+  private entry(file: string): IndexedFile | undefined {
+    const hit = this.files.get(file);
+    if (hit) return hit;
+    const lazy = this.lazy.get(file);
+    if (!lazy) return undefined;
+    const lineCounter = new YamlLineCounter();
+    const composer = new Composer({ uniqueKeys: false, prettyErrors: false, strict: true, resolveKnownTags: false });
+    let doc: Document.Parsed | undefined;
+    for (const d of composer.compose(new Parser(lineCounter.addNewLine).parse(lazy.source), true, lazy.source.length)) {
+      doc ??= d;
+    }
+    this.lazy.delete(file);
+    if (!doc) return undefined;
+    const entry = { doc, lineCounter };
+    this.files.set(file, entry);
+    return entry;
   }
 
   /**
@@ -51,7 +86,7 @@ export class SourceIndexImpl implements SourceIndex {
    * Aliases are followed to their anchored node.
    */
   locate(file: string, path: DocPath): SourcePos {
-    const entry = this.files.get(file);
+    const entry = this.entry(file);
     if (!entry) return { file, line: 1, col: 1 };
     const { doc, lineCounter } = entry;
     const offset = locateOffset(doc, path);
@@ -65,7 +100,15 @@ export class SourceIndexImpl implements SourceIndex {
    * Undefined when there is no map at `path`.
    */
   keysAt(file: string, path: DocPath): string[] | undefined {
-    const entry = this.files.get(file);
+    const lazy = this.lazy.get(file);
+    if (lazy) {
+      let v: unknown = lazy.value;
+      for (const seg of path) v = v !== null && typeof v === 'object' && Object.hasOwn(v, seg) ? (v as Record<string, unknown>)[seg] : undefined;
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+      const keys = Object.keys(v);
+      if (!keys.some((k) => ARRAY_INDEX.test(k))) return keys;
+    }
+    const entry = this.entry(file);
     if (!entry) return undefined;
     const node = nodeAt(entry.doc, path);
     if (!isMap(node)) return undefined;
@@ -82,7 +125,7 @@ export class SourceIndexImpl implements SourceIndex {
    * (used to give YAML syntax errors a path). `[]` when none does.
    */
   pathAtOffset(file: string, offset: number): (string | number)[] {
-    const entry = this.files.get(file);
+    const entry = this.entry(file);
     if (!entry) return [];
     const out: (string | number)[] = [];
     let node: unknown = entry.doc.contents;
@@ -121,6 +164,9 @@ export class SourceIndexImpl implements SourceIndex {
     }
   }
 }
+
+/** Keys that JS objects enumerate first, whatever their place in the file. */
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
 
 /** A child's source span inside a map or sequence, in source order. */
 interface Span {
