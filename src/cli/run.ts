@@ -127,13 +127,13 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   }
   const predictions = session.predict(opts.offline === true);
   if (opts.json) {
-    out(`${JSON.stringify({
+    out(`${masker.mask(JSON.stringify({
       type: 'plan',
       offline: opts.offline === true,
       hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { steps: predictions.get(h) }) })),
       pending: countPending(predictions),
-    })}\n`);
-  } else out(formatPlan(plan, predictions, unreachable, opts.offline === true));
+    }))}\n`);
+  } else out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true)));
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
   if (remoteProblems.length) {
     for (const p of remoteProblems) err(`${p}\n`);
@@ -223,7 +223,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     const unreachable = new Map<string, string>();
     for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
     mode.precheck?.(session);
-    if (mode.showPlan && !opts.json) write(formatPlan(plan, predictions, unreachable, false));
+    if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false)));
     if (mode.confirm && !opts.json && countPending(predictions) > 0) {
       if (!(await confirm('Apply these changes? [y/N] '))) {
         err('Cancelled; nothing was changed.\n');

@@ -176,7 +176,10 @@ export function parseYamlText(
   // cause of whatever else broke, so it is preferred.
   const syntax = doc.errors.find((e) => e.code === 'TAB_AS_INDENT') ?? doc.errors.reduce<YAMLError | undefined>((a, e) => (!a || e.pos[0] < a.pos[0] ? e : a), undefined);
   if (syntax) {
-    const over = syntax.code === 'BLOCK_AS_IMPLICIT_KEY' || syntax.code === 'MULTILINE_IMPLICIT_KEY' ? findOverIndentedKey(source, syntax.pos[0]) : undefined;
+    const over =
+      syntax.code === 'BLOCK_AS_IMPLICIT_KEY' || syntax.code === 'MULTILINE_IMPLICIT_KEY' ? findOverIndentedKey(source, syntax.pos[0], false)
+        : syntax.code === 'BAD_INDENT' ? findOverIndentedKey(source, syntax.pos[0], true)
+          : undefined;
     if (over) {
       const { line, col } = at(over.offset);
       const parent = index.pathAtOffset(name, over.prevKeyOffset).slice(0, -1);
@@ -341,31 +344,48 @@ function describeTagWarning(w: YAMLError): string {
 
 /**
  * Recognises the commonest YAML mistake behind "Nested mappings are not allowed in
- * compact mappings": a key on the line after `prev: value`, indented deeper than `prev`
- * (yaml reads `value\n  key` as one multi-line key). Returns the offending key and
- * where it starts, or undefined when the text does not look like that.
+ * compact mappings" (the error is on the `prev: value` line) and "All mapping items must
+ * start at the same column" (on the line after it): a key on the line after
+ * `prev: value`, indented deeper than `prev` (yaml reads `value\n  key` as one
+ * multi-line key, or cannot place it). Returns the offending key and where it starts,
+ * or undefined when the text does not look like that.
  */
-function findOverIndentedKey(source: string, offset: number): { key: string; offset: number; prevKey: string; prevKeyOffset: number } | undefined {
-  const lineStart = source.lastIndexOf('\n', offset - 1) + 1;
-  const lineEnd = source.indexOf('\n', lineStart);
-  if (lineEnd < 0) return undefined;
-  const line = source.slice(lineStart, lineEnd);
-  const m = /^(\s*(?:-\s+)?)([^\s#:'"{[][^:#]*?):[ \t]+[^\s#]/.exec(line);
+function findOverIndentedKey(source: string, offset: number, errorOnKeyLine: boolean): { key: string; offset: number; prevKey: string; prevKeyOffset: number } | undefined {
+  const lineAt = (o: number): { start: number; end: number; text: string } => {
+    const start = source.lastIndexOf('\n', o - 1) + 1;
+    const e = source.indexOf('\n', start);
+    const end = e < 0 ? source.length : e;
+    return { start, end, text: source.slice(start, end) };
+  };
+  const isContent = (t: string): boolean => t.trim() !== '' && !t.trim().startsWith('#');
+  let prev: { start: number; end: number; text: string };
+  let next: { start: number; end: number; text: string } | undefined;
+  if (errorOnKeyLine) {
+    next = lineAt(offset);
+    let o = next.start - 1;
+    do {
+      if (o < 0) return undefined;
+      prev = lineAt(o);
+      o = prev.start - 1;
+    } while (!isContent(prev.text));
+  } else {
+    prev = lineAt(offset);
+    for (let o = prev.end + 1; o < source.length; ) {
+      const l = lineAt(o);
+      if (isContent(l.text)) {
+        next = l;
+        break;
+      }
+      o = l.end + 1;
+    }
+    if (!next) return undefined;
+  }
+  const m = /^(\s*(?:-\s+)?)([^\s#:'"{[][^:#]*?):[ \t]+[^\s#]/.exec(prev.text);
   if (!m) return undefined;
   const keyCol = m[1]!.length;
-  let next = lineEnd + 1;
-  while (next < source.length) {
-    const end = source.indexOf('\n', next);
-    const text = source.slice(next, end < 0 ? source.length : end);
-    if (text.trim() !== '' && !text.trim().startsWith('#')) {
-      const k = /^( *)([^\s#:'"{[-][^:#]*?):(?:\s|$)/.exec(text);
-      if (!k || k[1]!.length <= keyCol) return undefined;
-      return { key: k[2]!.trim(), offset: next + k[1]!.length, prevKey: m[2]!.trim(), prevKeyOffset: lineStart + keyCol };
-    }
-    if (end < 0) break;
-    next = end + 1;
-  }
-  return undefined;
+  const k = /^( *)([^\s#:'"{[-][^:#]*?):(?:\s|$)/.exec(next.text);
+  if (!k || k[1]!.length <= keyCol) return undefined;
+  return { key: k[2]!.trim(), offset: next.start + k[1]!.length, prevKey: m[2]!.trim(), prevKeyOffset: prev.start + keyCol };
 }
 
 /** Human text for a `yaml` parse error: its message without the source excerpt. */
