@@ -281,50 +281,30 @@ function editDistance(a: string, b: string, limit: number): number {
   return prev[b.length]!;
 }
 
-/** A `&anchor` may start here (conservative: `a && b` counts too, and only costs speed). */
-const MAYBE_ANCHOR = /(?:^|[\s[{,])&[^\s[\]{},]/m;
-
 /**
  * The fast path of `parseYamlText`: js-yaml (its YAML 1.2 core schema, whose scalars
  * resolve exactly as the `yaml` library's core schema does; about 6x faster than
  * composing a `yaml` Document, which was most of `validate`'s time for big inventories).
- * Taken only for a clean, ordinary document: no anchors (the slow path bounds alias
- * expansion), nesting within `MAX_YAML_DEPTH`, and no error of any kind — js-yaml
+ * Taken only for a clean, ordinary document: no aliases (`maxAliases: 0`; the slow path
+ * bounds alias expansion), nesting within js-yaml's `maxDepth` of 100 (below
+ * `MAX_YAML_DEPTH`, so the depth rule cannot differ), and no error of any kind — js-yaml
  * refuses duplicate keys, unknown tags, complex keys and several documents, and then
  * the slow path parses again and reports the problem in orch's words with a position.
  * Undefined = take the slow path.
  */
 function parseFast(source: string): { value: unknown } | undefined {
-  if (MAYBE_ANCHOR.test(source)) return undefined;
   let value: unknown;
   try {
-    value = loadFast(source, { schema: CORE_SCHEMA });
+    value = loadFast(source, { schema: CORE_SCHEMA, maxAliases: 0, maxDepth: FAST_PATH_MAX_DEPTH });
   } catch {
-    return undefined; // including RangeError from a very deep document
+    return undefined;
   }
-  if (value === undefined || value === null || typeof value !== 'object' || nestingExceeds(value, MAX_YAML_DEPTH)) return undefined;
+  if (value === undefined || value === null || typeof value !== 'object') return undefined;
   return { value };
 }
 
-/** True when collections nest deeper than `max` in `value` (a tree: no anchors). Iterative. */
-function nestingExceeds(value: object, max: number): boolean {
-  const nodes: object[] = [value];
-  const depths: number[] = [1];
-  while (nodes.length > 0) {
-    const v = nodes.pop()!;
-    const d = depths.pop()!;
-    if (d > max) return true;
-    const items = Array.isArray(v) ? v : Object.values(v);
-    for (let i = 0; i < items.length; i++) {
-      const item: unknown = items[i];
-      if (item !== null && typeof item === 'object') {
-        nodes.push(item);
-        depths.push(d + 1);
-      }
-    }
-  }
-  return false;
-}
+/** js-yaml's nesting limit on the fast path; deeper documents take the slow path (which allows `MAX_YAML_DEPTH`). */
+const FAST_PATH_MAX_DEPTH = 100;
 
 /** The tags of the YAML 1.2 core schema, the only ones orch accepts. */
 export const CORE_TAGS = ['!!map', '!!seq', '!!str', '!!null', '!!bool', '!!int', '!!float'] as const;
