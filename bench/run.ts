@@ -9,14 +9,19 @@
  * - round trips per host: wall time against added host-side latency D (tc netem, or a
  *   userspace delay proxy when the kernel lacks sch_netem), least-squares slope;
  * - `orch plan --offline` of a generated 10,000-host inventory: wall time, peak RSS;
- * - `orch --version` start-up (median of 20) against bare `node -e 0`.
+ * - `orch --version` start-up (median of 20) against bare `node -e 0`;
+ * - scale (bench/scale.ts, needs no root, runs first): `validate` and `plan --offline` of
+ *   generated 1k/10k/50k-host inventories, wall time and peak RSS, and `validate` of
+ *   20,000 unknown keys.
  *
  * Prints a table with the ratios and writes `bench/results.json`. Environment:
  * BENCH_HOSTS (8, 1..200), BENCH_RUNS (5), BENCH_LATENCY_RUNS (3), BENCH_LATENCY_HOSTS (1:
  * the round-trip count is per host; with many hosts on few cores, CPU queueing overlaps
  * the added wait and hides round trips), BENCH_DELAYS
  * ("0,25,50,100" ms), BENCH_PLAN_HOSTS (10000), BENCH_ORCH_FORKS (orch's default),
- * BENCH_SKIP (comma list of: ansible, bare, deploy, noop, latency, plan, startup, forks1),
+ * BENCH_SKIP (comma list of: ansible, bare, deploy, noop, latency, plan, startup, forks1, scale),
+ * BENCH_ONLY=scale (only the scale section: no root, no fleet), BENCH_SCALE_HOSTS
+ * ("1000,10000,50000"), BENCH_SCALE_KEYS (20000; 0 skips), BENCH_SCALE_RUNS (3),
  * BENCH_OUT (results path).
  *
  * Needs root (the test-host harness). Everything it starts is stopped in `finally` and
@@ -33,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../test/harness/fleet.js';
 import { ensureTool, type ToolStatus } from './prereqs.js';
 import { runTimed, tailOf, type TimedResult } from './proc.js';
+import { measureScale, type ScaleResult } from './scale.js';
 import { formatRatios, formatTable, type Ratio, type Row } from './report.js';
 import { fitLine, ratioOf, summarizeSamples, type LineFit, type SampleSummary } from './stats.js';
 import {
@@ -64,6 +70,15 @@ const DELAYS = (process.env.BENCH_DELAYS ?? '0,25,50,100').split(',').map((s) =>
   return n;
 });
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const ONLY_SCALE = process.env.BENCH_ONLY === 'scale';
+if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '' && !ONLY_SCALE) throw new Error(`BENCH_ONLY: only "scale" is supported, got ${JSON.stringify(process.env.BENCH_ONLY)}`);
+const SCALE_HOSTS = (process.env.BENCH_SCALE_HOSTS ?? '1000,10000,50000').split(',').map((s) => {
+  const n = Number(s.trim());
+  if (!Number.isInteger(n) || n < 1 || n > 200_000) throw new Error(`BENCH_SCALE_HOSTS: expected host counts 1..200000, got ${JSON.stringify(s)}`);
+  return n;
+});
+const SCALE_KEYS = intEnv('BENCH_SCALE_KEYS', 20_000, 0, 200_000);
+const SCALE_RUNS = intEnv('BENCH_SCALE_RUNS', 3, 1, 20);
 const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(REPO, 'bench', 'results.json'));
 const STARTUP_RUNS = 20;
 
@@ -88,6 +103,7 @@ interface Results {
     /** Least squares over the fastest run at each delay (load on the machine only ever adds time). */
     minFits: Record<string, LineFit>;
   };
+  scale?: ScaleResult[];
   plan?: { hosts: number; wallMs: SampleSummary; maxRssMiB: SampleSummary; rssMethod: string; outputBytes: number; pipeBytes: number };
   startup: Record<string, SampleSummary>;
   ratios: Record<string, number>;
@@ -135,9 +151,33 @@ function parseSummary(stdout: string): OrchRun['summary'] {
   return undefined;
 }
 
+let scaleRows: Row[] = [];
+
+/** The scale section (no root, no fleet): validate and plan --offline of big generated inventories. */
+async function runScale(): Promise<void> {
+  if (SKIP.has('scale')) return;
+  results.meta.loadavgStart ??= os.loadavg();
+  results.meta.scale = { hosts: SCALE_HOSTS, unknownKeys: SCALE_KEYS, runs: SCALE_RUNS, node: process.version, cpus: os.cpus().length };
+  const work = await mkdtemp(path.join(os.tmpdir(), 'orch-bench-scale-'));
+  cleanups.push(() => spawnSync('rm', ['-rf', work]));
+  const home = path.join(work, 'home');
+  await mkdir(home, { recursive: true });
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: home, XDG_CACHE_HOME: path.join(work, 'cache') };
+  try {
+    const r = await measureScale({ orch: ORCH, work, env, sizes: SCALE_HOSTS, unknownKeys: SCALE_KEYS, runs: SCALE_RUNS, log });
+    results.scale = r.results;
+    scaleRows = r.rows;
+  } catch (e) {
+    results.errors.push(`scale: ${(e as Error).message}`);
+    log(`ERROR scale: ${(e as Error).message}`);
+  }
+}
+
 async function main(): Promise<void> {
-  if (!canRunFleet()) throw new Error('the benchmark needs root, ip, unshare, nsenter, ssh-keygen and /usr/sbin/sshd (the test-host harness)');
   if (!existsSync(path.join(REPO, 'build', 'cli', 'main.js'))) throw new Error('build/cli/main.js is missing: run npm run build first');
+  await runScale();
+  if (ONLY_SCALE) return;
+  if (!canRunFleet()) throw new Error('the benchmark needs root, ip, unshare, nsenter, ssh-keygen and /usr/sbin/sshd (the test-host harness)');
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
@@ -153,6 +193,7 @@ async function main(): Promise<void> {
   const haveAnsible = results.tools.ansible.path !== undefined;
 
   results.meta = {
+    ...results.meta,
     date: new Date().toISOString(),
     hosts: HOSTS,
     runs: RUNS,
@@ -653,7 +694,10 @@ function printReport(): void {
   add('orch --version start-up', r.startup.orchVersion?.samples.length ? r.startup.orchVersion : undefined);
   add('node -e 0 (baseline)', r.startup.nodeBare?.samples.length ? r.startup.nodeBare : undefined);
   const la = (k: string): string => ((r.meta[k] as number[] | undefined)?.[0] ?? NaN).toFixed(1);
-  let text = formatTable(`orch benchmark: ${HOSTS} hosts, ${RUNS} runs, ${os.cpus().length} CPUs, node ${process.version}, load avg ${la('loadavgStart')} -> ${la('loadavgEnd')}`, rows);
+  let text = ONLY_SCALE ? '' : formatTable(`orch benchmark: ${HOSTS} hosts, ${RUNS} runs, ${os.cpus().length} CPUs, node ${process.version}, load avg ${la('loadavgStart')} -> ${la('loadavgEnd')}`, rows);
+  if (scaleRows.length) {
+    text += `${text ? '\n' : ''}${formatTable(`scale: validate and plan --offline of generated inventories (no host contacted), ${SCALE_RUNS} runs, ${os.cpus().length} CPUs, load avg ${la('loadavgStart')} -> ${la('loadavgEnd')}`, scaleRows)}`;
+  }
 
   if (r.latency) {
     const L = r.latency;
@@ -667,6 +711,25 @@ function printReport(): void {
   }
 
   const ratios: Ratio[] = [];
+  const scaleOf = (cmd: string): ScaleResult | undefined => r.scale?.find((x) => x.command === cmd);
+  const plan10k = scaleOf('plan --offline, 10000 hosts');
+  const val50k = scaleOf('validate inventory, 50000 hosts');
+  if (plan10k) {
+    ratios.push({ name: 'scale: plan --offline 10000 hosts, s', value: plan10k.wallMs.median / 1000, goal: '≤ 1' });
+    ratios.push({ name: 'scale: plan --offline 10000 hosts, peak MiB / 100', value: plan10k.maxRssMiB.median / 100, goal: '≤ 2' });
+  }
+  if (plan10k) ratios.push({ name: 'scale: plan --offline 10000 hosts, CPU s (orch process)', value: plan10k.cpuMs.median / 1000 });
+  if (val50k) {
+    ratios.push({ name: 'scale: validate 50000 hosts, s', value: val50k.wallMs.median / 1000, goal: '≤ 3' });
+    ratios.push({ name: 'scale: validate 50000 hosts, CPU s (orch process)', value: val50k.cpuMs.median / 1000 });
+  }
+  if (ONLY_SCALE) {
+    for (const x of ratios) r.ratios[x.name] = x.value;
+    text += `\n${formatRatios(ratios)}`;
+    if (r.errors.length) text += `\n== errors (${r.errors.length})\n${r.errors.map((e) => `- ${e}`).join('\n')}\n`;
+    process.stdout.write(`\n${text}`);
+    return;
+  }
   const med = (s: SampleSummary | undefined): number => s?.median ?? NaN;
   ratios.push({ name: 'fresh deploy orch / bare ssh', value: ratioOf(med(dep('orch')), med(dep('bare'))), goal: '≤ 1.2' });
   ratios.push({ name: 'fresh deploy orch / ansible', value: ratioOf(med(dep('orch')), med(dep('ansible'))), goal: '≤ 0.1' });

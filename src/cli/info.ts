@@ -1,7 +1,5 @@
-/** `orch validate`, `orch hosts`, `orch tree`: read-only views of the configuration. */
+/** `orch hosts`, `orch tree`: read-only views of the configuration (`orch validate` is in validate.ts). */
 import { flattenNodes } from '../compile/resolve-nodes.js';
-import { SourceIndexImpl } from '../config/source-index.js';
-import { validateFiles } from '../config/validate-files.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError } from '../model/errors.js';
 import { cmdlineError, limitHosts, loadCommandInventory } from './targets.js';
@@ -9,13 +7,6 @@ import { EXIT, ExitRequest } from './main.js';
 import { parseExtraVars, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);
-
-/** `orch validate FILE...`: exit 0 when every file is valid, else every problem and exit 1. */
-export async function runValidate(files: string[]): Promise<void> {
-  const { kinds, diagnostics } = await validateFiles(files, new SourceIndexImpl());
-  if (diagnostics.length) throw new ConfigError(diagnostics);
-  for (const f of files) out(`${f}: valid ${kinds[f]}\n`);
-}
 
 /** `orch hosts (PLAYBOOK | -i INVENTORY) [--limit P] [--json]`. */
 export async function runHosts(playbook: string | undefined, opts: { inventory?: string[]; limit?: string; json?: boolean }): Promise<void> {

@@ -156,10 +156,13 @@ export function buildProgram(): Command {
     });
 
   program.command('validate').argument('<files...>', 'inventory or playbook files')
-    .description('check files against the schemas and rules; print every problem as file:line:col')
-    .action(async (files: string[]) => {
-      const { runValidate } = await import('./info.js');
-      return runValidate(files);
+    .description('check files offline as plan would (YAML, schemas, rules, then each playbook compiled against its inventory and every script checked with bash -n); never connects, never builds')
+    .option('-i, --inventory <file>', 'compile playbooks against this inventory (repeatable); default: each playbook\'s inventory:, else the inventory files given', collect, [])
+    .option('-e, --extra-var <key=value>', 'set a variable, as for plan (repeatable)', collect, [])
+    .option('--json', 'one JSON object: {valid, files: [{file, kind, compiled, inventories, hosts, note}], diagnostics: [{file, line, col, path, message}]}')
+    .action(async (files: string[], opts: Record<string, unknown>) => {
+      const { runValidate } = await import('./validate.js');
+      return runValidate(files, opts);
     });
 
   program.command('hosts').argument('[playbook]', 'playbook file')

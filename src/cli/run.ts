@@ -192,13 +192,13 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       const d = diffs?.get(h)?.get(`${p.phase}:${p.step}`);
       return d ? { ...p, diff: d } : p;
     });
-    out(`${JSON.stringify({
+    out(`${masker.mask(JSON.stringify({
       type: 'plan',
       offline: opts.offline === true,
       hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { steps: steps(h) }) })),
       pending: countPending(predictions),
-    })}\n`);
-  } else out(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs));
+    }))}\n`);
+  } else out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs)));
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
   if (remoteProblems.length) {
     for (const p of remoteProblems) err(`${p}\n`);
@@ -323,7 +323,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
     mode.precheck?.(session);
     const diffs = opts.diff ? planDiffs(plan, predictions, session.facts, masker) : undefined;
-    if (mode.showPlan && !opts.json) write(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs));
+    if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs)));
     if (mode.confirm && !opts.json && countPending(predictions) > 0) {
       const answer = await confirm('Apply these changes? [y/N] ');
       if (answer !== true) {

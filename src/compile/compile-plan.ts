@@ -11,6 +11,7 @@ import type { Host, Inventory, Vars } from '../model/inventory.js';
 import type { MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../model/plan.js';
 import type { Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
 import type { Masker } from '../shell/mask.js';
+import { isTooShortSecret, shortSecretMessage } from '../shell/mask.js';
 import { RenderError, renderTemplate } from '../shell/render.js';
 import { selectHosts } from './limit.js';
 import { planHostsFor } from './plan-hosts.js';
@@ -102,9 +103,16 @@ export function compilePlan(input: CompileInput): CompileResult {
   };
 
   const scriptMemo = new Map<string, string>();
-  // Scope per (node, host), memoised: parent scopes are reused by children.
-  const scopes = new Map<string, Record<string, unknown>>();
+  // Scope per (node, host), memoised: parent scopes are reused by children. Keyed by
+  // node object, then host name (no key strings built per lookup); a node's var layers,
+  // its bundle and each host's `host` object are computed once, not per (node, host).
+  const scopes = new Map<ResolvedNode, Map<string, Record<string, unknown>>>();
+  const layersOf = new Map<ResolvedNode, Vars[]>();
+  const bundleOf = new Map<ResolvedNode, PlanBundle | undefined>();
+  const hostExtras = new Map<string, Record<string, unknown>>();
   const nodeVarsChain = (n: ResolvedNode): Vars[] => {
+    const hit = layersOf.get(n);
+    if (hit) return hit;
     const chain: ResolvedNode[] = [];
     for (let c: ResolvedNode | undefined = n; c; c = c.parent) chain.unshift(c);
     const layers: Vars[] = [];
@@ -112,23 +120,27 @@ export function compilePlan(input: CompileInput): CompileResult {
       if (c.spec.vars) layers.push(c.spec.vars);
       layers.push(c.overrideVars);
     }
+    layersOf.set(n, layers);
     return layers;
   };
   const nodeBundle = (n: ResolvedNode): PlanBundle | undefined => {
+    if (bundleOf.has(n)) return bundleOf.get(n);
     const inst = (n.spec.steps ?? []).find((s) => s.kind === 'install');
     const named = inst?.args.bundle;
-    if (typeof named === 'string') return input.bundles[named];
-    return bundleNames.length === 1 ? input.bundles[bundleNames[0]!] : undefined;
+    const b = typeof named === 'string' ? input.bundles[named] : bundleNames.length === 1 ? input.bundles[bundleNames[0]!] : undefined;
+    bundleOf.set(n, b);
+    return b;
   };
   const secretNames = new Set(playbook.secret);
   const scopeFor = (n: ResolvedNode, host: Host): Record<string, unknown> => {
-    const key = `${n.path}\0${host.name}`;
-    const hit = scopes.get(key);
+    let perNode = scopes.get(n);
+    if (!perNode) scopes.set(n, (perNode = new Map()));
+    const hit = perNode.get(host.name);
     if (hit) return hit;
     const raw: Vars = Object.assign({}, host.vars, playbook.vars, ...nodeVarsChain(n), input.extraVars);
     const bundle = nodeBundle(n);
     const extras: Record<string, unknown> = {
-      host: { name: host.name, address: host.address, roles: host.roles, groups: host.groups, vars: host.vars },
+      host: hostExtras.get(host.name) ?? hostExtras.set(host.name, { name: host.name, address: host.address, roles: host.roles, groups: host.groups, vars: host.vars }).get(host.name),
       node: { name: n.name, path: n.path },
       parent: n.parent ? scopeFor(n.parent, host) : {},
     };
@@ -147,12 +159,15 @@ export function compilePlan(input: CompileInput): CompileResult {
     for (const s of secretNames) {
       try {
         const v = getVar(scope, s);
-        if (typeof v === 'string' || typeof v === 'number') input.masker.add(String(v));
+        if (typeof v !== 'string' && typeof v !== 'number') continue;
+        const text = String(v);
+        if (isTooShortSecret(text)) report(playbook.root.src.file, ['secret', playbook.secret.indexOf(s)], shortSecretMessage(`secret var "${s}"`, text.length), host.name);
+        else input.masker.add(text);
       } catch {
         /* reported where used */
       }
     }
-    scopes.set(key, scope);
+    perNode.set(host.name, scope);
     return scope;
   };
 

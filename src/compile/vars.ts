@@ -44,8 +44,15 @@ export function buildScope(raw: Vars, extras: ScopeExtras, opts: ScopeOptions): 
     }
     return value;
   };
-  for (const [name, value] of Object.entries(raw)) {
-    if (name in extras) continue;
+  for (const name in raw) {
+    if (!Object.hasOwn(raw, name) || Object.hasOwn(extras, name)) continue;
+    const value = raw[name];
+    // A plain value needs no getter (the scope is per node and host, so thousands of
+    // them: a getter with its closure per var was most of compile's time at scale).
+    if (value === null || typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && !value.includes('{{'))) {
+      Object.defineProperty(scope, name, { enumerable: true, configurable: false, writable: false, value });
+      continue;
+    }
     Object.defineProperty(scope, name, {
       enumerable: true,
       configurable: false,

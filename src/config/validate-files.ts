@@ -1,37 +1,61 @@
 /**
  * `orch validate FILE...`: checks each file as an inventory or a playbook (see
- * `detectFileKind`) and returns every diagnostic at once.
+ * `detectFileKind`) and returns every diagnostic at once, plus the models of the files
+ * that loaded (so the CLI can go on and compile each playbook offline).
  */
 import type { Diagnostic } from '../model/diagnostics.js';
 import { sortDiagnostics } from '../model/diagnostics.js';
+import type { Inventory } from '../model/inventory.js';
+import type { Playbook } from '../model/playbook.js';
 import { detectFileKind } from './detect.js';
 import { loadInventory } from './inventory.js';
 import { loadYaml } from './load-yaml.js';
 import { loadPlaybook } from './playbook.js';
 import type { SourceIndexImpl } from './source-index.js';
 
+/** Result of `validateFiles`. Keys are the file names as given. */
+export interface ValidateFilesResult {
+  /** The kind found per file (undefined when the YAML did not parse). */
+  kinds: Record<string, 'inventory' | 'playbook' | undefined>;
+  /** Every diagnostic, sorted by file, line, column. */
+  diagnostics: Diagnostic[];
+  /** Playbooks that loaded without a diagnostic. */
+  playbooks: Record<string, Playbook>;
+  /** Inventories that loaded without a diagnostic. */
+  inventories: Record<string, Inventory>;
+  /** Absolute path -> sha256 of every file read. */
+  fileHashes: Record<string, string>;
+}
+
 /**
  * Validates every file of `files` on its own (an inventory alone, a playbook with its
- * imports). Returns the kind found per file (undefined when the YAML did not parse)
- * and all diagnostics, sorted by file, line, column.
+ * imports). Each file is parsed once (`index` caches loads), also when it is named twice.
  */
-export async function validateFiles(
-  files: string[],
-  index: SourceIndexImpl,
-): Promise<{ kinds: Record<string, 'inventory' | 'playbook' | undefined>; diagnostics: Diagnostic[] }> {
+export async function validateFiles(files: string[], index: SourceIndexImpl): Promise<ValidateFilesResult> {
   const diagnostics: Diagnostic[] = [];
-  const kinds: Record<string, 'inventory' | 'playbook' | undefined> = {};
+  const res: ValidateFilesResult = { kinds: {}, diagnostics, playbooks: {}, inventories: {}, fileHashes: {} };
   for (const f of files) {
+    if (f in res.kinds) continue;
     const l = await loadYaml(f, index);
     if (l.diagnostics.length > 0) {
-      kinds[f] = undefined;
+      res.kinds[f] = undefined;
       diagnostics.push(...l.diagnostics);
       continue;
     }
     const kind = detectFileKind(l.value);
-    kinds[f] = kind;
-    const r = kind === 'inventory' ? await loadInventory([f], index) : await loadPlaybook(f, index);
-    diagnostics.push(...r.diagnostics);
+    res.kinds[f] = kind;
+    if (kind === 'inventory') {
+      const r = await loadInventory([f], index);
+      diagnostics.push(...r.diagnostics);
+      Object.assign(res.fileHashes, r.fileHashes);
+      if (r.inventory) res.inventories[f] = r.inventory;
+    } else {
+      const r = await loadPlaybook(f, index);
+      diagnostics.push(...r.diagnostics);
+      Object.assign(res.fileHashes, r.fileHashes);
+      if (r.playbook) res.playbooks[f] = r.playbook;
+    }
   }
-  return { kinds, diagnostics: sortDiagnostics(diagnostics) };
+  res.diagnostics = sortDiagnostics(diagnostics);
+  return res;
 }

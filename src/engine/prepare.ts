@@ -16,6 +16,7 @@ import { compilePlan } from '../compile/compile-plan.js';
 import type { ResolvedNode } from '../compile/resolve-nodes.js';
 import { loadInventory } from '../config/inventory.js';
 import { loadPlaybook } from '../config/playbook.js';
+import { addSecretExtraVars } from '../config/secrets.js';
 import { SourceIndexImpl } from '../config/source-index.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { OrchError } from '../model/errors.js';
@@ -86,7 +87,8 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const inventory = inv.inventory;
 
   // -e values of secret vars are masked from the start.
-  for (const s of playbook.secret) if (opts.extraVars[s] !== undefined) masker.add(opts.extraVars[s]!);
+  diagnostics.push(...addSecretExtraVars(masker, playbook.secret, opts.extraVars));
+  if (diagnostics.length) return { masker, playbook, inventory, diagnostics };
 
   // Bundles: built (cached) or inspected on the control machine, once per run.
   const bundles: Record<string, PlanBundle> = {};

@@ -13,7 +13,10 @@ export interface SourcePos {
   col: number;
 }
 
-/** One problem in user input. `path` is dotted, e.g. `nodes.shop.steps[2].put`. */
+/**
+ * One problem in user input. `path` is dotted, e.g. `nodes.shop.steps[2].put`; `''` when
+ * the problem is the file as a whole (then `line`/`col` are 1).
+ */
 export interface Diagnostic {
   file: string;
   line: number;
@@ -39,8 +42,13 @@ export function formatPath(path: DocPath): string {
   return out || '(root)';
 }
 
-/** `file:line:col: path: message` — the one format every user-input error is printed in. */
+/**
+ * `file:line:col: path: message` — the one format every user-input error is printed in.
+ * A diagnostic about a file as a whole (it is missing, a folder...) has the path `''`
+ * and prints as `file: message`, like `cat: FILE: No such file or directory`.
+ */
 export function formatDiagnostic(d: Diagnostic): string {
+  if (d.path === '') return `${d.file}: ${d.message}`;
   return `${d.file}:${d.line}:${d.col}: ${d.path}: ${d.message}`;
 }
 
@@ -61,6 +69,21 @@ export function diagAt(index: SourceIndex, file: string, path: DocPath, message:
 /** Sorts diagnostics by file, line, column (stable), for deterministic output. */
 export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   return [...ds].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
+}
+
+/**
+ * Drops repeated diagnostics (same file, position, path and message), keeping the first
+ * of each; linear (one Set). Used where one file is checked through several routes, e.g.
+ * `orch validate inv.yml pb.yml` when pb.yml's inventory is inv.yml.
+ */
+export function dedupeDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => {
+    const key = `${d.file}\0${d.line}\0${d.col}\0${d.path}\0${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** A problem with a command-line flag or argument: printed `<command line>:1:1: PATH: MESSAGE`. */

@@ -16,7 +16,9 @@
  *   when a step is missing — so `{{constructor}}`, `{{__proto__}}`,
  *   `{{this.constructor.name}}` are errors, never values;
  * - helpers are limited to `if`, `unless`, `each`, `with` (blocks) and `lookup`, `env`
- *   (inline); partials and decorators are refused.
+ *   (inline); partials and decorators are refused. A mustache without arguments is
+ *   always a variable, also when named like a helper (`{{env}}` is the var `env`,
+ *   `{{env "NAME"}}` the helper), so vars and helpers never shadow each other.
  *
  * Sources: Handlebars' strict mode; pyinfra's QuoteString for the quoting; Ansible's
  * `lookup('env', ...)` for `{{env "NAME"}}`.
@@ -24,6 +26,7 @@
 import Handlebars from 'handlebars';
 import { OrchError } from '../model/errors.js';
 import type { Masker } from './mask.js';
+import { isTooShortSecret, shortSecretMessage } from './mask.js';
 import { quote } from './quote.js';
 
 type AstNode = hbs.AST.Node;
@@ -106,16 +109,31 @@ function isWalkable(value: unknown): value is Record<string, unknown> {
 
 /** Follows `parts` from `start` through own properties of plain objects/arrays. */
 function followPath(display: string, start: unknown, parts: readonly unknown[]): unknown {
-  if (start === undefined) throw new RenderError(`undefined variable "${display}"`, display);
+  if (start === undefined) throw undefinedVariable(display);
   let value: unknown = start;
   for (const part of parts) {
     const key = String(part);
-    if (!isWalkable(value) || !Object.hasOwn(value, key)) {
-      throw new RenderError(`undefined variable "${display}"`, display);
-    }
+    if (!isWalkable(value) || !Object.hasOwn(value, key)) throw undefinedVariable(display);
     value = value[key];
   }
   return value;
+}
+
+/**
+ * `undefined variable "x"`; for a name that is also a helper, how to call the helper:
+ * `undefined variable "env" (to read an environment variable, write {{env "NAME"}})`.
+ */
+function undefinedVariable(display: string): RenderError {
+  const hints: Record<string, string> = {
+    env: 'to read an environment variable, write {{env "NAME"}}',
+    lookup: 'to look a key up, write {{lookup object key}}',
+    if: 'for a condition, write {{#if x}}...{{/if}}',
+    unless: 'for a condition, write {{#unless x}}...{{/unless}}',
+    each: 'for a loop, write {{#each list}}...{{/each}}',
+    with: 'to change the context, write {{#with x}}...{{/with}}',
+  };
+  const hint = Object.hasOwn(hints, display) ? ` (${hints[display]})` : '';
+  return new RenderError(`undefined variable "${display}"${hint}`, display);
 }
 
 /** Text of a value inserted by a mustache. */
@@ -170,6 +188,8 @@ function envHelper(options: RenderOptions): (...args: unknown[]) => string {
     const name = args[0];
     const value = options.env?.[name];
     if (value === undefined) throw new RenderError(`environment variable "${name}" is not set`, `env:${name}`);
+    // Values read with env are secrets: one too short to mask is refused (see MIN_SECRET_LENGTH).
+    if (isTooShortSecret(value)) throw new RenderError(shortSecretMessage(`environment variable "${name}" (read with {{env}}, so a secret)`, value.length), `env:${name}`);
     options.masker?.add(value);
     return value;
   };
@@ -274,10 +294,10 @@ function literalToPath(node: AstNode): PathExpression {
 function rewriteMustache(m: MustacheStatement, mode: RenderOptions['mode'], scope: BlockScope): MustacheStatement {
   const loc = m.loc;
   const path = literalToPath(m.path);
-  const hasArgs = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0;
-  const isCall =
-    hasArgs ||
-    (path.parts.length === 1 && !path.data && path.depth === 0 && !isScoped(path) && (INLINE_HELPERS.has(path.original) || BLOCK_HELPERS.has(path.original)));
+  // A mustache with arguments is a helper call; without, it is always a variable, also
+  // when named like a helper: `{{env}}` reads the var `env` (the README's inventory has
+  // `vars: {env: prod}`), `{{env "NAME"}}` calls the helper.
+  const isCall = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0;
   let value: Expression;
   if (isCall) {
     helperName(path, INLINE_HELPERS, 'helper');
@@ -445,8 +465,7 @@ export function findTemplateVariables(template: string): string[] {
         const m = st as MustacheStatement;
         const path = literalToPath(m.path);
         const hasArgs = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0;
-        const helper = path.parts.length === 1 && !path.data && (INLINE_HELPERS.has(path.original) || BLOCK_HELPERS.has(path.original));
-        if (!hasArgs && !helper) visitPath(path, depth, scope);
+        if (!hasArgs) visitPath(path, depth, scope); // `{{env}}` is the var env, `{{env "X"}}` the helper
         visitCall(m, depth, scope);
       } else if (st.type === 'BlockStatement') {
         const b = st as BlockStatement;

@@ -39,25 +39,79 @@ describe('loadYaml', () => {
     ['duplicate top-level keys', 'hosts: {}\nhosts: {}\n', ['2:1: hosts: duplicate key "hosts"']],
     ['unclosed flow sequence', 'a: [1, 2\nb: 3\n', ['2:1: a[1]: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]']],
     ['unclosed quote', 'a: "x\n', ['2:1: a: YAML syntax error: Missing closing "quote']],
-    ['tab indentation', 'a:\n\tb: 1\n', ['2:1: (root): YAML syntax error: Tabs are not allowed as indentation']],
+    ['tab indentation, in words', 'a:\n\tb: 1\n', ['2:1: (root): YAML syntax error: a tab character indents this line; YAML indents with spaces only (replace the tab with spaces)']],
+    ['a tab, not the cascade it causes, and no JSON blob as the path', 'nodes:\n  x:\n    steps:\n\t- run: {cmd: x}\n', ['4:1: (root): YAML syntax error: a tab character indents this line; YAML indents with spaces only (replace the tab with spaces)']],
+    ['an over-indented key: one error, at that key', 'vars:\n  a: 1\n   b: 2\nnodes: {}\n', ['3:4: vars.b: YAML syntax error: "b" is indented more than "a" on line 2, which already has a value; indent "b" like "a" (keys of one map start at the same column)']],
+    ['one syntax error per document', 'a: [1, 2\nb: 3\nc: [4\n', ['2:1: a[1]: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    ['an unknown !!python tag on the document', '--- !!python/object:os.system\na: 1\n', ['1:5: (root): unknown YAML tag "!!python/object:os.system" (only the YAML 1.2 core schema\'s tags are allowed: !!map, !!seq, !!str, !!null, !!bool, !!int, !!float)']],
+    ['a local tag', 'a:\n  b: !foo x\n', ['2:6: a.b: unknown YAML tag "!foo" (only the YAML 1.2 core schema\'s tags are allowed: !!map, !!seq, !!str, !!null, !!bool, !!int, !!float)']],
+    ['tags the yaml library knows beyond the core schema', 'a: !!binary aGk=\nb: !!timestamp 2001-12-14\n', [
+      '1:4: a: unknown YAML tag "!!binary" (only the YAML 1.2 core schema\'s tags are allowed: !!map, !!seq, !!str, !!null, !!bool, !!int, !!float)',
+      '2:4: b: unknown YAML tag "!!timestamp" (only the YAML 1.2 core schema\'s tags are allowed: !!map, !!seq, !!str, !!null, !!bool, !!int, !!float)',
+    ]],
+    ['a core tag whose value does not fit', 'a: !!int abc\n', ['1:4: a: the value does not match its tag !!int']],
     ['two documents', 'a: 1\n---\nb: 2\n', ['2:1: (root): a file holds one YAML document; found a second one']],
-    ['invalid UTF-8', Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]) as unknown as string, ['1:1: (root): file is not valid UTF-8 text']],
+    ['invalid UTF-8', Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]) as unknown as string, [': file is not valid UTF-8 text']],
   ])('reports %s', async (_name, content, expected) => {
     const t = tempFiles();
     const f = t.write('x.yml', content);
     const r = await loadYaml(f, new SourceIndexImpl());
     expect(r.value).toBeUndefined();
-    expect(r.diagnostics.map(formatDiagnostic)).toEqual(expected.map((e) => `${f}:${e}`));
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual(expected.map((e) => `${f}${e.startsWith(':') ? '' : ':'}${e}`));
+  });
+
+  it('gives the same data and positions whether js-yaml (fast path) or yaml (with an alias: slow path) parsed it', () => {
+    const body = 'a: { o: 0o17, h: 0x1F, e: 1e3, n: ~, t: True, s: "012", m: 0644, b: 0b11, f: .5, i: -.inf, x: 12:30, y: yes }\nlist:\n  - 1\n  - two\n';
+    const fastIndex = new SourceIndexImpl();
+    const slowIndex = new SourceIndexImpl();
+    const fast = parseYamlText(body, 'fast.yml', fastIndex);
+    const slow = parseYamlText(`${body}z: &anchor 1\nw: *anchor\n`, 'slow.yml', slowIndex);
+    const { z, w, ...slowValue } = slow.value as Record<string, unknown>;
+    expect([z, w]).toEqual([1, 1]);
+    expect(fast.value).toEqual(slowValue);
+    expect(fast.value).toEqual({ a: { o: 15, h: 31, e: 1000, n: null, t: true, s: '012', m: 644, b: '0b11', f: 0.5, i: -Infinity, x: '12:30', y: 'yes' }, list: [1, 'two'] });
+    expect(fastIndex.locate('fast.yml', ['list', 1])).toEqual({ file: 'fast.yml', line: 4, col: 5 });
+    const { file: _f, ...fastPos } = fastIndex.locate('fast.yml', ['a', 'b']);
+    const { file: _s, ...slowPos } = slowIndex.locate('slow.yml', ['a', 'b']);
+    expect(fastPos).toEqual(slowPos);
+    expect(fastIndex.keysAt('fast.yml', ['a'])).toEqual(['o', 'h', 'e', 'n', 't', 's', 'm', 'b', 'f', 'i', 'x', 'y']);
+    // integer-like keys: JS objects reorder them, so the order comes from the document
+    parseYamlText('hosts:\n  b: 1\n  "10": 2\n  a: 3\n', 'order.yml', fastIndex);
+    expect(fastIndex.keysAt('order.yml', ['hosts'])).toEqual(['b', '10', 'a']);
+  });
+
+  it('accepts the core schema\'s tags', async () => {
+    const t = tempFiles();
+    const f = t.write('x.yml', 'a: !!map { b: !!int 22, c: !!str 12, d: !!bool true, e: !!null null, f: !!float 1.5, g: ! plain }\nh: !!seq [1]\n');
+    const r = await loadYaml(f, new SourceIndexImpl());
+    expect(r.diagnostics).toEqual([]);
+    expect(r.value).toEqual({ a: { b: 22, c: '12', d: true, e: null, f: 1.5, g: 'plain' }, h: [1] });
   });
 
   it('reports a folder and a missing file as unreadable', async () => {
     const t = tempFiles();
     const index = new SourceIndexImpl();
     const dir = await loadYaml(t.dir, index);
-    expect(dir.diagnostics.map(formatDiagnostic)).toEqual([`${t.dir}:1:1: (root): cannot read file: not a regular file`]);
-    expect(dir.readError).toBe('not a regular file');
+    expect(dir.diagnostics.map(formatDiagnostic)).toEqual([`${t.dir}: is a folder, not a YAML file`]);
+    expect(dir.readError).toBe('a folder, not a YAML file');
     const missing = await loadYaml(`${t.dir}/nope.yml`, index);
     expect(missing.readError).toBe('no such file');
+    expect(missing.diagnostics.map(formatDiagnostic)).toEqual([`${t.dir}/nope.yml: no such file`]);
+  });
+
+  it('suggests a close name for a missing file', async () => {
+    const t = tempFiles();
+    t.write('playbooks/deploy.yml', 'a: 1\n');
+    t.write('inventory.yaml', 'a: 1\n');
+    const index = new SourceIndexImpl();
+    const typo = await loadYaml(`${t.dir}/playbooks/deplyo.yml`, index);
+    expect(typo.diagnostics.map(formatDiagnostic)).toEqual([`${t.dir}/playbooks/deploy.yml`].map((s) => `${t.dir}/playbooks/deplyo.yml: no such file (did you mean ${s}?)`));
+    const ext = await loadYaml(`${t.dir}/inventory.yml`, index);
+    expect(ext.readError).toBe(`no such file (did you mean ${t.dir}/inventory.yaml?)`);
+    const dir = await loadYaml(`${t.dir}/playbook/deploy.yml`, index);
+    expect(dir.readError).toBe(`no such file (did you mean ${t.dir}/playbooks/deploy.yml?)`);
+    const far = await loadYaml(`${t.dir}/something-else.yml`, index);
+    expect(far.readError).toBe('no such file');
   });
 });
 
@@ -110,7 +164,7 @@ describe('loadYaml: hostile inputs are refused quickly', () => {
     const f = t.write('big.yml', Buffer.alloc(50 * 1024 * 1024, 'a: b\n'));
     const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
-      `${f}:1:1: (root): file is too big (52428800 bytes; the limit is 10485760 bytes, 10 MiB)`,
+      `${f}: file is too big (52428800 bytes; the limit is 10485760 bytes, 10 MiB)`,
     ]);
     expect(r.sha256).toBeUndefined();
     expect(ms).toBeLessThan(1000);
@@ -128,6 +182,8 @@ describe('loadYaml: hostile inputs are refused quickly', () => {
     const index = new SourceIndexImpl();
     // YAML caps implicit keys at 1024 characters, so feed the data directly.
     const key = `a${'_'.repeat(100_000)}!`;
+    // Load and compile the validators first (a one-time cost, not what is measured here).
+    validateAgainstSchema('playbook', {}, 'warm.yml', index);
     const t0 = performance.now();
     const ds = validateAgainstSchema('playbook', { [key]: 1 }, 'x.yml', index);
     expect(performance.now() - t0).toBeLessThan(1000);

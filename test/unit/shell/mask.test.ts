@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { MASK, Masker } from '../../../src/shell/mask.js';
+import { MASK, MIN_SECRET_LENGTH, Masker, SecretTooShortError } from '../../../src/shell/mask.js';
 import { quote } from '../../../src/shell/quote.js';
 
 function masker(...secrets: string[]): Masker {
@@ -13,10 +13,13 @@ describe('Masker.mask', () => {
   it.each([
     ['raw', ['hunter2'], 'password is hunter2, again hunter2', 'password is ***, again ***'],
     ['at start and end', ['s3cr3t'], 's3cr3t-middle-s3cr3t', '***-middle-***'],
-    ['longest first', ['abc', 'abcdef'], 'abcdef abc abcde', '*** *** ***de'],
-    ['longest first, added in the other order', ['abcdef', 'abc'], 'abcdef abc', '*** ***'],
+    ['longest first', ['abcd', 'abcdefgh'], 'abcdefgh abcd abcdefg', '*** *** ***efg'],
+    ['longest first, added in the other order', ['abcdefgh', 'abcd'], 'abcdefgh abcd', '*** ***'],
+    ['inside a longer word: the whole secret, never a part of it', ['password'], 'passwords: password1, passwor', '***s: ***1, passwor'],
+    ['overlapping occurrences become one mask', ['aaaa'], 'xaaaaay', 'x***y'],
+    ['touching occurrences become one mask', ['hunter2'], 'hunter2hunter2 hunter2', '*** ***'],
+    ['two secrets sharing characters become one mask', ['abcdef', 'defghi'], '<abcdefghi>', '<***>'],
     ['regex metacharacters are literal', ['a.b*c(['], 'a.b*c([ aXbbbc([', '*** aXbbbc(['],
-    ['one-character secret masks every occurrence (documented)', ['x'], 'xyz box', '***yz bo***'],
     ['empty secret ignored', [''], 'nothing to hide', 'nothing to hide'],
     ['no secrets', [], 'text', 'text'],
     ['unicode', ['pässwörd🔑'], 'pw=pässwörd🔑.', 'pw=***.'],
@@ -53,8 +56,19 @@ describe('Masker.mask', () => {
     expect(m.mask('first second')).toBe('*** ***');
   });
 
+  it.each([['x'], ['ab'], ['abc']])('refuses the %j secret, shorter than 4 characters', (secret) => {
+    const m = new Masker();
+    expect(() => m.add(secret)).toThrow(SecretTooShortError);
+    expect(() => m.add(secret)).toThrow(
+      `a secret value is ${secret.length} character${secret.length === 1 ? '' : 's'} long; a secret needs at least 4 characters (a shorter value cannot be masked without garbling every message)`,
+    );
+    expect(m.size).toBe(0);
+    expect(m.mask('exactly')).toBe('exactly');
+    expect(MIN_SECRET_LENGTH).toBe(4);
+  });
+
   it('counts distinct non-empty secrets in size', () => {
-    const m = masker('a1', 'a1', '', 'b2');
+    const m = masker('a1b2', 'a1b2', '', 'b2c3');
     expect(m.size).toBe(2);
     expect(MASK).toBe('***');
   });
@@ -83,18 +97,18 @@ describe('Masker.maskDeep', () => {
   });
 
   it('masks a top-level string and returns other top-level values as they are', () => {
-    const m = masker('pw');
-    expect(m.maskDeep('my pw')).toBe('my ***');
+    const m = masker('pw-1');
+    expect(m.maskDeep('my pw-1')).toBe('my ***');
     expect(m.maskDeep(7)).toBe(7);
     expect(m.maskDeep(undefined)).toBeUndefined();
   });
 
   it('preserves shared references and cycles', () => {
     type Node = { name: string; self?: Node; shared?: string[] };
-    const shared = ['pw'];
-    const a: Node = { name: 'pw', shared };
+    const shared = ['pw-1'];
+    const a: Node = { name: 'pw-1', shared };
     a.self = a;
-    const out = masker('pw').maskDeep({ a, b: shared });
+    const out = masker('pw-1').maskDeep({ a, b: shared });
     expect(out.a.name).toBe('***');
     expect(out.a.self).toBe(out.a);
     expect(out.b).toBe(out.a.shared);

@@ -154,7 +154,9 @@ describe('renderTemplate errors', () => {
     ['{{__orchOut "r" "x" fragment}}', 'template syntax error: unknown helper "__orchOut" (known: lookup, env) (line 1, column 3)'],
     ['{{__orchVar}}', 'template syntax error: "__orchVar" is reserved (line 1, column 3)'],
     ['{{lookup host}}', 'template error: lookup needs exactly two arguments: {{lookup object key}}'],
-    ['{{env}}', 'template error: env needs exactly one string argument: {{env "NAME"}}'],
+    ['{{env}}', 'undefined variable "env" (to read an environment variable, write {{env "NAME"}})'],
+    ['{{lookup}}', 'undefined variable "lookup" (to look a key up, write {{lookup object key}})'],
+    ['{{each}}', 'undefined variable "each" (for a loop, write {{#each list}}...{{/each}})'],
   ])('%j -> %s', (template, message) => {
     const e = renderError(() => shell(template));
     expect(e.message).toBe(message);
@@ -224,10 +226,41 @@ describe('{{env "NAME"}}', () => {
     expect(renderError(() => renderTemplate('{{env "HOME"}}', scope, { mode: 'text' })).message).toBe('environment variable "HOME" is not set');
   });
 
+  it('refuses a value shorter than 4 characters, naming it (it could not be masked readably)', () => {
+    const masker = new Masker();
+    const e = renderError(() => renderTemplate('pw={{env "PW"}}', scope, { mode: 'text', env: { PW: 'x' }, masker }));
+    expect(e.message).toBe('environment variable "PW" (read with {{env}}, so a secret) is 1 character long; a secret needs at least 4 characters (a shorter value cannot be masked without garbling every message)');
+    expect(e.variable).toBe('env:PW');
+    expect(masker.size).toBe(0);
+  });
+
   it('masks in text mode too', () => {
     const masker = new Masker();
     expect(renderTemplate('pw={{env "PW"}}', scope, { mode: 'text', env: { PW: 's3cret' }, masker })).toBe('pw=s3cret');
     expect(masker.mask('log: pw=s3cret')).toBe('log: pw=***');
+  });
+});
+
+describe('variables named like helpers', () => {
+  const named = { ...scope, env: 'prod', if: 'yes', unless: 'no', each: 'every', with: 'w', lookup: 'l' };
+  it.each([
+    ['{{env}}', 'prod'],
+    ['{{{env}}}', 'prod'],
+    ['{{env}}/{{env "STAGE"}}', 'prod/blue'],
+    ['{{if}} {{unless}} {{each}} {{with}} {{lookup}}', 'yes no every w l'],
+    ['{{#if env}}on {{env}}{{/if}}', 'on prod'],
+    ['{{lookup this "env"}}', 'prod'],
+    ['{{#with host}}{{../env}}{{/with}}', 'prod'],
+  ])('%j -> %j', (template, expected) => {
+    expect(renderTemplate(template, named, { mode: 'text', env: { STAGE: 'blue' } })).toBe(expected);
+  });
+
+  it('quotes a helper-named var in shell mode like any var', () => {
+    expect(renderTemplate('echo {{env}}', { env: "it's prod" }, { mode: 'shell' })).toBe(`echo 'it'\\''s prod'`);
+  });
+
+  it('findTemplateVariables counts {{env}} as the var, {{env "X"}} as the helper', () => {
+    expect(findTemplateVariables('{{env}} {{env "HOME"}} {{#each each}}{{/each}}')).toEqual(['each', 'env']);
   });
 });
 
