@@ -8,10 +8,11 @@
  * Source: the tar-slip advisories; GNU tar's `-tv` listing format (mode column type
  * letter, `name -> target` for symlinks, `name link to target` for hard links).
  */
-import { MAX_MEMBERS, MAX_TOTAL_SIZE } from './artifact.js';
+import { TAR_CHECK_SH } from '../host/embedded.generated.js';
 
 /**
- * Bash source defining `orch_check_tar TARBALL TOPDIR` (and its helper
+ * Bash source (src/host/tar-check.sh; its limits are MAX_MEMBERS and MAX_TOTAL_SIZE of
+ * artifact.ts) defining `orch_check_tar TARBALL TOPDIR` (and its helper
  * `orch_norm_path`). It lists TARBALL with `tar --numeric-owner -P -tvzf` (names
  * as stored), then for each line, first match wins: more than 100000 members; name
  * starting with `/`; a `..` segment; type letter `h`, `c`, `b`, `p` or another
@@ -30,129 +31,5 @@ import { MAX_MEMBERS, MAX_TOTAL_SIZE } from './artifact.js';
  * Safe under `set -euo pipefail`.
  */
 export function remoteTarCheckScript(): string {
-  return `orch_norm_path() {
-  # Lexically normalises a relative path: drops "" and "." segments, applies "..".
-  # Prints the result; a path that climbs above its start prints "..".
-  local IFS=/ seg
-  local -a parts out=()
-  read -r -a parts <<<"$1"
-  for seg in "\${parts[@]}"; do
-    case "$seg" in
-      ''|.) ;;
-      ..) if [ "\${#out[@]}" -eq 0 ]; then printf '..\\n'; return 0; fi
-          unset 'out[\${#out[@]}-1]' ;;
-      *) out+=("$seg") ;;
-    esac
-  done
-  printf '%s\\n' "\${out[*]}"
-}
-
-orch_check_tar() {
-  local tarball="$1" top="\${2%/}" listing errfile rc=0 line mode owner size day hm rest name target kind resolved prefix n seg
-  local count=0 total=0 i
-  local -A seen=() links=() names=()
-  local -a segs order=() stack tsegs
-  listing="$(mktemp)" && errfile="$(mktemp)" || return 1
-  LC_ALL=C tar --numeric-owner -P -tvzf "$tarball" >"$listing" 2>"$errfile" || rc=$?
-  _orch_unsafe() { printf 'unsafe bundle member: %s: %s\\n' "$1" "$2" >&2; rm -f "$listing" "$errfile"; }
-  while IFS= read -r line || [ -n "$line" ]; do
-    read -r mode owner size day hm rest <<<"$line"
-    kind="\${mode:0:1}"
-    name="$rest" target=""
-    case "$kind" in
-      l) name="\${rest%% -> *}"; target="\${rest#* -> }" ;;
-      h) name="\${rest%% link to *}"; target="\${rest#* link to }" ;;
-    esac
-    count=$((count + 1))
-    if [ "$count" -gt ${MAX_MEMBERS} ]; then _orch_unsafe "$name" "more than ${MAX_MEMBERS} members"; return 1; fi
-    case "$name" in /*) _orch_unsafe "$name" "absolute path"; return 1 ;; esac
-    case "/$name/" in */../*) _orch_unsafe "$name" "parent directory segment (..)"; return 1 ;; esac
-    case "$kind" in
-      -|d|l) ;;
-      h) _orch_unsafe "$name" "hard link"; return 1 ;;
-      c) _orch_unsafe "$name" "character device"; return 1 ;;
-      b) _orch_unsafe "$name" "block device"; return 1 ;;
-      p) _orch_unsafe "$name" "fifo"; return 1 ;;
-      *) _orch_unsafe "$name" "unsupported member type"; return 1 ;;
-    esac
-    case "\${mode:3:1}\${mode:6:1}" in *[sS]*) _orch_unsafe "$name" "setuid/setgid bit"; return 1 ;; esac
-    n="$name"
-    while [ "\${n#./}" != "$n" ]; do n="\${n#./}"; done
-    while [ "\${n%/}" != "$n" ]; do n="\${n%/}"; done
-    if [ -z "$n" ] || [ "$n" = . ]; then continue; fi
-    if [ "\${n%%/*}" != "$top" ]; then _orch_unsafe "$name" "outside the top folder $top/"; return 1; fi
-    if [ "$n" = "$top" ] && [ "$kind" != d ]; then _orch_unsafe "$name" "the top folder is not a folder"; return 1; fi
-    if [ -n "\${seen[$n]+x}" ]; then _orch_unsafe "$name" "duplicate member"; return 1; fi
-    IFS=/ read -r -a segs <<<"$n"
-    prefix="\${segs[0]}"
-    for ((i = 1; i < \${#segs[@]}; i++)); do
-      if [ -n "\${links[$prefix]+x}" ]; then _orch_unsafe "$name" "path goes through symlink $prefix"; return 1; fi
-      prefix="$prefix/\${segs[i]}"
-    done
-    if [ "$kind" = l ]; then
-      case "$target" in *' -> '*) _orch_unsafe "$name" "ambiguous symlink listing"; return 1 ;; esac
-      resolved="$(orch_norm_path "\${n%/*}/$target")"
-      case "$target" in
-        ''|/*) resolved=.. ;;
-      esac
-      if [ "$resolved" != "$top" ] && [ "\${resolved#"$top"/}" = "$resolved" ]; then
-        _orch_unsafe "$name" "symlink target \\"$target\\" leaves the bundle folder"; return 1
-      fi
-      links[$n]="$target"
-    fi
-    if [ "$kind" = - ]; then
-      total=$((total + size))
-      if [ "$total" -gt ${MAX_TOTAL_SIZE} ]; then _orch_unsafe "$name" "total size exceeds 1 GiB"; return 1; fi
-    fi
-    seen[$n]="$kind$mode"
-    names[$n]="$name"
-    order+=("$n")
-  done <"$listing"
-  if [ "$rc" -ne 0 ]; then
-    printf 'cannot list %s: %s\\n' "$tarball" "$(grep -v '^$' "$errfile" | tr '\\n' ';' | sed 's/;$//; s/;/; /g')" >&2
-    rm -f "$listing" "$errfile"
-    return 1
-  fi
-  rm -f "$listing" "$errfile"
-  # Second pass, every symlink known: archive order must not matter.
-  for n in "\${order[@]}"; do
-    IFS=/ read -r -a segs <<<"$n"
-    prefix="\${segs[0]}"
-    for ((i = 1; i < \${#segs[@]}; i++)); do
-      if [ -n "\${links[$prefix]+x}" ]; then _orch_unsafe "\${names[$n]}" "path goes through symlink $prefix"; return 1; fi
-      prefix="$prefix/\${segs[i]}"
-    done
-    [ "\${seen[$n]:0:1}" = l ] || continue
-    target="\${links[$n]}"
-    IFS=/ read -r -a stack <<<"\${n%/*}"
-    IFS=/ read -r -a tsegs <<<"$target"
-    for seg in "\${tsegs[@]}"; do
-      case "$seg" in
-        ''|.) ;;
-        ..) prefix="$(IFS=/; printf '%s' "\${stack[*]}")"
-            if [ -n "\${links[$prefix]+x}" ]; then
-              _orch_unsafe "\${names[$n]}" "symlink target \\"$target\\" passes through symlink $prefix"; return 1
-            fi
-            unset 'stack[\${#stack[@]}-1]' ;;
-        *) stack+=("$seg") ;;
-      esac
-    done
-  done
-  local want
-  for want in PACKAGE:- VERSION:- PLATFORM:- install.sh:- data:d; do
-    kind="\${seen[$top/\${want%%:*}]-}"
-    if [ "\${kind:0:1}" != "\${want##*:}" ]; then
-      if [ "\${want##*:}" = d ]; then kind=folder; else kind=file; fi
-      printf 'bundle layout incomplete: missing %s/%s (a %s)\\n' "$top" "\${want%%:*}" "$kind" >&2
-      return 1
-    fi
-  done
-  kind="\${seen[$top/install.sh]-}"
-  case "\${kind:4:1}" in
-    x|s) ;;
-    *) printf 'bundle layout incomplete: %s/install.sh is not executable\\n' "$top" >&2; return 1 ;;
-  esac
-  return 0
-}
-`;
+  return TAR_CHECK_SH;
 }

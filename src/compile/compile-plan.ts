@@ -16,14 +16,8 @@ import { RenderError, renderTemplate } from '../shell/render.js';
 import { selectHosts } from './limit.js';
 import { planHostsFor } from './plan-hosts.js';
 import { flattenNodes, resolveNodeTree, type ResolvedNode } from './resolve-nodes.js';
-import type { StepContext } from './steps/common.js';
-import { buildHealthcheck } from './steps/healthcheck.js';
-import { buildInstall } from './steps/install.js';
-import { buildPrune } from './steps/prune.js';
-import { buildPut } from './steps/put.js';
-import { buildRun } from './steps/run.js';
-import { buildService } from './steps/service.js';
-import { buildSymlink } from './steps/symlink.js';
+import { STEP_KINDS } from '../steps/index.js';
+import type { DescribeContext, StepContext } from '../steps/kind.js';
 import { buildScope, getVar } from './vars.js';
 
 /** Everything compilePlan needs; impure capabilities are injected. */
@@ -57,8 +51,6 @@ export interface CompileResult {
   /** The resolved node tree (for `orch tree`). */
   tree?: ResolvedNode;
 }
-
-const KIND_DEFAULT_WHEN: Record<string, 'always' | 'changed'> = { service: 'changed' };
 
 /** Compiles a plan. Returns diagnostics (never throws for user input). */
 export function compilePlan(input: CompileInput): CompileResult {
@@ -206,18 +198,21 @@ export function compilePlan(input: CompileInput): CompileResult {
       else hosts = nodeHosts;
       if (step.once && hosts.length > 1) hosts = hosts.slice(0, 1);
       const tasks: Record<string, Task> = {};
-      let label = '';
+      const kind = STEP_KINDS[step.kind];
+      let label: string | undefined;
       for (const h of hosts) {
         const host = inventory.hosts.get(h)!;
         const scope = scopeFor(n, host);
         const ctx = makeStepContext(scriptMemo, input, n, host, step, scope, nodeBundle(n), report);
-        const task = buildTask(ctx);
-        if (task) tasks[h] = task;
-        if (!label) label = step.name !== undefined ? safeRender(step.name, scope, input) : describeStep(step, ctx, task);
+        const task = kind.build(ctx) as Task | undefined;
+        if (!task) continue;
+        // The label is rendered per host (host.address may be in it); the step keeps the first one.
+        const own = step.name !== undefined ? safeRender(step.name, scope, input) : kind.describe(describeContext(ctx, scope, input));
+        if (label === undefined) label = own;
+        else if (own !== label) task.label = own;
+        tasks[h] = task;
       }
-      const when = (step.when === 'changed' || step.when === 'always' ? step.when : undefined) ??
-        (step.kind === 'service' && (step.args.when === 'changed' || step.args.when === 'always') ? (step.args.when as 'changed' | 'always') : undefined) ??
-        KIND_DEFAULT_WHEN[step.kind] ?? 'always';
+      const when = (step.when === 'changed' || step.when === 'always' ? step.when : undefined) ?? kind.whenOf?.(step.args) ?? kind.defaultWhen;
       const pos = index.locate(step.src.file, step.src.path);
       planSteps.push({ index: i, name: label || step.kind, kind: step.kind, when, tasks, at: `${pos.file}:${pos.line}:${pos.col}` });
     });
@@ -269,48 +264,19 @@ function safeRender(text: string, scope: Record<string, unknown>, input: Compile
   }
 }
 
-/** A short human label for a step without `name`. */
-function describeStep(step: StepSpec, ctx: StepContext, task: Task | undefined): string {
-  const a = step.args;
-  const s = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
-  const c = task?.check;
-  switch (step.kind) {
-    case 'put': return `put ${c?.kind === 'put' ? c.dest : s(a.dest)}`;
-    case 'install': {
-      const b = typeof a.bundle === 'string' ? ctx.bundles[a.bundle] : ctx.bundle;
-      return `install ${b ? `${b.package} ${b.version}` : s(a.bundle)}`;
-    }
-    case 'symlink': return `symlink current -> ${c?.kind === 'symlink' ? c.version : s(a.version)}`;
-    case 'service': return `service ${s(a.action ?? 'restart')} ${a.name !== undefined ? s(a.name) : s(a.manager ?? '')}`.trim();
-    case 'run': return `run ${s(a.cmd).split('\n')[0]!.slice(0, 60)}`;
-    case 'prune': return `prune (keep ${s(a.keep ?? 5)})`;
-    case 'healthcheck': return `healthcheck ${a.http !== undefined ? s(a.http) : s(a.cmd).split('\n')[0]!.slice(0, 60)}`;
-    case 'bundle': return `bundle ${s(a.bundle)}`;
-    default: return step.kind;
-  }
-}
-
-function buildTask(ctx: StepContext): Task | undefined {
-  switch (ctx.step.kind) {
-    case 'put': return buildPut(ctx);
-    case 'install': return buildInstall(ctx);
-    case 'symlink': return buildSymlink(ctx);
-    case 'service': return buildService(ctx);
-    case 'run': return buildRun(ctx);
-    case 'prune': return buildPrune(ctx);
-    case 'healthcheck': return buildHealthcheck(ctx);
-    case 'bundle': {
-      const name = ctx.step.args.bundle;
-      if (typeof name !== 'string' || !ctx.bundles[name]) {
-        ctx.fail(undefined, `unknown bundle "${String(name)}" (bundles: ${Object.keys(ctx.bundles).sort().join(', ') || '(none)'})`);
-        return undefined;
-      }
-      return { script: '', probes: [], check: { kind: 'bundle' } };
-    }
-    default:
-      ctx.fail(undefined, `step kind "${ctx.step.kind}" is not supported yet`);
-      return undefined;
-  }
+/** What a kind's `describe` sees: its args and a text renderer that never reports. */
+function describeContext(ctx: StepContext, scope: Record<string, unknown>, input: CompileInput): DescribeContext {
+  return {
+    args: ctx.args,
+    host: ctx.host,
+    bundles: ctx.bundles,
+    ...(ctx.bundle && { bundle: ctx.bundle }),
+    label(field) {
+      const v = (ctx.args as Record<string, unknown> | null)?.[field];
+      if (v === undefined) return undefined;
+      return typeof v === 'string' ? safeRender(v, scope, input) : String(v);
+    },
+  };
 }
 
 function makeStepContext(
@@ -338,8 +304,8 @@ function makeStepContext(
   return {
     host,
     nodePath: n.path,
-    step,
-    bundle,
+    args: step.args,
+    ...(bundle && { bundle }),
     bundles: input.bundles,
     render(field, mode) {
       const v = step.args[field];

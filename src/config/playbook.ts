@@ -13,6 +13,7 @@ import type { Diagnostic, DocPath } from '../model/diagnostics.js';
 import { diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Vars } from '../model/inventory.js';
 import type { BundleSpec, NodeSpec, Playbook, SerialSpec, StepKind, StepSpec } from '../model/playbook.js';
+import { COMMON_STEP_KEYS, ownStepKeys, STEP_KIND_NAMES, STEP_KINDS as STEP_KIND_REGISTRY } from '../steps/index.js';
 import { displayPath, expandHome, loadYaml } from './load-yaml.js';
 import type { SourceIndexImpl } from './source-index.js';
 import { validateAgainstSchema } from './validate.js';
@@ -31,8 +32,8 @@ export interface LoadPlaybookOptions {
   home?: string;
 }
 
-/** The step kind keys, in the order SPEC lists them. */
-export const STEP_KINDS: readonly StepKind[] = ['bundle', 'put', 'install', 'symlink', 'service', 'run', 'healthcheck', 'prune'];
+/** The step kind keys, in the order SPEC lists them: the names of the step kind registry. */
+export const STEP_KINDS: readonly StepKind[] = STEP_KIND_NAMES;
 
 /** Keys of a playbook that are header keys, not node keys. */
 const HEADER_KEYS = new Set(['inventory', 'import', 'vars', 'bundles', 'templates', 'secret']);
@@ -296,37 +297,39 @@ function buildNode(ctx: Ctx, rawNode: unknown, file: string, path: DocPath): Nod
   return node;
 }
 
-/** The common step keys, which SPEC also shows inside the kind's map (`run: { cmd: x, once: true }`). */
-const COMMON_STEP_KEYS = ['name', 'on', 'once', 'when'] as const;
+// The common step keys (COMMON_STEP_KEYS), which SPEC also shows inside the kind's map (`run: { cmd: x, once: true }`).
 
 /**
  * Builds a StepSpec from a schema-valid raw step at `path` of `file`. Common keys
  * written inside the kind's map are hoisted to the step and removed from `args`
- * (except a service's own `name`, which is the service's, and its `when`, which stays
- * in `args` and is also the step's); the same key at both levels with different values
+ * (except keys the kind's schema fragment defines itself: service's own `name`, which
+ * is the service's, and its `when`, which stays in `args` and is also the step's); the same key at both levels with different values
  * is an error.
  */
 function buildStep(ctx: Ctx, rawStep: unknown, file: string, path: DocPath): StepSpec {
   const raw = isMap(rawStep) ? rawStep : {};
   const kind = STEP_KINDS.find((k) => k in raw) ?? 'run';
+  const def = STEP_KIND_REGISTRY[kind];
   const value = raw[kind];
-  const args: Record<string, unknown> = kind === 'bundle' ? { bundle: value } : isMap(value) ? { ...value } : {};
+  const args: Record<string, unknown> = def.schemaInline ? { [kind]: value } : isMap(value) ? { ...value } : {};
+  const own = ownStepKeys(kind);
   const step: StepSpec = { kind, args, src: { file, path } };
   for (const key of COMMON_STEP_KEYS) {
-    // A service's `name` is the service's own, not the step's.
-    if (kind === 'service' && key === 'name') {
+    // A kind's own `name` (service: the service's) is not the step's.
+    if (key === 'name' && own.has(key)) {
       if (typeof raw.name === 'string') step.name = raw.name;
       continue;
     }
     const outer = raw[key];
-    const inner = kind === 'bundle' ? undefined : args[key];
+    const inner = def.schemaInline ? undefined : args[key];
     if (outer !== undefined && inner !== undefined && outer !== inner) {
       ctx.diagnostics.push(
         diagAt(ctx.index, file, [...path, key], `contradicts ${kind}.${key} ${JSON.stringify(inner)}; give only one`),
       );
     }
     const v = outer ?? inner;
-    if (!(kind === 'service' && key === 'when')) delete args[key];
+    // A kind's own `when` (service) stays in its args and is also the step's.
+    if (!own.has(key)) delete args[key];
     if (v === undefined) continue;
     if (key === 'once') step.once = v as boolean;
     else step[key] = v as string;

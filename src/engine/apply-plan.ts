@@ -9,13 +9,14 @@ import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { Facts } from '../compile/predict.js';
-import { predictHost, probesForHost, type HostPrediction } from '../compile/predict.js';
+import { predictHost, probesForHost, stepLabel, type HostPrediction } from '../compile/predict.js';
 import { ConnectError } from '../model/errors.js';
 import type { MaxFail, Plan, PlanHost, PlanStep, PredictedStatus, Probe, StepStatus, Task } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { quote } from '../shell/quote.js';
 import { formatStateJson, markBad, nextState, parseRegistry, parseState, type AppState, type Registry } from '../state/state.js';
-import { joinPath, PRELUDE, qpath } from '../compile/steps/common.js';
+import { joinPath, PRELUDE, qpath } from '../steps/common.js';
+import { hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
 import { B64_FN } from '../shell/snippets.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import type { EngineEvent, HostResult, RunSummary } from './events.js';
@@ -238,10 +239,10 @@ export class Session {
 
   /** A step decided without running anything on the host (`ok`/`skipped` from fresh facts, `bundle`). */
   private staticStatus(host: string, pi: number, step: PlanStep, task: Task, changed: boolean, inSegment: boolean): StepStatus | undefined {
-    if (task.check.kind === 'bundle') return 'ok';
+    if (!runsOnHost(task)) return 'ok';
     if (step.when === 'changed' && !changed && !inSegment) return 'skipped';
     const predicted = this.predicted(host, pi, step);
-    if (step.when === 'always' && (predicted === 'ok' || predicted === 'skipped')) return predicted;
+    if (step.when === 'always' && ((predicted === 'ok' && !runsWhenOk(task)) || predicted === 'skipped')) return predicted;
     return undefined;
   }
 
@@ -263,7 +264,7 @@ export class Session {
     let i = 0;
     // step-start is emitted when the host reports that the step began (live), else with its end.
     const started = new Set<number>();
-    const eventBase = (step: PlanStep, task: Task) => ({ host, phase: pi, node: phase.node, step: step.index, name: step.name, ...(task.label !== undefined && task.label !== step.name && { label: task.label }) });
+    const eventBase = (step: PlanStep, task: Task) => ({ host, phase: pi, node: phase.node, step: step.index, name: stepLabel(step, host), ...(task.label !== undefined && task.label !== step.name && { label: task.label }) });
     const start = (step: PlanStep, task: Task): void => {
       if (started.has(step.index)) return;
       started.add(step.index);
@@ -274,7 +275,7 @@ export class Session {
       r.counts[status]++;
       if (status === 'changed') {
         changed = true;
-        r.changedSteps.push(`${phase.node || '(root)'}: ${step.name}`);
+        r.changedSteps.push(`${phase.node || '(root)'}: ${stepLabel(step, host)}`);
         if (r.status === 'ok') r.status = 'changed';
       }
       this.emit({ type: 'step-end', ...eventBase(step, task), status, ms, ...(res && this.outputOf(res)) });
@@ -293,7 +294,7 @@ export class Session {
       let registry: Registry | undefined;
       for (let j = i; j < items.length; j++) {
         const { step, task } = items[j]!;
-        const needs = task.payload !== undefined && (j === forceSend || !this.hostHasPayload(facts, task));
+        const needs = task.payload !== undefined && (j === forceSend || !hostHasPayload(facts, task));
         // Small contents travel inline as an argument, so they do not end a segment.
         const inline = needs && task.payload!.kind === 'content' && task.payload!.size <= INLINE_PAYLOAD_MAX ? `b64:${(task.payload as { base64: string }).base64}` : undefined;
         const send = needs && inline === undefined;
@@ -351,7 +352,7 @@ export class Session {
           this.emit({ type: 'step-end', ...eventBase(e.step, e.task), status: 'failed', ms: res.ms, error, exitCode: res.rc, ...this.outputOf(res) });
           r.counts.failed++;
           if (e.task.rollback) error += await this.rollBack(pi, host, e.task.rollback);
-          this.failHost(host, `${phase.node || '(root)'}: ${e.step.name}: ${error}`, false, phase.node, e.step.name);
+          this.failHost(host, `${phase.node || '(root)'}: ${stepLabel(e.step, host)}: ${error}`, false, phase.node, stepLabel(e.step, host));
           return;
         }
         await this.finishTask(host, e, res);
@@ -504,22 +505,10 @@ export class Session {
 
   /** Runs one task on its own (the rollback path's service restarts). */
   private async runTask(host: string, task: Task, step: PlanStep): Promise<StepStatus> {
-    const send = task.payload !== undefined && !this.hostHasPayload(this.facts.get(host), task);
+    const send = task.payload !== undefined && !hostHasPayload(this.facts.get(host), task);
     const [res] = await this.runSegment(host, [{ step: { ...step, when: 'always' }, task, send, expect: '-', stateArg: '', registryArg: '' }], true);
     if (!res || res.rc !== 0) throw new Error(`exit ${res?.rc ?? '?'}: ${tail(res?.err ?? '', 500)}`);
     return res.status;
-  }
-
-  private hostHasPayload(facts: Facts | undefined, task: Task): boolean {
-    if (!facts || !task.payload) return false;
-    // A store bundle the host fetches itself: sent only when its script asks (exit 99).
-    if (task.payload.kind === 'bundle' && task.payload.lazy) return true;
-    const c = task.check;
-    if (c.kind === 'put') return facts.get(`sha256:${c.dest}`) === task.payload.sha256;
-    if (c.kind === 'install') {
-      return facts.get(`exists:${c.bundleFile}`) === '1' || facts.get(`read:${c.root}/versions/${c.version}/.orch-installed`)?.trim() === c.sha256;
-    }
-    return false;
   }
 
   private payloadStream(task: Task): Buffer | Readable {

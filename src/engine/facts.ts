@@ -1,43 +1,25 @@
 /**
  * One round trip per host reads everything the plan needs to predict its steps
- * (Mitogen/pyinfra: gather facts in bulk, not per task). The script prints one line
- * per probe: `F <index> <base64 value | ->`.
+ * (Mitogen/pyinfra: gather facts in bulk, not per task). The script is
+ * src/host/facts.sh plus one call per probe; it prints one line per probe,
+ * `F <index> <base64 value | ->`, then `END` (the protocol is documented in facts.sh).
  */
-import type { Probe } from '../model/plan.js';
-import type { Facts } from '../compile/predict.js';
-import { factKey } from '../compile/predict.js';
-import { qpath } from '../compile/steps/common.js';
+import { FACTS_SH, VERSIONS_SH } from '../host/embedded.generated.js';
+import { qpath } from '../host/layout.js';
+import type { Facts, Probe } from '../model/task.js';
 import { B64_FN } from '../shell/snippets.js';
+import { factKey } from '../steps/common.js';
 
-/** Largest file a `read` probe returns, bytes. */
+/** Largest file a `read` probe returns, bytes (src/host/facts.sh `orch_fact_read`). */
 export const READ_LIMIT = 1024 * 1024;
 
-/** Largest file a `content` probe (`--diff`) returns, bytes (256 KiB); larger ones report only their metadata. */
+/** Largest file a `content` probe (`--diff`) returns, bytes (256 KiB; src/host/facts.sh `orch_fact_content`); larger ones report only their metadata. */
 export const CONTENT_LIMIT = 256 * 1024;
 
-/** Builds the facts script for these probes (POSIX sh + coreutils). */
+/** Builds the facts script for these probes (bash, `set -u`; a probe never fails it). */
 export function factsScript(probes: Probe[]): string {
-  const lines = ['set -u', B64_FN];
-  probes.forEach((p, i) => {
-    const path = qpath(p.path);
-    switch (p.kind) {
-      case 'sha256':
-        lines.push(`if [ -f ${path} ]; then printf 'F ${i} %s\\n' "$(sha256sum < ${path} | cut -d' ' -f1 | tr -d '\\n' | b64)"; else echo 'F ${i} -'; fi`);
-        break;
-      case 'link':
-        lines.push(`if [ -L ${path} ]; then printf 'F ${i} %s\\n' "$(readlink -- ${path} | tr -d '\\n' | b64)"; else echo 'F ${i} -'; fi`);
-        break;
-      case 'read':
-        lines.push(`if [ -f ${path} ] && [ -r ${path} ]; then printf 'F ${i} %s\\n' "$(head -c ${READ_LIMIT} -- ${path} | b64)"; else echo 'F ${i} -'; fi`);
-        break;
-      case 'content':
-        lines.push(`if [ -f ${path} ] && [ -r ${path} ]; then printf 'F ${i} %s\\n' "$({ stat -c '%a %U:%G %s' -- ${path}; if [ "$(stat -c %s -- ${path})" -le ${CONTENT_LIMIT} ]; then cat -- ${path}; fi; } | b64)"; else echo 'F ${i} -'; fi`);
-        break;
-      case 'exists':
-        lines.push(`if [ -e ${path} ]; then echo 'F ${i} MQ=='; else echo 'F ${i} -'; fi`);
-        break;
-    }
-  });
+  const lines = ['set -u', B64_FN, VERSIONS_SH.trimEnd(), FACTS_SH.trimEnd()];
+  probes.forEach((p, i) => lines.push(`orch_fact_${p.kind} ${i} ${qpath(p.path)}`));
   lines.push('echo END');
   return lines.join('\n') + '\n';
 }

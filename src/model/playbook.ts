@@ -4,6 +4,7 @@
  * compile does that. Every spec keeps `src` so compile can report file:line:col.
  */
 import type { DocPath } from './diagnostics.js';
+import type { StepKindName } from '../steps/index.js';
 import type { Vars } from './inventory.js';
 
 /** Where a spec came from: file and path inside it (resolved by a SourceIndex). */
@@ -12,7 +13,8 @@ export interface SrcRef {
   path: DocPath;
 }
 
-export type StepKind = 'bundle' | 'put' | 'install' | 'symlink' | 'service' | 'run' | 'healthcheck' | 'prune';
+/** A step kind key: the names of the step kind registry (src/steps/index.ts). */
+export type StepKind = StepKindName;
 
 /** One step as written: exactly one kind key, plus the common keys. */
 export interface StepSpec {

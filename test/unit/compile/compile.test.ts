@@ -4,6 +4,9 @@ import { makeBatches, parseMaxFail } from '../../../src/compile/compile-plan.js'
 import { formatDiagnostic } from '../../../src/model/diagnostics.js';
 import { compileYaml, hostsOf } from './helpers.js';
 
+/** A `run` step's command as its script holds it: the user's command as the function the host library runs in a subshell. */
+const runCmd = (cmd: string): string => `orch_cmd() { :\n${cmd}\n}\norch_run `;
+
 const INVENTORY = `
 defaults:
   vars: { env: prod, tier: default-tier }
@@ -69,7 +72,7 @@ describe('compilePlan: nodes, roles, extends, overrides', () => {
     const install = res.plan!.phases[0]!.steps[0]!.tasks.web1!;
     expect(install.check).toEqual({ kind: 'install', root: '/srv/shop-blue', version: '1.2.0', sha256: 'a'.repeat(64), bundleFile: `/srv/shop-blue/.orch/bundles/${'a'.repeat(64)}.tar.gz` });
     const run = res.plan!.phases[1]!.steps[0]!.tasks.db1!;
-    expect(run.script).toContain('( echo /srv/replica prod-tier )');
+    expect(run.script).toContain(runCmd('echo /srv/replica prod-tier'));
   });
 
   it('renders put content per host with group and host vars precedence', async () => {
@@ -119,7 +122,7 @@ nodes:
   ])('%s', async (_name, playbook, extraVars, want) => {
     const res = await compileYaml({ inventory: INVENTORY, playbook, extraVars, limit: 'web1' });
     expect(res.diagnostics).toEqual([]);
-    expect(res.plan!.phases[0]!.steps[0]!.tasks.web1!.script).toContain(`( echo ${want} )`);
+    expect(res.plan!.phases[0]!.steps[0]!.tasks.web1!.script).toContain(runCmd(`echo ${want}`));
   });
 
   it('shell-quotes every {{x}} in commands and inserts {{{x}}} raw', async () => {
@@ -129,14 +132,14 @@ nodes:
     });
     expect(res.diagnostics).toEqual([]);
     const script = res.plan!.phases[0]!.steps[0]!.tasks.web1!.script;
-    expect(script).toContain(`( printf '%s|' 'a'\\''b; touch /tmp/pwned $(id)' $HOME )`);
+    expect(script).toContain(runCmd(`printf '%s|' 'a'\\''b; touch /tmp/pwned $(id)' $HOME`));
     const outp = execFileSync('bash', ['-c', `HOME=/home/x; printf '%s|' 'a'\\''b; touch /tmp/pwned $(id)' $HOME`]).toString();
     expect(outp).toBe("a'b; touch /tmp/pwned $(id)|/home/x|");
   });
 
   it('lets var values be templates of other vars, and reports a cycle', async () => {
     const ok = await compileYaml({ inventory: INVENTORY, limit: 'web1', playbook: `inventory: inventory.yml\nvars: { app: shop, root: "/srv/{{app}}" }\nsteps:\n  - run: { cmd: "ls {{root}}" }\n` });
-    expect(ok.plan!.phases[0]!.steps[0]!.tasks.web1!.script).toContain('( ls /srv/shop )');
+    expect(ok.plan!.phases[0]!.steps[0]!.tasks.web1!.script).toContain(runCmd('ls /srv/shop'));
     const cyc = await compileYaml({ inventory: INVENTORY, limit: 'web1', playbook: `inventory: inventory.yml\nvars: { a: "{{b}}", b: "{{a}}" }\nsteps:\n  - run: { cmd: "ls {{a}}" }\n` });
     expect(cyc.diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/refers to itself/)]);
   });

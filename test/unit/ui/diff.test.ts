@@ -9,7 +9,7 @@ const put = (text: string | Buffer, extra: { mode?: string; owner?: string; grou
   const b = Buffer.isBuffer(text) ? text : Buffer.from(text);
   return {
     script: '', probes: [], payload: { kind: 'content', base64: b.toString('base64'), sha256: 'new', size: b.length },
-    check: { kind: 'put', dest: DEST, sha256: 'new', meta: Object.keys(extra).length > 0, ...extra },
+    check: { kind: 'put', dest: DEST, sha256: 'new', ...extra },
   };
 };
 const facts = (content: string | null, sha = 'old'): Facts => new Map([[`content:${DEST}`, content], [`sha256:${DEST}`, content === null ? null : sha]]);

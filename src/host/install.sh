@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# The `install` step (platter's install.sh contract, versioned folders). Needs
+# prelude.sh and tar-check.sh.
+
+# orch_install PAYLOAD STATE REGISTRY REGFILE ROOT VERSION SHA256 TOP BEFORE AFTER [FETCH URL SIZE]:
+# installs the bundle (sha256 SHA256, top folder TOP) into ROOT/versions/VERSION.
+# PAYLOAD `1` = the tarball is on stdin, else it must be ROOT/.orch/bundles/SHA256.tar.gz
+# already (exit 99 when it is not) — or, with FETCH (host | auto), the host downloads
+# URL (SIZE bytes) itself (orch_fetch_bundle, src/host/fetch.sh). BEFORE/AFTER name functions run around the install
+# ('' = none). STATE/REGISTRY: texts written to ROOT/.orch/state.json and REGFILE when
+# not empty. `ok` when .orch-installed already holds SHA256; a different sha256 for the
+# same version fails. The marker is written last: a folder without it is incomplete and
+# is removed and redone.
+orch_install() {
+  local payload=$1 state=$2 registry=$3 regfile=$4 root=$5 v=$6 sha=$7 top=$8 before=$9 after=${10} fetch=${11:-} url=${12:-} size=${13:-0}
+  local vdir="$root/versions/$6" bfile="$root/.orch/bundles/$7.tar.gz" have got f
+  if [ -f "$vdir/.orch-installed" ]; then
+    have=$(cat -- "$vdir/.orch-installed")
+    if [ "$have" = "$sha" ]; then
+      [ -z "$registry" ] || orch_write "$regfile" "$registry"
+      orch_status ok
+      return 0
+    fi
+    orch_fail "version $v is already installed in $vdir from another bundle (sha256 $have, this bundle $sha): give the new release a new version"
+  fi
+  mkdir -p -- "$root/.orch/bundles" "$root/versions"
+  # Leftovers of a run killed mid-install (SIGKILL, lost connection: no trap ran). The
+  # host lock is held, so no other run is uploading or unpacking here.
+  rm -rf -- "$root/.orch/unpack."* "$root/.orch/bundles/.upload."*
+  if [ "$payload" = 1 ]; then
+    ORCH_INSTALL_TMP=$(mktemp "$root/.orch/bundles/.upload.XXXXXX")
+    trap 'rm -f -- "$ORCH_INSTALL_TMP"' EXIT
+    cat > "$ORCH_INSTALL_TMP"
+    got=$(sha256sum < "$ORCH_INSTALL_TMP" | cut -d" " -f1)
+    [ "$got" = "$sha" ] || orch_fail "checksum mismatch uploading bundle: got $got, want $sha"
+    mv -f -- "$ORCH_INSTALL_TMP" "$bfile"
+    trap - EXIT
+  elif [ -n "$fetch" ]; then
+    orch_fetch_bundle "$fetch" "$url" "$bfile" "$sha" "$size"
+  else
+    [ -f "$bfile" ] || exit 99
+    got=$(sha256sum < "$bfile" | cut -d" " -f1)
+    if [ "$got" != "$sha" ]; then rm -f -- "$bfile"; exit 99; fi
+  fi
+  if [ -n "$before" ]; then ( "$before" ) || orch_fail "before command failed (exit $?)"; fi
+  orch_check_tar "$bfile" "$top"
+  ORCH_INSTALL_SCRATCH=$(mktemp -d "$root/.orch/unpack.XXXXXX")
+  trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT
+  # GNU tar unquotes backslashes in a -C argument: cd there instead, so any root works.
+  (cd -- "$ORCH_INSTALL_SCRATCH" && tar -xzf - --no-same-owner) < "$bfile" || orch_fail "cannot unpack $bfile into $ORCH_INSTALL_SCRATCH"
+  rm -rf -- "$vdir"
+  # Until the marker is written, a failure (disk full...) removes the partial version too.
+  ORCH_INSTALL_VDIR=$vdir
+  trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_VDIR"' EXIT
+  "$ORCH_INSTALL_SCRATCH/$top/install.sh" "$vdir" || orch_fail "install.sh $vdir failed (exit $?)"
+  # info.json is optional in an artifact (the layout check does not require it).
+  for f in PACKAGE VERSION PLATFORM info.json; do
+    if [ "$f" = info.json ] && [ ! -e "$ORCH_INSTALL_SCRATCH/$top/$f" ]; then continue; fi
+    cp -- "$ORCH_INSTALL_SCRATCH/$top/$f" "$vdir/$f"
+  done
+  if [ -n "$after" ]; then ( "$after" ) || orch_fail "after command failed (exit $?)"; fi
+  printf '%s\n' "$sha" > "$vdir/.orch-installed.tmp"
+  mv -f -- "$vdir/.orch-installed.tmp" "$vdir/.orch-installed"
+  trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT
+  [ -z "$state" ] || orch_write "$root/.orch/state.json" "$state"
+  [ -z "$registry" ] || orch_write "$regfile" "$registry"
+  orch_status changed
+}

@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# The one switch of `current` (and `previous`): used by the symlink step, the
+# healthcheck's rollback and `orch rollback`. Needs prelude.sh.
+# Layout (src/host/layout.ts): ROOT/current and ROOT/previous are relative links to
+# versions/<V>; a complete version holds versions/<V>/.orch-installed.
+
+# orch_link_of LINK: prints the target of the symlink LINK, nothing when it is none.
+orch_link_of() { readlink -- "$1" 2>/dev/null || true; }
+
+# orch_relink LINK TARGET: points LINK at TARGET atomically: a temp link beside it, then
+# rename(2) over it (`mv -T`), so a reader sees the old or the new target, never none.
+orch_relink() {
+  local tmp
+  tmp="$(dirname -- "$1")/.$(basename -- "$1").tmp.$$"
+  ln -sfn -- "$2" "$tmp"
+  mv -T -f -- "$tmp" "$1"
+}
+
+# orch_switch ROOT TARGET PENDING STATE: points ROOT/current at TARGET (`versions/<V>`,
+# complete: the caller checked) and ROOT/previous at what current was. Already there:
+# status ok, or changed when PENDING (a restart-pending marker relative to ROOT, '' =
+# none) is left by an interrupted run. Otherwise writes PENDING first (when given),
+# switches `previous` then `current` (each atomically: an interrupted switch is
+# redone by the next run), writes STATE to ROOT/.orch/state.json when not empty,
+# prints status changed.
+orch_switch() {
+  local root=$1 target=$2 pending=$3 state=$4 cur
+  cur=$(orch_link_of "$root/current")
+  if [ "$cur" = "$target" ]; then
+    if [ -n "$pending" ] && [ -e "$root/$pending" ]; then orch_status changed; else orch_status ok; fi
+    return 0
+  fi
+  if [ -n "$pending" ]; then
+    mkdir -p -- "$(dirname -- "$root/$pending")"
+    : > "$root/$pending"
+  fi
+  if [ -n "$cur" ]; then orch_relink "$root/previous" "$cur"; fi
+  orch_relink "$root/current" "$target"
+  [ -z "$state" ] || orch_write "$root/.orch/state.json" "$state"
+  orch_status changed
+}

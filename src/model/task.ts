@@ -1,0 +1,112 @@
+/**
+ * What a step kind's builder produces and its predictor consumes: probes, payloads,
+ * state effects, facts and the task itself. Types only. `model/plan.ts` re-exports
+ * these and closes `Task` over the registry's `StepCheck` union; step kinds
+ * (`src/steps/*`) import from here, never from `plan.ts`, so no import cycle exists.
+ */
+
+/** Per host step outcome. `maybe` only in plans that could not read the host (--offline). */
+export type StepStatus = 'ok' | 'changed' | 'skipped' | 'failed';
+export type PredictedStatus = StepStatus | 'maybe';
+
+/** A bundle resolved on the control machine (built or prebuilt artifact). */
+export interface PlanBundle {
+  name: string;
+  package: string;
+  version: string;
+  platform: string;
+  /** sha256 (hex) of the tarball. */
+  sha256: string;
+  /** Size of the tarball in bytes. */
+  size: number;
+  /** Absolute local path of the tarball. */
+  path: string;
+  /** Name of the single top folder inside the tarball: `<package>-<version>-<platform>`. */
+  dir: string;
+  /**
+   * A bundle from an artifact store (SPEC section 7): hosts fetch `url` themselves
+   * unless `fetch` is `control`. `path` is `''` with `fetch: host` (the control machine
+   * holds no copy); `size` is 0 when unknown (a `url` bundle fetched by hosts only).
+   */
+  store?: {
+    url: string;
+    fetch: 'host' | 'control' | 'auto';
+    /** Channel bundles: the manifest URL and the principal whose signature was verified. */
+    channel?: string;
+    signer?: string;
+  };
+}
+
+/**
+ * What a step's script is fed on stdin. `content` is base64 (small files, rendered
+ * templates); `file` a local path; `bundle` a bundle name. The engine skips sending
+ * it when facts show the host already has it (the kind's `hasPayload`; then runs the
+ * script with `$1` = 0; the script exits 99 if it needs the payload after all).
+ */
+export type PayloadRef =
+  | { kind: 'content'; base64: string; sha256: string; size: number }
+  | { kind: 'file'; path: string; sha256: string; size: number }
+  | { kind: 'bundle'; bundle: string; sha256: string; size: number; /** the host first tries to fetch it from a store; the script exits 99 when it could not */ lazy?: boolean };
+
+/**
+ * What the plan needs to know from a host to predict a step (one facts round trip per
+ * host; src/host/facts.sh reads them). Values in `Facts`, `null` = absent:
+ * - `sha256`: hex sha256 of a regular file;
+ * - `link`: a symlink's target text;
+ * - `read`: a regular file's text (first 1 MiB);
+ * - `exists`: `1` when anything is there;
+ * - `stat`: `KIND MODE USER GROUP UID GID` following symlinks, KIND `d` (folder),
+ *   `f` (regular file) or `o` (other), MODE octal without leading zeros (`stat -c %a`),
+ *   e.g. `d 755 root root 0 0`;
+ * - `versions`: the complete versions under the root `path` (folders of `versions/`
+ *   holding `.orch-installed`), newest install first, one per line (`''` = none).
+ */
+export type Probe =
+  | { kind: 'sha256'; path: string }
+  | { kind: 'link'; path: string }
+  | { kind: 'read'; path: string }
+  | { kind: 'exists'; path: string }
+  | { kind: 'stat'; path: string }
+  | { kind: 'versions'; path: string }
+  | { kind: 'content'; path: string };
+
+/** Facts of one host: `kind:path` (see `factKey`) -> value (`null` = absent). Missing key = unknown. */
+export type Facts = Map<string, string | null>;
+
+/** Host-state bookkeeping the engine does after a step changed a host (SPEC section 6). */
+export interface StateEffect {
+  action: 'install' | 'switch' | 'rollback' | 'prune';
+  app: string;
+  root: string;
+  version: string;
+  sha256: string;
+}
+
+/** One host's part of one step; `C` is the kind's check data (see `StepCheck` in plan.ts). */
+export interface TaskOf<C extends { kind: string }> {
+  /**
+   * Bash script run as `bash -c SCRIPT orch PAYLOAD_SENT STATE_JSON REGISTRY_JSON`:
+   * src/host/prelude.sh, the host libraries the kind needs, and one call line.
+   * Prints `::orch:: status=<ok|changed|skipped>` on stdout; exit 0 = success,
+   * 99 = "send me the payload", anything else = failed.
+   */
+  script: string;
+  /**
+   * This host's rendered label (`service restart shop`, `put /etc/web1.conf`), set
+   * when it differs from the step's `name` (the first host's label); read it through
+   * `stepLabel(step, host)`.
+   */
+  label?: string;
+  payload?: PayloadRef;
+  /** Remote path where the payload ends up (content-addressed or the put dest). */
+  payloadDest?: string;
+  probes: Probe[];
+  check: C;
+  state?: StateEffect;
+  /**
+   * healthcheck with `rollback: true`: on failure the engine runs `script` (switch
+   * `current` back to `previous`), records `version`/`sha256` as bad, re-runs the node's
+   * service steps and fails the host.
+   */
+  rollback?: { script: string; root: string; app: string; version: string; sha256: string };
+}

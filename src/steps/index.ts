@@ -1,0 +1,89 @@
+/**
+ * The registry of step kinds: one line per kind, in the order SPEC lists them. A kind
+ * is one module (`src/steps/<kind>.ts`, see `StepKind`); compile (dispatch and
+ * labels), predict, the engine's payload decision, the playbook's step keys and
+ * schema/playbook.schema.json (scripts/gen-schema.mjs) all derive from this object.
+ * `satisfies` makes every member a complete `StepKind`: a kind without `predict`
+ * does not compile. How to add a kind: README "Architecture".
+ */
+import type { Facts, PredictedStatus, TaskOf } from '../model/task.js';
+import { bundle } from './bundle.js';
+import { healthcheck } from './healthcheck.js';
+import { install } from './install.js';
+import type { StepKind } from './kind.js';
+import { prune } from './prune.js';
+import { put } from './put.js';
+import { rollback, type RollbackCheck } from './rollback.js';
+import { run } from './run.js';
+import { service } from './service.js';
+import { symlink } from './symlink.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyKind = StepKind<any, any>;
+
+const REGISTRY = {
+  bundle,
+  put,
+  install,
+  symlink,
+  service,
+  run,
+  healthcheck,
+  prune,
+} satisfies Record<string, AnyKind>;
+
+/** The step kind keys of a playbook (`put`, `install`, ...). */
+export type StepKindName = keyof typeof REGISTRY;
+
+/** Every step kind by name. */
+export const STEP_KINDS: Readonly<Record<StepKindName, AnyKind>> = REGISTRY;
+
+/** The step kind names, in registry (SPEC) order. */
+export const STEP_KIND_NAMES = Object.keys(REGISTRY) as StepKindName[];
+
+/** The check data of a kind (`task.check`). */
+type CheckOf<K> = K extends StepKind<unknown, infer C> ? C : never;
+
+/** Check data of every task: the union over the registry, plus the internal `rollback` kind. */
+export type StepCheck = { [K in StepKindName]: CheckOf<(typeof REGISTRY)[K]> }[StepKindName] | RollbackCheck;
+
+/** The names of `task.check.kind`: the playbook kinds and `rollback`. */
+export type CheckKind = StepCheck['kind'];
+
+/**
+ * Common step keys (name, on, once, when) a kind's schema fragment defines as its own
+ * (not as a `$ref` to the common definition): service's `name` and `when`.
+ */
+export function ownStepKeys(kind: StepKindName): Set<string> {
+  const props = (REGISTRY[kind].schema.properties ?? {}) as Record<string, { $ref?: string }>;
+  return new Set(COMMON_STEP_KEYS.filter((k) => props[k] !== undefined && props[k].$ref !== `#/$defs/${k}`));
+}
+
+/** Keys every step may carry besides its kind key (also accepted inside the kind's map). */
+export const COMMON_STEP_KEYS = ['name', 'on', 'once', 'when'] as const;
+
+/** True for a playbook step kind key. */
+export const isStepKind = (k: string): k is StepKindName => Object.hasOwn(REGISTRY, k);
+
+/** The definition a task's check belongs to (undefined for the internal `rollback`). */
+export function kindOfTask(task: TaskOf<StepCheck>): AnyKind | undefined {
+  return isStepKind(task.check.kind) ? REGISTRY[task.check.kind] : undefined;
+}
+
+/** Predicts one task from the host's facts: the task's kind decides (see `StepKind.predict`). */
+export function predictTask(facts: Facts, task: TaskOf<StepCheck>): PredictedStatus {
+  if (task.check.kind === 'rollback') return rollback.predict(facts, task as TaskOf<RollbackCheck>);
+  return (REGISTRY[task.check.kind] as AnyKind).predict(facts, task);
+}
+
+/** Whether the host already holds the task's payload (the kind's `hasPayload`; false without one). */
+export function hostHasPayload(facts: Facts | undefined, task: TaskOf<StepCheck>): boolean {
+  if (!facts || !task.payload) return false;
+  return kindOfTask(task)?.hasPayload?.(facts, task) ?? false;
+}
+
+/** False for tasks done on the control machine (`bundle`): `ok` without running anything on the host. */
+export const runsOnHost = (task: TaskOf<StepCheck>): boolean => kindOfTask(task)?.hostWork !== false;
+
+/** True for checks (`healthcheck`) that apply runs even when the plan predicted `ok`. */
+export const runsWhenOk = (task: TaskOf<StepCheck>): boolean => kindOfTask(task)?.runsWhenOk === true;

@@ -1,0 +1,115 @@
+/**
+ * `install: {bundle, before, after}` — platter's install.sh contract, versioned folders
+ * from platter's automation recipe (SPEC section 3, `install` row); src/host/install.sh:
+ * upload the bundle to `<root>/.orch/bundles/<sha256>.tar.gz` unless present, check its
+ * members (src/host/tar-check.sh), unpack to a scratch folder, run
+ * `install.sh <root>/versions/<V>`, copy `PACKAGE VERSION PLATFORM info.json` in, and
+ * LAST write `versions/<V>/.orch-installed`. A version folder without the marker is
+ * incomplete: it is removed and redone.
+ */
+import { FETCH_SH, INSTALL_SH, TAR_CHECK_SH } from '../host/embedded.generated.js';
+import { BUNDLES_DIR, INSTALLED_MARKER, REGISTRY_FILE, STATE_FILE, versionDir } from '../host/layout.js';
+import type { StepKind } from './kind.js';
+import {
+  appName, badSha, factKey, hostPath, hostScript, joinPath, PAYLOAD_ARG, REGISTRY_ARG, requireRoot, shCall, STATE_ARG, userFunction, VERSION_RE,
+} from './common.js';
+
+export interface InstallArgs {
+  bundle?: string;
+  before?: string;
+  after?: string;
+}
+export interface InstallCheck {
+  kind: 'install';
+  root: string;
+  version: string;
+  sha256: string;
+  bundleFile: string;
+}
+
+/** Where the install marker of `version` is (a `read` fact). */
+const markerOf = (root: string, version: string): string => joinPath(root, `${versionDir(version)}/${INSTALLED_MARKER}`);
+
+export const install: StepKind<InstallArgs | null, InstallCheck> = {
+  name: 'install',
+  schema: {
+    description: 'Uploads the bundle unless present, runs its install.sh into versions/<V>, marks it complete with .orch-installed.',
+    examples: [{ bundle: 'shop' }, { bundle: 'shop', before: 'systemctl stop shop-worker', after: '{{release.dir}}/bin/shop migrate' }],
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: {
+      bundle: { description: "Name of the bundle to install (default: the playbook's only bundle).", examples: ['shop'], type: 'string', minLength: 1 },
+      before: { $ref: '#/$defs/command', description: 'Command run before installing.', examples: ['systemctl stop shop-worker'] },
+      after: { $ref: '#/$defs/command', description: 'Command run after installing.', examples: ['{{release.dir}}/bin/shop migrate'] },
+    },
+  },
+  defaultWhen: 'always',
+  describe(ctx) {
+    const name = ctx.args?.bundle;
+    const b = typeof name === 'string' ? ctx.bundles[name] : ctx.bundle;
+    return `install ${b ? `${b.package} ${b.version}` : String(name)}`;
+  },
+  build(ctx) {
+    const a = ctx.args ?? {};
+    const name = a.bundle;
+    const bundle = typeof name === 'string' ? ctx.bundles[name] : ctx.bundle;
+    if (!bundle) {
+      const known = Object.keys(ctx.bundles).sort().join(', ') || '(none)';
+      ctx.fail('bundle', typeof name === 'string'
+        ? `unknown bundle "${name}" (bundles: ${known})`
+        : `install needs "bundle" when the playbook has ${Object.keys(ctx.bundles).length} bundles (bundles: ${known})`);
+      return undefined;
+    }
+    const root = requireRoot(ctx, 'install');
+    if (root === undefined) return undefined;
+    if (!VERSION_RE.test(bundle.version)) return void ctx.fail('bundle', `bundle version ${JSON.stringify(bundle.version)} is not a valid folder name`);
+    const app = appName(ctx, bundle)!;
+    const before = a.before === undefined ? undefined : ctx.render('before', 'shell');
+    const after = a.after === undefined ? undefined : ctx.render('after', 'shell');
+    if ((a.before !== undefined && before === undefined) || (a.after !== undefined && after === undefined)) return undefined;
+    const bundleFile = joinPath(root, `${BUNDLES_DIR}/${bundle.sha256}.tar.gz`);
+    // A store bundle the host fetches itself (src/host/fetch.sh); `auto` falls back to the push.
+    const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;
+    const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), TAR_CHECK_SH, INSTALL_SH],
+      ...(before !== undefined ? [userFunction('orch_before', before)] : []),
+      ...(after !== undefined ? [userFunction('orch_after', after)] : []),
+      shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,
+        before !== undefined ? 'orch_before' : '', after !== undefined ? 'orch_after' : '',
+        ...(fetch ? [fetch.fetch, fetch.url, bundle.size] : [])));
+    return {
+      script,
+      ...(fetch?.fetch !== 'host' && { payload: { kind: 'bundle' as const, bundle: bundle.name, sha256: bundle.sha256, size: bundle.size, ...(fetch && { lazy: true }) } }),
+      payloadDest: bundleFile,
+      probes: [
+        { kind: 'read', path: markerOf(root, bundle.version) },
+        { kind: 'exists', path: bundleFile },
+        { kind: 'read', path: joinPath(root, STATE_FILE) },
+        { kind: 'read', path: REGISTRY_FILE },
+      ],
+      check: { kind: 'install', root, version: bundle.version, sha256: bundle.sha256, bundleFile },
+      state: { action: 'install', app, root, version: bundle.version, sha256: bundle.sha256 },
+    };
+  },
+  predict(f, task) {
+    const c = task.check;
+    const k = factKey({ kind: 'read', path: markerOf(c.root, c.version) });
+    if (!f.has(k)) return 'maybe';
+    if (badSha(f, c.root, c.version) === c.sha256) return 'skipped';
+    const have = f.get(k)?.trim();
+    if (have === c.sha256) return 'ok';
+    if (have) return 'changed'; // will fail at apply: same version, other sha256 (reported then)
+    f.set(k, c.sha256);
+    f.set(factKey({ kind: 'exists', path: c.bundleFile }), '1');
+    // The new version is the newest complete one (for a later prune).
+    const vk = factKey({ kind: 'versions', path: c.root });
+    const list = f.get(vk);
+    if (list !== undefined) f.set(vk, [c.version, ...(list ?? '').split('\n').filter((v) => v && v !== c.version)].join('\n'));
+    return 'changed';
+  },
+  hasPayload(f, task) {
+    // A store bundle the host fetches itself: sent only when its script asks (exit 99).
+    if (task.payload?.kind === 'bundle' && task.payload.lazy) return true;
+    const c = task.check;
+    return f.get(factKey({ kind: 'exists', path: c.bundleFile })) === '1' || f.get(factKey({ kind: 'read', path: markerOf(c.root, c.version) }))?.trim() === c.sha256;
+  },
+};

@@ -1,0 +1,91 @@
+/**
+ * The shape of a step kind: everything orch knows about one kind in one definition
+ * object (pyinfra's operations, kamal's command builders). The registry
+ * (`src/steps/index.ts`) keys them by name; compile, predict, describe, the engine's
+ * payload decision and the playbook schema all derive from it.
+ */
+import type { Host } from '../model/inventory.js';
+import type { Facts, PlanBundle, PredictedStatus, TaskOf } from '../model/task.js';
+
+/** A JSON Schema fragment (draft 2020-12), as plain data. */
+export type SchemaFragment = Record<string, unknown>;
+
+/** Data a step builder works from. Errors go through `fail` (collected as diagnostics). */
+export interface StepContext<A = Record<string, unknown>> {
+  host: Host;
+  /** Dotted node path (`` = root). */
+  nodePath: string;
+  /** The kind key's value as written (schema-valid); `{ bundle: NAME }` for `bundle: NAME`. */
+  args: A;
+  /** Renders a string arg of the step: `shell` quotes every `{{x}}`; undefined on error (already reported). */
+  render(field: string, mode: 'shell' | 'text'): string | undefined;
+  /** Renders a template text (file templates) in text mode; undefined on error. */
+  renderText(text: string, field: string): string | undefined;
+  /** A var of the effective scope (rendered); undefined when unset. */
+  getVar(name: string): unknown;
+  /** The bundle the node's install step names, or the playbook's only bundle. */
+  bundle?: PlanBundle;
+  /** Bundles by name. */
+  bundles: Record<string, PlanBundle>;
+  /** Reads a local file relative to the playbook's folder; undefined on error (reported). */
+  readLocalFile(path: string, field: string): { bytes: Buffer; absPath: string } | undefined;
+  /** Reports a problem at the step (or at one of its fields). */
+  fail(field: string | undefined, message: string): void;
+  /**
+   * Per-compile memo of built scripts by their text: hosts whose step has the same
+   * inputs share one script string (10,000 hosts x a 6 KiB install script would
+   * otherwise be 60 MB of copies).
+   */
+  memo: Map<string, string>;
+  /** True when a `service` step follows this step in the node (restart-pending bookkeeping). */
+  restartFollows: boolean;
+  /** sha256 hex of bytes (injected: compile has no crypto of its own). */
+  sha256(bytes: Buffer): string;
+}
+
+/** What `describe` may use: the args and a renderer that never reports (labels only). */
+export interface DescribeContext<A = Record<string, unknown>> {
+  args: A;
+  /** Renders a string arg in text mode for a label; the raw text when it cannot be rendered (compile reports that). */
+  label(field: string): string | undefined;
+  /** The bundle the node's install step names, or the playbook's only bundle. */
+  bundle?: PlanBundle;
+  bundles: Record<string, PlanBundle>;
+  /** This host (its address may be in the label). */
+  host: Host;
+}
+
+/**
+ * One step kind. `A` = its argument type (what the schema admits), `C` = its check
+ * data (the plan's `task.check`, `kind` = the kind's name).
+ */
+export interface StepKind<A = Record<string, unknown>, C extends { kind: string } = { kind: string }> {
+  readonly name: C['kind'];
+  /**
+   * JSON Schema of the kind key's value; `scripts/gen-schema.mjs` assembles
+   * schema/playbook.schema.json from these. The common step keys (name, on, once,
+   * when) are added to `properties` unless the fragment defines them.
+   */
+  readonly schema: SchemaFragment;
+  /** The fragment goes inline under `step.properties` instead of `$defs/<name>` (a scalar value like `bundle: NAME`). */
+  readonly schemaInline?: boolean;
+  /** `changed`: run only if an earlier step of this node changed the host; else every time. */
+  readonly defaultWhen: 'always' | 'changed';
+  /** The step's own `when` when its args carry one (service's `when`). */
+  whenOf?(args: A): 'always' | 'changed' | undefined;
+  /** The rendered label shown in plans, progress, JSON events and `orch tree`: never a raw `{{template}}`. */
+  describe(ctx: DescribeContext<A>): string;
+  /** Pure: the task for one host, or undefined after reporting through `ctx.fail`. */
+  build(ctx: StepContext<A>): TaskOf<C> | undefined;
+  /**
+   * Predicts the task's status from the host's facts (pure apart from `facts`, which it
+   * updates as the change would, so later steps predict against the new state).
+   */
+  predict(facts: Facts, task: TaskOf<C>): PredictedStatus;
+  /** True when the host already holds the task's payload (the engine then does not send it). */
+  hasPayload?(facts: Facts, task: TaskOf<C>): boolean;
+  /** False for kinds done on the control machine (`bundle`): `ok` without facts, nothing runs on the host. */
+  readonly hostWork?: false;
+  /** A check, not a change (`healthcheck`): predicted `ok`, yet still run by apply. */
+  readonly runsWhenOk?: true;
+}

@@ -1,0 +1,107 @@
+/**
+ * `put: {src | content | template, dest, mode, owner, group}` — uploads a file to a
+ * temp name next to `dest`, verifies its sha256, renames it into place (atomic for
+ * readers); src/host/put.sh. Planned exactly: `ok` when the remote sha256 and the
+ * managed mode/owner/group (a `stat` fact) already match.
+ */
+import { META_SH, PUT_SH } from '../host/embedded.generated.js';
+import type { StepKind } from './kind.js';
+import { checkHostPath, MODE_SCHEMA, statAfter, factKey, hostPath, hostScript, metaArgs, PAYLOAD_ARG, shCall, statMatches, type MetaSpec } from './common.js';
+
+export interface PutArgs extends MetaSpec {
+  src?: string;
+  content?: string;
+  template?: string;
+  dest: string;
+}
+export interface PutCheck extends MetaSpec {
+  kind: 'put';
+  dest: string;
+  sha256: string;
+}
+
+export const put: StepKind<PutArgs, PutCheck> = {
+  name: 'put',
+  schema: {
+    description: 'Uploads a file (`src`), literal `content` or a rendered `template` to `dest`; skipped when the remote sha256 already matches.',
+    examples: [{ template: 'templates/app.conf.hbs', dest: '/etc/shop/app.conf', mode: '0640', owner: 'shop' }],
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      src: { description: 'Local file to upload (copied as is).', examples: ['files/robots.txt'], type: 'string', minLength: 1 },
+      content: { description: 'Literal file content (a Handlebars template).', examples: ['PORT={{port}}\n'], type: 'string' },
+      template: { description: "Local Handlebars template file, rendered with the host's vars.", examples: ['templates/app.conf.hbs'], type: 'string', minLength: 1 },
+      dest: { description: 'Absolute destination path on the host.', examples: ['/etc/shop/app.conf'], type: 'string', minLength: 1 },
+      mode: MODE_SCHEMA,
+      owner: { description: 'Owner user of the file.', examples: ['shop'], type: 'string', minLength: 1 },
+      group: { description: 'Owner group of the file.', examples: ['shop'], type: 'string', minLength: 1 },
+    },
+    required: ['dest'],
+    oneOf: [{ required: ['src'] }, { required: ['content'] }, { required: ['template'] }],
+  },
+  defaultWhen: 'always',
+  describe: (ctx) => `put ${ctx.label('dest')}`,
+  build(ctx) {
+    const a = ctx.args;
+    const sources = (['src', 'content', 'template'] as const).filter((k) => a[k] !== undefined);
+    if (sources.length !== 1) {
+      ctx.fail(undefined, `put needs exactly one of "src", "content", "template" (got ${sources.length ? sources.join(', ') : 'none'})`);
+      return undefined;
+    }
+    const dest = ctx.render('dest', 'text');
+    if (dest === undefined) return undefined;
+    const bad = checkHostPath(dest, 'dest');
+    if (bad) return void ctx.fail('dest', bad);
+    let bytes: Buffer | undefined;
+    let srcAbs: string | undefined;
+    if (a.content !== undefined) {
+      const text = typeof a.content === 'string' ? ctx.render('content', 'text') : String(a.content);
+      if (text === undefined) return undefined;
+      bytes = Buffer.from(text, 'utf8');
+    } else {
+      const which = a.src !== undefined ? 'src' : 'template';
+      const path = ctx.render(which, 'text');
+      if (path === undefined) return undefined;
+      const file = ctx.readLocalFile(path, which);
+      if (!file) return undefined;
+      if (which === 'template') {
+        const text = ctx.renderText(file.bytes.toString('utf8'), which);
+        if (text === undefined) return undefined;
+        bytes = Buffer.from(text, 'utf8');
+      } else {
+        bytes = file.bytes;
+        srcAbs = file.absPath;
+      }
+    }
+    const meta = metaArgs(ctx);
+    if (!meta) return undefined;
+    const sha = ctx.sha256(bytes);
+    const managed = meta.mode !== undefined || meta.owner !== undefined || meta.group !== undefined;
+    return {
+      script: hostScript(ctx, [META_SH, PUT_SH], shCall('orch_put', PAYLOAD_ARG, hostPath(dest), sha, meta.mode ?? '', meta.owner ?? '', meta.group ?? '')),
+      payload: srcAbs === undefined
+        ? { kind: 'content', base64: bytes.toString('base64'), sha256: sha, size: bytes.length }
+        : { kind: 'file', path: srcAbs, sha256: sha, size: bytes.length },
+      payloadDest: dest,
+      probes: [{ kind: 'sha256', path: dest }, ...(managed ? [{ kind: 'stat' as const, path: dest }] : [])],
+      check: { kind: 'put', dest, sha256: sha, ...meta },
+    };
+  },
+  predict(f, task) {
+    const c = task.check;
+    const k = factKey({ kind: 'sha256', path: c.dest });
+    if (!f.has(k)) return 'maybe';
+    const managed = c.mode !== undefined || c.owner !== undefined || c.group !== undefined;
+    const stat = factKey({ kind: 'stat', path: c.dest });
+    if (f.get(k) === c.sha256) {
+      if (!managed) return 'ok';
+      const st = f.get(stat);
+      if (st === undefined) return 'maybe';
+      if (st !== null && statMatches(st, c, 'f')) return 'ok';
+    }
+    f.set(k, c.sha256);
+    if (managed) f.set(stat, statAfter(f.get(stat), c, 'f'));
+    return 'changed';
+  },
+  hasPayload: (f, task) => task.payload !== undefined && f.get(factKey({ kind: 'sha256', path: task.check.dest })) === task.payload.sha256,
+};
