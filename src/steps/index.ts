@@ -56,7 +56,12 @@ export type CheckKind = StepCheck['kind'];
  */
 export function ownStepKeys(kind: StepKindName): Set<string> {
   const props = (REGISTRY[kind].schema.properties ?? {}) as Record<string, { $ref?: string }>;
-  return new Set(COMMON_STEP_KEYS.filter((k) => props[k] !== undefined && props[k].$ref !== `#/$defs/${k}`));
+  return new Set(COMMON_STEP_KEYS.filter((k) => props[k] !== undefined && props[k].$ref !== commonKeyRef(k)));
+}
+
+/** The schema definition of a common step key: `#/$defs/stepName`, `#/$defs/on`, ... */
+export function commonKeyRef(key: (typeof COMMON_STEP_KEYS)[number]): string {
+  return `#/$defs/${key === 'name' ? 'stepName' : key}`;
 }
 
 /** Keys every step may carry besides its kind key (also accepted inside the kind's map). */

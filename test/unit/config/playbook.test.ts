@@ -7,6 +7,7 @@ import { loadPlaybook } from '../../../src/config/playbook.js';
 import { SourceIndexImpl } from '../../../src/config/source-index.js';
 import { formatDiagnostic } from '../../../src/model/diagnostics.js';
 import type { NodeSpec } from '../../../src/model/playbook.js';
+import { STEP_KIND_NAMES } from '../../../src/steps/index.js';
 import { removeTempDirs, tempFiles } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -147,7 +148,11 @@ async function diagnosticsOf(files: Record<string, string>): Promise<string[]> {
   return r.diagnostics.map(formatDiagnostic).map((s) => s.split(t.dir).join('D'));
 }
 
-const STEP_KINDS = 'bundle, put, install, symlink, service, run, healthcheck, prune';
+// Every kind of the registry, in its order (SPEC's first eight, then kinds added since).
+const STEP_KINDS = STEP_KIND_NAMES.join(', ');
+it('the registry starts with SPEC\'s step kinds, in SPEC\'s order', () => {
+  expect(STEP_KIND_NAMES.slice(0, 8).join(', ')).toBe('bundle, put, install, symlink, service, run, healthcheck, prune');
+});
 const NODE_KEYS = 'extends, roles, vars, required, steps, nodes, serial, max_fail, on, actions, or an override key like child__var';
 
 describe('loadPlaybook: invalid playbooks', () => {
