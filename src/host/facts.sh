@@ -52,5 +52,5 @@ orch_fact_stat() {
 
 # orch_fact_versions INDEX ROOT: the complete versions of ROOT, newest first (orch_versions).
 orch_fact_versions() {
-  orch_fact "$1" "$(orch_versions "$2" | b64)"
+  orch_fact "$1" "$(printf '%s' "$(orch_versions "$2")" | b64)"
 }

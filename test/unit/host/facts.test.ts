@@ -1,0 +1,59 @@
+/** Behaviour of src/host/facts.sh under real bash, through factsScript/parseFacts (the engine's entry points). */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { factsScript, parseFacts, READ_LIMIT } from '../../../src/engine/facts.js';
+import { FACTS_SH } from '../../../src/host/embedded.generated.js';
+import type { Probe } from '../../../src/model/plan.js';
+
+const run = (probes: Probe[], home?: string) => parseFacts(probes, execFileSync('bash', ['-c', factsScript(probes)], { encoding: 'utf8', env: { ...process.env, ...(home && { HOME: home }) } }));
+
+describe('facts.sh', () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'orch-facts-'));
+  writeFileSync(path.join(d, 'f'), 'hello\n');
+  chmodSync(path.join(d, 'f'), 0o640);
+  symlinkSync('versions/1', path.join(d, 'link'));
+  mkdirSync(path.join(d, 'dir'));
+  chmodSync(path.join(d, 'dir'), 0o750);
+  for (const [v, t] of [['1', 1000], ['2', 2000]] as const) {
+    mkdirSync(path.join(d, 'versions', v), { recursive: true });
+    writeFileSync(path.join(d, 'versions', v, '.orch-installed'), 'x');
+    utimesSync(path.join(d, 'versions', v, '.orch-installed'), t, t);
+  }
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
+  const group = execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim();
+  const p = (kind: Probe['kind'], rel: string): Probe => ({ kind, path: path.join(d, rel) });
+
+  it.each<[string, Probe, string | null]>([
+    ['sha256 of a file', p('sha256', 'f'), createHash('sha256').update('hello\n').digest('hex')],
+    ['sha256 of nothing', p('sha256', 'nope'), null],
+    ['link target', p('link', 'link'), 'versions/1'],
+    ['link of a file', p('link', 'f'), null],
+    ['read a file', p('read', 'f'), 'hello\n'],
+    ['read a folder', p('read', 'dir'), null],
+    ['exists', p('exists', 'dir'), '1'],
+    ['exists not', p('exists', 'nope'), null],
+    ['stat of a file', p('stat', 'f'), `f 640 ${user} ${group} ${uid} ${gid}`],
+    ['stat of a folder', p('stat', 'dir'), `d 750 ${user} ${group} ${uid} ${gid}`],
+    ['stat of nothing', p('stat', 'nope'), null],
+    ['versions, newest first', { kind: 'versions', path: d }, '2\n1'],
+    ['versions of an empty root', p('versions', 'dir'), ''],
+  ])('%s', (_n, probe, want) => {
+    expect(run([probe]).get(`${probe.kind}:${probe.path}`)).toBe(want);
+  });
+  it('reads many probes in one script, ~/ paths against $HOME', () => {
+    const f = run([p('exists', 'f'), { kind: 'read', path: '~/f' }, p('link', 'link')], d);
+    expect([...f.values()]).toEqual(['1', 'hello\n', 'versions/1']);
+  });
+  it('output cut short is an error', () => {
+    expect(() => parseFacts([p('exists', 'f')], 'F 0 MQ==\n')).toThrow('facts output was cut short');
+  });
+  it('the read limit in the script is READ_LIMIT', () => {
+    expect(FACTS_SH).toContain(`head -c ${READ_LIMIT} `);
+  });
+});

@@ -1,0 +1,77 @@
+/** Behaviour of src/host/install.sh (`orch_install`) under real bash and GNU tar. */
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { INSTALL_SH, PRELUDE_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
+import { runBash } from '../../harness/bash.js';
+
+const LIBS = [PRELUDE_SH, TAR_CHECK_SH, INSTALL_SH];
+const TOP = 'shop-1.0-any';
+
+/** A platter bundle whose install.sh copies data/ into TARGET; returns its bytes and sha256. */
+function bundle(installBody = 'cp -R "$(dirname "$0")/data/." "$1"'): { bytes: Buffer; sha: string } {
+  const d = mkdtempSync(path.join(tmpdir(), 'orch-bundle-'));
+  const top = path.join(d, TOP);
+  mkdirSync(path.join(top, 'data'), { recursive: true });
+  for (const [f, t] of [['PACKAGE', 'shop'], ['VERSION', '1.0'], ['PLATFORM', 'any'], ['info.json', '{}'], ['data/app.txt', 'app']]) writeFileSync(path.join(top, f!), `${t}\n`);
+  writeFileSync(path.join(top, 'install.sh'), `#!/bin/sh\nset -e\nmkdir -p "$1"\n${installBody}\n`);
+  chmodSync(path.join(top, 'install.sh'), 0o755);
+  const bytes = execFileSync('tar', ['-czf', '-', '-C', d, TOP]);
+  return { bytes, sha: createHash('sha256').update(bytes).digest('hex') };
+}
+const call = (root: string, sha: string, payload: string, extra = '', before = '', after = '') =>
+  `${extra}\norch_install ${payload} "$2" "$3" "$4" "$1" 1.0 ${sha} ${TOP} '${before}' '${after}'`;
+
+describe('install.sh', () => {
+  it('installs from stdin: version folder, metadata, marker last, state and registry written; again: ok without the payload', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));
+    const reg = path.join(root, 'registry.json');
+    const { bytes, sha } = bundle();
+    const r = runBash(LIBS, call(root, sha, 1), [root, '{"state":1}', '{"apps":{}}', reg], { stdin: bytes });
+    expect(r).toEqual({ code: 0, stdout: '::orch:: status=changed\n', stderr: '' });
+    const v = path.join(root, 'versions/1.0');
+    expect(readdirSync(v).sort()).toEqual(['.orch-installed', 'PACKAGE', 'PLATFORM', 'VERSION', 'app.txt', 'info.json']);
+    expect(readFileSync(path.join(v, '.orch-installed'), 'utf8')).toBe(`${sha}\n`);
+    expect(readFileSync(path.join(root, '.orch/state.json'), 'utf8')).toBe('{"state":1}\n');
+    expect(readFileSync(reg, 'utf8')).toBe('{"apps":{}}\n');
+    expect(existsSync(path.join(root, `.orch/bundles/${sha}.tar.gz`))).toBe(true);
+    expect(readdirSync(path.join(root, '.orch')).sort()).toEqual(['bundles', 'state.json']);
+    expect(runBash(LIBS, call(root, sha, 0), [root, '', '', reg]).stdout).toBe('::orch:: status=ok\n');
+  });
+  it('asks for the payload (99) when the bundle file is missing; installs from the kept file otherwise', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));
+    const { bytes, sha } = bundle();
+    expect(runBash(LIBS, call(root, sha, 0), [root, '', '', '']).code).toBe(99);
+    mkdirSync(path.join(root, '.orch/bundles'), { recursive: true });
+    writeFileSync(path.join(root, `.orch/bundles/${sha}.tar.gz`), bytes);
+    expect(runBash(LIBS, call(root, sha, 0), [root, '', '', '']).stdout).toBe('::orch:: status=changed\n');
+  });
+  it('runs before and after around the install; a failing after leaves no incomplete version', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));
+    const { bytes, sha } = bundle();
+    const fns = `orch_before() { :\necho before >> ${root}/log\n}\norch_after() { :\necho after >> ${root}/log; false\n}`;
+    const r = runBash(LIBS, call(root, sha, 1, fns, 'orch_before', 'orch_after'), [root, '', '', ''], { stdin: bytes });
+    expect([r.code, r.stderr]).toEqual([1, 'after command failed (exit 1)\n']);
+    expect(readFileSync(path.join(root, 'log'), 'utf8')).toBe('before\nafter\n');
+    expect(existsSync(path.join(root, 'versions/1.0'))).toBe(false);
+  });
+  it('refuses another bundle for an installed version', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));
+    mkdirSync(path.join(root, 'versions/1.0'), { recursive: true });
+    writeFileSync(path.join(root, 'versions/1.0/.orch-installed'), `${'b'.repeat(64)}\n`);
+    const r = runBash(LIBS, call(root, 'a'.repeat(64), 0), [root, '', '', '']);
+    expect(r.stderr).toBe(`version 1.0 is already installed in ${root}/versions/1.0 from another bundle (sha256 ${'b'.repeat(64)}, this bundle ${'a'.repeat(64)}): give the new release a new version\n`);
+  });
+  it('refuses a payload with the wrong sha256 and a failing install.sh', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));
+    const { bytes } = bundle();
+    expect(runBash(LIBS, call(root, 'c'.repeat(64), 1), [root, '', '', ''], { stdin: bytes }).stderr).toMatch(/^checksum mismatch uploading bundle: got [0-9a-f]{64}, want c{64}\n$/);
+    const bad = bundle('exit 5');
+    const r = runBash(LIBS, call(root, bad.sha, 1), [root, '', '', ''], { stdin: bad.bytes });
+    expect([r.code, r.stderr]).toEqual([1, `install.sh ${root}/versions/1.0 failed (exit 5)\n`]);
+    expect(readdirSync(path.join(root, 'versions'))).toEqual([]);
+  });
+});

@@ -1,0 +1,43 @@
+/** The `run` step kind: exact script, label and its prediction table. */
+import { describe, expect, it } from 'vitest';
+import { RUN_SH } from '../../../src/host/embedded.generated.js';
+import { run } from '../../../src/steps/run.js';
+import { buildStep, facts, scriptOf } from './helpers.js';
+
+describe('run', () => {
+  it('the command is a function the library runs in a subshell; {{x}} is shell-quoted', () => {
+    const r = buildStep(run, { cmd: 'echo {{who}} > /tmp/x\necho done' }, { vars: { who: "it's me" } });
+    expect(r.problems).toEqual([]);
+    expect(r.label).toBe("run echo it's me > /tmp/x");
+    expect(r.task!.script).toBe(scriptOf([RUN_SH], "orch_cmd() { :\necho 'it'\\''s me' > /tmp/x\necho done\n}", "orch_run '' '' orch_cmd"));
+    expect(r.task!.probes).toEqual([]);
+  });
+
+  it('creates, unless and sudo', () => {
+    const r = buildStep(run, { cmd: 'make-cert', creates: '~/cert.pem', unless: 'test -f /etc/x', sudo: true });
+    expect(r.task!.script).toBe(scriptOf([RUN_SH],
+      'orch_unless() { :\ntest -f /etc/x\n}',
+      "orch_cmd() { sudo -n bash -c make-cert; }",
+      'orch_run "$HOME"/cert.pem orch_unless orch_cmd'));
+    expect(r.task!.probes).toEqual([{ kind: 'exists', path: '~/cert.pem' }]);
+    expect(r.task!.check).toEqual({ kind: 'run', creates: '~/cert.pem', hasUnless: true });
+  });
+
+  it('refuses a relative creates', () => {
+    expect(buildStep(run, { cmd: 'x', creates: 'x' }).problems).toEqual(['creates: creates must be an absolute path or start with ~/ (got "x")']);
+  });
+
+  const plain = buildStep(run, { cmd: 'x' }).task!;
+  const creates = buildStep(run, { cmd: 'x', creates: '/done' }).task!;
+  const unless = buildStep(run, { cmd: 'x', creates: '/done', unless: 'true' }).task!;
+  it.each([
+    ['plain', plain, {}, 'changed'],
+    ['creates: unknown', creates, {}, 'changed'],
+    ['creates: absent', creates, { 'exists:/done': null }, 'changed'],
+    ['creates: present', creates, { 'exists:/done': '1' }, 'skipped'],
+    ['unless: only the host can tell', unless, { 'exists:/done': null }, 'maybe'],
+    ['unless, creates present', unless, { 'exists:/done': '1' }, 'skipped'],
+  ])('predicts %s', (_n, t, f, want) => {
+    expect(run.predict(facts(f), t as never)).toBe(want);
+  });
+});

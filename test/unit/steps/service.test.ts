@@ -1,0 +1,48 @@
+/** The `service` step kind: exact script per manager, label and its prediction table. */
+import { describe, expect, it } from 'vitest';
+import { SERVICE_SH } from '../../../src/host/embedded.generated.js';
+import { service } from '../../../src/steps/service.js';
+import { buildStep, facts, scriptOf } from './helpers.js';
+
+const PENDING = '/srv/shop/.orch/restart-pending';
+
+describe('service', () => {
+  it.each([
+    [{ name: '{{app}}' }, 'service restart shop', `orch_service systemd restart shop 0 ${PENDING}`],
+    [{ name: 'shop', action: 'reload', manager: 'supervisor', sudo: true }, 'service reload shop', `orch_service supervisor reload shop 1 ${PENDING}`],
+    [{ name: 'my app', action: 'stop', manager: 'sysv' }, 'service stop my app', `orch_service sysv stop 'my app' 0 ${PENDING}`],
+  ])('%j: label %s, one call line', (args, label, call) => {
+    const r = buildStep(service, args as never);
+    expect(r.problems).toEqual([]);
+    expect(r.label).toBe(label);
+    expect(r.task!.script).toBe(scriptOf([SERVICE_SH], call));
+  });
+
+  it('manager command: the command is a function (bash -n checks it); no var root: no marker', () => {
+    const r = buildStep(service, { manager: 'command', command: 'kill -HUP $(cat {{pidfile}})' }, { vars: { root: undefined, pidfile: '/run/a b.pid' } });
+    expect(r.label).toBe('service restart command');
+    expect(r.task!.script).toBe(scriptOf([SERVICE_SH], "orch_service_command() { :\nkill -HUP $(cat '/run/a b.pid')\n}", "orch_service command restart orch_service_command 0 ''"));
+  });
+
+  it.each([
+    [{ name: 'x', action: 'bounce' }, ['action: action must be one of: restart, reload, start, stop']],
+    [{ manager: 'command' }, ['(step): service with manager: command needs "command"']],
+    [{ manager: 'supervisor' }, ['(step): service with manager: supervisor needs "name"']],
+  ])('refuses %j', (args, want) => {
+    expect(buildStep(service, args as never).problems).toEqual(want);
+  });
+
+  it('runs only after a change of its node by default; its own when wins', () => {
+    expect(service.defaultWhen).toBe('changed');
+    expect(service.whenOf!({ when: 'always' })).toBe('always');
+    expect(service.whenOf!({})).toBeUndefined();
+  });
+
+  const task = buildStep(service, { name: 'shop' }).task!;
+  it.each([
+    ['no facts', {}, 'changed'],
+    ['any facts', { 'link:/srv/shop/current': 'versions/1' }, 'changed'],
+  ])('predicts %s (when it runs, it changes the host)', (_n, f, want) => {
+    expect(service.predict(facts(f), task as never)).toBe(want);
+  });
+});
