@@ -22,7 +22,7 @@ function bundle(installBody = 'cp -R "$(dirname "$0")/data/." "$1"'): { bytes: B
   const bytes = execFileSync('tar', ['-czf', '-', '-C', d, TOP]);
   return { bytes, sha: createHash('sha256').update(bytes).digest('hex') };
 }
-const call = (root: string, sha: string, payload: string, extra = '', before = '', after = '') =>
+const call = (root: string, sha: string, payload: string | number, extra = '', before = '', after = '') =>
   `${extra}\norch_install ${payload} "$2" "$3" "$4" "$1" 1.0 ${sha} ${TOP} '${before}' '${after}'`;
 
 describe('install.sh', () => {
