@@ -186,7 +186,7 @@ describe('loadPlaybook: invalid playbooks', () => {
     [
       'an unknown step key',
       { 'main.yml': 'steps:\n  - run: { cmd: x }\n    retries: 3\n' },
-      ['D/main.yml:3:5: steps[0].retries: unknown key "retries" (expected one of: name, on, once, when, bundle, put, install, symlink, service, run, healthcheck, prune)'],
+      [`D/main.yml:3:5: steps[0].retries: unknown key "retries" (expected one of: name, on, once, when, ${STEP_KINDS})`],
     ],
     [
       'put with src and content',
