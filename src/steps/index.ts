@@ -8,6 +8,7 @@
  */
 import type { Facts, PredictedStatus, TaskOf } from '../model/task.js';
 import { bundle } from './bundle.js';
+import { directory } from './directory.js';
 import { healthcheck } from './healthcheck.js';
 import { install } from './install.js';
 import type { StepKind } from './kind.js';
@@ -30,6 +31,7 @@ const REGISTRY = {
   run,
   healthcheck,
   prune,
+  directory,
 } satisfies Record<string, AnyKind>;
 
 /** The step kind keys of a playbook (`put`, `install`, ...). */
