@@ -17,15 +17,25 @@ export const PRELUDE = PRELUDE_SH.trimEnd();
 /**
  * A task script: the prelude, the host libraries `libs` (embedded src/host/*.sh, only
  * those the task needs: the script travels to every host), then `lines` (one call line,
- * sometimes preceded by the user's command as a function). Memoised by text in
- * `ctx.memo`, so hosts with the same inputs share one string.
+ * sometimes preceded by the user's command as a function). Memoised in `ctx.memo`,
+ * so hosts with the same inputs share one string.
  */
 export function hostScript(ctx: Pick<StepContext, 'memo'>, libs: string[], ...lines: string[]): string {
-  const text = [PRELUDE, ...libs.map((l) => l.trimEnd()), ...lines].join('\n') + '\n';
-  const hit = ctx.memo.get(text);
+  // Keyed by the libraries' ids and the call lines: the long text is built once per key.
+  const key = `${libs.map(libId).join(',')}\0${lines.join('\n')}`;
+  const hit = ctx.memo.get(key);
   if (hit !== undefined) return hit;
-  ctx.memo.set(text, text);
+  const text = [PRELUDE, ...libs.map((l) => l.trimEnd()), ...lines].join('\n') + '\n';
+  ctx.memo.set(key, text);
   return text;
+}
+
+/** A small id per library text (the embedded constants: a handful, for the life of the process). */
+const LIB_IDS = new Map<string, number>();
+function libId(lib: string): number {
+  let id = LIB_IDS.get(lib);
+  if (id === undefined) LIB_IDS.set(lib, (id = LIB_IDS.size));
+  return id;
 }
 
 /** A call line: `fn 'arg' ...`; every argument is shell-quoted here (use `raw` for `"$1"` and qpath results). */
@@ -52,7 +62,7 @@ export const REGISTRY_ARG = raw('"${3:-}"');
  * `set -euo pipefail`, like Ansible's `shell` module.
  */
 export function userFunction(name: string, command: string): string {
-  return `${name}() { :\n${command}\n}`;
+  return [`${name}() { :`, command, '}'].join('\n');
 }
 
 /** Host paths must be absolute or start with `~/`; returns an error message or undefined. */
