@@ -207,7 +207,8 @@ export function compilePlan(input: CompileInput): CompileResult {
         const task = kind.build(ctx) as Task | undefined;
         if (!task) continue;
         // The label is rendered per host (host.address may be in it); the step keeps the first one.
-        const own = step.name !== undefined ? safeRender(step.name, scope, input) : kind.describe(describeContext(ctx, scope, input));
+        // Masked here: labels are printed everywhere (plan, progress, JSON, tree) and may hold a secret var.
+        const own = input.masker.mask(step.name !== undefined ? safeRender(step.name, scope, input) : kind.describe(describeContext(ctx, scope, input)));
         if (label === undefined) label = own;
         else if (own !== label) task.label = own;
         tasks[h] = task;

@@ -98,7 +98,7 @@ describe.skipIf(!canRunFleet())('hostile artifacts (issue 6 row 5)', () => {
     // ...with the hostile tarball's sha256 swapped in, so the upload's checksum passes.
     const evil = make(join(work.dir, `host-${kase}.tar.gz`), kase, TOP2);
     const sha = createHash('sha256').update(readFileSync(evil)).digest('hex');
-    const swapped = script.replace(/^sha=[0-9a-f]{64}$/m, `sha=${sha}`);
+    const swapped = script.replace(/^(orch_install .* )[0-9a-f]{64}( )/m, `$1${sha}$2`); // the sha256 argument of the call line
     expect(swapped).not.toBe(script);
     writeFileSync(onHost(h(1), '/tmp/install.sh'), swapped);
     copyFileSync(evil, onHost(h(1), '/tmp/evil.tar.gz'));

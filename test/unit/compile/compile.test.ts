@@ -196,3 +196,26 @@ describe('serial and max_fail', () => {
     expect(parseMaxFail(v)).toEqual(want);
   });
 });
+
+describe('compilePlan: labels', () => {
+  it('renders labels per host and masks secrets in them', async () => {
+    const res = await compileYaml({
+      inventory: 'hosts:\n  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\n',
+      playbook: [
+        'secret: [pw]',
+        'vars: { app: shop, pw: Sekr1t-label, root: /srv/shop }',
+        'steps:',
+        '  - service: { name: "{{app}}", manager: command, command: "true" }',
+        '  - run: { cmd: "login {{pw}} {{env \\"TOK\\"}}" }',
+        '  - healthcheck: { http: "http://{{host.address}}:8000/health", rollback: false }',
+        '',
+      ].join('\n'),
+      env: { TOK: 'env-tok-secret' },
+    });
+    expect(res.diagnostics.map(formatDiagnostic)).toEqual([]);
+    const [svc, run, hc] = res.plan!.phases[0]!.steps;
+    expect(svc!.name).toBe('service restart shop');
+    expect(run!.name).toBe('run login *** ***');
+    expect([hc!.name, hc!.tasks.a!.label, hc!.tasks.b!.label]).toEqual(['healthcheck http://10.0.0.1:8000/health', undefined, 'healthcheck http://10.0.0.2:8000/health']);
+  });
+});
