@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The `install` step (platter's install.sh contract, versioned folders). Needs
-# prelude.sh and tar-check.sh.
+# prelude.sh, command.sh and tar-check.sh.
 
 # orch_install PAYLOAD STATE REGISTRY REGFILE ROOT VERSION SHA256 TOP BEFORE AFTER [FETCH URL SIZE]:
 # installs the bundle (sha256 SHA256, top folder TOP) into ROOT/versions/VERSION.
@@ -42,7 +42,10 @@ orch_install() {
     got=$(sha256sum < "$bfile" | cut -d" " -f1)
     if [ "$got" != "$sha" ]; then rm -f -- "$bfile"; exit 99; fi
   fi
-  if [ -n "$before" ]; then ( "$before" ) || orch_fail "before command failed (exit $?)"; fi
+  if [ -n "$before" ]; then
+    orch_user_command "$before"
+    [ "$ORCH_RC" = 0 ] || orch_fail "before command failed (exit $ORCH_RC)"
+  fi
   orch_check_tar "$bfile" "$top"
   ORCH_INSTALL_SCRATCH=$(mktemp -d "$root/.orch/unpack.XXXXXX")
   trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT
@@ -58,7 +61,10 @@ orch_install() {
     if [ "$f" = info.json ] && [ ! -e "$ORCH_INSTALL_SCRATCH/$top/$f" ]; then continue; fi
     cp -- "$ORCH_INSTALL_SCRATCH/$top/$f" "$vdir/$f"
   done
-  if [ -n "$after" ]; then ( "$after" ) || orch_fail "after command failed (exit $?)"; fi
+  if [ -n "$after" ]; then
+    orch_user_command "$after"
+    [ "$ORCH_RC" = 0 ] || orch_fail "after command failed (exit $ORCH_RC)"
+  fi
   printf '%s\n' "$sha" > "$vdir/.orch-installed.tmp"
   mv -f -- "$vdir/.orch-installed.tmp" "$vdir/.orch-installed"
   trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT

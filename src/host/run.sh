@@ -1,14 +1,18 @@
 # shellcheck shell=bash
-# The `run` step. Needs prelude.sh.
+# The `run` step. Needs prelude.sh and command.sh.
 
 # orch_run CREATES UNLESS CMD: status skipped when the path CREATES exists ('' = no
 # such check) or the function UNLESS succeeds ('' = none, output discarded); else runs
-# the function CMD in a subshell (under set -euo pipefail: a failing command fails the
-# step) and prints status changed.
+# the function CMD (orch_user_command: a failing command fails the step with its status)
+# and prints status changed.
 orch_run() {
   local creates=$1 unless=$2 cmd=$3
   if [ -n "$creates" ] && [ -e "$creates" ]; then orch_status skipped; return 0; fi
-  if [ -n "$unless" ] && ( "$unless" ) >/dev/null 2>&1; then orch_status skipped; return 0; fi
-  ( "$cmd" )
+  if [ -n "$unless" ]; then
+    orch_user_command "$unless" >/dev/null 2>&1
+    if [ "$ORCH_RC" = 0 ]; then orch_status skipped; return 0; fi
+  fi
+  orch_user_command "$cmd"
+  [ "$ORCH_RC" = 0 ] || exit "$ORCH_RC"
   orch_status changed
 }

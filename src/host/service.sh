@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The `service` step. Needs prelude.sh.
+# The `service` step. Needs prelude.sh and command.sh.
 
 # orch_service MANAGER ACTION NAME SUDO PENDING: ACTION (restart | reload | start |
 # stop) the service NAME through MANAGER (systemd | sysv | supervisor), or with
@@ -8,7 +8,10 @@
 orch_service() {
   local manager=$1 action=$2 name=$3 sudo=$4 pending=$5
   case "$manager" in
-    command) ( "$name" ) || orch_fail "service command failed (exit $?)" ;;
+    command)
+      orch_user_command "$name"
+      [ "$ORCH_RC" = 0 ] || orch_fail "service command failed (exit $ORCH_RC)"
+      ;;
     systemd) orch_sudo "$sudo" systemctl "$action" -- "$name" ;;
     sysv) orch_sudo "$sudo" service "$name" "$action" ;;
     supervisor) orch_supervisor "$action" "$name" "$sudo" ;;

@@ -7,7 +7,7 @@
  * LAST write `versions/<V>/.orch-installed`. A version folder without the marker is
  * incomplete: it is removed and redone.
  */
-import { FETCH_SH, INSTALL_SH, TAR_CHECK_SH } from '../host/embedded.generated.js';
+import { COMMAND_SH, FETCH_SH, INSTALL_SH, TAR_CHECK_SH } from '../host/embedded.generated.js';
 import { BUNDLES_DIR, INSTALLED_MARKER, REGISTRY_FILE, STATE_FILE, versionDir } from '../host/layout.js';
 import type { StepKind } from './kind.js';
 import {
@@ -70,7 +70,7 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     const bundleFile = joinPath(root, `${BUNDLES_DIR}/${bundle.sha256}.tar.gz`);
     // A store bundle the host fetches itself (src/host/fetch.sh); `auto` falls back to the push.
     const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;
-    const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), TAR_CHECK_SH, INSTALL_SH],
+    const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), COMMAND_SH, TAR_CHECK_SH, INSTALL_SH],
       ...(before !== undefined ? [userFunction('orch_before', before)] : []),
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,

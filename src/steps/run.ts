@@ -4,7 +4,7 @@
  * `sudo: true` wraps in `sudo -n`. Planned from the `creates` fact; with `unless` only
  * the host can tell (`maybe`).
  */
-import { RUN_SH } from '../host/embedded.generated.js';
+import { COMMAND_SH, RUN_SH } from '../host/embedded.generated.js';
 import type { StepKind } from './kind.js';
 import { checkHostPath, factKey, firstLine, hostPath, hostScript, quote, raw, shCall, userFunction } from './common.js';
 
@@ -58,7 +58,7 @@ export const run: StepKind<RunArgs, RunCheck> = {
       shCall('orch_run', creates !== undefined ? hostPath(creates) : raw("''"), unless !== undefined ? 'orch_unless' : '', 'orch_cmd'),
     ];
     return {
-      script: hostScript(ctx, [RUN_SH], ...lines),
+      script: hostScript(ctx, [COMMAND_SH, RUN_SH], ...lines),
       probes: creates ? [{ kind: 'exists', path: creates }] : [],
       check: { kind: 'run', creates, hasUnless: unless !== undefined },
     };

@@ -4,7 +4,7 @@
  * changed` (default) is decided by the engine: the task runs only if an earlier step of
  * this node changed the host. When it runs, it changes the host.
  */
-import { SERVICE_SH } from '../host/embedded.generated.js';
+import { COMMAND_SH, SERVICE_SH } from '../host/embedded.generated.js';
 import type { StepKind } from './kind.js';
 import { checkHostPath, hostPath, hostScript, joinPath, labelText, RESTART_PENDING, raw, shCall, userFunction } from './common.js';
 
@@ -85,7 +85,7 @@ export const service: StepKind<ServiceArgs, ServiceCheck> = {
     const root = ctx.getVar('root');
     const pending = typeof root === 'string' && root && !checkHostPath(root, 'root') ? hostPath(joinPath(root.replace(/\/+$/, '') || '/', RESTART_PENDING)) : raw("''");
     lines.push(shCall('orch_service', manager, action, target, a.sudo === true && manager !== 'command' ? '1' : '0', pending));
-    return { script: hostScript(ctx, [SERVICE_SH], ...lines), probes: [], check: { kind: 'service' } };
+    return { script: hostScript(ctx, [COMMAND_SH, SERVICE_SH], ...lines), probes: [], check: { kind: 'service' } };
   },
   predict: () => 'changed',
 };

@@ -5,10 +5,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { INSTALL_SH, PRELUDE_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
+import { COMMAND_SH, INSTALL_SH, PRELUDE_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
 
-const LIBS = [PRELUDE_SH, TAR_CHECK_SH, INSTALL_SH];
+const LIBS = [PRELUDE_SH, COMMAND_SH, TAR_CHECK_SH, INSTALL_SH];
 const TOP = 'shop-1.0-any';
 
 /** A platter bundle whose install.sh copies data/ into TARGET; returns its bytes and sha256. */

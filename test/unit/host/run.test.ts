@@ -3,10 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PRELUDE_SH, RUN_SH } from '../../../src/host/embedded.generated.js';
+import { COMMAND_SH, PRELUDE_SH, RUN_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
 
-const LIBS = [PRELUDE_SH, RUN_SH];
+const LIBS = [PRELUDE_SH, COMMAND_SH, RUN_SH];
 const CMD = 'orch_cmd() { :\necho ran\n}\norch_unless() { :\n[ "$X" = yes ]\n}';
 
 describe('run.sh', () => {

@@ -3,10 +3,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PRELUDE_SH, SERVICE_SH } from '../../../src/host/embedded.generated.js';
+import { COMMAND_SH, PRELUDE_SH, SERVICE_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
 
-const LIBS = [PRELUDE_SH, SERVICE_SH];
+const LIBS = [PRELUDE_SH, COMMAND_SH, SERVICE_SH];
 
 /** A folder with fake service tools that log their argv, and supervisorctl answering `reply`. */
 function tools(reply: string): { env: NodeJS.ProcessEnv; log: string; dir: string } {

@@ -1,6 +1,6 @@
 /** The `run` step kind: exact script, label and its prediction table. */
 import { describe, expect, it } from 'vitest';
-import { RUN_SH } from '../../../src/host/embedded.generated.js';
+import { COMMAND_SH, RUN_SH } from '../../../src/host/embedded.generated.js';
 import { run } from '../../../src/steps/run.js';
 import { buildStep, facts, scriptOf } from './helpers.js';
 
@@ -9,13 +9,13 @@ describe('run', () => {
     const r = buildStep(run, { cmd: 'echo {{who}} > /tmp/x\necho done' }, { vars: { who: "it's me" } });
     expect(r.problems).toEqual([]);
     expect(r.label).toBe("run echo it's me > /tmp/x");
-    expect(r.task!.script).toBe(scriptOf([RUN_SH], "orch_cmd() { :\necho 'it'\\''s me' > /tmp/x\necho done\n}", "orch_run '' '' orch_cmd"));
+    expect(r.task!.script).toBe(scriptOf([COMMAND_SH, RUN_SH], "orch_cmd() { :\necho 'it'\\''s me' > /tmp/x\necho done\n}", "orch_run '' '' orch_cmd"));
     expect(r.task!.probes).toEqual([]);
   });
 
   it('creates, unless and sudo', () => {
     const r = buildStep(run, { cmd: 'make-cert', creates: '~/cert.pem', unless: 'test -f /etc/x', sudo: true });
-    expect(r.task!.script).toBe(scriptOf([RUN_SH],
+    expect(r.task!.script).toBe(scriptOf([COMMAND_SH, RUN_SH],
       'orch_unless() { :\ntest -f /etc/x\n}',
       "orch_cmd() { sudo -n bash -c make-cert; }",
       'orch_run "$HOME"/cert.pem orch_unless orch_cmd'));

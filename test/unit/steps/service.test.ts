@@ -1,6 +1,6 @@
 /** The `service` step kind: exact script per manager, label and its prediction table. */
 import { describe, expect, it } from 'vitest';
-import { SERVICE_SH } from '../../../src/host/embedded.generated.js';
+import { COMMAND_SH, SERVICE_SH } from '../../../src/host/embedded.generated.js';
 import { service } from '../../../src/steps/service.js';
 import { buildStep, facts, scriptOf } from './helpers.js';
 
@@ -15,13 +15,13 @@ describe('service', () => {
     const r = buildStep(service, args as never);
     expect(r.problems).toEqual([]);
     expect(r.label).toBe(label);
-    expect(r.task!.script).toBe(scriptOf([SERVICE_SH], call));
+    expect(r.task!.script).toBe(scriptOf([COMMAND_SH, SERVICE_SH], call));
   });
 
   it('manager command: the command is a function (bash -n checks it); no var root: no marker', () => {
     const r = buildStep(service, { manager: 'command', command: 'kill -HUP $(cat {{pidfile}})' }, { vars: { root: undefined, pidfile: '/run/a b.pid' } });
     expect(r.label).toBe('service restart command');
-    expect(r.task!.script).toBe(scriptOf([SERVICE_SH], "orch_service_command() { :\nkill -HUP $(cat '/run/a b.pid')\n}", "orch_service command restart orch_service_command 0 ''"));
+    expect(r.task!.script).toBe(scriptOf([COMMAND_SH, SERVICE_SH], "orch_service_command() { :\nkill -HUP $(cat '/run/a b.pid')\n}", "orch_service command restart orch_service_command 0 ''"));
   });
 
   it.each([
