@@ -58,6 +58,17 @@ describe('install.sh', () => {
     expect(readFileSync(path.join(root, 'log'), 'utf8')).toBe('before\nafter\n');
     expect(existsSync(path.join(root, 'versions/1.0'))).toBe(false);
   });
+  it('with FETCH the host fetches the bundle (orch_fetch_bundle MODE URL DEST SHA SIZE) instead of asking for it', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));
+    const { bytes, sha } = bundle();
+    // A stand-in for src/host/fetch.sh's download: logs its arguments, writes the bytes.
+    const stub = `orch_fetch_bundle() { echo "$*" > "$ROOT_LOG"; cp -- "$BUNDLE" "$3"; }`;
+    const src = path.join(root, 'b.tgz');
+    writeFileSync(src, bytes);
+    const r = runBash(LIBS, `${stub}\norch_install 0 "" "" "" "$1" 1.0 ${sha} ${TOP} '' '' auto http://store/b.tgz 123`, [root], { env: { ...process.env, ROOT_LOG: path.join(root, 'log'), BUNDLE: src } });
+    expect(r).toEqual({ code: 0, stdout: '::orch:: status=changed\n', stderr: '' });
+    expect(readFileSync(path.join(root, 'log'), 'utf8')).toBe(`auto http://store/b.tgz ${root}/.orch/bundles/${sha}.tar.gz ${sha} 123\n`);
+  });
   it('refuses another bundle for an installed version', () => {
     const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));
     mkdirSync(path.join(root, 'versions/1.0'), { recursive: true });
