@@ -87,23 +87,23 @@ describe('playbookForAction', () => {
     expect(r.diagnostics).toEqual([]);
     expect(r.plan!.phases.map((p) => p.node)).toEqual(['shop']);
     const [step] = r.plan!.phases[0]!.steps;
-    expect(step!.name).toBe('run migrate {{root}}');
+    expect(step!.name).toBe('run migrate /srv/shop-live'); // the label is rendered
     expect(Object.keys(step!.tasks)).toEqual(['web1']);
-    expect(step!.tasks.web1!.script).toContain('( migrate /srv/shop-live )');
+    expect(step!.tasks.web1!.script).toContain('orch_cmd() { :\nmigrate /srv/shop-live\n}\n');
     expect(step!.at).toMatch(/playbook\.yml:11:11$/);
   });
 
   it('the node\'s own action of a name replaces the template\'s, and on: picks the role', async () => {
     const r = await compileAction('shop.logs');
     const [step] = r.plan!.phases[0]!.steps;
-    expect(step!.tasks.web1!.script).toContain('( tail -n 5 /srv/shop-live/log )');
+    expect(step!.tasks.web1!.script).toContain('orch_cmd() { :\ntail -n 5 /srv/shop-live/log\n}\n');
     expect(Object.keys(step!.tasks)).toEqual(['web1', 'web2']);
   });
 
   it('a template action on another node of the same template stays that node\'s', async () => {
     const r = await compileAction('admin.logs');
     expect(r.plan!.phases.map((p) => p.node)).toEqual(['admin']);
-    expect(r.plan!.phases[0]!.steps[0]!.tasks.web1!.script).toContain('( tail /srv/shop/log )');
+    expect(r.plan!.phases[0]!.steps[0]!.tasks.web1!.script).toContain('orch_cmd() { :\ntail /srv/shop/log\n}\n');
   });
 
   it('an action of the root node runs on every host of the root', async () => {

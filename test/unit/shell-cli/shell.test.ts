@@ -100,7 +100,7 @@ describe('orch shell (no terminal, no connections)', () => {
       '  url = https://web1/shop',
       '  weight = 2',
       'steps:',
-      '  1. run echo {{root}}  [web1, web2]',
+      '  1. run echo /srv/shop  [web1, web2]',
       'actions:',
       '  migrate: run migrate',
       'children: api, admin',
