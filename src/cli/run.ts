@@ -96,7 +96,7 @@ export function stdoutPalette(opts: CommonOpts): Palette {
   return paletteFor(process.stdout, process.env, opts.color === false);
 }
 
-export async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: Pick<PrepareOptions, 'selectPlaybook'> = {}): Promise<Prepared & { plan: Plan }> {
+export async function prepare(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: Pick<PrepareOptions, 'selectPlaybook'> = {}): Promise<Prepared & { plan: Plan }> {
   // In a terminal, bundle builds show as one status line that is cleared before the plan; elsewhere their log lines go to stderr.
   const status = statusLine(opts, quiet);
   status.set('Loading the playbook and building bundles');
@@ -107,7 +107,7 @@ export async function prepare(playbook: string, opts: CommonOpts, extraVars = pa
   }
 }
 
-async function prepareQuietly(playbook: string, opts: CommonOpts, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook'>): Promise<Prepared & { plan: Plan }> {
+async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook'>): Promise<Prepared & { plan: Plan }> {
   const prepared = await preparePlan({
     ...more,
     playbook,
@@ -118,6 +118,8 @@ async function prepareQuietly(playbook: string, opts: CommonOpts, extraVars: Rec
     env: process.env,
     now: () => new Date(),
     ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
+    // --offline never connects: build_on bundles are described, not built (issue 18).
+    ...(opts.offline === true && { offline: true }),
     // build_on: the build host is reached like any host of a run (same transports and host-key rules).
     connect: async (host, hosts) => (await transportsFor(hosts))(host).connect(host, { hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env }),
   });
