@@ -30,6 +30,26 @@ export interface SourceEntry {
 export const IGNORE_FILE = '.orchignore';
 
 /**
+ * The `.orchignore` rules of SOURCE as a predicate over POSIX paths relative to SOURCE:
+ * true when the path, or a folder above it, is ignored (or lies in `.git`) — the rule
+ * {@link listSourceFiles} applies while walking.
+ */
+export async function loadIgnoreRules(source: string): Promise<(path: string) => boolean> {
+  const ig = ignore();
+  try {
+    ig.add(await readFile(join(source, IGNORE_FILE), 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return (path: string): boolean => {
+    const segs = path.split('/').filter(Boolean);
+    if (segs.includes('.git') || segs.length === 0) return segs.length > 0;
+    for (let i = 1; i < segs.length; i++) if (ig.ignores(`${segs.slice(0, i).join('/')}/`)) return true;
+    return ig.ignores(segs.join('/'));
+  };
+}
+
+/**
  * Lists what the dir builder bundles from SOURCE: every file, folder and symlink,
  * folders before their contents, siblings in byte order; `.git` and paths matched by
  * `SOURCE/.orchignore` (gitignore syntax; an ignored folder hides everything below

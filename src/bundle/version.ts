@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { BundleError } from './bundle-error.js';
+import { loadIgnoreRules } from './dir-builder.js';
 import { assertSafeName } from './layout.js';
 
 /** Where a name or version was found. */
@@ -19,7 +20,7 @@ export type MetadataOrigin = 'VERSION' | 'pyproject.toml' | 'package.json' | 'fo
  * package metadata), playbook key `version:`:
  * - `file` (default): the base version as it is;
  * - `git`: `<base>+g<short sha of HEAD>`, plus `.dirty` when `git status` shows changes
- *   under SOURCE (Kamal's `git rev-parse` versions);
+ *   under SOURCE to paths the bundle holds (Kamal's `git rev-parse` versions);
  * - `timestamp`: `<base>+<UTC yyyymmddHHMMSS of the build>` (Capistrano's release
  *   folders), the build time being `SOURCE_DATE_EPOCH` when set.
  */
@@ -177,13 +178,15 @@ function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ 
 
 /**
  * The `git` scheme's suffix for SOURCE: `g<short sha of HEAD>` (`git rev-parse --short
- * HEAD`), plus `.dirty` when `git status --porcelain -- .` run in SOURCE lists anything
- * (modified, staged, deleted or untracked files not ignored by .gitignore, under SOURCE).
+ * HEAD`), plus `.dirty` when `git status` lists a change (modified, staged, deleted,
+ * renamed, or untracked and not git-ignored) of a path under SOURCE that the bundle
+ * would hold — paths `ignored(path)` says are left out (`.orchignore`), so build junk
+ * in an ignored folder does not make a new release id.
  * Source: Kamal's version from `git rev-parse HEAD` and its "uncommitted changes" mark.
  * @throws BundleError `<source>: version: git needs git (...)`, `... is not inside a git
  *   work tree`, `... has no commit yet`.
  */
-export async function gitVersionSuffix(source: string, env: NodeJS.ProcessEnv): Promise<string> {
+export async function gitVersionSuffix(source: string, env: NodeJS.ProcessEnv, ignored: (path: string) => boolean = () => false): Promise<string> {
   const src = resolve(source);
   const head = await runGit(['rev-parse', '--short', 'HEAD'], src, env);
   if (head.error) throw new BundleError(`${src}: version: git needs git on PATH (${head.error.message})`);
@@ -193,9 +196,28 @@ export async function gitVersionSuffix(source: string, env: NodeJS.ProcessEnv): 
     throw new BundleError(`${src}: version: git, but the repository has no commit yet: ${head.stderr.trim().split('\n').pop() ?? ''}`);
   }
   const sha = head.stdout.trim();
-  const status = await runGit(['status', '--porcelain', '--untracked-files=normal', '--', '.'], src, env);
+  const prefix = (await runGit(['rev-parse', '--show-prefix'], src, env)).stdout.trim();
+  const status = await runGit(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', '.'], src, env);
   if (status.code !== 0) throw new BundleError(`${src}: git status failed: ${status.stderr.trim().split('\n').slice(-3).join(' ')}`);
-  return `g${sha}${status.stdout.trim() === '' ? '' : '.dirty'}`;
+  return `g${sha}${listStatusPaths(status.stdout, prefix).some((p) => !ignored(p)) ? '.dirty' : ''}`;
+}
+
+/**
+ * The paths of `git status --porcelain=v1 -z` output (repository-relative; both names of
+ * a rename or copy), made relative to the folder `prefix` (`git rev-parse --show-prefix`,
+ * `app/` or empty); paths outside it are dropped.
+ */
+export function listStatusPaths(z: string, prefix: string): string[] {
+  const out: string[] = [];
+  const parts = z.split('\0');
+  for (let i = 0; i < parts.length; i++) {
+    const rec = parts[i] ?? '';
+    if (rec.length < 4) continue;
+    const paths = [rec.slice(3)];
+    if (rec[0] === 'R' || rec[0] === 'C') paths.push(parts[++i] ?? '');
+    for (const p of paths) if (p.startsWith(prefix) && p.length > prefix.length) out.push(p.slice(prefix.length));
+  }
+  return out;
 }
 
 /**
@@ -205,7 +227,7 @@ export async function gitVersionSuffix(source: string, env: NodeJS.ProcessEnv): 
  */
 export async function composeVersion(source: string, base: string, scheme: VersionScheme, builtAt: string, env: NodeJS.ProcessEnv): Promise<string> {
   let v = base;
-  if (scheme === 'git') v = appendBuildMetadata(base, await gitVersionSuffix(source, env));
+  if (scheme === 'git') v = appendBuildMetadata(base, await gitVersionSuffix(source, env, await loadIgnoreRules(source)));
   else if (scheme === 'timestamp') v = appendBuildMetadata(base, formatReleaseTimestamp(builtAt));
   assertSafeName('version', v, `version: ${scheme}`);
   return v;

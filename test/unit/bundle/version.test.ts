@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BundleError } from '../../../src/bundle/bundle-error.js';
-import { appendBuildMetadata, bumpSemver, bumpVersion, composeVersion, detectPackageName, detectVersion, formatReleaseTimestamp, readPyprojectProject, resolvePackageName } from '../../../src/bundle/version.js';
+import { appendBuildMetadata, bumpSemver, bumpVersion, composeVersion, detectPackageName, detectVersion, formatReleaseTimestamp, listStatusPaths, readPyprojectProject, resolvePackageName } from '../../../src/bundle/version.js';
 import { makeTempDir } from './helpers.js';
 
 const root = makeTempDir();
@@ -180,6 +180,33 @@ describe('version schemes (issue 11 item 7)', () => {
     const sha2 = git(repo, 'rev-parse', '--short', 'HEAD');
     expect(sha2).not.toBe(sha1);
     expect(await composeVersion(app, '2.0.0', 'git', '', env)).toBe(`2.0.0+g${sha2}`);
+  });
+
+  it('git: only changes to what the bundle holds count — .orchignore\'d junk does not make .dirty; deletions and renames do', async () => {
+    const repo = join(root, `repo${n++}`);
+    const app = join(repo, 'app');
+    mkdirSync(join(app, 'logs'), { recursive: true });
+    writeFileSync(join(app, 'VERSION'), '1.0.0\n');
+    writeFileSync(join(app, 'a.txt'), 'a\n');
+    writeFileSync(join(app, '.orchignore'), 'logs/\n*.tmp\n');
+    git(repo, 'init', '-q');
+    git(repo, 'add', '.');
+    git(repo, 'commit', '-qm', 'one');
+    const sha = git(repo, 'rev-parse', '--short', 'HEAD');
+    writeFileSync(join(app, 'logs', 'today.log'), 'noise\n');
+    writeFileSync(join(app, 'x.tmp'), 'noise\n');
+    expect(await composeVersion(app, '1.0.0', 'git', '', env)).toBe(`1.0.0+g${sha}`);
+    git(repo, 'mv', 'app/a.txt', 'app/b.txt');
+    expect(await composeVersion(app, '1.0.0', 'git', '', env)).toBe(`1.0.0+g${sha}.dirty`);
+    git(repo, 'mv', 'app/b.txt', 'app/a.txt');
+    expect(await composeVersion(app, '1.0.0', 'git', '', env)).toBe(`1.0.0+g${sha}`);
+    rmSync(join(app, 'a.txt'));
+    expect(await composeVersion(app, '1.0.0', 'git', '', env)).toBe(`1.0.0+g${sha}.dirty`);
+  });
+
+  it('listStatusPaths reads porcelain -z records relative to SOURCE, both names of a rename', () => {
+    expect(listStatusPaths(' M app/a.txt\0R  app/new.txt\0app/old.txt\0?? other/x\0?? app/d/e\0', 'app/')).toEqual(['a.txt', 'new.txt', 'old.txt', 'd/e']);
+    expect(listStatusPaths(' D top.txt\0', '')).toEqual(['top.txt']);
   });
 
   it('git outside a work tree, or before the first commit, is a clear error', async () => {
