@@ -72,7 +72,7 @@ export interface BuildContext {
 }
 
 /** Version of the dir builder's output; part of the cache key and of info.json `tools`. */
-export const DIR_BUILDER_VERSION = '1';
+export const DIR_BUILDER_VERSION = '2';
 
 /** A built (or cached) bundle: `path` is the tarball, or the folder with `format: 'dir'` (sha256/size are always the tarball's). */
 export type BuildResult = BundleInfo & { cached: boolean };

@@ -12,6 +12,7 @@ import { chmod, copyFile, lstat, mkdir, readFile, readdir, readlink, symlink } f
 import { dirname, join, posix } from 'node:path';
 import ignore from 'ignore';
 import { BundleError } from './bundle-error.js';
+import { renderInstallScript } from './install-script.js';
 import { compareNames, mapLimit } from './layout.js';
 import { normaliseMode } from './tarball.js';
 
@@ -181,28 +182,5 @@ export async function runBuildScript(
  * @param postInstall the collected INSTALL_SCRIPT text (may be empty).
  */
 export function renderDirInstallScript(ident: string, postInstall: string): string {
-  const extra = postInstall.replace(/\s+$/, '');
-  return `#!/bin/bash
-# Installs ${ident} into TARGET: copies data/ into it (orch dir bundle, platter layout).
-# Usage: ./install.sh TARGET   (needs bash and coreutils only; no network)
-set -euo pipefail
-
-if [ "$#" -ne 1 ] || [ -z "$1" ]; then
-  echo "Usage: $0 TARGET" >&2
-  exit 2
-fi
-
-HERE="$(cd "$(dirname "$0")" && pwd)"
-DATA_DIR="$HERE/data"
-mkdir -p -- "$1"
-TARGET="$(cd "$1" && pwd)"
-export HERE DATA_DIR TARGET
-
-cp -a -- "$DATA_DIR/." "$TARGET/"
-
-# Post-install lines from the build scripts (INSTALL_SCRIPT), run from HERE.
-cd "$HERE"
-${extra ? `${extra}\n` : ''}
-echo "Installed ${ident} into $TARGET"
-`;
+  return renderInstallScript('dir', ident, postInstall);
 }

@@ -14,7 +14,7 @@ import { compareNames, NAME_PATTERN } from './layout.js';
 import { runCommand } from './run-command.js';
 
 /** Version of the node builder's output; part of the cache key and of info.json `tools`. */
-export const NODE_BUILDER_VERSION = '1';
+export const NODE_BUILDER_VERSION = '2';
 
 /** The node toolchain that builds the bundle. */
 export interface NodeInfo {

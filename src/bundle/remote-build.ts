@@ -21,7 +21,7 @@ import type { Connection } from '../transport/transport.js';
 import { quote } from '../shell/quote.js';
 import { checkArchiveMembers } from './artifact.js';
 import type { BuildContext, BuildInputs, BuildResult, BuildSpec } from './build.js';
-import { finishBundle, readBuildInputs, sha256Of, writeOutput } from './build.js';
+import { DIR_BUILDER_VERSION, finishBundle, readBuildInputs, sha256Of, writeOutput } from './build.js';
 import { BundleError } from './bundle-error.js';
 import { computeCacheKey, lookupCache } from './cache.js';
 import { copySourceFiles } from './dir-builder.js';
@@ -79,7 +79,7 @@ async function probeRemote(conn: Connection, builder: BuildSpec['builder'], pyth
     }
     return { tools: { 'orch-node-builder': NODE_BUILDER_VERSION, node: info.node, npm: npm.trim() }, platform: info.platform, nodeVersion: info.node };
   }
-  return { tools: { 'orch-dir-builder': '1', 'orch-remote-build': REMOTE_BUILD_VERSION }, platform: PLATFORM_ANY };
+  return { tools: { 'orch-dir-builder': DIR_BUILDER_VERSION, 'orch-remote-build': REMOTE_BUILD_VERSION }, platform: PLATFORM_ANY };
 }
 
 /** Arguments of `orch_rb_main` (src/host/remote-build.sh), in order. */

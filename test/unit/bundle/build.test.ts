@@ -81,7 +81,7 @@ describe('buildBundle (dir builder)', () => {
       builder: 'dir',
       built_at: '2026-03-04T05:06:07.000Z',
       dependencies: [],
-      tools: { 'orch-dir-builder': '1', node: process.versions.node },
+      tools: { 'orch-dir-builder': '2', node: process.versions.node },
     });
     expect(manifest.source_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(Object.keys(manifest.files)).toEqual(['.orchignore', 'VERSION', 'bin/shop', 'lib/deep/data.txt', 'lib/keep.env']);
