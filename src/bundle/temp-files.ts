@@ -42,14 +42,16 @@ export function isProcessAlive(pid: number): boolean {
 }
 
 /**
- * Removes the temp files and folders ({@link tempPathFor} names) in `dir` whose pid is
+ * Removes the temp files and folders ({@link tempPathFor} names, or those `opts.parse`
+ * finds a pid in) in `dir` whose pid is
  * not running, or whose mtime is older than `maxAgeMs`; this process's own temps are
  * kept. A missing `dir` is fine. Errors removing one entry are ignored (another run may
  * have removed it first).
  * @returns the names removed, sorted.
  */
-export async function sweepStaleTemps(dir: string, opts: { now?: () => number; maxAgeMs?: number; alive?: (pid: number) => boolean } = {}): Promise<string[]> {
+export async function sweepStaleTemps(dir: string, opts: { now?: () => number; maxAgeMs?: number; alive?: (pid: number) => boolean; parse?: (name: string) => number | undefined } = {}): Promise<string[]> {
   const now = (opts.now ?? Date.now)();
+  const parse = opts.parse ?? parseTempName;
   const maxAge = opts.maxAgeMs ?? STALE_TEMP_AGE_MS;
   const alive = opts.alive ?? isProcessAlive;
   let names: string[];
@@ -61,7 +63,7 @@ export async function sweepStaleTemps(dir: string, opts: { now?: () => number; m
   }
   const removed: string[] = [];
   for (const name of names) {
-    const pid = parseTempName(name);
+    const pid = parse(name);
     if (pid === undefined || pid === process.pid) continue;
     let mtime: number;
     try {

@@ -66,3 +66,19 @@ describe('sweepStaleTemps', () => {
     expect(await sweepStaleTemps(join(root, 'missing'))).toEqual([]);
   });
 });
+
+describe('cache entries half-stored by a killed build', () => {
+  it('storeCache removes <key>.<pid>.<hex> folders of dead processes from <cache>/tmp and keeps live ones', async () => {
+    const { storeCache } = await import('../../../src/bundle/cache.js');
+    const cache = join(root, 'cache');
+    const dead = `${'a'.repeat(64)}.${deadPid()}.0123456789ab`;
+    const live = `${'b'.repeat(64)}.${process.ppid}.0123456789ab`;
+    mkdirSync(join(cache, 'tmp', dead), { recursive: true });
+    mkdirSync(join(cache, 'tmp', live), { recursive: true });
+    const tarball = join(root, 'x-1-any.tar.gz');
+    writeFileSync(tarball, 'not really a tarball');
+    await storeCache(cache, 'c'.repeat(64), { package: 'x', version: '1', platform: 'any', sha256: 'd'.repeat(64), size: 20, path: tarball, dir: 'x-1-any' });
+    expect(readdirSync(join(cache, 'tmp'))).toEqual([live]);
+    expect(readdirSync(join(cache, 'bundles'))).toEqual(['c'.repeat(64)]);
+  });
+});
