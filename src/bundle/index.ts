@@ -17,5 +17,8 @@ export { cleanCache, defaultCacheDir } from './cache.js';
 export { formatBundleDir, NAME_PATTERN, PLATFORM_ANY } from './layout.js';
 export type { BundleInfo, BundleManifest } from './layout.js';
 export { remoteTarCheckScript } from './remote-check.js';
+export { describeUnbuiltBundle, resolvePlaybookBundle, UNBUILT_SHA256 } from './playbook-bundle.js';
+export type { ResolvedBundle, ResolveBundleOptions } from './playbook-bundle.js';
+export { renderInstallScript } from './install-script.js';
 export { bumpVersion, detectPackageName, detectVersion, resolvePackageName, VERSION_SCHEMES } from './version.js';
 export type { BumpPart, VersionScheme } from './version.js';
