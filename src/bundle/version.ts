@@ -192,7 +192,11 @@ export async function gitVersionSuffix(source: string, env: NodeJS.ProcessEnv, i
   if (head.error) throw new BundleError(`${src}: version: git needs git on PATH (${head.error.message})`);
   if (head.code !== 0) {
     const inside = await runGit(['rev-parse', '--is-inside-work-tree'], src, env);
-    if (inside.code !== 0 || inside.stdout.trim() !== 'true') throw new BundleError(`${src}: version: git, but the source is not inside a git work tree (use version: file or timestamp)`);
+    if (inside.code !== 0 || inside.stdout.trim() !== 'true') {
+      // git's own words when it has some other reason (e.g. "detected dubious ownership").
+      const said = inside.stderr.trim().split('\n').find((l) => !/not a git repository/i.test(l) && /^(fatal|error):/.test(l));
+      throw new BundleError(`${src}: version: git, but the source is not inside a git work tree (use version: file or timestamp)${said ? `: ${said}` : ''}`);
+    }
     throw new BundleError(`${src}: version: git, but the repository has no commit yet: ${head.stderr.trim().split('\n').pop() ?? ''}`);
   }
   const sha = head.stdout.trim();
