@@ -164,7 +164,7 @@ export function planForSaving(plan: Plan, masker: Masker): Plan {
 
 /** `orch plan PLAYBOOK`. */
 export async function runPlanCommand(playbook: string, opts: CommonOpts & { offline?: boolean; remoteCheck?: boolean; out?: string }): Promise<void> {
-  const { plan, masker } = await prepare(playbook, opts);
+  const { plan, masker, notes } = await prepare(playbook, opts);
   if (opts.out) {
     const tmp = `${opts.out}.tmp.${process.pid}`;
     writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
@@ -199,8 +199,10 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       offline: opts.offline === true,
       hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { steps: steps(h) }) })),
       pending: countPending(predictions),
+      ...(notes && { notes }),
     }))}\n`);
   } else out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs)));
+  if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
   if (remoteProblems.length) {
     for (const p of remoteProblems) err(`${p}\n`);

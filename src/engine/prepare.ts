@@ -61,6 +61,8 @@ export interface Prepared {
   tree?: ResolvedNode;
   masker: Masker;
   diagnostics: Diagnostic[];
+  /** Lines about bundles not built in this run (`plan --offline`: `bundle NAME: PKG V, built on HOST at apply`). */
+  notes?: string[];
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -93,6 +95,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
 
   // Bundles: built (cached) or inspected on the control machine, once per run.
   const bundles: Record<string, PlanBundle> = {};
+  const notes: string[] = [];
   for (const [name, spec] of playbook.bundles) {
     try {
       const buildCtx = { env: opts.env, now: opts.now, cwd: resolve(playbookFile, '..'), ...(opts.log && { log: opts.log }) };
@@ -104,7 +107,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
         outDir: opts.outDir ?? 'dist', ctx: buildCtx, ...(opts.offline && { offline: true }),
         buildOn: (on, buildSpec) => buildOnHost(inventory, on, buildSpec, buildCtx, opts.connect),
       });
-      if (info.note) opts.log?.(`bundle ${name}: ${info.package} ${info.version}, ${info.note}`);
+      if (info.note) notes.push(`bundle ${name}: ${info.package} ${info.version}, ${info.note}`);
       bundles[name] = { name, package: info.package, version: info.version, platform: info.platform, sha256: info.sha256, size: info.size, path: info.path, dir: info.dir };
     } catch (err) {
       if (!(err instanceof OrchError)) throw err;
@@ -157,7 +160,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
       };
     }
   }
-  return { plan, playbook, inventory, ...(res.tree && { tree: res.tree }), masker, diagnostics: [] };
+  return { plan, playbook, inventory, ...(res.tree && { tree: res.tree }), masker, diagnostics: [], ...(notes.length && { notes }) };
 }
 
 

@@ -192,6 +192,9 @@ nodes:
     expect(off.code, off.stdout + off.stderr).toBe(0);
     expect(off.stderr).toContain('bundle rapp: rapp 7.0.0, built on web1 at apply');
     expect(off.stdout).toContain('install rapp 7.0.0');
+    const json = await orch(['plan', pb, '--offline', '--json'], env, { cwd: work });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ type: 'plan', offline: true, notes: ['bundle rapp: rapp 7.0.0, built on web1 at apply'] });
     expect(accepted).toBe(0);
     expect(existsSync(join(work, 'dist'))).toBe(false);
     // The same plan online does reach for the build host (so the count above means something).
