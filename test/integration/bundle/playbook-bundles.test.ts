@@ -10,7 +10,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeWork, orch, startOrch, summaryOf } from '../cli.js';
+import { makeWork, ORCH, orch, startOrch, summaryOf } from '../cli.js';
+import { haveTmux, Pty } from '../terminal-pty.js';
 
 let work: string;
 let env: Record<string, string>;
@@ -197,6 +198,18 @@ nodes:
     expect(JSON.parse(json.stdout)).toMatchObject({ type: 'plan', offline: true, notes: ['bundle rapp: rapp 7.0.0, built on web1 at apply'] });
     expect(accepted).toBe(0);
     expect(existsSync(join(work, 'dist'))).toBe(false);
+    // In a real terminal (the status line is erased before the plan), the note stays, under the plan.
+    if (haveTmux()) {
+      const pty = new Pty([process.execPath, ORCH, 'plan', pb, '--offline'], env, { cwd: work });
+      try {
+        const { code, text } = await pty.exit(60_000);
+        expect(code, text).toBe(0);
+        expect(text).toMatch(/install rapp 7\.0\.0[\s\S]*Plan \(offline\)[\s\S]*\nbundle rapp: rapp 7\.0\.0, built on web1 at apply$/);
+      } finally {
+        pty.close();
+      }
+    }
+    expect(accepted).toBe(0);
     // The same plan online does reach for the build host (so the count above means something).
     const online = await orch(['plan', pb], env, { cwd: work });
     expect(online.code, online.stderr).toBe(1);
