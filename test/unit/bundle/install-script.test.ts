@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUNDLE_INSTALL_SH } from '../../../src/host/embedded.generated.js';
+import { BUNDLE_INSTALL_PYTHON_SH, BUNDLE_INSTALL_SH } from '../../../src/host/embedded.generated.js';
 import { renderInstallScript } from '../../../src/bundle/install-script.js';
 import { runBash as runLib } from '../../harness/bash.js';
 import { makeTempDir, runBash } from './helpers.js';
@@ -35,6 +35,9 @@ describe('install.sh (dir)', () => {
     ]);
     expect(text.endsWith('orch_bundle_install_dir "$@"\n# Post-install lines from the build scripts (INSTALL_SCRIPT), run from HERE.\necho one\necho "Installed app-1.0.0-any into $TARGET"\n')).toBe(true);
     expect(text).toContain(BUNDLE_INSTALL_SH.trimEnd());
+    // A dir bundle carries no python installer; a python bundle carries both.
+    expect(text).not.toContain('orch_bundle_install_python');
+    expect(renderInstallScript('python', 'app-1.0.0-any', '')).toContain(`${BUNDLE_INSTALL_SH.trimEnd()}\n${BUNDLE_INSTALL_PYTHON_SH.trimEnd()}\norch_bundle_install_python "$@"\n`);
   });
 
   it('copies data/ into TARGET (created), then runs the post-install lines from HERE with HERE, DATA_DIR, TARGET', () => {
