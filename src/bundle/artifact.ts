@@ -249,6 +249,25 @@ export async function inspectArtifact(path: string): Promise<BundleInfo> {
   return { package: pkg, version, platform, sha256: await sha256File(file), size, path: file, dir: top };
 }
 
+/**
+ * Checks every member of the tar.gz `file` by the {@link MemberChecker} rules (without
+ * the platter layout): one top folder `expectedTop`, nothing absolute, no `..`, no hard
+ * link, device or FIFO, no setuid bit, no path through or symlink out of the top
+ * folder, size limits. For archives orch unpacks that are not bundles yet (the raw
+ * result of a remote build).
+ * @throws BundleError `unsafe bundle member: ...` or `not a readable tar.gz: ...`
+ */
+export async function checkArchiveMembers(file: string, expectedTop: string): Promise<void> {
+  const checker = new MemberChecker(expectedTop);
+  try {
+    await scanMembers(file, checker, new Map());
+  } catch (err) {
+    if (err instanceof BundleError) throw err;
+    throw new BundleError(`not a readable tar.gz: ${(err as Error).message}`);
+  }
+  checker.finish();
+}
+
 /** Streams `file` through gunzip into node-tar's Parser, feeding every header to `checker`. */
 function scanMembers(file: string, checker: MemberChecker, meta: Map<string, string>): Promise<void> {
   return new Promise<void>((res, rej) => {

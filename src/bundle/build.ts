@@ -16,6 +16,7 @@ import { inspectArtifact } from './artifact.js';
 import { BundleError } from './bundle-error.js';
 import { computeCacheKey, defaultCacheDir, hashSource, lookupCache, storeCache } from './cache.js';
 import { copySourceFiles, listSourceFiles, renderDirInstallScript, runBuildScript } from './dir-builder.js';
+import type { SourceEntry } from './dir-builder.js';
 import { buildNodeData, NODE_BUILDER_VERSION, probeNode, selectNodeEntries } from './node-builder.js';
 import { buildPythonData, probePython, PYTHON_BUILDER_VERSION, renderPythonInstallScript, wheelCacheDir } from './python-builder.js';
 import type { BuildScriptVars } from './dir-builder.js';
@@ -23,7 +24,9 @@ import { DATA_DIR_NAME, formatBundleDir, hashDataFiles, PLATFORM_ANY, writeLayou
 import type { BundleInfo, BundleManifest } from './layout.js';
 import { createTarball } from './tarball.js';
 import { extract as extractTar } from 'tar';
-import { detectPackageName, detectVersion } from './version.js';
+import { sweepStaleTemps, tempPathFor } from './temp-files.js';
+import { composeVersion, detectPackageName, detectVersion, resolvePackageName, VERSION_SCHEMES } from './version.js';
+import type { VersionScheme } from './version.js';
 
 /** What to build. Paths may be relative to the current directory. */
 export interface BuildSpec {
@@ -48,13 +51,19 @@ export interface BuildSpec {
   noCache?: boolean;
   /** `--cache-dir`; default {@link defaultCacheDir}. */
   cacheDir?: string;
+  /** The bundle's `package:` key (`--package`): the package name, beating the metadata. */
+  package?: string;
+  /** The bundle's key in `bundles:`: the package name when neither `package` nor the metadata names one. */
+  bundleName?: string;
+  /** The bundle's `version:` key (`--version-scheme`): how the release id is made; default `file`. */
+  versionScheme?: VersionScheme;
 }
 
 /** Everything the build takes from the outside world, passed in (no globals). */
 export interface BuildContext {
   /** Environment for build tools and scripts (PATH), cache location (XDG_CACHE_HOME, HOME), TMPDIR, SOURCE_DATE_EPOCH. */
   env: NodeJS.ProcessEnv;
-  /** Clock for `info.json` `built_at` when SOURCE_DATE_EPOCH is not set. */
+  /** Clock for `info.json` `built_at` (and `version: timestamp`) when SOURCE_DATE_EPOCH is not set. */
   now: () => Date;
   /** Progress lines (build tool and script output, cache hits). */
   log?: (line: string) => void;
@@ -63,10 +72,98 @@ export interface BuildContext {
 }
 
 /** Version of the dir builder's output; part of the cache key and of info.json `tools`. */
-export const DIR_BUILDER_VERSION = '1';
+export const DIR_BUILDER_VERSION = '2';
 
 /** A built (or cached) bundle: `path` is the tarball, or the folder with `format: 'dir'` (sha256/size are always the tarball's). */
 export type BuildResult = BundleInfo & { cached: boolean };
+
+/** What a build (local or on a build host) reads from SOURCE and the spec before anything is built. */
+export interface BuildInputs {
+  source: string;
+  outDir: string;
+  format: 'tar.gz' | 'dir';
+  /** Absolute paths of the build scripts, and their bytes. */
+  scripts: { prebuild?: string; postbuild?: string };
+  scriptTexts: { prebuild?: Buffer; postbuild?: Buffer };
+  requirements?: string;
+  requirementsText?: Buffer;
+  pipOptions: string[];
+  /** The bundle's package name (see `resolvePackageName`). */
+  pkg: string;
+  /** The project's own name in its metadata (python: whose wheel is the package's own), else the folder name. */
+  projectName: string;
+  /** The release id: the base version under the version scheme. */
+  version: string;
+  scheme: VersionScheme;
+  /**
+   * The version's part of the cache key: the version itself for `file` and `git` (git's
+   * sha is not in the content hash), `timestamp:<base>` for `timestamp`, so unchanged
+   * content hits the cache and keeps its release id instead of making a new one.
+   */
+  versionKey: string;
+  /** SOURCE entries (`.orchignore` applied) and their content hash. */
+  entries: SourceEntry[];
+  sourceHash: string;
+  /** `built_at` (ISO). */
+  builtAt: string;
+  cacheDir: string;
+}
+
+/**
+ * Reads and checks everything a build takes before it starts: SOURCE is a folder, the
+ * build scripts and requirements exist (their bytes hashed into the key), python-only
+ * options only with the python builder, package name and version (see
+ * {@link BuildSpec.package}, {@link BuildSpec.versionScheme}), SOURCE's file list and
+ * content hash. Also removes stale temp files a killed build left in `outDir`.
+ * @throws BundleError as {@link buildBundle}.
+ */
+export async function readBuildInputs(spec: BuildSpec, ctx: BuildContext): Promise<BuildInputs> {
+  const source = resolve(spec.source);
+  const outDir = resolve(spec.outDir);
+  let st;
+  try {
+    st = await stat(source);
+  } catch {
+    throw new BundleError(`${source}: bundle source not found`);
+  }
+  if (!st.isDirectory()) throw new BundleError(`${source}: bundle source is not a folder`);
+  if (spec.builder !== 'python' && (spec.python !== undefined || spec.requirements !== undefined || spec.pipOptions?.length)) {
+    throw new BundleError(`-p/--python, -r/--requirements and --pip-option apply to the python builder only (builder is ${spec.builder})`);
+  }
+  const scripts: BuildInputs['scripts'] = {};
+  const scriptTexts: BuildInputs['scriptTexts'] = {};
+  for (const which of ['prebuild', 'postbuild'] as const) {
+    const path = which === 'prebuild' ? spec.prebuildScript : spec.postbuildScript;
+    if (path === undefined) continue;
+    scripts[which] = resolve(path);
+    scriptTexts[which] = await readInputFile(`${which} script`, scripts[which]);
+  }
+  const requirements = spec.requirements === undefined ? undefined : resolve(spec.requirements);
+  const requirementsText = requirements === undefined ? undefined : await readInputFile('requirements file', requirements);
+  const scheme = spec.versionScheme ?? 'file';
+  if (!VERSION_SCHEMES.includes(scheme)) throw new BundleError(`version: ${JSON.stringify(scheme)}: expected one of ${VERSION_SCHEMES.join(', ')}`);
+  const pkg = await resolvePackageName(source, spec.package, spec.bundleName);
+  const projectName = (await detectPackageName(source)).value;
+  const base = (await detectVersion(source)).value;
+  const builtAt = resolveBuildTime(ctx);
+  const version = await composeVersion(source, base, scheme, builtAt, ctx.env);
+  const entries = await listSourceFiles(source);
+  const sourceHash = await hashSource(source, entries);
+  await sweepStaleTemps(outDir);
+  return {
+    source, outDir, format: spec.format ?? 'tar.gz', scripts, scriptTexts,
+    ...(requirements !== undefined && { requirements, requirementsText: requirementsText! }),
+    pipOptions: spec.pipOptions ?? [], pkg, projectName, version, scheme,
+    versionKey: scheme === 'timestamp' ? `timestamp:${base}` : version,
+    entries, sourceHash, builtAt,
+    cacheDir: spec.cacheDir === undefined ? defaultCacheDir(ctx.env) : resolve(spec.cacheDir),
+  };
+}
+
+/** sha256 (hex) of bytes, or undefined. */
+export function sha256Of(b: Buffer | undefined): string | undefined {
+  return b === undefined ? undefined : createHash('sha256').update(b).digest('hex');
+}
 
 /**
  * Builds SOURCE into `outDir/<package>-<version>-<platform>.tar.gz` (or, with
@@ -76,52 +173,25 @@ export type BuildResult = BundleInfo & { cached: boolean };
  * Builders: `dir` (the files of SOURCE), `python` (a scratch venv made with
  * `spec.python`, then `pip wheel` of the project and its dependencies into data/; see
  * python-builder.ts), `node` (`npm ci --omit=dev` of the app; see node-builder.ts).
- * The cache key holds the SOURCE content hash, builder, options, build scripts and the
+ * The cache key holds the SOURCE content hash, builder, options, build scripts, the
+ * package name, the version's key part ({@link BuildInputs.versionKey}) and the
  * toolchain version (python version/platform; node and npm versions).
  *
  * Reproducible: the tarball's bytes depend on SOURCE's content (paths, x bits, bytes,
- * link targets), the options, the build tools' output, and `built_at` in info.json —
- * which is `SOURCE_DATE_EPOCH` (reproducible-builds.org) when set, else `ctx.now()`.
+ * link targets), the options, the build tools' output, the release id, and `built_at`
+ * in info.json — which is `SOURCE_DATE_EPOCH` (reproducible-builds.org) when set, else
+ * `ctx.now()`; `version: timestamp` takes its timestamp from that same `built_at`.
  * Never on file mtimes or owners (pip's wheels honour SOURCE_DATE_EPOCH too).
  *
  * @returns the bundle and whether it came from the cache.
  * @throws BundleError for a missing SOURCE, no/invalid version or name, a failing build
- *   script or build tool (python, pip, npm: with its last output lines), unsupported files.
+ *   script or build tool (python, pip, npm: with its last output lines), unsupported
+ *   files, `version: git` outside a git work tree.
  */
 export async function buildBundle(spec: BuildSpec, ctx: BuildContext): Promise<BuildResult> {
   const log = ctx.log ?? (() => {});
-  const source = resolve(spec.source);
-  const outDir = resolve(spec.outDir);
-  const format = spec.format ?? 'tar.gz';
-  let st;
-  try {
-    st = await stat(source);
-  } catch {
-    throw new BundleError(`${source}: bundle source not found`);
-  }
-  if (!st.isDirectory()) throw new BundleError(`${source}: bundle source is not a folder`);
-  const scripts = {
-    prebuild: spec.prebuildScript === undefined ? undefined : resolve(spec.prebuildScript),
-    postbuild: spec.postbuildScript === undefined ? undefined : resolve(spec.postbuildScript),
-  };
-  const scriptHashes: Record<string, string | undefined> = {};
-  for (const [which, path] of Object.entries(scripts)) {
-    if (path === undefined) continue;
-    scriptHashes[which] = await hashInputFile(`${which} script`, path);
-  }
-  if (spec.builder !== 'python' && (spec.python !== undefined || spec.requirements !== undefined || spec.pipOptions?.length)) {
-    throw new BundleError(`-p/--python, -r/--requirements and --pip-option apply to the python builder only (builder is ${spec.builder})`);
-  }
-  const requirements = spec.requirements === undefined ? undefined : resolve(spec.requirements);
-  const requirementsHash = requirements === undefined ? undefined : await hashInputFile('requirements file', requirements);
-  const pipOptions = spec.pipOptions ?? [];
-
-  const pkg = (await detectPackageName(source)).value;
-  const version = (await detectVersion(source)).value;
-  const entries = await listSourceFiles(source);
-  const sourceHash = await hashSource(source, entries);
-  const builtAt = resolveBuildTime(ctx);
-  const cacheDir = spec.cacheDir === undefined ? defaultCacheDir(ctx.env) : resolve(spec.cacheDir);
+  const inp = await readBuildInputs(spec, ctx);
+  const { source, outDir, format, scripts, pkg, version, entries, sourceHash, cacheDir, pipOptions, requirements } = inp;
 
   // The toolchain: probed before the cache lookup, since its version is part of the key.
   const python = spec.python ?? 'python3';
@@ -130,15 +200,17 @@ export async function buildBundle(spec: BuildSpec, ctx: BuildContext): Promise<B
   const keyParts: Record<string, string | undefined> = {
     builder: spec.builder,
     sourceHash,
-    prebuild: scriptHashes.prebuild,
-    postbuild: scriptHashes.postbuild,
+    prebuild: sha256Of(inp.scriptTexts.prebuild),
+    postbuild: sha256Of(inp.scriptTexts.postbuild),
     sourceDateEpoch: ctx.env.SOURCE_DATE_EPOCH,
+    package: pkg,
+    version: inp.versionKey,
   };
   if (spec.builder === 'dir') Object.assign(keyParts, { builderVersion: DIR_BUILDER_VERSION, node: process.versions.node });
   if (py) {
     Object.assign(keyParts, {
       builderVersion: PYTHON_BUILDER_VERSION, python, pythonVersion: py.version, pythonTag: py.tag, pythonPlatform: py.platform,
-      requirements: requirementsHash, pipOptions: JSON.stringify(pipOptions), cwd: pipOptions.length ? resolve(ctx.cwd ?? '.') : undefined,
+      requirements: sha256Of(inp.requirementsText), pipOptions: JSON.stringify(pipOptions), cwd: pipOptions.length ? resolve(ctx.cwd ?? '.') : undefined,
     });
   }
   if (nodeInfo) Object.assign(keyParts, { builderVersion: NODE_BUILDER_VERSION, nodeVersion: nodeInfo.node, npmVersion: nodeInfo.npm, nodePlatform: nodeInfo.platform });
@@ -178,7 +250,7 @@ export async function buildBundle(spec: BuildSpec, ctx: BuildContext): Promise<B
       const project = join(scratch, 'project');
       await copySourceFiles(source, entries, project);
       const res = await buildPythonData({
-        pkg, python, py, project, dataDir: vars.DATA_DIR, venv: vars.VIRTUAL_ENV ?? join(scratch, 'build-venv'),
+        pkg: inp.projectName, python, py, project, dataDir: vars.DATA_DIR, venv: vars.VIRTUAL_ENV ?? join(scratch, 'build-venv'),
         ...(requirements !== undefined && { requirements }),
         pipOptions,
         ...(!spec.noCache && { wheelCache: wheelCacheDir(cacheDir, py) }),
@@ -207,44 +279,87 @@ export async function buildBundle(spec: BuildSpec, ctx: BuildContext): Promise<B
       Object.assign(tools, { 'orch-dir-builder': DIR_BUILDER_VERSION, node: process.versions.node });
     }
     await runHook('postbuild');
-    const ident = formatBundleDir(pkg, version, platform);
-    const manifest: BundleManifest = {
-      package: pkg,
-      version,
-      platform,
-      builder: spec.builder,
-      built_at: builtAt,
-      source_hash: sourceHash,
-      tools,
-      ...(py && { python_version: py.version }),
-      ...(nodeInfo && { node_version: nodeInfo.node }),
-      dependencies,
-      files: await hashDataFiles(vars.DATA_DIR),
-    };
-    const postInstall = await readFile(vars.INSTALL_SCRIPT, 'utf8');
-    await writeLayout(here, manifest, py ? renderPythonInstallScript(ident, postInstall) : renderDirInstallScript(ident, postInstall));
-    const tarball = format === 'tar.gz' ? join(outDir, `${ident}.tar.gz`) : join(scratch, `${ident}.tar.gz`);
-    await createTarball(scratch, ident, tarball);
-    // What we ship must pass the very check hosts run before unpacking.
-    const info = await inspectArtifact(tarball);
-    log(`bundle ${ident}: built ${info.size} bytes, sha256 ${info.sha256}`);
-    if (!spec.noCache) await storeCache(cacheDir, key, info);
-    const path = format === 'tar.gz' ? info.path : await writeOutput(info, outDir, format);
-    return { ...info, path, cached: false };
+    return await finishBundle({
+      inputs: inp, builder: spec.builder, scratch, platform, tools, dependencies,
+      ...(py && { pythonVersion: py.version }),
+      ...(nodeInfo && { nodeVersion: nodeInfo.node }),
+      postInstall: await readFile(vars.INSTALL_SCRIPT, 'utf8'),
+      key, noCache: spec.noCache === true, log,
+    });
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
-/** sha256 of an input file of the build (script, requirements). @throws BundleError `<what> <path>: not found` */
-async function hashInputFile(what: string, path: string): Promise<string> {
-  let text: Buffer;
+/** What {@link finishBundle} takes: a bundle folder `<scratch>/<pkg>-<version>-<platform>/` with a complete `data/`. */
+export interface FinishInput {
+  inputs: BuildInputs;
+  builder: BuildSpec['builder'];
+  /** Holds the bundle folder; the tarball is written there too with `format: 'dir'`. */
+  scratch: string;
+  platform: string;
+  /** info.json `tools`. */
+  tools: Record<string, string>;
+  dependencies: string[];
+  pythonVersion?: string;
+  nodeVersion?: string;
+  /** The lines the build scripts appended to INSTALL_SCRIPT. */
+  postInstall: string;
+  /** Cache key; the result is stored under it unless `noCache`. */
+  key: string;
+  noCache: boolean;
+  log: (line: string) => void;
+  /** How the build is named in the log line (`built on HOST`); default `built`. */
+  builtHow?: string;
+}
+
+/**
+ * The last stage of every build, local or on a build host (one code path, so both
+ * write the same bytes): info.json ({@link BundleManifest}, `files` hashed from
+ * `data/`), PACKAGE/VERSION/PLATFORM and the builder's install.sh, the reproducible
+ * tarball, the artifact check hosts run too, the cache entry, and the requested output.
+ */
+export async function finishBundle(f: FinishInput): Promise<BuildResult> {
+  const { inputs: inp, platform } = f;
+  const ident = formatBundleDir(inp.pkg, inp.version, platform);
+  const here = join(f.scratch, ident);
+  const manifest: BundleManifest = {
+    package: inp.pkg,
+    version: inp.version,
+    platform,
+    builder: f.builder,
+    built_at: inp.builtAt,
+    source_hash: inp.sourceHash,
+    tools: f.tools,
+    ...(f.pythonVersion !== undefined && { python_version: f.pythonVersion }),
+    ...(f.nodeVersion !== undefined && { node_version: f.nodeVersion }),
+    dependencies: f.dependencies,
+    files: await hashDataFiles(join(here, DATA_DIR_NAME)),
+  };
+  await writeLayout(here, manifest, f.builder === 'python' ? renderPythonInstallScript(ident, f.postInstall) : renderDirInstallScript(ident, f.postInstall));
+  const tarball = inp.format === 'tar.gz' ? join(inp.outDir, `${ident}.tar.gz`) : join(f.scratch, `${ident}.tar.gz`);
+  await createTarball(f.scratch, ident, tarball);
+  // What we ship must pass the very check hosts run before unpacking.
+  let info: BundleInfo;
   try {
-    text = await readFile(path);
+    info = await inspectArtifact(tarball);
+  } catch (err) {
+    await rm(tarball, { force: true });
+    throw err;
+  }
+  f.log(`bundle ${ident}: ${f.builtHow ?? 'built'} ${info.size} bytes, sha256 ${info.sha256}`);
+  if (!f.noCache) await storeCache(inp.cacheDir, f.key, info);
+  const path = inp.format === 'tar.gz' ? info.path : await writeOutput(info, inp.outDir, inp.format);
+  return { ...info, path, cached: false };
+}
+
+/** The bytes of an input file of the build (script, requirements). @throws BundleError `<what> <path>: not found` */
+async function readInputFile(what: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
   } catch {
     throw new BundleError(`${what} ${path}: not found`);
   }
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /**
@@ -261,7 +376,8 @@ export async function writeOutput(info: BundleInfo, outDir: string, format: 'tar
   }
   await mkdir(outDir, { recursive: true });
   const final = join(outDir, info.dir);
-  const tmp = await mkdtemp(join(outDir, `.${info.dir}.tmp-`));
+  const tmp = tempPathFor(final);
+  await mkdir(tmp);
   try {
     await extractTar({ file: info.path, cwd: tmp, strict: true, preserveOwner: false });
     let old: string | undefined;
@@ -293,7 +409,7 @@ export function resolveBuildTime(ctx: BuildContext): string {
 /** Copies `from` to a temp name in `to`'s folder, then renames it into place. */
 async function copyInto(from: string, to: string): Promise<void> {
   await mkdir(resolve(to, '..'), { recursive: true });
-  const tmp = `${to}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = tempPathFor(to);
   try {
     await copyFile(from, tmp);
     await rename(tmp, to);

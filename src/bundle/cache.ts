@@ -6,7 +6,8 @@
  * An entry is written complete in `<cacheDir>/tmp/` and renamed into place (one
  * `rename(2)` of a folder), so readers never see half an entry and concurrent builders
  * of the same key cannot corrupt it: the loser's rename fails, it drops its copy and
- * uses the winner's. Source: platter's wheel cache, content-addressed like git objects.
+ * uses the winner's. Entries a killed build half-stored in `tmp/` are removed by the next
+ * store once their process is gone. Source: platter's wheel cache, content-addressed like git objects.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile, readdir } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import type { SourceEntry } from './dir-builder.js';
 import { mapLimit, sha256File } from './layout.js';
 import type { BundleInfo } from './layout.js';
 import { normaliseMode } from './tarball.js';
+import { sweepStaleTemps } from './temp-files.js';
 
 /** Bumped whenever the bundle format or builders change what a key produces. */
 export const CACHE_FORMAT = 'orch-bundle-cache-1';
@@ -93,6 +95,8 @@ export async function lookupCache(cacheDir: string, key: string): Promise<Cached
 export async function storeCache(cacheDir: string, key: string, info: BundleInfo): Promise<CachedBundle> {
   const tmpRoot = join(cacheDir, 'tmp');
   await mkdir(tmpRoot, { recursive: true });
+  // Entries half-stored by a killed build (`<key>.<pid>.<hex>`): removed once their process is gone.
+  await sweepStaleTemps(tmpRoot, { parse: (n) => { const m = /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]+$/.exec(n); return m ? Number(m[1]) : undefined; } });
   await mkdir(join(cacheDir, 'bundles'), { recursive: true });
   const tmp = join(tmpRoot, `${key}.${process.pid}.${randomBytes(6).toString('hex')}`);
   await mkdir(tmp);

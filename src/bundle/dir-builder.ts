@@ -12,6 +12,7 @@ import { chmod, copyFile, lstat, mkdir, readFile, readdir, readlink, symlink } f
 import { dirname, join, posix } from 'node:path';
 import ignore from 'ignore';
 import { BundleError } from './bundle-error.js';
+import { renderInstallScript } from './install-script.js';
 import { compareNames, mapLimit } from './layout.js';
 import { normaliseMode } from './tarball.js';
 
@@ -28,6 +29,26 @@ export interface SourceEntry {
 
 /** Name of the ignore file read at the root of SOURCE. */
 export const IGNORE_FILE = '.orchignore';
+
+/**
+ * The `.orchignore` rules of SOURCE as a predicate over POSIX paths relative to SOURCE:
+ * true when the path, or a folder above it, is ignored (or lies in `.git`) — the rule
+ * {@link listSourceFiles} applies while walking.
+ */
+export async function loadIgnoreRules(source: string): Promise<(path: string) => boolean> {
+  const ig = ignore();
+  try {
+    ig.add(await readFile(join(source, IGNORE_FILE), 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return (path: string): boolean => {
+    const segs = path.split('/').filter(Boolean);
+    if (segs.includes('.git') || segs.length === 0) return segs.length > 0;
+    for (let i = 1; i < segs.length; i++) if (ig.ignores(`${segs.slice(0, i).join('/')}/`)) return true;
+    return ig.ignores(segs.join('/'));
+  };
+}
 
 /**
  * Lists what the dir builder bundles from SOURCE: every file, folder and symlink,
@@ -161,28 +182,5 @@ export async function runBuildScript(
  * @param postInstall the collected INSTALL_SCRIPT text (may be empty).
  */
 export function renderDirInstallScript(ident: string, postInstall: string): string {
-  const extra = postInstall.replace(/\s+$/, '');
-  return `#!/bin/bash
-# Installs ${ident} into TARGET: copies data/ into it (orch dir bundle, platter layout).
-# Usage: ./install.sh TARGET   (needs bash and coreutils only; no network)
-set -euo pipefail
-
-if [ "$#" -ne 1 ] || [ -z "$1" ]; then
-  echo "Usage: $0 TARGET" >&2
-  exit 2
-fi
-
-HERE="$(cd "$(dirname "$0")" && pwd)"
-DATA_DIR="$HERE/data"
-mkdir -p -- "$1"
-TARGET="$(cd "$1" && pwd)"
-export HERE DATA_DIR TARGET
-
-cp -a -- "$DATA_DIR/." "$TARGET/"
-
-# Post-install lines from the build scripts (INSTALL_SCRIPT), run from HERE.
-cd "$HERE"
-${extra ? `${extra}\n` : ''}
-echo "Installed ${ident} into $TARGET"
-`;
+  return renderInstallScript('dir', ident, postInstall);
 }

@@ -14,7 +14,7 @@ import { compareNames, NAME_PATTERN } from './layout.js';
 import { runCommand } from './run-command.js';
 
 /** Version of the node builder's output; part of the cache key and of info.json `tools`. */
-export const NODE_BUILDER_VERSION = '1';
+export const NODE_BUILDER_VERSION = '2';
 
 /** The node toolchain that builds the bundle. */
 export interface NodeInfo {
@@ -58,7 +58,11 @@ interface Lockfile {
   packages?: Record<string, { version?: string; resolved?: string; dev?: boolean; link?: boolean; name?: string }>;
 }
 
-async function readLockfile(dataDir: string): Promise<Lockfile> {
+/**
+ * Reads `<dir>/package-lock.json`.
+ * @throws BundleError when it is missing (the node builder needs one) or not JSON.
+ */
+export async function readLockfile(dataDir: string): Promise<Lockfile> {
   let text: string;
   try {
     text = await readFile(join(dataDir, 'package-lock.json'), 'utf8');
@@ -70,14 +74,6 @@ async function readLockfile(dataDir: string): Promise<Lockfile> {
   } catch (err) {
     throw new BundleError(`package-lock.json: invalid JSON: ${(err as Error).message}`);
   }
-}
-
-/**
- * True when the lockfile needs no registry: no package is `resolved` from a URL
- * (every dependency is a vendored `file:` folder or tarball). Then npm runs `--offline`.
- */
-export function lockfileIsOffline(lock: { packages?: Record<string, { resolved?: string }> }): boolean {
-  return Object.entries(lock.packages ?? {}).every(([k, p]) => k === '' || !/^[a-z+]+:\/\//i.test(p.resolved ?? ''));
 }
 
 /**
@@ -96,9 +92,16 @@ export function listNodeDependencies(lock: Lockfile): string[] {
   return [...out].sort(compareNames);
 }
 
-/** The `npm ci` command line of a node build (argv): `npm ci --omit=dev --no-audit --no-fund [--offline]`. */
-export function npmCiArgv(offline: boolean): string[] {
-  return ['npm', 'ci', '--omit=dev', '--no-audit', '--no-fund', ...(offline ? ['--offline'] : [])];
+/**
+ * The `npm ci` command line of a node build (argv): `npm ci --omit=dev --no-audit
+ * --no-fund`. Nothing else: registry, cache, `offline`/`prefer-offline`, proxy and
+ * auth come from the user's own npm configuration (`~/.npmrc`, the project's `.npmrc`,
+ * `npm_config_*` variables), never guessed from the lockfile — a lockfile written with
+ * `omit-lockfile-registry-resolved=true` has no `resolved` URLs and still needs the
+ * registry (issue 11, item 9).
+ */
+export function npmCiArgv(): string[] {
+  return ['npm', 'ci', '--omit=dev', '--no-audit', '--no-fund'];
 }
 
 /**
@@ -137,7 +140,7 @@ export interface NodeBuildInput {
 }
 
 /**
- * Runs {@link npmCiArgv} in `data/` (`--offline` when {@link lockfileIsOffline}), then
+ * Runs {@link npmCiArgv} in `data/` with the user's npm configuration, then
  * {@link scanNodeData}. Logs `node: npm ci --omit=dev...` and `node: N packages`.
  * @returns the bundle platform (`any`, or {@link NodeInfo.platform} when a `*.node`
  *   addon was installed) and the dependency list.
@@ -145,8 +148,7 @@ export interface NodeBuildInput {
  */
 export async function buildNodeData(input: NodeBuildInput): Promise<{ platform: string; dependencies: string[] }> {
   const lock = await readLockfile(input.dataDir);
-  const offline = lockfileIsOffline(lock);
-  const argv = npmCiArgv(offline);
+  const argv = npmCiArgv();
   input.log(`node: ${argv.join(' ')}...`);
   await runCommand('npm ci', argv, {
     cwd: input.dataDir,

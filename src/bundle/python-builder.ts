@@ -11,11 +11,12 @@ import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BundleError } from './bundle-error.js';
+import { renderInstallScript } from './install-script.js';
 import { compareNames, NAME_PATTERN } from './layout.js';
 import { runCommand } from './run-command.js';
 
 /** Version of the python builder's output; part of the cache key and of info.json `tools`. */
-export const PYTHON_BUILDER_VERSION = '1';
+export const PYTHON_BUILDER_VERSION = '2';
 
 /** What the build interpreter reports about itself. */
 export interface PythonInfo {
@@ -246,42 +247,5 @@ export async function buildPythonData(input: PythonBuildInput): Promise<PythonBu
  * @param postInstall the collected INSTALL_SCRIPT text (may be empty).
  */
 export function renderPythonInstallScript(ident: string, postInstall: string): string {
-  const extra = postInstall.replace(/\s+$/, '');
-  return `#!/bin/bash
-# Installs ${ident} into a new virtualenv at TARGET from the bundled wheels
-# (orch python bundle, platter layout).
-# Usage: ./install.sh [-p PYTHON] TARGET   (needs PYTHON with venv, default python3; no network)
-set -euo pipefail
-
-PYTHON=python3
-if [ "\${1:-}" = "-p" ]; then
-  PYTHON="\${2:?-p needs an interpreter}"
-  shift 2
-fi
-if [ "$#" -ne 1 ] || [ -z "$1" ]; then
-  echo "Usage: $0 [-p PYTHON] TARGET" >&2
-  exit 2
-fi
-
-HERE="$(cd "$(dirname "$0")" && pwd)"
-DATA_DIR="$HERE/data"
-"$PYTHON" -m venv -- "$1"
-TARGET="$(cd "$1" && pwd)"
-VIRTUAL_ENV="$TARGET"
-export HERE DATA_DIR TARGET VIRTUAL_ENV
-
-shopt -s nullglob
-wheels=("$DATA_DIR"/*.whl)
-if [ "\${#wheels[@]}" -eq 0 ]; then
-  echo "install.sh: no wheels in $DATA_DIR" >&2
-  exit 1
-fi
-PIP_DISABLE_PIP_VERSION_CHECK=1 "$TARGET/bin/python" -m pip install --no-index --no-input --find-links "$DATA_DIR" "\${wheels[@]}"
-PIP_DISABLE_PIP_VERSION_CHECK=1 "$TARGET/bin/python" -m pip check
-
-# Post-install lines from the build scripts (INSTALL_SCRIPT), run from HERE.
-cd "$HERE"
-${extra ? `${extra}\n` : ''}
-echo "Installed ${ident} into $TARGET"
-`;
+  return renderInstallScript('python', ident, postInstall);
 }

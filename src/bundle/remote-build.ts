@@ -1,44 +1,43 @@
 /**
  * Remote build hosts (`bundles.NAME.build_on: HOST_OR_ROLE`): SOURCE is packed, streamed
- * to the host over an existing connection, built there by a self-contained bash script
- * (the host needs bash, coreutils, GNU tar, gzip and python3/pip or node/npm — not
- * orch), and the finished tarball comes back on the same command's stdout.
+ * to the host over an existing connection, built there by src/host/remote-build.sh (the
+ * host needs bash, coreutils, GNU tar, gzip and python3/pip or node/npm — not orch), and
+ * the raw bundle folder comes back on the same command's stdout. PACKAGE, VERSION,
+ * PLATFORM, info.json, install.sh and the reproducible tarball are then written here by
+ * `finishBundle`, the code every local build ends with.
  *
  * Source: the seed's "automated building" with Fabric (build on the target platform,
- * download the artifact); platter's build steps; the reproducible-tar flags of
- * reproducible-builds.org "Archive metadata" (GNU tar `--sort=name --mtime --owner=0`).
+ * download the artifact); platter's build steps; kamal's split between command builders
+ * (TypeScript here: argv, payload) and what runs remotely (the .sh file).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { create as createTar } from 'tar';
+import { join } from 'node:path';
+import { create as createTar, extract as extractTar } from 'tar';
+import { REMOTE_BUILD_SH } from '../host/embedded.generated.js';
 import type { Connection } from '../transport/transport.js';
 import { quote } from '../shell/quote.js';
-import { inspectArtifact } from './artifact.js';
-import type { BuildContext, BuildResult, BuildSpec } from './build.js';
-import { resolveBuildTime, writeOutput } from './build.js';
+import { checkArchiveMembers } from './artifact.js';
+import type { BuildContext, BuildInputs, BuildResult, BuildSpec } from './build.js';
+import { DIR_BUILDER_VERSION, finishBundle, readBuildInputs, sha256Of, writeOutput } from './build.js';
 import { BundleError } from './bundle-error.js';
-import { computeCacheKey, defaultCacheDir, hashSource, lookupCache, storeCache } from './cache.js';
-import { copySourceFiles, listSourceFiles, renderDirInstallScript } from './dir-builder.js';
-import { formatBundleDir, PLATFORM_ANY } from './layout.js';
-import type { BundleManifest } from './layout.js';
-import { lockfileIsOffline, listNodeDependencies, NODE_BUILDER_VERSION, NODE_PROBE_SCRIPT, npmCiArgv, selectNodeEntries } from './node-builder.js';
-import { parsePythonProbe, pipWheelArgv, PYTHON_BUILDER_VERSION, PYTHON_PROBE_SCRIPT, renderPythonInstallScript } from './python-builder.js';
-import { detectPackageName, detectVersion } from './version.js';
+import { computeCacheKey, lookupCache } from './cache.js';
+import { copySourceFiles } from './dir-builder.js';
+import { DATA_DIR_NAME, formatBundleDir, PLATFORM_ANY } from './layout.js';
+import { listNodeDependencies, NODE_BUILDER_VERSION, NODE_PROBE_SCRIPT, npmCiArgv, readLockfile, scanNodeData, selectNodeEntries } from './node-builder.js';
+import { listDependencies, listWheels, normaliseProjectName, parsePythonProbe, parseWheelName, pipWheelArgv, PYTHON_BUILDER_VERSION, PYTHON_PROBE_SCRIPT } from './python-builder.js';
 
-/** Version of the remote build script; part of the cache key. */
-export const REMOTE_BUILD_VERSION = '1';
+/** Version of the remote build (script and result format); part of the cache key. */
+export const REMOTE_BUILD_VERSION = '2';
 
-/** Placeholder for the remote temp folder inside argv strings sent to the host. */
+/** Placeholder for the host's temp folder inside the argv sent to it (see remote-build.sh). */
 const T_MARK = '@@T@@';
-/** Placeholder lines/values in the templates the host fills in. */
-const POST_INSTALL_MARK = '@@ORCH_POST_INSTALL@@';
-const IDENT_MARK = '@@ORCH_IDENT@@';
-const PLATFORM_MARK = '@@ORCH_PLATFORM@@';
-/** The line on stderr by which the host reports the tarball it streams on stdout. */
+/** The stderr line by which the host reports the tar.gz it streamed on stdout. */
 export const RESULT_PREFIX = 'ORCH-REMOTE-BUILD-RESULT';
+/** The top folder of the host's result archive. */
+const OUT_DIR = 'out';
 
 /** The build toolchain found on the build host. */
 interface RemoteToolchain {
@@ -80,270 +79,102 @@ async function probeRemote(conn: Connection, builder: BuildSpec['builder'], pyth
     }
     return { tools: { 'orch-node-builder': NODE_BUILDER_VERSION, node: info.node, npm: npm.trim() }, platform: info.platform, nodeVersion: info.node };
   }
-  return { tools: { 'orch-dir-builder': '1', 'orch-remote-build': REMOTE_BUILD_VERSION }, platform: PLATFORM_ANY };
+  return { tools: { 'orch-dir-builder': DIR_BUILDER_VERSION, 'orch-remote-build': REMOTE_BUILD_VERSION }, platform: PLATFORM_ANY };
+}
+
+/** Arguments of `orch_rb_main` (src/host/remote-build.sh), in order. */
+export interface RemoteBuildArgs {
+  builder: BuildSpec['builder'];
+  /** The bundle folder's name while building: `<package>-<version>-<platform>`. */
+  here: string;
+  /** python: the interpreter that makes the build venv. */
+  python: string;
+  /** python: use the host's wheel cache. */
+  useCache: boolean;
+  /** python: interpreter tag of the wheel cache folder (`cp311`), `-` otherwise. */
+  wheelTag: string;
+  /** python: platform of the wheel cache folder. */
+  platform: string;
+  /** python: the project whose wheel is the package's own (not cached). */
+  project: string;
 }
 
 /**
- * The bash script a build host runs (`bash -c SCRIPT orch-remote-build ARGS...`) with the
- * payload tar.gz on stdin: `payload/src/` (SOURCE), `payload/hooks/{prebuild,postbuild}.sh`,
- * `payload/requirements.txt`, `payload/install.sh.in`, `payload/info.json.in`,
- * `payload/build.argv` (the pip wheel / npm ci argv, NUL-separated, `@@T@@` = the
- * host's temp folder). Positional args: BUILDER BASE(`pkg-version`) PLATFORM
- * NATIVE_PLATFORM PYTHON CACHE(`1`/`0`) WHEEL_TAG PACKAGE.
- *
- * It builds in a `mktemp -d` folder (removed on exit) exactly as the local builders do
- * (platter's hook variables, `VIRTUAL_ENV` for python), packs
- * `<pkg>-<ver>-<platform>/` with GNU tar reproducibly (sorted, mtime 2000-01-01,
- * owner 0/0, modes `u=rwX,go=rX`, hard links stored as files), prints
- * `ORCH-REMOTE-BUILD-RESULT <sha256> <size> <ident>` on stderr and the tarball's bytes
- * on stdout. Everything else (tool output, progress) goes to stderr. The wheel cache
- * is the host's own `${XDG_CACHE_HOME:-$HOME/.cache}/orch/wheels/<tag>-<platform>`.
+ * The command line a build host runs: `bash -c '<remote-build.sh> orch_rb_main "$@"'
+ * orch-remote-build ARGS...`, every word quoted (src/shell/quote.ts). The script is the
+ * embedded src/host/remote-build.sh, fixed text with no secret; the payload goes on stdin.
  */
-export function renderRemoteBuildScript(): string {
-  return `set -euo pipefail
-umask 022
-BUILDER="$1" BASE="$2" PLATFORM="$3" NATIVE_PLATFORM="$4" PYTHON="$5" USE_CACHE="$6" WHEEL_TAG="$7" PACKAGE="$8"
-exec 3>&1 1>&2
-T="$(mktemp -d "\${TMPDIR:-/tmp}/orch-remote-build.XXXXXX")"
-trap 'rm -rf "$T"' EXIT
-log() { printf '%s\\n' "$*" >&2; }
-mkdir "$T/in" "$T/work" "$T/work/scratchpad"
-tar -xzf - -C "$T/in" --no-same-owner
-P="$T/in/payload"
-argv=()
-while IFS= read -r -d '' a; do argv+=("\${a//${T_MARK}/$T}"); done <"$P/build.argv"
-SOURCE_DIR="$P/src" SCRATCHPAD="$T/work/scratchpad" INSTALL_SCRIPT="$T/work/install-script.sh"
-HERE="$T/work/$BASE-$PLATFORM" DATA_DIR="$T/work/$BASE-$PLATFORM/data"
-: >"$INSTALL_SCRIPT"
-mkdir -p "$DATA_DIR"
-export HERE DATA_DIR SOURCE_DIR SCRATCHPAD INSTALL_SCRIPT
-run_hook() {
-  [ -f "$P/hooks/$1.sh" ] || return 0
-  local rc=0
-  (cd "$HERE" && bash "$P/hooks/$1.sh") || rc=$?
-  if [ "$rc" -ne 0 ]; then log "$1 script failed with exit code $rc"; exit 1; fi
+export function remoteBuildCommand(a: RemoteBuildArgs): string {
+  const args = [a.builder, a.here, a.python, a.useCache ? '1' : '0', a.wheelTag, a.platform, a.project];
+  return `bash -c ${quote(`${REMOTE_BUILD_SH}orch_rb_main "$@"\n`)} orch-remote-build ${args.map((x) => quote(x)).join(' ')}`;
 }
-norm() { local n="\${1,,}"; printf '%s' "\${n//[_.]/-}"; }
-deps=()
-case "$BUILDER" in
-  python)
-    VIRTUAL_ENV="$T/work/build-venv"; export VIRTUAL_ENV
-    log "python: creating build virtualenv with $PYTHON"
-    "$PYTHON" -m venv "$VIRTUAL_ENV"
-    PATH="$VIRTUAL_ENV/bin:$PATH" run_hook prebuild
-    cp -a "$SOURCE_DIR" "$T/work/project"
-    WC=""
-    if [ "$USE_CACHE" = 1 ]; then
-      WC="\${XDG_CACHE_HOME:-$HOME/.cache}/orch/wheels/$WHEEL_TAG-$PLATFORM"
-      mkdir -p "$WC"
-      ln -s "$WC" "$T/wheel-cache"
-    else
-      mkdir "$T/wheel-cache"
-    fi
-    log "python: building wheels..."
-    (cd "$SOURCE_DIR" && PIP_DISABLE_PIP_VERSION_CHECK=1 "\${argv[@]}")
-    own="$(norm "$PACKAGE")" n=0 cached=0
-    shopt -s nullglob
-    for w in "$DATA_DIR"/*.whl; do
-      b="\${w##*/}" n=$((n + 1))
-      if [ -n "$WC" ] && [ -f "$WC/$b" ]; then cached=$((cached + 1)); fi
-      IFS=- read -r dn dv _ <<<"$b"
-      if [ "$(norm "$dn")" != "$own" ]; then
-        deps+=("$dn==$dv")
-        if [ -n "$WC" ] && [ ! -f "$WC/$b" ]; then cp "$w" "$WC/.$b.$$" && mv -f "$WC/.$b.$$" "$WC/$b"; fi
-      fi
-    done
-    shopt -u nullglob
-    log "python: $n wheels ($cached cached)"
-    PATH="$VIRTUAL_ENV/bin:$PATH" run_hook postbuild
-    ;;
-  node)
-    run_hook prebuild
-    cp -a "$SOURCE_DIR/." "$DATA_DIR/"
-    log "node: \${argv[*]}..."
-    (cd "$DATA_DIR" && npm_config_update_notifier=false "\${argv[@]}")
-    if [ -n "$(find "$DATA_DIR" -type f -name '*.node' -print -quit)" ]; then
-      mv "$HERE" "$T/work/$BASE-$NATIVE_PLATFORM"
-      PLATFORM="$NATIVE_PLATFORM" HERE="$T/work/$BASE-$NATIVE_PLATFORM" DATA_DIR="$T/work/$BASE-$NATIVE_PLATFORM/data"
-    fi
-    run_hook postbuild
-    ;;
-  *)
-    run_hook prebuild
-    cp -a "$SOURCE_DIR/." "$DATA_DIR/"
-    run_hook postbuild
-    ;;
-esac
-IDENT="$BASE-$PLATFORM"
-printf '%s\\n' "$PACKAGE" >"$HERE/PACKAGE"
-printf '%s\\n' "\${BASE#"$PACKAGE"-}" >"$HERE/VERSION"
-printf '%s\\n' "$PLATFORM" >"$HERE/PLATFORM"
-while IFS= read -r line || [ -n "$line" ]; do
-  if [ "$line" = "${POST_INSTALL_MARK}" ]; then
-    sed -e :a -e '/^[[:space:]]*$/{$d;N;ba' -e '}' "$INSTALL_SCRIPT"
-  else
-    printf '%s\\n' "\${line//${IDENT_MARK}/$IDENT}"
-  fi
-done <"$P/install.sh.in" >"$HERE/install.sh"
-chmod 755 "$HERE/install.sh"
-json_str() {
-  local s="$1"
-  case "$s" in *[[:cntrl:]]*) log "unsupported file name (control character): $s"; exit 1 ;; esac
-  s="\${s//\\\\/\\\\\\\\}"; s="\${s//\\"/\\\\\\"}"
-  printf '"%s"' "$s"
-}
-mapfile -t files < <(cd "$DATA_DIR" && find . -type f -printf '%P\\n' | LC_ALL=C sort)
-while IFS= read -r line || [ -n "$line" ]; do
-  case "$line" in
-    '  "dependencies": [],')
-      if [ "\${#deps[@]}" -eq 0 ]; then printf '%s\\n' "$line"; else
-        printf '  "dependencies": [\\n'
-        mapfile -t deps < <(printf '%s\\n' "\${deps[@]}" | LC_ALL=C sort)
-        for ((i = 0; i < \${#deps[@]}; i++)); do
-          printf '    %s%s\\n' "$(json_str "\${deps[i]}")" "$([ "$i" -lt $((\${#deps[@]} - 1)) ] && printf ,)"
-        done
-        printf '  ],\\n'
-      fi ;;
-    '  "files": {}')
-      if [ "\${#files[@]}" -eq 0 ]; then printf '%s\\n' "$line"; else
-        printf '  "files": {\\n'
-        for ((i = 0; i < \${#files[@]}; i++)); do
-          h="$(sha256sum <"$DATA_DIR/\${files[i]}")"
-          printf '    %s: "%s"%s\\n' "$(json_str "\${files[i]}")" "\${h%% *}" "$([ "$i" -lt $((\${#files[@]} - 1)) ] && printf ,)"
-        done
-        printf '  }\\n'
-      fi ;;
-    *) printf '%s\\n' "\${line//${PLATFORM_MARK}/$PLATFORM}" ;;
-  esac
-done <"$P/info.json.in" >"$HERE/info.json"
-tar --sort=name --format=gnu --numeric-owner --owner=0 --group=0 --mtime=@946684800 \\
-  --mode=u=rwX,go=rX --hard-dereference -C "$T/work" -cf - "$IDENT" | gzip -9n >"$T/out.tar.gz"
-sum="$(sha256sum <"$T/out.tar.gz")"
-printf '%s %s %s %s\\n' ${RESULT_PREFIX} "\${sum%% *}" "$(wc -c <"$T/out.tar.gz" | tr -d ' ')" "$IDENT" >&2
-cat "$T/out.tar.gz" >&3
-`;
+
+/**
+ * The host's result line among its stderr lines (the last `ORCH-REMOTE-BUILD-RESULT
+ * <sha256> <bytes>` one; see the protocol in src/host/remote-build.sh).
+ * @returns sha256 and size, or undefined when the host reported none.
+ */
+export function parseRemoteBuildResult(lines: readonly string[]): { sha256: string; size: number } | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = /^ORCH-REMOTE-BUILD-RESULT ([0-9a-f]{64}) (\d+)$/.exec(lines[i] ?? '');
+    if (m) return { sha256: m[1]!, size: Number(m[2]) };
+  }
+  return undefined;
 }
 
 /**
  * Builds `spec` on a build host over `conn` (an open Connection of the host
- * `build_on` names) and puts the result into `spec.outDir` like {@link buildBundle}.
+ * `build_on` names) and puts the result into `spec.outDir` like `buildBundle`.
  *
- * 1. Locally: package/version, SOURCE file list (same selection as the dir builder:
- *    `.orchignore`, no `.git`; node: no `node_modules`), content hash.
+ * 1. Locally, as every build: `readBuildInputs` (package, release id, SOURCE list and
+ *    content hash, scripts; stale temps in outDir removed).
  * 2. Probe the host's toolchain (`python3 -c ...` / `node -e ...; npm --version`); the
  *    cache key holds it, the host name and the options — a hit uploads nothing.
- * 3. One `exec`: `bash -c SCRIPT` ({@link renderRemoteBuildScript}) with the payload
- *    tar.gz streamed on stdin; its stderr lines go to `ctx.log` as `<host>: ...`.
- * 4. The tarball read from stdout must have the size and sha256 the host reported;
- *    then it is written (temp name + rename) and checked by `inspectArtifact`, stored
- *    in the local cache and returned.
+ * 3. One `exec` of {@link remoteBuildCommand} with the payload tar.gz on stdin; the
+ *    host's stderr lines go to `ctx.log` as `<host>: ...`.
+ * 4. The archive read from stdout must have the size and sha256 the host reported and
+ *    pass the member rules; it is unpacked, the dependencies and platform read from it
+ *    here (wheel names; package-lock.json and native addons), and `finishBundle` writes
+ *    the layout, tarball, cache entry and output.
  * Relative paths in `pipOptions` resolve against SOURCE's copy on the host; a
  * `requirements` file is shipped with the payload.
  * @throws BundleError for local input problems (as buildBundle), a failing build on the
  *   host (`build host H: remote build failed with exit code N:` + its last stderr lines),
- *   a result that does not match (`build host H: tarball sha256 X does not match the
- *   reported Y`), or an artifact the checker refuses.
+ *   a result that does not match (`build host H: result sha256 X (N bytes) does not
+ *   match the reported Y (M bytes)`), or an archive the checker refuses.
  */
 export async function buildRemote(spec: BuildSpec, conn: Connection, ctx: BuildContext): Promise<BuildResult> {
   const log = ctx.log ?? (() => {});
-  const source = resolve(spec.source);
-  const outDir = resolve(spec.outDir);
-  const format = spec.format ?? 'tar.gz';
-  try {
-    if (!(await stat(source)).isDirectory()) throw new BundleError(`${source}: bundle source is not a folder`);
-  } catch (err) {
-    if (err instanceof BundleError) throw err;
-    throw new BundleError(`${source}: bundle source not found`);
-  }
-  if (spec.builder !== 'python' && (spec.python !== undefined || spec.requirements !== undefined || spec.pipOptions?.length)) {
-    throw new BundleError(`-p/--python, -r/--requirements and --pip-option apply to the python builder only (builder is ${spec.builder})`);
-  }
-  const inputs: Record<string, Buffer | undefined> = {};
-  for (const [which, path] of [['prebuild script', spec.prebuildScript], ['postbuild script', spec.postbuildScript], ['requirements file', spec.requirements]] as const) {
-    if (path === undefined) continue;
-    try {
-      inputs[which] = await readFile(resolve(path));
-    } catch {
-      throw new BundleError(`${which} ${resolve(path)}: not found`);
-    }
-  }
-  const sha = (b: Buffer | undefined): string | undefined => (b === undefined ? undefined : createHash('sha256').update(b).digest('hex'));
-  const pkg = (await detectPackageName(source)).value;
-  const version = (await detectVersion(source)).value;
-  const all = await listSourceFiles(source);
-  const entries = spec.builder === 'node' ? selectNodeEntries(all) : all;
-  const sourceHash = await hashSource(source, all);
-  const builtAt = resolveBuildTime(ctx);
+  const inp = await readBuildInputs(spec, ctx);
+  const { pkg, version } = inp;
   const python = spec.python ?? 'python3';
-  const pipOptions = spec.pipOptions ?? [];
-  const cacheDir = spec.cacheDir === undefined ? defaultCacheDir(ctx.env) : resolve(spec.cacheDir);
-
   log(`bundle ${pkg}: probing the ${spec.builder} toolchain on build host ${conn.host}`);
   const tc = await probeRemote(conn, spec.builder, python);
   const key = computeCacheKey({
-    remote: REMOTE_BUILD_VERSION, buildHost: conn.host, builder: spec.builder, sourceHash,
-    prebuild: sha(inputs['prebuild script']), postbuild: sha(inputs['postbuild script']), requirements: sha(inputs['requirements file']),
-    sourceDateEpoch: ctx.env.SOURCE_DATE_EPOCH, pipOptions: JSON.stringify(pipOptions), python: spec.builder === 'python' ? python : undefined,
-    tools: JSON.stringify(tc.tools), platform: tc.platform,
+    remote: REMOTE_BUILD_VERSION, buildHost: conn.host, builder: spec.builder, sourceHash: inp.sourceHash,
+    prebuild: sha256Of(inp.scriptTexts.prebuild), postbuild: sha256Of(inp.scriptTexts.postbuild), requirements: sha256Of(inp.requirementsText),
+    sourceDateEpoch: ctx.env.SOURCE_DATE_EPOCH, pipOptions: JSON.stringify(inp.pipOptions), python: spec.builder === 'python' ? python : undefined,
+    tools: JSON.stringify(tc.tools), platform: tc.platform, package: pkg, version: inp.versionKey,
   });
   if (!spec.noCache) {
-    const hit = await lookupCache(cacheDir, key);
+    const hit = await lookupCache(inp.cacheDir, key);
     if (hit) {
       log(`bundle ${hit.info.dir}: cache hit (${key.slice(0, 12)}), built on ${conn.host}`);
-      return { ...hit.info, path: await writeOutput(hit.info, outDir, format), cached: true };
+      return { ...hit.info, path: await writeOutput(hit.info, inp.outDir, inp.format), cached: true };
     }
   }
 
-  const base = `${pkg}-${version}`;
   const platform = spec.builder === 'python' ? tc.platform : PLATFORM_ANY;
+  const here = formatBundleDir(pkg, version, platform);
   const scratch = await mkdtemp(join(ctx.env.TMPDIR || tmpdir(), 'orch-remote-build-'));
   try {
-    // The payload: SOURCE, hooks, requirements, templates, the build argv.
-    const payload = join(scratch, 'payload');
-    await copySourceFiles(source, entries, join(payload, 'src'));
-    await mkdir(join(payload, 'hooks'));
-    if (inputs['prebuild script']) await writeFile(join(payload, 'hooks', 'prebuild.sh'), inputs['prebuild script']);
-    if (inputs['postbuild script']) await writeFile(join(payload, 'hooks', 'postbuild.sh'), inputs['postbuild script']);
-    if (inputs['requirements file']) await writeFile(join(payload, 'requirements.txt'), inputs['requirements file']);
-    let argv: string[] = [];
-    let dependencies: string[] = [];
-    if (spec.builder === 'python') {
-      argv = pipWheelArgv({
-        venvPython: `${T_MARK}/work/build-venv/bin/python`,
-        wheelDir: `${T_MARK}/work/${base}-${platform}/data`,
-        wheelCache: `${T_MARK}/wheel-cache`,
-        ...(inputs['requirements file'] && { requirements: `${T_MARK}/in/payload/requirements.txt` }),
-        pipOptions,
-        project: `${T_MARK}/work/project`,
-      });
-    } else if (spec.builder === 'node') {
-      let lock: { packages?: Record<string, { resolved?: string }> };
-      try {
-        lock = JSON.parse(await readFile(join(source, 'package-lock.json'), 'utf8')) as typeof lock;
-      } catch {
-        throw new BundleError('the node builder needs a package-lock.json in SOURCE (npm ci installs exactly what it locks); run `npm install` once and commit it');
-      }
-      argv = npmCiArgv(lockfileIsOffline(lock));
-      dependencies = listNodeDependencies(lock);
-    }
-    await writeFile(join(payload, 'build.argv'), argv.map((a) => `${a}\0`).join(''));
-    await writeFile(join(payload, 'install.sh.in'), spec.builder === 'python' ? renderPythonInstallScript(IDENT_MARK, POST_INSTALL_MARK) : renderDirInstallScript(IDENT_MARK, POST_INSTALL_MARK));
-    const manifest: BundleManifest = {
-      package: pkg, version, platform: PLATFORM_MARK, builder: spec.builder, built_at: builtAt, source_hash: sourceHash,
-      tools: { ...tc.tools, 'build-host': conn.host },
-      ...(tc.pythonVersion !== undefined && { python_version: tc.pythonVersion }),
-      ...(tc.nodeVersion !== undefined && { node_version: tc.nodeVersion }),
-      dependencies, files: {},
-    };
-    await writeFile(join(payload, 'info.json.in'), `${JSON.stringify(manifest, null, 2)}\n`);
-    const payloadFile = join(scratch, 'payload.tar.gz');
-    await createTar({ file: payloadFile, cwd: scratch, gzip: true, portable: true }, ['payload']);
-
-    log(`bundle ${base}: building on ${conn.host} (${spec.builder})...`);
-    const args = [spec.builder, base, platform, tc.platform, python, spec.noCache ? '0' : '1', tc.pythonTag ?? '-', pkg];
-    let errBuf = '';
+    const payloadFile = await writePayload(spec, inp, scratch, here);
+    log(`bundle ${here}: building on ${conn.host} (${spec.builder})...`);
     const errLines: string[] = [];
-    const res = await conn.exec(`bash -c ${quote(renderRemoteBuildScript())} orch-remote-build ${args.map((a) => quote(a)).join(' ')}`, {
+    let errBuf = '';
+    const res = await conn.exec(remoteBuildCommand({
+      builder: spec.builder, here, python, useCache: !spec.noCache, wheelTag: tc.pythonTag ?? '-', platform, project: inp.projectName,
+    }), {
       stdin: createReadStream(payloadFile),
       onStderr: (chunk) => {
         errBuf += chunk.toString('utf8');
@@ -362,37 +193,83 @@ export async function buildRemote(spec: BuildSpec, conn: Connection, ctx: BuildC
       const tail = errLines.filter((l) => !l.startsWith(RESULT_PREFIX)).slice(-15).join('\n');
       throw new BundleError(`build host ${conn.host}: remote build failed with ${res.code === null ? `signal ${res.signal ?? '?'}` : `exit code ${res.code}`}${tail ? `:\n${tail}` : ''}`);
     }
-    const result = errLines.map((l) => l.split(' ')).find((p) => p[0] === RESULT_PREFIX);
-    if (!result || result.length !== 4) throw new BundleError(`build host ${conn.host}: the remote build reported no result`);
-    const [, wantSha, wantSize, ident] = result as [string, string, string, string];
+    const result = parseRemoteBuildResult(errLines);
+    if (!result) throw new BundleError(`build host ${conn.host}: the remote build reported no result`);
     const gotSha = createHash('sha256').update(res.stdout).digest('hex');
-    if (String(res.stdout.length) !== wantSize || gotSha !== wantSha) {
-      throw new BundleError(`build host ${conn.host}: tarball sha256 ${gotSha} (${res.stdout.length} bytes) does not match the reported ${wantSha} (${wantSize} bytes)`);
+    if (res.stdout.length !== result.size || gotSha !== result.sha256) {
+      throw new BundleError(`build host ${conn.host}: result sha256 ${gotSha} (${res.stdout.length} bytes) does not match the reported ${result.sha256} (${result.size} bytes)`);
     }
-    if (ident !== formatBundleDir(pkg, version, ident.slice(base.length + 1)) || !ident.startsWith(`${base}-`)) {
-      throw new BundleError(`build host ${conn.host}: unexpected bundle name ${JSON.stringify(ident)}`);
-    }
-    const tarball = format === 'tar.gz' ? join(outDir, `${ident}.tar.gz`) : join(scratch, `${ident}.tar.gz`);
-    await mkdir(outDir, { recursive: true });
-    const tmp = join(format === 'tar.gz' ? outDir : scratch, `.${ident}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const rawFile = join(scratch, 'result.tar.gz');
+    await writeFile(rawFile, res.stdout);
     try {
-      await writeFile(tmp, res.stdout);
-      await rename(tmp, tarball);
-    } finally {
-      await rm(tmp, { force: true });
-    }
-    let info;
-    try {
-      info = await inspectArtifact(tarball);
+      await checkArchiveMembers(rawFile, OUT_DIR);
     } catch (err) {
-      await rm(tarball, { force: true });
-      throw err;
+      throw new BundleError(`build host ${conn.host}: ${(err as Error).message}`);
     }
-    log(`bundle ${ident}: built on ${conn.host}, ${info.size} bytes, sha256 ${info.sha256}`);
-    if (!spec.noCache) await storeCache(cacheDir, key, info);
-    const path = format === 'tar.gz' ? info.path : await writeOutput(info, outDir, format);
-    return { ...info, path, cached: false };
+    const unpacked = join(scratch, 'result');
+    await mkdir(unpacked);
+    await extractTar({ file: rawFile, cwd: unpacked, strict: true, preserveOwner: false });
+    const out = join(unpacked, OUT_DIR);
+
+    // What the local builders learn from data/, learnt the same way here.
+    let finalPlatform = platform;
+    let dependencies: string[] = [];
+    const dataDir = join(out, here, DATA_DIR_NAME);
+    if (spec.builder === 'python') {
+      const wheels = await listWheels(dataDir);
+      if (!wheels.some((w) => normaliseProjectName(parseWheelName(w)?.name ?? '') === normaliseProjectName(inp.projectName))) {
+        throw new BundleError(`build host ${conn.host}: pip wheel made no wheel for package ${JSON.stringify(inp.projectName)} (got: ${wheels.join(', ') || 'none'})`);
+      }
+      dependencies = listDependencies(inp.projectName, wheels);
+    } else if (spec.builder === 'node') {
+      dependencies = listNodeDependencies(await readLockfile(join(inp.source)));
+      if ((await scanNodeData(dataDir)).nativeAddons) {
+        finalPlatform = tc.platform;
+        await rename(join(out, here), join(out, formatBundleDir(pkg, version, finalPlatform)));
+      }
+    }
+    return await finishBundle({
+      inputs: inp, builder: spec.builder, scratch: out, platform: finalPlatform,
+      tools: { ...tc.tools, 'build-host': conn.host }, dependencies,
+      ...(tc.pythonVersion !== undefined && { pythonVersion: tc.pythonVersion }),
+      ...(tc.nodeVersion !== undefined && { nodeVersion: tc.nodeVersion }),
+      postInstall: await readFile(join(out, 'install-script.sh'), 'utf8').catch(() => ''),
+      key, noCache: spec.noCache === true, log, builtHow: `built on ${conn.host},`,
+    });
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Writes the payload tar.gz the host unpacks (layout in src/host/remote-build.sh):
+ * SOURCE (node: without node_modules), the hooks, the requirements file, and the
+ * NUL-separated build argv with {@link T_MARK} for the host's temp folder.
+ * @returns the payload file's path.
+ */
+async function writePayload(spec: BuildSpec, inp: BuildInputs, scratch: string, here: string): Promise<string> {
+  const payload = join(scratch, 'payload');
+  await copySourceFiles(inp.source, spec.builder === 'node' ? selectNodeEntries(inp.entries) : inp.entries, join(payload, 'src'));
+  await mkdir(join(payload, 'hooks'));
+  if (inp.scriptTexts.prebuild) await writeFile(join(payload, 'hooks', 'prebuild.sh'), inp.scriptTexts.prebuild);
+  if (inp.scriptTexts.postbuild) await writeFile(join(payload, 'hooks', 'postbuild.sh'), inp.scriptTexts.postbuild);
+  if (inp.requirementsText) await writeFile(join(payload, 'requirements.txt'), inp.requirementsText);
+  let argv: string[] = [];
+  if (spec.builder === 'python') {
+    argv = pipWheelArgv({
+      venvPython: `${T_MARK}/work/build-venv/bin/python`,
+      wheelDir: `${T_MARK}/out/${here}/data`,
+      wheelCache: `${T_MARK}/wheel-cache`,
+      ...(inp.requirementsText && { requirements: `${T_MARK}/in/payload/requirements.txt` }),
+      pipOptions: inp.pipOptions,
+      project: `${T_MARK}/work/project`,
+    });
+  } else if (spec.builder === 'node') {
+    await readLockfile(inp.source);
+    argv = npmCiArgv();
+  }
+  await writeFile(join(payload, 'build.argv'), argv.map((a) => `${a}\0`).join(''));
+  const file = join(scratch, 'payload.tar.gz');
+  await createTar({ file, cwd: scratch, gzip: true, portable: true }, ['payload']);
+  return file;
 }

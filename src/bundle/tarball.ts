@@ -5,13 +5,13 @@
  * numeric owner 0/0, no user names) and platter's `create_archive` (temp name in the
  * output folder, then rename).
  */
-import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { create } from 'tar';
 import type { WriteEntry } from 'tar';
 import { BundleError } from './bundle-error.js';
 import { compareNames, sha256File } from './layout.js';
+import { tempPathFor } from './temp-files.js';
 
 /** mtime written for every member: 2000-01-01T00:00:00Z (file mtimes never leak in). */
 export const TAR_MTIME = new Date('2000-01-01T00:00:00Z');
@@ -58,7 +58,7 @@ export async function listMembers(baseDir: string, top: string): Promise<string[
 export async function createTarball(baseDir: string, top: string, outFile: string): Promise<{ sha256: string; size: number }> {
   const members = await listMembers(baseDir, top);
   await mkdir(dirname(outFile), { recursive: true });
-  const tmp = join(dirname(outFile), `.${basename(outFile)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempPathFor(outFile);
   // A link cache that never remembers: files with nlink > 1 are stored as files,
   // never as hard-link members (which every checker refuses).
   const noLinks = new Map<`${number}:${number}`, string>();

@@ -5,13 +5,29 @@
  * file next to the code), with the package metadata (`pyproject.toml` `[project]`,
  * `package.json`) as fallback, like platter reading `setup.py --version`.
  */
+import { spawn } from 'node:child_process';
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { BundleError } from './bundle-error.js';
+import { loadIgnoreRules } from './dir-builder.js';
 import { assertSafeName } from './layout.js';
 
 /** Where a name or version was found. */
-export type MetadataOrigin = 'VERSION' | 'pyproject.toml' | 'package.json' | 'folder name';
+export type MetadataOrigin = 'VERSION' | 'pyproject.toml' | 'package.json' | 'folder name' | 'bundle name';
+
+/**
+ * How a bundle's release id is made from its base version (the `VERSION` file or the
+ * package metadata), playbook key `version:`:
+ * - `file` (default): the base version as it is;
+ * - `git`: `<base>+g<short sha of HEAD>`, plus `.dirty` when `git status` shows changes
+ *   under SOURCE to paths the bundle holds (Kamal's `git rev-parse` versions);
+ * - `timestamp`: `<base>+<UTC yyyymmddHHMMSS of the build>` (Capistrano's release
+ *   folders), the build time being `SOURCE_DATE_EPOCH` when set.
+ */
+export type VersionScheme = 'file' | 'git' | 'timestamp';
+
+/** Every {@link VersionScheme}, for option checks and help texts. */
+export const VERSION_SCHEMES: readonly VersionScheme[] = ['file', 'git', 'timestamp'];
 
 /** A detected value and the file (relative to SOURCE) it came from. */
 export interface Detected {
@@ -96,10 +112,12 @@ async function findMetadataVersion(src: string): Promise<Detected | undefined> {
 
 /**
  * The package name of SOURCE: `package.json` `name` (an npm scope `@s/n` becomes
- * `s-n`), else `pyproject.toml` `[project] name`, else SOURCE's folder name.
+ * `s-n`), else `pyproject.toml` `[project] name`, else `fallback` (a playbook's bundle
+ * key, origin `bundle name`), else SOURCE's folder name (`orch bundle SOURCE`).
+ * A bundle's `package:` key beats all of these (see `resolvePackageName`).
  * @throws BundleError `invalid package name "<n>" from <origin>: must match ...`
  */
-export async function detectPackageName(source: string): Promise<Detected> {
+export async function detectPackageName(source: string, fallback?: string): Promise<Detected> {
   const src = resolve(source);
   let found: Detected | undefined;
   const pkg = await readPackageJson(src);
@@ -109,9 +127,114 @@ export async function detectPackageName(source: string): Promise<Detected> {
     const name = py === undefined ? undefined : readPyprojectProject(py).name;
     if (name !== undefined) found = { value: name, from: 'pyproject.toml' };
   }
+  if (!found && fallback !== undefined) found = { value: fallback, from: 'bundle name' };
   found ??= { value: basename(src), from: 'folder name' };
-  assertSafeName('package name', found.value, found.from === 'folder name' ? src : join(src, found.from));
+  assertSafeName('package name', found.value, found.from === 'folder name' ? src : found.from === 'bundle name' ? 'the bundle\'s name' : join(src, found.from));
   return found;
+}
+
+/**
+ * The package name of a bundle, in order: `explicit` (the bundle's `package:` key,
+ * `--package`), the package metadata of SOURCE, the bundle's key in `bundles:`
+ * (`bundleName`), SOURCE's folder name. Issue 17: never the folder name when the
+ * bundle has a name.
+ * @throws BundleError `invalid package name "<n>" from <origin>: must match ...`
+ */
+export async function resolvePackageName(source: string, explicit: string | undefined, bundleName: string | undefined): Promise<string> {
+  if (explicit !== undefined) {
+    assertSafeName('package name', explicit, 'the package option');
+    return explicit;
+  }
+  return (await detectPackageName(source, bundleName)).value;
+}
+
+/**
+ * `<base>+<suffix>`, or `<base>.<suffix>` when base already carries build metadata
+ * (`1.0.0+local` + `g1a2b3c4` = `1.0.0+local.g1a2b3c4`, semver's dot-separated build ids).
+ */
+export function appendBuildMetadata(base: string, suffix: string): string {
+  return `${base}${base.includes('+') ? '.' : '+'}${suffix}`;
+}
+
+/** `yyyymmddHHMMSS` (UTC) of an ISO 8601 time: `2026-12-01T09:05:07.123Z` -> `20261201090507`. */
+export function formatReleaseTimestamp(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) throw new BundleError(`cannot make a timestamp version from ${JSON.stringify(iso)}`);
+  return d.toISOString().replace(/\.\d+Z$/, '').replace(/[-:T]/g, '');
+}
+
+/** Runs git (argv, no shell) in `cwd`; resolves with code, stdout and stderr. */
+function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }> {
+  return new Promise((res) => {
+    const child = spawn('git', args, { cwd, env: { ...env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', (error) => res({ code: null, stdout, stderr, error }));
+    child.on('close', (code) => res({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * The `git` scheme's suffix for SOURCE: `g<short sha of HEAD>` (`git rev-parse --short
+ * HEAD`), plus `.dirty` when `git status` lists a change (modified, staged, deleted,
+ * renamed, or untracked and not git-ignored) of a path under SOURCE that the bundle
+ * would hold — paths `ignored(path)` says are left out (`.orchignore`), so build junk
+ * in an ignored folder does not make a new release id.
+ * Source: Kamal's version from `git rev-parse HEAD` and its "uncommitted changes" mark.
+ * @throws BundleError `<source>: version: git needs git (...)`, `... is not inside a git
+ *   work tree`, `... has no commit yet`.
+ */
+export async function gitVersionSuffix(source: string, env: NodeJS.ProcessEnv, ignored: (path: string) => boolean = () => false): Promise<string> {
+  const src = resolve(source);
+  const head = await runGit(['rev-parse', '--short', 'HEAD'], src, env);
+  if (head.error) throw new BundleError(`${src}: version: git needs git on PATH (${head.error.message})`);
+  if (head.code !== 0) {
+    const inside = await runGit(['rev-parse', '--is-inside-work-tree'], src, env);
+    if (inside.code !== 0 || inside.stdout.trim() !== 'true') {
+      // git's own words when it has some other reason (e.g. "detected dubious ownership").
+      const said = inside.stderr.trim().split('\n').find((l) => !/not a git repository/i.test(l) && /^(fatal|error):/.test(l));
+      throw new BundleError(`${src}: version: git, but the source is not inside a git work tree (use version: file or timestamp)${said ? `: ${said}` : ''}`);
+    }
+    throw new BundleError(`${src}: version: git, but the repository has no commit yet: ${head.stderr.trim().split('\n').pop() ?? ''}`);
+  }
+  const sha = head.stdout.trim();
+  const prefix = (await runGit(['rev-parse', '--show-prefix'], src, env)).stdout.trim();
+  const status = await runGit(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', '.'], src, env);
+  if (status.code !== 0) throw new BundleError(`${src}: git status failed: ${status.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  return `g${sha}${listStatusPaths(status.stdout, prefix).some((p) => !ignored(p)) ? '.dirty' : ''}`;
+}
+
+/**
+ * The paths of `git status --porcelain=v1 -z` output (repository-relative; both names of
+ * a rename or copy), made relative to the folder `prefix` (`git rev-parse --show-prefix`,
+ * `app/` or empty); paths outside it are dropped.
+ */
+export function listStatusPaths(z: string, prefix: string): string[] {
+  const out: string[] = [];
+  const parts = z.split('\0');
+  for (let i = 0; i < parts.length; i++) {
+    const rec = parts[i] ?? '';
+    if (rec.length < 4) continue;
+    const paths = [rec.slice(3)];
+    if (rec[0] === 'R' || rec[0] === 'C') paths.push(parts[++i] ?? '');
+    for (const p of paths) if (p.startsWith(prefix) && p.length > prefix.length) out.push(p.slice(prefix.length));
+  }
+  return out;
+}
+
+/**
+ * The release id of a bundle built from SOURCE with base version `base` under `scheme`
+ * at `builtAt` (ISO time; see {@link VersionScheme}).
+ * @throws BundleError from {@link gitVersionSuffix}, or an invalid result.
+ */
+export async function composeVersion(source: string, base: string, scheme: VersionScheme, builtAt: string, env: NodeJS.ProcessEnv): Promise<string> {
+  let v = base;
+  if (scheme === 'git') v = appendBuildMetadata(base, await gitVersionSuffix(source, env, await loadIgnoreRules(source)));
+  else if (scheme === 'timestamp') v = appendBuildMetadata(base, formatReleaseTimestamp(builtAt));
+  assertSafeName('version', v, `version: ${scheme}`);
+  return v;
 }
 
 /**
@@ -129,18 +252,70 @@ export function bumpSemver(version: string, part: BumpPart): string {
 }
 
 /**
- * `orch version bump PART [SOURCE]`: rewrites `SOURCE/VERSION` (temp file + rename)
- * with the bumped version. Without a VERSION file the current version comes from the
- * package metadata and VERSION is created.
- * @returns the version before and after.
- * @throws BundleError when no version is found or it is not semver (see {@link bumpSemver}).
+ * `orch version bump PART [SOURCE]`: writes the bumped version to `SOURCE/VERSION`
+ * (created when absent, as the SPEC has it) and to every version field of the package
+ * metadata that holds one, so the installed package reports the new version too:
+ * `pyproject.toml` `[project] version` (that one line rewritten, quotes and comment
+ * kept), `package.json` `version` and `package-lock.json` `version` /
+ * `packages[""].version` (rewritten with their own indentation, as `npm version
+ * --no-git-tag-version` does). Every file goes through a temp file + rename.
+ * @returns the version before and after, the VERSION file and every file written.
+ * @throws BundleError when no version is found or it is not semver (see {@link bumpSemver}); nothing is written then.
  */
-export async function bumpVersion(source: string, part: BumpPart): Promise<{ old: string; new: string; file: string }> {
-  const current = await detectVersion(source);
+export async function bumpVersion(source: string, part: BumpPart): Promise<{ old: string; new: string; file: string; files: string[] }> {
+  const src = resolve(source);
+  const current = await detectVersion(src);
   const next = bumpSemver(current.value, part);
-  const file = join(resolve(source), 'VERSION');
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${next}\n`);
-  await rename(tmp, file);
-  return { old: current.value, new: next, file };
+  const writes: [string, string][] = [[join(src, 'VERSION'), `${next}\n`]];
+  const py = await readOptional(join(src, 'pyproject.toml'));
+  if (py !== undefined && readPyprojectProject(py).version !== undefined) writes.push([join(src, 'pyproject.toml'), rewritePyprojectVersion(py, next)]);
+  for (const f of ['package.json', 'package-lock.json']) {
+    const text = await readOptional(join(src, f));
+    if (text === undefined) continue;
+    const updated = rewriteJsonVersion(text, next, join(src, f));
+    if (updated !== undefined) writes.push([join(src, f), updated]);
+  }
+  for (const [file, text] of writes) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+  }
+  return { old: current.value, new: next, file: join(src, 'VERSION'), files: writes.map(([f]) => f) };
+}
+
+/** pyproject.toml text with the `[project]` table's `version = "..."` line set to `version` (other lines byte for byte). */
+export function rewritePyprojectVersion(text: string, version: string): string {
+  let inProject = false;
+  return text.split(/(?<=\n)/).map((raw) => {
+    const line = raw.trim();
+    if (line.startsWith('[')) {
+      inProject = /^\[\s*project\s*\]\s*(#.*)?$/.test(line);
+      return raw;
+    }
+    if (!inProject) return raw;
+    return raw.replace(/^(\s*version\s*=\s*)(?:"[^"\\]*"|'[^']*')/, (_m, head: string) => `${head}"${version}"`);
+  }).join('');
+}
+
+/**
+ * package.json / package-lock.json text with its top-level `version` (and a lockfile's
+ * `packages[""].version`) set to `version`, keeping key order, indentation and the
+ * trailing newline; undefined when the file has no top-level version.
+ * @throws BundleError `<file>: invalid JSON: ...`
+ */
+export function rewriteJsonVersion(text: string, version: string, file: string): string | undefined {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new BundleError(`${file}: invalid JSON: ${(err as Error).message}`);
+  }
+  if (doc === null || typeof doc !== 'object' || typeof doc.version !== 'string') return undefined;
+  doc.version = version;
+  const root = (doc.packages as Record<string, Record<string, unknown>> | undefined)?.[''];
+  if (root && typeof root === 'object' && typeof root.version === 'string') root.version = version;
+  const indent = /^[{[]\r?\n([ \t]+)/.exec(text)?.[1] ?? '  ';
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const body = JSON.stringify(doc, null, indent).replace(/\n/g, eol);
+  return /\r?\n$/.test(text) ? `${body}${eol}` : body;
 }

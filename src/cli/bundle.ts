@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { buildBundle } from '../bundle/build.js';
 import { cleanCache, defaultCacheDir } from '../bundle/cache.js';
 import { bumpVersion } from '../bundle/version.js';
+import type { VersionScheme } from '../bundle/version.js';
 import { OrchError } from '../model/errors.js';
 import { formatBytes } from '../ui/summary.js';
 
@@ -21,10 +22,12 @@ export interface BundleCliOptions {
   cache: boolean;
   cacheDir?: string;
   json?: boolean;
+  package?: string;
+  versionScheme?: VersionScheme;
 }
 
 /**
- * `orch bundle SOURCE`: builds (or takes from the cache) the bundle and prints its
+ * `orch bundle SOURCE` (`--package`, `--version-scheme` as the playbook keys `package:`, `version:`): builds (or takes from the cache) the bundle and prints its
  * path, then `package version (platform), size, sha256 ...`; `--json` prints one JSON
  * object instead. Build progress (tool output, `python: building wheels...`, cache hits)
  * goes to stderr, line by line.
@@ -42,6 +45,8 @@ export async function runBundle(source: string, opts: BundleCliOptions): Promise
       ...(opts.pipOption !== undefined && { pipOptions: opts.pipOption }),
       noCache: opts.cache === false,
       ...(opts.cacheDir !== undefined && { cacheDir: resolve(opts.cacheDir) }),
+      ...(opts.package !== undefined && { package: opts.package }),
+      ...(opts.versionScheme !== undefined && { versionScheme: opts.versionScheme }),
     },
     { env: process.env, now: () => new Date(), cwd: process.cwd(), log: (l) => void process.stderr.write(`${l}\n`) },
   );
@@ -59,5 +64,5 @@ export async function runCleanCache(opts: { cacheDir?: string }): Promise<void> 
 export async function runVersionBump(part: string, source: string): Promise<void> {
   if (part !== 'major' && part !== 'minor' && part !== 'patch') throw new OrchError(`version bump takes major, minor or patch (got ${JSON.stringify(part)})`);
   const r = await bumpVersion(source, part);
-  out(`${r.file}: ${r.old} -> ${r.new}\n`);
+  for (const f of r.files) out(`${f}: ${r.old} -> ${r.new}\n`);
 }

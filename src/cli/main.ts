@@ -192,6 +192,8 @@ export function buildProgram(): Command {
     .option('--pip-option <option>', 'python builder: option passed to pip wheel (repeatable), e.g. --pip-option=--no-index', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--prebuild-script <file>', 'bash script run before data/ is filled (HERE, DATA_DIR, SOURCE_DIR, SCRATCHPAD, INSTALL_SCRIPT, VIRTUAL_ENV)')
     .option('--postbuild-script <file>', 'bash script run after data/ is complete')
+    .option('--package <name>', 'package name (default: package.json / pyproject.toml name, else the folder name)')
+    .addOption(new Option('--version-scheme <scheme>', 'release id: file = VERSION as is; git = VERSION+g<sha>[.dirty]; timestamp = VERSION+<UTC yyyymmddHHMMSS>').choices(['file', 'git', 'timestamp']).default('file'))
     .option('--no-cache', 'neither read nor write the build cache')
     .option('--cache-dir <dir>', 'cache folder (default $XDG_CACHE_HOME/orch or ~/.cache/orch)')
     .option('--json', 'print the result as JSON')
@@ -231,7 +233,7 @@ export function buildProgram(): Command {
 
   program.command('version').description('release versions')
     .command('bump').argument('<part>', 'major, minor or patch').argument('[source]', 'source folder', '.')
-    .description('rewrite SOURCE/VERSION with the next semver version')
+    .description('write the next semver version to SOURCE/VERSION and to the version field of its pyproject.toml / package.json / package-lock.json')
     .action(async (part: string, source: string) => {
       const { runVersionBump } = await import('./bundle.js');
       return runVersionBump(part, source);

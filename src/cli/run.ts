@@ -96,7 +96,7 @@ export function stdoutPalette(opts: CommonOpts): Palette {
   return paletteFor(process.stdout, process.env, opts.color === false);
 }
 
-export async function prepare(playbook: string, opts: CommonOpts, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: Pick<PrepareOptions, 'selectPlaybook'> = {}): Promise<Prepared & { plan: Plan }> {
+export async function prepare(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: Pick<PrepareOptions, 'selectPlaybook'> = {}): Promise<Prepared & { plan: Plan }> {
   // In a terminal, bundle builds show as one status line that is cleared before the plan; elsewhere their log lines go to stderr.
   const status = statusLine(opts, quiet);
   status.set('Loading the playbook and building bundles');
@@ -107,7 +107,7 @@ export async function prepare(playbook: string, opts: CommonOpts, extraVars = pa
   }
 }
 
-async function prepareQuietly(playbook: string, opts: CommonOpts, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook'>): Promise<Prepared & { plan: Plan }> {
+async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook'>): Promise<Prepared & { plan: Plan }> {
   const prepared = await preparePlan({
     ...more,
     playbook,
@@ -118,6 +118,8 @@ async function prepareQuietly(playbook: string, opts: CommonOpts, extraVars: Rec
     env: process.env,
     now: () => new Date(),
     ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
+    // --offline never connects: build_on bundles are described, not built (issue 18).
+    ...(opts.offline === true && { offline: true }),
     // build_on: the build host is reached like any host of a run (same transports and host-key rules).
     connect: async (host, hosts) => (await transportsFor(hosts))(host).connect(host, { hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env }),
   });
@@ -162,7 +164,7 @@ export function planForSaving(plan: Plan, masker: Masker): Plan {
 
 /** `orch plan PLAYBOOK`. */
 export async function runPlanCommand(playbook: string, opts: CommonOpts & { offline?: boolean; remoteCheck?: boolean; out?: string }): Promise<void> {
-  const { plan, masker } = await prepare(playbook, opts);
+  const { plan, masker, notes } = await prepare(playbook, opts);
   if (opts.out) {
     const tmp = `${opts.out}.tmp.${process.pid}`;
     writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
@@ -197,8 +199,10 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       offline: opts.offline === true,
       hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { steps: steps(h) }) })),
       pending: countPending(predictions),
+      ...(notes && { notes }),
     }))}\n`);
   } else out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs)));
+  if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
   if (remoteProblems.length) {
     for (const p of remoteProblems) err(`${p}\n`);

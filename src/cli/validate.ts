@@ -17,7 +17,7 @@ import { dirname, resolve } from 'node:path';
 import { inspectArtifact } from '../bundle/artifact.js';
 import { BundleError } from '../bundle/bundle-error.js';
 import { formatBundleDir, PLATFORM_ANY } from '../bundle/layout.js';
-import { detectPackageName, detectVersion } from '../bundle/version.js';
+import { detectVersion, resolvePackageName } from '../bundle/version.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import { loadInventory } from '../config/inventory.js';
 import { displayPath } from '../config/load-yaml.js';
@@ -176,7 +176,7 @@ async function describeBundleOffline(name: string, spec: BundleSpec): Promise<Pl
     throw new BundleError(`${source}: bundle source not found`);
   }
   if (!st.isDirectory()) throw new BundleError(`${source}: bundle source is not a folder`);
-  const pkg = (await detectPackageName(source)).value;
+  const pkg = await resolvePackageName(source, spec.package, name); // as builds name it (issue 17)
   const version = (await detectVersion(source)).value;
   const platform = PLATFORM_ANY;
   return {

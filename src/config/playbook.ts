@@ -135,6 +135,8 @@ export async function loadPlaybook(
     if (b.allowed_signers !== undefined && spec.channel === undefined) {
       at(name, ['bundles', bname, 'allowed_signers'], 'allowed_signers applies only to channel bundles (a url bundle is pinned by its sha256)');
     }
+    if (typeof b.package === 'string') spec.package = b.package;
+    if (b.version === 'file' || b.version === 'git' || b.version === 'timestamp') spec.version = b.version;
     bundles.set(bname, spec);
   }
 

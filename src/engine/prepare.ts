@@ -6,12 +6,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { buildBundle } from '../bundle/build.js';
 import type { BuildContext, BuildSpec } from '../bundle/build.js';
+import { resolvePlaybookBundle } from '../bundle/playbook-bundle.js';
 import { buildRemote } from '../bundle/remote-build.js';
 import { BundleError } from '../bundle/bundle-error.js';
 import { planHostsFor } from '../compile/plan-hosts.js';
-import { inspectArtifact } from '../bundle/artifact.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import type { ResolvedNode } from '../compile/resolve-nodes.js';
 import { loadInventory } from '../config/inventory.js';
@@ -49,6 +48,8 @@ export interface PrepareOptions {
    * action's steps become the only steps, see compile/actions.ts); diagnostics stop the run.
    */
   selectPlaybook?: (playbook: Playbook, index: SourceIndexImpl) => { playbook?: Playbook; diagnostics: Diagnostic[] };
+  /** `plan --offline`: never connect; `build_on` bundles are described, not built (see src/bundle/playbook-bundle.ts). */
+  offline?: boolean;
   /** Opens a connection to a host (for `build_on`); injected by the CLI, which owns the transports. */
   connect?: (host: PlanHost, hosts: Record<string, PlanHost>) => Promise<Connection>;
 }
@@ -60,6 +61,8 @@ export interface Prepared {
   tree?: ResolvedNode;
   masker: Masker;
   diagnostics: Diagnostic[];
+  /** Lines about bundles not built in this run (`plan --offline`: `bundle NAME: PKG V, built on HOST at apply`). */
+  notes?: string[];
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -92,28 +95,19 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
 
   // Bundles: built (cached) or inspected on the control machine, once per run.
   const bundles: Record<string, PlanBundle> = {};
+  const notes: string[] = [];
   for (const [name, spec] of playbook.bundles) {
     try {
-      const buildSpec: BuildSpec = {
-        source: spec.source!,
-        builder: spec.builder ?? 'dir',
-        outDir: resolve(opts.outDir ?? 'dist'),
-        ...(spec.prebuild_script !== undefined && { prebuildScript: spec.prebuild_script }),
-        ...(spec.postbuild_script !== undefined && { postbuildScript: spec.postbuild_script }),
-        ...(spec.python !== undefined && { python: spec.python }),
-        ...(spec.requirements !== undefined && { requirements: spec.requirements }),
-        ...(spec.pip_options !== undefined && { pipOptions: spec.pip_options }),
-      };
       const buildCtx = { env: opts.env, now: opts.now, cwd: resolve(playbookFile, '..'), ...(opts.log && { log: opts.log }) };
       if (spec.url !== undefined || spec.channel !== undefined) {
         bundles[name] = await resolveFromStore(name, spec, buildCtx);
         continue;
       }
-      const info = spec.artifact
-        ? await inspectArtifact(spec.artifact)
-        : spec.build_on !== undefined
-          ? await buildOnHost(inventory, spec.build_on, buildSpec, buildCtx, opts.connect)
-          : await buildBundle(buildSpec, buildCtx);
+      const info = await resolvePlaybookBundle(spec, {
+        outDir: opts.outDir ?? 'dist', ctx: buildCtx, ...(opts.offline && { offline: true }),
+        buildOn: (on, buildSpec) => buildOnHost(inventory, on, buildSpec, buildCtx, opts.connect),
+      });
+      if (info.note) notes.push(`bundle ${name}: ${info.package} ${info.version}, ${info.note}`);
       bundles[name] = { name, package: info.package, version: info.version, platform: info.platform, sha256: info.sha256, size: info.size, path: info.path, dir: info.dir };
     } catch (err) {
       if (!(err instanceof OrchError)) throw err;
@@ -166,7 +160,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
       };
     }
   }
-  return { plan, playbook, inventory, ...(res.tree && { tree: res.tree }), masker, diagnostics: [] };
+  return { plan, playbook, inventory, ...(res.tree && { tree: res.tree }), masker, diagnostics: [], ...(notes.length && { notes }) };
 }
 
 

@@ -75,6 +75,10 @@ export interface BundleSpec {
   allowed_signers?: string;
   /** Who downloads a store bundle (default auto). */
   fetch?: 'host' | 'control' | 'auto';
+  /** `package:`: the bundle's package name (default: the package metadata, else the bundle's key). */
+  package?: string;
+  /** `version:`: how the release id is made (`file` default, `git`, `timestamp`; see src/bundle/version.ts). */
+  version?: 'file' | 'git' | 'timestamp';
   src: SrcRef;
 }
 

@@ -75,7 +75,7 @@ nodes:
     const p = pty(['apply', pb]);
     const screen = await p.waitFor(/Apply these changes\? \[y\/N\]/);
     for (const h of ['h1', 'h2', 'h3']) expect(screen).toMatch(new RegExp(`^${h} \\(root@10\\.231\\.`, 'm'));
-    expect(screen).toMatch(/~ web: install app 1\.0\.0\s+will change/);
+    expect(screen).toMatch(/~ web: install shop 1\.0\.0\s+will change/);
     expect(screen).toMatch(/Plan: 3 hosts, 9 steps to change\./);
     // It waits: the prompt is still the last line a while later, and nothing ran on any host.
     await new Promise((r) => setTimeout(r, 1500));
@@ -177,7 +177,7 @@ nodes:
     expect(r.stdout + r.stderr).not.toContain('s3cr3t-pw');
     for (const h of ['h1', 'h2', 'h3']) {
       const block = r.stdout.slice(r.stdout.indexOf(`${h} (root@`));
-      expect(block).toMatch(/^ {2}~ web: install app 1\.1\.0 {2}will change\n {6}release 1\.0\.0 -> 1\.1\.0: 0 added, 0 removed, 1 changed file; bundle \d+ B\n {8}~ VERSION\n/m);
+      expect(block).toMatch(/^ {2}~ web: install shop 1\.1\.0 {2}will change\n {6}release 1\.0\.0 -> 1\.1\.0: 0 added, 0 removed, 1 changed file; bundle \d+ B\n {8}~ VERSION\n/m);
       expect(block).toContain([
         '  ~ web: put /srv/shop/shared/notes.conf  will change',
         '      --- /srv/shop/shared/notes.conf (on the host)',

@@ -80,7 +80,7 @@ describe.skipIf(!canRunFleet() || pythonToolchainMissing() !== undefined)('build
     expect(readFileSync(again.path).equals(bytes)).toBe(true);
   }, 180_000);
 
-  it('builds the node app on the host (vendored file: dependency, npm ci --offline)', async () => {
+  it('builds the node app on the host (vendored file: dependency, plain npm ci)', async () => {
     const info = await buildRemote({ source: join(FIXTURES, 'node-app'), builder: 'node', outDir: join(work, 'dist'), format: 'dir' }, conn, ctx());
     expect(info.path).toBe(join(work, 'dist', 'padder-0.7.0-any'));
     expect(execFileSync(join(info.path, 'install.sh'), [join(work, 'padder')], { encoding: 'utf8' })).toBe(`Installed padder-0.7.0-any into ${join(work, 'padder')}\n`);

@@ -81,7 +81,7 @@ describe('buildBundle (dir builder)', () => {
       builder: 'dir',
       built_at: '2026-03-04T05:06:07.000Z',
       dependencies: [],
-      tools: { 'orch-dir-builder': '1', node: process.versions.node },
+      tools: { 'orch-dir-builder': '2', node: process.versions.node },
     });
     expect(manifest.source_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(Object.keys(manifest.files)).toEqual(['.orchignore', 'VERSION', 'bin/shop', 'lib/deep/data.txt', 'lib/keep.env']);
@@ -320,5 +320,36 @@ describe('cache location and cleaning', () => {
     expect(readdirSync(join(work, 'xdg/orch')).sort()).toEqual(['bundles', 'tmp', 'unrelated']);
     expect(readdirSync(join(work, 'xdg/orch/bundles'))).toEqual([]);
     expect((await buildBundle({ source, builder: 'dir', outDir: join(work, 'dist') }, ctx)).cached).toBe(false);
+  });
+});
+
+describe('package name and release id of a build (issues 17 and 11)', () => {
+  it('bundleName names a bundle whose SOURCE has no metadata name; package beats both', async () => {
+    const src = makeSource(join(work, 'app'));
+    const ctx = context();
+    const named = await buildBundle({ source: src, builder: 'dir', outDir: join(work, 'dist'), bundleName: 'notes', cacheDir: join(work, 'c') }, ctx);
+    expect(named).toMatchObject({ package: 'notes', dir: 'notes-1.2.0-any', path: join(work, 'dist', 'notes-1.2.0-any.tar.gz') });
+    const forced = await buildBundle({ source: src, builder: 'dir', outDir: join(work, 'dist'), bundleName: 'notes', package: 'shop', cacheDir: join(work, 'c') }, ctx);
+    expect(forced).toMatchObject({ package: 'shop', dir: 'shop-1.2.0-any', cached: false });
+    expect(execFileSync('tar', ['-xzOf', forced.path, 'shop-1.2.0-any/PACKAGE'], { encoding: 'utf8' })).toBe('shop\n');
+  });
+
+  it('timestamp: the id is <base>+built_at; unchanged content is a cache hit with the old id, changed content a new id', async () => {
+    const src = makeSource();
+    const opts = { source: src, builder: 'dir' as const, outDir: join(work, 'dist'), cacheDir: join(work, 'c'), versionScheme: 'timestamp' as const };
+    const first = await buildBundle(opts, context({}, '2026-03-04T05:06:07.000Z'));
+    expect(first).toMatchObject({ version: '1.2.0+20260304050607', cached: false });
+    const manifest = JSON.parse(execFileSync('tar', ['-xzOf', first.path, `${first.dir}/info.json`], { encoding: 'utf8' }));
+    expect(manifest).toMatchObject({ version: '1.2.0+20260304050607', built_at: '2026-03-04T05:06:07.000Z' });
+    const again = await buildBundle(opts, context({}, '2026-03-05T00:00:00.000Z'));
+    expect(again).toMatchObject({ version: '1.2.0+20260304050607', sha256: first.sha256, cached: true });
+    writeFileSync(join(src, 'lib/deep/data.txt'), 'changed\n');
+    const changed = await buildBundle(opts, context({}, '2026-03-05T00:00:00.000Z'));
+    expect(changed).toMatchObject({ version: '1.2.0+20260305000000', cached: false });
+    // SOURCE_DATE_EPOCH fixes built_at, and so the timestamp: reproducible bytes.
+    const a = await buildBundle({ ...opts, outDir: join(work, 'r1'), noCache: true }, context({ SOURCE_DATE_EPOCH: '1700000000' }, '2026-01-01T00:00:00.000Z'));
+    const b = await buildBundle({ ...opts, outDir: join(work, 'r2'), noCache: true }, context({ SOURCE_DATE_EPOCH: '1700000000' }, '2027-01-01T00:00:00.000Z'));
+    expect(a.version).toBe('1.2.0+20231114221320');
+    expect(b.sha256).toBe(a.sha256);
   });
 });

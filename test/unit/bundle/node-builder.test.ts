@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectArtifact } from '../../../src/bundle/artifact.js';
 import { buildBundle } from '../../../src/bundle/build.js';
-import { lockfileIsOffline, listNodeDependencies, scanNodeData } from '../../../src/bundle/node-builder.js';
+import { listNodeDependencies, npmCiArgv, scanNodeData } from '../../../src/bundle/node-builder.js';
 import { makeTempDir } from './helpers.js';
 
 const FIXTURE = join(import.meta.dirname, '../../fixtures/bundle/node-app');
@@ -13,13 +13,8 @@ const root = makeTempDir('orch-node-bundle-');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('lockfile helpers', () => {
-  it.each([
-    [{ packages: { '': {}, 'node_modules/a': { resolved: 'vendor/a', link: true } } }, true],
-    [{ packages: { '': {}, 'node_modules/a': { resolved: 'file:vendor/a-1.0.0.tgz' } } }, true],
-    [{ packages: { '': {}, 'node_modules/a': { resolved: 'https://registry.npmjs.org/a/-/a-1.0.0.tgz' } } }, false],
-    [{}, true],
-  ])('lockfileIsOffline(%j) = %s', (lock, want) => {
-    expect(lockfileIsOffline(lock)).toBe(want);
+  it('npm ci never gets --offline or any other guess: the user\'s npm configuration decides', () => {
+    expect(npmCiArgv()).toEqual(['npm', 'ci', '--omit=dev', '--no-audit', '--no-fund']);
   });
 
   it('lists production packages, following file: links to their version', () => {
@@ -36,7 +31,7 @@ describe('lockfile helpers', () => {
   });
 });
 
-describe('buildBundle --builder node (real npm ci, offline)', () => {
+describe('buildBundle --builder node (real npm ci, vendored file: dependency, no registry)', () => {
   it('bundles the app with production node_modules; install.sh copies it and the app runs', async () => {
     const src = join(root, 'padder');
     cpSync(FIXTURE, src, { recursive: true });
@@ -46,7 +41,7 @@ describe('buildBundle --builder node (real npm ci, offline)', () => {
     const lines: string[] = [];
     const env = { PATH: process.env.PATH, HOME: join(root, 'home'), SOURCE_DATE_EPOCH: '1700000000' };
     const info = await buildBundle({ source: src, builder: 'node', outDir: join(root, 'dist'), cacheDir: join(root, 'cache') }, { env, now: () => new Date(), log: (l) => lines.push(l) });
-    expect(lines).toContain('node: npm ci --omit=dev --no-audit --no-fund --offline...');
+    expect(lines).toContain('node: npm ci --omit=dev --no-audit --no-fund...');
     expect(lines).toContain('node: 1 package');
     expect(info).toMatchObject({ package: 'padder', version: '0.7.0', platform: 'any', dir: 'padder-0.7.0-any', cached: false });
     const { cached: _c, ...plain } = info;
