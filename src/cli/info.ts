@@ -60,6 +60,7 @@ export async function runTree(playbook: string, opts: CommonOpts): Promise<void>
   const prepared = await preparePlan({
     playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env, now: () => new Date(),
     ...(opts.limit !== undefined && { limit: opts.limit }), skipSyntaxCheck: true,
+    warn: (l: string) => void process.stderr.write(`orch: warning: ${l}\n`),
   });
   if (!prepared.tree) {
     if (prepared.diagnostics.length) throw new ConfigError(prepared.diagnostics);

@@ -117,7 +117,14 @@ async function prepareQuietly(playbook: string, opts: CommonOpts, extraVars: Rec
     extraVars,
     env: process.env,
     now: () => new Date(),
-    ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
+    ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}
+`) }),
+    // A warning ends the status line first, so it stays on screen.
+    warn: (l: string) => {
+      status.clear();
+      err(`orch: warning: ${l}
+`);
+    },
     // build_on: the build host is reached like any host of a run (same transports and host-key rules).
     connect: async (host, hosts) => (await transportsFor(hosts))(host).connect(host, { hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env }),
   });

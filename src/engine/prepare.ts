@@ -49,6 +49,8 @@ export interface PrepareOptions {
    * action's steps become the only steps, see compile/actions.ts); diagnostics stop the run.
    */
   selectPlaybook?: (playbook: Playbook, index: SourceIndexImpl) => { playbook?: Playbook; diagnostics: Diagnostic[] };
+  /** Receives warnings that do not stop the run (a `--limit` term matching nothing). */
+  warn?: (line: string) => void;
   /** Opens a connection to a host (for `build_on`); injected by the CLI, which owns the transports. */
   connect?: (host: PlanHost, hosts: Record<string, PlanHost>) => Promise<Connection>;
 }
@@ -148,6 +150,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
     inputs,
   });
   if (!res.plan) return { masker, playbook, inventory, ...(res.tree && { tree: res.tree }), diagnostics: res.diagnostics };
+  for (const w of res.warnings ?? []) opts.warn?.(w);
   const plan = res.plan;
   plan.inputs.extraVars = masker.maskDeep(opts.extraVars);
   if (!opts.skipSyntaxCheck) {
