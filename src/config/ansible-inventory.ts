@@ -16,8 +16,10 @@
  *   settings: `ansible_host` -> address, `ansible_port` -> port, `ansible_user` -> user,
  *   `ansible_ssh_private_key_file` -> identity (also the older `ansible_ssh_host`,
  *   `ansible_ssh_port`, `ansible_ssh_user`, `ansible_private_key_file`),
- *   `ansible_connection: local` -> transport local, and `-J HOST` / `-o ProxyJump=HOST`
- *   in `ansible_ssh_common_args` -> jump (HOST must be an inventory host);
+ *   `ansible_connection: local` -> transport local, and in `ansible_ssh_common_args`
+ *   `-J HOST` / `-o ProxyJump=HOST` -> jump (HOST must be an inventory host),
+ *   `-o UserKnownHostsFile=FILE` -> known_hosts, `-o StrictHostKeyChecking=yes|accept-new`
+ *   -> host_key_policy;
  * - Ansible's group and host order is kept (`Inventory.patternOrder`) for `--limit`
  *   subscripts such as `web[0]`.
  *
@@ -30,7 +32,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parse as parseYamlPlain } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { diagAt } from '../model/diagnostics.js';
 import { displayPath, loadYaml } from './load-yaml.js';
@@ -106,7 +108,7 @@ export async function detectAnsibleInventory(arg: string): Promise<string | unde
   if (ext === '' || ext === '.yml' || ext === '.yaml' || ext === '.json') {
     let value: unknown;
     try {
-      value = parseYamlPlain(text, { maxAliasCount: 100, logLevel: 'silent' });
+      value = parseYamlPlain(text);
     } catch {
       return ext === '' ? arg : undefined; // not YAML: INI when without extension
     }
@@ -114,6 +116,13 @@ export async function detectAnsibleInventory(arg: string): Promise<string | unde
     return looksLikeAnsibleYaml(value) ? arg : undefined;
   }
   return undefined;
+}
+
+/** Plain YAML parse; throws on a syntax error (the `yaml` package's errors, first line). */
+function parseYamlPlain(text: string, _opts?: unknown): unknown {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length) throw new Error(doc.errors[0]!.message.split('\n')[0]);
+  return doc.toJS({ maxAliasCount: 100 });
 }
 
 function isMap(v: unknown): v is Record<string, unknown> {
@@ -610,7 +619,7 @@ async function readVarsFiles(dir: string, name: string, hashes: Record<string, s
     if (vl !== undefined) throw new AnsibleInputError(`${displayPath(f)}:${vl}: vault-encrypted values are not supported (orch cannot decrypt Ansible Vault); use orch's secret: vars or {{env "NAME"}}`);
     let value: unknown;
     try {
-      value = parseYamlPlain(text, { maxAliasCount: 100, uniqueKeys: true });
+      value = parseYamlPlain(text);
     } catch (e) {
       throw new AnsibleInputError(`${displayPath(f)}: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -629,26 +638,44 @@ const CONNECTION_VARS = new Set([
 /** `ansible_*` vars without connection meaning, kept as ordinary vars. */
 const PLAIN_ANSIBLE_VARS = new Set(['ansible_python_interpreter']);
 
-/** `-J HOST` / `-o ProxyJump=HOST` in ssh common args; anything else there is refused. */
-function proxyJumpOf(args: string): string {
+/** What orch takes from `ansible_ssh_common_args`. */
+interface CommonArgs {
+  jump?: string;
+  knownHosts?: string;
+  hostKeyPolicy?: 'strict' | 'accept-new';
+}
+
+/**
+ * `-J HOST`, `-o ProxyJump=HOST`, `-o UserKnownHostsFile=FILE` and
+ * `-o StrictHostKeyChecking=yes|accept-new` in ssh common args; anything else is refused
+ * (orch does not run the ssh program, so other options would be silently lost).
+ * @throws Error naming the option.
+ */
+export function parseSshCommonArgs(args: string): CommonArgs {
   const words = shlexSplit(args);
-  let jump: string | undefined;
+  const out: CommonArgs = {};
+  const refuse = (what: string): never => {
+    throw new Error(`ansible_ssh_common_args: orch takes only -J HOST, -o ProxyJump=HOST, -o UserKnownHostsFile=FILE and -o StrictHostKeyChecking=yes|accept-new, not "${what}"`);
+  };
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
-    let value: string | undefined;
-    if (w === '-J') value = words[++i];
-    else if (w.startsWith('-J')) value = w.slice(2);
-    else if (w === '-o' || w.startsWith('-o')) {
-      const opt = w === '-o' ? words[++i] : w.slice(2);
-      const m = /^ProxyJump[= ](.+)$/i.exec(opt?.trim() ?? '');
-      if (!m) throw new Error(`ansible_ssh_common_args: orch takes only ProxyJump (-J HOST or -o ProxyJump=HOST), not "${opt ?? ''}"`);
-      value = m[1]!.trim();
-    } else throw new Error(`ansible_ssh_common_args: orch takes only ProxyJump (-J HOST or -o ProxyJump=HOST), not "${w}"`);
-    if (!value) throw new Error('ansible_ssh_common_args: -J without a host');
-    jump = value;
+    if (w === '-J' || w.startsWith('-J')) {
+      const v = w === '-J' ? words[++i] : w.slice(2);
+      if (!v) refuse(w);
+      out.jump = v;
+    } else if (w === '-o' || w.startsWith('-o')) {
+      const opt = (w === '-o' ? words[++i] : w.slice(2)) ?? '';
+      const m = /^(\w+)\s*[= ]\s*(.+)$/.exec(opt.trim());
+      if (!m) return refuse(opt);
+      const key = m[1]!.toLowerCase();
+      const value = m[2]!.trim();
+      if (key === 'proxyjump') out.jump = value;
+      else if (key === 'userknownhostsfile') out.knownHosts = value.split(/\s+/)[0]!;
+      else if (key === 'stricthostkeychecking' && /^(yes|accept-new)$/i.test(value)) out.hostKeyPolicy = value.toLowerCase() === 'yes' ? 'strict' : 'accept-new';
+      else refuse(opt);
+    } else refuse(w);
   }
-  if (jump === undefined) throw new Error('ansible_ssh_common_args: orch takes only ProxyJump (-J HOST or -o ProxyJump=HOST)');
-  return jump;
+  return out;
 }
 
 /**
@@ -707,7 +734,7 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
     let isYaml = ext === '.yml' || ext === '.yaml' || ext === '.json';
     if (!isYaml && ext === '') {
       try {
-        const v = parseYamlPlain(text, { logLevel: 'silent' });
+        const v = parseYamlPlain(text);
         isYaml = isMap(v) && looksLikeAnsibleYaml(v);
       } catch {
         isYaml = false;
@@ -786,8 +813,13 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
     const common = str('ansible_ssh_common_args');
     if (common !== undefined && common.trim() !== '') {
       try {
-        const jump = proxyJumpOf(common);
-        if (jump.includes(',')) problem(`host ${h}: ProxyJump ${jump}: give orch one bastion per host (the bastion's own ansible_ssh_common_args give the next hop)`);
+        const ca = parseSshCommonArgs(common);
+        const jump = ca.jump;
+        if (ca.knownHosts !== undefined) own.known_hosts = ca.knownHosts;
+        if (ca.hostKeyPolicy !== undefined) own.host_key_policy = ca.hostKeyPolicy;
+        if (jump === undefined || jump.toLowerCase() === 'none') {
+          /* no bastion */
+        } else if (jump.includes(',')) problem(`host ${h}: ProxyJump ${jump}: give orch one bastion per host (the bastion's own ansible_ssh_common_args give the next hop)`);
         else if (!inv.hosts.has(jump)) problem(`host ${h}: ProxyJump ${jump} is not a host of the inventory (orch's jump names an inventory host; add it)`);
         else if (jump !== h) own.jump = jump;
       } catch (e) {
