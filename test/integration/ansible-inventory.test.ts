@@ -317,4 +317,17 @@ nodes:
     expect(limited.code, limited.stderr).toBe(0);
     expect(limited.stderr).toContain('orch: warning: --limit: Could not match supplied host pattern, ignoring: nosuch');
   }, 240_000);
+
+  it('skips an ssh_config IdentityFile that does not exist and uses the next one, as ssh does', async () => {
+    const ssh = join(env.HOME!, '.ssh');
+    mkdirSync(ssh, { recursive: true });
+    writeFileSync(join(ssh, 'config'), `Host 10.231.*\n  User root\n  IdentityFile ~/.ssh/no_such_key\n  IdentityFile ${fleet.identityFile}\n`);
+    const inv = join(work, 'bare.yml');
+    writeFileSync(inv, `defaults: { known_hosts: ${fleet.knownHostsFile} }\nhosts:\n${fleet.hosts.map((h) => `  ${h.name}: { address: ${h.address}, port: ${h.port} }\n`).join('')}`);
+    const conn = await orch(['ssh-config', '-i', inv, 'h1', '--json'], env);
+    expect((JSON.parse(conn.stdout) as { connection: { identity_files: string[] } }).connection.identity_files).toEqual([join(ssh, 'no_such_key'), fleet.identityFile]);
+    const res = await orch(['exec', '-i', inv, '--limit', 'all', '--json', '--', 'echo', 'ok'], env);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    expect((JSON.parse(res.stdout) as { host: string; code: number }[]).map((r) => `${r.host}:${r.code}`)).toEqual(['h1:0', 'h2:0', 'h3:0']);
+  }, 120_000);
 });
