@@ -279,7 +279,7 @@ export function translatePythonRegex(source: string): RegExp | string {
     if (c === '\\') {
       const e = source[i + 1];
       if (e === undefined) return 'bad escape (end of pattern)';
-      if (/[1-9]/.test(e)) return `backreference \\${e} is not supported (patterns run in linear time)`;
+      if (/[1-9]/.test(e)) return 'backreferences and lookaround are not supported (patterns run in linear time)';
       const hex = /^(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})/.exec(source.slice(i + 1));
       if (hex) {
         out += `\\${hex[0]}`;
@@ -319,12 +319,12 @@ export function translatePythonRegex(source: string): RegExp | string {
       } else if (rest.startsWith('P<')) {
         out += '(?<';
         i += 4;
-      } else if (rest.startsWith('P=')) return 'backreference (?P=...) is not supported (patterns run in linear time)';
+      } else if (rest.startsWith('P=')) return 'backreferences and lookaround are not supported (patterns run in linear time)';
       else if (rest.startsWith('#')) {
         const close = source.indexOf(')', i);
         if (close < 0) return 'missing ), unterminated comment';
         i = close + 1;
-      } else if (/^(?:=|!|<=|<!)/.test(rest)) return 'lookahead and lookbehind are not supported (patterns run in linear time)';
+      } else if (/^(?:=|!|<=|<!)/.test(rest)) return 'backreferences and lookaround are not supported (patterns run in linear time)';
       else if (rest.startsWith('>')) return 'atomic groups (?>...) are not supported';
       else if (rest.startsWith('(')) return 'conditional groups (?(...)...) are not supported';
       else if (/^[aiLmsux-]+:/.test(rest)) return 'scoped flags (?flags:...) are not supported; put global flags such as (?i) at the start';

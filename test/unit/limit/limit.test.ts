@@ -82,8 +82,8 @@ describe('selectHosts', () => {
     ['x*', '--limit "x*" matches no host (hosts: db1, db2, lb1, web1, web2; roles: db, web; groups: prod, staging)'],
     ['~(web', '--limit term "~(web": Invalid regular expression: /(web/: Unterminated group'],
     ['web,!~[', '--limit term "!~[": unterminated character set'],
-    ['~(?=a)', '--limit term "~(?=a)": lookahead and lookbehind are not supported (patterns run in linear time)'],
-    ['~(a)\\1', '--limit term "~(a)\\1": backreference \\1 is not supported (patterns run in linear time)'],
+    ['~(?=a)', '--limit term "~(?=a)": backreferences and lookaround are not supported (patterns run in linear time)'],
+    ['~(a)\\1', '--limit term "~(a)\\1": backreferences and lookaround are not supported (patterns run in linear time)'],
     ['web:!', '--limit term "!" names nothing'],
     ['&', '--limit term "&" names nothing'],
     [`~${'a'.repeat(MAX_REGEX_LENGTH + 1)}`, `--limit regex "~${'a'.repeat(39)}..." is too long (201 characters; at most 200)`],
@@ -192,8 +192,8 @@ describe('Ansible details', () => {
     ['(?x) a', 'verbose mode (?x) is not supported'],
     ['\\q', 'bad escape \\q'],
     ['[]a', 'unterminated character set'],
-    ['(a)\\1', 'backreference \\1 is not supported (patterns run in linear time)'],
-    ['(?<=a)b', 'lookahead and lookbehind are not supported (patterns run in linear time)'],
+    ['(a)\\1', 'backreferences and lookaround are not supported (patterns run in linear time)'],
+    ['(?<=a)b', 'backreferences and lookaround are not supported (patterns run in linear time)'],
   ])('translatePythonRegex refuses %j clearly', (src, msg) => {
     expect(translatePythonRegex(src)).toBe(msg);
   });
