@@ -440,10 +440,15 @@ export function orderedGroups(u: LimitUniverse): Map<string, string[]> {
   for (const g of u.groups.values()) for (const h of g.hosts) inSome.add(h);
   out.set('all', [...u.hosts]);
   out.set('ungrouped', u.hosts.filter((h) => !inSome.has(h)));
+  const seen = new Map<string, Set<string>>();
   const add = (name: string, hosts: string[]): void => {
     const cur = out.get(name);
     if (!cur) out.set(name, [...hosts]);
-    else for (const h of hosts) if (!cur.includes(h)) cur.push(h);
+    else {
+      let s = seen.get(name);
+      if (!s) seen.set(name, (s = new Set(cur)));
+      for (const h of hosts) if (!s.has(h)) (s.add(h), cur.push(h));
+    }
   };
   for (const [r, hs] of u.roles) add(r, hs);
   for (const [g, spec] of u.groups) add(g, spec.hosts);

@@ -343,13 +343,21 @@ function addChild(inv: AInventory, parent: string, child: string): void {
   if (!c.parents.includes(parent)) c.parents.push(parent);
 }
 
+/** Members of each group as a set (group.hosts keeps the order), so big groups fill in linear time. */
+const memberSets = new WeakMap<AGroup, Set<string>>();
+
 function addHost(inv: AInventory, host: string, group: string | undefined, port?: number): Vars {
   let vars = inv.hosts.get(host);
   if (!vars) inv.hosts.set(host, (vars = {}));
   if (port !== undefined) setOwn(vars, 'ansible_port', port);
   if (group) {
     const g = inv.groups.get(group)!;
-    if (!g.hosts.includes(host)) g.hosts.push(host);
+    let members = memberSets.get(g);
+    if (!members) memberSets.set(g, (members = new Set(g.hosts)));
+    if (!members.has(host)) {
+      members.add(host);
+      g.hosts.push(host);
+    }
   }
   return vars;
 }
@@ -516,8 +524,10 @@ function reconcile(inv: AInventory): void {
     if (g.name !== 'all' && g.parents.length === 0) addChild(inv, 'all', g.name);
   }
   const ungrouped = inv.groups.get('ungrouped')!;
+  const direct = new Map<string, string[]>();
+  for (const g of inv.groups.values()) for (const h of g.hosts) (direct.get(h) ?? direct.set(h, []).get(h)!).push(g.name);
   for (const h of inv.hosts.keys()) {
-    const mine = [...inv.groups.values()].filter((g) => g.hosts.includes(h)).map((g) => g.name);
+    const mine = direct.get(h) ?? [];
     if (mine.includes('ungrouped')) {
       if (mine.some((g) => g !== 'all' && g !== 'ungrouped')) ungrouped.hosts = ungrouped.hosts.filter((x) => x !== h);
     } else if (mine.length === 0 || (mine.length === 1 && mine[0] === 'all')) {
@@ -683,8 +693,7 @@ export function parseSshCommonArgs(args: string): CommonArgs {
  * the inventory file's group vars (all, then groups by depth and name) < group_vars/all <
  * group_vars/* (same order) < the inventory file's host vars < host_vars/*.
  */
-function hostAnsibleVars(inv: AInventory, host: string, depth: Map<string, number>, groupFiles: Map<string, Vars>, hostFiles: Vars): Vars {
-  const groups = [...inv.groups.values()].filter((g) => g.name !== 'all' && groupHosts(inv, g.name).includes(host)).map((g) => g.name);
+function hostAnsibleVars(inv: AInventory, host: string, groups: string[], depth: Map<string, number>, groupFiles: Map<string, Vars>, hostFiles: Vars): Vars {
   const order = ['all', ...groups.sort((a, b) => (depth.get(a)! - depth.get(b)!) || (a < b ? -1 : a > b ? 1 : 0))];
   const vars: Vars = {};
   for (const g of order) for (const [k, v] of Object.entries(inv.groups.get(g)!.vars)) setOwn(vars, k, v);
@@ -777,6 +786,9 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
   const depth = groupDepths(inv);
   const order = new Map<string, string[]>();
   for (const g of inv.groups.keys()) order.set(g, groupHosts(inv, g));
+  // Groups of each host (directly or through children), computed once.
+  const groupsOf = new Map<string, string[]>();
+  for (const [g, hs] of order) if (g !== 'all') for (const h of hs) (groupsOf.get(h) ?? groupsOf.set(h, []).get(h)!).push(g);
 
   // Hosts: connection settings from the effective Ansible vars.
   const hosts: Record<string, unknown> = {};
@@ -785,7 +797,7 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
       problem(`host ${JSON.stringify(h)}: orch host names match ^[A-Za-z0-9][A-Za-z0-9_.-]*$ (give it a name and set ansible_host to the address)`);
       continue;
     }
-    const vars = hostAnsibleVars(inv, h, depth, groupFiles, hostFiles.get(h) ?? {});
+    const vars = hostAnsibleVars(inv, h, [...(groupsOf.get(h) ?? [])], depth, groupFiles, hostFiles.get(h) ?? {});
     const own: Record<string, unknown> = {};
     for (const k of Object.keys(vars)) {
       if (k.startsWith('ansible_') && !CONNECTION_VARS.has(k) && !PLAIN_ANSIBLE_VARS.has(k)) {

@@ -255,14 +255,25 @@ export async function readSshConfig(file: string, ctx: ResolveContext = resolveC
 // ---------------------------------------------------------------------------------------
 // Evaluation
 
-/** OpenSSH `match_pattern`: `*` and `?` wildcards, the whole string. */
+const patternCache = new Map<string, RegExp>();
+
+/** OpenSSH `match_pattern`: `*` and `?` wildcards, the whole string (compiled once per pattern). */
 function matchPattern(s: string, pattern: string): boolean {
-  let src = '';
-  for (const c of pattern) src += c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  return new RegExp(`^${src}$`, 's').test(s);
+  let re = patternCache.get(pattern);
+  if (!re) {
+    let src = '';
+    for (const c of pattern) src += c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    re = new RegExp(`^${src}$`, 's');
+    if (patternCache.size < 10000) patternCache.set(pattern, re);
+  }
+  return re.test(s);
 }
 
-/** OpenSSH `match_pattern_list`: comma list, `!` negation wins; 1 match, 0 none, -1 negated match. */
+/**
+ * OpenSSH `match_pattern_list`: comma list, `!` negation wins; 1 match, 0 none, -1 negated
+ * match. With `lower` (Match host/originalhost: `match_hostname`) both sides are compared
+ * case-insensitively (`Host` lines, by contrast, are case-sensitive).
+ */
 function matchPatternList(s: string, list: string, lower: boolean): number {
   let got = 0;
   const str = lower ? s.toLowerCase() : s;
@@ -296,7 +307,7 @@ interface Set_ {
 }
 
 interface PassState {
-  /** Host patterns are matched against this (lower case on the first pass). */
+  /** Host patterns are matched against this: the alias as given on the first pass, the (lower-cased, canonical) host name on the final one. */
   host: string;
   originalHost: string;
   final: boolean;
@@ -404,7 +415,14 @@ function runFile(f: ConfFile, o: Options, st: PassState, ctx: ResolveContext, ac
       continue;
     }
     if (l.key === 'match') {
-      activep = neverMatch ? false : evalMatch(l, o, st, ctx);
+      // ssh evaluates the criteria even where the block can never apply (an Include in an
+      // inactive block): a `Match final` there still asks for the final pass.
+      if (neverMatch) {
+        const probe: PassState = { ...st, warnings: [] };
+        evalMatch(l, o, probe, ctx);
+        if (probe.wantFinal) st.wantFinal = true;
+        activep = false;
+      } else activep = evalMatch(l, o, st, ctx);
       continue;
     }
     if (l.key === 'include') {
@@ -521,7 +539,7 @@ export async function evaluateConfig(config: ParsedSshConfig | undefined, alias:
   if (config?.error) throw new Error(`ssh_config: ${config.error}`);
   const o: Options = { identityfile: [] };
   if (overrides.jump !== undefined) o.proxyjump = { value: overrides.jump, source: overrides.source ?? 'inventory' };
-  const st: PassState = { host: alias.toLowerCase(), originalHost: alias, final: false, wantFinal: false, warnings: [...(config?.problems ?? [])] };
+  const st: PassState = { host: alias, originalHost: alias, final: false, wantFinal: false, warnings: [...(config?.problems ?? [])] };
   for (const f of config?.files ?? []) runFile(f, o, st, ctx, true, false);
 
   // ssh.c after the first pass: HostName replaces the host, then canonicalization.

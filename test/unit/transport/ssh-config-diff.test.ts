@@ -22,7 +22,7 @@ const SEED = Number(process.env.ORCH_SSHCFG_SEED ?? 4242);
 const CONFIGS = 80;
 const haveSsh = spawnSync('ssh', ['-V'], { encoding: 'utf8' }).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'orch-sshcfg-diff-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => (process.env.ORCH_KEEP_CORPUS ? console.log(`corpus kept in ${dir}`) : rmSync(dir, { recursive: true, force: true })));
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -35,7 +35,7 @@ function rng(seed: number): () => number {
   };
 }
 
-const ALIASES = ['web1', 'web2', 'db', 'bastion', 'jump.example', 'a', 'b', 'x.y.z', '10.1.2.3'];
+const ALIASES = ['web1', 'web2', 'db', 'bastion', 'jump.example', 'a', 'b', 'x.y.z', '10.1.2.3', 'WEB1', 'Db'];
 
 function generate(seed: number): { main: string; aliases: string[] }[] {
   const r = rng(seed);
@@ -57,12 +57,12 @@ function generate(seed: number): { main: string; aliases: string[] }[] {
   };
   const header = (): string => {
     if (r() < 0.7) {
-      const pats = Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(['web*', 'web1', 'db', '*', '?', 'a,b', 'a', 'b', '*.example', '!web2', '!db', 'x.*', '10.1.*', 'h-*', 'real.example', 'db.internal']));
+      const pats = Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(['web*', 'web1', 'db', '*', '?', 'a,b', 'a', 'b', '*.example', '!web2', '!db', 'x.*', '10.1.*', 'h-*', 'real.example', 'db.internal', 'WEB*', 'D?']));
       return `Host ${pats.join(' ')}`;
     }
     const crit = pick([
       'all', 'host web*', 'host db.internal,real.example', 'originalhost a,b', '!host web1', 'user deploy', 'user ops,root',
-      `localuser ${os.userInfo().username}`, 'localuser nobody', 'final', 'canonical', 'host *.example final', '!originalhost db',
+      `localuser ${os.userInfo().username}`, 'localuser nobody', 'final', 'canonical', 'host WEB*', 'originalhost D*', 'host *.example final', '!originalhost db',
     ]);
     return `Match ${crit}`;
   };
