@@ -105,6 +105,12 @@ export async function detectAnsibleInventory(arg: string): Promise<string | unde
   if (text.startsWith('#!')) return arg;
   const ext = extname(arg).toLowerCase();
   if (ext === '.ini' || ext === '.cfg') return arg;
+  if (ext === '.yml' || ext === '.yaml') {
+    // Fast path (orch inventories can be large): a top-level key of orch's format at
+    // column 0 settles it without parsing the whole file a second time.
+    const top = new Set([...text.matchAll(/^["']?([A-Za-z_][\w.-]*)["']?\s*:/gm)].map((m) => m[1]!));
+    if (['defaults', 'hosts', 'roles', 'groups'].some((k) => top.has(k))) return undefined;
+  }
   if (ext === '' || ext === '.yml' || ext === '.yaml' || ext === '.json') {
     let value: unknown;
     try {
