@@ -1,27 +1,59 @@
-/** `orch hosts`, `orch tree`: read-only views of the configuration (`orch validate` is in validate.ts). */
+/** `orch hosts`, `orch ssh-config`, `orch tree`: read-only views of the configuration (`orch validate` is in validate.ts). */
 import { flattenNodes } from '../compile/resolve-nodes.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError } from '../model/errors.js';
+import { describeAlias, describeInventoryHosts, formatConnection, loadCliSshConfig } from './connection-info.js';
 import { cmdlineError, limitHosts, loadCommandInventory } from './targets.js';
 import { EXIT, ExitRequest } from './main.js';
 import { parseExtraVars, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 
-/** `orch hosts (PLAYBOOK | -i INVENTORY) [--limit P] [--json]`. */
-export async function runHosts(playbook: string | undefined, opts: { inventory?: string[]; limit?: string; json?: boolean }): Promise<void> {
+/**
+ * `orch hosts (PLAYBOOK | -i INVENTORY) [--limit P] [--json] [--ssh-config FILE]`.
+ * JSON: `[{host, address, transport, user, port, roles, groups, vars, connection}]` where
+ * `connection` is the resolved connection (see `ConnectionInfo`: address, port, user,
+ * identity files in order, jump chain, known_hosts, host-key policy, `sources`).
+ */
+export async function runHosts(playbook: string | undefined, opts: { inventory?: string[]; limit?: string; json?: boolean; sshConfig?: string }): Promise<void> {
   const { inventory: inv } = await loadCommandInventory(playbook, opts.inventory ?? []);
   const names = limitHosts(inv, opts.limit);
   const rows = names.map((n) => {
     const h = inv.hosts.get(n)!;
-    return { host: n, address: h.address, transport: h.transport, user: h.user ?? null, port: h.port ?? null, roles: h.roles, groups: h.groups };
+    return { host: n, address: h.address, transport: h.transport, user: h.user ?? null, port: h.port ?? null, roles: h.roles, groups: h.groups, vars: h.vars };
   });
-  if (opts.json) return void out(`${JSON.stringify(rows)}\n`);
+  if (opts.json) {
+    const config = await loadCliSshConfig(process.env, opts.sshConfig);
+    const conns = await describeInventoryHosts(inv, names, config, process.env);
+    return void out(`${JSON.stringify(rows.map((r) => ({ ...r, connection: conns.get(r.host) })))}\n`);
+  }
   const w = Math.max(4, ...rows.map((r) => r.host.length));
   const aw = Math.max(7, ...rows.map((r) => r.address.length));
   out(`${'HOST'.padEnd(w)}  ${'ADDRESS'.padEnd(aw)}  ROLES / GROUPS\n`);
   for (const r of rows) out(`${r.host.padEnd(w)}  ${(r.transport === 'local' ? '(local)' : r.address).padEnd(aw)}  ${r.roles.join(',') || '-'} / ${r.groups.join(',') || '-'}\n`);
   out(`${rows.length} host${rows.length === 1 ? '' : 's'}\n`);
+}
+
+/**
+ * `orch ssh-config [PLAYBOOK] HOST [-i INVENTORY] [--json] [--ssh-config FILE]`: the
+ * connection orch would open to HOST, like `ssh -G HOST`, each value with its source. HOST
+ * is an inventory host when an inventory is given (or the playbook has one), else an
+ * ssh_config alias. Exit 1 when it cannot be resolved.
+ */
+export async function runSshConfig(args: string[], opts: { inventory?: string[]; json?: boolean; sshConfig?: string }): Promise<void> {
+  if (args.length < 1 || args.length > 2) throw cmdlineError('HOST', 'give HOST, or PLAYBOOK HOST');
+  const host = args[args.length - 1]!;
+  const playbook = args.length === 2 ? args[0] : undefined;
+  const config = await loadCliSshConfig(process.env, opts.sshConfig);
+  let info;
+  if (playbook || opts.inventory?.length) {
+    const { inventory: inv } = await loadCommandInventory(playbook, opts.inventory ?? []);
+    if (!inv.hosts.has(host)) throw cmdlineError('HOST', `no host ${JSON.stringify(host)} in the inventory (hosts: ${[...inv.hosts.keys()].slice(0, 10).join(', ')}${inv.hosts.size > 10 ? ', ...' : ''})`);
+    info = (await describeInventoryHosts(inv, [host], config, process.env)).get(host)!;
+  } else info = await describeAlias(host, config, process.env);
+  if (opts.json) out(`${JSON.stringify({ host, connection: info })}\n`);
+  else out(formatConnection(host, info));
+  if (info.error) throw new ExitRequest(EXIT.INVALID);
 }
 
 /** One step of a node in `orch tree --json`. */
@@ -60,6 +92,7 @@ export async function runTree(playbook: string, opts: CommonOpts): Promise<void>
   const prepared = await preparePlan({
     playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env, now: () => new Date(),
     ...(opts.limit !== undefined && { limit: opts.limit }), skipSyntaxCheck: true,
+    warn: (l: string) => void process.stderr.write(`orch: warning: ${l}\n`),
   });
   if (!prepared.tree) {
     if (prepared.diagnostics.length) throw new ConfigError(prepared.diagnostics);

@@ -35,6 +35,7 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
     const prepared = await preparePlan({
       playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env,
       now: () => new Date(), skipSyntaxCheck: true, ...(opts.limit !== undefined && { limit: opts.limit }),
+      warn: (l: string) => void process.stderr.write(`orch: warning: ${l}\n`),
     });
     if (!prepared.plan || !prepared.inventory) throw new ConfigError(prepared.diagnostics);
     ({ plan, masker } = prepared);

@@ -28,8 +28,8 @@ function version(): string {
 /** Adds the options every run command shares (`common` in SPEC section 5). */
 function common(cmd: Command): Command {
   return cmd
-    .option('-i, --inventory <file>', 'inventory file (repeatable; later files win key by key); default: the playbook\'s inventory:', collect, [])
-    .option('-l, --limit <pattern>', 'only hosts matching this Ansible-style pattern: web*,db1:!db2, role:&group, ~regex')
+    .option('-i, --inventory <file>', 'inventory file (repeatable; later files win key by key; Ansible INI/YAML accepted, or forced with ansible:FILE); default: the playbook\'s inventory:', collect, [])
+    .option('-l, --limit <pattern>', 'only hosts matching this Ansible host pattern: web*,db1:!db2, role:&group, ~regex, web[0], web[1:3]')
     .option('--node <path>', 'only this node subtree (e.g. shop or shop.db)')
     .option('-e, --extra-var <key=value>', 'set a variable, highest precedence (repeatable)', collect, [])
     .option('--json', 'machine-readable output (JSON Lines events and a summary)')
@@ -166,13 +166,24 @@ export function buildProgram(): Command {
     });
 
   program.command('hosts').argument('[playbook]', 'playbook file')
-    .description('list the hosts a playbook or inventory targets, with roles and groups')
-    .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
+    .description('list the hosts a playbook or inventory targets, with roles and groups (--json: also vars and the resolved connection)')
+    .option('-i, --inventory <file>', 'inventory file (repeatable; orch YAML, or Ansible INI/YAML, forced with ansible:FILE)', collect, [])
     .option('-l, --limit <pattern>', 'only hosts matching this pattern')
-    .option('--json', 'JSON output')
+    .option('--json', 'JSON: [{host, address, transport, user, port, roles, groups, vars, connection}], connection = what orch resolved and where each value came from')
+    .option('--ssh-config <file>', 'read only this ssh_config file (like ssh -F; default ~/.ssh/config and /etc/ssh/ssh_config)')
     .action(async (playbook: string | undefined, opts: Record<string, unknown>) => {
       const { runHosts } = await import('./info.js');
       return runHosts(playbook, opts);
+    });
+
+  program.command('ssh-config').argument('<args...>', '[PLAYBOOK] HOST: an inventory host (with a playbook or -i), else an ssh_config alias')
+    .description('show the connection orch would open to HOST, like ssh -G: address, user, port, identity files, jump chain, known_hosts, host-key policy, each with its source')
+    .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
+    .option('--json', 'JSON: {host, connection}')
+    .option('--ssh-config <file>', 'read only this ssh_config file (like ssh -F; default ~/.ssh/config and /etc/ssh/ssh_config)')
+    .action(async (args: string[], opts: Record<string, unknown>) => {
+      const { runSshConfig } = await import('./info.js');
+      return runSshConfig(args, opts);
     });
 
   common(program.command('tree').argument('<playbook>', 'playbook file'))

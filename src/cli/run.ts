@@ -120,6 +120,11 @@ async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: b
     ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
     // --offline never connects: build_on bundles are described, not built (issue 18).
     ...(opts.offline === true && { offline: true }),
+    // A warning ends the status line first, so it stays on screen.
+    warn: (l: string) => {
+      status.clear();
+      err(`orch: warning: ${l}\n`);
+    },
     // build_on: the build host is reached like any host of a run (same transports and host-key rules).
     connect: async (host, hosts) => (await transportsFor(hosts))(host).connect(host, { hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env }),
   });

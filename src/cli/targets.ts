@@ -4,7 +4,7 @@
  * `--limit` (Ansible pattern syntax), and a step-less plan to open connections with.
  */
 import { resolve } from 'node:path';
-import { selectHosts } from '../compile/limit.js';
+import { limitUniverse, selectHosts } from '../compile/limit.js';
 import { planHostsFor } from '../compile/plan-hosts.js';
 import { loadInventory } from '../config/inventory.js';
 import { loadPlaybook } from '../config/playbook.js';
@@ -37,12 +37,17 @@ export async function loadCommandInventory(playbook: string | undefined, invento
   return { inventory: inv.inventory, files };
 }
 
-/** Host names matching `limit` (every host without one), sorted. @throws ConfigError for a bad or empty match. */
+/**
+ * Host names matching `limit` (every host without one), sorted; terms that matched nothing
+ * are named on stderr (`orch: warning: --limit: Could not match supplied host pattern, ignoring: hh2`).
+ * @throws ConfigError for a bad or empty match.
+ */
 export function limitHosts(inventory: Inventory, limit: string | undefined): string[] {
   const names = [...inventory.hosts.keys()].sort();
   if (limit === undefined) return names;
-  const sel = selectHosts(limit, { hosts: names, roles: inventory.roles, groups: inventory.groups });
+  const sel = selectHosts(limit, limitUniverse(inventory));
   if ('error' in sel) throw cmdlineError('--limit', sel.error);
+  for (const w of sel.warnings) process.stderr.write(`orch: warning: --limit: ${w}\n`);
   return sel.hosts;
 }
 

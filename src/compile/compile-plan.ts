@@ -13,7 +13,7 @@ import type { Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
 import type { Masker } from '../shell/mask.js';
 import { isTooShortSecret, shortSecretMessage } from '../shell/mask.js';
 import { RenderError, renderTemplate } from '../shell/render.js';
-import { selectHosts } from './limit.js';
+import { limitUniverse, selectHosts } from './limit.js';
 import { planHostsFor } from './plan-hosts.js';
 import { flattenNodes, resolveNodeTree, type ResolvedNode } from './resolve-nodes.js';
 import { STEP_KINDS } from '../steps/index.js';
@@ -50,6 +50,8 @@ export interface CompileResult {
   diagnostics: Diagnostic[];
   /** The resolved node tree (for `orch tree`). */
   tree?: ResolvedNode;
+  /** Non-fatal problems to show the user (e.g. a `--limit` term that matched nothing). */
+  warnings?: string[];
 }
 
 /** Compiles a plan. Returns diagnostics (never throws for user input). */
@@ -62,10 +64,12 @@ export function compilePlan(input: CompileInput): CompileResult {
   // --limit
   const allHosts = [...inventory.hosts.keys()].sort();
   let limited = new Set(allHosts);
+  const warnings: string[] = [];
   if (input.limit !== undefined) {
-    const sel = selectHosts(input.limit, { hosts: allHosts, roles: inventory.roles, groups: inventory.groups });
+    const sel = selectHosts(input.limit, limitUniverse(inventory));
     if ('error' in sel) return { diagnostics: [cmdlineDiagnostic('--limit', sel.error)] };
     limited = new Set(sel.hosts);
+    warnings.push(...sel.warnings.map((w) => `--limit: ${w}`));
   }
 
   // --node
@@ -254,6 +258,7 @@ export function compilePlan(input: CompileInput): CompileResult {
     },
     diagnostics: [],
     tree: root,
+    warnings,
   };
 }
 

@@ -10,6 +10,7 @@
 import type { Diagnostic, DocPath } from '../model/diagnostics.js';
 import { diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Group, Host, HostKeyPolicy, Inventory, Vars } from '../model/inventory.js';
+import { detectAnsibleInventory, loadAnsibleInventory } from './ansible-inventory.js';
 import { compileGlob, isGlob } from './glob.js';
 import { loadYaml } from './load-yaml.js';
 import type { SourceIndexImpl } from './source-index.js';
@@ -133,7 +134,23 @@ export async function loadInventory(files: string[], index: SourceIndexImpl): Pr
   }
 
   const loaded: { file: string; value: RawMap }[] = [];
+  let patternOrder: Map<string, string[]> | undefined;
   for (const f of files) {
+    // Hook: Ansible INI/YAML inventories (src/config/ansible-inventory.ts) become orch's raw shape.
+    const ansible = await detectAnsibleInventory(f);
+    if (ansible !== undefined) {
+      const a = await loadAnsibleInventory(ansible, index);
+      absFiles.push(a.absPath);
+      Object.assign(fileHashes, a.fileHashes);
+      diagnostics.push(...a.diagnostics);
+      if (a.value) {
+        const schemaDiags = validateAgainstSchema('inventory', a.value, a.file, index);
+        diagnostics.push(...schemaDiags);
+        if (schemaDiags.length === 0) loaded.push({ file: a.file, value: a.value });
+        if (files.length === 1) patternOrder = a.order;
+      }
+      continue;
+    }
     const l = await loadYaml(f, index);
     absFiles.push(l.absPath);
     if (l.sha256) fileHashes[l.absPath] = l.sha256;
@@ -173,6 +190,7 @@ export async function loadInventory(files: string[], index: SourceIndexImpl): Pr
   const at = (path: DocPath, message: string) => diagnostics.push(diagAt(index, fileOf(origin, path), path, message));
   const inventory = buildInventory(raw, order, absFiles, at);
   if (diagnostics.length > 0) return { diagnostics: sortDiagnostics(diagnostics), fileHashes };
+  if (patternOrder) inventory.patternOrder = patternOrder;
   return { inventory, diagnostics: [], fileHashes };
 }
 

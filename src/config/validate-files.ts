@@ -7,6 +7,7 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import { sortDiagnostics } from '../model/diagnostics.js';
 import type { Inventory } from '../model/inventory.js';
 import type { Playbook } from '../model/playbook.js';
+import { detectAnsibleInventory } from './ansible-inventory.js';
 import { detectFileKind } from './detect.js';
 import { loadInventory } from './inventory.js';
 import { loadYaml } from './load-yaml.js';
@@ -36,6 +37,15 @@ export async function validateFiles(files: string[], index: SourceIndexImpl): Pr
   const res: ValidateFilesResult = { kinds: {}, diagnostics, playbooks: {}, inventories: {}, fileHashes: {} };
   for (const f of files) {
     if (f in res.kinds) continue;
+    // Hook: an Ansible INI/YAML inventory (src/config/ansible-inventory.ts) is validated as an inventory.
+    if ((await detectAnsibleInventory(f)) !== undefined) {
+      res.kinds[f] = 'inventory';
+      const r = await loadInventory([f], index);
+      diagnostics.push(...r.diagnostics);
+      Object.assign(res.fileHashes, r.fileHashes);
+      if (r.inventory) res.inventories[f] = r.inventory;
+      continue;
+    }
     const l = await loadYaml(f, index);
     if (l.diagnostics.length > 0) {
       res.kinds[f] = undefined;

@@ -50,6 +50,8 @@ export interface PrepareOptions {
   selectPlaybook?: (playbook: Playbook, index: SourceIndexImpl) => { playbook?: Playbook; diagnostics: Diagnostic[] };
   /** `plan --offline`: never connect; `build_on` bundles are described, not built (see src/bundle/playbook-bundle.ts). */
   offline?: boolean;
+  /** Receives warnings that do not stop the run (a `--limit` term matching nothing). */
+  warn?: (line: string) => void;
   /** Opens a connection to a host (for `build_on`); injected by the CLI, which owns the transports. */
   connect?: (host: PlanHost, hosts: Record<string, PlanHost>) => Promise<Connection>;
 }
@@ -142,6 +144,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
     inputs,
   });
   if (!res.plan) return { masker, playbook, inventory, ...(res.tree && { tree: res.tree }), diagnostics: res.diagnostics };
+  for (const w of res.warnings ?? []) opts.warn?.(w);
   const plan = res.plan;
   plan.inputs.extraVars = masker.maskDeep(opts.extraVars);
   if (!opts.skipSyntaxCheck) {

@@ -58,4 +58,11 @@ export interface Inventory {
   /** Role name -> host names (globs resolved), sorted by name. */
   roles: Map<string, string[]>;
   groups: Map<string, Group>;
+  /**
+   * For an inventory read from an Ansible file: Ansible's groups in Ansible's order
+   * (`all`, `ungrouped`, then in creation order), each with its hosts in Ansible's
+   * `Group.get_hosts()` order — what `--limit` subscripts such as `web[0]` index
+   * (src/compile/limit.ts). Absent for orch inventories.
+   */
+  patternOrder?: Map<string, string[]>;
 }

@@ -7,11 +7,14 @@
  * - Host keys are verified against OpenSSH known_hosts (`./known-hosts.ts`) with the
  *   host's `hostKeyPolicy` (or `off` through `insecureHostKeys`), during key exchange:
  *   a refused host never gets as far as authentication, so nothing runs there.
- * - `~/.ssh/config` (`./ssh-config.ts`) supplies HostName/User/Port/IdentityFile/ProxyJump;
- *   inventory values win.
- * - Auth (SPEC section 2): explicit identity file(s), else ssh-agent (`SSH_AUTH_SOCK` of
- *   `options.env`) then `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` (those that exist), tried in
- *   order through ssh2's `authHandler`.
+ * - ssh_config (`./ssh-config.ts`: `~/.ssh/config` and `/etc/ssh/ssh_config` with their
+ *   Includes, or `options.sshConfigFile` alone) supplies HostName/User/Port/IdentityFile/
+ *   ProxyJump as `ssh` resolves them; inventory values win.
+ * - Auth (SPEC section 2): the identity files (inventory `identity`, else every
+ *   IdentityFile of ssh_config, in order; a file that does not exist is skipped, as ssh
+ *   skips it), then ssh-agent (`SSH_AUTH_SOCK` of `options.env`); with no identity file
+ *   given: ssh-agent then `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` (those that exist); tried
+ *   in order through ssh2's `authHandler`.
  * - Jump hosts (inventory `jump` chains, or ssh_config ProxyJump when the inventory has
  *   none): each hop is a Client whose `forwardOut` stream is the next Client's `sock`;
  *   every hop's host key is verified. Hop connections are shared by the connections of
@@ -34,7 +37,7 @@ import type { HostKeyPolicy } from '../model/inventory.js';
 import type { PlanHost } from '../model/plan.js';
 import { appendKnownHost, checkHostKey, decideHostKey, knownHostsName, knownKeyTypes, readKnownHosts } from './known-hosts.js';
 import { feedStdin, tailLines } from './local.js';
-import { expandPath, readSshConfig, resolveContextFromEnv, resolvePlanHost, type ParsedSshConfig, type ResolveContext, type ResolvedEndpoint } from './ssh-config.js';
+import { expandPath, loadSshConfig, resolveContextFromEnv, resolvePlanHost, type ParsedSshConfig, type ResolveContext, type ResolvedEndpoint } from './ssh-config.js';
 import type { ConnectOptions, Connection, ExecOptions, ExecResult, PtyOptions, PtySession, RemoteFileInfo, RemoteFiles, Transport } from './transport.js';
 
 /** Channels open at once per connection (OpenSSH MaxSessions defaults to 10; keep headroom). */
@@ -108,17 +111,17 @@ export class SshTransport implements Transport {
     let hops: HopSpec[];
     let target: HopSpec;
     try {
-      const configFile = options.sshConfigFile ?? path.join(ctx.home, '.ssh', 'config');
-      let cfgP = this.#configs.get(configFile);
-      if (!cfgP) this.#configs.set(configFile, (cfgP = readSshConfig(configFile)));
+      const key = options.sshConfigFile ?? `default:${ctx.home}`;
+      let cfgP = this.#configs.get(key);
+      if (!cfgP) this.#configs.set(key, (cfgP = loadSshConfig(ctx, options.sshConfigFile)));
       const config = await cfgP;
-      target = this.#hopSpec(config, host, ctx);
+      target = await this.#hopSpec(config, host, ctx);
       if (host.jump.length > 0) {
-        hops = host.jump.map((name) => {
+        hops = await Promise.all(host.jump.map((name) => {
           const b = options.hosts[name];
           if (!b) throw new Error(`jump host ${name} is not a host of the plan`);
           return this.#hopSpec(config, b, ctx);
-        });
+        }));
       } else {
         hops = target.endpoint.proxyJump.map((ep) => ({ label: ep.alias, endpoint: ep, knownHosts: target.knownHosts, policy: target.policy }));
       }
@@ -143,10 +146,10 @@ export class SshTransport implements Transport {
     }
   }
 
-  #hopSpec(config: ParsedSshConfig, h: PlanHost, ctx: ResolveContext): HopSpec {
+  async #hopSpec(config: ParsedSshConfig, h: PlanHost, ctx: ResolveContext): Promise<HopSpec> {
     return {
       label: h.name,
-      endpoint: resolvePlanHost(config, h, ctx),
+      endpoint: await resolvePlanHost(config, h, ctx),
       knownHosts: expandPath(h.knownHosts ?? '~/.ssh/known_hosts', ctx),
       policy: h.hostKeyPolicy,
     };
@@ -230,17 +233,25 @@ export class SshTransport implements Transport {
     const username = spec.endpoint.user;
     const attempts: AuthAttempt[] = [];
     if (spec.endpoint.identityFiles.length > 0) {
+      const missing: string[] = [];
       for (const file of spec.endpoint.identityFiles) {
         let data: Buffer;
         try {
           data = await readFile(file);
         } catch (e) {
+          // ssh skips an IdentityFile that does not exist and tries the next one.
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+            missing.push(file);
+            continue;
+          }
           throw new Error(`cannot read identity ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
         const parsed = ssh2Utils.parseKey(data);
         if (parsed instanceof Error) throw new Error(`identity ${file}: ${parsed.message} (a passphrase-protected key must be loaded into ssh-agent and the identity key left unset)`);
         attempts.push({ label: `identity ${file}`, method: { type: 'publickey', username, key: data } });
       }
+      if (env.SSH_AUTH_SOCK) attempts.push({ label: `ssh-agent ${env.SSH_AUTH_SOCK}`, method: { type: 'agent', username, agent: env.SSH_AUTH_SOCK } });
+      if (attempts.length === 0) throw new Error(`no SSH credentials for ${username}@${spec.endpoint.hostname}: identity file${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found and no ssh-agent (SSH_AUTH_SOCK)`);
       return attempts;
     }
     if (env.SSH_AUTH_SOCK) attempts.push({ label: `ssh-agent ${env.SSH_AUTH_SOCK}`, method: { type: 'agent', username, agent: env.SSH_AUTH_SOCK } });

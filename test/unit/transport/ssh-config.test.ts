@@ -42,7 +42,7 @@ Host *
 async function config() {
   const file = path.join(dir, 'config');
   writeFileSync(file, CONFIG);
-  return readSshConfig(file);
+  return readSshConfig(file, ctx);
 }
 
 describe('parseProxyJump', () => {
@@ -68,28 +68,32 @@ describe('parseProxyJump', () => {
 
 describe('resolveEndpoint', () => {
   it('applies Host sections in order, first value winning, with tokens expanded', async () => {
-    expect(resolveEndpoint(await config(), 'web-1', {}, ctx)).toEqual({
+    const file = path.join(dir, 'config');
+    expect(await resolveEndpoint(await config(), 'web-1', {}, ctx)).toEqual({
       alias: 'web-1',
       hostname: '10.0.0.11',
       port: 2222,
       user: 'deploy',
       identityFiles: ['/home/alice/.ssh/web_10.0.0.11_deploy', '/home/alice/.ssh/id_default'],
+      identityFilesRaw: ['~/.ssh/web_%h_%r', '~/.ssh/id_default'],
       proxyJump: [],
+      sources: { hostname: `${file}:7`, port: `${file}:4`, user: `${file}:3`, identityFiles: [`${file}:9`, `${file}:28`] },
+      warnings: [`${file}:24: Match exec touch ${dir}/match-exec-ran cannot be evaluated by orch (it never runs commands from ssh_config): block skipped`],
     });
   });
 
   it('lets inventory values win over ssh_config', async () => {
-    const r = resolveEndpoint(await config(), 'web-1', { user: 'root', port: 22, identity: '~/keys/inv' }, ctx);
+    const r = await resolveEndpoint(await config(), 'web-1', { user: 'root', port: 22, identity: '~/keys/inv' }, ctx);
     expect([r.user, r.port, r.identityFiles]).toEqual(['root', 22, ['/home/alice/keys/inv']]);
   });
 
   it('falls back to the local user and port 22 for a host the config does not name', async () => {
-    const r = resolveEndpoint(await config(), '10.9.9.9', {}, ctx);
+    const r = await resolveEndpoint(await config(), '10.9.9.9', {}, ctx);
     expect([r.hostname, r.user, r.port]).toEqual(['10.9.9.9', 'alice', 22]);
   });
 
   it('resolves ProxyJump hops through the config too, outermost first', async () => {
-    const r = resolveEndpoint(await config(), 'db', {}, ctx);
+    const r = await resolveEndpoint(await config(), 'db', {}, ctx);
     expect(r.hostname).toBe('db.db.internal');
     expect(r.proxyJump.map((h) => [h.alias, h.hostname, h.user, h.port, h.identityFiles])).toEqual([
       ['bastion', '203.0.113.5', 'ops', 2200, ['/home/alice/.ssh/bastion', '/home/alice/.ssh/id_default']],
@@ -99,22 +103,22 @@ describe('resolveEndpoint', () => {
 
   it('reports a ProxyJump loop', async () => {
     const cfg = await config();
-    expect(() => resolveEndpoint(cfg, 'loop-a', {}, ctx)).toThrow('ssh_config: ProxyJump loop or chain too deep at loop-a -> loop-b -> loop-a');
+    await expect(resolveEndpoint(cfg, 'loop-a', {}, ctx)).rejects.toThrow('ssh_config: ProxyJump loop or chain too deep at loop-a -> loop-b -> loop-a');
   });
 
   it('never runs Match exec commands', async () => {
-    const r = resolveEndpoint(await config(), 'other', {}, ctx);
+    const r = await resolveEndpoint(await config(), 'other', {}, ctx);
     expect(r.user).toBe('alice');
     expect(existsSync(path.join(dir, 'match-exec-ran'))).toBe(false);
   });
 
   it('treats a missing config file as empty', async () => {
-    expect(await readSshConfig(path.join(dir, 'nope'))).toBeUndefined();
+    expect(await readSshConfig(path.join(dir, 'nope'), ctx)).toEqual({ files: [], problems: [] });
   });
 
   it('resolves a plan host by its address', async () => {
     const host: PlanHost = { name: 'w', address: 'web-1', addressExplicit: false, transport: 'ssh', hostKeyPolicy: 'strict', jump: [], port: 2200 };
-    const r = resolvePlanHost(await config(), host, ctx);
+    const r = await resolvePlanHost(await config(), host, ctx);
     expect([r.hostname, r.port, r.user]).toEqual(['10.0.0.11', 2200, 'deploy']);
   });
 });
