@@ -8,7 +8,7 @@
  */
 import pLimit from 'p-limit';
 import { Masker } from '../shell/mask.js';
-import { EXIT, ExitRequest } from './main.js';
+import { EXIT, ExitRequest } from './exit-codes.js';
 import { cmdlineError, connectionPlan, limitHosts, loadCommandInventory } from './targets.js';
 import { newSession, parseTimeout, type CommonOpts } from './run.js';
 

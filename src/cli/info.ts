@@ -4,7 +4,7 @@ import { preparePlan } from '../engine/prepare.js';
 import { ConfigError } from '../model/errors.js';
 import { describeAlias, describeInventoryHosts, formatConnection, loadCliSshConfig } from './connection-info.js';
 import { cmdlineError, limitHosts, loadCommandInventory } from './targets.js';
-import { EXIT, ExitRequest } from './main.js';
+import { EXIT, ExitRequest } from './exit-codes.js';
 import { parseExtraVars, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);

@@ -18,9 +18,9 @@ import type { Plan } from '../model/plan.js';
 import { Masker } from '../shell/mask.js';
 import { formatQueryTable, parseQueryOutput, queryScript, type QueryError, type QueryRow } from '../state/query.js';
 import { LinesRenderer } from '../ui/lines.js';
-import { EXIT, ExitRequest } from './main.js';
+import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError, connectionPlan, limitHosts, loadCommandInventory } from './targets.js';
-import { applyPlan, exitCodeOf, newSession, parseExtraVars, parseLockWait, pickRenderer, prepare, type CommonOpts } from './run.js';
+import { applyPlan, newSession, parseExtraVars, parseLockWait, pickRenderer, prepare, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 const err = (s: string): void => void process.stderr.write(s);
@@ -96,11 +96,11 @@ export async function runRollback(playbook: string, opts: CommonOpts & { to?: st
   const renderer = await pickRenderer(rb, opts);
   const summary = await applyPlan(rb, masker, opts, renderer, {
     confirm: tty && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait),
-    precheck: (session) => {
+    precheck: (session, facts) => {
       const missing: string[] = [];
       for (const host of rb.targets) {
         if (session.isFailed(host)) continue;
-        const f = session.facts.get(host);
+        const f = facts.byHost.get(host);
         const roots = rb.phases.flatMap((p) => p.steps.map((s) => s.tasks[host]?.check)).filter((c) => c?.kind === 'rollback');
         for (const c of roots) {
           if (c?.kind !== 'rollback') continue;

@@ -5,18 +5,7 @@
  */
 import { Argument, Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { ConfigError, OrchError } from '../model/errors.js';
-import { formatDiagnostic } from '../model/diagnostics.js';
-
-/** Exit codes (SPEC section 5; Puppet's detailed exit codes). */
-export const EXIT = { OK: 0, INVALID: 1, CHANGED: 2, LOCKED: 3, FAILED: 4, CHANGED_AND_FAILED: 6, INTERRUPTED: 130 } as const;
-
-/** Raised by commands to end with a given exit code after printing. */
-export class ExitRequest extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
+import { EXIT, exitCodeFor } from './exit-codes.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -37,7 +26,8 @@ function common(cmd: Command): Command {
     .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
     .option('--timeout <seconds>', 'fail a host whose step (or facts read) runs longer than this (default: no limit)')
     .option('-v, --verbose', 'show every step\'s output (failed steps always show the last 20 lines of stderr and stdout)')
-    .option('--no-color', 'no colours (also: NO_COLOR=1; FORCE_COLOR=1 forces them)');
+    .option('--no-color', 'no colours (also: NO_COLOR=1; FORCE_COLOR=1 forces them)')
+    .option('--give-up <seconds>', 'dead-man\'s switch: a host stops this run\'s work (and frees its lock) after hearing nothing from orch for this long', '30');
 }
 
 /**
@@ -298,29 +288,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    code = exitCodeFor(err);
+    code = exitCodeFor(err, (t) => void process.stderr.write(t));
   }
   // Pipes to stdout/stderr may still hold data: exit only once both are flushed.
   await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))));
   process.exit(code);
-}
-
-/** Maps an error to output and an exit code (the one top-level catch). */
-function exitCodeFor(err: unknown): number {
-  if (err instanceof ExitRequest) return err.code;
-  const ce = err as { code?: string; exitCode?: number };
-  if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {
-    if (ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version' || ce.code === 'commander.help') return EXIT.OK;
-    return EXIT.INVALID;
-  }
-  if (err instanceof ConfigError) {
-    for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    return EXIT.INVALID;
-  }
-  if (err instanceof OrchError) {
-    process.stderr.write(`orch: ${err.message}\n`);
-    return EXIT.INVALID;
-  }
-  process.stderr.write(`orch: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  return 70;
 }

@@ -13,8 +13,8 @@ import { parseActionRef, playbookForAction } from '../compile/actions.js';
 import { LinesRenderer } from '../ui/lines.js';
 import { JsonRenderer } from '../ui/json.js';
 import type { Renderer, Write } from '../ui/renderer.js';
-import { EXIT, ExitRequest } from './main.js';
-import { applyPlan, exitCodeOf, parseLockWait, prepare, type CommonOpts } from './run.js';
+import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
+import { applyPlan, parseLockWait, prepare, type CommonOpts } from './run.js';
 import { cmdlineError } from './targets.js';
 
 /** Lines renderer that also prints each step's output, indented, under its status line. */

@@ -6,13 +6,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
-import { Session } from '../engine/apply-plan.js';
+import { Session, type GatheredFacts } from '../engine/apply-plan.js';
 import { preparePlan, type Prepared, type PrepareOptions } from '../engine/prepare.js';
 import { ConfigError, OrchError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
-import { LocalTransport } from '../transport/local.js';
-import type { Transport } from '../transport/transport.js';
+import { TRANSPORTS, transportsFor } from '../transport/registry.js';
 import { JsonRenderer } from '../ui/json.js';
 import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
@@ -22,7 +21,7 @@ import type { Facts, HostPrediction } from '../compile/predict.js';
 import { StatusLine } from '../ui/progress.js';
 import type { Renderer } from '../ui/renderer.js';
 import type { EngineEvent, RunSummary } from '../engine/events.js';
-import { EXIT, ExitRequest } from './main.js';
+import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError } from './targets.js';
 
 /** Parsed common options. */
@@ -42,6 +41,8 @@ export interface CommonOpts {
   color?: boolean;
   /** `--diff`: read the files `put` would change and show diffs in the plan. */
   diff?: boolean;
+  /** `--give-up SECONDS`: the host agents' dead-man's switch. */
+  giveUp?: string;
 }
 
 /** `--diff` of every predicted change: host -> `phase:step` -> diff (ui/diff.ts). */
@@ -132,18 +133,13 @@ async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: b
   return prepared as Prepared & { plan: Plan };
 }
 
-/** Picks each host's transport; ssh2 is only loaded when a plan has SSH hosts (fast start-up). */
-async function transportsFor(hosts: Record<string, PlanHost>): Promise<(h: PlanHost) => Transport> {
-  const local = new LocalTransport();
-  const needsSsh = Object.values(hosts).some((h) => h.transport === 'ssh');
-  const ssh = needsSsh ? new (await import('../transport/ssh.js')).SshTransport() : undefined;
-  return (h) => (h.transport === 'local' || !ssh ? local : ssh);
-}
-
 export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | ((e: EngineEvent) => void) | undefined, lock?: { waitSeconds: number }): Promise<Session> {
   const emit = typeof renderer === 'function' ? renderer : renderer ? (e: EngineEvent) => renderer.onEvent(e) : undefined;
+  const giveUp = parseGiveUp(opts.giveUp);
   return new Session(plan, {
     ...(lock && { lock }),
+    ...(giveUp !== undefined && { giveUpSeconds: giveUp }),
+    sameMachine: (h: PlanHost) => TRANSPORTS[h.transport]?.sameMachine === true,
     ...(opts.diff && { extraProbes: (host: string) => diffProbes(plan, host) }),
     forks: parseForks(opts.forks),
     transportFor: await transportsFor(plan.hosts),
@@ -179,21 +175,22 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const session = await newSession(plan, masker, opts, opts.offline ? undefined : factsProgress(plan, status));
   const unreachable = new Map<string, string>();
   let remoteProblems: string[] = [];
+  let facts = session.offlineFacts();
   try {
     if (!opts.offline) {
-      await session.gatherFacts();
+      facts = await session.gatherFacts();
       for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
       if (opts.remoteCheck) {
         status.set(`Checking scripts with bash -n on ${plural(plan.targets.length, 'host')}`);
-        remoteProblems = await session.remoteCheck();
+        remoteProblems = await session.remoteCheck(facts);
       }
     }
   } finally {
     status.clear();
     await session.close();
   }
-  const predictions = session.predict(opts.offline === true);
-  const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, session.facts, masker) : undefined;
+  const predictions = session.predict(facts).hosts;
+  const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
   if (opts.json) {
     const steps = (h: string): unknown[] => (predictions.get(h) ?? []).map((p) => {
       const d = diffs?.get(h)?.get(`${p.phase}:${p.step}`);
@@ -302,7 +299,7 @@ export interface ApplyMode {
   /** Seconds to wait for another run's host lock. */
   lockWait: number;
   /** Called after facts were read, before anything changes; may throw ExitRequest to refuse. */
-  precheck?: (session: Session) => void;
+  precheck?: (session: Session, facts: GatheredFacts) => void;
 }
 
 /** Picks the renderer: JSON Lines, listr2 in a terminal, else plain lines. */
@@ -316,47 +313,62 @@ export async function pickRenderer(plan: Plan, opts: CommonOpts, write: (s: stri
   return new LinesRenderer(write, false, ropts);
 }
 
-/** The core of apply, rollback and converge: lock + facts, plan shown, execute, summary. */
+/**
+ * The core of apply, rollback and converge: lock + facts, plan shown, execute, summary.
+ * Ctrl-C (SIGINT): the first stops new steps, tells every host agent to stop its
+ * children (TERM, KILL after a grace), prints `interrupted` and a partial summary, and
+ * the run exits 130; a second one exits at once (the agents still stop through their
+ * dead-man's switch).
+ */
 export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer, mode: ApplyMode, write: (s: string) => void = out): Promise<RunSummary> {
   // Stages never overlap: facts progress (cleared) -> the plan -> the prompt -> live progress.
   const status = statusLine(opts, write !== out);
   const session = await newSession(plan, masker, opts, opts.json ? renderer : factsProgress(plan, status), { waitSeconds: mode.lockWait });
+  let interrupted: Promise<void> | undefined;
+  const onSigint = (): void => {
+    if (interrupted) {
+      err('orch: interrupted again: exiting now\n');
+      process.exit(EXIT.INTERRUPTED);
+    }
+    err('\norch: interrupted: stopping the remote work (Ctrl-C again to exit at once)\n');
+    interrupted = session.interrupt();
+  };
+  process.on('SIGINT', onSigint);
   try {
+    let facts: GatheredFacts;
     try {
-      await session.gatherFacts();
+      facts = await session.gatherFacts();
     } finally {
       status.clear();
     }
-    const predictions = session.predict(false);
+    const prediction = session.predict(facts);
+    const predictions = prediction.hosts;
     const unreachable = new Map<string, string>();
     for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
-    mode.precheck?.(session);
-    const diffs = opts.diff ? planDiffs(plan, predictions, session.facts, masker) : undefined;
-    if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs)));
-    if (mode.confirm && !opts.json && countPending(predictions) > 0) {
-      const answer = await confirm('Apply these changes? [y/N] ');
-      if (answer !== true) {
-        err('Cancelled; nothing was changed.\n');
-        throw new ExitRequest(answer === 'interrupted' ? EXIT.INTERRUPTED : EXIT.INVALID);
+    if (!interrupted) {
+      mode.precheck?.(session, facts);
+      const diffs = opts.diff ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
+      if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs)));
+      if (mode.confirm && !opts.json && countPending(predictions) > 0) {
+        const answer = await confirm('Apply these changes? [y/N] ');
+        if (answer !== true) {
+          err('Cancelled; nothing was changed.\n');
+          throw new ExitRequest(answer === 'interrupted' ? EXIT.INTERRUPTED : EXIT.INVALID);
+        }
       }
     }
     renderer.start?.(unreachable);
     session.setEmitter((e) => renderer.onEvent(e));
-    await session.execute();
+    if (!interrupted) await session.execute(prediction);
+    await interrupted;
   } finally {
     await session.close();
+    process.off('SIGINT', onSigint);
   }
   const summary = session.summary();
   await renderer.finish(summary);
+  if (summary.interrupted) err('interrupted\n');
   return summary;
-}
-
-/** Exit code of a finished run (SPEC section 5). */
-export function exitCodeOf(summary: RunSummary, detailed: boolean): number {
-  const failed = summary.failed + summary.unreachable > 0 || summary.aborted !== undefined;
-  const changed = summary.changed > 0;
-  if (failed) return detailed && changed ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED;
-  return detailed && changed ? EXIT.CHANGED : EXIT.OK;
 }
 
 /** A `--FLAG SECONDS` value: a number >= 0. @throws ConfigError naming the flag. */
@@ -369,6 +381,14 @@ function parseSeconds(flag: string, v: string | undefined): number {
 /** `--timeout SECONDS` -> seconds, undefined when unset or 0. */
 export function parseTimeout(v: string | undefined): number | undefined {
   return v === undefined ? undefined : parseSeconds('--timeout', v) || undefined;
+}
+
+/** `--give-up SECONDS` -> seconds (>= 1), undefined when unset. */
+export function parseGiveUp(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = parseSeconds('--give-up', v);
+  if (n < 1) throw cmdlineError('--give-up', `expected seconds >= 1, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 /** `--lock-wait SECONDS` -> number. */

@@ -12,7 +12,7 @@
  * reached; 1 for bad input (unknown host).
  */
 import { planHostsFor } from '../compile/plan-hosts.js';
-import { EXIT, ExitRequest } from './main.js';
+import { EXIT, ExitRequest } from './exit-codes.js';
 import { cmdlineError, loadCommandInventory } from './targets.js';
 import { ConnectionPool } from './shell/pool.js';
 import { attachPty, runLocalShell } from './shell/terminal.js';

@@ -32,7 +32,7 @@ import type { Inventory } from '../model/inventory.js';
 import type { PlanBundle } from '../model/plan.js';
 import type { BundleSpec, Playbook } from '../model/playbook.js';
 import { Masker } from '../shell/mask.js';
-import { EXIT, ExitRequest } from './main.js';
+import { EXIT, ExitRequest } from './exit-codes.js';
 import { parseExtraVars } from './run.js';
 
 /** Options of `orch validate`. */

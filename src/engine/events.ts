@@ -70,8 +70,10 @@ export interface RunSummary {
   failed: number;
   unreachable: number;
   ok: number;
-  /** Why later batches/phases did not start (max_fail), if so. */
+  /** Why later batches/phases did not start (max_fail, or an interrupt), if so. */
   aborted?: string;
+  /** True when the run was interrupted (SIGINT): its remote work was stopped. */
+  interrupted?: boolean;
   /** Payload bytes sent to hosts. */
   bytesUploaded: number;
   ms: number;

@@ -44,12 +44,27 @@ export class RemoteCommandError extends OrchError {
   }
 }
 
-/** Another run holds the lock (host lock or control-machine converge lock). */
+/**
+ * Another run holds the lock: a host lock (`host` set; message `locked by USER@HOST pid
+ * N since T`) or the control machine's converge lock (`host` undefined). CLI exit code 3
+ * when it ends a converge; a host lock fails that host only (exit 4).
+ */
 export class LockedError extends OrchError {
   override name = 'LockedError';
+  constructor(message: string, readonly host?: string) {
+    super(message);
+  }
 }
 
-/** A bug in orch itself. */
+/** The run was interrupted (SIGINT): remote work was stopped. CLI exit code 130. */
+export class InterruptedError extends OrchError {
+  override name = 'InterruptedError';
+  constructor(message = 'interrupted') {
+    super(message);
+  }
+}
+
+/** A bug in orch itself (an impossible state, a broken protocol). CLI exit code 70. */
 export class InternalError extends OrchError {
   override name = 'InternalError';
 }

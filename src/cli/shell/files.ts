@@ -15,7 +15,7 @@ import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { basename, posix, resolve as resolveLocal, join } from 'node:path';
 import type { Connection, RemoteFileInfo, RemoteFiles } from '../../transport/transport.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 import type { Shell } from './shell.js';
 import { splitWords } from './words.js';
 

@@ -37,7 +37,7 @@ import type { Plan } from '../../model/plan.js';
 import type { Playbook } from '../../model/playbook.js';
 import { MASK, type Masker } from '../../shell/mask.js';
 import { quote } from '../../shell/quote.js';
-import { EXIT, ExitRequest } from '../main.js';
+import { EXIT, ExitRequest } from '../exit-codes.js';
 import { parseExtraVars } from '../run.js';
 import { limitHosts } from '../targets.js';
 import { runFiles } from './files.js';

@@ -1,0 +1,271 @@
+/**
+ * The control machine's side of the remote agent (src/host/agent.sh): one agent per host
+ * and run, started in one session of the run's connection. It takes the host lock, reads
+ * the facts (one round trip for both), then runs every segment as its own child; all of
+ * the run's work on the host is one process tree under the lock holder, and a
+ * dead-man's switch ends it when this side goes quiet (pyinfra and Mitogen keep one
+ * long-lived remote shell for the same reason).
+ *
+ * The framed protocol (agent.sh's header documents both directions): the session's
+ * command is a fixed bootstrap that reads the agent's code from stdin (so no script or
+ * secret is ever in a command line); then frames `C`, `F`, `S`/`D`, `H`, `X`, `Q`.
+ */
+import type { Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import { AGENT_SH, LOCK_SH, SEGMENT_SH } from '../host/embedded.generated.js';
+import { ConnectError, InternalError, LockedError, RemoteCommandError } from '../model/errors.js';
+import { quote } from '../shell/quote.js';
+import type { Connection, ExecResult } from '../transport/transport.js';
+
+/** Exit code of the agent when another run holds the lock (lock.sh). */
+export const LOCKED_EXIT = 75;
+
+/** Default seconds without a frame after which the agent stops the run's work on its host. */
+export const DEFAULT_GIVE_UP_SECONDS = 30;
+
+/** Seconds between heartbeats (a third of the smallest give-up, at most 5). */
+export function heartbeatSeconds(giveUpSeconds: number): number {
+  return Math.max(0.5, Math.min(5, giveUpSeconds / 3));
+}
+
+/** Seconds the agent waits after TERM before it KILLs what is left. */
+export const STOP_GRACE_SECONDS = 1;
+
+/** Largest data frame of a payload, bytes (a frame is one `head -c` on the host). */
+export const DATA_FRAME_MAX = 1024 * 1024;
+
+/**
+ * The session's command: reads a length line and that many bytes of bash (the agent's
+ * functions) from stdin and runs them. Constant, so `ps` on the host shows nothing else.
+ */
+export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && s=$(head -c "$n") && eval "$s"')} orch-agent`;
+
+/** How to start an agent. */
+export interface AgentOptions {
+  /** Take the host lock, waiting up to this many seconds; undefined = no lock (a same-machine host whose lock another agent of the run holds). */
+  lockWaitSeconds?: number;
+  /** `USER@HOST pid N since T`, recorded in ~/.orch/lock.info for `locked by ...` messages. */
+  holder: string;
+  /** The facts script, run under the lock. */
+  factsScript: string;
+  /** Dead-man's switch: seconds without a frame before the agent stops (default 30). */
+  giveUpSeconds?: number;
+  /** Fails the start (ConnectError) when lock + facts take longer than this, ms. */
+  timeoutMs?: number;
+  /** Called with the agent as soon as it exists (before the lock is held). */
+  onAgent?: (agent: HostAgent) => void;
+}
+
+/** One segment's raw output lines (segment.sh), and the runner's exit code. */
+export interface SegmentOutput {
+  text: string;
+  rc: number;
+}
+
+type Waiter = { resolve: (o: SegmentOutput) => void; reject: (e: Error) => void; onStart?: (index: number) => void; lines: string[] };
+
+/**
+ * A running agent. Frames are written in order through one queue, so a heartbeat never
+ * lands inside a payload's data frame. Errors: a lost connection rejects the pending
+ * segment with ConnectError; the agent dying otherwise rejects it with RemoteCommandError.
+ */
+export class HostAgent {
+  readonly #stdin = new PassThrough();
+  readonly #done: Promise<ExecResult>;
+  #queue: Promise<void> = Promise.resolve();
+  #partial = '';
+  #waiter: Waiter | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #ended: Error | undefined;
+  #stopped = false;
+  #exit: ExecResult | undefined;
+
+  private constructor(readonly host: string, conn: Connection, private readonly onFactsLine: (line: string) => void) {
+    this.#done = conn.exec(AGENT_BOOTSTRAP, { stdin: this.#stdin, onStdout: (c) => this.#onStdout(c) });
+    this.#done.then(
+      (res) => {
+        this.#exit = res;
+        this.#end(this.#stopped ? new ConnectError(host, 'the run was stopped') : new RemoteCommandError(host, 'the host agent exited', res.code, res.stderr.toString('utf8').trim().slice(-500)));
+      },
+      (err: unknown) => this.#end(err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  /**
+   * Starts the agent on `conn`: settings and facts frames go out at once; resolves with
+   * the facts output once the lock is held and the facts were read (one round trip).
+   * @throws LockedError (`locked by USER@HOST pid N since T`) when another run keeps the
+   *   lock past the wait; ConnectError when the connection is lost; RemoteCommandError
+   *   when the agent cannot start.
+   */
+  static start(host: string, conn: Connection, opts: AgentOptions): Promise<{ agent: HostAgent; factsOutput: string }> {
+    return new Promise((resolve, reject) => {
+      let phase: 'wait' | 'facts' | 'ready' = 'wait';
+      const facts: string[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      const agent: HostAgent = new HostAgent(host, conn, (line) => {
+        if (phase === 'wait' && line === '::orch:: locked') phase = 'facts';
+        else if (phase === 'facts' && line === '::orch:: end') {
+          phase = 'ready';
+          clearTimeout(timer);
+          resolve({ agent, factsOutput: `${facts.join('\n')}\n` });
+        } else if (phase === 'facts') facts.push(line);
+      });
+      opts.onAgent?.(agent);
+      const giveUp = Math.max(1, Math.ceil(opts.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS));
+      const code = `${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\norch_agent\n`;
+      const lockWait = opts.lockWaitSeconds === undefined ? '-' : String(Math.ceil(opts.lockWaitSeconds));
+      const facts64 = Buffer.from(opts.factsScript, 'utf8');
+      agent.#send(Buffer.concat([
+        Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8'),
+        Buffer.from(`C ${giveUp} ${STOP_GRACE_SECONDS} ${lockWait} ${Buffer.from(opts.holder).toString('base64')}\n`),
+        Buffer.from(`F ${facts64.length}\n`), facts64,
+      ]));
+      agent.#heartbeat = setInterval(() => agent.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);
+      agent.#heartbeat.unref();
+      if (opts.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          if (phase === 'ready') return;
+          reject(new ConnectError(host, `no lock and facts within ${Math.round(opts.timeoutMs! / 1000)} s`));
+          void agent.close();
+        }, opts.timeoutMs + (opts.lockWaitSeconds ?? 0) * 1000);
+      }
+      agent.#done.then(
+        (res) => {
+          if (phase === 'ready') return;
+          clearTimeout(timer);
+          const msg = res.stderr.toString('utf8').trim();
+          if (res.code === LOCKED_EXIT) reject(new LockedError(msg.split('\n').pop() ?? msg, host));
+          else reject(new RemoteCommandError(host, 'starting the host agent', res.code, msg.slice(-500)));
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          if (phase !== 'ready') reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+  }
+
+  #onStdout(chunk: Buffer): void {
+    const lines = (this.#partial + chunk.toString('utf8')).split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const w = this.#waiter;
+      if (!w) {
+        this.onFactsLine(line);
+        continue;
+      }
+      const done = /^::orch-seg:: done (\d+)$/.exec(line);
+      if (done) {
+        this.#waiter = undefined;
+        w.resolve({ text: `${w.lines.join('\n')}\n`, rc: Number(done[1]) });
+        continue;
+      }
+      const start = /^::orch-seg-start:: (\d+)$/.exec(line);
+      if (start) w.onStart?.(Number(start[1]));
+      w.lines.push(line);
+    }
+  }
+
+  #end(err: Error): void {
+    this.#ended ??= err;
+    clearInterval(this.#heartbeat);
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.reject(this.#ended);
+  }
+
+  /** Queues a frame (bytes in order; never interleaved with another frame). */
+  #send(data: Buffer): Promise<void> {
+    const next = this.#queue.then(() => this.#write(data));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  #write(data: Buffer): Promise<void> {
+    if (this.#ended || this.#stdin.writableEnded) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (this.#stdin.write(data)) resolve();
+      else this.#stdin.once('drain', resolve);
+    });
+  }
+
+  /**
+   * Runs one segment (its fields as segment.sh reads them) with an optional payload
+   * streamed as data frames. `onStart(k)` is called as the host starts entry `k`.
+   * Resolves with the segment's output lines once the host reports it done.
+   */
+  runSegment(fields: Buffer, payload?: Buffer | Readable, onStart?: (index: number) => void): Promise<SegmentOutput> {
+    if (this.#ended) return Promise.reject(this.#ended);
+    if (this.#waiter) return Promise.reject(new InternalError(`${this.host}: a segment is already running on this agent`));
+    const result = new Promise<SegmentOutput>((resolve, reject) => {
+      this.#waiter = { resolve, reject, lines: [], ...(onStart && { onStart }) };
+    });
+    const header = Buffer.concat([Buffer.from(`S ${fields.length} ${payload ? 1 : 0}\n`), fields]);
+    const sent = this.#queue.then(async () => {
+      await this.#write(header);
+      if (payload) await this.#pump(payload);
+    });
+    this.#queue = sent.catch(() => undefined);
+    sent.catch((e: unknown) => this.#end(new RemoteCommandError(this.host, `payload stream failed: ${(e as Error).message}`, null, '')));
+    return result;
+  }
+
+  /** Streams a payload as `D LEN` frames of at most DATA_FRAME_MAX bytes, then `D 0`. */
+  async #pump(payload: Buffer | Readable): Promise<void> {
+    const frame = async (b: Buffer): Promise<void> => {
+      for (let off = 0; off < b.length; off += DATA_FRAME_MAX) {
+        const part = b.subarray(off, off + DATA_FRAME_MAX);
+        await this.#write(Buffer.concat([Buffer.from(`D ${part.length}\n`), part]));
+      }
+    };
+    if (Buffer.isBuffer(payload)) await frame(payload);
+    else {
+      let pending: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of payload) {
+        const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+        pending.push(b);
+        size += b.length;
+        if (size >= DATA_FRAME_MAX) {
+          await frame(Buffer.concat(pending));
+          pending = [];
+          size = 0;
+        }
+      }
+      if (size) await frame(Buffer.concat(pending));
+    }
+    await this.#write(Buffer.from('D 0\n'));
+  }
+
+  /**
+   * Ctrl-C: tells the agent to stop (TERM to every child, KILL after the grace) and
+   * waits, at most `waitMs`, for it to exit. Never rejects.
+   */
+  async stop(waitMs = (STOP_GRACE_SECONDS + 3) * 1000): Promise<void> {
+    if (this.#exit || this.#stopped) return;
+    this.#stopped = true;
+    this.#stdin.write('X\n');
+    await Promise.race([this.#done.catch(() => undefined), new Promise((r) => setTimeout(r, waitMs).unref())]);
+    this.#stdin.end();
+  }
+
+  /**
+   * Says goodbye (the agent exits; processes a step left in the background stay) and
+   * ends its stdin. Does not wait for the host: closing the connection right after
+   * ends the session too.
+   */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    if (this.#exit || this.#stdin.writableEnded) return;
+    await Promise.race([this.#queue, new Promise((r) => setTimeout(r, 1000).unref())]);
+    if (!this.#stopped && !this.#waiter) this.#stdin.write('Q\n');
+    this.#stdin.end();
+    this.#done.catch(() => undefined);
+  }
+
+  /** Resolves when the agent's session has ended. */
+  get finished(): Promise<void> {
+    return this.#done.then(() => undefined, () => undefined);
+  }
+}

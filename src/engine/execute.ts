@@ -1,0 +1,268 @@
+/**
+ * Stage 4, execute: one host's steps of one phase, in order, through the host's agent.
+ * Consecutive steps run as ONE segment (one round trip: see segment.ts); only a
+ * segment's first step may read a payload. A segment stops early at a failure, at exit
+ * 99 ("send the payload"), or when a state-writing step ends otherwise than expected.
+ * Takes what the predict stage returned; nothing here reads a map an earlier call filled.
+ */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { stepLabel, type Facts } from '../compile/predict.js';
+import { hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
+import { joinPath, STATE_FILE, qpath } from '../host/layout.js';
+import { ConnectError } from '../model/errors.js';
+import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
+import { PRELUDE_SH } from '../host/embedded.generated.js';
+import { formatStateJson, markBad, type AppState, type Registry } from '../state/state.js';
+import type { HostAgent } from './agent.js';
+import type { EngineEvent } from './events.js';
+import type { RunRecord } from './record.js';
+import { encodeSegment, INLINE_PAYLOAD_MAX, parseSegmentOutput, STATE_CONFLICT_EXIT, tail, type SegmentEntry, type SegmentResult } from './segment.js';
+import type { StateBook } from './state-book.js';
+
+/** What the predict stage hands to execute: fresh facts and predictions by host. */
+export interface Predicted {
+  readonly facts: ReadonlyMap<string, Facts>;
+  /** host -> `phase:step` -> predicted status (steps predicted `ok`/`skipped` are not run again). */
+  readonly statuses: ReadonlyMap<string, ReadonlyMap<string, PredictedStatus>>;
+}
+
+/** What execute needs from the run. */
+export interface ExecuteContext {
+  plan: Plan;
+  predicted: Predicted;
+  record: RunRecord;
+  book: StateBook;
+  /** The host's agent (started with the facts, or on first use). Rejects with ConnectError. */
+  agentOf(host: string): Promise<HostAgent>;
+  emit(e: EngineEvent): void;
+  mask(s: string): string;
+  stepTimeoutMs?: number;
+}
+
+/** Runs host lanes of a plan (one instance per run). */
+export class Executor {
+  constructor(private readonly ctx: ExecuteContext) {}
+
+  #predicted(host: string, pi: number, step: PlanStep): PredictedStatus | undefined {
+    return this.ctx.predicted.statuses.get(host)?.get(`${pi}:${step.index}`);
+  }
+
+  /** A step decided without running anything on the host (`ok`/`skipped` from fresh facts, `bundle`). */
+  #staticStatus(host: string, pi: number, step: PlanStep, task: Task, changed: boolean, inSegment: boolean): StepStatus | undefined {
+    if (!runsOnHost(task)) return 'ok';
+    if (step.when === 'changed' && !changed && !inSegment) return 'skipped';
+    const predicted = this.#predicted(host, pi, step);
+    if (step.when === 'always' && ((predicted === 'ok' && !runsWhenOk(task)) || predicted === 'skipped')) return predicted;
+    return undefined;
+  }
+
+  /** One host's steps of phase `pi`. Failures are recorded in the run record, never thrown. */
+  async runLane(pi: number, host: string): Promise<void> {
+    const { plan, record } = this.ctx;
+    const phase = plan.phases[pi]!;
+    const items = phase.steps.flatMap((step) => (step.tasks[host] ? [{ step, task: step.tasks[host]! }] : []));
+    const facts = this.ctx.predicted.facts.get(host);
+    let changed = false;
+    let forceSend = -1;
+    let i = 0;
+    const started = new Set<number>();
+    const labels = new Map(items.map(({ step, task }) => [step.index, task.label]));
+    const base = (step: PlanStep) => {
+      const label = labels.get(step.index);
+      return { host, phase: pi, node: phase.node, step: step.index, name: stepLabel(step, host), ...(label !== undefined && label !== step.name && { label }) };
+    };
+    const start = (step: PlanStep): void => {
+      if (started.has(step.index)) return;
+      started.add(step.index);
+      this.ctx.emit({ type: 'step-start', ...base(step) });
+    };
+    const report = (step: PlanStep, status: StepStatus, ms: number, res?: SegmentResult): void => {
+      start(step);
+      record.count(host, phase.node, stepLabel(step, host), status);
+      if (status === 'changed') changed = true;
+      this.ctx.emit({ type: 'step-end', ...base(step), status, ms, ...(res && this.#outputOf(res)) });
+    };
+    while (i < items.length && !record.isFailed(host)) {
+      if (record.interrupted) {
+        record.failHost(host, 'interrupted', false, phase.node);
+        return;
+      }
+      const head = items[i]!;
+      const stat = this.#staticStatus(host, pi, head.step, head.task, changed, false);
+      if (stat) {
+        report(head.step, stat, 0);
+        i++;
+        continue;
+      }
+      // The segment: the head (maybe with payload), then every following step that needs no stdin.
+      const seg: SegmentEntry[] = [];
+      const overlay = new Map<string, AppState>();
+      let registry: Registry | undefined;
+      for (let j = i; j < items.length; j++) {
+        const { step, task } = items[j]!;
+        const needs = task.payload !== undefined && (j === forceSend || !hostHasPayload(facts, task));
+        // Small contents travel inline in the fields, so they do not end a segment.
+        const inline = needs && task.payload!.kind === 'content' && task.payload!.size <= INLINE_PAYLOAD_MAX ? `b64:${(task.payload as { base64: string }).base64}` : undefined;
+        const send = needs && inline === undefined;
+        if (j > i && send) break;
+        const s = j > i ? this.#staticStatus(host, pi, step, task, changed, true) : undefined;
+        if (s) {
+          seg.push({ step, task, static: s });
+          continue;
+        }
+        const predicted = this.#predicted(host, pi, step);
+        const args = this.ctx.book.argsFor(host, task, overlay, registry);
+        // Only steps whose state.json text was computed ahead need their outcome confirmed.
+        const expect = args.newState ? (predicted === 'ok' || predicted === 'skipped' ? predicted : 'changed') : '-';
+        if (args.newState && expect === 'changed') overlay.set(task.state!.root, args.newState);
+        if (args.newRegistry) registry = args.newRegistry;
+        seg.push({ step, task, send, expect, ...(inline !== undefined && { inline }), ...args });
+      }
+      forceSend = -1;
+      let results: SegmentResult[];
+      try {
+        results = await this.#runSegment(host, seg, changed, (k) => {
+          const e = seg[k];
+          if (e && !e.static) start(e.step);
+        });
+      } catch (err) {
+        const first = seg.find((e) => !e.static)!;
+        const msg = this.ctx.mask(record.interrupted ? 'interrupted' : err instanceof Error ? err.message : String(err));
+        start(first.step);
+        this.ctx.emit({ type: 'step-end', ...base(first.step), status: 'failed', ms: 0, error: msg });
+        record.count(host, phase.node, first.step.name, 'failed');
+        record.failHost(host, `${phase.node || '(root)'}: ${stepLabel(first.step, host)}: ${msg}`, err instanceof ConnectError && !record.interrupted, phase.node, stepLabel(first.step, host));
+        return;
+      }
+      let next = i + seg.length;
+      for (let k = 0; k < seg.length; k++) {
+        const e = seg[k]!;
+        if (e.static) {
+          report(e.step, e.static, 0);
+          continue;
+        }
+        const res = results.find((x) => x.index === k);
+        if (!res) {
+          next = i + k; // not reached: the segment stopped before it
+          break;
+        }
+        if (res.rc === 99 && !e.send) {
+          forceSend = i + k;
+          next = i + k;
+          break;
+        }
+        if (res.rc !== 0) {
+          const errText = tail(res.err.trim() || res.out.replace(/^::orch::.*$/gm, '').trim());
+          const why = res.rc === 124 ? `timed out after ${(this.ctx.stepTimeoutMs ?? 0) / 1000} s` : res.rc === STATE_CONFLICT_EXIT ? 'state conflict' : `exit ${res.rc}`;
+          let error = this.ctx.mask(`${why}${errText ? `: ${errText}` : ''}`);
+          start(e.step);
+          this.ctx.emit({ type: 'step-end', ...base(e.step), status: 'failed', ms: res.ms, error, exitCode: res.rc, ...this.#outputOf(res) });
+          record.count(host, phase.node, e.step.name, 'failed');
+          if (e.task.rollback) error += await this.#rollBack(pi, host, e.task.rollback);
+          record.failHost(host, `${phase.node || '(root)'}: ${stepLabel(e.step, host)}: ${error}`, false, phase.node, stepLabel(e.step, host));
+          return;
+        }
+        await this.#finishTask(host, e, res);
+        report(e.step, res.status, res.ms, res);
+        if (e.expect !== '-' && res.status !== e.expect) {
+          next = i + k + 1; // later steps were given state computed on another assumption
+          break;
+        }
+      }
+      i = next;
+    }
+  }
+
+  /** A step's output for its step-end event: stdout without orch's `::orch::` lines, stderr tail; masked; empty ones left out. */
+  #outputOf(res: SegmentResult): { stdout?: string; stderr?: string } {
+    const stdout = this.ctx.mask(res.out.replace(/^::orch::.*(\n|$)/gm, '').trimEnd());
+    const stderr = this.ctx.mask(res.err.trimEnd());
+    return { ...(stdout && { stdout }), ...(stderr && { stderr }) };
+  }
+
+  /** Bookkeeping after a task succeeded: state.json/registry in the book; prune history written. */
+  async #finishTask(host: string, e: SegmentEntry, res: SegmentResult): Promise<void> {
+    const task = e.task;
+    const book = this.ctx.book;
+    if (task.check.kind === 'prune' && task.state) {
+      const pruned = [...res.out.matchAll(/^::orch:: pruned=(\S+) (\S+)$/gm)];
+      if (pruned.length) {
+        const root = task.state.root;
+        let st = book.stateOf(host, root) ?? { app: task.state.app, root, current: null, previous: null, history: [] };
+        for (const [, v, sha] of pruned) st = book.next(host, root, { action: 'prune', app: task.state.app, version: v!, sha256: sha === '-' ? '' : sha! }, st);
+        await this.#writeState(host, root, st);
+      }
+      return;
+    }
+    if (res.status === 'changed' && e.newState && task.state) book.wrote(host, task.state.root, e.newState);
+    if (e.newRegistry && (res.status === 'changed' || res.status === 'ok')) book.wroteRegistry(host, e.newRegistry);
+  }
+
+  /**
+   * Runs a segment through the host's agent. Resolves with the result of every step it
+   * reached; rejects with ConnectError when the connection is lost.
+   */
+  async #runSegment(host: string, seg: SegmentEntry[], changed: boolean, onStart?: (k: number) => void): Promise<SegmentResult[]> {
+    const agent = await this.ctx.agentOf(host);
+    const limit = this.ctx.stepTimeoutMs ? Math.ceil(this.ctx.stepTimeoutMs / 1000) : 0;
+    let payloadFrom: Task | undefined;
+    for (const e of seg) {
+      if (e.static) continue;
+      if (e.send) payloadFrom = e.task;
+      if (e.send || e.inline !== undefined) this.ctx.record.payloadBytes += e.task.payload?.size ?? 0;
+    }
+    const out = await agent.runSegment(encodeSegment(seg, changed, limit), payloadFrom ? this.#payloadStream(payloadFrom) : undefined, onStart);
+    if (out.rc !== 0) throw new Error(`the segment runner failed (exit ${out.rc})`);
+    return parseSegmentOutput(out.text);
+  }
+
+  /** Writes state.json for `root` on the host (temp name + rename; text on the agent's stdin, never a command line). */
+  async #writeState(host: string, root: string, state: AppState): Promise<void> {
+    const book = this.ctx.book;
+    const step: PlanStep = { index: 0, name: 'write state.json', kind: 'run', when: 'always', tasks: {}, at: '' };
+    const script = `${PRELUDE_SH}orch_write ${qpath(joinPath(root, STATE_FILE))} "$2"\n`;
+    const [res] = await this.#runSegment(host, [{ step, task: { script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: formatStateJson(state), registryArg: '', stateBase: book.baseOf(host, root) }], true);
+    if (!res || res.rc !== 0) throw new Error(`writing state.json failed: ${tail(res?.err ?? '', 500)}`);
+    book.wrote(host, root, state);
+  }
+
+  /**
+   * A failed healthcheck with rollback: switch `current` back to `previous`, record the
+   * bad version, re-run the phase's service steps. Returns text appended to the error.
+   */
+  async #rollBack(pi: number, host: string, rb: NonNullable<Task['rollback']>): Promise<string> {
+    try {
+      const step: PlanStep = { index: 0, name: 'rollback', kind: 'run', when: 'always', tasks: {}, at: '' };
+      const [res] = await this.#runSegment(host, [{ step, task: { script: rb.script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: '', registryArg: '' }], true);
+      if (!res || res.rc !== 0) return `; rollback failed: ${tail(res?.err ?? '', 500)}`;
+      const to = /^::orch:: rolledback=(.*)$/m.exec(res.out)?.[1] ?? '?';
+      const book = this.ctx.book;
+      let st = book.next(host, rb.root, { action: 'rollback', app: rb.app, version: to, sha256: '' });
+      if (rb.version) st = markBad(st, rb.version, rb.sha256, book.clock.now().toISOString(), book.clock.by);
+      await this.#writeState(host, rb.root, st);
+      for (const s of this.ctx.plan.phases[pi]!.steps) {
+        const t = s.tasks[host];
+        if (t && s.kind === 'service') await this.#runTask(host, t, s);
+      }
+      return `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
+    } catch (err) {
+      return `; rollback failed: ${(err as Error).message}`;
+    }
+  }
+
+  /** Runs one task on its own (the rollback path's service restarts). */
+  async #runTask(host: string, task: Task, step: PlanStep): Promise<StepStatus> {
+    const send = task.payload !== undefined && !hostHasPayload(this.ctx.predicted.facts.get(host), task);
+    const [res] = await this.#runSegment(host, [{ step: { ...step, when: 'always' }, task, send, expect: '-', stateArg: '', registryArg: '' }], true);
+    if (!res || res.rc !== 0) throw new Error(`exit ${res?.rc ?? '?'}: ${tail(res?.err ?? '', 500)}`);
+    return res.status;
+  }
+
+  #payloadStream(task: Task): Buffer | Readable {
+    const p = task.payload!;
+    if (p.kind === 'content') return Buffer.from(p.base64, 'base64');
+    if (p.kind === 'file') return createReadStream(p.path);
+    return createReadStream(this.ctx.plan.bundles[p.bundle]!.path);
+  }
+}

@@ -1,0 +1,182 @@
+# shellcheck shell=bash
+# The remote agent: one per host and run, started in the run's session on the host
+# (src/engine/agent.ts starts it). It takes the host lock (lock.sh), reads the facts,
+# then runs every segment (segment.sh) as its own child, so all of the run's work on
+# the host is one tree of processes under the lock holder. Dead-man's switch: when its
+# stdin closes without a goodbye, or no frame arrived for GIVEUP seconds, it stops every
+# process of its session (TERM, then KILL after GRACE seconds) and exits; the lock (held
+# by the agent and its watchdog only) is free once they are gone.
+#
+# Frames on stdin (control machine -> agent), one header line each:
+#   C GIVEUP GRACE LOCKWAIT HOLDER_B64   first: settings; LOCKWAIT - = take no lock
+#   F LEN + LEN bytes                     second: the facts script, run under the lock
+#   S LEN PAYLOAD + LEN bytes             a segment (segment.sh fields); PAYLOAD 1 = data frames follow
+#   D LEN + LEN bytes ... D 0             payload data of the segment, then its end
+#   H                                     heartbeat (every few seconds)
+#   X                                     stop: end every child (TERM, KILL after GRACE), exit
+#   Q                                     goodbye: exit, leaving background processes alone
+# Output (agent -> control machine; parsed by src/engine/agent.ts):
+#   ::orch:: locked / the facts output / ::orch:: end      once, after the lock is held
+#   segment.sh's lines, then ::orch-seg:: done RC          per segment
+#   ::orch:: stopped                                        after X
+# Exit: 0 goodbye, 75 lock held by another run (message on stderr), 70 bad input.
+
+# orch_agent_now: seconds since the epoch, into the variable named by $1 (no fork).
+orch_agent_now() { printf -v "$1" '%(%s)T' -1; }
+
+# orch_agent_alive: records that the control machine was heard from just now.
+orch_agent_alive() { printf '%(%s)T\n' -1 > "$ORCH_AGENT_DIR/alive"; }
+
+# orch_agent_session_pids SELF: pids of every live process of this session except SELF
+# (and the subshell running this function), from /proc/PID/stat: the session id is the
+# 4th field after "(comm) "; zombies (state Z) are left out. Builtins only (no fork).
+orch_agent_session_pids() {
+  local self=$1 me=$BASHPID line rest sid f
+  read -r line < "/proc/$me/stat" || return 0
+  rest=${line##*) }
+  read -r _ _ _ sid _ <<< "$rest"
+  for f in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null < "$f" || continue
+    rest=${line##*) }
+    set -f
+    # shellcheck disable=SC2086 # split the fields on purpose
+    set -- $rest
+    set +f
+    if [ "$4" != "$sid" ] || [ "$1" = Z ]; then continue; fi
+    f=${f#/proc/}
+    f=${f%/stat}
+    if [ "$f" != "$me" ] && [ "$f" != "$self" ]; then printf '%s\n' "$f"; fi
+  done
+}
+
+# orch_agent_kill_session GRACE: sends TERM to every other process of the session,
+# waits up to GRACE seconds for them to exit, then sends KILL to what is left.
+orch_agent_kill_session() {
+  local grace=$1 self=$BASHPID pids i=0
+  trap '' TERM HUP INT PIPE
+  pids=$(orch_agent_session_pids "$self")
+  # shellcheck disable=SC2086 # a list of pids
+  [ -z "$pids" ] || kill -TERM $pids 2>/dev/null
+  while [ -n "$pids" ] && [ "$i" -lt $((grace * 10)) ]; do
+    sleep 0.1
+    i=$((i + 1))
+    pids=$(orch_agent_session_pids "$self")
+  done
+  # shellcheck disable=SC2086 # a list of pids
+  [ -z "$pids" ] || kill -KILL $pids 2>/dev/null
+  return 0
+}
+
+# orch_agent_stop WHY: the dead-man's switch and the stop frame: ends every other
+# process of the session, removes the scratch folder, exits 0. The lock (fd 9) goes
+# with the caller, last.
+orch_agent_stop() {
+  # The control machine may be gone: a write to its pipes must not kill us first.
+  trap '' TERM HUP INT PIPE
+  printf 'orch agent: %s: stopping\n' "$1" >&2
+  orch_agent_kill_session "$ORCH_AGENT_GRACE"
+  rm -rf -- "$ORCH_AGENT_DIR"
+  [ "$1" != stop ] || echo '::orch:: stopped'
+  exit 0
+}
+
+# orch_agent_watchdog AGENT_PID: every second, stops the run when the agent process is
+# gone or nothing was heard for ORCH_AGENT_GIVEUP seconds.
+orch_agent_watchdog() {
+  local agent=$1 now heard
+  while sleep 1; do
+    kill -0 "$agent" 2>/dev/null || orch_agent_stop 'the agent process is gone'
+    read -r heard < "$ORCH_AGENT_DIR/alive" || heard=0
+    orch_agent_now now
+    [ $((now - heard)) -le "$ORCH_AGENT_GIVEUP" ] || orch_agent_stop "no heartbeat from the control machine for $ORCH_AGENT_GIVEUP s"
+  done
+}
+
+# orch_agent_pump: copies the payload's D frames from stdin into fd 8 until `D 0`. A
+# reader that stops early does not break the framing: the rest of each frame is read
+# and dropped. Returns 1 when stdin ends or a frame is malformed.
+orch_agent_pump() {
+  local line n
+  while IFS= read -r line; do
+    orch_agent_alive
+    case "$line" in
+      H) ;;
+      'D 0') return 0 ;;
+      D\ *)
+        n=${line#D }
+        case "$n" in *[!0-9]*|'') return 1 ;; esac
+        head -c "$n" | { cat >&8 2>/dev/null; cat >/dev/null; }
+        ;;
+      *) return 1 ;;
+    esac
+  done
+  return 1
+}
+
+# orch_agent_segment LEN PAYLOAD: reads a segment's fields and starts it as a child
+# (without the lock's fd); with PAYLOAD 1 pumps the data frames into its stdin. The
+# child prints `::orch-seg:: done RC` when it is over; the agent goes back to reading
+# frames (heartbeats) at once.
+orch_agent_segment() {
+  local n=$1 payload=$2 d=$ORCH_AGENT_DIR/seg
+  rm -rf -- "$d"
+  mkdir -m 700 -- "$d" || return 1
+  head -c "$n" > "$d.fields"
+  [ "$(stat -c %s -- "$d.fields")" = "$n" ] || return 1
+  if [ "$payload" = 1 ]; then
+    rm -f -- "$d.fifo"
+    mkfifo -m 600 -- "$d.fifo" || return 1
+    { orch_seg_run "$d.fields" "$d"; printf '::orch-seg:: done %s\n' "$?"; } < "$d.fifo" 9>&- &
+    exec 8> "$d.fifo"
+    orch_agent_pump || { exec 8>&-; return 1; }
+    exec 8>&-
+  else
+    { orch_seg_run "$d.fields" "$d"; printf '::orch-seg:: done %s\n' "$?"; } < /dev/null 9>&- &
+  fi
+  return 0
+}
+
+# orch_agent: the agent's main loop (see the top of this file).
+orch_agent() {
+  local line giveup grace lockwait holder n wd rc
+  IFS= read -r line || exit 70
+  read -r _ giveup grace lockwait holder <<< "$line"
+  case "$giveup$grace" in *[!0-9]*|'') echo "orch agent: bad settings line" >&2; exit 70 ;; esac
+  ORCH_AGENT_GIVEUP=$giveup
+  ORCH_AGENT_GRACE=$grace
+  ORCH_AGENT_DIR=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/orch-agent.XXXXXX") || exit 70
+  orch_agent_alive
+  IFS= read -r line || exit 70
+  n=${line#F }
+  head -c "$n" > "$ORCH_AGENT_DIR/facts"
+  if [ "$lockwait" != - ]; then
+    rc=0
+    orch_lock_take "$lockwait" "$(printf '%s' "$holder" | base64 -d)" || rc=$?
+    [ "$rc" = 0 ] || { rm -rf -- "$ORCH_AGENT_DIR"; exit "$rc"; }
+  fi
+  echo '::orch:: locked'
+  bash "$ORCH_AGENT_DIR/facts" < /dev/null 9>&- || true
+  echo '::orch:: end'
+  orch_agent_alive
+  # The watchdog holds the lock too (fd 9), writes nowhere the control machine reads.
+  orch_agent_watchdog "$BASHPID" < /dev/null > /dev/null 2>&1 &
+  wd=$!
+  while :; do
+    IFS= read -r line || orch_agent_stop 'stdin closed (the control machine is gone)'
+    orch_agent_alive
+    case "$line" in
+      H) ;;
+      S\ *)
+        read -r _ n rc <<< "$line"
+        orch_agent_segment "$n" "$rc" || orch_agent_stop 'malformed segment frame'
+        ;;
+      X) orch_agent_stop stop ;;
+      Q)
+        kill "$wd" 2>/dev/null
+        rm -rf -- "$ORCH_AGENT_DIR"
+        exit 0
+        ;;
+      *) orch_agent_stop "unknown frame ${line:0:20}" ;;
+    esac
+  done
+}

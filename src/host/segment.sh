@@ -1,0 +1,82 @@
+# shellcheck shell=bash
+# The segment runner: runs consecutive steps of one host in turn and reports each one.
+# Started by the agent (agent.sh) as its own child, with the payload (if any) on stdin.
+#
+# Input: a file of NUL-terminated fields: CHANGED (1 when an earlier step of the node
+# changed the host), LIMIT (per-step timeout in seconds, 0 = none), then 8 fields per
+# step: INDEX WHEN EXPECT SCRIPT PAYLOAD STATE REGISTRY BASE.
+#   PAYLOAD: 1 = on stdin, b64:DATA inline, 0 = none.
+#   STATE/REGISTRY: state.json / registry.json text the step may write (its $2 / $3).
+#   BASE: "-" (no check), or "SHA PATH": PATH (state.json) must have sha256 SHA, or be
+#   absent when SHA is 0, before the step runs (compare-and-swap against the state the
+#   control machine read with the facts; a mismatch fails the step with exit 76).
+# Each step's script runs as `bash -c RUNNER SCRIPT DIR`: its arguments ($1 payload, $2
+# state, $3 registry) are read from private files in DIR, so no state text, secret or
+# script is ever in a command line (`ps` shows command lines to every user).
+#
+# Output, one line each (parsed by src/engine/segment.ts):
+#   ::orch-seg-start:: INDEX                              a step begins
+#   ::orch-seg:: INDEX RC STATUS MS B64(stdout) B64(stderr tail)   a step ended
+
+# b64: stdin as one line of base64.
+orch_seg_b64() { base64 -w0 2>/dev/null || base64 | tr -d '\n'; }
+
+# orch_seg_sha FILE: sha256 of FILE, or 0 when it does not exist.
+orch_seg_sha() {
+  if [ -e "$1" ]; then sha256sum < "$1" | cut -d' ' -f1; else echo 0; fi
+}
+
+# orch_seg_run FIELDS DIR: runs the steps described in FIELDS, with DIR (private, empty)
+# as scratch space. Stops after a failed step, after exit 99 ("send the payload"), and
+# after a step whose status differs from EXPECT. Returns 0 (outcomes are in the output).
+orch_seg_run() {
+  local fields=$1 d=$2 changed limit idx when expect p st rg base rc status ms t0
+  local -a a run
+  mapfile -d '' -t a < "$fields"
+  set -- "${a[@]}"
+  unset a
+  changed=$1 limit=$2
+  shift 2
+  # The runner of one step: reads its three arguments from DIR and sources the script.
+  # shellcheck disable=SC2016 # expanded by the step's bash, not here
+  local runner='p=$(cat -- "$1/p"); st=$(cat -- "$1/st"); rg=$(cat -- "$1/rg"); set -- "$p" "$st" "$rg"; . "$0"'
+  while [ $# -ge 8 ]; do
+    idx=$1 when=$2 expect=$3 p=$5 st=$6 rg=$7 base=$8
+    (umask 077; printf '%s' "$4" > "$d/s"; printf '%s' "$st" > "$d/st"; printf '%s' "$rg" > "$d/rg")
+    shift 8
+    if [ "$when" = changed ] && [ "$changed" = 0 ]; then
+      printf '::orch-seg:: %s 0 skipped 0 - -\n' "$idx"
+      continue
+    fi
+    case "$p" in
+      b64:*) (umask 077; printf '%s' "${p#b64:}" | base64 -d > "$d/in"); p="f:$d/in" ;;
+    esac
+    printf '%s' "$p" > "$d/p"
+    printf '::orch-seg-start:: %s\n' "$idx"
+    t0=$(date +%s%N)
+    rc=0
+    if [ "$base" != - ] && [ "$(orch_seg_sha "${base#* }")" != "${base%% *}" ]; then
+      printf 'state.json %s changed since the facts were read (another writer?); not running the step\n' "${base#* }" > "$d/e"
+      : > "$d/o"
+      rc=76
+    else
+      if [ "$limit" != 0 ]; then run=(timeout -k 5 "$limit" bash -c "$runner" "$d/s" "$d"); else run=(bash -c "$runner" "$d/s" "$d"); fi
+      if [ "$p" = 1 ]; then
+        "${run[@]}" >"$d/o" 2>"$d/e" || rc=$?
+      else
+        "${run[@]}" >"$d/o" 2>"$d/e" </dev/null || rc=$?
+      fi
+    fi
+    # Only the first step may read the payload: the agent's pump sees EOF from here on.
+    exec 0</dev/null
+    rm -f -- "$d/in"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    status=$(sed -n 's/^::orch:: status=\(ok\|changed\|skipped\)$/\1/p' "$d/o" | tail -n 1)
+    status=${status:-changed}
+    printf '::orch-seg:: %s %s %s %s %s %s\n' "$idx" "$rc" "$status" "$ms" "$(orch_seg_b64 < "$d/o")" "$(tail -c 4000 -- "$d/e" | orch_seg_b64)"
+    [ "$rc" = 0 ] || return 0
+    [ "$status" = changed ] && changed=1
+    if [ "$expect" != - ] && [ "$status" != "$expect" ]; then return 0; fi
+  done
+  return 0
+}
