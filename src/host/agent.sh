@@ -67,6 +67,20 @@ orch_agent_kill_session() {
   return 0
 }
 
+# orch_agent_busy: true while a segment child runs (it removes seg.running when over).
+orch_agent_busy() { [ -e "$ORCH_AGENT_DIR/seg.running" ]; }
+
+# orch_agent_gone WHY: the control machine is gone (stdin closed, or silent for too
+# long): stops the running segment's processes, if any, else simply exits (processes
+# a finished step left in the background are not the run's to end).
+orch_agent_gone() {
+  if orch_agent_busy; then orch_agent_stop "$1"; fi
+  # The watchdog holds the lock too: it goes first (ORCH_AGENT_WD is unset in the watchdog).
+  [ -z "${ORCH_AGENT_WD:-}" ] || kill -KILL "$ORCH_AGENT_WD" 2>/dev/null
+  rm -rf -- "$ORCH_AGENT_DIR"
+  exit 0
+}
+
 # orch_agent_stop WHY: the dead-man's switch and the stop frame: ends every other
 # process of the session, removes the scratch folder, exits 0. The lock (fd 9) goes
 # with the caller, last.
@@ -84,11 +98,11 @@ orch_agent_stop() {
 # gone or nothing was heard for ORCH_AGENT_GIVEUP seconds.
 orch_agent_watchdog() {
   local agent=$1 now heard
-  while sleep 1; do
-    kill -0 "$agent" 2>/dev/null || orch_agent_stop 'the agent process is gone'
+  while sleep 1 9>&-; do
+    kill -0 "$agent" 2>/dev/null || orch_agent_gone 'the agent process is gone'
     read -r heard < "$ORCH_AGENT_DIR/alive" || heard=0
     orch_agent_now now
-    [ $((now - heard)) -le "$ORCH_AGENT_GIVEUP" ] || orch_agent_stop "no heartbeat from the control machine for $ORCH_AGENT_GIVEUP s"
+    [ $((now - heard)) -le "$ORCH_AGENT_GIVEUP" ] || { kill -KILL "$agent" 2>/dev/null; orch_agent_gone "no heartbeat from the control machine for $ORCH_AGENT_GIVEUP s"; }
   done
 }
 
@@ -118,7 +132,7 @@ orch_agent_pump() {
 # child prints `::orch-seg:: done RC` when it is over; the agent goes back to reading
 # frames (heartbeats) at once.
 orch_agent_segment() {
-  local n=$1 payload=$2 d=$ORCH_AGENT_DIR/seg
+  local n=$1 payload=$2 d=$ORCH_AGENT_DIR/seg rc
   rm -rf -- "$d"
   mkdir -m 700 -- "$d" || return 1
   head -c "$n" > "$d.fields"
@@ -126,19 +140,21 @@ orch_agent_segment() {
   if [ "$payload" = 1 ]; then
     rm -f -- "$d.fifo"
     mkfifo -m 600 -- "$d.fifo" || return 1
-    { orch_seg_run "$d.fields" "$d"; printf '::orch-seg:: done %s\n' "$?"; } < "$d.fifo" 9>&- &
+    : > "$d.running"
+    { orch_seg_run "$d.fields" "$d"; rc=$?; rm -f -- "$d.running"; printf '::orch-seg:: done %s\n' "$rc"; } < "$d.fifo" 9>&- &
     exec 8> "$d.fifo"
     orch_agent_pump || { exec 8>&-; return 1; }
     exec 8>&-
   else
-    { orch_seg_run "$d.fields" "$d"; printf '::orch-seg:: done %s\n' "$?"; } < /dev/null 9>&- &
+    : > "$d.running"
+    { orch_seg_run "$d.fields" "$d"; rc=$?; rm -f -- "$d.running"; printf '::orch-seg:: done %s\n' "$rc"; } < /dev/null 9>&- &
   fi
   return 0
 }
 
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
-  local line giveup grace lockwait holder n wd rc
+  local line giveup grace lockwait holder n rc
   IFS= read -r line || exit 70
   read -r _ giveup grace lockwait holder <<< "$line"
   case "$giveup$grace" in *[!0-9]*|'') echo "orch agent: bad settings line" >&2; exit 70 ;; esac
@@ -160,9 +176,9 @@ orch_agent() {
   orch_agent_alive
   # The watchdog holds the lock too (fd 9), writes nowhere the control machine reads.
   orch_agent_watchdog "$BASHPID" < /dev/null > /dev/null 2>&1 &
-  wd=$!
+  ORCH_AGENT_WD=$!
   while :; do
-    IFS= read -r line || orch_agent_stop 'stdin closed (the control machine is gone)'
+    IFS= read -r line || orch_agent_gone 'stdin closed (the control machine is gone)'
     orch_agent_alive
     case "$line" in
       H) ;;
@@ -171,11 +187,7 @@ orch_agent() {
         orch_agent_segment "$n" "$rc" || orch_agent_stop 'malformed segment frame'
         ;;
       X) orch_agent_stop stop ;;
-      Q)
-        kill "$wd" 2>/dev/null
-        rm -rf -- "$ORCH_AGENT_DIR"
-        exit 0
-        ;;
+      Q) orch_agent_gone goodbye ;;
       *) orch_agent_stop "unknown frame ${line:0:20}" ;;
     esac
   done
