@@ -1,0 +1,127 @@
+/** Behaviour of src/host/{lock,segment,agent}.sh under real bash, function by function. */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeSegment, parseSegmentOutput, type SegmentEntry } from '../../../src/engine/segment.js';
+import { AGENT_SH, LOCK_SH, PRELUDE_SH, SEGMENT_SH } from '../../../src/host/embedded.generated.js';
+import type { PlanStep, Task } from '../../../src/model/plan.js';
+import { runBash } from '../../harness/bash.js';
+
+const tmp = (p: string): string => mkdtempSync(path.join(tmpdir(), `orch-${p}-`));
+const step = (index: number, when: 'always' | 'changed' = 'always'): PlanStep => ({ index, name: `s${index}`, kind: 'run', when, tasks: {}, at: '' });
+const task = (body: string): Task => ({ script: `${PRELUDE_SH}${body}\n`, probes: [], check: { kind: 'run', hasUnless: false } });
+const entry = (index: number, body: string, more: Partial<SegmentEntry> = {}): SegmentEntry => ({ step: step(index), task: task(body), expect: '-', stateArg: '', registryArg: '', ...more });
+
+/** Runs segment.sh over `entries`; returns the parsed results and the raw output. */
+function runSegment(entries: SegmentEntry[], changed = false, stdin?: string) {
+  const d = tmp('seg');
+  writeFileSync(path.join(d, 'fields'), encodeSegment(entries, changed, 0));
+  const r = runBash([SEGMENT_SH], 'mkdir -m 700 "$1/d" && orch_seg_run "$1/fields" "$1/d"', [d], stdin !== undefined ? { stdin } : {});
+  return { ...r, results: parseSegmentOutput(r.stdout), dir: d };
+}
+
+describe('lock.sh', () => {
+  it('orch_lock_take holds the lock on fd 9; a second taker gets 75 naming the holder', () => {
+    const home = tmp('home');
+    const env = { ...process.env, HOME: home };
+    const r = runBash([LOCK_SH], 'orch_lock_take 0 "me@ctl pid 1 since T" || exit $?; echo held; bash -c "$(declare -f orch_lock_take); orch_lock_take 0 other 9>&-"; echo "second=$?"', [], { env });
+    expect(r.stdout).toBe('held\nsecond=75\n');
+    expect(r.stderr).toBe('locked by me@ctl pid 1 since T\n');
+    expect(readFileSync(path.join(home, '.orch/lock.info'), 'utf8')).toBe('me@ctl pid 1 since T\n');
+  });
+  it('orch_lock_take waits up to WAIT seconds for the holder to go', () => {
+    const home = tmp('home');
+    const r = runBash([LOCK_SH], '( orch_lock_take 0 first && sleep 1 ) & sleep 0.3; t0=$SECONDS; orch_lock_take 5 second; echo "rc=$? waited=$((SECONDS - t0))"; wait', [], { env: { ...process.env, HOME: home } });
+    expect(r.stdout).toMatch(/^rc=0 waited=[01]\n$/);
+  });
+});
+
+describe('segment.sh', () => {
+  it('orch_seg_run reports each step and passes state and registry texts as $2 and $3, never in a command line', () => {
+    const { results } = runSegment([
+      entry(0, 'printf "%s|%s|%s\\n" "$1" "$2" "$3"; orch_status ok'),
+      entry(1, 'tr "\\0" " " < /proc/$$/cmdline; orch_status changed', { stateArg: '{"secret-state":1}', registryArg: '{"apps":{}}' }),
+    ]);
+    expect(results.map((r) => [r.index, r.rc, r.status])).toEqual([[0, 0, 'ok'], [1, 0, 'changed']]);
+    expect(results[0]!.out).toBe('0||\n::orch:: status=ok\n');
+    expect(results[1]!.out).not.toContain('secret-state');
+  });
+  it('skips `when: changed` steps until a step changed the host', () => {
+    const { results } = runSegment([{ ...entry(0, 'orch_status changed'), step: step(0, 'changed') }, entry(1, 'orch_status changed'), { ...entry(2, 'orch_status changed'), step: step(2, 'changed') }]);
+    expect(results.map((r) => `${r.index} ${r.status}`)).toEqual(['0 skipped', '1 changed', '2 changed']);
+  });
+  it('stops at a failure (its stderr tail reported) and after a step that ended otherwise than expected', () => {
+    const a = runSegment([entry(0, 'echo bad >&2; exit 4'), entry(1, 'orch_status ok')]);
+    expect(a.results.map((r) => [r.index, r.rc, r.err])).toEqual([[0, 4, 'bad\n']]);
+    const b = runSegment([entry(0, 'orch_status ok', { expect: 'changed' }), entry(1, 'orch_status ok')]);
+    expect(b.results.map((r) => r.index)).toEqual([0]);
+  });
+  it('gives the payload on stdin to the first step only; an inline payload as a private file', () => {
+    const { results } = runSegment([entry(0, 'cat; orch_status changed', { send: true }), entry(1, 'cat "${1#f:}"; [ -t 0 ] || cat; orch_status changed', { inline: `b64:${Buffer.from('inline!').toString('base64')}` })], false, 'on stdin');
+    expect(results.map((r) => r.out.split('::orch::')[0])).toEqual(['on stdin', 'inline!']);
+  });
+  it('compare-and-swap: refuses (exit 76) a step whose state.json is not the one read with the facts', () => {
+    const d = tmp('cas');
+    const f = path.join(d, 'state.json');
+    writeFileSync(f, '{"v":1}\n');
+    const sha = createHash('sha256').update('{"v":1}\n').digest('hex');
+    const ok = runSegment([entry(0, 'orch_status changed', { stateBase: `${sha} ${f}` })]);
+    expect(ok.results.map((r) => r.rc)).toEqual([0]);
+    writeFileSync(f, '{"v":2}\n');
+    const stale = runSegment([entry(0, 'touch "$0.ran"; orch_status changed', { stateBase: `${sha} ${f}` })]);
+    expect(stale.results.map((r) => [r.rc, r.err])).toEqual([[76, `state.json ${f} changed since the facts were read (another writer?); not running the step\n`]]);
+    const absent = runSegment([entry(0, 'orch_status changed', { stateBase: `0 ${path.join(d, 'none.json')}` })]);
+    expect(absent.results.map((r) => r.rc)).toEqual([0]);
+  });
+  it('orch_seg_sha prints a file\'s sha256, 0 when absent', () => {
+    const d = tmp('sha');
+    writeFileSync(path.join(d, 'f'), 'x');
+    expect(runBash([SEGMENT_SH], 'orch_seg_sha "$1/f"; orch_seg_sha "$1/none"', [d]).stdout).toBe(`${createHash('sha256').update('x').digest('hex')}\n0\n`);
+  });
+});
+
+/**
+ * Runs `body` after the libraries in a session of its own (`setsid`): the agent's
+ * session-wide kills must never reach the test runner's session.
+ */
+function runInOwnSession(libs: string[], body: string, args: string[] = []): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('setsid', ['-w', 'bash', '-c', `${libs.join('\n')}\n${body}\n`, 'orch-test', ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('agent.sh', () => {
+  const lib = [LOCK_SH, SEGMENT_SH, AGENT_SH];
+  it('orch_agent_session_pids lists the other live processes of the session, not the caller', () => {
+    const r = runInOwnSession(lib, 'sleep 5 & s=$!; me=$BASHPID; mine=$(orch_agent_session_pids "$me"); kill $s; case " $(echo $mine) " in *" $s "*) echo has-sleep;; esac; case " $(echo $mine) " in *" $BASHPID "*) echo has-self;; esac');
+    expect(r.stdout).toBe('has-sleep\n');
+  });
+  it('orch_agent_kill_session TERMs the session, then KILLs what ignores TERM after the grace', () => {
+    const d = tmp('kill');
+    const r = runInOwnSession(lib, [
+      `bash -c 'trap "" TERM; echo $$ > "$1/stubborn"; sleep 30' x "$1" &`,
+      `bash -c 'echo $$ > "$1/polite"; exec sleep 30' x "$1" &`,
+      'sleep 0.3; t0=$(date +%s%N); orch_agent_kill_session 1; t1=$(date +%s%N)',
+      'sleep 0.2; for f in stubborn polite; do kill -0 "$(cat "$1/$f")" 2>/dev/null && echo "$f alive"; done',
+      'echo "ms=$(( (t1 - t0) / 1000000 ))"',
+    ].join('\n'), [d]);
+    expect(r.stdout).toMatch(/^ms=(9\d\d|1\d\d\d)\n$/);
+  });
+  it('orch_agent_pump copies D frames to fd 8 and keeps the framing when the reader stops early', () => {
+    const d = tmp('pump');
+    const frames = 'D 3\nabcH\nD 2\ndeD 0\nNEXT\n';
+    const a = runBash(lib, 'ORCH_AGENT_DIR="$1"; exec 8>"$1/out"; orch_agent_pump; echo "rc=$?"; IFS= read -r l; echo "after=$l"', [d], { stdin: frames });
+    expect(a.stdout).toBe('rc=0\nafter=NEXT\n');
+    expect(readFileSync(path.join(d, 'out'), 'utf8')).toBe('abcde');
+    const b = runBash(lib, 'ORCH_AGENT_DIR="$1"; exec 8> >(head -c 1 >/dev/null); sleep 0.2; orch_agent_pump; echo "rc=$?"; IFS= read -r l; echo "after=$l"', [d], { stdin: `D 200000\n${'x'.repeat(200000)}D 0\nNEXT\n` });
+    expect(b.stdout).toBe('rc=0\nafter=NEXT\n');
+    expect(runBash(lib, 'ORCH_AGENT_DIR="$1"; exec 8>/dev/null; orch_agent_pump; echo "rc=$?"', [d], { stdin: 'D 5\nab' }).stdout).toBe('rc=1\n');
+  });
+  it('orch_agent_alive and orch_agent_now agree on the clock', () => {
+    const d = tmp('alive');
+    const r = runBash(lib, 'ORCH_AGENT_DIR="$1"; orch_agent_alive; read -r t < "$1/alive"; orch_agent_now n; echo $(( n - t ))', [d]);
+    expect(r.stdout).toBe('0\n');
+  });
+});
