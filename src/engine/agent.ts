@@ -40,6 +40,23 @@ export const DATA_FRAME_MAX = 1024 * 1024;
  */
 export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && s=$(head -c "$n") && eval "$s"')} orch-agent`;
 
+/** The bash the bootstrap reads from stdin: the host libraries, then the main loop. */
+export function agentCode(): string {
+  return `${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\norch_agent\n`;
+}
+
+/** The first frames an agent reads: the code, `C` settings, `F` facts script. */
+export function agentStartFrames(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string }): Buffer {
+  const code = agentCode();
+  const lockWait = opts.lockWaitSeconds === undefined ? '-' : String(Math.ceil(opts.lockWaitSeconds));
+  const facts = Buffer.from(opts.factsScript, 'utf8');
+  return Buffer.concat([
+    Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8'),
+    Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${Buffer.from(opts.holder).toString('base64')}\n`),
+    Buffer.from(`F ${facts.length}\n`), facts,
+  ]);
+}
+
 /** How to start an agent. */
 export interface AgentOptions {
   /** Take the host lock, waiting up to this many seconds; undefined = no lock (a same-machine host whose lock another agent of the run holds). */
@@ -113,14 +130,10 @@ export class HostAgent {
       });
       opts.onAgent?.(agent);
       const giveUp = Math.max(1, Math.ceil(opts.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS));
-      const code = `${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\norch_agent\n`;
-      const lockWait = opts.lockWaitSeconds === undefined ? '-' : String(Math.ceil(opts.lockWaitSeconds));
-      const facts64 = Buffer.from(opts.factsScript, 'utf8');
-      agent.#send(Buffer.concat([
-        Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8'),
-        Buffer.from(`C ${giveUp} ${STOP_GRACE_SECONDS} ${lockWait} ${Buffer.from(opts.holder).toString('base64')}\n`),
-        Buffer.from(`F ${facts64.length}\n`), facts64,
-      ]));
+      agent.#send(agentStartFrames({
+        giveUpSeconds: giveUp, graceSeconds: STOP_GRACE_SECONDS, holder: opts.holder, factsScript: opts.factsScript,
+        ...(opts.lockWaitSeconds !== undefined && { lockWaitSeconds: opts.lockWaitSeconds }),
+      }));
       agent.#heartbeat = setInterval(() => agent.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);
       agent.#heartbeat.unref();
       if (opts.timeoutMs !== undefined) {

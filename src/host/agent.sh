@@ -154,7 +154,7 @@ orch_agent_segment() {
 
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
-  local line giveup grace lockwait holder n rc
+  local line giveup grace lockwait holder n rc me
   IFS= read -r line || exit 70
   read -r _ giveup grace lockwait holder <<< "$line"
   case "$giveup$grace" in *[!0-9]*|'') echo "orch agent: bad settings line" >&2; exit 70 ;; esac
@@ -174,8 +174,10 @@ orch_agent() {
   bash "$ORCH_AGENT_DIR/facts" < /dev/null 9>&- || true
   echo '::orch:: end'
   orch_agent_alive
-  # The watchdog holds the lock too (fd 9), writes nowhere the control machine reads.
-  orch_agent_watchdog "$BASHPID" < /dev/null > /dev/null 2>&1 &
+  # The watchdog holds the lock too (fd 9); its stdout is not the protocol's.
+  # (A background command's words expand in the child: take this pid first.)
+  me=$BASHPID
+  orch_agent_watchdog "$me" < /dev/null > /dev/null &
   ORCH_AGENT_WD=$!
   while :; do
     IFS= read -r line || orch_agent_gone 'stdin closed (the control machine is gone)'

@@ -1,0 +1,109 @@
+/**
+ * The host agent end to end on the local transport (real bash, a private HOME): lock +
+ * facts in one round trip, segments with payloads, and the dead-man's switch — stdin
+ * closing mid-step, heartbeats stopping, a stop frame — each ends the step's processes
+ * and frees the lock, within the bounds the README promises.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { AGENT_BOOTSTRAP, agentStartFrames, HostAgent } from '../../../src/engine/agent.js';
+import { encodeSegment, parseSegmentOutput, type SegmentEntry } from '../../../src/engine/segment.js';
+import { PRELUDE_SH } from '../../../src/host/embedded.generated.js';
+import { LockedError } from '../../../src/model/errors.js';
+import type { PlanStep } from '../../../src/model/plan.js';
+import { LocalConnection } from '../../../src/transport/local.js';
+
+const home = (): string => mkdtempSync(path.join(tmpdir(), 'orch-agent-home-'));
+const conn = (h: string): LocalConnection => new LocalConnection('ctl', { ...process.env, HOME: h });
+const step: PlanStep = { index: 0, name: 's', kind: 'run', when: 'always', tasks: {}, at: '' };
+const seg = (body: string, more: Partial<SegmentEntry> = {}): Buffer => encodeSegment([{ step, task: { script: `${PRELUDE_SH}${body}\n`, probes: [], check: { kind: 'run', hasUnless: false } }, expect: '-', ...more }], false, 0);
+const lockFree = (h: string): boolean => spawnSync('flock', ['-n', path.join(h, '.orch/lock'), 'true']).status === 0;
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+};
+async function waitUntil(cond: () => boolean, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return Date.now() - t0;
+}
+const pidFile = (d: string): number => Number(readFileSync(path.join(d, 'pid'), 'utf8'));
+
+describe('HostAgent on the local transport', () => {
+  it('takes the lock and reads the facts in one exchange; a second run gets LockedError naming the holder', async () => {
+    const h = home();
+    const c = conn(h);
+    const { agent, factsOutput } = await HostAgent.start('ctl', c, { lockWaitSeconds: 0, holder: 'me@ctl pid 1 since T', factsScript: 'echo F 0 -\necho END\n' });
+    expect(factsOutput).toBe('F 0 -\nEND\n');
+    expect(lockFree(h)).toBe(false);
+    const other = HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' });
+    await expect(other).rejects.toEqual(new LockedError('locked by me@ctl pid 1 since T', 'ctl'));
+    const out = await agent.runSegment(seg('cat; orch_status changed', { send: true }), Buffer.from('payload bytes'));
+    expect(parseSegmentOutput(out.text).map((r) => [r.rc, r.status, r.out])).toEqual([[0, 'changed', 'payload bytes::orch:: status=changed\n']]);
+    await agent.close();
+    await agent.finished;
+    expect(await waitUntil(() => lockFree(h), 2000)).toBeLessThan(2000);
+  });
+
+  it('stdin closing mid-step (orch killed): the step is ended and the lock freed within 2 s', async () => {
+    const h = home();
+    const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
+    const { agent } = await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' });
+    const running = agent.runSegment(seg(`sh -c 'echo $$ > ${d}/pid; exec sleep 60'`));
+    running.catch(() => undefined);
+    await waitUntil(() => existsSync(path.join(d, 'pid')), 5000);
+    const pid = pidFile(d);
+    expect(alive(pid)).toBe(true);
+    await agent.close(); // a segment is running: no goodbye, only EOF — the dead-man's switch
+    const ms = await waitUntil(() => !alive(pid) && lockFree(h), 2000);
+    console.log(`stdin closed mid-step: step gone and lock free after ${ms} ms`);
+    await expect(running).rejects.toThrow();
+  });
+
+  it('stop (Ctrl-C): TERM to the step, KILL after the grace when it ignores TERM; the agent says stopped', async () => {
+    const h = home();
+    const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
+    const { agent } = await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' });
+    const running = agent.runSegment(seg(`bash -c 'trap "" TERM; echo $$ > ${d}/pid; while :; do sleep 0.1; done'`));
+    running.catch(() => undefined);
+    await waitUntil(() => existsSync(path.join(d, 'pid')), 5000);
+    const pid = pidFile(d);
+    const t0 = Date.now();
+    await agent.stop();
+    const ms = await waitUntil(() => !alive(pid) && lockFree(h), 3000) + (Date.now() - t0);
+    console.log(`stop: TERM-ignoring step gone and lock free after ${ms} ms`);
+    expect(ms).toBeGreaterThanOrEqual(900); // it had to wait the grace (1 s) for KILL
+  });
+
+  it('no heartbeat for the give-up time (a partition): the agent ends the step and frees the lock', async () => {
+    const h = home();
+    const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
+    const c = conn(h);
+    const stdin = new PassThrough(); // written once, then silent: the control machine vanished without a FIN
+    const done = c.exec(AGENT_BOOTSTRAP, { stdin });
+    stdin.write(agentStartFrames({ giveUpSeconds: 2, graceSeconds: 1, lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' }));
+    const fields = seg(`sh -c 'echo $$ > ${d}/pid; exec sleep 60'`);
+    stdin.write(Buffer.concat([Buffer.from(`S ${fields.length} 0\n`), fields]));
+    await waitUntil(() => existsSync(path.join(d, 'pid')), 5000);
+    const t0 = Date.now();
+    const pid = pidFile(d);
+    await waitUntil(() => !alive(pid) && lockFree(h), 2000 + 5000);
+    const ms = Date.now() - t0;
+    console.log(`no heartbeat (give-up 2 s): step gone and lock free ${ms} ms after the step started`);
+    expect(ms).toBeGreaterThanOrEqual(1000);
+    stdin.end();
+    const res = await done;
+    expect(res.stderr.toString()).toContain('no heartbeat from the control machine for 2 s');
+  });
+});
