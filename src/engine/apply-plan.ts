@@ -17,7 +17,7 @@
 import pLimit from 'p-limit';
 import type { Facts, HostPrediction } from '../compile/predict.js';
 import { predictHost, probesForHost } from '../compile/predict.js';
-import { ConnectError, LockedError } from '../model/errors.js';
+import { ConnectError, LockedError, RemoteCommandError } from '../model/errors.js';
 import type { Plan, PlanHost, PredictedStatus, Probe } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
@@ -125,14 +125,14 @@ export class Session {
         if (this.opts.lock) stdout = await this.#startAgent(host, conn, factsScript(probes), this.opts.lock.waitSeconds);
         else {
           const res = await conn.exec(factsScript(probes), this.opts.stepTimeoutMs ? { timeoutMs: this.opts.stepTimeoutMs } : {});
-          if (res.code !== 0) throw new Error(`reading facts failed (exit ${res.code}): ${tail(res.stderr.toString('utf8'), 500)}`);
+          if (res.code !== 0) throw new RemoteCommandError(host, 'reading facts', res.code, tail(res.stderr.toString('utf8'), 500));
           stdout = res.stdout.toString('utf8');
         }
         byHost.set(host, parseFacts(probes, stdout));
         this.#emitFn({ type: 'facts', host, ok: true });
       } catch (err) {
         const unreachable = err instanceof ConnectError;
-        const msg = err instanceof ConnectError || err instanceof LockedError ? err.message.replace(`${host}: `, '') : (err as Error).message;
+        const msg = err instanceof ConnectError || err instanceof LockedError || err instanceof RemoteCommandError ? err.message.replace(`${host}: `, '') : (err as Error).message;
         this.#emitFn({ type: 'facts', host, ok: false, error: this.opts.masker.mask(msg) });
         this.record.failHost(host, msg, unreachable);
       }

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { stepLabel, type Facts } from '../compile/predict.js';
 import { hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
 import { joinPath, STATE_FILE, qpath } from '../host/layout.js';
-import { ConnectError } from '../model/errors.js';
+import { ConnectError, RemoteCommandError } from '../model/errors.js';
 import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
 import { PRELUDE_SH } from '../host/embedded.generated.js';
 import { formatStateJson, markBad, type AppState, type Registry } from '../state/state.js';
@@ -213,7 +213,7 @@ export class Executor {
       if (e.send || e.inline !== undefined) this.ctx.record.payloadBytes += e.task.payload?.size ?? 0;
     }
     const out = await agent.runSegment(encodeSegment(seg, changed, limit), payloadFrom ? this.#payloadStream(payloadFrom) : undefined, onStart);
-    if (out.rc !== 0) throw new Error(`the segment runner failed (exit ${out.rc})`);
+    if (out.rc !== 0) throw new RemoteCommandError(host, 'the segment runner', out.rc, '');
     return parseSegmentOutput(out.text);
   }
 
@@ -223,7 +223,7 @@ export class Executor {
     const step: PlanStep = { index: 0, name: 'write state.json', kind: 'run', when: 'always', tasks: {}, at: '' };
     const script = `${PRELUDE_SH}orch_write ${qpath(joinPath(root, STATE_FILE))} "$2"\n`;
     const [res] = await this.#runSegment(host, [{ step, task: { script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: formatStateJson(state), registryArg: '', stateBase: book.baseOf(host, root) }], true);
-    if (!res || res.rc !== 0) throw new Error(`writing state.json failed: ${tail(res?.err ?? '', 500)}`);
+    if (!res || res.rc !== 0) throw new RemoteCommandError(host, `writing ${joinPath(root, STATE_FILE)}`, res?.rc ?? null, tail(res?.err ?? '', 500));
     book.wrote(host, root, state);
   }
 
@@ -247,7 +247,7 @@ export class Executor {
       }
       return `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
     } catch (err) {
-      return `; rollback failed: ${(err as Error).message}`;
+      return `; rollback failed: ${(err as Error).message.replace(`${host}: `, '')}`;
     }
   }
 
@@ -255,7 +255,7 @@ export class Executor {
   async #runTask(host: string, task: Task, step: PlanStep): Promise<StepStatus> {
     const send = task.payload !== undefined && !hostHasPayload(this.ctx.predicted.facts.get(host), task);
     const [res] = await this.#runSegment(host, [{ step: { ...step, when: 'always' }, task, send, expect: '-', stateArg: '', registryArg: '' }], true);
-    if (!res || res.rc !== 0) throw new Error(`exit ${res?.rc ?? '?'}: ${tail(res?.err ?? '', 500)}`);
+    if (!res || res.rc !== 0) throw new RemoteCommandError(host, step.name, res?.rc ?? null, tail(res?.err ?? '', 500));
     return res.status;
   }
 

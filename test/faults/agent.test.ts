@@ -1,0 +1,225 @@
+/**
+ * Issue 10: a run's remote work never outlives it. On real sshd hosts:
+ * - a seeded random schedule of SIGKILLs of orch over a 2,000-file release, with a
+ *   second run waiting on the lock each time: the killed run's processes are gone
+ *   within 2 s, `current` always resolves to a complete release matching its files,
+ *   state.json agrees with the link, and the waiting run (the next apply) exits 0;
+ * - the control machine in its own network namespace, its link cut, orch killed: the
+ *   host lock is free within the give-up time + 5 s and no child remains;
+ * - Ctrl-C in a real terminal (tmux) during a long `run` step: exit 130, `interrupted`
+ *   printed, no remote process after 2 s, the next run converges.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunFleet, findExecutable, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
+import { makeWork, onHost, orch, ORCH, sleep, startOrch, summaryOf, waitFor, writeApp, writeFile, type Work } from './helpers.js';
+
+/** A small seeded PRNG (mulberry32): the schedule is reproducible from the printed seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FILES = 2000;
+const KILLS = Number(process.env.ORCH_KILL_SOAK ?? 50);
+
+describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partition, Ctrl-C)', () => {
+  let fleet: Fleet;
+  let work: Work;
+  const host = (): TestHost => fleet.hosts[0]!;
+  /** Session ids of orch agents on the host right now (`bash -c ... orch-agent` session leaders). */
+  const agentSessions = async (): Promise<string[]> => {
+    const r = await fleet.hostExec(host(), "ps -eo sid=,pid=,stat=,args= | awk '$1 == $2 && $3 !~ /Z/ && $NF == \"orch-agent\" { print $1 }'");
+    return r.stdout.split('\n').filter(Boolean);
+  };
+  const sessionAlive = async (sids: string[]): Promise<string> => {
+    if (!sids.length) return '';
+    const r = await fleet.hostExec(host(), `ps -eo sid=,pid=,stat=,args= | awk '${sids.map((s) => `$1 == ${s}`).join(' || ')} { if ($3 !~ /Z/) print }'`);
+    return r.stdout.trim();
+  };
+
+  beforeAll(async () => {
+    fleet = await startFleet({ count: 1, name: 'orchagt' });
+    work = makeWork('agent');
+    writeFile(work, 'inventory.yml', fleet.inventoryYaml());
+  }, 120_000);
+
+  afterAll(async () => {
+    await fleet?.teardown();
+  });
+
+  it(`SIGKILL at ${KILLS} seeded random moments over a ${FILES}-file release, a second run waiting on the lock each time`, async () => {
+    const root = '/srv/soak';
+    const seed = Number(process.env.ORCH_KILL_SEED ?? randomInt(2 ** 31));
+    console.log(`kill soak: seed ${seed} (ORCH_KILL_SEED=${seed} replays it), ${KILLS} kills`);
+    const rand = prng(seed);
+    const release = (v: string): Record<string, string> => Object.fromEntries(Array.from({ length: FILES }, (_, i) => [`f/${i % 20}/${i}.txt`, `${v} ${i}\n`]));
+    // Three releases in rotation with prune keep 1: every deploy re-installs a version an
+    // earlier deploy pruned (upload, check, unpack, install.sh every time), and each bundle
+    // is built once (then cached), so the kills fall in the run's remote work.
+    const versions = ['1.0.0', '2.0.0', '3.0.0'];
+    const playbooks = versions.map((v, i) => {
+      writeApp(work, `soak${i}`, v, release(v));
+      return writeFile(work, `soak${i}.yml`, [
+        'inventory: inventory.yml', `vars: { app: soak, root: ${root} }`, 'bundles:', `  soak: { source: soak${i}, builder: dir }`,
+        'steps:', '  - install: {}', '  - symlink: {}', `  - service: { manager: command, command: "echo restarted >> ${root}/restarts" }`, '  - prune: { keep: 1 }', '',
+      ].join('\n'));
+    });
+    /** current resolves to a complete release whose files are exactly that version's. */
+    const checkCurrent = (): string => {
+      // Resolved once: a run switching `current` meanwhile must not mix two releases into the check.
+      const cur = readlinkSync(onHost(host(), `${root}/current`));
+      const v = cur.replace(/^versions\//, '');
+      expect(existsSync(onHost(host(), `${root}/${cur}/.orch-installed`)), `${cur} complete`).toBe(true);
+      let n = 0;
+      for (const d of readdirSync(onHost(host(), `${root}/${cur}/f`))) {
+        for (const f of readdirSync(onHost(host(), `${root}/${cur}/f/${d}`))) {
+          expect(readFileSync(onHost(host(), `${root}/${cur}/f/${d}/${f}`), 'utf8')).toBe(`${v} ${f.replace('.txt', '')}\n`);
+          n++;
+        }
+      }
+      expect(n).toBe(FILES);
+      return v;
+    };
+    const lockInfo = (): string => {
+      try {
+        return readFileSync(onHost(host(), '/root/.orch/lock.info'), 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    // Calibration: one full run gives the span the kill moments are drawn from.
+    // The three bundles built into the cache (one deploy of each), then calibration: a
+    // deploy that re-installs a pruned release, as every deploy of the schedule does.
+    for (const pb of playbooks) {
+      const r = await orch(['apply', pb, '--json'], work.env, { cwd: work.dir });
+      expect(r.code, r.stdout.slice(-2000) + r.stderr).toBe(0);
+    }
+    const first = await orch(['apply', playbooks[0]!, '--json'], work.env, { cwd: work.dir });
+    expect(first.code, first.stdout.slice(-2000) + first.stderr).toBe(0);
+    const span = Math.max(1000, first.ms);
+    console.log(`kill soak: a full apply of the ${FILES}-file release takes ${first.ms} ms; kills fall in [0, ${span}] ms`);
+    checkCurrent();
+    let lingerMax = 0;
+    const killedIn: Record<string, number> = {};
+    let kills = 0;
+    // Bounded: a run that finished before its kill moment does not count as a kill.
+    for (let k = 1; kills < KILLS && k <= 2 * KILLS; k++) {
+      const v = versions[k % 3]!; // never current nor previous: pruned, so installed again
+      const pb = playbooks[k % 3]!;
+      const killAt = Math.round(rand() * span);
+      const a = startOrch(['apply', pb, '--json'], work.env, { cwd: work.dir });
+      const t0 = Date.now();
+      const aPid = String(a.child.pid);
+      let b: ReturnType<typeof startOrch> | undefined;
+      let aSessions: string[] = [];
+      // B starts once A holds the lock (or right after the kill, whichever comes first).
+      while (Date.now() - t0 < killAt) {
+        if (!b && lockInfo().includes(`pid ${aPid} `)) {
+          aSessions = await agentSessions();
+          b = startOrch(['apply', pb, '--json', '--lock-wait', '120'], work.env, { cwd: work.dir });
+        }
+        await sleep(10);
+      }
+      const killed = a.child.exitCode === null && a.child.signalCode === null && a.child.kill('SIGKILL');
+      const ra = await a.done;
+      if (killed && ra.signal === 'SIGKILL') kills++;
+      const stage = (ra.stdout.match(/"name":"([^"]+)"/g) ?? []).pop()?.replace(/"name":"|"/g, '') ?? (ra.stdout.includes('"facts"') ? 'facts' : 'connect/build');
+      killedIn[stage] = (killedIn[stage] ?? 0) + 1;
+      if (!b) {
+        aSessions = await agentSessions();
+        b = startOrch(['apply', pb, '--json', '--lock-wait', '120'], work.env, { cwd: work.dir });
+      }
+      // Within 2 s no process of the killed run remains on the host.
+      const tk = Date.now();
+      let left = await sessionAlive(aSessions);
+      while (left && Date.now() - tk < 2000) {
+        await sleep(50);
+        left = await sessionAlive(aSessions);
+      }
+      expect(left, `kill ${k} at ${killAt} ms (${stage}): processes of the killed run left after 2 s`).toBe('');
+      lingerMax = Math.max(lingerMax, Date.now() - tk);
+      checkCurrent();
+      // The waiting run is the next apply: it exits 0, and state.json agrees with the link.
+      const rb = await b.done;
+      expect(rb.code, `kill ${k} (seed ${seed}): ${rb.stdout.slice(-1500)}${rb.stderr}`).toBe(0);
+      expect(checkCurrent()).toBe(v);
+      const state = JSON.parse(readFileSync(onHost(host(), `${root}/.orch/state.json`), 'utf8')) as { current: string };
+      expect(state.current).toBe(v);
+      expect(summaryOf(rb.stdout).hosts[0]!.status).not.toBe('failed');
+    }
+    expect(kills).toBe(KILLS);
+    console.log(`kill soak: ${kills} kills (seed ${seed}), by last step reached: ${JSON.stringify(killedIn)}; killed run's processes gone within ${lingerMax} ms at worst`);
+  }, 1_800_000);
+
+  it('control machine in its own netns, link cut, orch killed: the lock is free within give-up + 5 s and no child remains', async () => {
+    const giveUp = 5;
+    const ns = `octl${process.pid}`;
+    const veth = `ovc${fleet.subnet}`;
+    const sh = (cmd: string): void => {
+      const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+    };
+    sh(`ip netns add ${ns} && ip link add ${veth} type veth peer name ${veth}p && ip link set ${veth}p netns ${ns} && ip link set ${veth} master orb${fleet.subnet} up`
+      + ` && ip -n ${ns} link set ${veth}p name eth0 && ip -n ${ns} addr add 10.231.${fleet.subnet}.250/24 dev eth0 && ip -n ${ns} link set eth0 up && ip -n ${ns} link set lo up`);
+    try {
+      const marker = '/srv/part-started';
+      const pb = writeFile(work, 'part.yml', `inventory: inventory.yml\nsteps:\n  - run: { cmd: "touch ${marker}; exec sleep 300" }\n`);
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ORCH, 'apply', pb, '--json', '--give-up', String(giveUp)], {
+        cwd: work.dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...work.env }, stdio: 'ignore',
+      });
+      const exited = new Promise((r) => child.on('close', r));
+      await waitFor(() => existsSync(onHost(host(), marker)), 'the step to start on the host', 60_000);
+      const sessions = await agentSessions();
+      expect(sessions.length).toBe(1);
+      sh(`ip link set ${veth} down`); // no FIN, no RST ever reaches the host
+      const t0 = Date.now();
+      child.kill('SIGKILL');
+      await exited;
+      await waitFor(async () => (await fleet.hostExec(host(), 'flock -n /root/.orch/lock true')).code === 0, 'the host lock to be free', (giveUp + 5) * 1000, 100);
+      const ms = Date.now() - t0;
+      expect(await sessionAlive(sessions)).toBe('');
+      expect((await fleet.hostExec(host(), 'pgrep -f "[s]leep 300" || true')).stdout.trim()).toBe('');
+      console.log(`partition: lock free and no child ${ms} ms after the link was cut and orch killed (give-up ${giveUp} s)`);
+    } finally {
+      spawnSync('bash', ['-c', `ip link del ${veth} 2>/dev/null; ip netns del ${ns} 2>/dev/null; true`]);
+    }
+  }, 120_000);
+
+  it.skipIf(!findExecutable('tmux'))('Ctrl-C in a terminal during a long run step: exit 130, "interrupted", no remote process after 2 s, next run converges', async () => {
+    const marker = '/srv/int-started';
+    const pb = writeFile(work, 'int.yml', `inventory: inventory.yml\nsteps:\n  - run: { cmd: "[ -e ${marker} ] || { touch ${marker}; sleep 120; }" }\n`);
+    const sock = `orch-agent-${process.pid}`;
+    const tmux = (...args: string[]) => spawnSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+    const envs = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', TERM: 'xterm-256color', ...work.env }).map(([k, v]) => `${k}=${v}`);
+    const cmd = `cd ${work.dir} && env -i ${envs.map((e) => `'${e}'`).join(' ')} ${process.execPath} ${ORCH} apply ${pb} --yes; echo "<<EXIT=$?>>"; sleep 600`;
+    expect(tmux('new-session', '-d', '-s', 'main', '-x', '120', '-y', '40', cmd).status).toBe(0);
+    const screen = (): string => tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 'main').stdout;
+    try {
+      await waitFor(() => existsSync(onHost(host(), marker)), 'the long step to start', 60_000);
+      const sessions = await agentSessions();
+      expect(sessions.length, (await fleet.hostExec(host(), 'ps -eo sid,pid,ppid,stat,args | grep -v grep | grep -E "orch|sshd"')).stdout).toBe(1);
+      tmux('send-keys', '-t', 'main', 'C-c');
+      await waitFor(() => screen().includes('<<EXIT='), 'orch to exit', 15_000, 50);
+      const text = screen();
+      expect(text).toContain('<<EXIT=130>>');
+      expect(text).toMatch(/^interrupted$/m);
+      expect(text).toContain('Summary:');
+      await sleep(2000);
+      expect(await sessionAlive(sessions)).toBe('');
+      expect((await fleet.hostExec(host(), 'pgrep -f "[s]leep 120" || true')).stdout.trim()).toBe('');
+    } finally {
+      tmux('kill-server');
+    }
+    const next = await orch(['apply', pb, '--json'], work.env, { cwd: work.dir });
+    expect(next.code, next.stdout.slice(-1500) + next.stderr).toBe(0);
+  }, 120_000);
+});
