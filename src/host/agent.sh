@@ -52,14 +52,14 @@ orch_agent_session_pids() {
 # orch_agent_kill_session GRACE: sends TERM to every other process of the session,
 # waits up to GRACE seconds for them to exit, then sends KILL to what is left.
 orch_agent_kill_session() {
-  local grace=$1 self=$BASHPID pids i=0
+  local grace=$1 self=$BASHPID pids deadline
   trap '' TERM HUP INT PIPE
   pids=$(orch_agent_session_pids "$self")
   # shellcheck disable=SC2086 # a list of pids
   [ -z "$pids" ] || kill -TERM $pids 2>/dev/null
-  while [ -n "$pids" ] && [ "$i" -lt $((grace * 10)) ]; do
+  deadline=$(( $(date +%s%N) + grace * 1000000000 ))
+  while [ -n "$pids" ] && [ "$(date +%s%N)" -lt "$deadline" ]; do
     sleep 0.1
-    i=$((i + 1))
     pids=$(orch_agent_session_pids "$self")
   done
   # shellcheck disable=SC2086 # a list of pids

@@ -107,7 +107,10 @@ describe('agent.sh', () => {
       'sleep 0.2; for f in stubborn polite; do kill -0 "$(cat "$1/$f")" 2>/dev/null && echo "$f alive"; done',
       'echo "ms=$(( (t1 - t0) / 1000000 ))"',
     ].join('\n'), [d]);
-    expect(r.stdout).toMatch(/^ms=(9\d\d|1\d\d\d)\n$/);
+    expect(r.stdout).toMatch(/^ms=\d+\n$/);
+    const ms = Number(/ms=(\d+)/.exec(r.stdout)![1]);
+    expect(ms).toBeGreaterThanOrEqual(950); // KILL only after the 1 s grace
+    expect(ms).toBeLessThan(3000); // and soon after it (a loaded machine adds some)
   });
   it('orch_agent_pump copies D frames to fd 8 and keeps the framing when the reader stops early', () => {
     const d = tmp('pump');
