@@ -11,7 +11,7 @@
 #   C GIVEUP GRACE LOCKWAIT HOLDER_B64   first: settings; LOCKWAIT - = take no lock
 #   F LEN + LEN bytes                     second: the facts script, run under the lock
 #   S LEN PAYLOAD + LEN bytes             a segment (segment.sh fields); PAYLOAD 1 = data frames follow
-#   D LEN + LEN bytes ... D 0             payload data of the segment, then its end
+#   D LEN + LEN bytes ... D 0             payload data of the segment (spooled), then its end
 #   H                                     heartbeat (every few seconds)
 #   X                                     stop: end every child (TERM, KILL after GRACE), exit
 #   Q                                     goodbye: exit, leaving background processes alone
@@ -106,11 +106,12 @@ orch_agent_watchdog() {
   done
 }
 
-# orch_agent_pump: copies the payload's D frames from stdin into fd 8 until `D 0`. A
-# reader that stops early does not break the framing: the rest of each frame is read
-# and dropped. Returns 1 when stdin ends or a frame is malformed.
+# orch_agent_pump FILE: appends the payload's D frames from stdin to FILE until `D 0`
+# (every frame counts as hearing from the control machine). Returns 1 when stdin ends or
+# a frame is malformed or cut short.
 orch_agent_pump() {
-  local line n
+  local file=$1 line n
+  : > "$file" || return 1
   while IFS= read -r line; do
     orch_agent_alive
     case "$line" in
@@ -119,7 +120,7 @@ orch_agent_pump() {
       D\ *)
         n=${line#D }
         case "$n" in *[!0-9]*|'') return 1 ;; esac
-        head -c "$n" | { cat >&8 2>/dev/null; cat >/dev/null; }
+        head -c "$n" >> "$file" || return 1
         ;;
       *) return 1 ;;
     esac
@@ -128,27 +129,22 @@ orch_agent_pump() {
 }
 
 # orch_agent_segment LEN PAYLOAD: reads a segment's fields and starts it as a child
-# (without the lock's fd); with PAYLOAD 1 pumps the data frames into its stdin. The
-# child prints `::orch-seg:: done RC` when it is over; the agent goes back to reading
-# frames (heartbeats) at once.
+# (without the lock's fd). With PAYLOAD 1 the data frames are first spooled to a private
+# file beside the fields, which becomes the child's stdin: a step slow to read its
+# payload never stops the agent from hearing heartbeats. The child prints
+# `::orch-seg:: done RC` when it is over; the agent goes back to reading frames at once.
 orch_agent_segment() {
-  local n=$1 payload=$2 d=$ORCH_AGENT_DIR/seg rc
-  rm -rf -- "$d"
+  local n=$1 payload=$2 d=$ORCH_AGENT_DIR/seg rc in=/dev/null
+  rm -rf -- "$d" "$d.payload"
   mkdir -m 700 -- "$d" || return 1
   head -c "$n" > "$d.fields"
   [ "$(stat -c %s -- "$d.fields")" = "$n" ] || return 1
   if [ "$payload" = 1 ]; then
-    rm -f -- "$d.fifo"
-    mkfifo -m 600 -- "$d.fifo" || return 1
-    : > "$d.running"
-    { orch_seg_run "$d.fields" "$d"; rc=$?; rm -f -- "$d.running"; printf '::orch-seg:: done %s\n' "$rc"; } < "$d.fifo" 9>&- &
-    exec 8> "$d.fifo"
-    orch_agent_pump || { exec 8>&-; return 1; }
-    exec 8>&-
-  else
-    : > "$d.running"
-    { orch_seg_run "$d.fields" "$d"; rc=$?; rm -f -- "$d.running"; printf '::orch-seg:: done %s\n' "$rc"; } < /dev/null 9>&- &
+    in=$d.payload
+    orch_agent_pump "$in" || return 1
   fi
+  : > "$d.running"
+  { orch_seg_run "$d.fields" "$d"; rc=$?; rm -f -- "$d.running" "$d.payload"; printf '::orch-seg:: done %s\n' "$rc"; } < "$in" 9>&- &
   return 0
 }
 
@@ -160,7 +156,9 @@ orch_agent() {
   case "$giveup$grace" in *[!0-9]*|'') echo "orch agent: bad settings line" >&2; exit 70 ;; esac
   ORCH_AGENT_GIVEUP=$giveup
   ORCH_AGENT_GRACE=$grace
-  ORCH_AGENT_DIR=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/orch-agent.XXXXXX") || exit 70
+  # Under ~/.orch, not /tmp: payloads are spooled here (a tmpfs /tmp may be small).
+  mkdir -p -- "$HOME/.orch" || exit 70
+  ORCH_AGENT_DIR=$(umask 077 && mktemp -d "$HOME/.orch/agent.XXXXXX") || exit 70
   orch_agent_alive
   IFS= read -r line || exit 70
   n=${line#F }

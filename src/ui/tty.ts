@@ -93,7 +93,8 @@ export class TtyRenderer implements Renderer {
           await hl.done;
         },
       })),
-      { concurrent: true, exitOnError: false, rendererOptions: { showErrorMessage: false, formatOutput: 'truncate' } },
+      // No SIGINT handler of listr2's own (it would exit 127): the CLI's Ctrl-C handling stops the run.
+      { concurrent: true, exitOnError: false, registerSignalListeners: false, rendererOptions: { showErrorMessage: false, formatOutput: 'truncate' } },
     );
     this.listrDone = listr.run().catch(() => undefined);
     this.timer = setInterval(() => {

@@ -170,13 +170,14 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
     };
     sh(`ip netns add ${ns} && ip link add ${veth} type veth peer name ${veth}p && ip link set ${veth}p netns ${ns} && ip link set ${veth} master orb${fleet.subnet} up`
       + ` && ip -n ${ns} link set ${veth}p name eth0 && ip -n ${ns} addr add 10.231.${fleet.subnet}.250/24 dev eth0 && ip -n ${ns} link set eth0 up && ip -n ${ns} link set lo up`);
+    let child: ReturnType<typeof spawn> | undefined;
     try {
       const marker = '/srv/part-started';
-      const pb = writeFile(work, 'part.yml', `inventory: inventory.yml\nsteps:\n  - run: { cmd: "touch ${marker}; exec sleep 300" }\n`);
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ORCH, 'apply', pb, '--json', '--give-up', String(giveUp)], {
+      const pb = writeFile(work, 'part.yml', `inventory: inventory.yml\nsteps:\n  - run: { cmd: "echo $BASHPID > ${marker}.tmp && mv ${marker}.tmp ${marker}; exec sleep 300" }\n`);
+      child = spawn('ip', ['netns', 'exec', ns, process.execPath, ORCH, 'apply', pb, '--json', '--give-up', String(giveUp)], {
         cwd: work.dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...work.env }, stdio: 'ignore',
       });
-      const exited = new Promise((r) => child.on('close', r));
+      const exited = new Promise((r) => child!.on('close', r));
       await waitFor(() => existsSync(onHost(host(), marker)), 'the step to start on the host', 60_000);
       const sessions = await agentSessions();
       expect(sessions.length).toBe(1);
@@ -187,16 +188,18 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
       await waitFor(async () => (await fleet.hostExec(host(), 'flock -n /root/.orch/lock true')).code === 0, 'the host lock to be free', (giveUp + 5) * 1000, 100);
       const ms = Date.now() - t0;
       expect(await sessionAlive(sessions)).toBe('');
-      expect((await fleet.hostExec(host(), 'pgrep -f "[s]leep 300" || true')).stdout.trim()).toBe('');
+      const pid = readFileSync(onHost(host(), marker), 'utf8').trim();
+      expect((await fleet.hostExec(host(), `ps -o stat= -p ${pid} | grep -v Z || true`)).stdout.trim(), `the step's process ${pid}`).toBe('');
       console.log(`partition: lock free and no child ${ms} ms after the link was cut and orch killed (give-up ${giveUp} s)`);
     } finally {
+      child?.kill('SIGKILL');
       spawnSync('bash', ['-c', `ip link del ${veth} 2>/dev/null; ip netns del ${ns} 2>/dev/null; true`]);
     }
   }, 120_000);
 
   it.skipIf(!findExecutable('tmux'))('Ctrl-C in a terminal during a long run step: exit 130, "interrupted", no remote process after 2 s, next run converges', async () => {
     const marker = '/srv/int-started';
-    const pb = writeFile(work, 'int.yml', `inventory: inventory.yml\nsteps:\n  - run: { cmd: "[ -e ${marker} ] || { touch ${marker}; sleep 120; }" }\n`);
+    const pb = writeFile(work, 'int.yml', `inventory: inventory.yml\nsteps:\n  - run: { cmd: "[ -e ${marker} ] || { echo $BASHPID > ${marker}.tmp && mv ${marker}.tmp ${marker}; exec sleep 120; }" }\n`);
     const sock = `orch-agent-${process.pid}`;
     const tmux = (...args: string[]) => spawnSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
     const envs = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', TERM: 'xterm-256color', ...work.env }).map(([k, v]) => `${k}=${v}`);
@@ -215,7 +218,8 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
       expect(text).toContain('Summary:');
       await sleep(2000);
       expect(await sessionAlive(sessions)).toBe('');
-      expect((await fleet.hostExec(host(), 'pgrep -f "[s]leep 120" || true')).stdout.trim()).toBe('');
+      const pid = readFileSync(onHost(host(), marker), 'utf8').trim();
+      expect((await fleet.hostExec(host(), `ps -o stat= -p ${pid} | grep -v Z || true`)).stdout.trim(), `the step's process ${pid}`).toBe('');
     } finally {
       tmux('kill-server');
     }
