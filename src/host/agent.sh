@@ -100,7 +100,9 @@ orch_agent_watchdog() {
   local agent=$1 now heard
   while sleep 1 9>&-; do
     kill -0 "$agent" 2>/dev/null || orch_agent_gone 'the agent process is gone'
-    read -r heard < "$ORCH_AGENT_DIR/alive" || heard=0
+    # An empty read means the file is being rewritten this instant: heard from just now.
+    read -r heard < "$ORCH_AGENT_DIR/alive" || continue
+    case "$heard" in ''|*[!0-9]*) continue ;; esac
     orch_agent_now now
     [ $((now - heard)) -le "$ORCH_AGENT_GIVEUP" ] || { kill -KILL "$agent" 2>/dev/null; orch_agent_gone "no heartbeat from the control machine for $ORCH_AGENT_GIVEUP s"; }
   done
