@@ -163,7 +163,16 @@ export class Executor {
           record.failHost(host, `${phase.node || '(root)'}: ${stepLabel(e.step, host)}: ${error}`, false, phase.node, stepLabel(e.step, host));
           return;
         }
-        await this.#finishTask(host, e, res);
+        try {
+          await this.#finishTask(host, e, res);
+        } catch (err) {
+          const error = this.ctx.mask((err as Error).message.replace(`${host}: `, ''));
+          start(e.step);
+          this.ctx.emit({ type: 'step-end', ...base(e.step), status: 'failed', ms: res.ms, error });
+          record.count(host, phase.node, e.step.name, 'failed');
+          record.failHost(host, `${phase.node || '(root)'}: ${e.step.name}: ${error}`, err instanceof ConnectError, phase.node, e.step.name);
+          return;
+        }
         report(e.step, res.status, res.ms, res);
         if (e.expect !== '-' && res.status !== e.expect) {
           next = i + k + 1; // later steps were given state computed on another assumption
@@ -187,7 +196,7 @@ export class Executor {
     const book = this.ctx.book;
     if (task.check.kind === 'prune' && task.state) {
       const pruned = [...res.out.matchAll(/^::orch:: pruned=(\S+) (\S+)$/gm)];
-      if (pruned.length) {
+      if (pruned.length && book.known(host, task.state.root)) {
         const root = task.state.root;
         let st = book.stateOf(host, root) ?? { app: task.state.app, root, current: null, previous: null, history: [] };
         for (const [, v, sha] of pruned) st = book.next(host, root, { action: 'prune', app: task.state.app, version: v!, sha256: sha === '-' ? '' : sha! }, st);
@@ -195,7 +204,7 @@ export class Executor {
       }
       return;
     }
-    if (res.status === 'changed' && e.newState && task.state) book.wrote(host, task.state.root, e.newState);
+    if (res.status === 'changed' && e.newState && task.state) book.confirm(host, task.state.root, e.newState, res.stateSha);
     if (e.newRegistry && (res.status === 'changed' || res.status === 'ok')) book.wroteRegistry(host, e.newRegistry);
   }
 

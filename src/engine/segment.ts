@@ -41,6 +41,8 @@ export interface SegmentResult {
   ms: number;
   out: string;
   err: string;
+  /** sha256 of the entry's state.json after it ran (`0` = absent), when it had a compare-and-swap base. */
+  stateSha?: string;
 }
 
 /**
@@ -56,14 +58,16 @@ export function encodeSegment(entries: SegmentEntry[], changed: boolean, limitSe
   return Buffer.from(fields.map((f) => `${f}\0`).join(''), 'utf8');
 }
 
-/** Parses segment.sh's `::orch-seg:: INDEX RC STATUS MS B64OUT B64ERR` lines. */
+/** Parses segment.sh's `::orch-seg:: INDEX RC STATUS MS B64OUT B64ERR STATE_SHA` lines. */
 export function parseSegmentOutput(stdout: string): SegmentResult[] {
   const out: SegmentResult[] = [];
   const dec = (s: string | undefined): string => (!s || s === '-' ? '' : Buffer.from(s, 'base64').toString('utf8'));
   for (const line of stdout.split('\n')) {
-    const m = /^::orch-seg:: (\d+) (\d+) (ok|changed|skipped) (\d+) (\S*) (\S*)$/.exec(line);
+    const m = /^::orch-seg:: (\d+) (\d+) (ok|changed|skipped) (\d+) (\S*) (\S*)(?: (\S+))?$/.exec(line);
     if (!m) continue;
-    out.push({ index: Number(m[1]), rc: Number(m[2]), status: m[3] as StepStatus, ms: Number(m[4]), out: dec(m[5]), err: dec(m[6]) });
+    const r: SegmentResult = { index: Number(m[1]), rc: Number(m[2]), status: m[3] as StepStatus, ms: Number(m[4]), out: dec(m[5]), err: dec(m[6]) };
+    if (m[7] !== undefined && m[7] !== '-') r.stateSha = m[7];
+    out.push(r);
   }
   return out;
 }

@@ -37,6 +37,7 @@ export class StateBook {
   /** The state.json text on the host for `root`: what this run wrote, else what the facts read; undefined = unknown. */
   stateText(host: string, root: string): string | null | undefined {
     const key = `${host}\0${root}`;
+    if (this.#unknown.has(key)) return undefined;
     if (this.#texts.has(key)) return this.#texts.get(key);
     return this.factsOf(host)?.get(`read:${joinPath(root, STATE_FILE)}`);
   }
@@ -54,8 +55,33 @@ export class StateBook {
     return `${text === null ? '0' : sha256(text)} ${path}`;
   }
 
+  /**
+   * After a step that was given `state` to write: records it when the file on the host
+   * now has its sha256 (`stateSha`, reported by segment.sh), keeps the old text when the
+   * file did not change, and forgets the text (no base for later writes) otherwise.
+   */
+  confirm(host: string, root: string, state: AppState, stateSha: string | undefined): void {
+    const key = `${host}\0${root}`;
+    const text = fileText(formatStateJson(state));
+    if (stateSha === undefined || stateSha === sha256(text)) this.#texts.set(key, text);
+    else {
+      const before = this.stateText(host, root);
+      if (before !== undefined && stateSha === (before === null ? '0' : sha256(before))) return;
+      this.#texts.delete(key);
+      this.#unknown.add(key);
+    }
+  }
+
+  readonly #unknown = new Set<string>();
+
+  /** False once a step left the host's state.json in a state this run cannot name. */
+  known(host: string, root: string): boolean {
+    return !this.#unknown.has(`${host}\0${root}`);
+  }
+
   /** Records that the host's state.json for `root` now holds `state`. */
   wrote(host: string, root: string, state: AppState): void {
+    this.#unknown.delete(`${host}\0${root}`);
     this.#texts.set(`${host}\0${root}`, fileText(formatStateJson(state)));
   }
 

@@ -16,7 +16,9 @@
 #
 # Output, one line each (parsed by src/engine/segment.ts):
 #   ::orch-seg-start:: INDEX                              a step begins
-#   ::orch-seg:: INDEX RC STATUS MS B64(stdout) B64(stderr tail)   a step ended
+#   ::orch-seg:: INDEX RC STATUS MS B64(stdout) B64(stderr tail) STATE_SHA   a step ended;
+#   STATE_SHA: sha256 of BASE's state.json after the step (0 = absent, - = no BASE), so
+#   the control machine knows whether the step really wrote it.
 
 # b64: stdin as one line of base64.
 orch_seg_b64() { base64 -w0 2>/dev/null || base64 | tr -d '\n'; }
@@ -30,7 +32,7 @@ orch_seg_sha() {
 # as scratch space. Stops after a failed step, after exit 99 ("send the payload"), and
 # after a step whose status differs from EXPECT. Returns 0 (outcomes are in the output).
 orch_seg_run() {
-  local fields=$1 d=$2 changed limit idx when expect p st rg base rc status ms t0
+  local fields=$1 d=$2 changed limit idx when expect p st rg base rc status ms t0 after
   local -a a run
   mapfile -d '' -t a < "$fields"
   set -- "${a[@]}"
@@ -45,7 +47,7 @@ orch_seg_run() {
     (umask 077; printf '%s' "$4" > "$d/s"; printf '%s' "$st" > "$d/st"; printf '%s' "$rg" > "$d/rg")
     shift 8
     if [ "$when" = changed ] && [ "$changed" = 0 ]; then
-      printf '::orch-seg:: %s 0 skipped 0 - -\n' "$idx"
+      printf '::orch-seg:: %s 0 skipped 0 - - -\n' "$idx"
       continue
     fi
     case "$p" in
@@ -73,7 +75,9 @@ orch_seg_run() {
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     status=$(sed -n 's/^::orch:: status=\(ok\|changed\|skipped\)$/\1/p' "$d/o" | tail -n 1)
     status=${status:-changed}
-    printf '::orch-seg:: %s %s %s %s %s %s\n' "$idx" "$rc" "$status" "$ms" "$(orch_seg_b64 < "$d/o")" "$(tail -c 4000 -- "$d/e" | orch_seg_b64)"
+    after=-
+    [ "$base" = - ] || after=$(orch_seg_sha "${base#* }")
+    printf '::orch-seg:: %s %s %s %s %s %s %s\n' "$idx" "$rc" "$status" "$ms" "$(orch_seg_b64 < "$d/o")" "$(tail -c 4000 -- "$d/e" | orch_seg_b64)" "$after"
     [ "$rc" = 0 ] || return 0
     [ "$status" = changed ] && changed=1
     if [ "$expect" != - ] && [ "$status" != "$expect" ]; then return 0; fi

@@ -60,7 +60,7 @@ describe('HostAgent on the local transport', () => {
     const h = home();
     const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
     const { agent } = await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' });
-    const running = agent.runSegment(seg(`sh -c 'echo $$ > ${d}/pid; exec sleep 60'`));
+    const running = agent.runSegment(seg(`sh -c 'echo $$ > ${d}/pid.tmp && mv ${d}/pid.tmp ${d}/pid; exec sleep 60'`));
     running.catch(() => undefined);
     await waitUntil(() => existsSync(path.join(d, 'pid')), 5000);
     const pid = pidFile(d);
@@ -75,7 +75,7 @@ describe('HostAgent on the local transport', () => {
     const h = home();
     const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
     const { agent } = await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' });
-    const running = agent.runSegment(seg(`bash -c 'trap "" TERM; echo $$ > ${d}/pid; while :; do sleep 0.1; done'`));
+    const running = agent.runSegment(seg(`bash -c 'trap "" TERM; echo $$ > ${d}/pid.tmp && mv ${d}/pid.tmp ${d}/pid; while :; do sleep 0.1; done'`));
     running.catch(() => undefined);
     await waitUntil(() => existsSync(path.join(d, 'pid')), 5000);
     const pid = pidFile(d);
@@ -93,7 +93,7 @@ describe('HostAgent on the local transport', () => {
     const stdin = new PassThrough(); // written once, then silent: the control machine vanished without a FIN
     const done = c.exec(AGENT_BOOTSTRAP, { stdin });
     stdin.write(agentStartFrames({ giveUpSeconds: 2, graceSeconds: 1, lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' }));
-    const fields = seg(`sh -c 'echo $$ > ${d}/pid; exec sleep 60'`);
+    const fields = seg(`sh -c 'echo $$ > ${d}/pid.tmp && mv ${d}/pid.tmp ${d}/pid; exec sleep 60'`);
     stdin.write(Buffer.concat([Buffer.from(`S ${fields.length} 0\n`), fields]));
     await waitUntil(() => existsSync(path.join(d, 'pid')), 5000);
     const t0 = Date.now();

@@ -68,8 +68,11 @@ describe('segment.sh', () => {
     const f = path.join(d, 'state.json');
     writeFileSync(f, '{"v":1}\n');
     const sha = createHash('sha256').update('{"v":1}\n').digest('hex');
-    const ok = runSegment([entry(0, 'orch_status changed', { stateBase: `${sha} ${f}` })]);
-    expect(ok.results.map((r) => r.rc)).toEqual([0]);
+    const ok = runSegment([entry(0, 'orch_write "$0.json" x; orch_status changed', { stateBase: `${sha} ${f}` })]);
+    expect(ok.results.map((r) => [r.rc, r.stateSha])).toEqual([[0, sha]]); // the step left state.json as it was: reported
+    const wrote = runSegment([entry(0, `orch_write ${f} "$2"; orch_status changed`, { stateBase: `${sha} ${f}`, stateArg: '{"v":9}' })]);
+    expect(wrote.results.map((r) => [r.rc, r.stateSha])).toEqual([[0, createHash('sha256').update('{"v":9}\n').digest('hex')]]);
+    writeFileSync(f, '{"v":1}\n');
     writeFileSync(f, '{"v":2}\n');
     const stale = runSegment([entry(0, 'touch "$0.ran"; orch_status changed', { stateBase: `${sha} ${f}` })]);
     expect(stale.results.map((r) => [r.rc, r.err])).toEqual([[76, `state.json ${f} changed since the facts were read (another writer?); not running the step\n`]]);
