@@ -20,7 +20,7 @@ import type { Facts } from '../compile/predict.js';
 import type { Plan, Probe, Task } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { PLAIN, type Palette } from './color.js';
-import { formatBytes } from './summary.js';
+import { formatBytes } from './units.js';
 
 /** Largest file diffed, bytes (both sides). */
 export const DIFF_LIMIT = 256 * 1024;

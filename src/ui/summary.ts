@@ -3,6 +3,7 @@ import type { RunSummary } from '../engine/events.js';
 import { PLAIN, type Palette } from './color.js';
 import { errorHeadline } from './failure.js';
 import { plural } from './plan-text.js';
+import { formatBytes } from './units.js';
 
 /** `PLAY RECAP`-style per-host lines plus totals. */
 export function formatSummary(s: RunSummary, p: Palette = PLAIN): string {
@@ -21,8 +22,4 @@ export function formatSummary(s: RunSummary, p: Palette = PLAIN): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
+export { formatBytes };
