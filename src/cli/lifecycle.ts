@@ -20,7 +20,7 @@ import { formatQueryTable, parseQueryOutput, queryScript, type QueryError, type 
 import { LinesRenderer } from '../ui/lines.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError, connectionPlan, limitHosts, loadCommandInventory } from './targets.js';
-import { applyPlan, newSession, parseExtraVars, parseLockWait, pickRenderer, prepare, type CommonOpts } from './run.js';
+import { applyPlan, newSession, parseDurationFlag, parseExtraVars, parseLockWait, pickRenderer, prepare, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 const err = (s: string): void => void process.stderr.write(s);
@@ -138,7 +138,7 @@ function appendLog(file: string | undefined, line: ConvergeLogLine, masker: Mask
 const STATUS_OF: Record<number, ConvergeLogLine['status']> = { 0: 'ok', 2: 'changed', 4: 'failed', 6: 'changed+failed' };
 
 /**
- * `orch converge PLAYBOOK [--log FILE] [--splay SECONDS]`: apply for cron. No prompt, no
+ * `orch converge PLAYBOOK [--log FILE] [--splay DURATION]`: apply for cron. No prompt, no
  * TTY UI, detailed exit codes always (0/2/4/6; 1 could not run; 3 another converge of the
  * same playbook holds the control-machine lock), quiet unless something changed or
  * failed, one JSON line per run appended to --log.
@@ -147,8 +147,7 @@ export async function runConverge(playbook: string, opts: CommonOpts & { log?: s
   const masker = new Masker();
   const abs = resolve(playbook);
   const start = new Date();
-  const splay = Number(opts.splay ?? 0);
-  if (!Number.isFinite(splay) || splay < 0) throw cmdlineError('--splay', `expected seconds >= 0, got ${JSON.stringify(opts.splay)}`);
+  const splay = parseDurationFlag('--splay', opts.splay);
   const lockDir = join(defaultCacheDir(process.env), 'locks');
   mkdirSync(lockDir, { recursive: true });
   let release: (() => Promise<void>) | undefined;

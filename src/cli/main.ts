@@ -24,7 +24,7 @@ function common(cmd: Command): Command {
     .option('--json', 'machine-readable output (JSON Lines events and a summary)')
     .option('--detailed-exitcodes', '0 = no changes, 2 = changes, 4 = failures, 6 = both')
     .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
-    .option('--timeout <seconds>', 'fail a host whose step (or facts read) runs longer than this (default: no limit)')
+    .option('--timeout <duration>', 'fail a host whose step (or facts read) runs longer than this: seconds or 500ms, 2s, 1m, 1h (default: no limit)')
     .option('-v, --verbose', 'show every step\'s output (failed steps always show the last 20 lines of stderr and stdout)')
     .option('--no-color', 'no colours (also: NO_COLOR=1; FORCE_COLOR=1 forces them)')
     .option('--give-up <seconds>', 'dead-man\'s switch: a host stops this run\'s work (and frees its lock) after hearing nothing from orch for this long', '30');
@@ -57,7 +57,7 @@ export function buildProgram(): Command {
   common(program.command('apply').argument('<playbook|plan.json>', 'playbook file, or a plan saved with plan -o'))
     .description('plan, then apply to every targeted host in parallel (each host isolated from the others\' failures)')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
-    .option('--lock-wait <seconds>', 'wait this long for another run\'s host lock', '0')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
     .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
     .option('--diff', 'show diffs of the changes in the plan before applying (see plan --diff)')
     .action(async (target: string, opts: Record<string, unknown>) => {
@@ -68,9 +68,9 @@ export function buildProgram(): Command {
   common(program.command('converge').argument('<playbook>', 'playbook file'))
     .description('apply for cron: no prompt, detailed exit codes (0 none, 2 changed, 4 failed, 6 both, 3 another converge runs), quiet unless something changed or failed')
     .option('--log <file>', 'append one JSON line per run to this file')
-    .option('--splay <seconds>', 'wait a random time up to this long first (spreads cron load)', '0')
+    .option('--splay <duration>', 'wait a random time up to this long first (spreads cron load): seconds or 30s, 5m', '0')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
-    .option('--lock-wait <seconds>', 'wait this long for another run\'s host lock', '0')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runConverge } = await import('./lifecycle.js');
       return runConverge(playbook, opts);
@@ -80,7 +80,7 @@ export function buildProgram(): Command {
     .description('switch current back to the previous version (or --to VERSION) and restart, as a planned run')
     .option('--to <version>', 'the version to switch to (must be installed and complete on every selected host)')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
-    .option('--lock-wait <seconds>', 'wait this long for another run\'s host lock', '0')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runRollback } = await import('./lifecycle.js');
@@ -108,7 +108,7 @@ export function buildProgram(): Command {
     .option('-l, --limit <pattern>', 'hosts to run on (required; "all" for every host)')
     .option('--json', 'JSON array: {host, code, stdout, stderr, error} (error only when the host failed: exit N, or why it was unreachable)')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
-    .option('--timeout <seconds>', 'fail a host whose command runs longer than this')
+    .option('--timeout <duration>', 'fail a host whose command runs longer than this: seconds or 500ms, 2s, 1m, 1h')
     .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
     .action(async (playbook: string | undefined, command: string[], opts: Record<string, unknown>) => {
       const { runExec } = await import('./exec.js');
@@ -118,7 +118,7 @@ export function buildProgram(): Command {
   common(program.command('run').argument('<playbook>', 'playbook file').argument('<node.action>', 'the action: NODE.ACTION (e.g. shop.migrate), or ACTION of the root node'))
     .description('run a node action (actions: in the playbook; never part of apply) on the node\'s hosts, with its vars and roles')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
-    .option('--lock-wait <seconds>', 'wait this long for another run\'s host lock', '0')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
     .action(async (playbook: string, ref: string, opts: Record<string, unknown>) => {
       const { runActionCommand } = await import('./run-action.js');
       return runActionCommand(playbook, ref, opts);

@@ -23,6 +23,7 @@ import type { Renderer } from '../ui/renderer.js';
 import type { EngineEvent, RunSummary } from '../engine/events.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError } from './targets.js';
+import { parseDuration } from '../model/duration.js';
 
 /** Parsed common options. */
 export interface CommonOpts {
@@ -371,29 +372,32 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
   return summary;
 }
 
-/** A `--FLAG SECONDS` value: a number >= 0. @throws ConfigError naming the flag. */
-function parseSeconds(flag: string, v: string | undefined): number {
-  const n = Number(v ?? 0);
-  if (!Number.isFinite(n) || n < 0) throw cmdlineError(flag, `expected seconds >= 0, got ${JSON.stringify(v)}`);
-  return n;
+/**
+ * A duration flag (`--timeout`, `--lock-wait`, `--splay`): seconds or `500ms`/`2s`/`1m`/`1h`
+ * (model/duration.ts), as seconds. @throws ConfigError `--lock-wait: "2 sec": expected ...`.
+ */
+export function parseDurationFlag(flag: string, v: string | undefined): number {
+  const r = parseDuration(v ?? '0');
+  if (!r.ok) throw cmdlineError(flag, r.message);
+  return r.seconds;
 }
 
-/** `--timeout SECONDS` -> seconds, undefined when unset or 0. */
+/** `--timeout DURATION` -> seconds, undefined when unset or 0. */
 export function parseTimeout(v: string | undefined): number | undefined {
-  return v === undefined ? undefined : parseSeconds('--timeout', v) || undefined;
+  return v === undefined ? undefined : parseDurationFlag('--timeout', v) || undefined;
 }
 
-/** `--give-up SECONDS` -> seconds (>= 1), undefined when unset. */
+/** `--give-up DURATION` -> seconds (>= 1), undefined when unset. */
 export function parseGiveUp(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const n = parseSeconds('--give-up', v);
-  if (n < 1) throw cmdlineError('--give-up', `expected seconds >= 1, got ${JSON.stringify(v)}`);
+  const n = parseDurationFlag('--give-up', v);
+  if (n < 1) throw cmdlineError('--give-up', `expected at least 1 s, got ${JSON.stringify(v)}`);
   return n;
 }
 
-/** `--lock-wait SECONDS` -> number. */
+/** `--lock-wait DURATION` -> seconds. */
 export function parseLockWait(v: string | undefined): number {
-  return parseSeconds('--lock-wait', v);
+  return parseDurationFlag('--lock-wait', v);
 }
 
 /** `orch apply PLAYBOOK|PLAN.json`. */

@@ -145,7 +145,8 @@ const TYPE_WORDS: Record<string, string> = {
 function describeError(e: ErrorObject, root: unknown): { path: DocPath; message: string } | undefined {
   const path = pointerToPath(e.instancePath, root);
   const parent = (e.parentSchema ?? {}) as Record<string, unknown>;
-  const xMessage = typeof parent['x-message'] === 'string' ? parent['x-message'] : undefined;
+  // `%v` in an x-message stands for the offending value (`"2 sec": expected ...`).
+  const xMessage = typeof parent['x-message'] === 'string' ? parent['x-message'].replace('%v', () => JSON.stringify(e.data) ?? String(e.data)) : undefined;
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'required':

@@ -1,5 +1,6 @@
 /**
  * `healthcheck: {cmd | http, expect_status, retries, interval, timeout, rollback}` —
+ * `interval` and `timeout` are durations (seconds or `500ms`/`2s`/`1m`/`1h`) —
  * polls until healthy (Kamal's "a broken deploy keeps the old version serving";
  * src/host/healthcheck.sh). With `rollback: true` (default) a failure makes the engine
  * switch `current` back to `previous` (src/host/rollback.sh), record the bad version in
@@ -11,6 +12,7 @@
  * through bash's `/dev/tcp` (http:// only), so hosts need no extra tools.
  */
 import { HEALTHCHECK_SH, ROLLBACK_SH, SWITCH_SH } from '../host/embedded.generated.js';
+import { parseDuration } from '../model/duration.js';
 import type { TaskOf } from '../model/task.js';
 import type { StepKind } from './kind.js';
 import { appName, firstLine, hostPath, hostScript, requireRoot, shCall, STATE_ARG } from './common.js';
@@ -22,8 +24,9 @@ export interface HealthcheckArgs {
   http?: string;
   expect_status?: number;
   retries?: number;
-  interval?: number;
-  timeout?: number;
+  /** Duration: seconds or `500ms` / `2s` / `1m` / `1h`. */
+  interval?: number | string;
+  timeout?: number | string;
   rollback?: boolean;
 }
 export interface HealthcheckCheck {
@@ -43,7 +46,7 @@ export const healthcheck: StepKind<HealthcheckArgs, HealthcheckCheck> = {
   name: 'healthcheck',
   schema: {
     description: 'Polls `cmd` or `http` until healthy; with rollback (default true) a failure switches current back to previous, restarts, and fails the host.',
-    examples: [{ http: 'http://127.0.0.1:8000/health', retries: 10, interval: 2 }, { cmd: 'curl -fsS localhost:8000/health', rollback: false }],
+    examples: [{ http: 'http://127.0.0.1:8000/health', retries: 10, interval: '2s' }, { cmd: 'curl -fsS localhost:8000/health', rollback: false }],
     type: 'object',
     additionalProperties: false,
     properties: {
@@ -51,8 +54,8 @@ export const healthcheck: StepKind<HealthcheckArgs, HealthcheckCheck> = {
       http: { description: 'URL fetched on the host; healthy when it answers `expect_status`.', examples: ['http://127.0.0.1:8000/health'], type: 'string', minLength: 1 },
       expect_status: { description: 'HTTP status meaning healthy (default 200).', examples: [200, 204], type: 'integer', minimum: 100, maximum: 599 },
       retries: { description: 'Attempts after the first before giving up.', examples: [10], type: 'integer', minimum: 0 },
-      interval: { description: 'Seconds between attempts.', examples: [2, 0.5], type: 'number', exclusiveMinimum: 0 },
-      timeout: { description: 'Seconds one attempt may take.', examples: [5], type: 'number', exclusiveMinimum: 0 },
+      interval: { $ref: '#/$defs/duration', description: 'Time between attempts: seconds or 500ms / 2s / 1m / 1h (default 2s).', examples: [2, '500ms', '5s'] },
+      timeout: { $ref: '#/$defs/duration', description: 'Time one attempt may take: seconds or 500ms / 2s / 1m / 1h (default 10s, at least 100ms).', examples: [5, '2s'] },
       rollback: { description: 'On failure switch current back to previous and restart (default true).', examples: [true, false], type: 'boolean' },
     },
     oneOf: [{ required: ['cmd'] }, { required: ['http'] }],
@@ -69,9 +72,16 @@ export const healthcheck: StepKind<HealthcheckArgs, HealthcheckCheck> = {
       if (!Number.isFinite(n) || n < min) return void ctx.fail(key, `${key} must be a number >= ${min} (got ${JSON.stringify(rawValue)})`);
       return n;
     };
+    // interval/timeout: seconds or 500ms / 2s / 1m / 1h (model/duration.ts), as seconds for sleep/timeout.
+    const duration = (key: 'interval' | 'timeout', min: number): number | undefined => {
+      const r = parseDuration(a[key] ?? HEALTHCHECK_DEFAULTS[key]);
+      if (!r.ok) return void ctx.fail(key, r.message);
+      if (r.seconds < min) return void ctx.fail(key, `${key} must be at least ${min * 1000}ms (got ${JSON.stringify(a[key])})`);
+      return r.seconds;
+    };
     const retries = num('retries', 0);
-    const interval = num('interval', 0);
-    const timeout = num('timeout', 0.1);
+    const interval = duration('interval', 0);
+    const timeout = duration('timeout', 0.1);
     const expect = num('expect_status', 100);
     if (retries === undefined || interval === undefined || timeout === undefined || expect === undefined) return undefined;
     let call: string;

@@ -1,10 +1,21 @@
 /**
- * `run: {cmd, creates, unless, sudo}` — runs a command (src/host/run.sh); `skipped`
- * when `creates` exists or `unless` exits 0 (Ansible's `creates`, Salt's `unless`).
- * `sudo: true` wraps in `sudo -n`. Planned from the `creates` fact; with `unless` only
- * the host can tell (`maybe`).
+ * `run: {cmd, creates, unless, sudo, changed_when, failed_when}` — runs a command
+ * (src/host/run.sh); `skipped` when `creates` exists or `unless` exits 0 (Ansible's
+ * `creates`, Salt's `unless`). `sudo: true` wraps in `sudo -n`. Planned from the
+ * `creates` fact; with `unless` or result tests only the host can tell (`maybe`).
+ *
+ * Without `changed_when`/`failed_when`: exit 0 = `changed`, anything else = failed.
+ * With them (Ansible's `changed_when`/`failed_when`, Puppet's detailed exit codes), the
+ * host decides (run.sh `orch_run_judged`), in this order:
+ * 1. failed when `failed_when` holds. `failed_when` defaults to "the exit code is not 0",
+ *    or, when `changed_when` lists exit codes, "the exit code is not 0 and not one of
+ *    those" (`changed_when: {exit: [2]}`: 0 = ok, 2 = changed, anything else failed).
+ *    An explicit `failed_when` replaces that exit-code check, as in Ansible.
+ * 2. else `changed` when `changed_when` holds (default `true`), else `ok`.
+ * A test is `true`, `false`, or `{exit: CODE | [CODES], stdout_contains: TEXT}` (both
+ * keys given: both must hold; TEXT is literal, not a template).
  */
-import { COMMAND_SH, RUN_SH } from '../host/embedded.generated.js';
+import { COMMAND_SH, RUN_RESULT_SH, RUN_SH } from '../host/embedded.generated.js';
 import type { StepKind } from './kind.js';
 import { checkHostPath, factKey, firstLine, hostPath, hostScript, quote, raw, shCall, userFunction } from './common.js';
 
@@ -13,18 +24,57 @@ export interface RunArgs {
   creates?: string;
   unless?: string;
   sudo?: boolean;
+  changed_when?: ResultTestSpec;
+  failed_when?: ResultTestSpec;
 }
+/** A `changed_when`/`failed_when` value as written (schema `$defs/resultTest`). */
+export type ResultTestSpec = boolean | { exit?: number | number[]; stdout_contains?: string };
 export interface RunCheck {
   kind: 'run';
   creates?: string;
   hasUnless: boolean;
+  /** `changed_when`/`failed_when` decide on the host: predicted `maybe`. */
+  judged?: boolean;
+}
+
+/** A result test as the KIND EXITS NEEDLE arguments of run.sh's `orch_run_test`. */
+interface ResultTest {
+  kind: 'true' | 'false' | 'test' | 'not-exit';
+  exits: number[];
+  needle?: string;
+}
+
+function readTest(v: ResultTestSpec | undefined): ResultTest | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'boolean') return { kind: v ? 'true' : 'false', exits: [] };
+  const exits = v.exit === undefined ? [] : Array.isArray(v.exit) ? v.exit : [v.exit];
+  return { kind: 'test', exits, ...(v.stdout_contains !== undefined && { needle: v.stdout_contains }) };
+}
+
+const testArgs = (t: ResultTest): string[] => [t.kind, t.exits.join(','), t.needle === undefined ? '' : `=${t.needle}`];
+
+/**
+ * The 7 result-test arguments of `orch_run` (changed test, failed test, failure text),
+ * or none without `changed_when`/`failed_when` (the plain run step).
+ */
+export function resultTestArgs(a: Pick<RunArgs, 'changed_when' | 'failed_when'>): string[] {
+  const changedWhen = readTest(a.changed_when);
+  const failedWhen = readTest(a.failed_when);
+  if (changedWhen === undefined && failedWhen === undefined) return [];
+  const changed = changedWhen ?? { kind: 'true', exits: [] };
+  const extra = changed.kind === 'test' ? changed.exits.filter((c) => c !== 0) : [];
+  const failed = failedWhen ?? { kind: 'not-exit', exits: [0, ...extra] };
+  const failedText = failedWhen !== undefined
+    ? `failed_when ${JSON.stringify(a.failed_when)} holds`
+    : extra.length > 0 ? `exit code not one of ${failed.exits.join(', ')} (changed_when exit codes)` : '';
+  return [...testArgs(changed), ...testArgs(failed), failedText];
 }
 
 export const run: StepKind<RunArgs, RunCheck> = {
   name: 'run',
   schema: {
     description: 'Runs a command; skipped when `creates` exists or `unless` exits 0.',
-    examples: [{ cmd: 'pg_dump shop > /var/backups/shop.sql' }, { cmd: 'make-cert', creates: '/etc/ssl/shop.pem', sudo: true }],
+    examples: [{ cmd: 'pg_dump shop > /var/backups/shop.sql' }, { cmd: 'make-cert', creates: '/etc/ssl/shop.pem', sudo: true }, { cmd: '{{root}}/current/bin/migrate', changed_when: { stdout_contains: 'Applied' } }],
     type: 'object',
     additionalProperties: false,
     properties: {
@@ -32,6 +82,16 @@ export const run: StepKind<RunArgs, RunCheck> = {
       creates: { description: 'Path on the host; the step is skipped when it exists.', examples: ['/etc/ssl/shop.pem'], type: 'string', minLength: 1 },
       unless: { $ref: '#/$defs/command', description: 'Command; the step is skipped when it exits 0.', examples: ['test -f /etc/ssl/shop.pem'] },
       sudo: { description: 'Wrap the command in `sudo -n`.', examples: [true], type: 'boolean' },
+      changed_when: {
+        $ref: '#/$defs/resultTest',
+        description: 'When the step counts as a change (default true): false = never (a check, a log line), or a test: { exit: [2] } = exit 2 means changed, 0 ok, other codes fail; { stdout_contains: "Applied" }.',
+        examples: [false, { exit: [2] }, { stdout_contains: 'Applied' }],
+      },
+      failed_when: {
+        $ref: '#/$defs/resultTest',
+        description: 'When the step fails (default: exit code not 0, or not 0 and not one of changed_when\'s exit codes); replaces that check: false = never, true = always, or a test: { exit: [1, 3] }, { stdout_contains: "ERROR" }.',
+        examples: [false, { stdout_contains: 'ERROR' }],
+      },
     },
     required: ['cmd'],
   },
@@ -51,16 +111,17 @@ export const run: StepKind<RunArgs, RunCheck> = {
     }
     const unless = a.unless === undefined ? undefined : ctx.render('unless', 'shell');
     if (a.unless !== undefined && unless === undefined) return undefined;
+    const tests = resultTestArgs(a);
     const lines = [
       ...(unless !== undefined ? [userFunction('orch_unless', unless)] : []),
       // sudo: the command runs in a root shell of its own, so it travels as text.
       a.sudo === true ? `orch_cmd() { sudo -n bash -c ${quote(cmd)}; }` : userFunction('orch_cmd', cmd),
-      shCall('orch_run', creates !== undefined ? hostPath(creates) : raw("''"), unless !== undefined ? 'orch_unless' : '', 'orch_cmd'),
+      shCall('orch_run', creates !== undefined ? hostPath(creates) : raw("''"), unless !== undefined ? 'orch_unless' : '', 'orch_cmd', ...tests),
     ];
     return {
-      script: hostScript(ctx, [COMMAND_SH, RUN_SH], ...lines),
+      script: hostScript(ctx, tests.length > 0 ? [COMMAND_SH, RUN_SH, RUN_RESULT_SH] : [COMMAND_SH, RUN_SH], ...lines),
       probes: creates ? [{ kind: 'exists', path: creates }] : [],
-      check: { kind: 'run', creates, hasUnless: unless !== undefined },
+      check: { kind: 'run', creates, hasUnless: unless !== undefined, ...(tests.length > 0 && { judged: true }) },
     };
   },
   predict(f, task) {
@@ -69,6 +130,6 @@ export const run: StepKind<RunArgs, RunCheck> = {
       const k = factKey({ kind: 'exists', path: c.creates });
       if (f.has(k) && f.get(k) !== null) return 'skipped';
     }
-    return c.hasUnless ? 'maybe' : 'changed';
+    return c.hasUnless || c.judged ? 'maybe' : 'changed';
   },
 };

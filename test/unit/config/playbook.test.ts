@@ -199,6 +199,16 @@ describe('loadPlaybook: invalid playbooks', () => {
       ['D/main.yml:2:30: steps[0].put.mode: must be an octal mode in quotes, like "0644" (YAML reads 0644 unquoted as the number 644)'],
     ],
     ['healthcheck without cmd or http', { 'main.yml': 'steps:\n  - healthcheck: { retries: 3 }\n' }, ['D/main.yml:2:5: steps[0].healthcheck: needs one of: cmd, http']],
+    [
+      'healthcheck interval "2 sec"',
+      { 'main.yml': 'steps:\n  - healthcheck: { cmd: "true", interval: 2 sec }\n' },
+      ['D/main.yml:2:33: steps[0].healthcheck.interval: "2 sec": expected a number of seconds or 500ms / 2s / 1m / 1h'],
+    ],
+    [
+      'healthcheck timeout negative',
+      { 'main.yml': 'steps:\n  - healthcheck: { cmd: "true", timeout: -1 }\n' },
+      ['D/main.yml:2:33: steps[0].healthcheck.timeout: -1: expected a number of seconds or 500ms / 2s / 1m / 1h'],
+    ],
     ['run cmd not a string', { 'main.yml': 'steps:\n  - run: { cmd: [ls] }\n' }, ['D/main.yml:2:12: steps[0].run.cmd: must be a string']],
     ['prune keep zero', { 'main.yml': 'steps:\n  - prune: { keep: 0 }\n' }, ['D/main.yml:2:14: steps[0].prune.keep: must be >= 1']],
     [
