@@ -84,7 +84,7 @@ nodes:
     for (const h of ['h1', 'h2']) {
       const names = events.filter((e) => e.type === 'step-end' && e.host === h).map((e) => `${e.name}: ${e.status}`);
       expect(names).toEqual([
-        'install app 1.0.0: changed', `put ${CONF}: changed`, 'put /srv/shop/shared/plain.txt: changed', 'symlink current -> 1.0.0: changed',
+        'install shop 1.0.0: changed', `put ${CONF}: changed`, 'put /srv/shop/shared/plain.txt: changed', 'symlink current -> 1.0.0: changed',
         'service restart shop: changed', `healthcheck ${url(h)}: ok`, 'prune (keep 2): ok',
       ]);
       expect(events.filter((e) => e.type === 'step-start' && e.host === h).map((e) => e.name)).toContain(`healthcheck ${url(h)}`);
