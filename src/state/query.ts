@@ -3,6 +3,7 @@
  * registry (`~/.orch/registry.json`), so an inventory alone suffices. Like `dpkg -l` for
  * releases ("The Ultimate Python Deployment System": auditing installed versions).
  */
+import { QUERY_SH } from '../host/embedded.generated.js';
 import { B64_FN } from '../shell/snippets.js';
 import { parseRegistry, parseState } from './state.js';
 
@@ -34,33 +35,13 @@ export interface QueryError {
 }
 
 /**
- * The host-side script: prints `G <b64 registry>`, then per root of the registry
+ * The host-side script (src/host/query.sh `orch_query`): prints `G <b64 registry>`, then per root of the registry
  * `R <b64 root>`, `S <b64 state.json | ->`, `C <b64 current link>`, `P <b64 previous link>`
  * and `V <b64 version> <marker sha256 | ->` per version folder, then `END`. Roots are
  * read from the registry's lines in the format orch writes (one app per line).
  */
 export function queryScript(): string {
-  return [
-    'set -u',
-    B64_FN,
-    'reg="$HOME/.orch/registry.json"',
-    'if [ -f "$reg" ]; then printf \'G %s\\n\' "$(b64 < "$reg")"; else echo "G -"; fi',
-    '[ -f "$reg" ] && sed -n \'s/^    "[^"]*": "\\(.*\\)",\\{0,1\\}$/\\1/p\' "$reg" | while IFS= read -r root; do',
-    '  case "$root" in "~/"*) r="$HOME/${root#\\~/}";; *) r="$root";; esac',
-    '  printf \'R %s\\n\' "$(printf %s "$root" | b64)"',
-    '  if [ -f "$r/.orch/state.json" ]; then printf \'S %s\\n\' "$(b64 < "$r/.orch/state.json")"; else echo "S -"; fi',
-    '  printf \'C %s\\n\' "$(readlink -- "$r/current" 2>/dev/null | tr -d \'\\n\' | b64)"',
-    '  printf \'P %s\\n\' "$(readlink -- "$r/previous" 2>/dev/null | tr -d \'\\n\' | b64)"',
-    '  for d in "$r"/versions/*/; do',
-    '    [ -d "$d" ] || continue',
-    '    v=$(basename -- "$d")',
-    '    m=$(tr -d \'\\n\' < "$d/.orch-installed" 2>/dev/null || true)',
-    '    printf \'V %s %s\\n\' "$(printf %s "$v" | b64)" "${m:--}"',
-    '  done',
-    'done',
-    'echo END',
-    '',
-  ].join('\n');
+  return ['set -u', B64_FN, QUERY_SH.trimEnd(), 'orch_query', ''].join('\n');
 }
 
 const b64 = (s: string | undefined): string => (s === undefined || s === '-' ? '' : Buffer.from(s, 'base64').toString('utf8'));
