@@ -50,7 +50,10 @@ describe.skipIf(!canRunFleet())('load (issue 6 row 15)', () => {
   });
 
   it.each([1, 20, 50])('--forks %i: bounded RSS and fds, output attributed, same results as serial', async (forks) => {
-    const run = startOrch(['apply', pb, '--json', '--forks', String(forks), '-e', `run=${forks}`], work.env, { cwd: work.dir });
+    // The run id has the same width for every row: step labels are cut at 60 characters, so
+    // `who-1` and `who-20` would cut the same label at different places.
+    const id = String(forks).padStart(2, '0');
+    const run = startOrch(['apply', pb, '--json', '--forks', String(forks), '-e', `run=${id}`], work.env, { cwd: work.dir });
     const pid = run.child.pid!;
     let peakRss = 0;
     let peakFds = 0;
@@ -71,9 +74,9 @@ describe.skipIf(!canRunFleet())('load (issue 6 row 15)', () => {
     expect(s.hosts).toHaveLength(COUNT);
     for (const { name, host } of all) {
       const res = s.hosts.find((x) => x.host === name)!;
-      const own = readFileSync(onHost(host, `/srv/who-${forks}`), 'utf8').trim();
+      const own = readFileSync(onHost(host, `/srv/who-${id}`), 'utf8').trim();
       expect(own).toBe(`${host.address}/24`);
-      expect(readFileSync(onHost(host, `/srv/name-${forks}`), 'utf8')).toBe(name);
+      expect(readFileSync(onHost(host, `/srv/name-${id}`), 'utf8')).toBe(name);
       if (name.endsWith('0')) {
         expect(res.status).toBe('failed');
         expect(res.error).toContain(`I am ${own}`);
