@@ -15,18 +15,9 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, findExecutable, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
 import { makeWork, onHost, orch, ORCH, sleep, startOrch, summaryOf, waitFor, writeApp, writeFile, type Work } from './helpers.js';
+import { seededRandom } from '../harness/random.js';
 
-/** A small seeded PRNG (mulberry32): the schedule is reproducible from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const FILES = 2000;
 /**

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet } from '../harness/fleet.js';
 import { makeWork, orch } from './cli.js';
+import { seededRandom } from '../harness/random.js';
 
 function ansiblePython(): string | undefined {
   const r = spawnSync('sh', ['-c', 'head -1 "$(command -v ansible-inventory)"'], { encoding: 'utf8' });
@@ -27,16 +28,7 @@ function ansiblePython(): string | undefined {
 const python = ansiblePython();
 if (!python) console.log('ansible-core not found (apt-get install ansible-core): ansible-inventory differential skipped');
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const SEED = Number(process.env.ORCH_ANSIBLE_INV_SEED ?? 777);
 const COUNT = 30;

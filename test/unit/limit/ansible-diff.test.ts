@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { limitUniverse, selectHosts } from '../../../src/compile/limit.js';
 import { loadInventory } from '../../../src/config/inventory.js';
 import { SourceIndexImpl } from '../../../src/config/source-index.js';
+import { seededRandom } from '../../harness/random.js';
 
 const SEED = Number(process.env.ORCH_LIMIT_SEED ?? 20261201);
 const INVENTORIES = 60;
@@ -34,17 +35,7 @@ if (!haveAnsible) console.log('ansible-core not found (apt-get install ansible-c
 const dir = mkdtempSync(join(tmpdir(), 'orch-limit-diff-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const HOST_POOL = ['web1', 'web2', 'web10', 'db1', 'db2', 'db', 'lb', 'a.b', 'axb', 'x-y', 'Web3', 'cache_1', 'ungrouped', 'prod1'];
 const GROUP_POOL = ['web', 'db', 'prod', 'eu', 'us', 'lb_pool', 'staging', 'app'];

@@ -17,6 +17,7 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseProxyJump, readSshConfig, resolveEndpoint, type EndpointOverrides, type ResolvedEndpoint } from '../../../src/transport/ssh-config.js';
+import { seededRandom } from '../../harness/random.js';
 
 const SEED = Number(process.env.ORCH_SSHCFG_SEED ?? 4242);
 const CONFIGS = 80;
@@ -24,16 +25,7 @@ const haveSsh = spawnSync('ssh', ['-V'], { encoding: 'utf8' }).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'orch-sshcfg-diff-'));
 afterAll(() => (process.env.ORCH_KEEP_CORPUS ? console.log(`corpus kept in ${dir}`) : rmSync(dir, { recursive: true, force: true })));
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const ALIASES = ['web1', 'web2', 'db', 'bastion', 'jump.example', 'a', 'b', 'x.y.z', '10.1.2.3', 'WEB1', 'Db'];
 
