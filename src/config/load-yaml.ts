@@ -16,7 +16,7 @@ import { Composer, LineCounter, Parser, YAMLError, isScalar, visit } from 'yaml'
 import type { CST, Document } from 'yaml';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { formatPath } from '../model/diagnostics.js';
-import type { SourceIndexImpl } from './source-index.js';
+import type { LoadedYaml, SourceIndexImpl } from './source-index.js';
 
 /** Largest YAML file orch reads, in bytes (10 MiB). */
 export const MAX_YAML_BYTES = 10 * 1024 * 1024;
@@ -25,19 +25,7 @@ export const MAX_YAML_DEPTH = 200;
 /** Most alias expansions accepted when converting a document to data (`yaml`'s `maxAliasCount`). */
 export const MAX_YAML_ALIASES = 100;
 
-/** Result of `loadYaml`. `value` is undefined when the file could not be read or parsed. */
-export interface LoadedYaml {
-  /** The name used in diagnostics and as the SourceIndex key (see `displayPath`). */
-  file: string;
-  /** Absolute path of the file. */
-  absPath: string;
-  value?: unknown;
-  /** sha256 (hex) of the file's bytes, when it could be read. */
-  sha256?: string;
-  /** Set when the file could not be read at all (missing, a folder, too big): the reason. */
-  readError?: string;
-  diagnostics: Diagnostic[];
-}
+export type { LoadedYaml };
 
 /**
  * The name a file is shown under in diagnostics: relative to `cwd` when inside it,

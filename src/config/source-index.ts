@@ -7,8 +7,21 @@
  */
 import { Composer, LineCounter as YamlLineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, LineCounter, Node as YamlNode, YAMLMap, YAMLSeq } from 'yaml';
-import type { DocPath, SourceIndex, SourcePos } from '../model/diagnostics.js';
-import type { LoadedYaml } from './load-yaml.js';
+import type { Diagnostic, DocPath, SourceIndex, SourcePos } from '../model/diagnostics.js';
+
+/** Result of `loadYaml`. `value` is undefined when the file could not be read or parsed. */
+export interface LoadedYaml {
+  /** The name used in diagnostics and as the SourceIndex key (see `displayPath`). */
+  file: string;
+  /** Absolute path of the file. */
+  absPath: string;
+  value?: unknown;
+  /** sha256 (hex) of the file's bytes, when it could be read. */
+  sha256?: string;
+  /** Set when the file could not be read at all (missing, a folder, too big): the reason. */
+  readError?: string;
+  diagnostics: Diagnostic[];
+}
 
 /** One registered file: its parsed document and the line counter filled while parsing it. */
 interface IndexedFile {
