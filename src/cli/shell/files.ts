@@ -16,7 +16,6 @@ import { tmpdir } from 'node:os';
 import { basename, posix, resolve as resolveLocal, join } from 'node:path';
 import type { Connection, RemoteFileInfo, RemoteFiles } from '../../transport/transport.js';
 import { EXIT } from '../exit-codes.js';
-import type { Shell } from './shell.js';
 import { splitWords } from './words.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -29,8 +28,16 @@ function modeText(info: RemoteFileInfo): string {
   return t + s;
 }
 
+/** What the file subshell needs of the orch shell (structural, so files.ts never imports shell.ts). */
+export interface FilesHost {
+  io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } };
+  model: { masker: { mask(s: string): string } };
+  releaseTerminal(): void;
+  nextLine(prompt: string, completer: (line: string) => [string[], string] | Promise<[string[], string]>, main: boolean): Promise<string | null>;
+}
+
 /** Runs the subshell until `exit` or end of input; returns the last command's code. */
-export async function runFiles(shell: Shell, conn: Connection): Promise<number> {
+export async function runFiles(shell: FilesHost, conn: Connection): Promise<number> {
   const out = (s: string): void => void shell.io.stdout.write(s);
   const err = (s: string): void => void shell.io.stderr.write(s);
   if (!conn.sftp) {

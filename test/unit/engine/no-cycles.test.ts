@@ -2,8 +2,8 @@
  * No import cycle anywhere in src/ (issue 9): every relative import of every src/*.ts
  * file (`import ... from`, `export ... from`, `import('...')`) is resolved (the `.js` of
  * an ESM import names the `.ts` source), and a depth-first search reports each cycle it
- * finds as `a.ts -> b.ts -> a.ts`. Lazy `import()`s count (they run); `import type`
- * does not (erased at build time under `verbatimModuleSyntax`, it orders nothing).
+ * finds as `a.ts -> b.ts -> a.ts`. Lazy `import()`s count (they run), and so does
+ * `import type`: erased at build time, it still ties two modules' designs together.
  * (TypeScript 7's compiler has no JS API to ask, and src/ keeps to one import style, so
  * a scan suffices.)
  */
@@ -27,7 +27,7 @@ export function importGraph(files: string[]): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const f of files) {
     const text = readFileSync(f, 'utf8');
-    const names = [...text.matchAll(/^\s*(?:import|export)\s(?!type\s)[^;]*?\sfrom\s+'([^']+)'/gm), ...text.matchAll(/^\s*import\s+'([^']+)'/gm), ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!);
+    const names = [...text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+'([^']+)'/gm), ...text.matchAll(/^\s*import\s+'([^']+)'/gm), ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!);
     const deps = names
       .filter((n) => n.startsWith('.'))
       .map((n) => path.resolve(path.dirname(f), n.replace(/\.js$/, '.ts')))
