@@ -109,6 +109,17 @@ export interface BuildInputs {
   cacheDir: string;
 }
 
+/** A bundle source must be an existing folder. @throws BundleError `SOURCE: bundle source not found` / `... is not a folder`. */
+export async function checkBundleSource(source: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(source);
+  } catch {
+    throw new BundleError(`${source}: bundle source not found`);
+  }
+  if (!st.isDirectory()) throw new BundleError(`${source}: bundle source is not a folder`);
+}
+
 /**
  * Reads and checks everything a build takes before it starts: SOURCE is a folder, the
  * build scripts and requirements exist (their bytes hashed into the key), python-only
@@ -120,13 +131,7 @@ export interface BuildInputs {
 export async function readBuildInputs(spec: BuildSpec, ctx: BuildContext): Promise<BuildInputs> {
   const source = resolve(spec.source);
   const outDir = resolve(spec.outDir);
-  let st;
-  try {
-    st = await stat(source);
-  } catch {
-    throw new BundleError(`${source}: bundle source not found`);
-  }
-  if (!st.isDirectory()) throw new BundleError(`${source}: bundle source is not a folder`);
+  await checkBundleSource(source);
   if (spec.builder !== 'python' && (spec.python !== undefined || spec.requirements !== undefined || spec.pipOptions?.length)) {
     throw new BundleError(`-p/--python, -r/--requirements and --pip-option apply to the python builder only (builder is ${spec.builder})`);
   }

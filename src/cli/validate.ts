@@ -12,10 +12,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { inspectArtifact } from '../bundle/artifact.js';
-import { BundleError } from '../bundle/bundle-error.js';
+import { checkBundleSource } from '../bundle/build.js';
 import { formatBundleDir, PLATFORM_ANY } from '../bundle/layout.js';
 import { detectVersion, resolvePackageName } from '../bundle/version.js';
 import { compilePlan } from '../compile/compile-plan.js';
@@ -169,13 +168,7 @@ async function describeBundleOffline(name: string, spec: BundleSpec): Promise<Pl
     return { name, ...info };
   }
   const source = resolve(spec.source ?? '.');
-  let st;
-  try {
-    st = await stat(source);
-  } catch {
-    throw new BundleError(`${source}: bundle source not found`);
-  }
-  if (!st.isDirectory()) throw new BundleError(`${source}: bundle source is not a folder`);
+  await checkBundleSource(source);
   const pkg = await resolvePackageName(source, spec.package, name); // as builds name it (issue 17)
   const version = (await detectVersion(source)).value;
   const platform = PLATFORM_ANY;
