@@ -10,25 +10,18 @@ import { resolve } from 'node:path';
 import { inspectArtifact } from '../bundle/artifact.js';
 import { buildBundle } from '../bundle/build.js';
 import type { BundleInfo } from '../bundle/layout.js';
+import type { BundleCliOptions } from './bundle.js';
 import { OrchError } from '../model/errors.js';
 import { CHANNEL_PATTERN, publishBundle } from '../store/publish.js';
 import { parseStore, showUrl } from '../store/transfer.js';
 
-export interface PublishCliOptions {
+/** Options of `orch publish`: the store's, plus `orch bundle`'s builder options for a SOURCE. */
+export interface PublishCliOptions extends Pick<BundleCliOptions, 'builder' | 'out' | 'python' | 'requirements' | 'pipOption' | 'prebuildScript' | 'postbuildScript' | 'cache' | 'cacheDir'> {
   to?: string;
   channel?: string;
   sign?: string;
   baseUrl?: string;
   json?: boolean;
-  builder: 'dir' | 'python' | 'node';
-  out: string;
-  python?: string;
-  requirements?: string;
-  pipOption?: string[];
-  prebuildScript?: string;
-  postbuildScript?: string;
-  cache: boolean;
-  cacheDir?: string;
 }
 
 /**
