@@ -1,0 +1,168 @@
+/**
+ * The delta payload of a release (SPEC section 7, issue 16): ONE gzip'd tar stream that
+ * the host unpacks in `<root>/.orch/` with GNU tar, rebuilding the bundle folder from
+ * the objects it already holds plus the members it lacks.
+ *
+ * ## Stream format (version 1), member order as listed
+ *
+ * ```
+ * objects/<sha256>                regular file: a member's content the host lacks (once per sha256)
+ * unpack.delta/<top>/             folder (mode)
+ * unpack.delta/<top>/<path>/      folder (mode)
+ * unpack.delta/<top>/<path>       hard link to objects/<sha256>: a regular member
+ * unpack.delta/<top>/<path>       symlink (target)
+ * unpack.delta.remove             (with a base tree) NUL-separated paths to delete from the base copy
+ * ```
+ *
+ * With a base (a release whose bundle folder the host keeps in `<root>/.orch/trees/<V>`,
+ * hard links to its objects), the host first copies that tree with `cp -al` (one
+ * process), deletes the paths of `unpack.delta.remove`, and the stream lists only the
+ * members that changed: an upgrade with one changed file costs one object and one link.
+ * Without a base, every member is listed.
+ *
+ * Unpacking it (`tar -xzf - -C <root>/.orch`) puts new objects into the content store
+ * and hard-links every file of the release folder to its object in one process (no
+ * fork per file). The host then checks the listing and computes the rebuilt folder's
+ * manifest (`orch_delta_manifest`): its sha256 must equal the one the control machine
+ * computed from the tarball (`manifestSha256`), so a missing, corrupted or differently
+ * moded object is detected and the full tarball is sent instead (exit 99).
+ * The manifest text itself never travels: the host writes the one it computed, which
+ * is byte for byte the control machine's when the hashes agree.
+ *
+ * Source: GNU tar's hard-link members (typeflag '1', link name relative to the
+ * extraction folder); rsync's "send only what the receiver lacks" at file granularity.
+ */
+import { gzipSync } from 'node:zlib';
+import { Header, Pax } from 'tar';
+import type { HeaderData } from 'tar';
+import type { BundleManifest, ManifestEntry } from './manifest.js';
+import { ManifestUnsupportedError } from './manifest.js';
+
+/** Folder (under `<root>/.orch/`) the stream rebuilds the bundle's top folder in. */
+export const DELTA_UNPACK_DIR = 'unpack.delta';
+/** Folder (under `<root>/.orch/`) of the content store. */
+export const OBJECTS_DIR = 'objects';
+
+const MTIME = new Date('2000-01-01T00:00:00Z');
+
+function headerBlocks(data: HeaderData): Buffer[] {
+  const full: HeaderData = { uid: 0, gid: 0, mtime: MTIME, size: 0, ...data };
+  const block = Buffer.alloc(512);
+  const h = new Header(full);
+  if (!h.encode(block, 0)) return [block];
+  const pax = new Pax({ path: full.path, linkpath: full.linkpath, mtime: full.mtime, size: full.size, mode: full.mode, uid: 0, gid: 0 }).encode();
+  return [pax, block];
+}
+
+function pad(n: number): Buffer {
+  return Buffer.alloc((512 - (n % 512)) % 512);
+}
+
+/** What a delta sends to one host. */
+export interface DeltaPayload {
+  /** The gzip'd tar stream (format above). */
+  stream: Buffer;
+  /** sha256 of the objects it carries (the host lacked them). */
+  sent: string[];
+  /** Uncompressed bytes of those objects' content. */
+  contentBytes: number;
+}
+
+/**
+ * The sha256 of every regular member the host lacks (`have` = the objects it holds),
+ * each once, in manifest order.
+ */
+export function missingObjects(m: BundleManifest, have: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const e of m.entries) {
+    if (e.type !== 'f' || have.has(e.sha256) || seen.has(e.sha256)) continue;
+    seen.add(e.sha256);
+    out.push(e.sha256);
+  }
+  return out;
+}
+
+/** Paths removed from a base tree before the stream's members are unpacked over it. */
+export const DELTA_REMOVE_FILE = 'unpack.delta.remove';
+
+function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
+  if (a.type !== b.type) return false;
+  if (a.type === 'f' && b.type === 'f') return a.sha256 === b.sha256 && a.mode === b.mode;
+  if (a.type === 'l' && b.type === 'l') return a.target === b.target;
+  if (a.type === 'd' && b.type === 'd') return a.mode === b.mode;
+  return false;
+}
+
+/**
+ * What changes from `base` to `next`: `remove` = paths (relative to the top folder) to
+ * delete from a copy of the base tree (gone, or changed), `add` = entries to unpack over
+ * it. `undefined` when a folder changes mode or type (then the stream lists everything).
+ */
+export function diffManifests(base: BundleManifest, next: BundleManifest): { remove: string[]; add: ManifestEntry[] } | undefined {
+  const old = new Map(base.entries.map((e) => [e.path, e]));
+  const now = new Map(next.entries.map((e) => [e.path, e]));
+  const remove: string[] = [];
+  const add: ManifestEntry[] = [];
+  for (const e of base.entries) {
+    const n = now.get(e.path);
+    if (n && sameEntry(e, n)) continue;
+    if (e.type === 'd' && n) return undefined;
+    if (n?.type === 'd') return undefined;
+    // A removed folder's members go with it: list only the outermost removed path.
+    if (!remove.some((r) => e.path.startsWith(`${r}/`))) remove.push(e.path);
+  }
+  for (const e of next.entries) {
+    const o = old.get(e.path);
+    if (!o || !sameEntry(o, e)) add.push(e);
+  }
+  return { remove, add };
+}
+
+/**
+ * Builds the delta stream for a host holding the objects `have` and, when `base` is
+ * given, the bundle folder of that release in `<root>/.orch/trees/<base.version>`.
+ * With a base the stream carries only what changed: `unpack.delta.remove` (NUL-separated
+ * paths the host deletes from its hard-linked copy of the base tree) and the changed
+ * members; without one, every member (hard links to objects). `content` maps sha256 to
+ * bytes for (at least) every missing object, as `readBundleManifest(file, content)`
+ * fills it.
+ *
+ * @throws ManifestUnsupportedError when two members share content but not mode (one
+ *   inode cannot carry both modes: the full tarball is used), or a missing object's
+ *   content was not given.
+ */
+export function buildDeltaStream(m: BundleManifest, have: ReadonlySet<string>, content: ReadonlyMap<string, Buffer>, base?: { version: string; manifest: BundleManifest }): DeltaPayload & { base?: string } {
+  const modeOf = new Map<string, number>();
+  for (const e of m.entries) {
+    if (e.type !== 'f') continue;
+    const seen = modeOf.get(e.sha256);
+    if (seen !== undefined && seen !== e.mode) throw new ManifestUnsupportedError(`members with the same content but modes ${seen.toString(8)} and ${e.mode.toString(8)} (${e.path})`);
+    modeOf.set(e.sha256, e.mode);
+  }
+  const diff = base && diffManifests(base.manifest, m);
+  const parts: Buffer[] = [];
+  const sent = missingObjects(m, have);
+  let contentBytes = 0;
+  for (const sha of sent) {
+    const body = content.get(sha);
+    if (!body) throw new ManifestUnsupportedError(`content of object ${sha} not available`);
+    parts.push(...headerBlocks({ path: `${OBJECTS_DIR}/${sha}`, type: 'File', mode: modeOf.get(sha)!, size: body.length }), body, pad(body.length));
+    contentBytes += body.length;
+  }
+  const top = `${DELTA_UNPACK_DIR}/${m.top}`;
+  if (diff) {
+    const list = Buffer.from(diff.remove.map((p) => `${p}\0`).join(''));
+    parts.push(...headerBlocks({ path: DELTA_REMOVE_FILE, type: 'File', mode: 0o644, size: list.length }), list, pad(list.length));
+  } else {
+    parts.push(...headerBlocks({ path: `${top}/`, type: 'Directory', mode: 0o755 }));
+  }
+  for (const e of diff ? diff.add : m.entries) {
+    const path = `${top}/${e.path}`;
+    if (e.type === 'd') parts.push(...headerBlocks({ path: `${path}/`, type: 'Directory', mode: e.mode }));
+    else if (e.type === 'l') parts.push(...headerBlocks({ path, type: 'SymbolicLink', mode: 0o777, linkpath: e.target }));
+    else parts.push(...headerBlocks({ path, type: 'Link', mode: e.mode, linkpath: `${OBJECTS_DIR}/${e.sha256}` }));
+  }
+  parts.push(Buffer.alloc(1024));
+  return { stream: gzipSync(Buffer.concat(parts), { level: 9 }), sent, contentBytes, ...(diff && { base: base.version }) };
+}

@@ -1,0 +1,269 @@
+# shellcheck shell=bash
+# Delta releases on the host (SPEC section 7, issue 16): the content store
+# <root>/.orch/objects/<sha256> (hard links to files of bundles this host received),
+# each release's manifest versions/<V>/.orch-manifest, the bundle folder of each kept
+# release <root>/.orch/trees/<V> (hard links to objects: the base a delta starts from),
+# the rebuild of a bundle folder from a delta stream (format: src/bundle/delta.ts), and
+# the pruning of objects and trees no kept release uses.
+#
+# The manifest text format is documented beside its control-machine twin,
+# src/bundle/manifest.ts: "PATH<TAB>TYPE<TAB>MODE<TAB>SIZE<TAB>SHA256|TARGET", sorted
+# by the bytes of PATH. Needs bash 4, GNU tar, GNU find and coreutils (sha256sum -z).
+# Every function is safe under set -euo pipefail. Only fixed names under <root>/.orch
+# are written: the caller holds the host lock.
+
+# orch_delta_manifest DIR: prints the manifest of everything below DIR (DIR itself is
+# not listed). Two processes for the listing and the hashes, however many files.
+# A member of another type (fifo...) is listed with find's %y letter, so it can never
+# match a bundle's manifest.
+orch_delta_manifest() {
+  local dir="$1" rec type mode size target path
+  local -A sums=()
+  while IFS= read -r -d '' rec; do
+    sums["${rec:66}"]="${rec:0:64}"
+  done < <(cd -- "$dir" && find . -mindepth 1 -type f -printf '%P\0' | LC_ALL=C xargs -0r sha256sum -z --)
+  while IFS= read -r -d '' rec && IFS= read -r -d '' target; do
+    read -r type mode size _ <<<"$rec"
+    path="${rec#* * * }"
+    case "$type" in
+      f) printf '%s\tf\t%s\t%s\t%s\n' "$path" "$mode" "$size" "${sums[$path]-missing}" ;;
+      d) printf '%s\td\t%s\t-\t-\n' "$path" "$mode" ;;
+      l) printf '%s\tl\t-\t-\t%s\n' "$path" "$target" ;;
+      *) printf '%s\t%s\t%s\t-\t-\n' "$path" "$type" "$mode" ;;
+    esac
+  done < <(find "$dir" -mindepth 1 -printf '%y %m %s %P\0%l\0') | LC_ALL=C sort
+}
+
+# orch_delta_objects ROOT: prints the sha256 of every object the host holds, one a
+# line (nothing when there is no store): the facts' answer to "what do you have".
+orch_delta_objects() {
+  local d="$1/.orch/objects"
+  [ -d "$d" ] || return 0
+  find "$d" -mindepth 1 -maxdepth 1 -type f -name '????????????????????????????????????????????????????????????????' -printf '%f\n'
+}
+
+# _orch_delta_norm PATH: lexically normalised relative PATH ("" and "." dropped, ".."
+# applied); ".." when it climbs above its start.
+_orch_delta_norm() {
+  local IFS=/ seg
+  local -a parts out=()
+  read -r -a parts <<<"$1"
+  for seg in "${parts[@]}"; do
+    case "$seg" in
+      ''|.) ;;
+      ..) if [ "${#out[@]}" -eq 0 ]; then printf '..\n'; return 0; fi
+          unset 'out[${#out[@]}-1]' ;;
+      *) out+=("$seg") ;;
+    esac
+  done
+  printf '%s\n' "${out[*]}"
+}
+
+# orch_delta_check_manifest FILE: the host-side checks of SPEC section 4 applied to a
+# release's manifest (paths relative to the bundle's top folder): no absolute path, no
+# ".." segment, only files, folders and symlinks, no setuid/setgid bit, no path through
+# a symlink, no symlink whose target leaves the bundle folder; then the platter layout
+# (PACKAGE, VERSION, PLATFORM, executable install.sh, data/). Returns 0 when safe, else
+# prints "unsafe bundle member: PATH: REASON" or "bundle layout incomplete: ..." on
+# stderr and returns 1.
+orch_delta_check_manifest() {
+  local file="$1" path type mode size last prefix i resolved want
+  local -A links=() kinds=() modes=()
+  local -a segs order=()
+  while IFS=$'\t' read -r path type mode size last; do
+    case "$path" in ''|/*) printf 'unsafe bundle member: %s: absolute path\n' "$path" >&2; return 1 ;; esac
+    case "/$path/" in */../*|*/./*|*//*) printf 'unsafe bundle member: %s: parent directory segment (..)\n' "$path" >&2; return 1 ;; esac
+    case "$type" in
+      f|d) if [ $((8#$mode & 8#6000)) -ne 0 ]; then printf 'unsafe bundle member: %s: setuid/setgid bit\n' "$path" >&2; return 1; fi ;;
+      l) resolved="$(_orch_delta_norm "top/${path%/*}/$last")"
+         [ "${path#*/}" != "$path" ] || resolved="$(_orch_delta_norm "top/$last")"
+         case "$last" in ''|/*) resolved=.. ;; esac
+         if [ "$resolved" != top ] && [ "${resolved#top/}" = "$resolved" ]; then
+           printf 'unsafe bundle member: %s: symlink target "%s" leaves the bundle folder\n' "$path" "$last" >&2; return 1
+         fi
+         links[$path]=1 ;;
+      *) printf 'unsafe bundle member: %s: unsupported member type\n' "$path" >&2; return 1 ;;
+    esac
+    kinds[$path]="$type"
+    modes[$path]="$mode"
+    order+=("$path")
+  done <"$file"
+  for path in "${order[@]}"; do
+    IFS=/ read -r -a segs <<<"$path"
+    prefix="${segs[0]}"
+    for ((i = 1; i < ${#segs[@]}; i++)); do
+      if [ -n "${links[$prefix]+x}" ]; then printf 'unsafe bundle member: %s: path goes through symlink %s\n' "$path" "$prefix" >&2; return 1; fi
+      prefix="$prefix/${segs[i]}"
+    done
+  done
+  for want in PACKAGE:f VERSION:f PLATFORM:f install.sh:f data:d; do
+    if [ "${kinds[${want%%:*}]-}" != "${want##*:}" ]; then
+      printf 'bundle layout incomplete: missing %s\n' "${want%%:*}" >&2; return 1
+    fi
+  done
+  if [ $((8#${modes[install.sh]} & 8#100)) -eq 0 ]; then printf 'bundle layout incomplete: install.sh is not executable\n' >&2; return 1; fi
+  return 0
+}
+
+# _orch_delta_check_stream STREAM TOP: checks a delta stream's listing before it is
+# unpacked in <root>/.orch: only objects/<sha256> files, and folders, symlinks and hard
+# links to objects/<sha256> under unpack.delta/TOP; no "..", no path through a symlink
+# member. Returns 1 with "unsafe delta member: NAME: REASON" on stderr.
+_orch_delta_check_stream() {
+  local stream="$1" top="$2" line mode size rest name target kind n prefix i
+  local -A links=()
+  local -a segs order=()
+  local hex='[0-9a-f]'
+  local sha="$hex$hex$hex$hex$hex$hex$hex$hex"
+  sha="$sha$sha$sha$sha$sha$sha$sha$sha"
+  local listing
+  listing="$(LC_ALL=C tar --numeric-owner -P -tvzf "$stream")" || { printf 'cannot list the delta stream\n' >&2; return 1; }
+  while IFS= read -r line; do
+    read -r mode _ size _ _ rest <<<"$line"
+    kind="${mode:0:1}" name="$rest" target=""
+    case "$kind" in
+      l) name="${rest%% -> *}"; target="${rest#* -> }" ;;
+      h) name="${rest%% link to *}"; target="${rest#* link to }" ;;
+    esac
+    n="${name%/}"
+    case "/$n/" in */../*) printf 'unsafe delta member: %s: parent directory segment (..)\n' "$name" >&2; return 1 ;; esac
+    # shellcheck disable=SC2254
+    case "$kind:$n" in
+      -:objects/$sha|-:unpack.delta.remove) continue ;;
+      d:unpack.delta/"$top"|d:unpack.delta/"$top"/*|l:unpack.delta/"$top"/*) ;;
+      h:unpack.delta/"$top"/*)
+        case "$target" in objects/$sha) ;; *) printf 'unsafe delta member: %s: hard link outside the object store\n' "$name" >&2; return 1 ;; esac ;;
+      *) printf 'unsafe delta member: %s: not part of a delta stream\n' "$name" >&2; return 1 ;;
+    esac
+    case "${mode:3:1}${mode:6:1}" in *[sS]*) printf 'unsafe delta member: %s: setuid/setgid bit\n' "$name" >&2; return 1 ;; esac
+    [ "$kind" != l ] || links[$n]=1
+    order+=("$n")
+  done <<<"$listing"
+  for n in "${order[@]}"; do
+    IFS=/ read -r -a segs <<<"$n"
+    prefix="${segs[0]}"
+    for ((i = 1; i < ${#segs[@]}; i++)); do
+      if [ -n "${links[$prefix]+x}" ]; then printf 'unsafe delta member: %s: path goes through symlink %s\n' "$n" "$prefix" >&2; return 1; fi
+      prefix="$prefix/${segs[i]}"
+    done
+  done
+  return 0
+}
+
+# orch_delta_rebuild ROOT TOP MANIFEST_SHA256 STREAM [BASE]: rebuilds the bundle folder
+# <root>/.orch/unpack.delta/TOP from the delta stream file STREAM and what the host
+# holds: with BASE (a version), a hard-linked copy of <root>/.orch/trees/BASE minus the
+# paths of the stream's unpack.delta.remove, then the stream's members over it. Writes
+# the folder's manifest to <root>/.orch/unpack.delta/.orch-manifest and checks it: its
+# sha256 must be MANIFEST_SHA256 (the control machine's, computed from the tarball),
+# and it must pass orch_delta_check_manifest.
+# Returns 0 when the folder is exactly the bundle; 99 when it is not (an object or the
+# base tree missing or corrupted: objects whose content does not match their name are
+# removed, and the caller asks for the full tarball); 1 when the stream or the manifest
+# is unsafe. On any non-zero return the rebuilt folder is gone.
+orch_delta_rebuild() {
+  local root="$1" top="$2" want="$3" stream="$4" base="${5:-}" store got rec bad=0 p prefix seg
+  local -a segs
+  store="$root/.orch"
+  rm -rf -- "$store/unpack.delta" "$store/unpack.delta.remove"
+  mkdir -p -- "$store/objects"
+  _orch_delta_check_stream "$stream" "$top" || return 1
+  if [ -n "$base" ]; then
+    case "$base" in */*|.|..) printf 'delta: bad base version %s\n' "$base" >&2; return 1 ;; esac
+    if [ ! -d "$store/trees/$base" ]; then printf 'delta: no base tree %s\n' "$base" >&2; return 99; fi
+    mkdir -p -- "$store/unpack.delta"
+    cp -al -- "$store/trees/$base" "$store/unpack.delta/$top"
+    while IFS= read -r -d '' p; do
+      case "/$p/" in //*|*/../*|*/./*) printf 'unsafe delta member: unpack.delta.remove: path %s\n' "$p" >&2; rm -rf -- "$store/unpack.delta"; return 1 ;; esac
+      IFS=/ read -r -a segs <<<"$p"
+      prefix="$store/unpack.delta/$top"
+      for seg in "${segs[@]}"; do
+        if [ -L "$prefix" ]; then printf 'unsafe delta member: unpack.delta.remove: path %s goes through a symlink\n' "$p" >&2; rm -rf -- "$store/unpack.delta"; return 1; fi
+        prefix="$prefix/$seg"
+      done
+      rm -rf -- "${prefix:?}"
+    done < <(tar -xzOf "$stream" unpack.delta.remove 2>/dev/null || true)
+  fi
+  if ! (cd -- "$store" && tar -xzf - --no-same-owner --exclude=unpack.delta.remove 2>/dev/null) <"$stream"; then
+    rm -rf -- "$store/unpack.delta"
+    printf 'delta: cannot rebuild from the objects held (missing object)\n' >&2
+    return 99
+  fi
+  orch_delta_manifest "$store/unpack.delta/$top" >"$store/unpack.delta/.orch-manifest"
+  got=$(sha256sum <"$store/unpack.delta/.orch-manifest" | cut -d' ' -f1)
+  if [ "$got" != "$want" ]; then
+    # Which objects are wrong: every object whose content is not its name goes, and a
+    # base tree that gave a wrong folder goes too.
+    while IFS= read -r -d '' rec; do
+      if [ "${rec:0:64}" != "${rec:74}" ]; then rm -f -- "$store/objects/${rec:74}"; bad=$((bad + 1)); fi
+    done < <(cd -- "$store" && find objects -mindepth 1 -maxdepth 1 -type f -printf '%p\0' | LC_ALL=C xargs -0r sha256sum -z --)
+    [ -z "$base" ] || rm -rf -- "$store/trees/$base"
+    rm -rf -- "$store/unpack.delta"
+    printf 'delta: rebuilt release does not match its manifest (sha256 %s, want %s; %s corrupted objects removed)\n' "$got" "$want" "$bad" >&2
+    return 99
+  fi
+  if ! orch_delta_check_manifest "$store/unpack.delta/.orch-manifest"; then
+    rm -rf -- "$store/unpack.delta"
+    return 1
+  fi
+  return 0
+}
+
+# orch_delta_keep_tree ROOT V SRC: keeps the bundle folder SRC (unpacked or rebuilt,
+# files hard-linked to objects) as <root>/.orch/trees/V, the base of the next delta.
+# A rename on the same file system; SRC is gone afterwards.
+orch_delta_keep_tree() {
+  mkdir -p -- "$1/.orch/trees"
+  rm -rf -- "$1/.orch/trees/$2"
+  mv -T -- "$3" "$1/.orch/trees/$2"
+}
+
+# orch_delta_trees ROOT: prints the versions whose bundle folder the host keeps (bases
+# a delta may start from), one a line.
+orch_delta_trees() {
+  [ -d "$1/.orch/trees" ] || return 0
+  find "$1/.orch/trees" -mindepth 1 -maxdepth 1 -type d -printf '%f\n'
+}
+
+# orch_delta_record ROOT VDIR SRCDIR [MANIFEST]: keeps a release's manifest and its
+# files: writes VDIR/.orch-manifest (a copy of MANIFEST, else computed from SRCDIR, the
+# unpacked bundle folder) by a temp name and rename, then hard-links every file of
+# SRCDIR the store lacks into <root>/.orch/objects/<sha256> (falling back to a copy
+# across file systems). Objects already held cost nothing (no process per file).
+orch_delta_record() {
+  local root="$1" vdir="$2" src="$3" manifest="${4:-}" path type mode size sha obj
+  mkdir -p -- "$root/.orch/objects"
+  if [ -n "$manifest" ]; then
+    cp -- "$manifest" "$vdir/.orch-manifest.tmp"
+  else
+    orch_delta_manifest "$src" >"$vdir/.orch-manifest.tmp"
+  fi
+  while IFS=$'\t' read -r path type mode size sha; do
+    [ "$type" = f ] || continue
+    obj="$root/.orch/objects/$sha"
+    [ -e "$obj" ] || ln -- "$src/$path" "$obj" 2>/dev/null || cp -p -- "$src/$path" "$obj"
+  done <"$vdir/.orch-manifest.tmp"
+  mv -f -- "$vdir/.orch-manifest.tmp" "$vdir/.orch-manifest"
+}
+
+# orch_delta_prune ROOT: removes the kept tree of every version no longer under
+# <root>/versions, then every object no release there uses (per its .orch-manifest),
+# and prints "pruned N objects". Run after versions are pruned.
+orch_delta_prune() {
+  local root="$1" m path type mode size sha n=0
+  local -A used=()
+  while IFS= read -r m; do
+    [ -d "$root/versions/$m" ] || rm -rf -- "$root/.orch/trees/$m"
+  done < <(orch_delta_trees "$root")
+  [ -d "$root/.orch/objects" ] || { printf 'pruned 0 objects\n'; return 0; }
+  for m in "$root"/versions/*/.orch-manifest; do
+    [ -f "$m" ] || continue
+    while IFS=$'\t' read -r path type mode size sha; do
+      [ "$type" != f ] || used[$sha]=1
+    done <"$m"
+  done
+  while IFS= read -r sha; do
+    if [ -z "${used[$sha]+x}" ]; then rm -f -- "$root/.orch/objects/$sha"; n=$((n + 1)); fi
+  done < <(orch_delta_objects "$root")
+  printf 'pruned %s objects\n' "$n"
+}

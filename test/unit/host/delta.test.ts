@@ -1,0 +1,248 @@
+/**
+ * Behaviour of src/host/delta.sh under real bash, GNU tar and coreutils, against the
+ * control machine's side (src/bundle/manifest.ts, src/bundle/delta.ts): the manifest
+ * both sides compute is the same text, a delta rebuilds exactly the bundle, a wrong
+ * object is detected and removed (exit 99), unsafe streams and manifests are refused,
+ * and prune keeps exactly the objects kept releases use.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Header } from 'tar';
+import { describe, expect, it } from 'vitest';
+import { buildDeltaStream, missingObjects } from '../../../src/bundle/delta.js';
+import { createTarball } from '../../../src/bundle/tarball.js';
+import { formatManifest, manifestSha256, parseManifest, readBundleManifest } from '../../../src/bundle/manifest.js';
+import { DELTA_SH, PRELUDE_SH } from '../../../src/host/embedded.generated.js';
+import { runBash } from '../../harness/bash.js';
+
+const TOP = 'app-1.0.0-linux-x86_64';
+
+function tmp(): string {
+  return mkdtempSync(path.join(tmpdir(), 'orch-delta-'));
+}
+
+/** A platter-layout bundle folder with `files` (relative to data/) and its tarball. */
+async function makeBundle(files: Record<string, string>, opts: { exec?: string[]; links?: Record<string, string> } = {}): Promise<{ tarball: string; base: string }> {
+  const base = tmp();
+  const top = path.join(base, TOP);
+  mkdirSync(path.join(top, 'data'), { recursive: true });
+  writeFileSync(path.join(top, 'PACKAGE'), 'app\n');
+  writeFileSync(path.join(top, 'VERSION'), '1.0.0\n');
+  writeFileSync(path.join(top, 'PLATFORM'), 'linux-x86_64\n');
+  writeFileSync(path.join(top, 'install.sh'), '#!/bin/bash\nset -e\nHERE="$(cd "$(dirname "$0")" && pwd)"\nmkdir -p "$1"\ncp -a "$HERE/data/." "$1/"\n');
+  chmodSync(path.join(top, 'install.sh'), 0o755);
+  for (const [rel, text] of Object.entries(files)) {
+    if (text === undefined) continue;
+    mkdirSync(path.dirname(path.join(top, 'data', rel)), { recursive: true });
+    writeFileSync(path.join(top, 'data', rel), text);
+  }
+  for (const rel of opts.exec ?? []) chmodSync(path.join(top, 'data', rel), 0o755);
+  for (const [rel, target] of Object.entries(opts.links ?? {})) symlinkSync(target, path.join(top, 'data', rel));
+  const tarball = path.join(base, 'bundle.tar.gz');
+  await createTarball(base, TOP, tarball);
+  return { tarball, base };
+}
+
+function sh(body: string, args: string[] = []) {
+  return runBash([PRELUDE_SH, DELTA_SH], body, args);
+}
+
+/** A host root with release 1.0.0 of `tarball` unpacked and recorded. */
+function installFull(tarball: string, version = '1.0.0'): string {
+  const root = tmp();
+  const r = sh(`root=$1; s=$(mktemp -d); (cd "$s" && tar -xzf "$2" --no-same-owner); "$s/$3/install.sh" "$root/versions/$4"; orch_delta_record "$root" "$root/versions/$4" "$s/$3"; orch_delta_keep_tree "$root" "$4" "$s/$3"; rm -rf "$s"`, [root, tarball, TOP, version]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return root;
+}
+
+function hostObjects(root: string): Set<string> {
+  const r = sh('orch_delta_objects "$1"', [root]);
+  expect(r.code).toBe(0);
+  return new Set(r.stdout.split('\n').filter(Boolean));
+}
+
+const many = (n: number, tag = ''): Record<string, string> =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [`pkg/m${i}.py`, `# module ${i}\nVALUE = ${i * 7919}\n${tag}`]));
+
+describe('delta.sh manifest', () => {
+  it('the host computes from the unpacked tarball the manifest the control machine computes from the tarball', async () => {
+    const { tarball } = await makeBundle({ 'a.py': 'print(1)\n', 'bin/run': '#!/bin/sh\n', 'sub dir/x y.txt': 'spaces\n', empty: '' }, { exec: ['bin/run'], links: { 'link': 'a.py', 'bin/up': '../a.py' } });
+    const m = await readBundleManifest(tarball);
+    expect(m.top).toBe(TOP);
+    const text = formatManifest(m);
+    expect(text).toContain(`data/a.py\tf\t644\t9\t${'x'.repeat(0).padEnd(0)}`);
+    expect(text).toContain('data/bin/run\tf\t755\t10\t');
+    expect(text).toContain('data/link\tl\t-\t-\ta.py\n');
+    expect(text).toContain('data\td\t755\t-\t-\n');
+    expect(parseManifest(text, TOP)).toEqual(m);
+    const r = sh('s=$(mktemp -d); (cd "$s" && tar -xzf "$1" --no-same-owner); orch_delta_manifest "$s/$2"; rm -rf "$s"', [tarball, TOP]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(text);
+  });
+
+  it('orch_delta_check_manifest refuses what SPEC section 4 refuses, naming the member', () => {
+    const ok = 'PACKAGE\tf\t644\t4\tx\nPLATFORM\tf\t644\t4\tx\nVERSION\tf\t644\t4\tx\ndata\td\t755\t-\t-\ninstall.sh\tf\t755\t9\tx\n';
+    const cases: Array<[string, string]> = [
+      ['', ''],
+      ['/etc/passwd\tf\t644\t1\tx\n', 'unsafe bundle member: /etc/passwd: absolute path'],
+      ['data/../../x\tf\t644\t1\tx\n', 'unsafe bundle member: data/../../x: parent directory segment (..)'],
+      ['data/s\tf\t4755\t1\tx\n', 'unsafe bundle member: data/s: setuid/setgid bit'],
+      ['data/p\tp\t644\t-\t-\n', 'unsafe bundle member: data/p: unsupported member type'],
+      ['data/up\tl\t-\t-\t../../etc\n', 'unsafe bundle member: data/up: symlink target "../../etc" leaves the bundle folder'],
+      ['data/abs\tl\t-\t-\t/etc\n', 'unsafe bundle member: data/abs: symlink target "/etc" leaves the bundle folder'],
+      ['data/l\tl\t-\t-\t.\ndata/l/x\tf\t644\t1\tx\n', 'unsafe bundle member: data/l/x: path goes through symlink data/l'],
+    ];
+    for (const [extra, err] of cases) {
+      const d = tmp();
+      writeFileSync(path.join(d, 'm'), ok + extra);
+      const r = sh('orch_delta_check_manifest "$1"', [path.join(d, 'm')]);
+      expect(r.stderr.trim()).toBe(err);
+      expect(r.code).toBe(err ? 1 : 0);
+    }
+    const d = tmp();
+    writeFileSync(path.join(d, 'm'), ok.replace('install.sh\tf\t755', 'install.sh\tf\t644'));
+    expect(sh('orch_delta_check_manifest "$1"', [path.join(d, 'm')]).stderr).toBe('bundle layout incomplete: install.sh is not executable\n');
+    writeFileSync(path.join(d, 'm'), ok.replace('data\td', 'data\tf'));
+    expect(sh('orch_delta_check_manifest "$1"', [path.join(d, 'm')]).stderr).toBe('bundle layout incomplete: missing data\n');
+  });
+});
+
+describe('delta.sh rebuild', () => {
+  it.each([
+    ['from the base tree of 1.0.0', true],
+    ['without a base tree (every member listed)', false],
+  ])('an upgrade with one changed file sends only that file and rebuilds the exact bundle, %s', async (_label, withBase) => {
+    const files = { ...many(200), 'app.py': 'x'.repeat(10_000) };
+    const v1 = await makeBundle(files);
+    const root = installFull(v1.tarball);
+    const m1 = await readBundleManifest(v1.tarball);
+    expect(readFileSync(path.join(root, 'versions/1.0.0/.orch-manifest'), 'utf8')).toBe(formatManifest(m1));
+    const have = hostObjects(root);
+    expect(have.size).toBe(205); // 201 data files + PACKAGE VERSION PLATFORM install.sh
+    expect(sh('orch_delta_trees "$1"', [root]).stdout).toBe('1.0.0\n');
+
+    const v2 = await makeBundle({ ...files, 'app.py': 'y'.repeat(10_000), 'pkg/m9.py': undefined as unknown as string });
+    const content = new Map<string, Buffer>();
+    const m2 = await readBundleManifest(v2.tarball, content);
+    expect(missingObjects(m2, have)).toHaveLength(1);
+    const delta = buildDeltaStream(m2, have, content, withBase ? { version: '1.0.0', manifest: m1 } : undefined);
+    expect(delta.sent).toHaveLength(1);
+    expect(delta.contentBytes).toBe(10_000);
+    // 10,000 random-free bytes gzip to almost nothing: the stream is the object plus headers.
+    if (withBase) expect(delta.stream.length).toBeLessThan(400);
+    const streamFile = path.join(root, 'stream.tgz');
+    writeFileSync(streamFile, delta.stream);
+
+    const r = sh('orch_delta_rebuild "$1" "$2" "$3" "$4" "$5" && "$1/.orch/unpack.delta/$2/install.sh" "$1/versions/1.0.1" && orch_delta_record "$1" "$1/versions/1.0.1" "$1/.orch/unpack.delta/$2" "$1/.orch/unpack.delta/.orch-manifest" && orch_delta_keep_tree "$1" 1.0.1 "$1/.orch/unpack.delta/$2"',
+      [root, TOP, manifestSha256(m2), streamFile, withBase ? '1.0.0' : '']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(path.join(root, 'versions/1.0.1/app.py'), 'utf8')).toBe('y'.repeat(10_000));
+    expect(readFileSync(path.join(root, 'versions/1.0.1/pkg/m7.py'), 'utf8')).toBe(files['pkg/m7.py']);
+    expect(existsSync(path.join(root, 'versions/1.0.1/pkg/m9.py'))).toBe(false);
+    expect(readFileSync(path.join(root, 'versions/1.0.1/.orch-manifest'), 'utf8')).toBe(formatManifest(m2));
+    expect(readFileSync(path.join(root, 'versions/1.0.0/app.py'), 'utf8')).toBe('x'.repeat(10_000));
+    expect(hostObjects(root).size).toBe(206);
+    expect(sh('orch_delta_trees "$1" | sort', [root]).stdout).toBe('1.0.0\n1.0.1\n');
+  });
+
+  it('a corrupted object is detected: exit 99, the object is removed, nothing is left rebuilt', async () => {
+    const files = many(20);
+    const v1 = await makeBundle(files);
+    const root = installFull(v1.tarball);
+    const have = hostObjects(root);
+    const m1 = await readBundleManifest(v1.tarball);
+    const victim = m1.entries.find((e) => e.path === 'data/pkg/m3.py');
+    if (victim?.type !== 'f') throw new Error('fixture');
+    writeFileSync(path.join(root, '.orch/objects', victim.sha256), 'tampered\n');
+
+    const v2 = await makeBundle({ ...files, 'new.py': 'new\n' });
+    const content = new Map<string, Buffer>();
+    const m2 = await readBundleManifest(v2.tarball, content);
+    const streamFile = path.join(root, 'stream.tgz');
+    writeFileSync(streamFile, buildDeltaStream(m2, have, content, { version: '1.0.0', manifest: m1 }).stream);
+    const r = sh('orch_delta_rebuild "$@"', [root, TOP, manifestSha256(m2), streamFile, '1.0.0']);
+    expect(r.code).toBe(99);
+    expect(existsSync(path.join(root, '.orch/trees/1.0.0'))).toBe(false);
+    expect(r.stderr).toMatch(/^delta: rebuilt release does not match its manifest \(sha256 [0-9a-f]{64}, want [0-9a-f]{64}; 1 corrupted objects removed\)\n$/);
+    expect(existsSync(path.join(root, '.orch/objects', victim.sha256))).toBe(false);
+    expect(existsSync(path.join(root, '.orch/unpack.delta'))).toBe(false);
+  });
+
+  it('an object the host no longer holds gives exit 99 (the full tarball is sent instead)', async () => {
+    const v1 = await makeBundle(many(5));
+    const root = installFull(v1.tarball);
+    const have = hostObjects(root);
+    spawnSync('rm', ['-rf', path.join(root, '.orch/objects')]);
+    const content = new Map<string, Buffer>();
+    const m = await readBundleManifest(v1.tarball, content);
+    const streamFile = path.join(root, 'stream.tgz');
+    writeFileSync(streamFile, buildDeltaStream(m, have, content).stream);
+    const r = sh('orch_delta_rebuild "$@"', [root, TOP, manifestSha256(m), streamFile]);
+    expect(r).toEqual({ code: 99, stdout: '', stderr: 'delta: cannot rebuild from the objects held (missing object)\n' });
+    expect(existsSync(path.join(root, '.orch/unpack.delta'))).toBe(false);
+  });
+
+  it.each([
+    ['a hard link out of the store', { path: `unpack.delta/${TOP}/data/x`, type: 'Link' as const, linkpath: '/etc/passwd' }, `unsafe delta member: unpack.delta/${TOP}/data/x: hard link outside the object store`],
+    ['a member outside unpack.delta', { path: 'state.json', type: 'File' as const }, 'unsafe delta member: state.json: not part of a delta stream'],
+    ['a .. segment', { path: `unpack.delta/${TOP}/../../x`, type: 'Directory' as const }, `unsafe delta member: unpack.delta/${TOP}/../../x: parent directory segment (..)`],
+    ['a badly named object', { path: 'objects/abc', type: 'File' as const }, 'unsafe delta member: objects/abc: not part of a delta stream'],
+  ])('refuses a stream with %s before unpacking anything', (_label, data, err) => {
+    const root = tmp();
+    const block = Buffer.alloc(512);
+    new Header({ mode: 0o644, size: 0, uid: 0, gid: 0, mtime: new Date(0), ...data }).encode(block, 0);
+    const streamFile = path.join(root, 'stream.tgz');
+    writeFileSync(streamFile, gzipSync(Buffer.concat([block, Buffer.alloc(1024)])));
+    const r = sh('orch_delta_rebuild "$@"', [root, TOP, '0'.repeat(64), streamFile]);
+    expect(r).toEqual({ code: 1, stdout: '', stderr: `${err}\n` });
+    expect(readdirSync(path.join(root, '.orch')).sort()).toEqual(['objects']);
+    expect(readdirSync(path.join(root, '.orch/objects'))).toEqual([]);
+  });
+
+  it('refuses a stream whose member goes through one of its symlinks', () => {
+    const root = tmp();
+    const blocks: Buffer[] = [];
+    for (const data of [
+      { path: `unpack.delta/${TOP}/data/esc`, type: 'SymbolicLink' as const, linkpath: '/tmp' },
+      { path: `unpack.delta/${TOP}/data/esc/evil`, type: 'Link' as const, linkpath: `objects/${'a'.repeat(64)}` },
+    ]) {
+      const b = Buffer.alloc(512);
+      new Header({ mode: 0o644, size: 0, uid: 0, gid: 0, mtime: new Date(0), ...data }).encode(b, 0);
+      blocks.push(b);
+    }
+    const streamFile = path.join(root, 'stream.tgz');
+    writeFileSync(streamFile, gzipSync(Buffer.concat([...blocks, Buffer.alloc(1024)])));
+    const r = sh('orch_delta_rebuild "$@"', [root, TOP, '0'.repeat(64), streamFile]);
+    expect(r.stderr).toBe(`unsafe delta member: unpack.delta/${TOP}/data/esc/evil: path goes through symlink unpack.delta/${TOP}/data/esc\n`);
+    expect(r.code).toBe(1);
+  });
+});
+
+describe('delta.sh prune', () => {
+  it('removes exactly the objects no kept release uses', async () => {
+    const v1 = await makeBundle({ 'a.py': 'one\n', 'same.py': 'same\n' });
+    const root = installFull(v1.tarball, '1.0.0');
+    const v2 = await makeBundle({ 'a.py': 'two\n', 'same.py': 'same\n' });
+    const s = sh('s=$(mktemp -d); (cd "$s" && tar -xzf "$2" --no-same-owner); "$s/$3/install.sh" "$1/versions/1.0.1"; orch_delta_record "$1" "$1/versions/1.0.1" "$s/$3"; orch_delta_keep_tree "$1" 1.0.1 "$s/$3"; rm -rf "$s"', [root, v2.tarball, TOP]);
+    expect(s.code).toBe(0);
+    const m1 = await readBundleManifest(v1.tarball);
+    const m2 = await readBundleManifest(v2.tarball);
+    const sha = (m: typeof m1, p: string) => { const e = m.entries.find((x) => x.path === p); return e?.type === 'f' ? e.sha256 : ''; };
+    expect(hostObjects(root).has(sha(m1, 'data/a.py'))).toBe(true);
+    expect(sh('orch_delta_prune "$1"', [root]).stdout).toBe('pruned 0 objects\n');
+    spawnSync('rm', ['-rf', path.join(root, 'versions/1.0.0')]);
+    const r = sh('orch_delta_prune "$1"', [root]);
+    expect(r).toEqual({ code: 0, stdout: 'pruned 1 objects\n', stderr: '' });
+    const left = hostObjects(root);
+    expect(left.has(sha(m1, 'data/a.py'))).toBe(false);
+    expect(left.has(sha(m2, 'data/a.py'))).toBe(true);
+    expect(left.has(sha(m2, 'data/same.py'))).toBe(true);
+    expect(left.size).toBe(m2.entries.filter((e) => e.type === 'f').length);
+    expect(sh('orch_delta_trees "$1"', [root]).stdout).toBe('1.0.1\n');
+  });
+});
