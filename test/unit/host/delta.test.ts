@@ -6,7 +6,7 @@
  * and prune keeps exactly the objects kept releases use.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -116,7 +116,7 @@ describe('delta.sh rebuild', () => {
     ['from the base tree of 1.0.0', true],
     ['without a base tree (every member listed)', false],
   ])('an upgrade with one changed file sends only that file and rebuilds the exact bundle, %s', async (_label, withBase) => {
-    const files = { ...many(200), 'app.py': 'x'.repeat(10_000) };
+    const files: Record<string, string> = { ...many(200), 'app.py': 'x'.repeat(10_000) };
     const v1 = await makeBundle(files);
     const root = installFull(v1.tarball);
     const m1 = await readBundleManifest(v1.tarball);
