@@ -228,21 +228,36 @@ orch_delta_trees() {
 # orch_delta_record ROOT VDIR SRCDIR [MANIFEST]: keeps a release's manifest and its
 # files: writes VDIR/.orch-manifest (a copy of MANIFEST, else computed from SRCDIR, the
 # unpacked bundle folder) by a temp name and rename, then hard-links every file of
-# SRCDIR the store lacks into <root>/.orch/objects/<sha256> (falling back to a copy
-# across file systems). Objects already held cost nothing (no process per file).
+# SRCDIR the store lacks into <root>/.orch/objects/<sha256>. Objects already held cost
+# nothing; the missing ones are linked by one perl process when the host has perl
+# (perl-base is essential on Debian), else one ln per file.
 orch_delta_record() {
-  local root="$1" vdir="$2" src="$3" manifest="${4:-}" path type mode size sha obj
+  local root="$1" vdir="$2" src="$3" manifest="${4:-}" path type sha obj list
+  local -A queued=()
   mkdir -p -- "$root/.orch/objects"
   if [ -n "$manifest" ]; then
     cp -- "$manifest" "$vdir/.orch-manifest.tmp"
   else
     orch_delta_manifest "$src" >"$vdir/.orch-manifest.tmp"
   fi
-  while IFS=$'\t' read -r path type mode size sha; do
+  list="$vdir/.orch-manifest.links"
+  : >"$list"
+  while IFS=$'\t' read -r path type _ _ sha; do
     [ "$type" = f ] || continue
     obj="$root/.orch/objects/$sha"
-    [ -e "$obj" ] || ln -- "$src/$path" "$obj" 2>/dev/null || cp -p -- "$src/$path" "$obj"
+    if [ ! -e "$obj" ] && [ -z "${queued[$sha]+x}" ]; then
+      queued[$sha]=1
+      printf '%s\0%s\0' "$src/$path" "$obj" >>"$list"
+    fi
   done <"$vdir/.orch-manifest.tmp"
+  if [ -s "$list" ]; then
+    if command -v perl >/dev/null 2>&1; then
+      perl -0 -e 'while (defined(my $s = <STDIN>)) { my $d = <STDIN>; chomp $s; chomp $d; link($s, $d) or die "cannot link $s to $d: $!\n"; }' <"$list"
+    else
+      while IFS= read -r -d '' path && IFS= read -r -d '' obj; do ln -- "$path" "$obj"; done <"$list"
+    fi
+  fi
+  rm -f -- "$list"
   mv -f -- "$vdir/.orch-manifest.tmp" "$vdir/.orch-manifest"
 }
 

@@ -5,6 +5,7 @@
  * object is detected and removed (exit 99), unsafe streams and manifests are refused,
  * and prune keeps exactly the objects kept releases use.
  */
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,7 +75,7 @@ describe('delta.sh manifest', () => {
     const m = await readBundleManifest(tarball);
     expect(m.top).toBe(TOP);
     const text = formatManifest(m);
-    expect(text).toContain(`data/a.py\tf\t644\t9\t${'x'.repeat(0).padEnd(0)}`);
+    expect(text).toContain(`data/a.py\tf\t644\t9\t${createHash('sha256').update('print(1)\n').digest('hex')}\n`);
     expect(text).toContain('data/bin/run\tf\t755\t10\t');
     expect(text).toContain('data/link\tl\t-\t-\ta.py\n');
     expect(text).toContain('data\td\t755\t-\t-\n');
