@@ -54,3 +54,20 @@ orch_fact_stat() {
 orch_fact_versions() {
   orch_fact "$1" "$(printf '%s' "$(orch_versions "$2")" | b64)"
 }
+
+# orch_fact_delta INDEX ROOT (delta releases): `O SHA256` per object in
+# ROOT/.orch/objects, then, when the bundle folder of `current`'s version is kept in
+# ROOT/.orch/trees, `B VERSION` and that version's .orch-manifest; absent without a
+# store. Needs GNU find.
+orch_fact_delta() {
+  local c v
+  if [ ! -d "$2/.orch/objects" ]; then orch_fact "$1" -; return 0; fi
+  c=$(readlink -- "$2/current" 2>/dev/null || true); v=${c#versions/}
+  orch_fact "$1" "$({
+    find "$2/.orch/objects" -mindepth 1 -maxdepth 1 -type f -printf 'O %f\n' 2>/dev/null
+    if [ -n "$c" ] && [ -d "$2/.orch/trees/$v" ] && [ -f "$2/versions/$v/.orch-manifest" ]; then
+      printf 'B %s\n' "$v"
+      cat -- "$2/versions/$v/.orch-manifest"
+    fi
+  } | b64)"
+}

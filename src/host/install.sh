@@ -4,6 +4,9 @@
 
 # orch_install PAYLOAD STATE REGISTRY REGFILE ROOT VERSION SHA256 TOP BEFORE AFTER [FETCH URL SIZE]:
 # installs the bundle (sha256 SHA256, top folder TOP) into ROOT/versions/VERSION.
+# PAYLOAD `d:BASE:MANIFEST_SHA256` = a delta stream is on stdin (src/bundle/delta.ts):
+# the bundle folder is rebuilt from the objects held and checked (orch_delta_rebuild,
+# src/host/delta.sh; exit 99 = send the tarball); needs delta.sh.
 # PAYLOAD `1` = the tarball is on stdin, else it must be ROOT/.orch/bundles/SHA256.tar.gz
 # already (exit 99 when it is not) — or, with FETCH (host | auto), the host downloads
 # URL (SIZE bytes) itself (orch_fetch_bundle, src/host/fetch.sh). BEFORE/AFTER name functions run around the install
@@ -13,7 +16,7 @@
 # is removed and redone.
 orch_install() {
   local payload=$1 state=$2 registry=$3 regfile=$4 root=$5 v=$6 sha=$7 top=$8 before=$9 after=${10} fetch=${11:-} url=${12:-} size=${13:-0}
-  local vdir="$root/versions/$6" bfile="$root/.orch/bundles/$7.tar.gz" have got f
+  local vdir="$root/versions/$6" bfile="$root/.orch/bundles/$7.tar.gz" have got f spec rc src=''
   if [ -f "$vdir/.orch-installed" ]; then
     have=$(cat -- "$vdir/.orch-installed")
     if [ "$have" = "$sha" ]; then
@@ -27,7 +30,18 @@ orch_install() {
   # Leftovers of a run killed mid-install (SIGKILL, lost connection: no trap ran). The
   # host lock is held, so no other run is uploading or unpacking here.
   rm -rf -- "$root/.orch/unpack."* "$root/.orch/bundles/.upload."*
-  if [ "$payload" = 1 ]; then
+  if [ "${payload#d:}" != "$payload" ]; then
+    spec=${payload#d:}
+    ORCH_INSTALL_TMP=$(mktemp "$root/.orch/bundles/.upload.XXXXXX")
+    ORCH_INSTALL_ROOT=$root
+    trap 'rm -f -- "$ORCH_INSTALL_TMP"; rm -rf -- "$ORCH_INSTALL_ROOT/.orch/unpack.delta"' EXIT
+    cat > "$ORCH_INSTALL_TMP"
+    rc=0
+    orch_delta_rebuild "$root" "$top" "${spec#*:}" "$ORCH_INSTALL_TMP" "${spec%%:*}" || rc=$?
+    rm -f -- "$ORCH_INSTALL_TMP"
+    [ "$rc" = 0 ] || exit "$rc"
+    src="$root/.orch/unpack.delta"
+  elif [ "$payload" = 1 ]; then
     ORCH_INSTALL_TMP=$(mktemp "$root/.orch/bundles/.upload.XXXXXX")
     trap 'rm -f -- "$ORCH_INSTALL_TMP"' EXIT
     cat > "$ORCH_INSTALL_TMP"
@@ -46,11 +60,16 @@ orch_install() {
     orch_user_command "$before"
     [ "$ORCH_RC" = 0 ] || orch_fail "before command failed (exit $ORCH_RC)"
   fi
-  orch_check_tar "$bfile" "$top"
-  ORCH_INSTALL_SCRATCH=$(mktemp -d "$root/.orch/unpack.XXXXXX")
-  trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT
-  # GNU tar unquotes backslashes in a -C argument: cd there instead, so any root works.
-  (cd -- "$ORCH_INSTALL_SCRATCH" && tar -xzf - --no-same-owner) < "$bfile" || orch_fail "cannot unpack $bfile into $ORCH_INSTALL_SCRATCH"
+  if [ -n "$src" ]; then
+    ORCH_INSTALL_SCRATCH=$src
+    trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT
+  else
+    orch_check_tar "$bfile" "$top"
+    ORCH_INSTALL_SCRATCH=$(mktemp -d "$root/.orch/unpack.XXXXXX")
+    trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT
+    # GNU tar unquotes backslashes in a -C argument: cd there instead, so any root works.
+    (cd -- "$ORCH_INSTALL_SCRATCH" && tar -xzf - --no-same-owner) < "$bfile" || orch_fail "cannot unpack $bfile into $ORCH_INSTALL_SCRATCH"
+  fi
   rm -rf -- "$vdir"
   # Until the marker is written, a failure (disk full...) removes the partial version too.
   ORCH_INSTALL_VDIR=$vdir
@@ -65,6 +84,14 @@ orch_install() {
     orch_user_command "$after"
     [ "$ORCH_RC" = 0 ] || orch_fail "after command failed (exit $ORCH_RC)"
   fi
+  # The release's manifest, its files in the content store and its bundle folder: the
+  # base of the next delta (src/host/delta.sh).
+  if [ -n "$src" ]; then
+    orch_delta_record "$root" "$vdir" "$src/$top" "$src/.orch-manifest"
+  else
+    orch_delta_record "$root" "$vdir" "$ORCH_INSTALL_SCRATCH/$top"
+  fi
+  orch_delta_keep_tree "$root" "$v" "$ORCH_INSTALL_SCRATCH/$top"
   printf '%s\n' "$sha" > "$vdir/.orch-installed.tmp"
   mv -f -- "$vdir/.orch-installed.tmp" "$vdir/.orch-installed"
   trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT

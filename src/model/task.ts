@@ -68,6 +68,13 @@ export type Probe =
   | { kind: 'exists'; path: string }
   | { kind: 'stat'; path: string }
   | { kind: 'versions'; path: string }
+  /**
+   * Delta releases (issue 16): `path` is an app's root. Lines `O <sha256>` (objects
+   * held), then, when `current`'s bundle folder is kept, `B <version>` and that
+   * release's `.orch-manifest` (src/host/facts.sh `orch_fact_delta`); absent when the
+   * host holds no object store.
+   */
+  | { kind: 'delta'; path: string }
   | { kind: 'content'; path: string };
 
 /** Facts of one host: `kind:path` (see `factKey`) -> value (`null` = absent). Missing key = unknown. */

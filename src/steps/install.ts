@@ -6,8 +6,14 @@
  * `install.sh <root>/versions/<V>`, copy `PACKAGE VERSION PLATFORM info.json` in, and
  * LAST write `versions/<V>/.orch-installed`. A version folder without the marker is
  * incomplete: it is removed and redone.
+ *
+ * Delta releases (issue 16, src/host/delta.sh): each install also keeps
+ * `versions/<V>/.orch-manifest`, the bundle folder as `<root>/.orch/trees/<V>` and its
+ * files in `<root>/.orch/objects/<sha256>`. When the host holds releases (the `delta`
+ * fact), the engine passes `d:BASE:MANIFEST_SHA256` and a delta stream instead of the
+ * tarball; a rebuilt folder that does not match exits 99 and the tarball is sent.
  */
-import { COMMAND_SH, FETCH_SH, INSTALL_SH, TAR_CHECK_SH } from '../host/embedded.generated.js';
+import { COMMAND_SH, DELTA_SH, FETCH_SH, INSTALL_SH, TAR_CHECK_SH } from '../host/embedded.generated.js';
 import { BUNDLES_DIR, INSTALLED_MARKER, REGISTRY_FILE, STATE_FILE, versionDir } from '../host/layout.js';
 import type { StepKind } from './kind.js';
 import {
@@ -70,7 +76,7 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     const bundleFile = joinPath(root, `${BUNDLES_DIR}/${bundle.sha256}.tar.gz`);
     // A store bundle the host fetches itself (src/host/fetch.sh); `auto` falls back to the push.
     const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;
-    const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), COMMAND_SH, TAR_CHECK_SH, INSTALL_SH],
+    const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH],
       ...(before !== undefined ? [userFunction('orch_before', before)] : []),
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,
@@ -85,6 +91,7 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
         { kind: 'exists', path: bundleFile },
         { kind: 'read', path: joinPath(root, STATE_FILE) },
         { kind: 'read', path: REGISTRY_FILE },
+        { kind: 'delta', path: root },
       ],
       check: { kind: 'install', root, version: bundle.version, sha256: bundle.sha256, bundleFile },
       state: { action: 'install', app, root, version: bundle.version, sha256: bundle.sha256 },

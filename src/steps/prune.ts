@@ -4,7 +4,7 @@
  * `::orch:: pruned=V SHA` per version; the engine records them in state.json. Planned
  * exactly from a `versions` fact and the two links.
  */
-import { PRUNE_SH, VERSIONS_SH } from '../host/embedded.generated.js';
+import { DELTA_SH, PRUNE_SH, VERSIONS_SH } from '../host/embedded.generated.js';
 import { CURRENT_LINK, PREVIOUS_LINK, STATE_FILE } from '../host/layout.js';
 import type { Facts } from '../model/task.js';
 import type { StepKind } from './kind.js';
@@ -53,7 +53,7 @@ export const prune: StepKind<PruneArgs | null, PruneCheck> = {
     const app = appName(ctx, ctx.bundle);
     if (!app) return void ctx.fail(undefined, 'prune needs var "app" when the node installs no bundle');
     return {
-      script: hostScript(ctx, [VERSIONS_SH, PRUNE_SH], shCall('orch_prune', hostPath(root), keep)),
+      script: hostScript(ctx, [VERSIONS_SH, DELTA_SH, PRUNE_SH], shCall('orch_prune', hostPath(root), keep)),
       probes: [
         { kind: 'read', path: joinPath(root, STATE_FILE) },
         { kind: 'versions', path: root },

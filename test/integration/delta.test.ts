@@ -74,12 +74,12 @@ describe.skipIf(!canRunFleet())('delta releases over SSH', () => {
 inventory: inventory.yml
 vars: { app: shop, root: ${ROOT} }
 bundles:
-  shop: { source: app, builder: dir }
+  app: { source: app, builder: dir }
 nodes:
   shop:
     roles: { host: web }
     steps:
-      - install: { bundle: shop }
+      - install: { bundle: app }
       - symlink: {}
       - prune: { keep: 1 }
 `);
