@@ -5,10 +5,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMMAND_SH, INSTALL_SH, PRELUDE_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
+import { COMMAND_SH, DELTA_SH, INSTALL_SH, PRELUDE_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
 
-const LIBS = [PRELUDE_SH, COMMAND_SH, TAR_CHECK_SH, INSTALL_SH];
+const LIBS = [PRELUDE_SH, COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH];
 const TOP = 'shop-1.0-any';
 
 /** A platter bundle whose install.sh copies data/ into TARGET; returns its bytes and sha256. */
@@ -33,12 +33,14 @@ describe('install.sh', () => {
     const r = runBash(LIBS, call(root, sha, 1), [root, '{"state":1}', '{"apps":{}}', reg], { stdin: bytes });
     expect(r).toEqual({ code: 0, stdout: '::orch:: status=changed\n', stderr: '' });
     const v = path.join(root, 'versions/1.0');
-    expect(readdirSync(v).sort()).toEqual(['.orch-installed', 'PACKAGE', 'PLATFORM', 'VERSION', 'app.txt', 'info.json']);
+    expect(readdirSync(v).sort()).toEqual(['.orch-installed', '.orch-manifest', 'PACKAGE', 'PLATFORM', 'VERSION', 'app.txt', 'info.json']);
     expect(readFileSync(path.join(v, '.orch-installed'), 'utf8')).toBe(`${sha}\n`);
     expect(readFileSync(path.join(root, '.orch/state.json'), 'utf8')).toBe('{"state":1}\n');
     expect(readFileSync(reg, 'utf8')).toBe('{"apps":{}}\n');
     expect(existsSync(path.join(root, `.orch/bundles/${sha}.tar.gz`))).toBe(true);
-    expect(readdirSync(path.join(root, '.orch')).sort()).toEqual(['bundles', 'state.json']);
+    expect(readdirSync(path.join(root, '.orch')).sort()).toEqual(['bundles', 'objects', 'state.json', 'trees']);
+    // Delta releases: the bundle folder kept as the next delta's base, its files as objects.
+    expect(readdirSync(path.join(root, '.orch/trees'))).toEqual(['1.0']);
     expect(runBash(LIBS, call(root, sha, 0), [root, '', '', reg]).stdout).toBe('::orch:: status=ok\n');
   });
   it('asks for the payload (99) when the bundle file is missing; installs from the kept file otherwise', () => {

@@ -2,11 +2,11 @@
 import { existsSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PRELUDE_SH, PRUNE_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
+import { DELTA_SH, PRELUDE_SH, PRUNE_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
 import { appRoot } from './helpers.js';
 
-const LIBS = [PRELUDE_SH, VERSIONS_SH, PRUNE_SH];
+const LIBS = [PRELUDE_SH, VERSIONS_SH, DELTA_SH, PRUNE_SH];
 
 describe('prune.sh', () => {
   it('orch_prune keeps the newest KEEP plus current and previous, deletes the rest and their bundles', () => {

@@ -1,6 +1,6 @@
 /** The `install` step kind: exact script, probes, label and its prediction table. */
 import { describe, expect, it } from 'vitest';
-import { COMMAND_SH, INSTALL_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
+import { COMMAND_SH, DELTA_SH, INSTALL_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
 import { install } from '../../../src/steps/install.js';
 import { BUNDLE, buildStep, facts, scriptOf } from './helpers.js';
 
@@ -14,13 +14,14 @@ describe('install', () => {
     const { task, problems, label } = buildStep(install, { bundle: 'shop' });
     expect(problems).toEqual([]);
     expect(label).toBe('install shop 1.2.0');
-    expect(task!.script).toBe(scriptOf([COMMAND_SH, TAR_CHECK_SH, INSTALL_SH],
+    expect(task!.script).toBe(scriptOf([COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH],
       `orch_install "$1" "\${2:-}" "\${3:-}" "$HOME"/.orch/registry.json /srv/shop 1.2.0 ${A} shop-1.2.0-any '' ''`));
     expect(task!.probes).toEqual([
       { kind: 'read', path: '/srv/shop/versions/1.2.0/.orch-installed' },
       { kind: 'exists', path: BFILE },
       { kind: 'read', path: '/srv/shop/.orch/state.json' },
       { kind: 'read', path: '~/.orch/registry.json' },
+      { kind: 'delta', path: '/srv/shop' },
     ]);
     expect(task!.state).toEqual({ action: 'install', app: 'shop', root: '/srv/shop', version: '1.2.0', sha256: A });
     expect(task!.payload).toEqual({ kind: 'bundle', bundle: 'shop', sha256: A, size: 100 });
@@ -28,7 +29,7 @@ describe('install', () => {
 
   it('before/after become functions the library runs (so bash -n checks them at plan time); {{x}} is shell-quoted', () => {
     const { task } = buildStep(install, { before: 'systemctl stop {{app}}-worker', after: '{{release}}/bin/migrate' }, { vars: { release: '/srv/my app' } });
-    expect(task!.script).toBe(scriptOf([COMMAND_SH, TAR_CHECK_SH, INSTALL_SH],
+    expect(task!.script).toBe(scriptOf([COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH],
       'orch_before() { :\nsystemctl stop shop-worker\n}',
       "orch_after() { :\n'/srv/my app'/bin/migrate\n}",
       `orch_install "$1" "\${2:-}" "\${3:-}" "$HOME"/.orch/registry.json /srv/shop 1.2.0 ${A} shop-1.2.0-any orch_before orch_after`));

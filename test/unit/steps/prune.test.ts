@@ -1,6 +1,6 @@
 /** The `prune` step kind: exact script, label and its prediction table. */
 import { describe, expect, it } from 'vitest';
-import { PRUNE_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
+import { DELTA_SH, PRUNE_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
 import { prune, prunable } from '../../../src/steps/prune.js';
 import { buildStep, facts, scriptOf } from './helpers.js';
 
@@ -9,7 +9,7 @@ describe('prune', () => {
     const r = buildStep(prune, { keep: 2 });
     expect(r.problems).toEqual([]);
     expect(r.label).toBe('prune (keep 2)');
-    expect(r.task!.script).toBe(scriptOf([VERSIONS_SH, PRUNE_SH], 'orch_prune /srv/shop 2'));
+    expect(r.task!.script).toBe(scriptOf([VERSIONS_SH, DELTA_SH, PRUNE_SH], 'orch_prune /srv/shop 2'));
     expect(r.task!.probes.map((p) => `${p.kind}:${p.path}`)).toEqual(['read:/srv/shop/.orch/state.json', 'versions:/srv/shop', 'link:/srv/shop/current', 'link:/srv/shop/previous']);
     expect(buildStep(prune, null).label).toBe('prune (keep 5)');
   });
