@@ -271,7 +271,8 @@ describe.skipIf(!canRunFleet())('faults (issue 6 rows 8-11, 13, 14)', () => {
       expect(s.hosts[0]!.status).toBe('failed');
       expect(s.hosts[0]!.error).toMatch(/No space left on device/);
       expect((await hostOk(fleet, host, `readlink ${root}/current`)).trim()).toBe('versions/1.0.0');
-      expect((await hostOk(fleet, host, `ls -A ${root}/versions; ls -A ${root}/.orch`)).split('\n').filter(Boolean).sort()).toEqual(['1.0.0', 'bundles', 'state.json'].sort());
+      // objects/ and trees/ hold the files of the installed 1.0.0 (delta releases); nothing of the failed install is left.
+      expect((await hostOk(fleet, host, `ls -A ${root}/versions; ls -A ${root}/.orch`)).split('\n').filter(Boolean).sort()).toEqual(['1.0.0', 'bundles', 'objects', 'state.json', 'trees'].sort());
       const after = await used();
       console.log(`row 13: ${mb} MB: used ${before} KiB before, ${after} KiB after the failure`);
       expect(after - before).toBeLessThan(64); // only the small uploaded bundle remains
