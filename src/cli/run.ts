@@ -190,21 +190,24 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     status.clear();
     await session.close();
   }
-  const predictions = session.predict(facts).hosts;
+  const prediction = session.predict(facts);
+  const predictions = prediction.hosts;
+  const bytes = await session.payloadBytes(prediction);
   const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
   if (opts.json) {
     const steps = (h: string): unknown[] => (predictions.get(h) ?? []).map((p) => {
       const d = diffs?.get(h)?.get(`${p.phase}:${p.step}`);
-      return d ? { ...p, diff: d } : p;
+      const b = bytes.get(h)?.steps.find((x) => x.phase === p.phase && x.step === p.step);
+      return { ...p, ...(b && { bytes: b.bytes, send: b.how, ...(b.fullBytes !== undefined && { fullBytes: b.fullBytes }) }), ...(d && { diff: d }) };
     });
     out(`${masker.mask(JSON.stringify({
       type: 'plan',
       offline: opts.offline === true,
-      hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { steps: steps(h) }) })),
+      hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { ...(bytes.has(h) && { bytes: bytes.get(h)!.bytes }), steps: steps(h) }) })),
       pending: countPending(predictions),
       ...(notes && { notes }),
     }))}\n`);
-  } else out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs)));
+  } else out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes)));
   if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
   if (remoteProblems.length) {
@@ -349,7 +352,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     if (!interrupted) {
       mode.precheck?.(session, facts);
       const diffs = opts.diff ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
-      if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs)));
+      if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await session.payloadBytes(prediction))));
       if (mode.confirm && !opts.json && countPending(predictions) > 0) {
         const answer = await confirm('Apply these changes? [y/N] ');
         if (answer !== true) {

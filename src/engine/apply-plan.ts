@@ -27,6 +27,7 @@ import type { EngineEvent, HostResult, RunSummary } from './events.js';
 import { Executor, type Predicted } from './execute.js';
 import { factsScript, parseFacts } from './facts.js';
 import { runPhases } from './lanes.js';
+import { PayloadBook, type HostBytes } from './payloads.js';
 import { RunRecord } from './record.js';
 import { tail } from './segment.js';
 import { StateBook } from './state-book.js';
@@ -65,6 +66,8 @@ export interface GatheredFacts {
 export interface Prediction {
   readonly hosts: Map<string, HostPrediction>;
   readonly predicted: Predicted;
+  /** Delta payloads of installs, computed once from the facts (plan shows them, execute sends them). */
+  readonly payloads?: PayloadBook;
 }
 
 /** A run over one plan. Create it, then go through the stages in order, then `close`. */
@@ -187,7 +190,19 @@ export class Session {
       hosts.set(h, pred);
       if (!facts.offline) statuses.set(h, new Map(pred.map((p) => [`${p.phase}:${p.step}`, p.status])));
     }
-    return { hosts, predicted: { facts: facts.byHost, statuses } };
+    return {
+      hosts,
+      predicted: { facts: facts.byHost, statuses },
+      ...(!facts.offline && { payloads: new PayloadBook(this.plan, (h) => facts.byHost.get(h)) }),
+    };
+  }
+
+  /**
+   * Stage 3 too: the payload bytes each host will receive for its pending steps (delta
+   * streams or tarballs, payloads.ts); empty offline.
+   */
+  async payloadBytes(prediction: Prediction): Promise<Map<string, HostBytes>> {
+    return prediction.payloads ? prediction.payloads.bytesByHost(prediction.hosts) : new Map();
   }
 
   /** Runs `bash -n` of every task script on its host (python-deployer's sandbox). Returns problems. */
@@ -221,6 +236,7 @@ export class Session {
       agentOf: (h) => this.#agentOf(h),
       emit: (e) => this.#emitFn(e),
       mask: (s) => this.opts.masker.mask(s),
+      ...(prediction.payloads && { payloads: prediction.payloads }),
       ...(this.opts.stepTimeoutMs !== undefined && { stepTimeoutMs: this.opts.stepTimeoutMs }),
     });
     const { aborted } = await runPhases(this.plan, this.opts.forks, {

@@ -16,6 +16,7 @@ import { PRELUDE_SH } from '../host/embedded.generated.js';
 import { formatStateJson, markBad, type AppState, type Registry } from '../state/state.js';
 import type { HostAgent } from './agent.js';
 import type { EngineEvent } from './events.js';
+import type { PayloadBook } from './payloads.js';
 import type { RunRecord } from './record.js';
 import { encodeSegment, INLINE_PAYLOAD_MAX, parseSegmentOutput, STATE_CONFLICT_EXIT, tail, type SegmentEntry, type SegmentResult } from './segment.js';
 import type { StateBook } from './state-book.js';
@@ -38,6 +39,8 @@ export interface ExecuteContext {
   emit(e: EngineEvent): void;
   mask(s: string): string;
   stepTimeoutMs?: number;
+  /** Delta payloads of installs (payloads.ts); without it every install sends its tarball. */
+  payloads?: PayloadBook;
 }
 
 /** Runs host lanes of a plan (one instance per run). */
@@ -117,7 +120,9 @@ export class Executor {
         const expect = args.newState ? (predicted === 'ok' || predicted === 'skipped' ? predicted : 'changed') : '-';
         if (args.newState && expect === 'changed') overlay.set(task.state!.root, args.newState);
         if (args.newRegistry) registry = args.newRegistry;
-        seg.push({ step, task, send, expect, ...(inline !== undefined && { inline }), ...args });
+        // An install on a host holding releases gets a delta; after its 99, the tarball.
+        const delta = send && j !== forceSend ? await this.ctx.payloads?.deltaFor(host, `${pi}:${step.index}`, task) : undefined;
+        seg.push({ step, task, send, expect, ...(inline !== undefined && { inline }), ...(delta && { delta: { arg: delta.arg, stream: delta.stream } }), ...args });
       }
       forceSend = -1;
       let results: SegmentResult[];
@@ -147,7 +152,8 @@ export class Executor {
           next = i + k; // not reached: the segment stopped before it
           break;
         }
-        if (res.rc === 99 && !e.send) {
+        // 99 after a delta: the rebuilt folder did not match its manifest; the tarball goes instead.
+        if (res.rc === 99 && (!e.send || e.delta)) {
           forceSend = i + k;
           next = i + k;
           break;
@@ -215,13 +221,13 @@ export class Executor {
   async #runSegment(host: string, seg: SegmentEntry[], changed: boolean, onStart?: (k: number) => void): Promise<SegmentResult[]> {
     const agent = await this.ctx.agentOf(host);
     const limit = this.ctx.stepTimeoutMs ? Math.ceil(this.ctx.stepTimeoutMs / 1000) : 0;
-    let payloadFrom: Task | undefined;
+    let payload: Buffer | Readable | undefined;
     for (const e of seg) {
       if (e.static) continue;
-      if (e.send) payloadFrom = e.task;
-      if (e.send || e.inline !== undefined) this.ctx.record.payloadBytes += e.task.payload?.size ?? 0;
+      if (e.send) payload = e.delta?.stream ?? this.#payloadStream(e.task);
+      if (e.send || e.inline !== undefined) this.ctx.record.payloadBytes += e.delta ? e.delta.stream.length : (e.task.payload?.size ?? 0);
     }
-    const out = await agent.runSegment(encodeSegment(seg, changed, limit), payloadFrom ? this.#payloadStream(payloadFrom) : undefined, onStart);
+    const out = await agent.runSegment(encodeSegment(seg, changed, limit), payload, onStart);
     if (out.rc !== 0) throw new RemoteCommandError(host, 'the segment runner', out.rc, '');
     return parseSegmentOutput(out.text);
   }

@@ -20,6 +20,8 @@ export interface SegmentEntry {
   static?: StepStatus;
   /** The payload follows the fields (only a segment's first run entry). */
   send?: boolean;
+  /** An install's delta (engine/payloads.ts): PAYLOAD `d:BASE:MANIFEST_SHA256`, the stream as the payload. */
+  delta?: { arg: string; stream: Buffer };
   /** `b64:DATA`: a small payload passed inline instead of as data frames. */
   inline?: string;
   /** Status a state-writing step is expected to end with (`-` = no expectation). */
@@ -53,7 +55,7 @@ export function encodeSegment(entries: SegmentEntry[], changed: boolean, limitSe
   const fields: string[] = [changed ? '1' : '0', String(limitSeconds)];
   entries.forEach((e, k) => {
     if (e.static) return;
-    fields.push(String(k), e.step.when, e.expect ?? '-', e.task.script, e.send ? '1' : (e.inline ?? '0'), e.stateArg ?? '', e.registryArg ?? '', e.stateBase ?? '-');
+    fields.push(String(k), e.step.when, e.expect ?? '-', e.task.script, e.send ? (e.delta?.arg ?? '1') : (e.inline ?? '0'), e.stateArg ?? '', e.registryArg ?? '', e.stateBase ?? '-');
   });
   return Buffer.from(fields.map((f) => `${f}\0`).join(''), 'utf8');
 }

@@ -5,7 +5,8 @@
 # Input: a file of NUL-terminated fields: CHANGED (1 when an earlier step of the node
 # changed the host), LIMIT (per-step timeout in seconds, 0 = none), then 8 fields per
 # step: INDEX WHEN EXPECT SCRIPT PAYLOAD STATE REGISTRY BASE.
-#   PAYLOAD: 1 = on stdin, b64:DATA inline, 0 = none.
+#   PAYLOAD: 1 = on stdin, d:BASE:SHA = a delta stream on stdin (install.sh), b64:DATA
+#   inline, 0 = none.
 #   STATE/REGISTRY: state.json / registry.json text the step may write (its $2 / $3).
 #   BASE: "-" (no check), or "SHA PATH": PATH (state.json) must have sha256 SHA, or be
 #   absent when SHA is 0, before the step runs (compare-and-swap against the state the
@@ -63,7 +64,7 @@ orch_seg_run() {
       rc=76
     else
       if [ "$limit" != 0 ]; then run=(timeout -k 5 "$limit" bash -c "$runner" "$d/s" "$d"); else run=(bash -c "$runner" "$d/s" "$d"); fi
-      if [ "$p" = 1 ]; then
+      if [ "$p" = 1 ] || [ "${p#d:}" != "$p" ]; then
         "${run[@]}" >"$d/o" 2>"$d/e" || rc=$?
       else
         "${run[@]}" >"$d/o" 2>"$d/e" </dev/null || rc=$?

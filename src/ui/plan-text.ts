@@ -1,8 +1,10 @@
 /** Prints a plan: per host, each step and what would change (terraform plan's view). */
 import type { HostPrediction } from '../compile/predict.js';
+import type { HostBytes, StepBytes } from '../engine/payloads.js';
 import type { Plan } from '../model/plan.js';
 import { PLAIN, type Palette } from './color.js';
 import { formatDiff, type StepDiff } from './diff.js';
+import { formatBytes } from './units.js';
 
 /** `--diff`: host -> `phase:step` -> what the step would change there. */
 export type PlanDiffs = Map<string, Map<string, StepDiff>>;
@@ -15,8 +17,17 @@ export function plannedLabel(plan: Plan, host: string, p: { phase: number; step:
   return step?.tasks[host]?.label ?? p.name;
 }
 
-/** Text of the plan; `unreachable` hosts are listed with their error. Colours from `palette` (default none); `diffs` (--diff) under their steps. */
-export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN, diffs?: PlanDiffs): string {
+/** What a step's payload costs: `sends 20.3 KiB (delta of 5.0 MiB)`, `sends 5.0 MiB`. */
+export function formatStepBytes(b: StepBytes): string {
+  return `sends ${formatBytes(b.bytes)}${b.how === 'delta' && b.fullBytes !== undefined ? ` (delta of ${formatBytes(b.fullBytes)})` : ''}`;
+}
+
+/**
+ * Text of the plan; `unreachable` hosts are listed with their error. Colours from
+ * `palette` (default none); `diffs` (--diff) under their steps; `bytes` (engine/payloads.ts)
+ * adds what each payload step sends and the total to upload.
+ */
+export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN, diffs?: PlanDiffs, bytes?: Map<string, HostBytes>): string {
   const c = palette;
   const lines: string[] = [];
   let changes = 0;
@@ -33,7 +44,8 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
     for (const p of predictions.get(host) ?? []) {
       if (p.status === 'changed') changes++;
       if (p.status === 'maybe') maybe++;
-      const text = `${MARK[p.status] ?? ' '} ${p.node ? `${p.node}: ` : ''}${plannedLabel(plan, host, p)}  ${p.status === 'maybe' ? 'may change' : p.status === 'changed' ? 'will change' : p.status}`;
+      const sb = bytes?.get(host)?.steps.find((b) => b.phase === p.phase && b.step === p.step);
+      const text = `${MARK[p.status] ?? ' '} ${p.node ? `${p.node}: ` : ''}${plannedLabel(plan, host, p)}  ${p.status === 'maybe' ? 'may change' : p.status === 'changed' ? 'will change' : p.status}${sb ? `, ${formatStepBytes(sb)}` : ''}`;
       const paint = p.status === 'changed' || p.status === 'maybe' ? c.change : p.status === 'failed' ? c.fail : p.status === 'skipped' ? c.dim : (s: string) => s;
       lines.push(`  ${paint(text)}`);
       const d = diffs?.get(host)?.get(`${p.phase}:${p.step}`);
@@ -41,9 +53,12 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
     }
   }
   lines.push('');
-  lines.push(offline
+  let total = 0;
+  for (const b of bytes?.values() ?? []) total += b.bytes;
+  const upload = bytes && total > 0 ? ` ${formatBytes(total)} to upload.` : '';
+  lines.push((offline
     ? `Plan (offline): ${plural(plan.targets.length, 'host')}, ${plural(maybe, 'step')} may change.`
-    : `Plan: ${plural(plan.targets.length, 'host')}, ${plural(changes, 'step')} to change${maybe ? `, ${maybe} may change` : ''}${unreachable.size ? `, ${c.fail(`${unreachable.size} unreachable`)}` : ''}.`);
+    : `Plan: ${plural(plan.targets.length, 'host')}, ${plural(changes, 'step')} to change${maybe ? `, ${maybe} may change` : ''}${unreachable.size ? `, ${c.fail(`${unreachable.size} unreachable`)}` : ''}.`) + upload);
   return `${lines.join('\n')}\n`;
 }
 

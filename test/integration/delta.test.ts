@@ -11,7 +11,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet } from '../harness/fleet.js';
+import { PassThrough, type Readable } from 'node:stream';
 import { readBundleManifest } from '../../src/bundle/manifest.js';
+import { Session } from '../../src/engine/apply-plan.js';
+import { preparePlan } from '../../src/engine/prepare.js';
+import { TRANSPORTS, transportsFor } from '../../src/transport/registry.js';
+import type { Connection, ExecOptions } from '../../src/transport/transport.js';
 import { makeWork, orch, summaryOf } from './cli.js';
 
 const ROOT = '/srv/shop';
@@ -26,6 +31,64 @@ async function changedBytes(a: string, b: string): Promise<{ paths: string[]; by
     if (e.type === 'f' && !(o?.type === 'f' && o.sha256 === e.sha256)) { paths.push(e.path); bytes += e.size; }
   }
   return { paths, bytes };
+}
+
+/**
+ * Counts the payload bytes an agent's stdin really carries (src/host/agent.sh's frames:
+ * the code `N` + N bytes, then `C`, `F LEN`, `S LEN P`, `D LEN` + data, `H`, `X`, `Q`):
+ * the sum of the `D` frames' data.
+ */
+class FrameCounter {
+  payload = 0;
+  #buf = Buffer.alloc(0);
+  #skip = 0;
+  #first = true;
+  feed(chunk: Buffer): void {
+    this.#buf = Buffer.concat([this.#buf, chunk]);
+    for (;;) {
+      if (this.#skip) {
+        const n = Math.min(this.#skip, this.#buf.length);
+        this.#buf = this.#buf.subarray(n);
+        this.#skip -= n;
+        if (this.#skip) return;
+      }
+      const nl = this.#buf.indexOf(0x0a);
+      if (nl < 0) return;
+      const line = this.#buf.subarray(0, nl).toString('latin1');
+      this.#buf = this.#buf.subarray(nl + 1);
+      if (this.#first) {
+        this.#first = false;
+        this.#skip = Number(line);
+        continue;
+      }
+      const [kind, len] = line.split(' ');
+      if (kind === 'F' || kind === 'S') this.#skip = Number(len);
+      else if (kind === 'D') {
+        this.payload += Number(len);
+        this.#skip = Number(len);
+      }
+    }
+  }
+}
+
+/** The connection with every stdin it is given fed through `counter` on its way. */
+function counting(conn: Connection, counter: FrameCounter): Connection {
+  const exec = (command: string, options: ExecOptions = {}) => {
+    const stdin = options.stdin;
+    if (stdin === undefined) return conn.exec(command, options);
+    if (Buffer.isBuffer(stdin)) {
+      counter.feed(stdin);
+      return conn.exec(command, options);
+    }
+    const tee = new PassThrough();
+    (stdin as Readable).on('data', (c: Buffer) => {
+      counter.feed(c);
+      tee.write(c);
+    });
+    (stdin as Readable).on('end', () => tee.end());
+    return conn.exec(command, { ...options, stdin: tee });
+  };
+  return { host: conn.host, exec, close: () => conn.close(), get bytesSent() { return conn.bytesSent; } };
 }
 
 /** The distinct sha256 of a tarball's regular members: the objects its release needs. */
@@ -163,6 +226,63 @@ nodes:
       expect(objects).toEqual(want);
     }
     expect(readFileSync(onHost('h1', `${ROOT}/.orch/objects/${victim.sha256}`)).equals(readFileSync(join(work, 'app', 'lib', 'm3.txt')))).toBe(true);
+  }, 180_000);
+
+  it('plan shows the bytes each host will receive, and bytesUploaded is what the transport really streamed (a delta on h1, the full tarball on h2)', async () => {
+    writeApp('1.0.3', bytes(10_000));
+    const { size } = await bundle();
+    // h2 forgets its content store: it holds releases but no objects, so it gets the tarball.
+    spawnSync('rm', ['-rf', '--', onHost('h2', `${ROOT}/.orch/objects`), onHost('h2', `${ROOT}/.orch/trees`)]);
+    const p = await orch(['plan', pb, '--json'], env);
+    expect(p.code, p.stdout + p.stderr).toBe(0);
+    const planned = new Map((JSON.parse(p.stdout) as { hosts: { host: string; bytes: number; steps: { name: string; bytes?: number; send?: string; fullBytes?: number }[] }[] }).hosts.map((h) => [h.host, h]));
+    const install = (h: string) => planned.get(h)!.steps.find((s) => s.bytes !== undefined)!;
+    expect(install('h1')).toMatchObject({ send: 'delta', fullBytes: size });
+    expect(install('h2')).toMatchObject({ send: 'full', bytes: size });
+    expect(planned.get('h1')!.bytes).toBeLessThan(size / 10);
+    const text = await orch(['plan', pb, '--no-color'], env);
+    expect(text.stdout).toMatch(new RegExp(`h1 .*\\n.*install.*will change, sends [0-9.]+ KiB \\(delta of [0-9.]+ KiB\\)`));
+    expect(text.stdout).toMatch(/KiB to upload\.\n$/);
+
+    // The same apply in this process, its connections counting the agents' data frames.
+    const prepared = await preparePlan({ playbook: pb, inventories: [], extraVars: {}, env: { ...process.env, ...env }, now: () => new Date() });
+    const plan = prepared.plan!;
+    const base = await transportsFor(plan.hosts);
+    const counters = new Map<string, FrameCounter>();
+    const sessionConns: Connection[] = [];
+    const session = new Session(plan, {
+      forks: 10,
+      transportFor: (ph) => ({
+        connect: async (host, o) => {
+          const c = counting(await base(ph).connect(host, o), counters.get(ph.name) ?? counters.set(ph.name, new FrameCounter()).get(ph.name)!);
+          sessionConns.push(c);
+          return c;
+        },
+      }),
+      connect: { hosts: plan.hosts, env: { ...process.env, ...env } },
+      emit: () => undefined, masker: prepared.masker, now: () => new Date(), by: 'test@ctl',
+      lock: { waitSeconds: 10 }, sameMachine: (ph) => TRANSPORTS[ph.transport]?.sameMachine === true,
+    });
+    let summary;
+    try {
+      const prediction = session.predict(await session.gatherFacts());
+      const bytes = await session.payloadBytes(prediction);
+      await session.execute(prediction);
+      summary = session.summary();
+      for (const h of ['h1', 'h2']) {
+        // What plan said, what the engine planned in-process, and what the transport carried agree.
+        expect(bytes.get(h)!.bytes).toBe(planned.get(h)!.bytes);
+        expect(counters.get(h)!.payload).toBe(planned.get(h)!.bytes);
+      }
+      expect(sessionConns.reduce((n, c) => n + c.bytesSent, 0)).toBeGreaterThan(summary.bytesUploaded);
+    } finally {
+      await session.close();
+    }
+    expect(summary.failed).toBe(0);
+    expect(summary.bytesUploaded).toBe(counters.get('h1')!.payload + counters.get('h2')!.payload);
+    expect(counters.get('h2')!.payload).toBe(size);
+    console.log(`bytesUploaded ${summary.bytesUploaded}: h1 delta ${counters.get('h1')!.payload} B, h2 full ${counters.get('h2')!.payload} B (tarball ${size} B)`);
+    for (const h of ['h1', 'h2']) expect(readFileSync(onHost(h, `${ROOT}/versions/1.0.3/big.bin`)).equals(readFileSync(join(work, 'app', 'big.bin')))).toBe(true);
   }, 180_000);
 
   it('install.sh by hand still works on the tarball', async () => {

@@ -1,0 +1,136 @@
+/**
+ * What each host will receive (delta releases, issue 16): for an install whose host
+ * already holds releases of the app (its `delta` fact), the delta stream of
+ * src/bundle/delta.ts instead of the tarball. Computed once per host and step from the
+ * facts of stage 2, so `plan` shows the bytes that `apply` then sends (the same
+ * buffers), and the summary's `bytesUploaded` counts what really went.
+ *
+ * A delta is used when the host holds objects or the kept tree of its current release,
+ * the bundle has a manifest (src/bundle/manifest.ts) and the stream is smaller than
+ * the tarball; otherwise the tarball travels. After the host's exit 99 (the rebuilt
+ * folder did not match the manifest) execute.ts sends the tarball.
+ */
+import { buildDeltaStream } from '../bundle/delta.js';
+import { ManifestUnsupportedError, manifestSha256, parseManifest, readBundleManifest, type BundleManifest } from '../bundle/manifest.js';
+import type { Facts } from '../compile/predict.js';
+import type { HostPrediction } from '../compile/predict.js';
+import type { Plan, Task } from '../model/plan.js';
+import { hostHasPayload } from '../steps/index.js';
+import { INLINE_PAYLOAD_MAX } from './segment.js';
+
+/** An install's delta payload: `$1` of the install script and the stream fed on stdin. */
+export interface DeltaSend {
+  /** `d:BASE:MANIFEST_SHA256` (BASE empty without a kept base tree). */
+  arg: string;
+  stream: Buffer;
+  /** The full tarball's size, bytes (what a full send costs). */
+  fullBytes: number;
+}
+
+/** Bytes one planned step sends to its host. */
+export interface StepBytes {
+  phase: number;
+  step: number;
+  /** Bytes of payload on the wire (delta stream, tarball, file or inline content). */
+  bytes: number;
+  /** `delta` = a delta stream instead of the tarball (`fullBytes` is the tarball's size). */
+  how: 'delta' | 'full' | 'inline';
+  fullBytes?: number;
+}
+
+/** Per host: the steps that send a payload, and their total. */
+export interface HostBytes {
+  bytes: number;
+  steps: StepBytes[];
+}
+
+/** Delta payloads of one run, memoised per host and step; bundle manifests read once. */
+export class PayloadBook {
+  readonly #manifests = new Map<string, Promise<{ manifest: BundleManifest; content: Map<string, Buffer> }>>();
+  readonly #deltas = new Map<string, Promise<DeltaSend | undefined>>();
+
+  constructor(private readonly plan: Plan, private readonly factsOf: (host: string) => Facts | undefined) {}
+
+  /**
+   * The delta to send instead of `task`'s tarball to `host` (memoised by the task's
+   * phase and step index `key`), or undefined when the tarball goes (see the module
+   * docstring). Rejects only on an unreadable tarball.
+   */
+  deltaFor(host: string, key: string, task: Task): Promise<DeltaSend | undefined> {
+    const k = `${host}\0${key}`;
+    let d = this.#deltas.get(k);
+    if (!d) {
+      d = this.#compute(host, task);
+      this.#deltas.set(k, d);
+    }
+    return d;
+  }
+
+  async #compute(host: string, task: Task): Promise<DeltaSend | undefined> {
+    const p = task.payload;
+    if (task.check.kind !== 'install' || p?.kind !== 'bundle' || p.lazy) return undefined;
+    const fact = this.factsOf(host)?.get(`delta:${task.check.root}`);
+    if (!fact) return undefined;
+    const info = this.plan.bundles[p.bundle];
+    if (!info) return undefined;
+    const have = new Set<string>();
+    const lines = fact.split('\n');
+    const b = lines.findIndex((l) => l.startsWith('B '));
+    for (const l of b < 0 ? lines : lines.slice(0, b)) if (/^O [0-9a-f]{64}$/.test(l)) have.add(l.slice(2));
+    try {
+      let read = this.#manifests.get(info.path);
+      if (!read) {
+        const content = new Map<string, Buffer>();
+        read = readBundleManifest(info.path, content).then((manifest) => ({ manifest, content }));
+        this.#manifests.set(info.path, read);
+      }
+      const { manifest, content } = await read;
+      let base: { version: string; manifest: BundleManifest } | undefined;
+      if (b >= 0) {
+        try {
+          base = { version: lines[b]!.slice(2), manifest: parseManifest(lines.slice(b + 1).join('\n'), manifest.top) };
+        } catch {
+          base = undefined;
+        }
+      }
+      if (!have.size && !base) return undefined;
+      const d = buildDeltaStream(manifest, have, content, base);
+      // A delta no smaller than the tarball is not worth the rebuild.
+      if (d.stream.length >= p.size) return undefined;
+      return { arg: `d:${d.base ?? ''}:${manifestSha256(manifest)}`, stream: d.stream, fullBytes: p.size };
+    } catch (err) {
+      if (err instanceof ManifestUnsupportedError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The payload bytes each host will receive for the steps `predictions` says will (or
+   * may) change: what execute counts in `bytesUploaded` when no host asks for a tarball
+   * after a failed delta (exit 99). Hosts without facts (offline, unreachable) are left out.
+   */
+  async bytesByHost(predictions: ReadonlyMap<string, HostPrediction>): Promise<Map<string, HostBytes>> {
+    const out = new Map<string, HostBytes>();
+    for (const [host, pred] of predictions) {
+      const facts = this.factsOf(host);
+      if (!facts) continue;
+      const steps: StepBytes[] = [];
+      for (const p of pred) {
+        if (p.status !== 'changed' && p.status !== 'maybe') continue;
+        const task = this.plan.phases[p.phase]?.steps.find((s) => s.index === p.step)?.tasks[host];
+        if (!task?.payload || task.payload.kind === 'bundle' && task.payload.lazy) continue;
+        if (hostHasPayload(facts, task)) continue;
+        if (task.payload.kind === 'content' && task.payload.size <= INLINE_PAYLOAD_MAX) {
+          steps.push({ phase: p.phase, step: p.step, bytes: task.payload.size, how: 'inline' });
+          continue;
+        }
+        const d = await this.deltaFor(host, `${p.phase}:${p.step}`, task);
+        steps.push(d
+          ? { phase: p.phase, step: p.step, bytes: d.stream.length, how: 'delta', fullBytes: d.fullBytes }
+          : { phase: p.phase, step: p.step, bytes: task.payload.size, how: 'full' });
+      }
+      out.set(host, { bytes: steps.reduce((n, s) => n + s.bytes, 0), steps });
+    }
+    return out;
+  }
+}
