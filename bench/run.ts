@@ -19,7 +19,7 @@
  * the round-trip count is per host; with many hosts on few cores, CPU queueing overlaps
  * the added wait and hides round trips), BENCH_DELAYS
  * ("0,25,50,100" ms), BENCH_PLAN_HOSTS (10000), BENCH_ORCH_FORKS (orch's default),
- * BENCH_SKIP (comma list of: ansible, bare, deploy, noop, latency, plan, startup, forks1, scale),
+ * BENCH_SKIP (comma list of: ansible, bare, deploy, noop, delta, latency, plan, startup, forks1, scale),
  * BENCH_ONLY=scale (only the scale section: no root, no fleet), BENCH_SCALE_HOSTS
  * ("1000,10000,50000"), BENCH_SCALE_KEYS (20000; 0 skips), BENCH_SCALE_RUNS (3),
  * BENCH_OUT (results path).
@@ -39,6 +39,7 @@ import { canRunFleet, startFleet, type Fleet, type TestHost } from '../test/harn
 import { ensureTool, type ToolStatus } from './prereqs.js';
 import { runTimed, tailOf, type TimedResult } from './proc.js';
 import { measureScale, type ScaleResult } from './scale.js';
+import { deltaReport, measureDelta, type DeltaResults } from './delta.js';
 import { formatRatios, formatTable, type Ratio, type Row } from './report.js';
 import { fitLine, ratioOf, summarizeSamples, type LineFit, type SampleSummary } from './stats.js';
 import {
@@ -71,7 +72,10 @@ const DELAYS = (process.env.BENCH_DELAYS ?? '0,25,50,100').split(',').map((s) =>
 });
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 const ONLY_SCALE = process.env.BENCH_ONLY === 'scale';
-if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '' && !ONLY_SCALE) throw new Error(`BENCH_ONLY: only "scale" is supported, got ${JSON.stringify(process.env.BENCH_ONLY)}`);
+/** `BENCH_ONLY=delta`: only the delta-release section (delta.ts), on the fleet. */
+const ONLY_DELTA = process.env.BENCH_ONLY === 'delta';
+if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '' && !ONLY_SCALE && !ONLY_DELTA) throw new Error(`BENCH_ONLY: "scale" or "delta", got ${JSON.stringify(process.env.BENCH_ONLY)}`);
+if (ONLY_DELTA) for (const k of ['ansible', 'deploy', 'noop', 'latency', 'plan', 'startup', 'scale']) SKIP.add(k);
 const SCALE_HOSTS = (process.env.BENCH_SCALE_HOSTS ?? '1000,10000,50000').split(',').map((s) => {
   const n = Number(s.trim());
   if (!Number.isInteger(n) || n < 1 || n > 200_000) throw new Error(`BENCH_SCALE_HOSTS: expected host counts 1..200000, got ${JSON.stringify(s)}`);
@@ -104,6 +108,8 @@ interface Results {
     minFits: Record<string, LineFit>;
   };
   scale?: ScaleResult[];
+  /** Delta releases (issue 16; delta.ts). */
+  delta?: DeltaResults;
   plan?: { hosts: number; wallMs: SampleSummary; maxRssMiB: SampleSummary; rssMethod: string; outputBytes: number; pipeBytes: number };
   startup: Record<string, SampleSummary>;
   ratios: Record<string, number>;
@@ -378,6 +384,12 @@ async function measure(fleet: Fleet, work: string, orchEnv: Record<string, strin
       results.errors.push(`no-op: ${(e as Error).message}`);
       log(`ERROR ${(e as Error).message}`);
     }
+  }
+
+  // 4b. Delta releases: a small change onto hosts holding the previous release, beside bare ssh tar x of the full tarball.
+  if (!SKIP.has('delta')) {
+    results.delta = await measureDelta({ fleet, work, orch: ORCH, orchEnv, runs: intEnv('BENCH_DELTA_RUNS', RUNS, 1, 50), forkArgs, haveSsh, log });
+    for (const e of results.delta.errors) results.errors.push(e);
   }
 
   // 5. Round trips per host: wall time against added latency.
@@ -693,6 +705,8 @@ function printReport(): void {
   }
   add('orch --version start-up', r.startup.orchVersion?.samples.length ? r.startup.orchVersion : undefined);
   add('node -e 0 (baseline)', r.startup.nodeBare?.samples.length ? r.startup.nodeBare : undefined);
+  const delta = r.delta ? deltaReport(r.delta) : undefined;
+  if (delta) rows.push(...delta.rows);
   const la = (k: string): string => ((r.meta[k] as number[] | undefined)?.[0] ?? NaN).toFixed(1);
   let text = ONLY_SCALE ? '' : formatTable(`orch benchmark: ${HOSTS} hosts, ${RUNS} runs, ${os.cpus().length} CPUs, node ${process.version}, load avg ${la('loadavgStart')} -> ${la('loadavgEnd')}`, rows);
   if (scaleRows.length) {
@@ -749,6 +763,7 @@ function printReport(): void {
     ratios.push({ name: `plan --offline ${r.plan.hosts} hosts, peak MiB / 100`, value: r.plan.maxRssMiB.median / 100, goal: '≤ 5' });
   }
   ratios.push({ name: 'orch --version, ms / 100', value: med(r.startup.orchVersion) / 100, goal: '≤ 1.5' });
+  if (delta) ratios.push(...delta.ratios);
   for (const x of ratios) r.ratios[x.name] = x.value;
   text += `\n${formatRatios(ratios)}`;
   if (r.warnings.length) text += `\n== orch problems seen while measuring (${r.warnings.length})\n${r.warnings.map((e) => `- ${e}`).join('\n')}\n`;

@@ -17,15 +17,21 @@ export function plannedLabel(plan: Plan, host: string, p: { phase: number; step:
   return step?.tasks[host]?.label ?? p.name;
 }
 
-/** What a step's payload costs: `sends 20.3 KiB (delta of 5.0 MiB)`, `sends 5.0 MiB`. */
-export function formatStepBytes(b: StepBytes): string {
-  return `sends ${formatBytes(b.bytes)}${b.how === 'delta' && b.fullBytes !== undefined ? ` (delta of ${formatBytes(b.fullBytes)})` : ''}`;
+/**
+ * What a host will receive, for its header line: `receives 20.3 KiB (delta; 5.0 MiB in
+ * full)`, `receives 5.0 MiB`; empty when nothing is sent.
+ */
+export function formatHostBytes(b: HostBytes | undefined): string {
+  if (!b || b.bytes === 0) return '';
+  const deltas = b.steps.filter((s: StepBytes) => s.how === 'delta');
+  const full = b.steps.reduce((n, s) => n + (s.fullBytes ?? s.bytes), 0);
+  return `receives ${formatBytes(b.bytes)}${deltas.length ? ` (delta; ${formatBytes(full)} in full)` : ''}`;
 }
 
 /**
  * Text of the plan; `unreachable` hosts are listed with their error. Colours from
  * `palette` (default none); `diffs` (--diff) under their steps; `bytes` (engine/payloads.ts)
- * adds what each payload step sends and the total to upload.
+ * adds what each host receives to its header line, and the total before the last line.
  */
 export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN, diffs?: PlanDiffs, bytes?: Map<string, HostBytes>): string {
   const c = palette;
@@ -35,7 +41,8 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
   for (const host of plan.targets) {
     const ph = plan.hosts[host]!;
     const where = ph.transport === 'local' ? 'local' : `${ph.user ? `${ph.user}@` : ''}${ph.address}${ph.port && ph.port !== 22 ? `:${ph.port}` : ''}`;
-    lines.push(`${c.bold(host)} (${where})`);
+    const receives = formatHostBytes(bytes?.get(host));
+    lines.push(`${c.bold(host)} (${where})${receives ? `  ${receives}` : ''}`);
     const err = unreachable.get(host);
     if (err) {
       lines.push(`  ${c.fail(`! unreachable: ${err}`)}`);
@@ -44,8 +51,7 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
     for (const p of predictions.get(host) ?? []) {
       if (p.status === 'changed') changes++;
       if (p.status === 'maybe') maybe++;
-      const sb = bytes?.get(host)?.steps.find((b) => b.phase === p.phase && b.step === p.step);
-      const text = `${MARK[p.status] ?? ' '} ${p.node ? `${p.node}: ` : ''}${plannedLabel(plan, host, p)}  ${p.status === 'maybe' ? 'may change' : p.status === 'changed' ? 'will change' : p.status}${sb ? `, ${formatStepBytes(sb)}` : ''}`;
+      const text = `${MARK[p.status] ?? ' '} ${p.node ? `${p.node}: ` : ''}${plannedLabel(plan, host, p)}  ${p.status === 'maybe' ? 'may change' : p.status === 'changed' ? 'will change' : p.status}`;
       const paint = p.status === 'changed' || p.status === 'maybe' ? c.change : p.status === 'failed' ? c.fail : p.status === 'skipped' ? c.dim : (s: string) => s;
       lines.push(`  ${paint(text)}`);
       const d = diffs?.get(host)?.get(`${p.phase}:${p.step}`);
@@ -54,11 +60,17 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
   }
   lines.push('');
   let total = 0;
-  for (const b of bytes?.values() ?? []) total += b.bytes;
-  const upload = bytes && total > 0 ? ` ${formatBytes(total)} to upload.` : '';
-  lines.push((offline
+  let full = 0;
+  let to = 0;
+  for (const b of bytes?.values() ?? []) {
+    total += b.bytes;
+    full += b.steps.reduce((n, s) => n + (s.fullBytes ?? s.bytes), 0);
+    if (b.bytes) to++;
+  }
+  if (total > 0) lines.push(`Upload: ${formatBytes(total)} to ${plural(to, 'host')}${full > total ? ` (${formatBytes(full)} without deltas)` : ''}.`);
+  lines.push(offline
     ? `Plan (offline): ${plural(plan.targets.length, 'host')}, ${plural(maybe, 'step')} may change.`
-    : `Plan: ${plural(plan.targets.length, 'host')}, ${plural(changes, 'step')} to change${maybe ? `, ${maybe} may change` : ''}${unreachable.size ? `, ${c.fail(`${unreachable.size} unreachable`)}` : ''}.`) + upload);
+    : `Plan: ${plural(plan.targets.length, 'host')}, ${plural(changes, 'step')} to change${maybe ? `, ${maybe} may change` : ''}${unreachable.size ? `, ${c.fail(`${unreachable.size} unreachable`)}` : ''}.`);
   return `${lines.join('\n')}\n`;
 }
 

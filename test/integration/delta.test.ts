@@ -241,8 +241,9 @@ nodes:
     expect(install('h2')).toMatchObject({ send: 'full', bytes: size });
     expect(planned.get('h1')!.bytes).toBeLessThan(size / 10);
     const text = await orch(['plan', pb, '--no-color'], env);
-    expect(text.stdout).toMatch(new RegExp(`h1 .*\\n.*install.*will change, sends [0-9.]+ KiB \\(delta of [0-9.]+ KiB\\)`));
-    expect(text.stdout).toMatch(/KiB to upload\.\n$/);
+    expect(text.stdout).toMatch(/^h1 \(root@[0-9.]+\) {2}receives [0-9.]+ KiB \(delta; [0-9.]+ KiB in full\)$/m);
+    expect(text.stdout).toMatch(/^h2 \(root@[0-9.]+\) {2}receives [0-9.]+ KiB$/m);
+    expect(text.stdout).toMatch(/\nUpload: [0-9.]+ KiB to 2 hosts \([0-9.]+ KiB without deltas\)\.\nPlan: 2 hosts, /);
 
     // The same apply in this process, its connections counting the agents' data frames.
     const prepared = await preparePlan({ playbook: pb, inventories: [], extraVars: {}, env: { ...process.env, ...env }, now: () => new Date() });
