@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { buildDeltaStream, missingObjects } from '../../../src/bundle/delta.js';
 import { createTarball } from '../../../src/bundle/tarball.js';
 import { formatManifest, manifestSha256, parseManifest, readBundleManifest } from '../../../src/bundle/manifest.js';
-import { DELTA_SH, PRELUDE_SH } from '../../../src/host/embedded.generated.js';
+import { DELTA_SH, PRELUDE_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
 
 const TOP = 'app-1.0.0-linux-x86_64';
@@ -203,6 +203,37 @@ describe('delta.sh rebuild', () => {
     expect(r).toEqual({ code: 1, stdout: '', stderr: `${err}\n` });
     expect(readdirSync(path.join(root, '.orch')).sort()).toEqual(['objects']);
     expect(readdirSync(path.join(root, '.orch/objects'))).toEqual([]);
+  });
+
+  it.each([
+    ['a symlink leaving the bundle folder', { links: { up: '../../../etc' } }, /^unsafe bundle member: data\/up: symlink target "..\/..\/..\/etc" leaves the bundle folder\n$/],
+    ['a setuid member', { setuid: 'app.py' }, /^unsafe delta member: unpack\.delta\/.*\/data\/app\.py: setuid\/setgid bit\n$/],
+  ])('SPEC section 4 on the rebuilt folder: a delta of a bundle with %s is refused (exit 1) as its tarball is, nothing is installed', async (_label, bad, err) => {
+    const files = many(5);
+    const v1 = await makeBundle(files);
+    const root = installFull(v1.tarball);
+    const have = hostObjects(root);
+    const m1 = await readBundleManifest(v1.tarball);
+    const v2 = await makeBundle({ ...files, 'app.py': 'print(2)\n' }, { ...('links' in bad && { links: bad.links }) });
+    if ('setuid' in bad) {
+      // A hostile tarball (orch's own createTarball drops the bit): GNU tar keeps it.
+      chmodSync(path.join(v2.base, TOP, 'data', bad.setuid), 0o4755);
+      expect(spawnSync('tar', ['-czf', v2.tarball, '-C', v2.base, TOP]).status).toBe(0);
+    }
+    // The tarball path refuses it (src/host/tar-check.sh) ...
+    const tarCheck = runBash([PRELUDE_SH, TAR_CHECK_SH], 'orch_check_tar "$1" "$2"', [v2.tarball, TOP]);
+    expect(tarCheck.code).toBe(1);
+    expect(tarCheck.stderr).toMatch(/unsafe bundle member/);
+    // ... and so does the rebuild from a delta stream, before install.sh could run.
+    const content = new Map<string, Buffer>();
+    const m2 = await readBundleManifest(v2.tarball, content);
+    const streamFile = path.join(root, 'stream.tgz');
+    writeFileSync(streamFile, buildDeltaStream(m2, have, content, { version: '1.0.0', manifest: m1 }).stream);
+    const r = sh('orch_delta_rebuild "$@"', [root, TOP, manifestSha256(m2), streamFile, '1.0.0']);
+    expect(r.stderr).toMatch(err);
+    expect(r.code).toBe(1);
+    expect(existsSync(path.join(root, '.orch/unpack.delta'))).toBe(false);
+    expect(readdirSync(path.join(root, 'versions'))).toEqual(['1.0.0']);
   });
 
   it('refuses a stream whose member goes through one of its symlinks', () => {
