@@ -12,7 +12,15 @@
  * unpack.delta/<top>/<path>       hard link to objects/<sha256>: a regular member
  * unpack.delta/<top>/<path>       symlink (target)
  * unpack.delta.remove             (with a base tree) NUL-separated paths to delete from the base copy
+ * unpack.delta.info.json.patch    (with a base tree) line patch turning the base's info.json into this one's
  * ```
+ *
+ * `info.json` lists the sha256 of every data file and changes with every build (version,
+ * built_at, source hash): with 2,000 files it is 170 KB that would travel whole each
+ * release. When the host sent its base's `info.json` with the facts, the stream carries
+ * a line patch instead (one op line each, applied by awk on the host):
+ * `= N` copy N lines of the base, `- N` skip N lines, `+ N` then N new lines. The result
+ * is checked like every other member (the rebuilt folder's manifest hash).
  *
  * With a base (a release whose bundle folder the host keeps in `<root>/.orch/trees/<V>`,
  * hard links to its objects), the host first copies that tree with `cp -al` (one
@@ -32,7 +40,9 @@
  * Source: GNU tar's hard-link members (typeflag '1', link name relative to the
  * extraction folder); rsync's "send only what the receiver lacks" at file granularity.
  */
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { diffArrays } from 'diff';
 import { Header, Pax } from 'tar';
 import type { HeaderData } from 'tar';
 import type { BundleManifest, ManifestEntry } from './manifest.js';
@@ -85,6 +95,28 @@ export function missingObjects(m: BundleManifest, have: ReadonlySet<string>): st
 
 /** Paths removed from a base tree before the stream's members are unpacked over it. */
 export const DELTA_REMOVE_FILE = 'unpack.delta.remove';
+/** The member of the bundle sent as a line patch over the base's copy, and the patch's name in the stream. */
+export const PATCHED_MEMBER = 'info.json';
+export const DELTA_PATCH_FILE = 'unpack.delta.info.json.patch';
+
+/**
+ * A line patch from `base` to `next` (format in the module docstring), or undefined
+ * when either is not newline-terminated text without NUL bytes. Bytes are kept as they
+ * are (latin1 round trip). Source: the edit script of Myers' diff (npm `diff`'s diffArrays).
+ */
+export function linePatch(base: Buffer, next: Buffer): Buffer | undefined {
+  if (base.includes(0) || next.includes(0)) return undefined;
+  const a = base.toString('latin1');
+  const b = next.toString('latin1');
+  if (!a.endsWith('\n') || !b.endsWith('\n')) return undefined;
+  let out = '';
+  for (const part of diffArrays(a.slice(0, -1).split('\n'), b.slice(0, -1).split('\n'))) {
+    if (part.added) out += `+ ${part.value.length}\n${part.value.map((l) => `${l}\n`).join('')}`;
+    else if (part.removed) out += `- ${part.value.length}\n`;
+    else out += `= ${part.value.length}\n`;
+  }
+  return Buffer.from(out, 'latin1');
+}
 
 function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
   if (a.type !== b.type) return false;
@@ -132,7 +164,7 @@ export function diffManifests(base: BundleManifest, next: BundleManifest): { rem
  *   inode cannot carry both modes: the full tarball is used), or a missing object's
  *   content was not given.
  */
-export function buildDeltaStream(m: BundleManifest, have: ReadonlySet<string>, content: ReadonlyMap<string, Buffer>, base?: { version: string; manifest: BundleManifest }): DeltaPayload & { base?: string } {
+export function buildDeltaStream(m: BundleManifest, have: ReadonlySet<string>, content: ReadonlyMap<string, Buffer>, base?: { version: string; manifest: BundleManifest; infoJson?: Buffer }): DeltaPayload & { base?: string } {
   const modeOf = new Map<string, number>();
   for (const e of m.entries) {
     if (e.type !== 'f') continue;
@@ -141,8 +173,26 @@ export function buildDeltaStream(m: BundleManifest, have: ReadonlySet<string>, c
     modeOf.set(e.sha256, e.mode);
   }
   const diff = base && diffManifests(base.manifest, m);
+  // info.json as a line patch over the base's copy (the host sent it; its hash is checked).
+  let patch: Buffer | undefined;
+  if (diff && base.infoJson) {
+    const was = base.manifest.entries.find((e) => e.path === PATCHED_MEMBER);
+    const now = m.entries.find((e) => e.path === PATCHED_MEMBER);
+    const body = now?.type === 'f' ? content.get(now.sha256) : undefined;
+    if (was?.type === 'f' && now?.type === 'f' && was.mode === now.mode && body && was.sha256 !== now.sha256
+      && createHash('sha256').update(base.infoJson).digest('hex') === was.sha256) {
+      const p = linePatch(base.infoJson, body);
+      if (p && p.length < body.length / 2) {
+        patch = p;
+        diff.remove = diff.remove.filter((r) => r !== PATCHED_MEMBER);
+        diff.add = diff.add.filter((e) => e.path !== PATCHED_MEMBER);
+      }
+    }
+  }
+  const patchedSha = patch ? (m.entries.find((e) => e.path === PATCHED_MEMBER) as { sha256: string }).sha256 : undefined;
   const parts: Buffer[] = [];
-  const sent = missingObjects(m, have);
+  // The patched member's object is made on the host (orch_delta_record), unless another member needs it.
+  const sent = missingObjects(m, have).filter((sha) => sha !== patchedSha || m.entries.some((e) => e.type === 'f' && e.sha256 === sha && e.path !== PATCHED_MEMBER));
   let contentBytes = 0;
   for (const sha of sent) {
     const body = content.get(sha);
@@ -154,6 +204,7 @@ export function buildDeltaStream(m: BundleManifest, have: ReadonlySet<string>, c
   if (diff) {
     const list = Buffer.from(diff.remove.map((p) => `${p}\0`).join(''));
     parts.push(...headerBlocks({ path: DELTA_REMOVE_FILE, type: 'File', mode: 0o644, size: list.length }), list, pad(list.length));
+    if (patch) parts.push(...headerBlocks({ path: DELTA_PATCH_FILE, type: 'File', mode: 0o644, size: patch.length }), patch, pad(patch.length));
   } else {
     parts.push(...headerBlocks({ path: `${top}/`, type: 'Directory', mode: 0o755 }));
   }

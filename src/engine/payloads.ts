@@ -85,10 +85,15 @@ export class PayloadBook {
         this.#manifests.set(info.path, read);
       }
       const { manifest, content } = await read;
-      let base: { version: string; manifest: BundleManifest } | undefined;
+      let base: { version: string; manifest: BundleManifest; infoJson?: Buffer } | undefined;
       if (b >= 0) {
         try {
-          base = { version: lines[b]!.slice(2), manifest: parseManifest(lines.slice(b + 1).join('\n'), manifest.top) };
+          const j = lines.slice(0, b).find((l) => l.startsWith('J '));
+          base = {
+            version: lines[b]!.slice(2),
+            manifest: parseManifest(lines.slice(b + 1).join('\n'), manifest.top),
+            ...(j && { infoJson: Buffer.from(j.slice(2), 'base64') }),
+          };
         } catch {
           base = undefined;
         }

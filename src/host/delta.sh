@@ -129,7 +129,7 @@ _orch_delta_check_stream() {
     case "/$n/" in */../*) printf 'unsafe delta member: %s: parent directory segment (..)\n' "$name" >&2; return 1 ;; esac
     # shellcheck disable=SC2254
     case "$kind:$n" in
-      -:objects/$sha|-:unpack.delta.remove) continue ;;
+      -:objects/$sha|-:unpack.delta.remove|-:unpack.delta.info.json.patch) continue ;;
       d:unpack.delta/"$top"|d:unpack.delta/"$top"/*|l:unpack.delta/"$top"/*) ;;
       h:unpack.delta/"$top"/*)
         case "$target" in objects/$sha) ;; *) printf 'unsafe delta member: %s: hard link outside the object store\n' "$name" >&2; return 1 ;; esac ;;
@@ -150,10 +150,27 @@ _orch_delta_check_stream() {
   return 0
 }
 
+# _orch_delta_patch BASE PATCH OUT: applies a line patch (src/bundle/delta.ts: `= N`
+# copy N lines of BASE, `- N` skip N, `+ N` then N new lines) to BASE, writing OUT.
+# One awk process. Returns non-zero on a malformed patch or a BASE too short.
+_orch_delta_patch() {
+  LC_ALL=C awk -v base="$1" '
+    function take(n, keep,   l) { while (n-- > 0) { if ((getline l < base) <= 0) exit 1; if (keep) print l } }
+    lit > 0 { print; lit--; next }
+    NF == 2 && $1 == "=" && $2 ~ /^[0-9]+$/ { take($2 + 0, 1); next }
+    NF == 2 && $1 == "-" && $2 ~ /^[0-9]+$/ { take($2 + 0, 0); next }
+    NF == 2 && $1 == "+" && $2 ~ /^[0-9]+$/ { lit = $2 + 0; next }
+    { exit 1 }
+    END { if (lit > 0) exit 1 }
+  ' "$2" > "$3"
+}
+
 # orch_delta_rebuild ROOT TOP MANIFEST_SHA256 STREAM [BASE]: rebuilds the bundle folder
 # <root>/.orch/unpack.delta/TOP from the delta stream file STREAM and what the host
 # holds: with BASE (a version), a hard-linked copy of <root>/.orch/trees/BASE minus the
-# paths of the stream's unpack.delta.remove, then the stream's members over it. Writes
+# paths of the stream's unpack.delta.remove, its info.json patched by the stream's
+# unpack.delta.info.json.patch (into a new file: the base's inode is never written),
+# then the stream's members over it. Writes
 # the folder's manifest to <root>/.orch/unpack.delta/.orch-manifest and checks it: its
 # sha256 must be MANIFEST_SHA256 (the control machine's, computed from the tarball),
 # and it must pass orch_delta_check_manifest.
@@ -183,8 +200,19 @@ orch_delta_rebuild() {
       done
       rm -rf -- "${prefix:?}"
     done < <(tar -xzOf "$stream" unpack.delta.remove 2>/dev/null || true)
+    if tar -tzf "$stream" unpack.delta.info.json.patch >/dev/null 2>&1; then
+      tar -xzOf "$stream" unpack.delta.info.json.patch >"$store/unpack.delta/.info.json.patch"
+      if [ -L "$store/unpack.delta/$top/info.json" ] || ! _orch_delta_patch "$store/unpack.delta/$top/info.json" "$store/unpack.delta/.info.json.patch" "$store/unpack.delta/.info.json.new"; then
+        rm -rf -- "$store/unpack.delta"
+        printf 'delta: cannot patch info.json of base %s\n' "$base" >&2
+        return 99
+      fi
+      chmod --reference="$store/unpack.delta/$top/info.json" -- "$store/unpack.delta/.info.json.new"
+      mv -f -- "$store/unpack.delta/.info.json.new" "$store/unpack.delta/$top/info.json"
+      rm -f -- "$store/unpack.delta/.info.json.patch"
+    fi
   fi
-  if ! (cd -- "$store" && tar -xzf - --no-same-owner --exclude=unpack.delta.remove 2>/dev/null) <"$stream"; then
+  if ! (cd -- "$store" && tar -xzf - --no-same-owner --exclude=unpack.delta.remove --exclude=unpack.delta.info.json.patch 2>/dev/null) <"$stream"; then
     rm -rf -- "$store/unpack.delta"
     printf 'delta: cannot rebuild from the objects held (missing object)\n' >&2
     return 99

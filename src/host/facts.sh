@@ -57,8 +57,9 @@ orch_fact_versions() {
 
 # orch_fact_delta INDEX ROOT (delta releases): `O SHA256` per object in
 # ROOT/.orch/objects, then, when the bundle folder of `current`'s version is kept in
-# ROOT/.orch/trees, `B VERSION` and that version's .orch-manifest; absent without a
-# store. Needs GNU find.
+# ROOT/.orch/trees, `J BASE64` of its info.json (at most 1 MiB: the base of a line
+# patch, src/bundle/delta.ts), `B VERSION` and that version's .orch-manifest; absent
+# without a store. Needs GNU find.
 orch_fact_delta() {
   local c v
   if [ ! -d "$2/.orch/objects" ]; then orch_fact "$1" -; return 0; fi
@@ -66,6 +67,9 @@ orch_fact_delta() {
   orch_fact "$1" "$({
     find "$2/.orch/objects" -mindepth 1 -maxdepth 1 -type f -printf 'O %f\n' 2>/dev/null
     if [ -n "$c" ] && [ -d "$2/.orch/trees/$v" ] && [ -f "$2/versions/$v/.orch-manifest" ]; then
+      if [ -f "$2/.orch/trees/$v/info.json" ] && [ "$(stat -c %s -- "$2/.orch/trees/$v/info.json")" -le 1048576 ]; then
+        printf 'J %s\n' "$(b64 < "$2/.orch/trees/$v/info.json")"
+      fi
       printf 'B %s\n' "$v"
       cat -- "$2/versions/$v/.orch-manifest"
     fi

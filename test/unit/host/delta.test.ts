@@ -26,7 +26,7 @@ function tmp(): string {
 }
 
 /** A platter-layout bundle folder with `files` (relative to data/) and its tarball. */
-async function makeBundle(files: Record<string, string>, opts: { exec?: string[]; links?: Record<string, string> } = {}): Promise<{ tarball: string; base: string }> {
+async function makeBundle(files: Record<string, string>, opts: { exec?: string[]; links?: Record<string, string>; top?: Record<string, string> } = {}): Promise<{ tarball: string; base: string }> {
   const base = tmp();
   const top = path.join(base, TOP);
   mkdirSync(path.join(top, 'data'), { recursive: true });
@@ -41,6 +41,7 @@ async function makeBundle(files: Record<string, string>, opts: { exec?: string[]
     writeFileSync(path.join(top, 'data', rel), text);
   }
   for (const rel of opts.exec ?? []) chmodSync(path.join(top, 'data', rel), 0o755);
+  for (const [rel, text] of Object.entries(opts.top ?? {})) writeFileSync(path.join(top, rel), text);
   for (const [rel, target] of Object.entries(opts.links ?? {})) symlinkSync(target, path.join(top, 'data', rel));
   const tarball = path.join(base, 'bundle.tar.gz');
   await createTarball(base, TOP, tarball);
@@ -149,6 +150,54 @@ describe('delta.sh rebuild', () => {
     expect(readFileSync(path.join(root, 'versions/1.0.0/app.py'), 'utf8')).toBe('x'.repeat(10_000));
     expect(hostObjects(root).size).toBe(206);
     expect(sh('orch_delta_trees "$1" | sort', [root]).stdout).toBe('1.0.0\n1.0.1\n');
+  });
+
+  it('info.json travels as a line patch over the base\'s copy (the host sent it with the facts); a wrong base gives exit 99', async () => {
+    const files = many(50);
+    const info = (v: string, changed: string) => `{\n  "version": "${v}",\n  "files": {\n${Array.from({ length: 2000 }, (_, i) => `    "f${i}": "${createHash('sha256').update(i === 7 ? changed : String(i)).digest('hex')}",\n`).join('')}    "end": "-"\n  }\n}\n`;
+    const info1 = info('1.0.0', 'a');
+    const info2 = info('1.0.1', 'b');
+    const v1 = await makeBundle(files, { top: { 'info.json': info1 } });
+    const root = installFull(v1.tarball);
+    const have = hostObjects(root);
+    const m1 = await readBundleManifest(v1.tarball);
+    const v2 = await makeBundle({ ...files, 'new.py': 'new\n' }, { top: { 'info.json': info2 } });
+    const content = new Map<string, Buffer>();
+    const m2 = await readBundleManifest(v2.tarball, content);
+    const whole = buildDeltaStream(m2, have, content, { version: '1.0.0', manifest: m1 });
+    // The facts' copy is used only when it is the base's info.json (its sha256 is in the base manifest).
+    expect(buildDeltaStream(m2, have, content, { version: '1.0.0', manifest: m1, infoJson: Buffer.from(info2) }).stream.length).toBe(whole.stream.length);
+    const delta = buildDeltaStream(m2, have, content, { version: '1.0.0', manifest: m1, infoJson: Buffer.from(info1) });
+    expect(whole.stream.length).toBeGreaterThan(50_000);
+    expect(delta.stream.length).toBeLessThan(1000);
+    const streamFile = path.join(root, 'stream.tgz');
+    writeFileSync(streamFile, delta.stream);
+    const r = sh('orch_delta_rebuild "$@" && orch_delta_record "$1" "$1/versions/1.0.0" "$1/.orch/unpack.delta/$2" "$1/.orch/unpack.delta/.orch-manifest" && cat "$1/.orch/unpack.delta/$2/info.json"', [root, TOP, manifestSha256(m2), streamFile, '1.0.0']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(info2);
+    // The base tree's copy (a hard link to its object) is untouched; the new one is an object too.
+    expect(readFileSync(path.join(root, '.orch/trees/1.0.0/info.json'), 'utf8')).toBe(info1);
+    expect(readFileSync(path.join(root, '.orch/objects', createHash('sha256').update(info2).digest('hex')), 'utf8')).toBe(info2);
+
+    // A base info.json that differs (in a line the patch copies) from what the patch was
+    // made against: exit 99, nothing left.
+    const root2 = installFull(v1.tarball);
+    const obj = path.join(root2, '.orch/objects', createHash('sha256').update(info1).digest('hex'));
+    writeFileSync(obj, info1.replace('"f100": "', '"f100": "0'));
+    const streamFile2 = path.join(root2, 'stream.tgz');
+    writeFileSync(streamFile2, delta.stream);
+    const bad = sh('orch_delta_rebuild "$@"', [root2, TOP, manifestSha256(m2), streamFile2, '1.0.0']);
+    expect(bad.code).toBe(99);
+    expect(existsSync(path.join(root2, '.orch/unpack.delta'))).toBe(false);
+    // A malformed patch: exit 99 too.
+    const p = tmp();
+    writeFileSync(path.join(p, 'base'), 'a\nb\n');
+    for (const [patch, want] of [['= 1\n+ 1\nc\n= 1\n', 'a\nc\nb\n'], ['= 3\n', undefined], ['+ 2\nx\n', undefined], ['? 1\n', undefined]] as const) {
+      writeFileSync(path.join(p, 'patch'), patch);
+      const x = sh('_orch_delta_patch "$1/base" "$1/patch" "$1/out" && cat "$1/out"', [p]);
+      expect(x.code === 0 ? x.stdout : undefined).toBe(want);
+    }
   });
 
   it('a corrupted object is detected: exit 99, the object is removed, nothing is left rebuilt', async () => {
