@@ -23,8 +23,10 @@ orch_delta_manifest() {
     sums["${rec:66}"]="${rec:0:64}"
   done < <(cd -- "$dir" && find . -mindepth 1 -type f -printf '%P\0' | LC_ALL=C xargs -0r sha256sum -z --)
   while IFS= read -r -d '' rec && IFS= read -r -d '' target; do
-    read -r type mode size _ <<<"$rec"
-    path="${rec#* * * }"
+    # "TYPE MODE SIZE PATH" split by expansion (a here-string per line costs a temp file).
+    type=${rec%% *} path=${rec#* }
+    mode=${path%% *} path=${path#* }
+    size=${path%% *} path=${path#* }
     case "$type" in
       f) printf '%s\tf\t%s\t%s\t%s\n' "$path" "$mode" "$size" "${sums[$path]-missing}" ;;
       d) printf '%s\td\t%s\t-\t-\n' "$path" "$mode" ;;
@@ -88,14 +90,17 @@ orch_delta_check_manifest() {
     modes[$path]="$mode"
     order+=("$path")
   done <"$file"
-  for path in "${order[@]}"; do
-    IFS=/ read -r -a segs <<<"$path"
-    prefix="${segs[0]}"
-    for ((i = 1; i < ${#segs[@]}; i++)); do
-      if [ -n "${links[$prefix]+x}" ]; then printf 'unsafe bundle member: %s: path goes through symlink %s\n' "$path" "$prefix" >&2; return 1; fi
-      prefix="$prefix/${segs[i]}"
+  if [ "${#links[@]}" -gt 0 ]; then
+    for path in "${order[@]}"; do
+      # The outermost symlink among the path's parents (parameter expansion, no fork).
+      prefix=$path resolved=''
+      while [ "${prefix%/*}" != "$prefix" ]; do
+        prefix=${prefix%/*}
+        [ -z "${links[$prefix]+x}" ] || resolved=$prefix
+      done
+      if [ -n "$resolved" ]; then printf 'unsafe bundle member: %s: path goes through symlink %s\n' "$path" "$resolved" >&2; return 1; fi
     done
-  done
+  fi
   for want in PACKAGE:f VERSION:f PLATFORM:f install.sh:f data:d; do
     if [ "${kinds[${want%%:*}]-}" != "${want##*:}" ]; then
       printf 'bundle layout incomplete: missing %s\n' "${want%%:*}" >&2; return 1
