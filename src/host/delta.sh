@@ -13,27 +13,20 @@
 # are written: the caller holds the host lock.
 
 # orch_delta_manifest DIR: prints the manifest of everything below DIR (DIR itself is
-# not listed). Two processes for the listing and the hashes, however many files.
+# not listed). Four processes (two finds, sha256sum, one awk join) however many files.
 # A member of another type (fifo...) is listed with find's %y letter, so it can never
-# match a bundle's manifest.
+# match a bundle's manifest; a name with a newline or TAB (which no manifest carries)
+# prints garbled lines, so it cannot match either.
 orch_delta_manifest() {
-  local dir="$1" rec type mode size target path
-  local -A sums=()
-  while IFS= read -r -d '' rec; do
-    sums["${rec:66}"]="${rec:0:64}"
-  done < <(cd -- "$dir" && find . -mindepth 1 -type f -printf '%P\0' | LC_ALL=C xargs -0r sha256sum -z --)
-  while IFS= read -r -d '' rec && IFS= read -r -d '' target; do
-    # "TYPE MODE SIZE PATH" split by expansion (a here-string per line costs a temp file).
-    type=${rec%% *} path=${rec#* }
-    mode=${path%% *} path=${path#* }
-    size=${path%% *} path=${path#* }
-    case "$type" in
-      f) printf '%s\tf\t%s\t%s\t%s\n' "$path" "$mode" "$size" "${sums[$path]-missing}" ;;
-      d) printf '%s\td\t%s\t-\t-\n' "$path" "$mode" ;;
-      l) printf '%s\tl\t-\t-\t%s\n' "$path" "$target" ;;
-      *) printf '%s\t%s\t%s\t-\t-\n' "$path" "$type" "$mode" ;;
-    esac
-  done < <(find "$dir" -mindepth 1 -printf '%y %m %s %P\0%l\0') | LC_ALL=C sort
+  local dir="$1"
+  LC_ALL=C awk -F '\t' '
+    NR == FNR { sum[substr($0, 67)] = substr($0, 1, 64); next }
+    $1 == "f" { printf "%s\tf\t%s\t%s\t%s\n", $4, $2, $3, (($4 in sum) ? sum[$4] : "missing"); next }
+    $1 == "d" { printf "%s\td\t%s\t-\t-\n", $4, $2; next }
+    $1 == "l" { printf "%s\tl\t-\t-\t%s\n", $4, $5; next }
+    { printf "%s\t%s\t%s\t-\t-\n", $4, $1, $2 }
+  ' <(cd -- "$dir" && find . -mindepth 1 -type f -printf '%P\0' | LC_ALL=C xargs -0r sha256sum -z -- | tr '\0' '\n') \
+    <(find "$dir" -mindepth 1 -printf '%y\t%m\t%s\t%P\t%l\n') | LC_ALL=C sort
 }
 
 # orch_delta_objects ROOT: prints the sha256 of every object the host holds, one a
@@ -69,10 +62,10 @@ _orch_delta_norm() {
 # prints "unsafe bundle member: PATH: REASON" or "bundle layout incomplete: ..." on
 # stderr and returns 1.
 orch_delta_check_manifest() {
-  local file="$1" path type mode size last prefix i resolved want
+  local file="$1" path type mode last prefix resolved want
   local -A links=() kinds=() modes=()
   local -a segs order=()
-  while IFS=$'\t' read -r path type mode size last; do
+  while IFS=$'\t' read -r path type mode _ last; do
     case "$path" in ''|/*) printf 'unsafe bundle member: %s: absolute path\n' "$path" >&2; return 1 ;; esac
     case "/$path/" in */../*|*/./*|*//*) printf 'unsafe bundle member: %s: parent directory segment (..)\n' "$path" >&2; return 1 ;; esac
     case "$type" in
@@ -115,7 +108,7 @@ orch_delta_check_manifest() {
 # links to objects/<sha256> under unpack.delta/TOP; no "..", no path through a symlink
 # member. Returns 1 with "unsafe delta member: NAME: REASON" on stderr.
 _orch_delta_check_stream() {
-  local stream="$1" top="$2" line mode size rest name target kind n prefix i
+  local stream="$1" top="$2" line mode rest name target kind n prefix i
   local -A links=()
   local -a segs order=()
   local hex='[0-9a-f]'
@@ -124,7 +117,7 @@ _orch_delta_check_stream() {
   local listing
   listing="$(LC_ALL=C tar --numeric-owner -P -tvzf "$stream")" || { printf 'cannot list the delta stream\n' >&2; return 1; }
   while IFS= read -r line; do
-    read -r mode _ size _ _ rest <<<"$line"
+    read -r mode _ _ _ _ rest <<<"$line"
     kind="${mode:0:1}" name="$rest" target=""
     case "$kind" in
       l) name="${rest%% -> *}"; target="${rest#* -> }" ;;
@@ -261,11 +254,11 @@ orch_delta_trees() {
 # orch_delta_record ROOT VDIR SRCDIR [MANIFEST]: keeps a release's manifest and its
 # files: writes VDIR/.orch-manifest (a copy of MANIFEST, else computed from SRCDIR, the
 # unpacked bundle folder) by a temp name and rename, then hard-links every file of
-# SRCDIR the store lacks into <root>/.orch/objects/<sha256>. Objects already held cost
-# nothing; the missing ones are linked by one perl process when the host has perl
-# (perl-base is essential on Debian), else one ln per file.
+# SRCDIR the store lacks into <root>/.orch/objects/<sha256>. One perl process reads the
+# manifest and links the missing ones when the host has perl (perl-base is essential
+# on Debian), else a bash loop with one ln per missing file.
 orch_delta_record() {
-  local root="$1" vdir="$2" src="$3" manifest="${4:-}" path type sha obj list
+  local root="$1" vdir="$2" src="$3" manifest="${4:-}" path type sha obj
   local -A queued=()
   mkdir -p -- "$root/.orch/objects"
   if [ -n "$manifest" ]; then
@@ -273,24 +266,20 @@ orch_delta_record() {
   else
     orch_delta_manifest "$src" >"$vdir/.orch-manifest.tmp"
   fi
-  list="$vdir/.orch-manifest.links"
-  : >"$list"
-  while IFS=$'\t' read -r path type _ _ sha; do
-    [ "$type" = f ] || continue
-    obj="$root/.orch/objects/$sha"
-    if [ ! -e "$obj" ] && [ -z "${queued[$sha]+x}" ]; then
-      queued[$sha]=1
-      printf '%s\0%s\0' "$src/$path" "$obj" >>"$list"
-    fi
-  done <"$vdir/.orch-manifest.tmp"
-  if [ -s "$list" ]; then
-    if command -v perl >/dev/null 2>&1; then
-      perl -0 -e 'while (defined(my $s = <STDIN>)) { my $d = <STDIN>; chomp $s; chomp $d; link($s, $d) or die "cannot link $s to $d: $!\n"; }' <"$list"
-    else
-      while IFS= read -r -d '' path && IFS= read -r -d '' obj; do ln -- "$path" "$obj"; done <"$list"
-    fi
+  if command -v perl >/dev/null 2>&1; then
+    # One process reads the manifest and links what the store lacks.
+    perl -e 'my ($src, $objs) = @ARGV; my %seen; while (my $l = <STDIN>) { chomp $l; my @f = split /\t/, $l, -1; next unless @f == 5 && $f[1] eq "f" && !$seen{$f[4]}++; my $d = "$objs/$f[4]"; next if -e $d; link("$src/$f[0]", $d) or die "cannot link $src/$f[0] to $d: $!\n"; }' \
+      "$src" "$root/.orch/objects" <"$vdir/.orch-manifest.tmp"
+  else
+    while IFS=$'\t' read -r path type _ _ sha; do
+      [ "$type" = f ] || continue
+      obj="$root/.orch/objects/$sha"
+      if [ ! -e "$obj" ] && [ -z "${queued[$sha]+x}" ]; then
+        queued[$sha]=1
+        ln -- "$src/$path" "$obj"
+      fi
+    done <"$vdir/.orch-manifest.tmp"
   fi
-  rm -f -- "$list"
   mv -f -- "$vdir/.orch-manifest.tmp" "$vdir/.orch-manifest"
 }
 
@@ -298,7 +287,7 @@ orch_delta_record() {
 # <root>/versions, then every object no release there uses (per its .orch-manifest),
 # and prints "pruned N objects". Run after versions are pruned.
 orch_delta_prune() {
-  local root="$1" m path type mode size sha n=0
+  local root="$1" m path type sha n=0
   local -A used=()
   while IFS= read -r m; do
     [ -d "$root/versions/$m" ] || rm -rf -- "$root/.orch/trees/$m"
@@ -306,7 +295,7 @@ orch_delta_prune() {
   [ -d "$root/.orch/objects" ] || { printf 'pruned 0 objects\n'; return 0; }
   for m in "$root"/versions/*/.orch-manifest; do
     [ -f "$m" ] || continue
-    while IFS=$'\t' read -r path type mode size sha; do
+    while IFS=$'\t' read -r path type _ _ sha; do
       [ "$type" != f ] || used[$sha]=1
     done <"$m"
   done
