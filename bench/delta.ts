@@ -89,13 +89,17 @@ exit $rc
 `;
 }
 
-/** install + symlink + prune of bundle `key` (built from the folder of the same name, so `orch bundle KEY` builds the same tarball). */
+/**
+ * install + symlink of bundle `key` (built from the folder of the same name, so `orch
+ * bundle KEY` builds the same tarball). No prune: the bare script does not prune either
+ * (its old releases are removed outside the timing).
+ */
 function playbookYaml(inventory: string, root: string, key: string, bundle: Record<string, unknown>): string {
   return stringifyYaml({
     inventory,
     vars: { app: path.basename(root), root },
     bundles: { [key]: { source: key, ...bundle } },
-    nodes: { app: { steps: [{ install: { bundle: key } }, { symlink: {} }, { prune: { keep: 3 } }] } },
+    nodes: { app: { steps: [{ install: { bundle: key } }, { symlink: {} }] } },
   });
 }
 
