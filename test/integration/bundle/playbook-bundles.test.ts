@@ -153,6 +153,41 @@ describe('release ids without editing VERSION (issue 11, item 7)', () => {
   });
 });
 
+describe('same version, other content (issue 11, item 7)', () => {
+  it('is refused by plan from the facts and by apply with 0 bytes uploaded; the host keeps serving the old release', async () => {
+    const pb = setup('{ source: app }');
+    const a1 = await orch(['apply', pb, '--yes', '--json'], env, { cwd: work });
+    expect(a1.code, a1.stderr).toBe(0);
+    // The counter counts on this transport: the first install sent the bundle.
+    expect(summaryOf(a1.stdout).bytesUploaded).toBeGreaterThan(0);
+    const shaOld = readFileSync(join(work, 'srv', 'versions', '1.0.0', '.orch-installed'), 'utf8').trim();
+    writeFileSync(join(work, 'app', 'page.txt'), 'second\n');
+
+    const p = await orch(['plan', pb], env, { cwd: work });
+    expect(p.code, p.stdout + p.stderr).toBe(4);
+    const shaNew = /this bundle ([0-9a-f]{64})/.exec(p.stdout)?.[1];
+    expect(shaNew).toBeDefined();
+    expect(shaNew).not.toBe(shaOld);
+    const why = `version 1.0.0 is already installed in ${join(work, 'srv', 'versions', '1.0.0')} from another bundle (sha256 ${shaOld}, this bundle ${shaNew}): give the new release a new version (bump VERSION, or version: git | timestamp)`;
+    expect(p.stdout).toContain(`! web: install notes 1.0.0  failed\n    ${why}\n  - web: symlink current -> 1.0.0  skipped\n`);
+    expect(p.stdout).toContain('1 step will fail');
+    const pj = await orch(['plan', pb, '--json'], env, { cwd: work });
+    expect(pj.code).toBe(4);
+    expect(JSON.parse(pj.stdout).hosts[0].steps[0]).toMatchObject({ name: 'install notes 1.0.0', status: 'failed', reason: why });
+
+    const a2 = await orch(['apply', pb, '--yes', '--json'], env, { cwd: work });
+    expect(a2.code, a2.stdout + a2.stderr).toBe(4);
+    const s = summaryOf(a2.stdout);
+    expect(s.bytesUploaded).toBe(0);
+    expect(s.hosts[0]).toMatchObject({ host: 'l1', status: 'failed' });
+    expect(s.hosts[0]!.error).toContain(why);
+    // Nothing on the host changed: the old bundle alone, the old release current.
+    expect(readdirSync(join(work, 'srv', '.orch', 'bundles'))).toEqual([`${shaOld}.tar.gz`]);
+    expect(current()).toBe('versions/1.0.0');
+    expect(readFileSync(join(work, 'srv', 'current', 'page.txt'), 'utf8')).toBe('first\n');
+  }, 90_000);
+});
+
 describe('plan --offline with a build_on bundle (issue 18, item 2)', () => {
   let server: Server;
   let accepted: number;
