@@ -5,7 +5,7 @@
  */
 import type { Facts, Plan, PlanStep, PredictedStatus, Probe } from '../model/plan.js';
 import { badSha, factKey } from '../steps/common.js';
-import { predictTask, refuseTask, runsOnHost } from '../steps/index.js';
+import { changesAlone, predictTask, refuseTask, runsOnHost } from '../steps/index.js';
 
 export type { Facts };
 export { badSha, factKey };
@@ -54,7 +54,7 @@ export function predictHost(plan: Plan, host: string, facts: Facts | undefined):
       let status: PredictedStatus;
       let reason: string | undefined;
       if (refused) status = 'skipped';
-      else if (step.when === 'changed' && nodeChanged === 'no') status = 'skipped';
+      else if (step.when === 'changed' && nodeChanged === 'no' && !changesAlone(f, task)) status = 'skipped';
       else if (!runsOnHost(task)) status = 'ok';
       else if (!f) status = 'maybe';
       else if ((reason = refuseTask(f, task)) !== undefined) {

@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { stepLabel, type Facts } from '../compile/predict.js';
-import { hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
+import { changesAlone, hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
 import { joinPath, STATE_FILE, qpath } from '../host/layout.js';
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
 import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
@@ -51,7 +51,7 @@ export class Executor {
   /** A step decided without running anything on the host (`ok`/`skipped` from fresh facts, `bundle`). */
   #staticStatus(host: string, pi: number, step: PlanStep, task: Task, changed: boolean, inSegment: boolean): StepStatus | undefined {
     if (!runsOnHost(task)) return 'ok';
-    if (step.when === 'changed' && !changed && !inSegment) return 'skipped';
+    if (step.when === 'changed' && !changed && !inSegment && !changesAlone(this.ctx.predicted.facts.get(host), task)) return 'skipped';
     const predicted = this.#predicted(host, pi, step);
     if (step.when === 'always' && ((predicted === 'ok' && !runsWhenOk(task)) || predicted === 'skipped')) return predicted;
     return undefined;
@@ -117,7 +117,9 @@ export class Executor {
         const expect = args.newState ? (predicted === 'ok' || predicted === 'skipped' ? predicted : 'changed') : '-';
         if (args.newState && expect === 'changed') overlay.set(task.state!.root, args.newState);
         if (args.newRegistry) registry = args.newRegistry;
-        seg.push({ step, task, send, expect, ...(inline !== undefined && { inline }), ...args });
+        // A step with a change of its own (a differing unit file) runs whatever its node did.
+        const own = step.when === 'changed' && changesAlone(facts, task) ? { ...step, when: 'always' as const } : step;
+        seg.push({ step: own, task, send, expect, ...(inline !== undefined && { inline }), ...args });
       }
       forceSend = -1;
       let results: SegmentResult[];
