@@ -150,6 +150,14 @@ describe('release ids without editing VERSION (issue 11, item 7)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`${join(work, 'web', 'VERSION')}: 2.3.4 -> 2.4.0\n${join(work, 'web', 'package.json')}: 2.3.4 -> 2.4.0\n`);
     expect(JSON.parse(readFileSync(join(work, 'web', 'package.json'), 'utf8'))).toEqual({ name: 'web', version: '2.4.0' });
+    // pyproject.toml: that one value edited, the rest byte for byte.
+    mkdirSync(join(work, 'py'));
+    const toml = "[project]\nname = 'shop'  # ours\nversion = '0.9.1'  # keep me\n\n[tool.ruff]\nline-length = 100\n";
+    writeFileSync(join(work, 'py', 'pyproject.toml'), toml);
+    const py = await orch(['version', 'bump', 'patch', 'py'], env, { cwd: work });
+    expect(py.code, py.stderr).toBe(0);
+    expect(py.stdout).toBe(`${join(work, 'py', 'VERSION')}: 0.9.1 -> 0.9.2\n${join(work, 'py', 'pyproject.toml')}: 0.9.1 -> 0.9.2\n`);
+    expect(readFileSync(join(work, 'py', 'pyproject.toml'), 'utf8')).toBe(toml.replace("'0.9.1'", "'0.9.2'"));
   });
 });
 
