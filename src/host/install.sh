@@ -21,7 +21,7 @@ orch_install() {
       orch_status ok
       return 0
     fi
-    orch_fail "version $v is already installed in $vdir from another bundle (sha256 $have, this bundle $sha): give the new release a new version (bump VERSION, or version: git | timestamp)"
+    orch_fail "version $v is already installed in $vdir from another bundle (sha256 ${have:0:12}…, this bundle ${sha:0:12}…): give the new release a new version (bump VERSION, or version: git | timestamp)"
   fi
   mkdir -p -- "$root/.orch/bundles" "$root/versions"
   # Leftovers of a run killed mid-install (SIGKILL, lost connection: no trap ran). The

@@ -35,10 +35,11 @@ const markerOf = (root: string, version: string): string => joinPath(root, `${ve
  * The refusal of a version already installed from another bundle: the same words plan
  * prints (from the marker fact) and src/host/install.sh fails with. Release ids are
  * immutable (Capistrano's release folders, Kamal's image tags): a changed bundle needs
- * a new version, which `version: git | timestamp` makes without editing VERSION.
+ * a new version, which `version: git | timestamp` makes without editing VERSION. The
+ * sha256s are cut to 12 hex digits (as `git log --oneline` does), plenty to tell them apart.
  */
 export function sameVersionMessage(root: string, version: string, have: string, sha256: string): string {
-  return `version ${version} is already installed in ${joinPath(root, versionDir(version))} from another bundle (sha256 ${have}, this bundle ${sha256}): give the new release a new version (bump VERSION, or version: git | timestamp)`;
+  return `version ${version} is already installed in ${joinPath(root, versionDir(version))} from another bundle (sha256 ${have.slice(0, 12)}…, this bundle ${sha256.slice(0, 12)}…): give the new release a new version (bump VERSION, or version: git | timestamp)`;
 }
 
 /** The sha256 the host's marker of `c.version` holds when it is another bundle's, else undefined. */

@@ -173,10 +173,10 @@ describe('same version, other content (issue 11, item 7)', () => {
 
     const p = await orch(['plan', pb], env, { cwd: work });
     expect(p.code, p.stdout + p.stderr).toBe(4);
-    const shaNew = /this bundle ([0-9a-f]{64})/.exec(p.stdout)?.[1];
+    const shaNew = /this bundle ([0-9a-f]{12})…/.exec(p.stdout)?.[1];
     expect(shaNew).toBeDefined();
-    expect(shaNew).not.toBe(shaOld);
-    const why = `version 1.0.0 is already installed in ${join(work, 'srv', 'versions', '1.0.0')} from another bundle (sha256 ${shaOld}, this bundle ${shaNew}): give the new release a new version (bump VERSION, or version: git | timestamp)`;
+    expect(shaNew).not.toBe(shaOld.slice(0, 12));
+    const why = `version 1.0.0 is already installed in ${join(work, 'srv', 'versions', '1.0.0')} from another bundle (sha256 ${shaOld.slice(0, 12)}…, this bundle ${shaNew}…): give the new release a new version (bump VERSION, or version: git | timestamp)`;
     expect(p.stdout).toContain(`! web: install notes 1.0.0  failed\n    ${why}\n  - web: symlink current -> 1.0.0  skipped\n`);
     expect(p.stdout).toContain('1 step will fail');
     const pj = await orch(['plan', pb, '--json'], env, { cwd: work });
@@ -193,6 +193,28 @@ describe('same version, other content (issue 11, item 7)', () => {
     expect(readdirSync(join(work, 'srv', '.orch', 'bundles'))).toEqual([`${shaOld}.tar.gz`]);
     expect(current()).toBe('versions/1.0.0');
     expect(readFileSync(join(work, 'srv', 'current', 'page.txt'), 'utf8')).toBe('first\n');
+  }, 90_000);
+});
+
+describe.skipIf(!haveTmux())('same version, other content, at a terminal (tmux)', () => {
+  it('apply shows the step as failing with the reason under it, asks nothing, and the host fails with the same words', async () => {
+    const pb = setup('{ source: app }');
+    expect((await orch(['apply', pb, '--yes'], env, { cwd: work })).code).toBe(0);
+    writeFileSync(join(work, 'app', 'page.txt'), 'second\n');
+    const pty = new Pty([process.execPath, ORCH, 'apply', pb], env, { cwd: work, cols: 100, rows: 40 });
+    try {
+      const { code } = await pty.exit();
+      const text = pty.text(true);
+      expect(code, text).toBe(4);
+      expect(text).toMatch(/! web: install notes 1\.0\.0 {2}failed\n {4}version 1\.0\.0 is already installed in \S+\/srv\/versions\/1\.0\.0 from another bundle \(sha256 [0-9a-f]{12}…, this bundle [0-9a-f]{12}…\): give the new release a new version \(bump VERSION, or version: git \| timestamp\)\n {2}- web: symlink current -> 1\.0\.0 {2}skipped/);
+      expect(text).toContain('Plan: 1 host, 0 steps to change, 1 step will fail.');
+      expect(text).not.toContain('Apply these changes?');
+      // Under the failed host, the host's own refusal: the same words.
+      expect(text.split('is already installed in').length - 1).toBeGreaterThanOrEqual(2);
+      expect(readFileSync(join(work, 'srv', 'current', 'page.txt'), 'utf8')).toBe('first\n');
+    } finally {
+      pty.close();
+    }
   }, 90_000);
 });
 

@@ -74,7 +74,7 @@ describe('install.sh', () => {
     mkdirSync(path.join(root, 'versions/1.0'), { recursive: true });
     writeFileSync(path.join(root, 'versions/1.0/.orch-installed'), `${'b'.repeat(64)}\n`);
     const r = runBash(LIBS, call(root, 'a'.repeat(64), 0), [root, '', '', '']);
-    expect(r.stderr).toBe(`version 1.0 is already installed in ${root}/versions/1.0 from another bundle (sha256 ${'b'.repeat(64)}, this bundle ${'a'.repeat(64)}): give the new release a new version (bump VERSION, or version: git | timestamp)\n`);
+    expect(r.stderr).toBe(`version 1.0 is already installed in ${root}/versions/1.0 from another bundle (sha256 ${'b'.repeat(12)}…, this bundle ${'a'.repeat(12)}…): give the new release a new version (bump VERSION, or version: git | timestamp)\n`);
   });
   it('refuses a payload with the wrong sha256 and a failing install.sh', () => {
     const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));

@@ -65,7 +65,7 @@ describe('install', () => {
 
   it('refuses, from the marker fact, a version installed from another bundle; nothing else', () => {
     expect(install.refuse!(facts({ [MARKER]: `${B}\n` }), task as never)).toBe(
-      `version 1.2.0 is already installed in /srv/shop/versions/1.2.0 from another bundle (sha256 ${B}, this bundle ${A}): give the new release a new version (bump VERSION, or version: git | timestamp)`);
+      `version 1.2.0 is already installed in /srv/shop/versions/1.2.0 from another bundle (sha256 ${B.slice(0, 12)}…, this bundle ${A.slice(0, 12)}…): give the new release a new version (bump VERSION, or version: git | timestamp)`);
     expect(install.refuse!(facts({ [MARKER]: `${A}\n` }), task as never)).toBeUndefined();
     expect(install.refuse!(facts({ [MARKER]: null }), task as never)).toBeUndefined();
     expect(install.refuse!(facts({}), task as never)).toBeUndefined();
