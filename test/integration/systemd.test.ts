@@ -81,4 +81,29 @@ describe('service manager: systemd with unit: and scope: user', () => {
     expect(a4.code, a4.stdout + a4.stderr).toBe(0);
     expect(calls().slice(6)).toEqual(['systemctl --user restart -- shop']);
   }, 120_000);
+
+  it('a unit change runs the step inside a segment too, after a step that changed nothing on the host', async () => {
+    // The run step plans as `?` (its unless is decided on the host), so it and the service
+    // go to the host as one segment, where the run reports skipped: the unit still counts.
+    const pb = join(work, 'segment.yml');
+    writeFileSync(pb, `
+inventory: inventory.yml
+vars: { app: shop, root: ${join(work, 'srv2')} }
+nodes:
+  web:
+    steps:
+      - run: { cmd: "echo ran >> ${join(work, 'ran')}", unless: "true" }
+      - service: { name: shop, scope: user, unit: "[Service]\\nExecStart=/bin/true\\n" }
+`);
+    const a = await orch(['apply', pb, '--yes', '--json'], env, { cwd: work });
+    expect(a.code, a.stdout + a.stderr).toBe(0);
+    const ends = a.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; name?: string; status?: string }).filter((e) => e.type === 'step-end');
+    expect(ends.map((e) => `${e.name} ${e.status}`)).toEqual([expect.stringMatching(/^run .* skipped$/), 'service restart shop changed']);
+    expect(existsSync(join(work, 'ran'))).toBe(false);
+    expect(unitFile()).toBe('[Service]\nExecStart=/bin/true\n');
+    expect(calls()).toEqual(['systemctl --user daemon-reload', 'systemctl --user restart -- shop']);
+    const again = await orch(['apply', pb, '--yes', '--json'], env, { cwd: work });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(calls()).toHaveLength(2);
+  }, 60_000);
 });
