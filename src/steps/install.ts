@@ -39,7 +39,9 @@ const markerOf = (root: string, version: string): string => joinPath(root, `${ve
  * sha256s are cut to 12 hex digits (as `git log --oneline` does), plenty to tell them apart.
  */
 export function sameVersionMessage(root: string, version: string, have: string, sha256: string): string {
-  return `version ${version} is already installed in ${joinPath(root, versionDir(version))} from another bundle (sha256 ${have.slice(0, 12)}…, this bundle ${sha256.slice(0, 12)}…): give the new release a new version (bump VERSION, or version: git | timestamp)`;
+  // A `version: git` id of uncommitted work (`+g<sha>.dirty`) changes with a commit.
+  const how = /\+g[0-9a-f]+\.dirty$/.test(version) ? 'commit the changes, or use version: timestamp' : 'bump VERSION, or version: git | timestamp';
+  return `version ${version} is already installed in ${joinPath(root, versionDir(version))} from another bundle (sha256 ${have.slice(0, 12)}…, this bundle ${sha256.slice(0, 12)}…): give the new release a new version (${how})`;
 }
 
 /** The sha256 the host's marker of `c.version` holds when it is another bundle's, else undefined. */

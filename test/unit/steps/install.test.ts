@@ -1,7 +1,7 @@
 /** The `install` step kind: exact script, probes, label and its prediction table. */
 import { describe, expect, it } from 'vitest';
 import { COMMAND_SH, INSTALL_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
-import { install } from '../../../src/steps/install.js';
+import { install, sameVersionMessage } from '../../../src/steps/install.js';
 import { BUNDLE, buildStep, facts, scriptOf } from './helpers.js';
 
 const A = 'a'.repeat(64);
@@ -69,6 +69,11 @@ describe('install', () => {
     expect(install.refuse!(facts({ [MARKER]: `${A}\n` }), task as never)).toBeUndefined();
     expect(install.refuse!(facts({ [MARKER]: null }), task as never)).toBeUndefined();
     expect(install.refuse!(facts({}), task as never)).toBeUndefined();
+  });
+
+  it('an uncommitted version: git id is told to commit', () => {
+    expect(sameVersionMessage('/srv/shop/', '1.2.0+g1a2b3c4.dirty', B, A)).toBe(
+      `version 1.2.0+g1a2b3c4.dirty is already installed in /srv/shop/versions/1.2.0+g1a2b3c4.dirty from another bundle (sha256 ${B.slice(0, 12)}…, this bundle ${A.slice(0, 12)}…): give the new release a new version (commit the changes, or use version: timestamp)`);
   });
 
   it('sends no payload to a refused install (the host fails before reading a byte)', () => {
