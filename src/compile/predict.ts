@@ -61,8 +61,9 @@ export function predictHost(plan: Plan, host: string, facts: Facts | undefined):
         status = 'failed';
         refused = true;
       } else {
+        const alone = changesAlone(f, task); // before predictTask, which updates the facts
         status = predictTask(f, task);
-        if (step.when === 'changed' && nodeChanged === 'maybe' && status === 'changed') status = 'maybe';
+        if (step.when === 'changed' && nodeChanged === 'maybe' && status === 'changed' && !alone) status = 'maybe';
       }
       if (status === 'changed') nodeChanged = 'yes';
       else if (status === 'maybe' && nodeChanged === 'no') nodeChanged = 'maybe';

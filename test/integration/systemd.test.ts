@@ -95,6 +95,10 @@ nodes:
       - run: { cmd: "echo ran >> ${join(work, 'ran')}", unless: "true" }
       - service: { name: shop, scope: user, unit: "[Service]\\nExecStart=/bin/true\\n" }
 `);
+    // The run may change the node (?), but the unit differs for sure: will change.
+    const p = await orch(['plan', pb], env, { cwd: work });
+    expect(p.stdout).toContain('? web: run');
+    expect(p.stdout).toContain('~ web: service restart shop  will change');
     const a = await orch(['apply', pb, '--yes', '--json'], env, { cwd: work });
     expect(a.code, a.stdout + a.stderr).toBe(0);
     const ends = a.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; name?: string; status?: string }).filter((e) => e.type === 'step-end');
