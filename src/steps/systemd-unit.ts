@@ -40,9 +40,9 @@ export const SYSTEMD_SCHEMA_PROPERTIES = {
   unit: {
     description: 'manager: systemd: the unit file orch writes to /etc/systemd/system/NAME.service (scope user: ~/.config/systemd/user/), then `daemon-reload` when it changed. A string is the unit\'s text (a Handlebars template); `template:` names a local template file, rendered with the host\'s vars like put\'s. A unit that differs makes the step run even when nothing else in its node changed.',
     examples: ['[Unit]\nDescription={{app}}\n[Service]\nExecStart={{root}}/current/bin/{{app}}\n[Install]\nWantedBy=multi-user.target\n', { template: 'templates/shop.service.hbs' }],
-    // One schema for both forms (a string, or a map with one key), so a wrong type reads `must be string, object`.
+    // One schema for both forms (a string, or a map with content or template), so a wrong type reads `must be a string or a map`; the if reads "is a map" without declaring one.
     type: ['string', 'object'], minLength: 1, additionalProperties: false,
-    if: { type: 'object' }, then: { oneOf: [{ required: ['content'] }, { required: ['template'] }] },
+    if: { not: { type: ['string', 'number', 'boolean', 'null', 'array'] } }, then: { oneOf: [{ required: ['content'] }, { required: ['template'] }] },
     properties: {
       content: { type: 'string', minLength: 1, description: "The unit's text (a Handlebars template).", examples: ['[Service]\nExecStart=/srv/shop/current/bin/shop\n'] },
       template: { type: 'string', minLength: 1, description: 'Local Handlebars template file of the unit, relative to the playbook.', examples: ['templates/shop.service.hbs'] },
