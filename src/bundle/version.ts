@@ -8,6 +8,9 @@
 import { spawn } from 'node:child_process';
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { applyEdits as applyJsonEdits, modify as modifyJson } from 'jsonc-parser';
+import { parse as parseToml, TomlError } from 'smol-toml';
 import { BundleError } from './bundle-error.js';
 import { loadIgnoreRules } from './dir-builder.js';
 import { assertSafeName } from './layout.js';
@@ -48,25 +51,30 @@ async function readOptional(path: string): Promise<string | undefined> {
 }
 
 /**
- * Reads `name` and `version` from the `[project]` table of a pyproject.toml text.
- * A line reader, not a TOML parser: it understands `key = "string"` / `key = 'string'`
- * lines (comments after the value allowed) between `[project]` and the next table
- * header. Other keys and tables are ignored.
+ * Reads `name` and `version` from the `[project]` table of a pyproject.toml text, parsed
+ * as TOML (smol-toml, TOML 1.0): other tables (`[tool.*]`, `[build-system]`), dynamic
+ * versions and non-string values give nothing.
+ * @throws BundleError `<file>:<line>:<column>: invalid TOML: <what>`
  */
-export function readPyprojectProject(text: string): { name?: string; version?: string } {
+export function readPyprojectProject(text: string, file = 'pyproject.toml'): { name?: string; version?: string } {
+  const project = parsePyproject(text, file).project;
   const out: { name?: string; version?: string } = {};
-  let inProject = false;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line.startsWith('[')) {
-      inProject = /^\[\s*project\s*\]\s*(#.*)?$/.test(line);
-      continue;
-    }
-    if (!inProject) continue;
-    const m = /^(name|version)\s*=\s*(?:"([^"\\]*)"|'([^']*)')\s*(#.*)?$/.exec(line);
-    if (m) out[m[1] as 'name' | 'version'] = m[2] ?? m[3] ?? '';
-  }
+  if (project === null || typeof project !== 'object' || Array.isArray(project)) return out;
+  const { name, version } = project as Record<string, unknown>;
+  if (typeof name === 'string') out.name = name;
+  if (typeof version === 'string') out.version = version;
   return out;
+}
+
+/** The TOML document of a pyproject.toml text. @throws BundleError `<file>:<line>:<column>: invalid TOML: ...` */
+function parsePyproject(text: string, file: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (!(err instanceof TomlError)) throw err;
+    const what = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+    throw new BundleError(`${file}:${err.line}:${err.column}: invalid TOML: ${what}`);
+  }
 }
 
 async function readPackageJson(source: string): Promise<{ name?: unknown; version?: unknown } | undefined> {
@@ -103,7 +111,7 @@ async function findVersion(src: string): Promise<Detected | undefined> {
 
 async function findMetadataVersion(src: string): Promise<Detected | undefined> {
   const py = await readOptional(join(src, 'pyproject.toml'));
-  const pyVersion = py === undefined ? undefined : readPyprojectProject(py).version;
+  const pyVersion = py === undefined ? undefined : readPyprojectProject(py, join(src, 'pyproject.toml')).version;
   if (pyVersion !== undefined) return { value: pyVersion, from: 'pyproject.toml' };
   const pkg = await readPackageJson(src);
   if (pkg && pkg.version !== undefined) return { value: String(pkg.version), from: 'package.json' };
@@ -124,7 +132,7 @@ export async function detectPackageName(source: string, fallback?: string): Prom
   if (pkg && typeof pkg.name === 'string') found = { value: pkg.name.replace(/^@([^/]+)\//, '$1-'), from: 'package.json' };
   if (!found) {
     const py = await readOptional(join(src, 'pyproject.toml'));
-    const name = py === undefined ? undefined : readPyprojectProject(py).name;
+    const name = py === undefined ? undefined : readPyprojectProject(py, join(src, 'pyproject.toml')).name;
     if (name !== undefined) found = { value: name, from: 'pyproject.toml' };
   }
   if (!found && fallback !== undefined) found = { value: fallback, from: 'bundle name' };
@@ -255,10 +263,10 @@ export function bumpSemver(version: string, part: BumpPart): string {
  * `orch version bump PART [SOURCE]`: writes the bumped version to `SOURCE/VERSION`
  * (created when absent, as the SPEC has it) and to every version field of the package
  * metadata that holds one, so the installed package reports the new version too:
- * `pyproject.toml` `[project] version` (that one line rewritten, quotes and comment
- * kept), `package.json` `version` and `package-lock.json` `version` /
- * `packages[""].version` (rewritten with their own indentation, as `npm version
- * --no-git-tag-version` does). Every file goes through a temp file + rename.
+ * `pyproject.toml` `[project] version` (that one value rewritten, quotes and comment
+ * kept, checked by parsing it again), `package.json` `version` and `package-lock.json`
+ * `version` / `packages[""].version` (only those values edited, every other byte kept;
+ * the fields `npm version --no-git-tag-version` sets). All files are computed first. Every file goes through a temp file + rename.
  * @returns the version before and after, the VERSION file and every file written.
  * @throws BundleError when no version is found or it is not semver (see {@link bumpSemver}); nothing is written then.
  */
@@ -268,7 +276,8 @@ export async function bumpVersion(source: string, part: BumpPart): Promise<{ old
   const next = bumpSemver(current.value, part);
   const writes: [string, string][] = [[join(src, 'VERSION'), `${next}\n`]];
   const py = await readOptional(join(src, 'pyproject.toml'));
-  if (py !== undefined && readPyprojectProject(py).version !== undefined) writes.push([join(src, 'pyproject.toml'), rewritePyprojectVersion(py, next)]);
+  const pyNew = py === undefined ? undefined : rewritePyprojectVersion(py, next, join(src, 'pyproject.toml'));
+  if (pyNew !== undefined) writes.push([join(src, 'pyproject.toml'), pyNew]);
   for (const f of ['package.json', 'package-lock.json']) {
     const text = await readOptional(join(src, f));
     if (text === undefined) continue;
@@ -283,24 +292,61 @@ export async function bumpVersion(source: string, part: BumpPart): Promise<{ old
   return { old: current.value, new: next, file: join(src, 'VERSION'), files: writes.map(([f]) => f) };
 }
 
-/** pyproject.toml text with the `[project]` table's `version = "..."` line set to `version` (other lines byte for byte). */
-export function rewritePyprojectVersion(text: string, version: string): string {
+/**
+ * pyproject.toml text with `[project] version` set to `version`, by a minimal edit: the
+ * value of that one `version = "..."` line is replaced, its quote style, spacing and
+ * comment kept, every other byte unchanged; the result is parsed again (smol-toml) and
+ * must differ from the original document in that field alone. Undefined when the file
+ * has no string `[project] version` (e.g. `dynamic = ["version"]`).
+ * @throws BundleError `<file>:<line>:<column>: invalid TOML: ...`; `<file>: cannot
+ *   update [project] version in place (...); edit it by hand` when the version is not
+ *   written as one `version = "..."` line of the `[project]` table (a dotted key, an
+ *   inline table); nothing is written then.
+ */
+export function rewritePyprojectVersion(text: string, version: string, file = 'pyproject.toml'): string | undefined {
+  const before = parsePyproject(text, file);
+  if (readPyprojectProject(text, file).version === undefined) return undefined;
   let inProject = false;
-  return text.split(/(?<=\n)/).map((raw) => {
+  let edits = 0;
+  // Lines inside a multi-line string (""" or ''') are text, never keys.
+  let inString: string | undefined;
+  const out = text.split(/(?<=\n)/).map((raw) => {
     const line = raw.trim();
+    if (inString !== undefined) {
+      if (raw.split(inString).length % 2 === 0) inString = undefined;
+      return raw;
+    }
+    inString = ['"""', "'''"].find((d) => raw.split(d).length % 2 === 0);
+    if (inString !== undefined) return raw;
     if (line.startsWith('[')) {
       inProject = /^\[\s*project\s*\]\s*(#.*)?$/.test(line);
       return raw;
     }
     if (!inProject) return raw;
-    return raw.replace(/^(\s*version\s*=\s*)(?:"[^"\\]*"|'[^']*')/, (_m, head: string) => `${head}"${version}"`);
+    return raw.replace(/^(\s*version\s*=\s*)(?:"([^"\\]*)"|'([^']*)')/, (_m, head: string, _dq?: string, sq?: string) => {
+      edits++;
+      return sq !== undefined ? `${head}'${version}'` : `${head}"${version}"`;
+    });
   }).join('');
+  const want = before;
+  (want.project as Record<string, unknown>).version = version;
+  let after: unknown;
+  try {
+    after = parseToml(out);
+  } catch {
+    after = undefined;
+  }
+  if (edits !== 1 || !isDeepStrictEqual(after, want)) {
+    throw new BundleError(`${file}: cannot update [project] version in place (it is not one \`version = "..."\` line of the [project] table); edit it by hand`);
+  }
+  return out;
 }
 
 /**
  * package.json / package-lock.json text with its top-level `version` (and a lockfile's
- * `packages[""].version`) set to `version`, keeping key order, indentation and the
- * trailing newline; undefined when the file has no top-level version.
+ * `packages[""].version`) set to `version` by a minimal edit (jsonc-parser, as editors
+ * do): only those values' characters change; undefined when the file has no top-level
+ * version.
  * @throws BundleError `<file>: invalid JSON: ...`
  */
 export function rewriteJsonVersion(text: string, version: string, file: string): string | undefined {
@@ -311,11 +357,10 @@ export function rewriteJsonVersion(text: string, version: string, file: string):
     throw new BundleError(`${file}: invalid JSON: ${(err as Error).message}`);
   }
   if (doc === null || typeof doc !== 'object' || typeof doc.version !== 'string') return undefined;
-  doc.version = version;
+  // jsonc-parser's modify replaces the value's own characters only: indentation, key
+  // order, line ends, the final newline and every other byte stay as they were.
+  let out = applyJsonEdits(text, modifyJson(text, ['version'], version, {}));
   const root = (doc.packages as Record<string, Record<string, unknown>> | undefined)?.[''];
-  if (root && typeof root === 'object' && typeof root.version === 'string') root.version = version;
-  const indent = /^[{[]\r?\n([ \t]+)/.exec(text)?.[1] ?? '  ';
-  const eol = text.includes('\r\n') ? '\r\n' : '\n';
-  const body = JSON.stringify(doc, null, indent).replace(/\n/g, eol);
-  return /\r?\n$/.test(text) ? `${body}${eol}` : body;
+  if (root && typeof root === 'object' && typeof root.version === 'string') out = applyJsonEdits(out, modifyJson(out, ['packages', '', 'version'], version, {}));
+  return out;
 }

@@ -15,7 +15,7 @@ import { TRANSPORTS, transportsFor } from '../transport/registry.js';
 import { JsonRenderer } from '../ui/json.js';
 import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
-import { countPending, formatPlan, plural, type PlanDiffs } from '../ui/plan-text.js';
+import { countFailing, countPending, formatPlan, plural, type PlanDiffs } from '../ui/plan-text.js';
 import { bundleFilesReader, diffProbes, diffTask, type StepDiff } from '../ui/diff.js';
 import type { Facts, HostPrediction } from '../compile/predict.js';
 import { StatusLine } from '../ui/progress.js';
@@ -215,7 +215,8 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     throw new ExitRequest(EXIT.INVALID);
   }
   const pending = countPending(predictions) > 0;
-  if (unreachable.size) throw new ExitRequest(opts.detailedExitcodes && pending ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED);
+  // A step refused from the facts (same version, other bundle) fails its host at apply: 4, like unreachable.
+  if (unreachable.size || countFailing(predictions) > 0) throw new ExitRequest(opts.detailedExitcodes && pending ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED);
   if (opts.detailedExitcodes && pending) throw new ExitRequest(EXIT.CHANGED);
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Facts, Plan, PlanStep, PredictedStatus, Probe } from '../model/plan.js';
 import { badSha, factKey } from '../steps/common.js';
-import { predictTask, runsOnHost } from '../steps/index.js';
+import { changesAlone, predictTask, refuseTask, runsOnHost } from '../steps/index.js';
 
 export type { Facts };
 export { badSha, factKey };
@@ -28,34 +28,46 @@ export function probesForHost(plan: Plan, host: string): Probe[] {
   return [...seen.values()];
 }
 
-/** Predicted status per phase index -> step index -> status, for one host. */
-export type HostPrediction = { phase: number; step: number; name: string; node: string; status: PredictedStatus }[];
+/**
+ * Predicted status per phase index -> step index -> status, for one host. `reason`:
+ * why a step predicted `failed` will fail (its kind's `refuse`, from the facts).
+ */
+export type HostPrediction = { phase: number; step: number; name: string; node: string; status: PredictedStatus; reason?: string }[];
 
 /**
  * Predicts one host's steps in execution order, updating a copy of the facts as each
  * predicted change would (so `symlink` after a new `install` predicts `changed`).
  * `facts` undefined = offline: every step is `maybe` (except kinds with no host work).
- * `name` is the step's label on this host.
+ * `name` is the step's label on this host. A step its kind refuses from the facts
+ * (`StepKind.refuse`) is `failed` with the reason; the host's later steps are then
+ * `skipped` (apply stops the host there).
  */
 export function predictHost(plan: Plan, host: string, facts: Facts | undefined): HostPrediction {
   const f: Facts | undefined = facts ? new Map(facts) : undefined;
   const out: HostPrediction = [];
+  let refused = false;
   plan.phases.forEach((phase, pi) => {
     let nodeChanged: 'no' | 'yes' | 'maybe' = 'no';
     for (const step of phase.steps) {
       const task = step.tasks[host];
       if (!task) continue;
       let status: PredictedStatus;
-      if (step.when === 'changed' && nodeChanged === 'no') status = 'skipped';
+      let reason: string | undefined;
+      if (refused) status = 'skipped';
+      else if (step.when === 'changed' && nodeChanged === 'no' && !changesAlone(f, task)) status = 'skipped';
       else if (!runsOnHost(task)) status = 'ok';
       else if (!f) status = 'maybe';
-      else {
+      else if ((reason = refuseTask(f, task)) !== undefined) {
+        status = 'failed';
+        refused = true;
+      } else {
+        const alone = changesAlone(f, task); // before predictTask, which updates the facts
         status = predictTask(f, task);
-        if (step.when === 'changed' && nodeChanged === 'maybe' && status === 'changed') status = 'maybe';
+        if (step.when === 'changed' && nodeChanged === 'maybe' && status === 'changed' && !alone) status = 'maybe';
       }
       if (status === 'changed') nodeChanged = 'yes';
       else if (status === 'maybe' && nodeChanged === 'no') nodeChanged = 'maybe';
-      out.push({ phase: pi, step: step.index, name: stepLabel(step, host), node: phase.node, status });
+      out.push({ phase: pi, step: step.index, name: stepLabel(step, host), node: phase.node, status, ...(reason !== undefined && { reason }) });
     }
   });
   return out;

@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { stepLabel, type Facts } from '../compile/predict.js';
-import { hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
+import { changesAlone, hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
 import { joinPath, STATE_FILE, qpath } from '../host/layout.js';
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
 import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
@@ -54,7 +54,7 @@ export class Executor {
   /** A step decided without running anything on the host (`ok`/`skipped` from fresh facts, `bundle`). */
   #staticStatus(host: string, pi: number, step: PlanStep, task: Task, changed: boolean, inSegment: boolean): StepStatus | undefined {
     if (!runsOnHost(task)) return 'ok';
-    if (step.when === 'changed' && !changed && !inSegment) return 'skipped';
+    if (step.when === 'changed' && !changed && !inSegment && !changesAlone(this.ctx.predicted.facts.get(host), task)) return 'skipped';
     const predicted = this.#predicted(host, pi, step);
     if (step.when === 'always' && ((predicted === 'ok' && !runsWhenOk(task)) || predicted === 'skipped')) return predicted;
     return undefined;
@@ -122,7 +122,9 @@ export class Executor {
         if (args.newRegistry) registry = args.newRegistry;
         // An install on a host holding releases gets a delta; after its 99, the tarball.
         const delta = send && j !== forceSend ? await this.ctx.payloads?.deltaFor(host, `${pi}:${step.index}`, task) : undefined;
-        seg.push({ step, task, send, expect, ...(inline !== undefined && { inline }), ...(delta && { delta: { arg: delta.arg, stream: delta.stream } }), ...args });
+        // A step with a change of its own (a differing unit file) runs whatever its node did.
+        const own = step.when === 'changed' && changesAlone(facts, task) ? { ...step, when: 'always' as const } : step;
+        seg.push({ step: own, task, send, expect, ...(inline !== undefined && { inline }), ...(delta && { delta: { arg: delta.arg, stream: delta.stream } }), ...args });
       }
       forceSend = -1;
       let results: SegmentResult[];

@@ -16,7 +16,7 @@
 # is removed and redone.
 orch_install() {
   local payload=$1 state=$2 registry=$3 regfile=$4 root=$5 v=$6 sha=$7 top=$8 before=$9 after=${10} fetch=${11:-} url=${12:-} size=${13:-0}
-  local vdir="$root/versions/$6" bfile="$root/.orch/bundles/$7.tar.gz" have got f spec rc src=''
+  local vdir="$root/versions/$6" bfile="$root/.orch/bundles/$7.tar.gz" have got f spec rc how src=''
   if [ -f "$vdir/.orch-installed" ]; then
     have=$(cat -- "$vdir/.orch-installed")
     if [ "$have" = "$sha" ]; then
@@ -24,7 +24,9 @@ orch_install() {
       orch_status ok
       return 0
     fi
-    orch_fail "version $v is already installed in $vdir from another bundle (sha256 $have, this bundle $sha): give the new release a new version"
+    how='bump VERSION, or version: git | timestamp'
+    if [[ $v =~ \+g[0-9a-f]+\.dirty$ ]]; then how='commit the changes, or use version: timestamp'; fi
+    orch_fail "version $v is already installed in $vdir from another bundle (sha256 ${have:0:12}…, this bundle ${sha:0:12}…): give the new release a new version ($how)"
   fi
   mkdir -p -- "$root/.orch/bundles" "$root/versions"
   # Leftovers of a run killed mid-install (SIGKILL, lost connection: no trap ran). The

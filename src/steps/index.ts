@@ -83,6 +83,16 @@ export function predictTask(facts: Facts, task: TaskOf<StepCheck>): PredictedSta
   return (REGISTRY[task.check.kind] as AnyKind).predict(facts, task);
 }
 
+/** Why apply would fail the task from the facts alone (the kind's `refuse`), else undefined. */
+export function refuseTask(facts: Facts, task: TaskOf<StepCheck>): string | undefined {
+  return kindOfTask(task)?.refuse?.(facts, task);
+}
+
+/** Whether the task has a change of its own to make (the kind's `changesAlone`); false without facts. */
+export function changesAlone(facts: Facts | undefined, task: TaskOf<StepCheck>): boolean {
+  return facts !== undefined && (kindOfTask(task)?.changesAlone?.(facts, task) ?? false);
+}
+
 /** Whether the host already holds the task's payload (the kind's `hasPayload`; false without one). */
 export function hostHasPayload(facts: Facts | undefined, task: TaskOf<StepCheck>): boolean {
   if (!facts || !task.payload) return false;

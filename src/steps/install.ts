@@ -15,6 +15,7 @@
  */
 import { COMMAND_SH, DELTA_SH, FETCH_SH, INSTALL_SH, TAR_CHECK_SH } from '../host/embedded.generated.js';
 import { BUNDLES_DIR, INSTALLED_MARKER, REGISTRY_FILE, STATE_FILE, versionDir } from '../host/layout.js';
+import type { Facts } from '../model/task.js';
 import type { StepKind } from './kind.js';
 import {
   appName, badSha, factKey, hostPath, hostScript, joinPath, PAYLOAD_ARG, REGISTRY_ARG, requireRoot, shCall, STATE_ARG, userFunction, VERSION_RE,
@@ -35,6 +36,25 @@ export interface InstallCheck {
 
 /** Where the install marker of `version` is (a `read` fact). */
 const markerOf = (root: string, version: string): string => joinPath(root, `${versionDir(version)}/${INSTALLED_MARKER}`);
+
+/**
+ * The refusal of a version already installed from another bundle: the same words plan
+ * prints (from the marker fact) and src/host/install.sh fails with. Release ids are
+ * immutable (Capistrano's release folders, Kamal's image tags): a changed bundle needs
+ * a new version, which `version: git | timestamp` makes without editing VERSION. The
+ * sha256s are cut to 12 hex digits (as `git log --oneline` does), plenty to tell them apart.
+ */
+export function sameVersionMessage(root: string, version: string, have: string, sha256: string): string {
+  // A `version: git` id of uncommitted work (`+g<sha>.dirty`) changes with a commit.
+  const how = /\+g[0-9a-f]+\.dirty$/.test(version) ? 'commit the changes, or use version: timestamp' : 'bump VERSION, or version: git | timestamp';
+  return `version ${version} is already installed in ${joinPath(root, versionDir(version))} from another bundle (sha256 ${have.slice(0, 12)}…, this bundle ${sha256.slice(0, 12)}…): give the new release a new version (${how})`;
+}
+
+/** The sha256 the host's marker of `c.version` holds when it is another bundle's, else undefined. */
+function otherSha(f: Facts, c: InstallCheck): string | undefined {
+  const have = f.get(factKey({ kind: 'read', path: markerOf(c.root, c.version) }))?.trim();
+  return have && have !== c.sha256 ? have : undefined;
+}
 
 export const install: StepKind<InstallArgs | null, InstallCheck> = {
   name: 'install',
@@ -104,7 +124,7 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     if (badSha(f, c.root, c.version) === c.sha256) return 'skipped';
     const have = f.get(k)?.trim();
     if (have === c.sha256) return 'ok';
-    if (have) return 'changed'; // will fail at apply: same version, other sha256 (reported then)
+    if (have) return 'failed'; // same version, other sha256: see `refuse`
     f.set(k, c.sha256);
     f.set(factKey({ kind: 'exists', path: c.bundleFile }), '1');
     // The new version is the newest complete one (for a later prune).
@@ -113,7 +133,15 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     if (list !== undefined) f.set(vk, [c.version, ...(list ?? '').split('\n').filter((v) => v && v !== c.version)].join('\n'));
     return 'changed';
   },
+  refuse(f, task) {
+    const c = task.check;
+    if (badSha(f, c.root, c.version) === c.sha256) return undefined;
+    const have = otherSha(f, c);
+    return have === undefined ? undefined : sameVersionMessage(c.root, c.version, have, c.sha256);
+  },
   hasPayload(f, task) {
+    // Refused (see `refuse`): the host fails before reading any byte, so none is sent.
+    if (otherSha(f, task.check) !== undefined) return true;
     // A store bundle the host fetches itself: sent only when its script asks (exit 99).
     if (task.payload?.kind === 'bundle' && task.payload.lazy) return true;
     const c = task.check;

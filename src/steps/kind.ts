@@ -82,6 +82,19 @@ export interface StepKind<A = Record<string, unknown>, C extends { kind: string 
    * updates as the change would, so later steps predict against the new state).
    */
   predict(facts: Facts, task: TaskOf<C>): PredictedStatus;
+  /**
+   * Why apply must fail this task whatever it does, read from the facts alone (a
+   * conflict such as a version installed from another bundle): the plan shows the task
+   * `failed` with this reason, and apply sends it no payload. Undefined when nothing is
+   * in the way (and for kinds without conflicts).
+   */
+  refuse?(facts: Facts, task: TaskOf<C>): string | undefined;
+  /**
+   * True when the task has a change of its own to make, read from the facts (a
+   * service's unit file that differs): it runs even when `when: changed` finds no
+   * earlier change in its node.
+   */
+  changesAlone?(facts: Facts, task: TaskOf<C>): boolean;
   /** True when the host already holds the task's payload (the engine then does not send it). */
   hasPayload?(facts: Facts, task: TaskOf<C>): boolean;
   /** False for kinds done on the control machine (`bundle`): `ok` without facts, nothing runs on the host. */

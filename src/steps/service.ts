@@ -7,6 +7,7 @@
 import { COMMAND_SH, SERVICE_SH } from '../host/embedded.generated.js';
 import type { StepKind } from './kind.js';
 import { checkHostPath, hostPath, hostScript, joinPath, labelText, RESTART_PENDING, raw, shCall, userFunction } from './common.js';
+import { buildSystemdTask, predictUnitWritten, SYSTEMD_SCHEMA_PROPERTIES, unitDiffers, type UnitArg, type UnitCheck } from './systemd-unit.js';
 
 export interface ServiceArgs {
   name?: string;
@@ -15,9 +16,14 @@ export interface ServiceArgs {
   command?: string;
   when?: 'changed' | 'always';
   sudo?: boolean;
+  /** manager: systemd (src/steps/systemd-unit.ts). */
+  unit?: UnitArg;
+  scope?: 'system' | 'user';
 }
 export interface ServiceCheck {
   kind: 'service';
+  /** The unit file a systemd service writes (`unit:`). */
+  unit?: UnitCheck;
 }
 
 const ACTIONS = ['restart', 'reload', 'start', 'stop'];
@@ -49,6 +55,7 @@ export const service: StepKind<ServiceArgs, ServiceCheck> = {
         description: 'Run the service manager command with `sudo -n` (for a deploy user that is not root; systemd, sysv and supervisor).',
         examples: [true],
       },
+      ...SYSTEMD_SCHEMA_PROPERTIES,
     },
     if: { properties: { manager: { const: 'command' } }, required: ['manager'] },
     then: { required: ['command'] },
@@ -67,6 +74,7 @@ export const service: StepKind<ServiceArgs, ServiceCheck> = {
     if (!ACTIONS.includes(action)) return void ctx.fail('action', `action must be one of: ${ACTIONS.join(', ')}`);
     const manager = a.manager === undefined ? 'systemd' : String(a.manager);
     if (!MANAGERS.includes(manager)) return void ctx.fail('manager', 'manager must be one of: systemd, sysv, supervisor, command');
+    if (manager !== 'systemd' && (a.unit !== undefined || a.scope !== undefined)) return void ctx.fail(a.unit !== undefined ? 'unit' : 'scope', `unit and scope apply to manager: systemd only (manager is ${manager})`);
     const lines: string[] = [];
     let target: string;
     if (manager === 'command') {
@@ -84,8 +92,13 @@ export const service: StepKind<ServiceArgs, ServiceCheck> = {
     // The restart happened: clear the node's restart-pending marker (see RESTART_PENDING).
     const root = ctx.getVar('root');
     const pending = typeof root === 'string' && root && !checkHostPath(root, 'root') ? hostPath(joinPath(root.replace(/\/+$/, '') || '/', RESTART_PENDING)) : raw("''");
+    if (manager === 'systemd') return buildSystemdTask(ctx, { name: target, action, sudo: a.sudo === true, pending });
     lines.push(shCall('orch_service', manager, action, target, a.sudo === true && manager !== 'command' ? '1' : '0', pending));
     return { script: hostScript(ctx, [COMMAND_SH, SERVICE_SH], ...lines), probes: [], check: { kind: 'service' } };
   },
-  predict: () => 'changed',
+  predict(f, task) {
+    predictUnitWritten(f, task.check);
+    return 'changed';
+  },
+  changesAlone: (f, task) => unitDiffers(f, task.check),
 };

@@ -38,6 +38,7 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
   const lines: string[] = [];
   let changes = 0;
   let maybe = 0;
+  let failing = 0;
   for (const host of plan.targets) {
     const ph = plan.hosts[host]!;
     const where = ph.transport === 'local' ? 'local' : `${ph.user ? `${ph.user}@` : ''}${ph.address}${ph.port && ph.port !== 22 ? `:${ph.port}` : ''}`;
@@ -51,9 +52,11 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
     for (const p of predictions.get(host) ?? []) {
       if (p.status === 'changed') changes++;
       if (p.status === 'maybe') maybe++;
+      if (p.status === 'failed') failing++;
       const text = `${MARK[p.status] ?? ' '} ${p.node ? `${p.node}: ` : ''}${plannedLabel(plan, host, p)}  ${p.status === 'maybe' ? 'may change' : p.status === 'changed' ? 'will change' : p.status}`;
       const paint = p.status === 'changed' || p.status === 'maybe' ? c.change : p.status === 'failed' ? c.fail : p.status === 'skipped' ? c.dim : (s: string) => s;
       lines.push(`  ${paint(text)}`);
+      if (p.reason) lines.push(`    ${c.fail(p.reason)}`);
       const d = diffs?.get(host)?.get(`${p.phase}:${p.step}`);
       if (d) lines.push(...formatDiff(d, c));
     }
@@ -70,8 +73,15 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
   if (total > 0) lines.push(`Upload: ${formatBytes(total)} to ${plural(to, 'host')}${full > total ? ` (${formatBytes(full)} without deltas)` : ''}.`);
   lines.push(offline
     ? `Plan (offline): ${plural(plan.targets.length, 'host')}, ${plural(maybe, 'step')} may change.`
-    : `Plan: ${plural(plan.targets.length, 'host')}, ${plural(changes, 'step')} to change${maybe ? `, ${maybe} may change` : ''}${unreachable.size ? `, ${c.fail(`${unreachable.size} unreachable`)}` : ''}.`);
+    : `Plan: ${plural(plan.targets.length, 'host')}, ${plural(changes, 'step')} to change${maybe ? `, ${maybe} may change` : ''}${failing ? `, ${c.fail(`${plural(failing, 'step')} will fail`)}` : ''}${unreachable.size ? `, ${c.fail(`${unreachable.size} unreachable`)}` : ''}.`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Counts steps predicted `failed` (refused from the facts) over every host. */
+export function countFailing(predictions: Map<string, HostPrediction>): number {
+  let n = 0;
+  for (const p of predictions.values()) for (const s of p) if (s.status === 'failed') n++;
+  return n;
 }
 
 /** Counts pending changes (changed or maybe) over every host. */

@@ -150,7 +150,72 @@ describe('release ids without editing VERSION (issue 11, item 7)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`${join(work, 'web', 'VERSION')}: 2.3.4 -> 2.4.0\n${join(work, 'web', 'package.json')}: 2.3.4 -> 2.4.0\n`);
     expect(JSON.parse(readFileSync(join(work, 'web', 'package.json'), 'utf8'))).toEqual({ name: 'web', version: '2.4.0' });
+    // pyproject.toml: that one value edited, the rest byte for byte.
+    mkdirSync(join(work, 'py'));
+    const toml = "[project]\nname = 'shop'  # ours\nversion = '0.9.1'  # keep me\n\n[tool.ruff]\nline-length = 100\n";
+    writeFileSync(join(work, 'py', 'pyproject.toml'), toml);
+    const py = await orch(['version', 'bump', 'patch', 'py'], env, { cwd: work });
+    expect(py.code, py.stderr).toBe(0);
+    expect(py.stdout).toBe(`${join(work, 'py', 'VERSION')}: 0.9.1 -> 0.9.2\n${join(work, 'py', 'pyproject.toml')}: 0.9.1 -> 0.9.2\n`);
+    expect(readFileSync(join(work, 'py', 'pyproject.toml'), 'utf8')).toBe(toml.replace("'0.9.1'", "'0.9.2'"));
   });
+});
+
+describe('same version, other content (issue 11, item 7)', () => {
+  it('is refused by plan from the facts and by apply with 0 bytes uploaded; the host keeps serving the old release', async () => {
+    const pb = setup('{ source: app }');
+    const a1 = await orch(['apply', pb, '--yes', '--json'], env, { cwd: work });
+    expect(a1.code, a1.stderr).toBe(0);
+    // The counter counts on this transport: the first install sent the bundle.
+    expect(summaryOf(a1.stdout).bytesUploaded).toBeGreaterThan(0);
+    const shaOld = readFileSync(join(work, 'srv', 'versions', '1.0.0', '.orch-installed'), 'utf8').trim();
+    writeFileSync(join(work, 'app', 'page.txt'), 'second\n');
+
+    const p = await orch(['plan', pb], env, { cwd: work });
+    expect(p.code, p.stdout + p.stderr).toBe(4);
+    const shaNew = /this bundle ([0-9a-f]{12})…/.exec(p.stdout)?.[1];
+    expect(shaNew).toBeDefined();
+    expect(shaNew).not.toBe(shaOld.slice(0, 12));
+    const why = `version 1.0.0 is already installed in ${join(work, 'srv', 'versions', '1.0.0')} from another bundle (sha256 ${shaOld.slice(0, 12)}…, this bundle ${shaNew}…): give the new release a new version (bump VERSION, or version: git | timestamp)`;
+    expect(p.stdout).toContain(`! web: install notes 1.0.0  failed\n    ${why}\n  - web: symlink current -> 1.0.0  skipped\n`);
+    expect(p.stdout).toContain('1 step will fail');
+    const pj = await orch(['plan', pb, '--json'], env, { cwd: work });
+    expect(pj.code).toBe(4);
+    expect(JSON.parse(pj.stdout).hosts[0].steps[0]).toMatchObject({ name: 'install notes 1.0.0', status: 'failed', reason: why });
+
+    const a2 = await orch(['apply', pb, '--yes', '--json'], env, { cwd: work });
+    expect(a2.code, a2.stdout + a2.stderr).toBe(4);
+    const s = summaryOf(a2.stdout);
+    expect(s.bytesUploaded).toBe(0);
+    expect(s.hosts[0]).toMatchObject({ host: 'l1', status: 'failed' });
+    expect(s.hosts[0]!.error).toContain(why);
+    // Nothing on the host changed: the old bundle alone, the old release current.
+    expect(readdirSync(join(work, 'srv', '.orch', 'bundles'))).toEqual([`${shaOld}.tar.gz`]);
+    expect(current()).toBe('versions/1.0.0');
+    expect(readFileSync(join(work, 'srv', 'current', 'page.txt'), 'utf8')).toBe('first\n');
+  }, 90_000);
+});
+
+describe.skipIf(!haveTmux())('same version, other content, at a terminal (tmux)', () => {
+  it('apply shows the step as failing with the reason under it, asks nothing, and the host fails with the same words', async () => {
+    const pb = setup('{ source: app }');
+    expect((await orch(['apply', pb, '--yes'], env, { cwd: work })).code).toBe(0);
+    writeFileSync(join(work, 'app', 'page.txt'), 'second\n');
+    const pty = new Pty([process.execPath, ORCH, 'apply', pb], env, { cwd: work, cols: 100, rows: 40 });
+    try {
+      const { code } = await pty.exit();
+      const text = pty.text(true);
+      expect(code, text).toBe(4);
+      expect(text).toMatch(/! web: install notes 1\.0\.0 {2}failed\n {4}version 1\.0\.0 is already installed in \S+\/srv\/versions\/1\.0\.0 from another bundle \(sha256 [0-9a-f]{12}…, this bundle [0-9a-f]{12}…\): give the new release a new version \(bump VERSION, or version: git \| timestamp\)\n {2}- web: symlink current -> 1\.0\.0 {2}skipped/);
+      expect(text).toContain('Plan: 1 host, 0 steps to change, 1 step will fail.');
+      expect(text).not.toContain('Apply these changes?');
+      // Under the failed host, the host's own refusal: the same words.
+      expect(text.split('is already installed in').length - 1).toBeGreaterThanOrEqual(2);
+      expect(readFileSync(join(work, 'srv', 'current', 'page.txt'), 'utf8')).toBe('first\n');
+    } finally {
+      pty.close();
+    }
+  }, 90_000);
 });
 
 describe('plan --offline with a build_on bundle (issue 18, item 2)', () => {

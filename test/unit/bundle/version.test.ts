@@ -99,7 +99,7 @@ describe('bumpVersion', () => {
     const dir = source({ 'pyproject.toml': PYPROJECT });
     expect(await bumpVersion(dir, 'minor')).toEqual({ old: '2.1.0', new: '2.2.0', file: join(dir, 'VERSION'), files: [join(dir, 'VERSION'), join(dir, 'pyproject.toml')] });
     expect(readFileSync(join(dir, 'VERSION'), 'utf8')).toBe('2.2.0\n');
-    expect(readFileSync(join(dir, 'pyproject.toml'), 'utf8')).toBe(PYPROJECT.replace(`version = '2.1.0'`, 'version = "2.2.0"'));
+    expect(readFileSync(join(dir, 'pyproject.toml'), 'utf8')).toBe(PYPROJECT.replace(`version = '2.1.0'`, `version = '2.2.0'`));
     expect(readPyprojectProject(readFileSync(join(dir, 'pyproject.toml'), 'utf8'))).toEqual({ name: 'shop', version: '2.2.0' });
     expect((await detectVersion(dir)).value).toBe('2.2.0');
   });
@@ -110,9 +110,46 @@ describe('bumpVersion', () => {
     const dir = source({ VERSION: '0.4.0\n', 'package.json': pkg, 'package-lock.json': lock });
     const r = await bumpVersion(dir, 'patch');
     expect(r.files).toEqual([join(dir, 'VERSION'), join(dir, 'package.json'), join(dir, 'package-lock.json')]);
-    expect(readFileSync(join(dir, 'package.json'), 'utf8')).toBe('{\n    "name": "web",\n    "version": "0.4.1",\n    "dependencies": {\n        "a": "^1"\n    }\n}\n');
+    expect(readFileSync(join(dir, 'package.json'), 'utf8')).toBe(pkg.replace('"0.4.0"', '"0.4.1"'));
     expect(readFileSync(join(dir, 'package-lock.json'), 'utf8')).toBe(lock.replaceAll('"0.4.0"', '"0.4.1"'));
     expect(readdirSync(dir).sort()).toEqual(['VERSION', 'package-lock.json', 'package.json']);
+  });
+
+  it('edits package.json minimally: CRLF line ends, compact objects, no final newline all kept', async () => {
+    const pkg = '{"name":"web",  "version" : "1.0.0",\r\n "scripts":{"a":"b"},"x":[1,2]}';
+    const dir = source({ 'package.json': pkg });
+    await bumpVersion(dir, 'major');
+    expect(readFileSync(join(dir, 'package.json'), 'utf8')).toBe(pkg.replace('"1.0.0"', '"2.0.0"'));
+  });
+
+  it('edits pyproject.toml as TOML: a version = line inside a multi-line string is not the version; double quotes and comments kept', async () => {
+    const text = '[project]\nname = "shop"\ndescription = """\nversion = "0.0.0" is not the version\n"""\nversion = "1.2.3"   # bumped by orch\ndependencies = ["flask>=3"]\n\n[tool.setuptools]\nversion = "x"\n';
+    const dir = source({ 'pyproject.toml': text });
+    expect(readPyprojectProject(text)).toEqual({ name: 'shop', version: '1.2.3' });
+    await bumpVersion(dir, 'patch');
+    expect(readFileSync(join(dir, 'pyproject.toml'), 'utf8')).toBe(text.replace('version = "1.2.3"', 'version = "1.2.4"'));
+  });
+
+  it.each([
+    ['a dotted key', 'project.version = "1.0.0"\nproject.name = "x"\n'],
+    ['an inline table', 'project = { name = "x", version = "1.0.0" }\n'],
+  ])('refuses to guess when [project] version is %s; nothing is written', async (_n, text) => {
+    const dir = source({ 'pyproject.toml': text });
+    await expect(bumpVersion(dir, 'patch')).rejects.toThrow(`${join(dir, 'pyproject.toml')}: cannot update [project] version in place (it is not one \`version = "..."\` line of the [project] table); edit it by hand`);
+    expect(readdirSync(dir)).toEqual(['pyproject.toml']);
+    expect(readFileSync(join(dir, 'pyproject.toml'), 'utf8')).toBe(text);
+  });
+
+  it('an invalid pyproject.toml is an error with line and column', async () => {
+    const dir = source({ 'pyproject.toml': '[project]\nname = "x\nversion = "1.0.0"\n' });
+    await expect(detectVersion(dir)).rejects.toThrow(`${join(dir, 'pyproject.toml')}:2:10: invalid TOML: control characters are not allowed in strings`);
+  });
+
+  it('a dynamic version in pyproject.toml is left alone', async () => {
+    const text = '[project]\nname = "x"\ndynamic = ["version"]\n';
+    const dir = source({ VERSION: '1.0.0\n', 'pyproject.toml': text });
+    expect((await bumpVersion(dir, 'minor')).files).toEqual([join(dir, 'VERSION')]);
+    expect(readFileSync(join(dir, 'pyproject.toml'), 'utf8')).toBe(text);
   });
 
   it('leaves metadata without a version field alone', async () => {

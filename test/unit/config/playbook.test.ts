@@ -177,6 +177,16 @@ describe('loadPlaybook: invalid playbooks', () => {
       { 'main.yml': 'steps:\n  - service: { manager: command }\n' },
       ['D/main.yml:2:5: steps[0].service: missing "command"'],
     ],
+    [
+      'systemd unit of a wrong type, with two sources, a wrong scope',
+      { 'main.yml': 'steps:\n  - service: { name: a, unit: 5 }\n  - service: { name: a, unit: { content: x, template: y } }\n  - service: { name: a, unit: {}, scope: usr }\n' },
+      [
+        'D/main.yml:2:25: steps[0].service.unit: must be a string or a map',
+        'D/main.yml:3:25: steps[1].service.unit: needs exactly one of: content, template (found: content, template)',
+        'D/main.yml:4:25: steps[2].service.unit: needs one of: content, template',
+        'D/main.yml:4:35: steps[2].service.scope: must be one of: system, user',
+      ],
+    ],
     ['a step with no kind', { 'main.yml': 'steps:\n  - name: nothing\n' }, [`D/main.yml:2:5: steps[0]: needs one of: ${STEP_KINDS}`]],
     [
       'a step with two kinds',

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMAND_SH, DELTA_SH, INSTALL_SH, PRELUDE_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
+import { sameVersionMessage } from '../../../src/steps/install.js';
 import { runBash } from '../../harness/bash.js';
 
 const LIBS = [PRELUDE_SH, COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH];
@@ -76,7 +77,17 @@ describe('install.sh', () => {
     mkdirSync(path.join(root, 'versions/1.0'), { recursive: true });
     writeFileSync(path.join(root, 'versions/1.0/.orch-installed'), `${'b'.repeat(64)}\n`);
     const r = runBash(LIBS, call(root, 'a'.repeat(64), 0), [root, '', '', '']);
-    expect(r.stderr).toBe(`version 1.0 is already installed in ${root}/versions/1.0 from another bundle (sha256 ${'b'.repeat(64)}, this bundle ${'a'.repeat(64)}): give the new release a new version\n`);
+    expect(r.stderr).toBe(`version 1.0 is already installed in ${root}/versions/1.0 from another bundle (sha256 ${'b'.repeat(12)}…, this bundle ${'a'.repeat(12)}…): give the new release a new version (bump VERSION, or version: git | timestamp)\n`);
+  });
+  it.each(['1.0.0+g1a2b3c4.dirty', '1.0.0+20261201120000', '2.0'])('refuses %s installed from another bundle in the words plan uses (sameVersionMessage), reading no payload', (v) => {
+    const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));
+    mkdirSync(path.join(root, 'versions', v), { recursive: true });
+    writeFileSync(path.join(root, 'versions', v, '.orch-installed'), `${'b'.repeat(64)}\n`);
+    // PAYLOAD 1 with bytes on stdin: the refusal comes before any of them is read or stored.
+    const r = runBash(LIBS, `orch_install 1 "" "" "" "$1" "$2" ${'a'.repeat(64)} x '' ''`, [root, v], { stdin: 'not a tarball' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`${sameVersionMessage(root, v, 'b'.repeat(64), 'a'.repeat(64))}\n`);
+    expect(existsSync(path.join(root, '.orch', 'bundles'))).toBe(false);
   });
   it('refuses a payload with the wrong sha256 and a failing install.sh', () => {
     const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));

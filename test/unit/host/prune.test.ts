@@ -23,6 +23,16 @@ describe('prune.sh', () => {
     expect(existsSync(path.join(root, `.orch/bundles/${'c'.repeat(64)}.tar.gz`))).toBe(false);
     expect(runBash(LIBS, 'orch_prune "$1" 1', [root]).stdout).toBe('::orch:: status=ok\n');
   });
+  it('orders build-metadata release ids (1.0.0+g<sha>, +<timestamp>) by install time, not by name', () => {
+    // Semver sorts build metadata as equal, and git shas sort at random: the marker's mtime decides.
+    const ids = ['1.0.0+gffff111', '1.0.0+gffff111.dirty', '1.0.0+g0000aaa', '1.0.0+20261201120000'];
+    const root = appRoot(ids, '1.0.0+20261201120000');
+    ids.forEach((v, i) => utimesSync(path.join(root, `versions/${v}/.orch-installed`), 2000 + i, 2000 + i));
+    expect(runBash(LIBS, 'orch_versions "$1"', [root]).stdout).toBe(`${[...ids].reverse().join('\n')}\n`);
+    const r = runBash(LIBS, 'orch_prune "$1" 2', [root]);
+    expect(r.stdout).toBe('::orch:: pruned=1.0.0+gffff111.dirty 1.0.0+gffff111.dirtysha\n::orch:: pruned=1.0.0+gffff111 1.0.0+gffff111sha\n::orch:: status=changed\n');
+    expect(readdirSync(path.join(root, 'versions')).sort()).toEqual(['1.0.0+20261201120000', '1.0.0+g0000aaa']);
+  });
   it('is ok on a root without versions', () => {
     expect(runBash(LIBS, 'orch_prune "$1" 5', ['/nonexistent-orch']).stdout).toBe('::orch:: status=ok\n');
   });

@@ -1,7 +1,7 @@
 /** The `install` step kind: exact script, probes, label and its prediction table. */
 import { describe, expect, it } from 'vitest';
 import { COMMAND_SH, DELTA_SH, INSTALL_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
-import { install } from '../../../src/steps/install.js';
+import { install, sameVersionMessage } from '../../../src/steps/install.js';
 import { BUNDLE, buildStep, facts, scriptOf } from './helpers.js';
 
 const A = 'a'.repeat(64);
@@ -49,7 +49,7 @@ describe('install', () => {
     ['no facts', {}, 'maybe'],
     ['not installed', { [MARKER]: null }, 'changed'],
     ['installed from this bundle', { [MARKER]: `${A}\n` }, 'ok'],
-    ['installed from another bundle (fails at apply)', { [MARKER]: `${B}\n` }, 'changed'],
+    ['installed from another bundle (refused)', { [MARKER]: `${B}\n` }, 'failed'],
     ['recorded bad with this sha256', { [MARKER]: null, 'read:/srv/shop/.orch/state.json': JSON.stringify({ bad: { '1.2.0': A } }) }, 'skipped'],
     ['recorded bad with another sha256', { [MARKER]: null, 'read:/srv/shop/.orch/state.json': JSON.stringify({ bad: { '1.2.0': B } }) }, 'changed'],
   ])('predicts %s', (_n, f, want) => {
@@ -62,6 +62,23 @@ describe('install', () => {
     expect(f.get('versions:/srv/shop')).toBe('1.2.0\n1.1.0\n1.0.0');
     expect(install.hasPayload!(f, task as never)).toBe(true);
     expect(install.predict(f, task as never)).toBe('ok');
+  });
+
+  it('refuses, from the marker fact, a version installed from another bundle; nothing else', () => {
+    expect(install.refuse!(facts({ [MARKER]: `${B}\n` }), task as never)).toBe(
+      `version 1.2.0 is already installed in /srv/shop/versions/1.2.0 from another bundle (sha256 ${B.slice(0, 12)}…, this bundle ${A.slice(0, 12)}…): give the new release a new version (bump VERSION, or version: git | timestamp)`);
+    expect(install.refuse!(facts({ [MARKER]: `${A}\n` }), task as never)).toBeUndefined();
+    expect(install.refuse!(facts({ [MARKER]: null }), task as never)).toBeUndefined();
+    expect(install.refuse!(facts({}), task as never)).toBeUndefined();
+  });
+
+  it('an uncommitted version: git id is told to commit', () => {
+    expect(sameVersionMessage('/srv/shop/', '1.2.0+g1a2b3c4.dirty', B, A)).toBe(
+      `version 1.2.0+g1a2b3c4.dirty is already installed in /srv/shop/versions/1.2.0+g1a2b3c4.dirty from another bundle (sha256 ${B.slice(0, 12)}…, this bundle ${A.slice(0, 12)}…): give the new release a new version (commit the changes, or use version: timestamp)`);
+  });
+
+  it('sends no payload to a refused install (the host fails before reading a byte)', () => {
+    expect(install.hasPayload!(facts({ [MARKER]: `${B}\n`, [`exists:${BFILE}`]: null }), task as never)).toBe(true);
   });
 
   it('has the payload when the bundle file is there or the version is installed', () => {

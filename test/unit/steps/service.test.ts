@@ -1,6 +1,7 @@
 /** The `service` step kind: exact script per manager, label and its prediction table. */
 import { describe, expect, it } from 'vitest';
-import { COMMAND_SH, SERVICE_SH } from '../../../src/host/embedded.generated.js';
+import { createHash } from 'node:crypto';
+import { COMMAND_SH, SERVICE_SH, SYSTEMD_SH } from '../../../src/host/embedded.generated.js';
 import { service } from '../../../src/steps/service.js';
 import { buildStep, facts, scriptOf } from './helpers.js';
 
@@ -8,7 +9,6 @@ const PENDING = '/srv/shop/.orch/restart-pending';
 
 describe('service', () => {
   it.each([
-    [{ name: '{{app}}' }, 'service restart shop', `orch_service systemd restart shop 0 ${PENDING}`],
     [{ name: 'shop', action: 'reload', manager: 'supervisor', sudo: true }, 'service reload shop', `orch_service supervisor reload shop 1 ${PENDING}`],
     [{ name: 'my app', action: 'stop', manager: 'sysv' }, 'service stop my app', `orch_service sysv stop 'my app' 0 ${PENDING}`],
   ])('%j: label %s, one call line', (args, label, call) => {
@@ -16,6 +16,50 @@ describe('service', () => {
     expect(r.problems).toEqual([]);
     expect(r.label).toBe(label);
     expect(r.task!.script).toBe(scriptOf([COMMAND_SH, SERVICE_SH], call));
+  });
+
+  it.each([
+    [{ name: '{{app}}' }, 'service restart shop', `systemd_service system 0 shop restart ${PENDING}`],
+    [{ name: 'shop', action: 'reload', sudo: true }, 'service reload shop', `systemd_service system 1 shop reload ${PENDING}`],
+    [{ name: 'shop', manager: 'systemd', scope: 'user', action: 'stop' }, 'service stop shop', `systemd_service user 0 shop stop ${PENDING}`],
+  ])('systemd %j: label %s, systemd.sh and one call line, no probe', (args, label, call) => {
+    const r = buildStep(service, args as never);
+    expect(r.problems).toEqual([]);
+    expect(r.label).toBe(label);
+    expect(r.task!.script).toBe(scriptOf([SYSTEMD_SH], call));
+    expect(r.task!.probes).toEqual([]);
+    expect(r.task!.check).toEqual({ kind: 'service' });
+  });
+
+  const UNIT = "[Unit]\nDescription=shop\n[Service]\nExecStart='/srv/shop/current/bin/shop'\n";
+  const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+  it.each([
+    ['text', { unit: '[Unit]\nDescription={{app}}\n[Service]\nExecStart=\'{{root}}/current/bin/shop\'\n' }, {}, '/etc/systemd/system/shop.service', '/etc/systemd/system/shop.service'],
+    ['content', { unit: { content: '[Unit]\nDescription={{app}}\n[Service]\nExecStart=\'{{root}}/current/bin/shop\'\n' } }, {}, '/etc/systemd/system/shop.service', '/etc/systemd/system/shop.service'],
+    ['template, scope user', { unit: { template: 'units/shop.hbs' }, scope: 'user' }, { 'units/shop.hbs': '[Unit]\nDescription={{app}}\n[Service]\nExecStart=\'{{root}}/current/bin/shop\'\n' }, '~/.config/systemd/user/shop.service', '"$HOME"/.config/systemd/user/shop.service'],
+  ])('unit as %s: rendered like put, passed quoted, its sha256 probed', (_n, extra, files, path, qpath) => {
+    const r = buildStep(service, { name: 'shop', ...extra } as never, { files });
+    expect(r.problems).toEqual([]);
+    const scope = (extra as { scope?: string }).scope ?? 'system';
+    expect(r.task!.script).toBe(scriptOf([SYSTEMD_SH], `systemd_service ${scope} 0 shop restart ${PENDING} ${qpath} '[Unit]\nDescription=shop\n[Service]\nExecStart='\\''/srv/shop/current/bin/shop'\\''\n'`));
+    expect(r.task!.probes).toEqual([{ kind: 'sha256', path }]);
+    expect(r.task!.check).toEqual({ kind: 'service', unit: { path, sha256: sha(UNIT) } });
+  });
+
+  it('a unit named with its type keeps it: shop.socket', () => {
+    expect(buildStep(service, { name: 'shop.socket', unit: 'x' } as never).task!.probes).toEqual([{ kind: 'sha256', path: '/etc/systemd/system/shop.socket' }]);
+  });
+
+  it('a differing unit file is a change of its own (runs whatever the node did); the same one is not; offline: not', () => {
+    const t = buildStep(service, { name: 'shop', unit: UNIT } as never).task!;
+    const k = 'sha256:/etc/systemd/system/shop.service';
+    expect(service.changesAlone!(facts({ [k]: 'f'.repeat(64) }), t as never)).toBe(true);
+    expect(service.changesAlone!(facts({ [k]: null }), t as never)).toBe(true);
+    expect(service.changesAlone!(facts({ [k]: sha(UNIT) }), t as never)).toBe(false);
+    expect(service.changesAlone!(facts({}), t as never)).toBe(false);
+    const f = facts({ [k]: null });
+    expect(service.predict(f, t as never)).toBe('changed');
+    expect(f.get(k)).toBe(sha(UNIT));
   });
 
   it('manager command: the command is a function (bash -n checks it); no var root: no marker', () => {
@@ -28,6 +72,11 @@ describe('service', () => {
     [{ name: 'x', action: 'bounce' }, ['action: action must be one of: restart, reload, start, stop']],
     [{ manager: 'command' }, ['(step): service with manager: command needs "command"']],
     [{ manager: 'supervisor' }, ['(step): service with manager: supervisor needs "name"']],
+    [{ name: 'x', manager: 'supervisor', unit: 'x' }, ['unit: unit and scope apply to manager: systemd only (manager is supervisor)']],
+    [{ name: 'x', scope: 'user', sudo: true }, ["sudo: scope: user runs the SSH user's own systemctl --user: sudo does not apply"]],
+    [{ name: 'x', scope: 'global' }, ['scope: scope must be system or user']],
+    [{ name: 'a/b', unit: 'x' }, ['name: a service with unit: needs a unit name that is a file name (letters, digits, _ . @ : - \\), got "a/b"']],
+    [{ name: 'x', unit: { template: 'missing.hbs' } }, ['unit.template: cannot read missing.hbs']],
   ])('refuses %j', (args, want) => {
     expect(buildStep(service, args as never).problems).toEqual(want);
   });

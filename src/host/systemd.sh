@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# The `service` step with manager: systemd: system or user units, and a unit file orch
+# writes (`unit:`). Needs prelude.sh.
+
+# systemd_ctl SCOPE SUDO ARGS...: `systemctl ARGS` (SCOPE system), or `systemctl --user
+# ARGS` (SCOPE user, the SSH user's own manager; XDG_RUNTIME_DIR is set to
+# /run/user/UID when unset and that folder exists, as a login session has it, so
+# systemctl finds the user's bus over SSH). SUDO `1` wraps it in `sudo -n` (system only).
+systemd_ctl() {
+  local scope=$1 sudo=$2
+  shift 2
+  if [ "$scope" = user ]; then
+    if [ -z "${XDG_RUNTIME_DIR:-}" ] && [ -d "/run/user/$(id -u)" ]; then
+      XDG_RUNTIME_DIR="/run/user/$(id -u)"
+      export XDG_RUNTIME_DIR
+    fi
+    systemctl --user "$@"
+  elif [ "$sudo" = 1 ]; then
+    sudo -n systemctl "$@"
+  else
+    systemctl "$@"
+  fi
+}
+
+# systemd_write_unit SUDO FILE TEXT: makes FILE hold exactly TEXT (mode 0644): written to
+# a temp name in FILE's folder (created when missing), then renamed into place, so
+# systemd never reads half a unit. Prints `changed` when FILE was written, `ok` when it
+# already held TEXT. SUDO `1` writes through `sudo -n` (a root-owned unit folder).
+systemd_write_unit() {
+  local sudo=$1 file=$2 text=$3 dir tmp part
+  dir=$(dirname -- "$file")
+  if [ -f "$file" ] && [ "$(cat -- "$file"; printf x)" = "${text}x" ]; then
+    printf 'ok\n'
+    return 0
+  fi
+  tmp=$(mktemp "${TMPDIR:-/tmp}/orch-unit.XXXXXX")
+  printf '%s' "$text" > "$tmp"
+  part="$dir/.$(basename -- "$file").orch-tmp.$$"
+  if [ "$sudo" = 1 ]; then
+    sudo -n mkdir -p -- "$dir" && sudo -n install -m 0644 -- "$tmp" "$part" && sudo -n mv -f -- "$part" "$file"
+  else
+    mkdir -p -- "$dir" && install -m 0644 -- "$tmp" "$part" && mv -f -- "$part" "$file"
+  fi || { rm -f -- "$tmp"; orch_fail "cannot write unit file $file"; }
+  rm -f -- "$tmp"
+  printf 'changed\n'
+}
+
+# systemd_service SCOPE SUDO NAME ACTION PENDING [FILE TEXT]: with FILE, first makes the
+# unit file FILE hold TEXT and runs `daemon-reload` when that changed it; then `systemctl
+# ACTION NAME` (restart | reload | start | stop), its output on stderr when it fails.
+# Removes the restart-pending marker PENDING ('' = none) and prints status changed.
+systemd_service() {
+  local scope=$1 sudo=$2 name=$3 action=$4 pending=$5 file=${6:-} text=${7:-} wrote out ctl=systemctl
+  if [ "$scope" = user ]; then ctl='systemctl --user'; fi
+  if [ -n "$file" ]; then
+    wrote=$(systemd_write_unit "$sudo" "$file" "$text") || exit 1
+    if [ "$wrote" = changed ]; then
+      printf 'unit %s written\n' "$file"
+      out=$(systemd_ctl "$scope" "$sudo" daemon-reload 2>&1) || orch_fail "$ctl daemon-reload failed: $out"
+    fi
+  fi
+  out=$(systemd_ctl "$scope" "$sudo" "$action" -- "$name" 2>&1) || orch_fail "$ctl $action $name failed: $out"
+  [ -z "$out" ] || printf '%s\n' "$out"
+  if [ -n "$pending" ]; then rm -f -- "$pending"; fi
+  orch_status changed
+}
