@@ -7,6 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Session, type GatheredFacts } from '../engine/apply-plan.js';
+import { badReleaseMessage } from '../engine/bad-release.js';
 import { preparePlan, type Prepared, type PrepareOptions } from '../engine/prepare.js';
 import { ConfigError, OrchError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../model/plan.js';
@@ -207,7 +208,15 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       pending: countPending(predictions),
       ...(notes && { notes }),
     }))}\n`);
-  } else out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes)));
+  } else {
+    const refused = new Map<string, string>();
+    for (const h of plan.targets) {
+      const f = facts.byHost.get(h);
+      const msg = f && badReleaseMessage(h, plan.phases.flatMap((p) => p.steps.flatMap((s) => (s.tasks[h] ? [s.tasks[h]!] : []))), f);
+      if (msg) refused.set(h, msg);
+    }
+    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refused)));
+  }
   if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
   if (remoteProblems.length) {
@@ -302,6 +311,8 @@ export interface ApplyMode {
   showPlan: boolean;
   /** Seconds to wait for another run's host lock. */
   lockWait: number;
+  /** converge: a release recorded bad is skipped quietly (cron), not a failed host. */
+  skipBad?: boolean;
   /** Called after facts were read, before anything changes; may throw ExitRequest to refuse. */
   precheck?: (session: Session, facts: GatheredFacts) => void;
 }
@@ -328,6 +339,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
   // Stages never overlap: facts progress (cleared) -> the plan -> the prompt -> live progress.
   const status = statusLine(opts, write !== out);
   const session = await newSession(plan, masker, opts, opts.json ? renderer : factsProgress(plan, status), { waitSeconds: mode.lockWait });
+  session.skipBad = mode.skipBad === true;
   let interrupted: Promise<void> | undefined;
   const onSigint = (): void => {
     if (interrupted) {

@@ -233,6 +233,8 @@ export function compilePlan(input: CompileInput): CompileResult {
     const mf = parseMaxFail(n.spec.max_fail);
     if (typeof mf === 'string') report(n.spec.src.file, [...n.spec.src.path, 'max_fail'], mf);
     else if (mf) phase.maxFail = mf;
+    // Rolling deploys stop at the first failing batch unless max_fail says otherwise (Ansible's serial).
+    else if (n.spec.serial !== undefined) phase.maxFail = { count: 0 };
     phases.push(phase);
   }
 

@@ -33,7 +33,7 @@ export function formatHostBytes(b: HostBytes | undefined): string {
  * `palette` (default none); `diffs` (--diff) under their steps; `bytes` (engine/payloads.ts)
  * adds what each host receives to its header line, and the total before the last line.
  */
-export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN, diffs?: PlanDiffs, bytes?: Map<string, HostBytes>): string {
+export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN, diffs?: PlanDiffs, bytes?: Map<string, HostBytes>, refused?: Map<string, string>): string {
   const c = palette;
   const lines: string[] = [];
   let changes = 0;
@@ -48,6 +48,9 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
       lines.push(`  ${c.fail(`! unreachable: ${err}`)}`);
       continue;
     }
+    // A release recorded bad on this host: apply fails the host (exit 4), so say so here.
+    const no = refused?.get(host);
+    if (no) lines.push(`  ${c.fail(`! ${no}`)}`);
     for (const p of predictions.get(host) ?? []) {
       if (p.status === 'changed') changes++;
       if (p.status === 'maybe') maybe++;
