@@ -21,10 +21,11 @@ supervisor_ctl() {
   "${cmd[@]}" "$@"
 }
 
-# supervisor_check CONFIG SERVER_URL SUDO NAME WANT: every process of NAME's group is in
-# state WANT (RUNNING or STOPPED; STOPPED also accepts EXITED); else fails with the status.
+# supervisor_check CONFIG SERVER_URL SUDO NAME WANT ACTION OUTPUT: every process of NAME's
+# group is in state WANT (RUNNING or STOPPED; STOPPED also accepts EXITED); else fails
+# with `supervisorctl ACTION NAME: OUTPUT` and the status.
 supervisor_check() {
-  local conf=$1 url=$2 sudo=$3 name=$4 want=$5 st proc state rest n=0 bad=0
+  local conf=$1 url=$2 sudo=$3 name=$4 want=$5 action=$6 output=$7 st proc state rest n=0 bad=0
   st=$(supervisor_ctl "$conf" "$url" "$sudo" status "$name:*" 2>&1) || true
   while read -r proc state rest; do
     [ -n "$proc" ] || continue
@@ -34,7 +35,8 @@ supervisor_check() {
       *) bad=1 ;;
     esac
   done <<< "$st"
-  if [ "$n" = 0 ] || [ "$bad" = 1 ]; then orch_fail "supervisor: $name is not ${want} after the action:
+  if [ "$n" = 0 ] || [ "$bad" = 1 ]; then orch_fail "supervisorctl $action $name: $output
+$name is not ${want} after it:
 $st"; fi
   printf '%s\n' "$st"
 }
@@ -64,8 +66,8 @@ supervisor_service() {
   esac
   printf '%s\n' "$out"
   if [ "$action" = stop ]; then
-    supervisor_check "$conf" "$url" "$sudo" "$name" STOPPED
+    supervisor_check "$conf" "$url" "$sudo" "$name" STOPPED "$action" "$out"
   else
-    supervisor_check "$conf" "$url" "$sudo" "$name" RUNNING
+    supervisor_check "$conf" "$url" "$sudo" "$name" RUNNING "$action" "$out"
   fi
 }

@@ -70,6 +70,6 @@ describe.skipIf(!SUPERVISORD)('supervisor.sh (real supervisord, own config and s
     writeConf(['command=/nonexistent/app']);
     const r = svc('restart');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/supervisor: web is not RUNNING after the action:\nweb\s+(FATAL|BACKOFF|STOPPED)/);
+    expect(r.stderr).toMatch(/^supervisorctl (restart|start) web: [\s\S]*\nweb is not RUNNING after it:\nweb\s+(FATAL|BACKOFF|STOPPED)/);
   });
 });
