@@ -244,7 +244,7 @@ export class Session {
     });
     const { aborted } = await runPhases(this.plan, this.opts.forks, {
       isFailed: (h) => this.record.isFailed(h),
-      runLane: (pi, h) => executor.runLane(pi, h),
+      runLane: (pi, h, from, to) => executor.runLane(pi, h, from, to),
       emit: (e) => this.#emitFn(e),
       interrupted: () => (this.record.interrupted ? 'interrupted' : undefined),
     });

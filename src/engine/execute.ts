@@ -50,6 +50,8 @@ export interface ExecuteContext {
 export class Executor {
   /** `host\0root` of every app whose `current` this run switched (service-failure rollbacks). */
   readonly #switched = new Set<string>();
+  /** `phase\0host` of every lane in which a step changed the host so far. */
+  readonly #changedLanes = new Set<string>();
 
   constructor(private readonly ctx: ExecuteContext) {}
 
@@ -66,13 +68,19 @@ export class Executor {
     return undefined;
   }
 
-  /** One host's steps of phase `pi`. Failures are recorded in the run record, never thrown. */
-  async runLane(pi: number, host: string): Promise<void> {
+  /**
+   * One host's steps of phase `pi` at positions `from` to `to` - 1 (all by default: a
+   * rolling phase runs its staged steps first, the rest in its batch; see lanes.ts).
+   * Whether an earlier part changed the host carries over (`when: changed`).
+   * Failures are recorded in the run record, never thrown.
+   */
+  async runLane(pi: number, host: string, from = 0, to?: number): Promise<void> {
     const { plan, record } = this.ctx;
     const phase = plan.phases[pi]!;
-    const items = phase.steps.flatMap((step) => (step.tasks[host] ? [{ step, task: step.tasks[host]! }] : []));
+    const items = phase.steps.slice(from, to).flatMap((step) => (step.tasks[host] ? [{ step, task: step.tasks[host]! }] : []));
     const facts = this.ctx.predicted.facts.get(host);
-    let changed = false;
+    const laneKey = `${pi}\0${host}`;
+    let changed = this.#changedLanes.has(laneKey);
     let forceSend = -1;
     let i = 0;
     const started = new Set<number>();
@@ -89,7 +97,10 @@ export class Executor {
     const report = (step: PlanStep, status: StepStatus, ms: number, res?: SegmentResult): void => {
       start(step);
       record.count(host, phase.node, stepLabel(step, host), status);
-      if (status === 'changed') changed = true;
+      if (status === 'changed') {
+        changed = true;
+        this.#changedLanes.add(laneKey);
+      }
       this.ctx.emit({ type: 'step-end', ...base(step), status, ms, ...(res && this.#outputOf(res)) });
     };
     // A release recorded bad on this host is refused loudly, never silently skipped (issue 11).

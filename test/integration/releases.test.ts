@@ -137,7 +137,8 @@ steps:
     expect(st.history.at(-1)).toMatchObject({ action: 'bad', version: '1.3.0', reason: 'service' });
     expect(readlinkSync(onHost(h2, 'srv/web/current'))).toBe('versions/1.1.0');
     expect(readlinkSync(onHost(h3, 'srv/web/current'))).toBe('versions/1.2.0');
-    expect(existsSync(onHost(h3, 'srv/web/versions/1.3.0'))).toBe(false);
+    // Staged (installed) before the first batch switched, never switched to.
+    expect(existsSync(onHost(h3, 'srv/web/versions/1.3.0/.orch-installed'))).toBe(true);
     expect(await get(h3, '/health')).toBe('ok 1.2.0 200');
   }, 180_000);
 
