@@ -343,6 +343,7 @@ function makeStepContext(
     fail,
     sha256: input.sha256,
     memo: scriptMemo,
+    nodeRollback: n.spec.rollback !== false,
     restartFollows: (n.spec.steps ?? []).slice((n.spec.steps ?? []).indexOf(step) + 1).some((st) => st.kind === 'service'),
   };
 }

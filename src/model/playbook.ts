@@ -44,6 +44,8 @@ export interface NodeSpec {
   nodes?: [string, NodeSpec][];
   serial?: SerialSpec;
   max_fail?: number | string;
+  /** `rollback: false`: a failed start of a new release keeps it in place (default: roll back; issue 11). */
+  rollback?: boolean;
   on?: string;
   /**
    * `actions:` named step lists, in file order, never part of apply; run one with

@@ -104,7 +104,7 @@ export const healthcheck: StepKind<HealthcheckArgs, HealthcheckCheck> = {
       call = shCall('orch_healthcheck', retries, interval, 'orch_probe_http', timeout, expect, url.toString(), host, port, `${url.pathname}${url.search}`);
     }
     const task: TaskOf<HealthcheckCheck> = { script: hostScript(ctx, [HEALTHCHECK_SH], call), probes: [], check: { kind: 'healthcheck' } };
-    if (a.rollback !== false) {
+    if (a.rollback ?? ctx.nodeRollback) {
       const root = requireRoot(ctx, 'healthcheck');
       const app = appName(ctx, ctx.bundle);
       if (root === undefined) return undefined;

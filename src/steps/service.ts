@@ -137,7 +137,7 @@ export const service: StepKind<ServiceArgs, ServiceCheck> = {
     }
     // A failed start after this run switched `current` is a failed release (issue 11): back to
     // the release before, services restarted, the version recorded bad. `rollback: false` opts out.
-    if (a.rollback !== false && ctx.bundle && rootPath !== undefined && action !== 'stop') {
+    if ((a.rollback ?? ctx.nodeRollback) && ctx.bundle && rootPath !== undefined && action !== 'stop') {
       task.rollback = { root: rootPath, app: appName(ctx, ctx.bundle) ?? ctx.bundle.name, version: ctx.bundle.version, sha256: ctx.bundle.sha256, script: rollbackScript(rootPath, ctx.memo), afterSwitch: true };
     }
     return task;

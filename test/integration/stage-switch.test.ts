@@ -5,7 +5,8 @@
  * Measured from the hosts' state.json history timestamps: every install starts before
  * the first switch, and the first-to-last switch span is shorter than one install
  * (an install's `after:` sleeps 3 s; unstaged, the span would be at least 2 installs).
- * A host whose install fails never switches, nor (max_fail 0) does any other.
+ * A host whose install fails never switches, nor (max_fail 0) does any other. A node
+ * with `rollback: false` keeps a release that fails its healthcheck.
  */
 import { copyFileSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,5 +92,18 @@ steps:
     }
     // The others did stage it: the next apply only switches.
     for (const n of ['h1', 'h3']) expect(history(fleet.hosts.find((h) => h.name === n)!).at(-1)).toMatchObject({ action: 'install', version: '1.1.0' });
+  }, 180_000);
+
+  it('a node with rollback: false keeps a release that fails its healthcheck (the host fails, nothing is recorded bad)', async () => {
+    writeFileSync(pb, playbook('[ {{host.name}} != h2 ] || touch {{release.dir}}/UNHEALTHY').replace('serial: 1\n', 'rollback: false\n'));
+    writeApp('1.2.0');
+    const r = await orch(['apply', pb], env);
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    expect(r.stdout + r.stderr).not.toMatch(/rolled back/);
+    const h2 = fleet.hosts.find((h) => h.name === 'h2')!;
+    expect(readlinkSync(onHost(h2, 'srv/web/current'))).toBe('versions/1.2.0');
+    expect(await get(h2)).toBe('unhealthy 1.2.0 500');
+    expect(JSON.parse(readFileSync(onHost(h2, 'srv/web/.orch/state.json'), 'utf8')).bad ?? {}).toEqual({});
+    for (const n of ['h1', 'h3']) expect(await get(fleet.hosts.find((h) => h.name === n)!)).toBe('ok 1.2.0 200');
   }, 180_000);
 });
