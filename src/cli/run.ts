@@ -7,7 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Session, type GatheredFacts } from '../engine/apply-plan.js';
-import { badReleaseMessage } from '../engine/bad-release.js';
+import { refusedHosts } from '../engine/bad-release.js';
 import { preparePlan, type Prepared, type PrepareOptions } from '../engine/prepare.js';
 import { ConfigError, OrchError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../model/plan.js';
@@ -209,13 +209,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       ...(notes && { notes }),
     }))}\n`);
   } else {
-    const refused = new Map<string, string>();
-    for (const h of plan.targets) {
-      const f = facts.byHost.get(h);
-      const msg = f && badReleaseMessage(h, plan.phases.flatMap((p) => p.steps.flatMap((s) => (s.tasks[h] ? [s.tasks[h]!] : []))), f);
-      if (msg) refused.set(h, msg);
-    }
-    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refused)));
+    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refusedHosts(plan, facts.byHost))));
   }
   if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
@@ -364,7 +358,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     if (!interrupted) {
       mode.precheck?.(session, facts);
       const diffs = opts.diff ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
-      if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await session.payloadBytes(prediction))));
+      if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await session.payloadBytes(prediction), mode.skipBad ? undefined : refusedHosts(plan, facts.byHost))));
       if (mode.confirm && !opts.json && countPending(predictions) > 0) {
         const answer = await confirm('Apply these changes? [y/N] ');
         if (answer !== true) {

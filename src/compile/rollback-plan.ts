@@ -55,6 +55,7 @@ export function retargetRollback(task: Task, target: string, restartFollows: boo
   task.script = rollbackSwitchScript(task.check.root, target, restartFollows);
   task.check = { ...task.check, version: target };
   task.state = { ...task.state, version: target };
+  task.label = `rollback current -> ${target}`;
 }
 
 function withoutRollback(tasks: Record<string, Task>): Record<string, Task> {

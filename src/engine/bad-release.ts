@@ -5,7 +5,7 @@
  */
 import { badSha, type Facts } from '../compile/predict.js';
 import { joinPath, STATE_FILE } from '../host/layout.js';
-import type { Task } from '../model/plan.js';
+import type { Plan, Task } from '../model/plan.js';
 
 /**
  * `1.0.3 failed its healthcheck on h1 at T; not deployed again (...)` when one of `tasks`
@@ -25,4 +25,28 @@ export function badReleaseMessage(host: string, tasks: readonly Task[], facts: F
     return `${c.version} failed its ${entry?.reason ?? 'healthcheck'} on ${host}${entry?.at ? ` at ${entry.at}` : ''}; not deployed again (a new bundle sha256 for it is a new release)`;
   }
   return undefined;
+}
+
+/** A host that apply will refuse: from phase `phase` on nothing runs there (the host fails). */
+export interface Refusal {
+  phase: number;
+  message: string;
+}
+
+/** Hosts whose facts record a release of the plan as bad, with the first phase that installs it. */
+export function refusedHosts(plan: Plan, facts: ReadonlyMap<string, Facts>): Map<string, Refusal> {
+  const out = new Map<string, Refusal>();
+  for (const host of plan.targets) {
+    const f = facts.get(host);
+    if (!f) continue;
+    for (let pi = 0; pi < plan.phases.length; pi++) {
+      const tasks = plan.phases[pi]!.steps.flatMap((s) => (s.tasks[host] ? [s.tasks[host]!] : []));
+      const message = badReleaseMessage(host, tasks, f);
+      if (message) {
+        out.set(host, { phase: pi, message });
+        break;
+      }
+    }
+  }
+  return out;
 }

@@ -29,8 +29,13 @@ daemon_pid() {
   printf '%s' "$pid"
 }
 
-# daemon_tail LOGFILE: the log's last 20 lines, indented, for failure messages.
-daemon_tail() { tail -n 20 -- "$1" 2>/dev/null | sed 's/^/  | /' || true; }
+# daemon_tail LOGFILE: the log's lines since the last start (at most 20), indented, for
+# failure messages: earlier runs of the app are not this start's reason.
+daemon_tail() {
+  local from
+  from=$(grep -n '^== orch: starting ' -- "$1" 2>/dev/null | tail -n 1 | cut -d: -f1 || true)
+  tail -n "+${from:-1}" -- "$1" 2>/dev/null | tail -n 20 | sed 's/^/  | /' || true
+}
 
 # daemon_start ROOT NAME COMMAND [STARTSECS]: starts COMMAND (a bash command line) unless
 # NAME already runs; then waits STARTSECS seconds (default 1, like supervisord's
@@ -57,12 +62,12 @@ daemon_start() {
     [ -s "$pidf" ] && break
     sleep 0.05
   done
-  [ -s "$pidf" ] || orch_fail "$name: did not start within 5s; last lines of $logf:
+  [ -s "$pidf" ] || orch_fail "$name: did not start within 5s; its output since the start (in $logf):
 $(daemon_tail "$logf")"
   sleep "$startsecs"
   if ! pid=$(daemon_pid "$pidf"); then
     rm -f -- "$pidf"
-    orch_fail "$name: exited within ${startsecs}s of starting; last lines of $logf:
+    orch_fail "$name: exited within ${startsecs}s of starting; its output since the start (in $logf):
 $(daemon_tail "$logf")"
   fi
   printf '%s: started (pid %s, log %s)\n' "$name" "$pid" "$logf"

@@ -113,11 +113,15 @@ steps:
     const h2 = hostNamed('h2');
     const before = readFileSync(onHost(h2, 'srv/web/.orch/state.json'), 'utf8');
     const plan = await orch(['plan', pb], env);
-    expect(plan.stdout).toMatch(/^h2 [^\n]*\n  ! 1\.2\.0 failed its healthcheck on h2 at \S+; not deployed again/m);
+    // h2's steps are not listed: the whole host is refused (apply fails it).
+    const refusedLine = /^h2 [^\n]*\n  ! 1\.2\.0 failed its healthcheck on h2 at \S+; not deployed again \(a new bundle sha256 for it is a new release\); apply fails this host\nh3 /m;
+    expect(plan.stdout).toMatch(refusedLine);
     expect(plan.stdout).not.toMatch(/^h1 [^\n]*\n  !/m);
     const r = await orch(['apply', pb], env);
     expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(r.stdout + r.stderr).toMatch(/h2[\s\S]*1\.2\.0 failed its healthcheck on h2 at \d{4}-\d\d-\d\dT[\d:.]+Z; not deployed again/);
+    expect(r.stdout).toMatch(refusedLine); // the plan apply shows first says it too
+    expect(r.stdout).toMatch(/^ {2}h2 +failed .*1\.2\.0 failed its healthcheck on h2 at \S+; not deployed again/m); // and the summary
     expect(readlinkSync(onHost(h2, 'srv/web/current'))).toBe('versions/1.1.0');
     expect(readFileSync(onHost(h2, 'srv/web/.orch/state.json'), 'utf8')).toBe(before);
   }, 180_000);
@@ -128,6 +132,8 @@ steps:
     const r = await orch(['apply', pb], env);
     expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(r.stdout + r.stderr).toMatch(/max_fail 0; later batches and nodes were not started/);
+    expect(r.stdout).toMatch(/^ {2}h1 +failed .*service restart web: exit 1: .*cannot start 1\.3\.0: BROKEN; rolled back to 1\.2\.0 \(1\.3\.0 recorded as bad\)/m);
+    expect(r.stdout).not.toMatch(/serving 1\.1\.0/); // the failure shows this start's output, not earlier runs'
     const [h1, h2, h3] = ['h1', 'h2', 'h3'].map(hostNamed) as [TestHost, TestHost, TestHost];
     expect(readlinkSync(onHost(h1, 'srv/web/current'))).toBe('versions/1.2.0');
     expect(await get(h1, '/health')).toBe('ok 1.2.0 200');
@@ -153,13 +159,15 @@ steps:
       expect(await get(h, '/health')).toBe(`ok ${v} 200`);
       expect(await appPids(h)).toHaveLength(1);
     }
-    expect(r.stdout + r.stderr).toMatch(/healthcheck/);
+    // The plan names each host's target; the healthcheck ran on every host.
+    for (const [n, v] of Object.entries(want)) expect(r.stdout).toMatch(new RegExp(`^${n}: rollback current -> ${v.replaceAll('.', '\\.')}: changed$`, 'm'));
+    expect(r.stdout.match(/^h[123]: healthcheck http:\/\/127\.0\.0\.1:8000\/health: ok$/gm)).toHaveLength(3);
     // h1's next good release (1.0.0) is unhealthy there: the rollback fails the host.
     const h1 = hostNamed('h1');
     writeFileSync(onHost(h1, 'srv/web/versions/1.0.0/UNHEALTHY'), '');
     const bad = await orch(['rollback', pb, '--yes', '--limit', 'h1'], env);
     expect(bad.code, bad.stdout + bad.stderr).toBe(4);
     expect(readlinkSync(onHost(h1, 'srv/web/current'))).toBe('versions/1.0.0');
-    expect(bad.stdout + bad.stderr).toMatch(/unhealthy/);
+    expect(bad.stdout + bad.stderr).toMatch(/h1 +failed .*healthcheck http:\/\/127\.0\.0\.1:8000\/health: exit 3: unhealthy after 5 attempts: HTTP status 500/);
   }, 180_000);
 });

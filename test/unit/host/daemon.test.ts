@@ -78,11 +78,13 @@ describe('daemon.sh', () => {
     expect(svc(root, 'stop', '').stdout).toBe('web: not running\n');
   });
 
-  it('an app that exits at once fails the step with its log lines', () => {
+  it('an app that exits at once fails the step with its output since this start (not earlier runs\')', () => {
     const root = makeRoot();
+    expect(svc(root, 'restart', 'echo "an earlier run"; exit 3').code).toBe(1);
     const r = svc(root, 'restart', 'echo "ImportError: no module named flask" >&2; exit 3');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/web: exited within 0\.3s of starting; last lines of .*web\.log:\n[\s\S]*\| ImportError: no module named flask/);
+    expect(r.stderr).toMatch(/web: exited within 0\.3s of starting; its output since the start \(in .*web\.log\):\n {2}\| == orch: starting web at \S+ in \S+\n {2}\| ImportError: no module named flask\n/);
+    expect(r.stderr).not.toMatch(/an earlier run/);
     expect(existsSync(path.join(root, 'shared/pids/web.pid'))).toBe(false);
   });
 
