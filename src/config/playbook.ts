@@ -268,6 +268,9 @@ function buildNode(ctx: Ctx, rawNode: unknown, file: string, path: DocPath): Nod
       case 'rollback':
         node.rollback = value as boolean;
         break;
+      case 'shared':
+        node.shared = value as string[];
+        break;
       case 'on':
         node.on = value as string;
         break;

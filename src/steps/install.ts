@@ -38,6 +38,14 @@ export interface InstallCheck {
 /** Where the install marker of `version` is (a `read` fact). */
 const markerOf = (root: string, version: string): string => joinPath(root, `${versionDir(version)}/${INSTALLED_MARKER}`);
 
+/** Why `p` cannot be a shared path (absolute, `~`, `.`/`..` parts, empty parts), or undefined. */
+export function sharedPathProblem(p: string): string | undefined {
+  if (!p || p.startsWith('/') || p.startsWith('~') || p.includes('\0') || p.split('/').some((x, i, all) => x === '..' || x === '.' || (x === '' && i < all.length - 1))) {
+    return `shared paths are relative to the release, without . or .. parts (a trailing / means a folder): got ${JSON.stringify(p)}`;
+  }
+  return undefined;
+}
+
 export const install: StepKind<InstallArgs | null, InstallCheck> = {
   name: 'install',
   schema: {
@@ -80,12 +88,13 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     const after = a.after === undefined ? undefined : ctx.render('after', 'shell');
     if ((a.before !== undefined && before === undefined) || (a.after !== undefined && after === undefined)) return undefined;
     // `shared: [instance/, config.py]` (Capistrano's linked_dirs/linked_files): src/host/shared.sh.
-    const shared = a.shared === undefined ? [] : Array.isArray(a.shared) ? a.shared.map(String) : [String(a.shared)];
-    for (const p of shared) {
-      if (!p || p.startsWith('/') || p.startsWith('~') || p.includes('\0') || p.split('/').some((x, i, all) => x === '..' || x === '.' || (x === '' && i < all.length - 1))) {
-        return void ctx.fail('shared', `shared paths are relative to the release, without . or .. parts (a trailing / means a folder): got ${JSON.stringify(p)}`);
-      }
+    // The node's `shared` paths first, then the step's own (once each).
+    const own = a.shared === undefined ? [] : Array.isArray(a.shared) ? a.shared.map(String) : [String(a.shared)];
+    for (const p of own) {
+      const problem = sharedPathProblem(p);
+      if (problem) return void ctx.fail('shared', problem);
     }
+    const shared = [...new Set([...ctx.nodeShared, ...own])];
     const bundleFile = joinPath(root, `${BUNDLES_DIR}/${bundle.sha256}.tar.gz`);
     // A store bundle the host fetches itself (src/host/fetch.sh); `auto` falls back to the push.
     const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;

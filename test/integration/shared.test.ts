@@ -1,9 +1,11 @@
 /**
- * `install: { shared: [...] }` with a real app (test/fixtures/apps/health-app counts its
- * requests in instance/hits): the shared folder survives three releases, a rollback and
- * a prune (issue 11; Capistrano's linked_dirs).
+ * Shared paths with a real app (test/fixtures/apps/health-app counts its requests in the
+ * SQLite database instance/app.sqlite): `shared: [instance/]` on the node plus the
+ * install step's own `shared: [log/]`; the database survives three releases, a rollback
+ * and a prune (issue 11; Capistrano's linked_dirs).
  */
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
@@ -23,7 +25,8 @@ describe.skipIf(!canRunFleet())('shared paths with a real app', () => {
     mkdirSync(join(work, 'app', 'instance'), { recursive: true });
     copyFileSync(APP, join(work, 'app', 'app.py'));
     writeFileSync(join(work, 'app', 'VERSION'), `${version}\n`);
-    writeFileSync(join(work, 'app', 'instance', 'hits'), '1000'); // a release's own copy never wins over shared/
+    // A release's own database (1000 rows) seeds shared/ once and never wins over it later.
+    execFileSync('python3', ['-c', 'import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); d.execute("CREATE TABLE hits (n INTEGER)"); d.executemany("INSERT INTO hits VALUES (?)", [(1,)]*1000); d.commit()', join(work, 'app', 'instance', 'app.sqlite')]);
   };
   const hit = async (): Promise<string> => (await fleet.hostExec(host, 'curl -s http://127.0.0.1:8000/')).stdout.trim();
 
@@ -38,8 +41,9 @@ inventory: inventory.yml
 vars: { app: web, root: /srv/web }
 bundles:
   web: { source: app }
+shared: [instance/]
 steps:
-  - install: { bundle: web, shared: [instance/, log/], after: "for d in /srv/web/versions/*/; do test -L $d/instance; done" }
+  - install: { bundle: web, shared: [log/], after: "for d in /srv/web/versions/*/; do test -L $d/instance; done" }
   - symlink: {}
   - service: { name: web, manager: daemon, command: "exec python3 app.py 8000", startsecs: 0.5 }
   - healthcheck: { http: "http://127.0.0.1:8000/health", retries: 4, interval: 1 }
@@ -71,6 +75,8 @@ steps:
     r = await orch(['rollback', pb, '--yes'], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await hit()).toBe('hello 1.1.0 hits=1003');
-    expect(readFileSync(onHost('srv/web/shared/instance/hits'), 'utf8')).toBe('1003');
+    const rows = (await fleet.hostExec(host, 'python3 -c \'import sqlite3; print(sqlite3.connect("/srv/web/shared/instance/app.sqlite").execute("SELECT COUNT(*) FROM hits").fetchone()[0])\'')).stdout.trim();
+    expect(rows).toBe('1003');
+    expect(readlinkSync(onHost('srv/web/versions/1.2.0/log'))).toBe('/srv/web/shared/log');
   }, 240_000);
 });

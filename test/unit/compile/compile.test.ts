@@ -231,6 +231,22 @@ describe('node rollback: false (issue 11)', () => {
   });
 });
 
+describe('node shared: (issue 11)', () => {
+  const compile = (node: string) => compileYaml({
+    inventory: 'hosts:\n  a: { address: 10.0.0.1 }\n',
+    playbook: ['vars: { app: shop, root: /srv/shop }', 'bundles: { shop: { source: app } }', 'nodes:', '  shop:', ...node.split('\n').map((l) => `    ${l}`), ''].join('\n'),
+  });
+  it('every install of the node links the node\'s paths, then the step\'s own (once each)', async () => {
+    const res = await compile('shared: [instance/, config.py]\nsteps:\n  - install: { bundle: shop, shared: [log/, config.py] }');
+    expect(res.diagnostics.map(formatDiagnostic)).toEqual([]);
+    expect(res.plan!.phases[0]!.steps[0]!.tasks.a!.script).toContain("shared_link \"$1\" \"$2\" instance/ config.py log/ > /dev/null");
+  });
+  it('refuses a path outside the release at the node key', async () => {
+    const res = await compile('shared: [ok/, ../etc]\nsteps:\n  - install: { bundle: shop }');
+    expect(res.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/playbook\.yml:5:19: nodes\.shop\.shared\[1\]: shared paths are relative to the release, without \. or \.\. parts \(a trailing \/ means a folder\): got "\.\.\/etc"$/);
+  });
+});
+
 describe('compilePlan: labels', () => {
   it('renders labels per host and masks secrets in them', async () => {
     const res = await compileYaml({

@@ -26,6 +26,8 @@ export interface BuildOptions {
   restartFollows?: boolean;
   /** The node's `rollback` key (default true). */
   nodeRollback?: boolean;
+  /** The node's `shared` paths (default none). */
+  nodeShared?: string[];
   files?: Record<string, string>;
 }
 
@@ -64,6 +66,7 @@ export function buildStep<A>(kind: StepKind<A, { kind: string }>, args: A, o: Bu
     memo: new Map(),
     restartFollows: o.restartFollows ?? false,
     nodeRollback: o.nodeRollback ?? true,
+    nodeShared: o.nodeShared ?? [],
     sha256: (b) => createHash('sha256').update(b).digest('hex'),
   };
   const dctx: DescribeContext<A> = {
