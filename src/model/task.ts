@@ -112,7 +112,8 @@ export interface TaskOf<C extends { kind: string }> {
   state?: StateEffect;
   /**
    * healthcheck with `rollback: true`, or a service step of a node that installs a
-   * release (`afterSwitch`: only when this run switched `current` on the host): on
+   * release (`afterSwitch`: only when this run switched `current` on the host; a
+   * healthcheck failing on a run that switched nothing fails the host, no more): on
    * failure the engine runs `script` (switch `current` back to `previous`), records
    * `version`/`sha256` as bad, re-runs the node's service steps and fails the host.
    */

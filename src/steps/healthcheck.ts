@@ -109,7 +109,7 @@ export const healthcheck: StepKind<HealthcheckArgs, HealthcheckCheck> = {
       const app = appName(ctx, ctx.bundle);
       if (root === undefined) return undefined;
       if (!app) return void ctx.fail(undefined, 'healthcheck with rollback needs var "app" when the node installs no bundle');
-      task.rollback = { root, app, version: ctx.bundle?.version ?? '', sha256: ctx.bundle?.sha256 ?? '', script: rollbackScript(root, ctx.memo) };
+      task.rollback = { root, app, version: ctx.bundle?.version ?? '', sha256: ctx.bundle?.sha256 ?? '', script: rollbackScript(root, ctx.memo), afterSwitch: true };
     }
     return task;
   },

@@ -106,4 +106,14 @@ steps:
     expect(JSON.parse(readFileSync(onHost(h2, 'srv/web/.orch/state.json'), 'utf8')).bad ?? {}).toEqual({});
     for (const n of ['h1', 'h3']) expect(await get(fleet.hosts.find((h) => h.name === n)!)).toBe('ok 1.2.0 200');
   }, 180_000);
+
+  it('a healthcheck failing on a run that switched nothing fails the host without a rollback (only a switch is undone)', async () => {
+    writeFileSync(pb, playbook('true'));
+    const r = await orch(['apply', pb], env);
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    expect(r.stdout).toMatch(/^ {2}h2 +failed .*healthcheck http:\/\/127\.0\.0\.1:8000\/health: exit 3: unhealthy after 5 attempts: HTTP status 500, expected 200$/m);
+    const h2 = fleet.hosts.find((h) => h.name === 'h2')!;
+    expect(readlinkSync(onHost(h2, 'srv/web/current'))).toBe('versions/1.2.0');
+    expect(JSON.parse(readFileSync(onHost(h2, 'srv/web/.orch/state.json'), 'utf8')).bad ?? {}).toEqual({});
+  }, 180_000);
 });
