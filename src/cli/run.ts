@@ -195,6 +195,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const predictions = prediction.hosts;
   const bytes = await session.payloadBytes(prediction);
   const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
+  const refused = refusedHosts(plan, facts.byHost);
   if (opts.json) {
     const steps = (h: string): unknown[] => (predictions.get(h) ?? []).map((p) => {
       const d = diffs?.get(h)?.get(`${p.phase}:${p.step}`);
@@ -204,12 +205,12 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     out(`${masker.mask(JSON.stringify({
       type: 'plan',
       offline: opts.offline === true,
-      hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { ...(bytes.has(h) && { bytes: bytes.get(h)!.bytes }), steps: steps(h) }) })),
+      hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { ...(bytes.has(h) && { bytes: bytes.get(h)!.bytes }), ...(refused.has(h) && { refused: refused.get(h)!.message }), steps: steps(h) }) })),
       pending: countPending(predictions),
       ...(notes && { notes }),
     }))}\n`);
   } else {
-    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refusedHosts(plan, facts.byHost))));
+    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refused)));
   }
   if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);

@@ -116,6 +116,10 @@ steps:
     // h2's steps are not listed: the whole host is refused (apply fails it).
     const refusedLine = /^h2 [^\n]*\n  ! 1\.2\.0 failed its healthcheck on h2 at \S+; not deployed again \(a new bundle sha256 for it is a new release\); apply fails this host\nh3 /m;
     expect(plan.stdout).toMatch(refusedLine);
+    const json = JSON.parse((await orch(['plan', pb, '--json'], env)).stdout) as { hosts: { host: string; refused?: string }[] };
+    expect(json.hosts.map((h) => [h.host, h.refused?.replace(/ at \S+;/, ' at T;')])).toEqual([
+      ['h1', undefined], ['h2', '1.2.0 failed its healthcheck on h2 at T; not deployed again (a new bundle sha256 for it is a new release)'], ['h3', undefined],
+    ]);
     expect(plan.stdout).not.toMatch(/^h1 [^\n]*\n  !/m);
     const r = await orch(['apply', pb], env);
     expect(r.code, r.stdout + r.stderr).toBe(4);
