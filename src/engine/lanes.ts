@@ -54,6 +54,9 @@ export function stageSteps(phase: PlanPhase): number {
 
 const maxFailText = (mf: MaxFail): string => ('count' in mf ? String(mf.count) : `${mf.percent}%`);
 
+/** `h2, h3` (at most 5 names, then `and N more`). */
+const hostList = (hosts: string[]): string => (hosts.length > 5 ? `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more` : hosts.join(', '));
+
 /**
  * Runs every phase of `plan` in order through `hooks.runLane`, `forks` lanes at a time.
  * Resolves with why later batches and phases did not start (max_fail), if so.
@@ -82,7 +85,9 @@ export async function runPhases(plan: Plan, forks: number, hooks: LaneHooks): Pr
       await Promise.all(batch.map((h) => limit(() => (hooks.interrupted() ? Promise.resolve() : hooks.runLane(pi, h, staged, phase.steps.length)))));
       const failed = batch.filter((h) => hooks.isFailed(h)).length;
       if (phase.maxFail && exceeds(failed, batch.length, phase.maxFail)) {
-        aborted = `node ${phase.node || '(root)'}: ${failed} of ${batch.length} hosts failed in batch ${bi + 1}, more than max_fail ${maxFailText(phase.maxFail)}; later batches and nodes were not started`;
+        // Staged hosts of later batches have the new release installed, not switched to: say so.
+        const kept = staged > 0 ? phase.batches.slice(bi + 1).flat().filter((h) => !hooks.isFailed(h)) : [];
+        aborted = `node ${phase.node || '(root)'}: ${failed} of ${batch.length} hosts failed in batch ${bi + 1}, more than max_fail ${maxFailText(phase.maxFail)}; later batches and nodes were not started${kept.length ? ` (${hostList(kept)}: installed, not switched; they keep the release they run)` : ''}`;
         hooks.emit({ type: 'aborted', reason: aborted });
       }
     }

@@ -161,6 +161,14 @@ describe('stage, then switch', () => {
     expect(events.map((e) => e.type)).toEqual(['phase-start', 'stage-start', 'batch-start', 'batch-start', 'batch-start', 'phase-end']);
   });
 
+  it('a failing batch after staging names the hosts that keep their release', async () => {
+    const hs = ['h1', 'h2', 'h3'];
+    const plan = makePlan([{ node: 'web', steps: steps5(hs), kinds, batches: [['h1'], ['h2'], ['h3']], maxFail: { count: 0 } }]);
+    const { r, calls } = await fake(plan, 5, (pi, h, from) => h === 'h1' && from === 2);
+    expect(calls).toEqual(['0:h1:0-2', '0:h2:0-2', '0:h3:0-2', '0:h1:2-5']);
+    expect(r.aborted).toBe('node web: 1 of 1 hosts failed in batch 1, more than max_fail 0; later batches and nodes were not started (h2, h3: installed, not switched; they keep the release they run)');
+  });
+
   it('a host that fails staging never switches; with max_fail 0 no host switches and the run says why', async () => {
     const hs = ['h1', 'h2', 'h3'];
     const plan = makePlan([
