@@ -46,7 +46,7 @@ describe('refusedHosts and the plan text', () => {
     expect(refused.get('h1')!.phase).toBe(1);
     const p = (phase: number, name: string) => ({ phase, step: 0, node: phase ? 'web' : 'db', name, status: 'changed' as const });
     const predictions = new Map(['h1', 'h2'].map((h) => [h, [p(0, 'backup'), p(1, 'install shop 1.1.0')]]));
-    expect(formatPlan(plan, predictions, new Map(), false, undefined, undefined, refused)).toBe([
+    expect(formatPlan(plan, predictions, new Map(), false, undefined, undefined, undefined, refused)).toBe([
       'h1 (h1)',
       '  ~ db: backup  will change',
       '  ! web: 1.1.0 failed its service on h1 at 2026-01-02T00:00:00Z; not deployed again (a new bundle sha256 for it is a new release); apply fails this host',
