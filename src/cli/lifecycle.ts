@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import lockfile from 'proper-lockfile';
 import { defaultCacheDir } from '../bundle/cache.js';
-import { makeRollbackPlan, targetMarker } from '../compile/rollback-plan.js';
+import { makeRollbackPlan, pickRollbackTarget, retargetRollback, targetMarker } from '../compile/rollback-plan.js';
 import { checkPlanSyntax } from '../engine/check.js';
 import type { RunSummary } from '../engine/events.js';
 import { preparePlan } from '../engine/prepare.js';
@@ -104,11 +104,19 @@ export async function runRollback(playbook: string, opts: CommonOpts & { to?: st
         const roots = rb.phases.flatMap((p) => p.steps.map((s) => s.tasks[host]?.check)).filter((c) => c?.kind === 'rollback');
         for (const c of roots) {
           if (c?.kind !== 'rollback') continue;
-          if (!f?.get(`read:${targetMarker(c.root, opts.to)}`)) missing.push(`${host} (${c.root})`);
+          if (opts.to === undefined) {
+            // The last good release: newest complete one older than current, not recorded bad.
+            const target = pickRollbackTarget(f?.get(`read:${c.root.replace(/\/+$/, '')}/.orch/state.json`));
+            if (target === undefined) missing.push(`${host} (${c.root})`);
+            else for (const p of rb.phases) for (const s of p.steps) {
+              const t = s.tasks[host];
+              if (t?.check.kind === 'rollback' && t.check.root === c.root) retargetRollback(t, target, p.steps.some((x) => x.kind === 'service'));
+            }
+          } else if (!f?.get(`read:${targetMarker(c.root, opts.to)}`)) missing.push(`${host} (${c.root})`);
         }
       }
       if (missing.length) {
-        err(`orch: rollback refused: ${opts.to !== undefined ? `version ${opts.to}` : 'the previous version'} is not installed and complete on ${missing.join(', ')}; nothing was changed\n`);
+        err(`orch: rollback refused: ${opts.to !== undefined ? `version ${opts.to}` : 'a release older than current that is not recorded bad'} is not installed and complete on ${missing.join(', ')}; nothing was changed\n`);
         throw new ExitRequest(EXIT.INVALID);
       }
     },
@@ -171,7 +179,7 @@ export async function runConverge(playbook: string, opts: CommonOpts & { log?: s
     try {
       const prepared = await prepare(playbook, opts, parseExtraVars(opts.extraVar), true);
       const renderer = opts.json ? await pickRenderer(prepared.plan, opts) : new LinesRenderer(write);
-      summary = await applyPlan(prepared.plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait) }, write);
+      summary = await applyPlan(prepared.plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true }, write);
       logMasker = prepared.masker;
     } catch (e) {
       const msg = e instanceof ConfigError ? e.message : (e as Error).message;

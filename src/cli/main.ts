@@ -77,7 +77,7 @@ export function buildProgram(): Command {
     });
 
   common(program.command('rollback').argument('<playbook>', 'playbook file'))
-    .description('switch current back to the previous version (or --to VERSION) and restart, as a planned run')
+    .description('switch current back to the last good release (the newest complete one older than current, not recorded bad; or --to VERSION), restart and run the node\'s healthchecks, as a planned run')
     .option('--to <version>', 'the version to switch to (must be installed and complete on every selected host)')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
@@ -100,6 +100,21 @@ export function buildProgram(): Command {
     .action(async (playbook: string | undefined, opts: Record<string, unknown>) => {
       const { runQuery } = await import('./lifecycle.js');
       return runQuery(playbook, opts);
+    });
+
+  program.command('logs').argument('<playbook>', 'playbook file (its service steps name the logs)')
+    .description('print the last lines of each selected host\'s service logs, prefixed by host, hosts in parallel (journalctl for systemd, supervisorctl tail, the daemon manager\'s <root>/shared/log/NAME.log)')
+    .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
+    .option('-l, --limit <pattern>', 'only hosts matching this pattern')
+    .option('--node <path>', 'only the services of this node subtree')
+    .option('-e, --extra-var <key=value>', 'set a variable', collect, [])
+    .option('-n, --lines <n>', 'lines per service and host', '100')
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+    .option('--forks <n>', 'hosts read in parallel', '50')
+    .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runLogs } = await import('./logs.js');
+      return runLogs(playbook, opts);
     });
 
   program.command('exec').argument('[playbook]', 'a playbook (for its inventory); or give -i').argument('[command...]', 'after --: the command to run')

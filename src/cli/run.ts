@@ -7,6 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Session, type GatheredFacts } from '../engine/apply-plan.js';
+import { refusedHosts } from '../engine/bad-release.js';
 import { preparePlan, type Prepared, type PrepareOptions } from '../engine/prepare.js';
 import { ConfigError, OrchError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../model/plan.js';
@@ -194,6 +195,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const predictions = prediction.hosts;
   const bytes = await session.payloadBytes(prediction);
   const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
+  const refused = refusedHosts(plan, facts.byHost);
   if (opts.json) {
     const steps = (h: string): unknown[] => (predictions.get(h) ?? []).map((p) => {
       const d = diffs?.get(h)?.get(`${p.phase}:${p.step}`);
@@ -203,11 +205,13 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     out(`${masker.mask(JSON.stringify({
       type: 'plan',
       offline: opts.offline === true,
-      hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { ...(bytes.has(h) && { bytes: bytes.get(h)!.bytes }), steps: steps(h) }) })),
+      hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { ...(bytes.has(h) && { bytes: bytes.get(h)!.bytes }), ...(refused.has(h) && { refused: refused.get(h)!.message }), steps: steps(h) }) })),
       pending: countPending(predictions),
       ...(notes && { notes }),
     }))}\n`);
-  } else out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes)));
+  } else {
+    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refused)));
+  }
   if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
   if (remoteProblems.length) {
@@ -303,6 +307,8 @@ export interface ApplyMode {
   showPlan: boolean;
   /** Seconds to wait for another run's host lock. */
   lockWait: number;
+  /** converge: a release recorded bad is skipped quietly (cron), not a failed host. */
+  skipBad?: boolean;
   /** Called after facts were read, before anything changes; may throw ExitRequest to refuse. */
   precheck?: (session: Session, facts: GatheredFacts) => void;
 }
@@ -329,6 +335,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
   // Stages never overlap: facts progress (cleared) -> the plan -> the prompt -> live progress.
   const status = statusLine(opts, write !== out);
   const session = await newSession(plan, masker, opts, opts.json ? renderer : factsProgress(plan, status), { waitSeconds: mode.lockWait });
+  session.skipBad = mode.skipBad === true;
   let interrupted: Promise<void> | undefined;
   const onSigint = (): void => {
     if (interrupted) {
@@ -353,7 +360,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     if (!interrupted) {
       mode.precheck?.(session, facts);
       const diffs = opts.diff ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
-      if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await session.payloadBytes(prediction))));
+      if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await session.payloadBytes(prediction), mode.skipBad ? undefined : refusedHosts(plan, facts.byHost))));
       if (mode.confirm && !opts.json && countPending(predictions) > 0) {
         const answer = await confirm('Apply these changes? [y/N] ');
         if (answer !== true) {

@@ -17,6 +17,7 @@ import { limitUniverse, selectHosts } from './limit.js';
 import { planHostsFor } from './plan-hosts.js';
 import { flattenNodes, resolveNodeTree, type ResolvedNode } from './resolve-nodes.js';
 import { STEP_KINDS } from '../steps/index.js';
+import { sharedPathProblem } from '../steps/install.js';
 import type { DescribeContext, StepContext } from '../steps/kind.js';
 import { buildScope, getVar } from './vars.js';
 
@@ -184,6 +185,10 @@ export function compilePlan(input: CompileInput): CompileResult {
           `required var "${req}" of node ${n.path || '(root)'} is not set (set it in vars, with an override ${n.path ? `${n.path.replaceAll('.', '__')}__${req}` : req}, or -e ${req}=...)`);
       }
     }
+    (n.spec.shared ?? []).forEach((p, i) => {
+      const problem = sharedPathProblem(p);
+      if (problem) report(n.spec.src.file, [...n.spec.src.path, 'shared', i], problem);
+    });
     const steps = n.spec.steps ?? [];
     if (!steps.length || !nodeHosts.length) continue;
     const planSteps: PlanStep[] = [];
@@ -233,6 +238,8 @@ export function compilePlan(input: CompileInput): CompileResult {
     const mf = parseMaxFail(n.spec.max_fail);
     if (typeof mf === 'string') report(n.spec.src.file, [...n.spec.src.path, 'max_fail'], mf);
     else if (mf) phase.maxFail = mf;
+    // Rolling deploys stop at the first failing batch unless max_fail says otherwise (Ansible's serial).
+    else if (n.spec.serial !== undefined) phase.maxFail = { count: 0 };
     phases.push(phase);
   }
 
@@ -341,6 +348,8 @@ function makeStepContext(
     fail,
     sha256: input.sha256,
     memo: scriptMemo,
+    nodeRollback: n.spec.rollback !== false,
+    nodeShared: (n.spec.shared ?? []).filter((p) => sharedPathProblem(p) === undefined),
     restartFollows: (n.spec.steps ?? []).slice((n.spec.steps ?? []).indexOf(step) + 1).some((st) => st.kind === 'service'),
   };
 }

@@ -88,6 +88,8 @@ function mergeNodeSpec(base: NodeSpec, over: NodeSpec): NodeSpec {
   if (over.nodes !== undefined) out.nodes = over.nodes;
   if (over.serial !== undefined) out.serial = over.serial;
   if (over.max_fail !== undefined) out.max_fail = over.max_fail;
+  if (over.rollback !== undefined) out.rollback = over.rollback;
+  if (over.shared !== undefined) out.shared = over.shared;
   if (over.on !== undefined) out.on = over.on;
   // actions merge by name: the extending node's action of a name replaces the template's.
   if (over.actions !== undefined) out.actions = [...(base.actions ?? []).filter(([a]) => !over.actions!.some(([b]) => b === a)), ...over.actions];

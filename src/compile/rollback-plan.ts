@@ -19,6 +19,52 @@ export function targetMarker(root: string, to: string | undefined): string {
   return to !== undefined ? joinPath(root, `${versionDir(to)}/${INSTALLED_MARKER}`) : joinPath(root, `${PREVIOUS_LINK}/${INSTALLED_MARKER}`);
 }
 
+/**
+ * The release `orch rollback` goes back to without `--to` (issue 11; Capistrano's
+ * rollback to the release before current): from the host's state.json text, the newest
+ * version installed before `current` was installed that is still there (not pruned), not
+ * `current` and not recorded bad. Undefined when there is none (or no readable state).
+ */
+export function pickRollbackTarget(stateText: string | null | undefined): string | undefined {
+  if (!stateText) return undefined;
+  let st: { current?: string | null; bad?: Record<string, string>; history?: { action: string; version: string; at: string }[] };
+  try {
+    st = JSON.parse(stateText);
+  } catch {
+    return undefined;
+  }
+  const cur = st.current ?? undefined;
+  const installedAt = new Map<string, string>();
+  for (const h of st.history ?? []) {
+    if (h.action === 'install') installedAt.set(h.version, h.at);
+    else if (h.action === 'prune') installedAt.delete(h.version);
+  }
+  const curAt = cur !== undefined ? installedAt.get(cur) : undefined;
+  let best: [string, string] | undefined;
+  for (const [v, at] of installedAt) {
+    if (v === cur || st.bad?.[v] !== undefined) continue;
+    if (curAt !== undefined && at > curAt) continue;
+    if (!best || at > best[1]) best = [v, at];
+  }
+  return best?.[0];
+}
+
+/** Points a host's rollback task at `target` (the precheck's choice when no --to was given). */
+export function retargetRollback(task: Task, target: string, restartFollows: boolean): void {
+  if (task.check.kind !== 'rollback' || !task.state) return;
+  task.script = rollbackSwitchScript(task.check.root, target, restartFollows);
+  task.check = { ...task.check, version: target };
+  task.state = { ...task.state, version: target };
+  task.label = `rollback current -> ${target}`;
+}
+
+function withoutRollback(tasks: Record<string, Task>): Record<string, Task> {
+  return Object.fromEntries(Object.entries(tasks).map(([h, t]) => {
+    const { rollback: _, ...rest } = t;
+    return [h, rest];
+  }));
+}
+
 /** Builds the rollback plan, or returns an error message. */
 export function makeRollbackPlan(plan: Plan, to: string | undefined): Plan | string {
   if (to !== undefined && !VERSION_RE.test(to)) return `--to ${JSON.stringify(to)} is not a valid version`;
@@ -45,8 +91,10 @@ export function makeRollbackPlan(plan: Plan, to: string | undefined): Plan | str
         state: { action: 'rollback', app: t.state.app, root, version: to ?? '', sha256: '' },
       };
     }
-    const steps: PlanStep[] = [{ ...sym, name: `rollback current -> ${to ?? 'previous'}`, tasks, when: 'always' }];
-    for (const s of phase.steps) if (s.kind === 'service') steps.push({ ...s, when: 'changed' });
+    const steps: PlanStep[] = [{ ...sym, name: `rollback current -> ${to ?? 'the last good release'}`, tasks, when: 'always' }];
+    for (const s of phase.steps) if (s.kind === 'service') steps.push({ ...s, when: 'changed', tasks: withoutRollback(s.tasks) });
+    // The node's healthchecks judge the release rolled back to; an unhealthy one fails the host (exit 4), never rolls back again.
+    for (const s of phase.steps) if (s.kind === 'healthcheck') steps.push({ ...s, when: 'always', tasks: withoutRollback(s.tasks) });
     phases.push({ ...phase, steps });
   }
   if (!phases.length) return 'the playbook has no symlink step, so there is nothing to roll back';

@@ -265,6 +265,12 @@ function buildNode(ctx: Ctx, rawNode: unknown, file: string, path: DocPath): Nod
       case 'max_fail':
         node.max_fail = value as number | string;
         break;
+      case 'rollback':
+        node.rollback = value as boolean;
+        break;
+      case 'shared':
+        node.shared = value as string[];
+        break;
       case 'on':
         node.on = value as string;
         break;

@@ -79,6 +79,8 @@ export class Session {
   readonly #allAgents = new Set<HostAgent>();
   /** Lock key (host name; one key for every same-machine host) -> the agent holding it. */
   readonly #locks = new Map<string, Promise<HostAgent>>();
+  /** converge: skip a release recorded bad quietly instead of failing the host (set by the CLI). */
+  skipBad = false;
   #emitFn: (e: EngineEvent) => void;
 
   constructor(readonly plan: Plan, private readonly opts: SessionOptions) {
@@ -238,10 +240,11 @@ export class Session {
       mask: (s) => this.opts.masker.mask(s),
       ...(prediction.payloads && { payloads: prediction.payloads }),
       ...(this.opts.stepTimeoutMs !== undefined && { stepTimeoutMs: this.opts.stepTimeoutMs }),
+      skipBad: this.skipBad,
     });
     const { aborted } = await runPhases(this.plan, this.opts.forks, {
       isFailed: (h) => this.record.isFailed(h),
-      runLane: (pi, h) => executor.runLane(pi, h),
+      runLane: (pi, h, from, to) => executor.runLane(pi, h, from, to),
       emit: (e) => this.#emitFn(e),
       interrupted: () => (this.record.interrupted ? 'interrupted' : undefined),
     });

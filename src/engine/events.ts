@@ -9,6 +9,8 @@ export type EngineEvent =
   | { type: 'facts'; host: string; ok: boolean; error?: string }
   | { type: 'phase-start'; phase: number; node: string; hosts: string[] }
   | { type: 'batch-start'; phase: number; node: string; batch: number; hosts: string[] }
+  /** A rolling phase stages its first `steps` steps (upload + install) on every host before its batches. */
+  | { type: 'stage-start'; phase: number; node: string; hosts: string[]; steps: number }
   | {
       type: 'step-start';
       host: string;

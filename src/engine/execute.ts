@@ -19,6 +19,7 @@ import type { EngineEvent } from './events.js';
 import type { PayloadBook } from './payloads.js';
 import type { RunRecord } from './record.js';
 import { encodeSegment, INLINE_PAYLOAD_MAX, parseSegmentOutput, STATE_CONFLICT_EXIT, tail, type SegmentEntry, type SegmentResult } from './segment.js';
+import { badReleaseMessage } from './bad-release.js';
 import type { StateBook } from './state-book.js';
 
 /** What the predict stage hands to execute: fresh facts and predictions by host. */
@@ -41,10 +42,17 @@ export interface ExecuteContext {
   stepTimeoutMs?: number;
   /** Delta payloads of installs (payloads.ts); without it every install sends its tarball. */
   payloads?: PayloadBook;
+  /** converge: a release recorded bad is skipped quietly (cron), not a failed host. */
+  skipBad?: boolean;
 }
 
 /** Runs host lanes of a plan (one instance per run). */
 export class Executor {
+  /** `host\0root` of every app whose `current` this run switched (service-failure rollbacks). */
+  readonly #switched = new Set<string>();
+  /** `phase\0host` of every lane in which a step changed the host so far. */
+  readonly #changedLanes = new Set<string>();
+
   constructor(private readonly ctx: ExecuteContext) {}
 
   #predicted(host: string, pi: number, step: PlanStep): PredictedStatus | undefined {
@@ -60,13 +68,19 @@ export class Executor {
     return undefined;
   }
 
-  /** One host's steps of phase `pi`. Failures are recorded in the run record, never thrown. */
-  async runLane(pi: number, host: string): Promise<void> {
+  /**
+   * One host's steps of phase `pi` at positions `from` to `to` - 1 (all by default: a
+   * rolling phase runs its staged steps first, the rest in its batch; see lanes.ts).
+   * Whether an earlier part changed the host carries over (`when: changed`).
+   * Failures are recorded in the run record, never thrown.
+   */
+  async runLane(pi: number, host: string, from = 0, to?: number): Promise<void> {
     const { plan, record } = this.ctx;
     const phase = plan.phases[pi]!;
-    const items = phase.steps.flatMap((step) => (step.tasks[host] ? [{ step, task: step.tasks[host]! }] : []));
+    const items = phase.steps.slice(from, to).flatMap((step) => (step.tasks[host] ? [{ step, task: step.tasks[host]! }] : []));
     const facts = this.ctx.predicted.facts.get(host);
-    let changed = false;
+    const laneKey = `${pi}\0${host}`;
+    let changed = this.#changedLanes.has(laneKey);
     let forceSend = -1;
     let i = 0;
     const started = new Set<number>();
@@ -83,9 +97,19 @@ export class Executor {
     const report = (step: PlanStep, status: StepStatus, ms: number, res?: SegmentResult): void => {
       start(step);
       record.count(host, phase.node, stepLabel(step, host), status);
-      if (status === 'changed') changed = true;
+      if (status === 'changed') {
+        changed = true;
+        this.#changedLanes.add(laneKey);
+      }
       this.ctx.emit({ type: 'step-end', ...base(step), status, ms, ...(res && this.#outputOf(res)) });
     };
+    // A release recorded bad on this host is refused loudly, never silently skipped (issue 11).
+    const bad = !this.ctx.skipBad && facts && badReleaseMessage(host, items.map((x) => x.task), facts);
+    if (bad) {
+      record.count(host, phase.node, '', 'failed');
+      record.failHost(host, `${phase.node || '(root)'}: ${bad}`, false, phase.node);
+      return;
+    }
     while (i < items.length && !record.isFailed(host)) {
       if (record.interrupted) {
         record.failHost(host, 'interrupted', false, phase.node);
@@ -167,7 +191,7 @@ export class Executor {
           start(e.step);
           this.ctx.emit({ type: 'step-end', ...base(e.step), status: 'failed', ms: res.ms, error, exitCode: res.rc, ...this.#outputOf(res) });
           record.count(host, phase.node, e.step.name, 'failed');
-          if (e.task.rollback) error += await this.#rollBack(pi, host, e.task.rollback);
+          if (e.task.rollback) error += await this.#rollBack(pi, host, e.task.rollback, e.step.kind);
           record.failHost(host, `${phase.node || '(root)'}: ${stepLabel(e.step, host)}: ${error}`, false, phase.node, stepLabel(e.step, host));
           return;
         }
@@ -213,6 +237,7 @@ export class Executor {
       return;
     }
     if (res.status === 'changed' && e.newState && task.state) book.confirm(host, task.state.root, e.newState, res.stateSha);
+    if (res.status === 'changed' && task.state?.action === 'switch') this.#switched.add(`${host}\0${task.state.root}`);
     if (e.newRegistry && (res.status === 'changed' || res.status === 'ok')) book.wroteRegistry(host, e.newRegistry);
   }
 
@@ -245,10 +270,13 @@ export class Executor {
   }
 
   /**
-   * A failed healthcheck with rollback: switch `current` back to `previous`, record the
-   * bad version, re-run the phase's service steps. Returns text appended to the error.
+   * A failed healthcheck or service step (`reason`: the step kind) with rollback: switch
+   * `current` back to `previous`, record the bad version with the reason, re-run the
+   * phase's service steps. A service step's rollback (`afterSwitch`) happens only when
+   * this run switched `current` on the host. Returns text appended to the error.
    */
-  async #rollBack(pi: number, host: string, rb: NonNullable<Task['rollback']>): Promise<string> {
+  async #rollBack(pi: number, host: string, rb: NonNullable<Task['rollback']>, reason: string): Promise<string> {
+    if (rb.afterSwitch && !this.#switched.has(`${host}\0${rb.root}`)) return '';
     try {
       const step: PlanStep = { index: 0, name: 'rollback', kind: 'run', when: 'always', tasks: {}, at: '' };
       const [res] = await this.#runSegment(host, [{ step, task: { script: rb.script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: '', registryArg: '' }], true);
@@ -256,13 +284,20 @@ export class Executor {
       const to = /^::orch:: rolledback=(.*)$/m.exec(res.out)?.[1] ?? '?';
       const book = this.ctx.book;
       let st = book.next(host, rb.root, { action: 'rollback', app: rb.app, version: to, sha256: '' });
-      if (rb.version) st = markBad(st, rb.version, rb.sha256, book.clock.now().toISOString(), book.clock.by);
+      if (rb.version) st = markBad(st, rb.version, rb.sha256, book.clock.now().toISOString(), book.clock.by, reason);
       await this.#writeState(host, rb.root, st);
+      const done = `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
       for (const s of this.ctx.plan.phases[pi]!.steps) {
         const t = s.tasks[host];
-        if (t && s.kind === 'service') await this.#runTask(host, t, s);
+        if (!t || s.kind !== 'service') continue;
+        // The old release's start failing too is reported, not hidden behind the first failure.
+        try {
+          await this.#runTask(host, t, s);
+        } catch (err) {
+          return `${done}, but ${s.name} failed there too: ${(err as Error).message.replace(`${host}: `, '')}`;
+        }
       }
-      return `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
+      return done;
     } catch (err) {
       return `; rollback failed: ${(err as Error).message.replace(`${host}: `, '')}`;
     }

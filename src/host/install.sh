@@ -82,6 +82,8 @@ orch_install() {
     if [ "$f" = info.json ] && [ ! -e "$ORCH_INSTALL_SCRATCH/$top/$f" ]; then continue; fi
     cp -- "$ORCH_INSTALL_SCRATCH/$top/$f" "$vdir/$f"
   done
+  # `shared:` paths (src/host/shared.sh) are linked in before `after` and the switch.
+  if declare -F orch_install_shared > /dev/null; then orch_install_shared "$root" "$vdir"; fi
   if [ -n "$after" ]; then
     orch_user_command "$after"
     [ "$ORCH_RC" = 0 ] || orch_fail "after command failed (exit $ORCH_RC)"

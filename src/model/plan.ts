@@ -7,7 +7,7 @@ import type { HostKeyPolicy } from './inventory.js';
 import type { StepCheck, StepKindName } from '../steps/index.js';
 import type { PlanBundle, TaskOf } from './task.js';
 
-export type { Facts, PayloadRef, PlanBundle, PredictedStatus, Probe, StateEffect, StepStatus, TaskOf } from './task.js';
+export type { Facts, PayloadRef, PlanBundle, PredictedStatus, Probe, ServiceRef, StateEffect, StepStatus, TaskOf } from './task.js';
 export type { StepCheck } from '../steps/index.js';
 
 /** Connection settings of a host the plan touches (targeted hosts and their bastions). */

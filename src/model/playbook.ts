@@ -44,6 +44,10 @@ export interface NodeSpec {
   nodes?: [string, NodeSpec][];
   serial?: SerialSpec;
   max_fail?: number | string;
+  /** `rollback: false`: a failed start of a new release keeps it in place (default: roll back; issue 11). */
+  rollback?: boolean;
+  /** `shared: [instance/, config.py]`: linked into every release of this node's install steps. */
+  shared?: string[];
   on?: string;
   /**
    * `actions:` named step lists, in file order, never part of apply; run one with

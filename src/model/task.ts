@@ -111,9 +111,27 @@ export interface TaskOf<C extends { kind: string }> {
   check: C;
   state?: StateEffect;
   /**
-   * healthcheck with `rollback: true`: on failure the engine runs `script` (switch
-   * `current` back to `previous`), records `version`/`sha256` as bad, re-runs the node's
-   * service steps and fails the host.
+   * healthcheck with `rollback: true`, or a service step of a node that installs a
+   * release (`afterSwitch`: only when this run switched `current` on the host; a
+   * healthcheck failing on a run that switched nothing fails the host, no more): on
+   * failure the engine runs `script` (switch `current` back to `previous`), records
+   * `version`/`sha256` as bad, re-runs the node's service steps and fails the host.
    */
-  rollback?: { script: string; root: string; app: string; version: string; sha256: string };
+  rollback?: { script: string; root: string; app: string; version: string; sha256: string; afterSwitch?: boolean };
+  /** service steps of the systemd, supervisor and daemon managers: where `orch logs` reads the service's log. */
+  service?: ServiceRef;
+}
+
+/** A service as `orch logs` reads it (journalctl -u, supervisorctl tail, <root>/shared/log/<name>.log). */
+export interface ServiceRef {
+  manager: 'systemd' | 'supervisor' | 'daemon';
+  name: string;
+  /** daemon: the app's root. */
+  root?: string;
+  /** supervisor: supervisorctl -c / -s. */
+  config?: string;
+  serverUrl?: string;
+  sudo?: boolean;
+  /** systemd: `scope: user` units are read with `journalctl --user`. */
+  scope?: 'user';
 }

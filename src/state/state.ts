@@ -12,6 +12,8 @@ export interface HistoryEntry {
   action: 'install' | 'switch' | 'rollback' | 'prune' | 'bad';
   at: string;
   by: string;
+  /** `bad` entries: what failed (`healthcheck`, `service`). */
+  reason?: string;
 }
 
 /** `<root>/.orch/state.json`. */
@@ -95,9 +97,9 @@ export function formatStateJson(v: AppState | Registry): string {
 }
 
 /** Records `version` (with `sha256`) as bad: converge will not deploy it again until its sha256 changes. */
-export function markBad(prev: AppState, version: string, sha256: string, at: string, by: string): AppState {
+export function markBad(prev: AppState, version: string, sha256: string, at: string, by: string, reason?: string): AppState {
   const s: AppState = { ...prev, history: [...prev.history], bad: { ...(prev.bad ?? {}), [version]: sha256 } };
-  s.history.push({ version, sha256, action: 'bad', at, by });
+  s.history.push({ version, sha256, action: 'bad', at, by, ...(reason !== undefined && { reason }) });
   if (s.history.length > HISTORY_LIMIT) s.history = s.history.slice(-HISTORY_LIMIT);
   return s;
 }

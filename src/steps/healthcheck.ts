@@ -104,12 +104,12 @@ export const healthcheck: StepKind<HealthcheckArgs, HealthcheckCheck> = {
       call = shCall('orch_healthcheck', retries, interval, 'orch_probe_http', timeout, expect, url.toString(), host, port, `${url.pathname}${url.search}`);
     }
     const task: TaskOf<HealthcheckCheck> = { script: hostScript(ctx, [HEALTHCHECK_SH], call), probes: [], check: { kind: 'healthcheck' } };
-    if (a.rollback !== false) {
+    if (a.rollback ?? ctx.nodeRollback) {
       const root = requireRoot(ctx, 'healthcheck');
       const app = appName(ctx, ctx.bundle);
       if (root === undefined) return undefined;
       if (!app) return void ctx.fail(undefined, 'healthcheck with rollback needs var "app" when the node installs no bundle');
-      task.rollback = { root, app, version: ctx.bundle?.version ?? '', sha256: ctx.bundle?.sha256 ?? '', script: rollbackScript(root, ctx.memo) };
+      task.rollback = { root, app, version: ctx.bundle?.version ?? '', sha256: ctx.bundle?.sha256 ?? '', script: rollbackScript(root, ctx.memo), afterSwitch: true };
     }
     return task;
   },

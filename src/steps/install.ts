@@ -1,5 +1,5 @@
 /**
- * `install: {bundle, before, after}` — platter's install.sh contract, versioned folders
+ * `install: {bundle, before, after, shared}` — platter's install.sh contract, versioned folders
  * from platter's automation recipe (SPEC section 3, `install` row); src/host/install.sh:
  * upload the bundle to `<root>/.orch/bundles/<sha256>.tar.gz` unless present, check its
  * members (src/host/tar-check.sh), unpack to a scratch folder, run
@@ -13,9 +13,10 @@
  * fact), the engine passes `d:BASE:MANIFEST_SHA256` and a delta stream instead of the
  * tarball; a rebuilt folder that does not match exits 99 and the tarball is sent.
  */
-import { COMMAND_SH, DELTA_SH, FETCH_SH, INSTALL_SH, TAR_CHECK_SH } from '../host/embedded.generated.js';
+import { COMMAND_SH, DELTA_SH, FETCH_SH, INSTALL_SH, SHARED_SH, TAR_CHECK_SH } from '../host/embedded.generated.js';
 import { BUNDLES_DIR, INSTALLED_MARKER, REGISTRY_FILE, STATE_FILE, versionDir } from '../host/layout.js';
 import type { Facts } from '../model/task.js';
+import { quote } from '../shell/quote.js';
 import type { StepKind } from './kind.js';
 import {
   appName, badSha, factKey, hostPath, hostScript, joinPath, PAYLOAD_ARG, REGISTRY_ARG, requireRoot, shCall, STATE_ARG, userFunction, VERSION_RE,
@@ -25,6 +26,7 @@ export interface InstallArgs {
   bundle?: string;
   before?: string;
   after?: string;
+  shared?: string[];
 }
 export interface InstallCheck {
   kind: 'install';
@@ -56,6 +58,14 @@ function otherSha(f: Facts, c: InstallCheck): string | undefined {
   return have && have !== c.sha256 ? have : undefined;
 }
 
+/** Why `p` cannot be a shared path (absolute, `~`, `.`/`..` parts, empty parts), or undefined. */
+export function sharedPathProblem(p: string): string | undefined {
+  if (!p || p.startsWith('/') || p.startsWith('~') || p.includes('\0') || p.split('/').some((x, i, all) => x === '..' || x === '.' || (x === '' && i < all.length - 1))) {
+    return `shared paths are relative to the release, without . or .. parts (a trailing / means a folder): got ${JSON.stringify(p)}`;
+  }
+  return undefined;
+}
+
 export const install: StepKind<InstallArgs | null, InstallCheck> = {
   name: 'install',
   schema: {
@@ -67,6 +77,10 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       bundle: { description: "Name of the bundle to install (default: the playbook's only bundle).", examples: ['shop'], type: 'string', minLength: 1 },
       before: { $ref: '#/$defs/command', description: 'Command run before installing.', examples: ['systemctl stop shop-worker'] },
       after: { $ref: '#/$defs/command', description: 'Command run after installing.', examples: ['{{release.dir}}/bin/shop migrate'] },
+      shared: {
+        description: "Paths kept across releases (Capistrano's linked_dirs/linked_files): each is created once as <root>/shared/PATH (seeded from the first release that has it) and linked into every release before its `after` command and the switch; never pruned, never rolled back. A trailing / means a folder.",
+        examples: [['instance/', 'log/', 'config.py']], type: 'array', items: { type: 'string', minLength: 1 },
+      },
     },
   },
   defaultWhen: 'always',
@@ -93,10 +107,19 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     const before = a.before === undefined ? undefined : ctx.render('before', 'shell');
     const after = a.after === undefined ? undefined : ctx.render('after', 'shell');
     if ((a.before !== undefined && before === undefined) || (a.after !== undefined && after === undefined)) return undefined;
+    // `shared: [instance/, config.py]` (Capistrano's linked_dirs/linked_files): src/host/shared.sh.
+    // The node's `shared` paths first, then the step's own (once each).
+    const own = a.shared === undefined ? [] : Array.isArray(a.shared) ? a.shared.map(String) : [String(a.shared)];
+    for (const p of own) {
+      const problem = sharedPathProblem(p);
+      if (problem) return void ctx.fail('shared', problem);
+    }
+    const shared = [...new Set([...ctx.nodeShared, ...own])];
     const bundleFile = joinPath(root, `${BUNDLES_DIR}/${bundle.sha256}.tar.gz`);
     // A store bundle the host fetches itself (src/host/fetch.sh); `auto` falls back to the push.
     const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;
-    const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH],
+    const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), ...(shared.length ? [SHARED_SH] : []), COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH],
+      ...(shared.length ? [`orch_install_shared() { shared_link "$1" "$2" ${shared.map(quote).join(' ')} > /dev/null; }`] : []),
       ...(before !== undefined ? [userFunction('orch_before', before)] : []),
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,

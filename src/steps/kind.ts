@@ -37,6 +37,10 @@ export interface StepContext<A = Record<string, unknown>> {
    * otherwise be 60 MB of copies).
    */
   memo: Map<string, string>;
+  /** The node's `rollback` key (false: its service/healthcheck failures do not roll back unless the step says so). */
+  nodeRollback: boolean;
+  /** The node's `shared` paths (checked by compile; an install step adds its own). */
+  nodeShared: readonly string[];
   /** True when a `service` step follows this step in the node (restart-pending bookkeeping). */
   restartFollows: boolean;
   /** sha256 hex of bytes (injected: compile has no crypto of its own). */

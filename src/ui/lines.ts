@@ -27,6 +27,9 @@ export class LinesRenderer implements Renderer {
       case 'phase-start':
         if (e.hosts.length) this.out(`== ${e.node || '(root)'} (${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'})\n`);
         break;
+      case 'stage-start':
+        this.out(`-- staging the release on ${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'} before the first batch switches\n`);
+        break;
       case 'step-end':
         if (e.status === 'failed') {
           this.out(formatStepFailure(e, this.p));

@@ -1,6 +1,7 @@
 /** Prints a plan: per host, each step and what would change (terraform plan's view). */
 import type { HostPrediction } from '../compile/predict.js';
 import type { HostBytes, StepBytes } from '../engine/payloads.js';
+import type { Refusal } from '../engine/bad-release.js';
 import type { Plan } from '../model/plan.js';
 import { PLAIN, type Palette } from './color.js';
 import { formatDiff, type StepDiff } from './diff.js';
@@ -32,8 +33,10 @@ export function formatHostBytes(b: HostBytes | undefined): string {
  * Text of the plan; `unreachable` hosts are listed with their error. Colours from
  * `palette` (default none); `diffs` (--diff) under their steps; `bytes` (engine/payloads.ts)
  * adds what each host receives to its header line, and the total before the last line.
+ * A `refused` host (a release recorded bad there: apply fails it, exit 4) gets a `!`
+ * line with the reason in place of its steps from the refused node on.
  */
-export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN, diffs?: PlanDiffs, bytes?: Map<string, HostBytes>): string {
+export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN, diffs?: PlanDiffs, bytes?: Map<string, HostBytes>, refused?: Map<string, Refusal>): string {
   const c = palette;
   const lines: string[] = [];
   let changes = 0;
@@ -49,7 +52,15 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
       lines.push(`  ${c.fail(`! unreachable: ${err}`)}`);
       continue;
     }
+    // A release recorded bad on this host: apply fails the host (exit 4), so say so here.
+    const no = refused?.get(host);
+    let said = false;
     for (const p of predictions.get(host) ?? []) {
+      if (no && p.phase >= no.phase) {
+        if (!said) lines.push(`  ${c.fail(`! ${p.node ? `${p.node}: ` : ''}${no.message}; apply fails this host`)}`);
+        said = true;
+        continue;
+      }
       if (p.status === 'changed') changes++;
       if (p.status === 'maybe') maybe++;
       if (p.status === 'failed') failing++;

@@ -150,6 +150,12 @@ export class TtyRenderer implements Renderer {
         }
         break;
       }
+      case 'stage-start':
+        for (const n of e.hosts) {
+          const h = this.hosts.get(n);
+          if (h && !h.finished) this.set(h, `${this.nodeName(e.phase)}: staging the release`);
+        }
+        break;
       case 'batch-start': {
         const ph = this.plan.phases[e.phase];
         const nb = ph?.batches.length ?? 1;

@@ -88,4 +88,19 @@ steps:
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/supervisorctl restart nosuchprogram: .*(ERROR|no such process)/i);
   }, 120_000);
+
+  it('config: and server_url name the supervisord; a changed command and numprocs take effect on the next release (reread + update)', async () => {
+    const conf = readFileSync(onHost('root/supervisord.conf'), 'utf8')
+      .replace('command=/srv/app/current/bin/run', 'command=/srv/app/current/bin/run %(process_num)d\nnumprocs=2\nprocess_name=%(program_name)s_%(process_num)d');
+    // supervisord rereads the file it was started with: the program changes there.
+    writeFileSync(onHost('root/supervisord.conf'), conf);
+    const own = join(work, 'own.yml');
+    writeFileSync(own, readFileSync(pb, 'utf8').replace('manager: supervisor,', 'manager: supervisor, config: /root/supervisord.conf, server_url: "unix:///tmp/supervisor.sock",'));
+    writeApp('4.0.0');
+    const r = await orch(['apply', own, '--json'], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const status = await fleet.hostExec(host, 'supervisorctl -c /root/supervisord.conf status "app:*"');
+    expect(status.stdout).toMatch(/^app:app_0\s+RUNNING[\s\S]*\napp:app_1\s+RUNNING/);
+    expect(status.stdout).not.toMatch(/^app\s/m);
+  }, 120_000);
 });

@@ -151,6 +151,31 @@ nodes:
     expect((await p.exit()).code).toBe(0);
   }, 120_000);
 
+  it('stage, then switch: every host shows its install running at once, then batches switch one after the other', async () => {
+    const staged = join(work, 'staged.yml');
+    writeFileSync(staged, `
+inventory: inventory.yml
+vars: { app: shop, root: /srv/staged }
+bundles:
+  shop: { source: app, builder: dir }
+nodes:
+  staged:
+    serial: 1
+    steps:
+      - install: { bundle: shop, after: "sleep 2" }
+      - symlink: {}
+      - name: warm up
+        run: { cmd: "sleep 1.5" }
+`);
+    const p = pty(['apply', staged, '--yes']);
+    const live = await p.waitFor(/h3 {2}staged: install shop 1\.0\.0 {2}1 s/);
+    for (const h of ['h1', 'h2']) expect(live).toMatch(new RegExp(`${h} {2}staged: install shop 1\\.0\\.0 {2}[12] s`));
+    const later = await p.waitFor(/h1 {2}staged: (symlink current -> 1\.0\.0|warm up) {2}\d s/);
+    expect(later).toMatch(/h2 {2}waiting for batch 2 of 3 \(staged\)/);
+    expect(later).toMatch(/h3 {2}waiting for batch 3 of 3 \(staged\)/);
+    expect((await p.exit()).code).toBe(0);
+  }, 120_000);
+
   it('a 40-column terminal stays readable: one line per host, the summary intact', async () => {
     writeFileSync(pb, readFileSync(pb, 'utf8').replace('greeting: hello', 'greeting: hello-again'));
     const p = pty(['apply', pb, '--yes'], { cols: 40, rows: 30 });

@@ -197,6 +197,56 @@ describe('serial and max_fail', () => {
   });
 });
 
+describe('node rollback: false (issue 11)', () => {
+  const playbook = (node: string): string => [
+    'vars: { app: shop, root: /srv/shop }',
+    'bundles: { shop: { source: app } }',
+    'templates:',
+    '  quiet: { rollback: false }',
+    'nodes:',
+    ...node.split('\n').map((l) => `  ${l}`),
+    '',
+  ].join('\n');
+  const steps = [
+    '    steps:',
+    '      - install: { bundle: shop }',
+    '      - symlink: {}',
+    '      - service: { name: shop, manager: command, command: "true" }',
+    '      - healthcheck: { cmd: "true" }',
+  ].join('\n');
+  const rollbacks = async (node: string): Promise<boolean[]> => {
+    const res = await compileYaml({ inventory: 'hosts:\n  a: { address: 10.0.0.1 }\n', playbook: playbook(node) });
+    expect(res.diagnostics.map(formatDiagnostic)).toEqual([]);
+    return res.plan!.phases[0]!.steps.slice(2).map((s) => s.tasks.a!.rollback !== undefined);
+  };
+  it('service and healthcheck roll back by default; a node (or its template) opts out; a step\'s own key wins', async () => {
+    expect(await rollbacks(`shop:\n${steps}`)).toEqual([true, true]);
+    expect(await rollbacks(`shop:\n    rollback: false\n${steps}`)).toEqual([false, false]);
+    expect(await rollbacks(`shop:\n    extends: quiet\n${steps}`)).toEqual([false, false]);
+    expect(await rollbacks(`shop:\n    rollback: false\n${steps.replace('{ cmd: "true" }', '{ cmd: "true", rollback: true }')}`)).toEqual([false, true]);
+  });
+  it('refuses a rollback that is not true or false at file:line:col', async () => {
+    const res = await compileYaml({ inventory: 'hosts:\n  a: { address: 10.0.0.1 }\n', playbook: playbook(`shop:\n    rollback: "no"\n${steps}`) });
+    expect(res.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/playbook\.yml:7:7: nodes\.shop\.rollback: must be true or false$/);
+  });
+});
+
+describe('node shared: (issue 11)', () => {
+  const compile = (node: string) => compileYaml({
+    inventory: 'hosts:\n  a: { address: 10.0.0.1 }\n',
+    playbook: ['vars: { app: shop, root: /srv/shop }', 'bundles: { shop: { source: app } }', 'nodes:', '  shop:', ...node.split('\n').map((l) => `    ${l}`), ''].join('\n'),
+  });
+  it('every install of the node links the node\'s paths, then the step\'s own (once each)', async () => {
+    const res = await compile('shared: [instance/, config.py]\nsteps:\n  - install: { bundle: shop, shared: [log/, config.py] }');
+    expect(res.diagnostics.map(formatDiagnostic)).toEqual([]);
+    expect(res.plan!.phases[0]!.steps[0]!.tasks.a!.script).toContain("shared_link \"$1\" \"$2\" instance/ config.py log/ > /dev/null");
+  });
+  it('refuses a path outside the release at the node key', async () => {
+    const res = await compile('shared: [ok/, ../etc]\nsteps:\n  - install: { bundle: shop }');
+    expect(res.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/playbook\.yml:5:19: nodes\.shop\.shared\[1\]: shared paths are relative to the release, without \. or \.\. parts \(a trailing \/ means a folder\): got "\.\.\/etc"$/);
+  });
+});
+
 describe('compilePlan: labels', () => {
   it('renders labels per host and masks secrets in them', async () => {
     const res = await compileYaml({

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Session } from '../../../src/engine/apply-plan.js';
 import type { EngineEvent } from '../../../src/engine/events.js';
-import { exceeds, runPhases } from '../../../src/engine/lanes.js';
+import { exceeds, runPhases, stageSteps } from '../../../src/engine/lanes.js';
 import { PRELUDE_SH } from '../../../src/host/embedded.generated.js';
-import type { MaxFail, Plan, PlanHost, PlanPhase, Task } from '../../../src/model/plan.js';
+import type { MaxFail, Plan, PlanHost, PlanPhase, PlanStep, Task } from '../../../src/model/plan.js';
 import { Masker } from '../../../src/shell/mask.js';
 import { quote } from '../../../src/shell/quote.js';
 import { LocalTransport } from '../../../src/transport/local.js';
@@ -21,7 +21,7 @@ const host = (name: string): PlanHost => ({ name, address: name, addressExplicit
 const task = (body: string): Task => ({ script: `${PRELUDE_SH}${body}\norch_status changed\n`, probes: [], check: { kind: 'run', hasUnless: false } });
 
 /** A plan over local hosts: `phases[i]` maps host -> step bodies; batches and max_fail per phase. */
-function makePlan(phases: { node: string; steps: Record<string, string>[]; batches?: string[][]; maxFail?: MaxFail }[]): Plan {
+function makePlan(phases: { node: string; steps: Record<string, string>[]; batches?: string[][]; maxFail?: MaxFail; kinds?: PlanStep['kind'][]; when?: ('always' | 'changed')[] }[]): Plan {
   const names = [...new Set(phases.flatMap((p) => p.steps.flatMap((s) => Object.keys(s))))].sort();
   return {
     planVersion: 1,
@@ -33,7 +33,7 @@ function makePlan(phases: { node: string; steps: Record<string, string>[]; batch
       const hosts = [...new Set(p.steps.flatMap((s) => Object.keys(s)))].sort();
       return {
         node: p.node, hosts, batches: p.batches ?? [hosts], ...(p.maxFail && { maxFail: p.maxFail }),
-        steps: p.steps.map((s, i) => ({ index: i, name: `step ${i + 1}`, kind: 'run', when: 'always', at: 'pb.yml:1:1', tasks: Object.fromEntries(Object.entries(s).map(([h, b]) => [h, task(b)])) })),
+        steps: p.steps.map((s, i) => ({ index: i, name: `step ${i + 1}`, kind: p.kinds?.[i] ?? 'run', when: p.when?.[i] ?? 'always', at: 'pb.yml:1:1', tasks: Object.fromEntries(Object.entries(s).map(([h, b]) => [h, task(b)])) })),
       };
     }),
   };
@@ -115,7 +115,89 @@ describe('runPhases on fake lanes', () => {
   });
 });
 
+describe('stage, then switch', () => {
+  const steps5 = (hosts: string[]): Record<string, string>[] => Array.from({ length: 5 }, () => Object.fromEntries(hosts.map((h) => [h, ''])));
+  const kinds: PlanStep['kind'][] = ['put', 'install', 'run', 'symlink', 'service'];
+
+  it('stages up to the last install before the first symlink, only in a rolling phase', () => {
+    const hs = ['h1', 'h2'];
+    const phase = (k: PlanStep['kind'][], batches: string[][]) => makePlan([{ node: 'a', steps: steps5(hs), kinds: k, batches }]).phases[0]!;
+    expect(stageSteps(phase(kinds, [['h1'], ['h2']]))).toBe(2);
+    expect(stageSteps(phase(['install', 'install', 'symlink', 'install', 'service'], [['h1'], ['h2']]))).toBe(2);
+    expect(stageSteps(phase(kinds, [hs]))).toBe(0); // no serial: nothing to stage ahead
+    expect(stageSteps(phase(['put', 'install', 'run', 'run', 'service'], [['h1'], ['h2']]))).toBe(0); // no switch
+    expect(stageSteps(phase(['put', 'symlink', 'install', 'run', 'service'], [['h1'], ['h2']]))).toBe(0); // switch before install
+  });
+
+  const fake = (plan: Plan, forks: number, fail: (pi: number, h: string, from: number) => boolean) => {
+    const failed = new Set<string>();
+    const calls: string[] = [];
+    const events: EngineEvent[] = [];
+    let live = 0;
+    let peak = 0;
+    const run = runPhases(plan, forks, {
+      isFailed: (h) => failed.has(h),
+      interrupted: () => undefined,
+      emit: (e) => events.push(e),
+      runLane: async (pi, h, from = 0, to = plan.phases[pi]!.steps.length) => {
+        live++;
+        peak = Math.max(peak, live);
+        calls.push(`${pi}:${h}:${from}-${to}`);
+        await new Promise((res) => setTimeout(res, 5));
+        if (fail(pi, h, from)) failed.add(h);
+        live--;
+      },
+    });
+    return run.then((r) => ({ r, calls, events, peak }));
+  };
+
+  it('every host stages (forks at a time) before the first batch switches; then batch by batch', async () => {
+    const hs = ['h1', 'h2', 'h3'];
+    const plan = makePlan([{ node: 'web', steps: steps5(hs), kinds, batches: [['h1'], ['h2'], ['h3']], maxFail: { count: 0 } }]);
+    const { r, calls, events, peak } = await fake(plan, 2, () => false);
+    expect(r).toEqual({});
+    expect(peak).toBe(2);
+    expect(calls).toEqual(['0:h1:0-2', '0:h2:0-2', '0:h3:0-2', '0:h1:2-5', '0:h2:2-5', '0:h3:2-5']);
+    expect(events.map((e) => e.type)).toEqual(['phase-start', 'stage-start', 'batch-start', 'batch-start', 'batch-start', 'phase-end']);
+  });
+
+  it('a failing batch after staging names the hosts that keep their release', async () => {
+    const hs = ['h1', 'h2', 'h3'];
+    const plan = makePlan([{ node: 'web', steps: steps5(hs), kinds, batches: [['h1'], ['h2'], ['h3']], maxFail: { count: 0 } }]);
+    const { r, calls } = await fake(plan, 5, (pi, h, from) => h === 'h1' && from === 2);
+    expect(calls).toEqual(['0:h1:0-2', '0:h2:0-2', '0:h3:0-2', '0:h1:2-5']);
+    expect(r.aborted).toBe('node web: 1 of 1 hosts failed in batch 1, more than max_fail 0; later batches and nodes were not started (h2, h3: installed, not switched; they keep the release they run)');
+  });
+
+  it('a host that fails staging never switches; with max_fail 0 no host switches and the run says why', async () => {
+    const hs = ['h1', 'h2', 'h3'];
+    const plan = makePlan([
+      { node: 'web', steps: steps5(hs), kinds, batches: [['h1'], ['h2'], ['h3']], maxFail: { count: 0 } },
+      { node: 'next', steps: [{ h1: '' }] },
+    ]);
+    const { r, calls } = await fake(plan, 5, (pi, h, from) => h === 'h2' && from === 0);
+    expect(calls).toEqual(['0:h1:0-2', '0:h2:0-2', '0:h3:0-2']);
+    expect(r.aborted).toBe('node web: 1 of 3 hosts failed staging the release (before any switch), more than max_fail 0; no host was switched and later nodes were not started');
+    const allowed = await fake(makePlan([{ node: 'web', steps: steps5(hs), kinds, batches: [['h1'], ['h2'], ['h3']], maxFail: { count: 1 } }]), 5, (pi, h, from) => h === 'h2' && from === 0);
+    expect(allowed.r).toEqual({});
+    expect(allowed.calls).toEqual(['0:h1:0-2', '0:h2:0-2', '0:h3:0-2', '0:h1:2-5', '0:h3:2-5']);
+  });
+});
+
 describe('lanes on the local transport (real bash agents)', () => {
+  it('stage, then switch: every host installs before the first switch; `when: changed` after the stage still sees the stage\'s change', async () => {
+    const log = scratch();
+    const step = (what: string) => ({ h1: mark(log, `${what} h1`), h2: mark(log, `${what} h2`), h3: mark(log, `${what} h3`) });
+    const plan = makePlan([{
+      node: 'web', steps: [step('install'), step('switch'), step('restart')], kinds: ['install', 'symlink', 'service'],
+      when: ['always', 'always', 'changed'], batches: [['h1'], ['h2'], ['h3']], maxFail: { count: 0 },
+    }]);
+    const { summary, lines } = await apply(plan, log);
+    expect(lines.slice(0, 3).sort()).toEqual(['install h1', 'install h2', 'install h3']);
+    expect(lines.slice(3)).toEqual(['switch h1', 'restart h1', 'switch h2', 'restart h2', 'switch h3', 'restart h3']);
+    expect(summary.hosts.map((h) => `${h.host} ${h.status} ${h.counts.changed}`)).toEqual(['h1 changed 3', 'h2 changed 3', 'h3 changed 3']);
+  });
+
   it('serial batches: one batch at a time, in order, never interleaved', async () => {
     const log = scratch();
     const body = (h: string): string => `${mark(log, `start ${h}`)}; sleep 0.2; ${mark(log, `end ${h}`)}`;

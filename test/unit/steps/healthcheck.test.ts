@@ -12,7 +12,7 @@ describe('healthcheck', () => {
     expect(r.task!.script).toBe(scriptOf([HEALTHCHECK_SH], "orch_healthcheck 2 0.5 orch_probe_http 10 200 'http://10.0.0.5:8000/health?x=1' 10.0.0.5 8000 '/health?x=1'"));
     expect(r.task!.rollback).toEqual({
       root: '/srv/shop', app: 'shop', version: '1.2.0', sha256: 'a'.repeat(64),
-      script: scriptOf([SWITCH_SH, ROLLBACK_SH], 'orch_rollback_previous /srv/shop "${2:-}"'),
+      script: scriptOf([SWITCH_SH, ROLLBACK_SH], 'orch_rollback_previous /srv/shop "${2:-}"'), afterSwitch: true,
     });
   });
 

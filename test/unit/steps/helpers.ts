@@ -24,6 +24,10 @@ export interface BuildOptions {
   vars?: Record<string, unknown>;
   bundle?: PlanBundle | null;
   restartFollows?: boolean;
+  /** The node's `rollback` key (default true). */
+  nodeRollback?: boolean;
+  /** The node's `shared` paths (default none). */
+  nodeShared?: string[];
   files?: Record<string, string>;
 }
 
@@ -61,6 +65,8 @@ export function buildStep<A>(kind: StepKind<A, { kind: string }>, args: A, o: Bu
     fail: (field, message) => void problems.push(`${field ?? '(step)'}: ${message}`),
     memo: new Map(),
     restartFollows: o.restartFollows ?? false,
+    nodeRollback: o.nodeRollback ?? true,
+    nodeShared: o.nodeShared ?? [],
     sha256: (b) => createHash('sha256').update(b).digest('hex'),
   };
   const dctx: DescribeContext<A> = {

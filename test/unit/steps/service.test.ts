@@ -1,7 +1,7 @@
 /** The `service` step kind: exact script per manager, label and its prediction table. */
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { COMMAND_SH, SERVICE_SH, SYSTEMD_SH } from '../../../src/host/embedded.generated.js';
+import { COMMAND_SH, DAEMON_SH, SERVICE_SH, SUPERVISOR_SH, SYSTEMD_SH } from '../../../src/host/embedded.generated.js';
 import { service } from '../../../src/steps/service.js';
 import { buildStep, facts, scriptOf } from './helpers.js';
 
@@ -9,7 +9,6 @@ const PENDING = '/srv/shop/.orch/restart-pending';
 
 describe('service', () => {
   it.each([
-    [{ name: 'shop', action: 'reload', manager: 'supervisor', sudo: true }, 'service reload shop', `orch_service supervisor reload shop 1 ${PENDING}`],
     [{ name: 'my app', action: 'stop', manager: 'sysv' }, 'service stop my app', `orch_service sysv stop 'my app' 0 ${PENDING}`],
   ])('%j: label %s, one call line', (args, label, call) => {
     const r = buildStep(service, args as never);
@@ -60,6 +59,23 @@ describe('service', () => {
     const f = facts({ [k]: null });
     expect(service.predict(f, t as never)).toBe('changed');
     expect(f.get(k)).toBe(sha(UNIT));
+  });
+
+  it('manager supervisor: src/host/supervisor.sh with config/server_url (reread + update, judged by status); orch logs knows it', () => {
+    const r = buildStep(service, { name: 'shop', action: 'reload', manager: 'supervisor', sudo: true, config: '/etc/sv/a b.conf' } as never);
+    expect(r.problems).toEqual([]);
+    expect(r.label).toBe('service reload shop');
+    expect(r.task!.script).toBe(scriptOf([SUPERVISOR_SH], "supervisor_service '/etc/sv/a b.conf' '' 1 shop reload", `rm -f -- ${PENDING}`, 'orch_status changed'));
+    expect(r.task!.service).toEqual({ manager: 'supervisor', name: 'shop', config: '/etc/sv/a b.conf', sudo: true });
+  });
+
+  it('manager daemon: src/host/daemon.sh with root, name, action, the command and startsecs; needs name and command', () => {
+    const r = buildStep(service, { name: 'web', manager: 'daemon', command: 'exec python3 app.py {{port}}', startsecs: 2 } as never, { vars: { port: '80 80' } });
+    expect(r.problems).toEqual([]);
+    expect(r.task!.script).toBe(scriptOf([DAEMON_SH], "daemon_service /srv/shop web restart 'exec python3 app.py '\\''80 80'\\''' 2", `rm -f -- ${PENDING}`, 'orch_status changed'));
+    expect(r.task!.service).toEqual({ manager: 'daemon', name: 'web', root: '/srv/shop' });
+    expect(buildStep(service, { name: 'web', manager: 'daemon' } as never).problems).toEqual(['(step): service with manager: daemon needs "name" and "command"']);
+    expect(buildStep(service, { name: 'a/b', manager: 'daemon', command: 'x' } as never).problems).toEqual(['name: a daemon name is a file name: letters, digits, . _ - (got "a/b")']);
   });
 
   it('manager command: the command is a function (bash -n checks it); no var root: no marker', () => {
