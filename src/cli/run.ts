@@ -196,6 +196,8 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const bytes = await session.payloadBytes(prediction);
   const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
   const refused = refusedHosts(plan, facts.byHost);
+  // A refused host's steps never run: they are not pending (apply fails that host instead).
+  const counted = refused.size ? new Map([...predictions].filter(([h]) => !refused.has(h))) : predictions;
   if (opts.json) {
     const steps = (h: string): unknown[] => (predictions.get(h) ?? []).map((p) => {
       const d = diffs?.get(h)?.get(`${p.phase}:${p.step}`);
@@ -206,7 +208,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       type: 'plan',
       offline: opts.offline === true,
       hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { ...(bytes.has(h) && { bytes: bytes.get(h)!.bytes }), ...(refused.has(h) && { refused: refused.get(h)!.message }), steps: steps(h) }) })),
-      pending: countPending(predictions),
+      pending: countPending(counted),
       ...(notes && { notes }),
     }))}\n`);
   } else {
@@ -218,9 +220,10 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     for (const p of remoteProblems) err(`${p}\n`);
     throw new ExitRequest(EXIT.INVALID);
   }
-  const pending = countPending(predictions) > 0;
-  // A step refused from the facts (same version, other bundle) fails its host at apply: 4, like unreachable.
-  if (unreachable.size || countFailing(predictions) > 0) throw new ExitRequest(opts.detailedExitcodes && pending ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED);
+  const pending = countPending(counted) > 0;
+  // A step refused from the facts (same version, other bundle) or a host refused for a bad
+  // release fails its host at apply: 4, like unreachable.
+  if (unreachable.size || refused.size || countFailing(counted) > 0) throw new ExitRequest(opts.detailedExitcodes && pending ? EXIT.CHANGED_AND_FAILED : EXIT.FAILED);
   if (opts.detailedExitcodes && pending) throw new ExitRequest(EXIT.CHANGED);
 }
 

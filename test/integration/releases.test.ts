@@ -113,10 +113,14 @@ steps:
     const h2 = hostNamed('h2');
     const before = readFileSync(onHost(h2, 'srv/web/.orch/state.json'), 'utf8');
     const plan = await orch(['plan', pb], env);
+    expect(plan.code, 'plan exits 4 for a refused host, as apply will').toBe(4);
     // h2's steps are not listed: the whole host is refused (apply fails it).
     const refusedLine = /^h2 [^\n]*\n  ! 1\.2\.0 failed its healthcheck on h2 at \S+; not deployed again \(a new bundle sha256 for it is a new release\); apply fails this host\nh3 /m;
     expect(plan.stdout).toMatch(refusedLine);
-    const json = JSON.parse((await orch(['plan', pb, '--json'], env)).stdout) as { hosts: { host: string; refused?: string }[] };
+    const json = JSON.parse((await orch(['plan', pb, '--json'], env)).stdout) as { hosts: { host: string; refused?: string; steps: { status: string }[] }[]; pending: number };
+    const pendingOf = (hs: typeof json.hosts): number => hs.flatMap((h) => h.steps).filter((st) => st.status === 'changed' || st.status === 'maybe').length;
+    expect(pendingOf(json.hosts.filter((h) => h.host === 'h2')), 'h2 has steps that would change').toBeGreaterThan(0);
+    expect(json.pending, "a refused host's steps are not pending").toBe(pendingOf(json.hosts.filter((h) => h.host !== 'h2')));
     expect(json.hosts.map((h) => [h.host, h.refused?.replace(/ at \S+;/, ' at T;')])).toEqual([
       ['h1', undefined], ['h2', '1.2.0 failed its healthcheck on h2 at T; not deployed again (a new bundle sha256 for it is a new release)'], ['h3', undefined],
     ]);
