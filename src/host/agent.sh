@@ -3,9 +3,10 @@
 # (src/engine/agent.ts starts it). It takes the host lock (lock.sh), reads the facts,
 # then runs every segment (segment.sh) as its own child, so all of the run's work on
 # the host is one tree of processes under the lock holder. Dead-man's switch: when its
-# stdin closes without a goodbye, or no frame arrived for GIVEUP seconds, it stops every
-# process of its session (TERM, then KILL after GRACE seconds) and exits; the lock (held
-# by the agent and its watchdog only) is free once they are gone.
+# stdin closes without a goodbye, or no frame arrived for GIVEUP seconds — also while it
+# waits for the lock or runs the facts — it stops every process of its session (TERM to
+# its process group, then to any newcomer, KILL after GRACE seconds) and exits once none
+# is left; the lock (held by the agent and its watchdog only) is free only then.
 #
 # Frames on stdin (control machine -> agent), one header line each:
 #   C GIVEUP GRACE LOCKWAIT HOLDER_B64   first: settings; LOCKWAIT - = take no lock
