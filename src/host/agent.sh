@@ -209,13 +209,13 @@ orch_agent_segment() {
 # as hearing from the control machine; stdin closing or X stops the run (the child with
 # it). Any other frame header is kept in ORCH_AGENT_PENDING for the main loop, which
 # reads the rest of that frame; the wait then goes on without reading. Sets
-# ORCH_AGENT_RC to the child's exit status. Polls every 50 ms (a read with a timeout:
+# ORCH_AGENT_RC to the child's exit status. Polls every 20 ms (a read with a timeout:
 # no fork).
 orch_agent_await() {
   local pid=$1 line='' part rc
   while [ -z "$ORCH_AGENT_PENDING" ] && kill -0 "$pid" 2>/dev/null; do
     rc=0
-    IFS= read -r -t 0.05 part || rc=$?
+    IFS= read -r -t 0.02 part || rc=$?
     # A timeout keeps what was read so far of a line in part.
     if [ "$rc" -gt 128 ]; then line+=$part; continue; fi
     [ "$rc" = 0 ] || orch_agent_stop 'stdin closed (the control machine is gone)'
