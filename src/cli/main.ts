@@ -27,7 +27,7 @@ function common(cmd: Command): Command {
     .option('--timeout <duration>', 'fail a host whose step (or facts read) runs longer than this: seconds or 500ms, 2s, 1m, 1h (default: no limit)')
     .option('-v, --verbose', 'show every step\'s output (failed steps always show the last 20 lines of stderr and stdout)')
     .option('--no-color', 'no colours (also: NO_COLOR=1; FORCE_COLOR=1 forces them)')
-    .option('--give-up <seconds>', 'dead-man\'s switch: a host stops this run\'s work (and frees its lock) after hearing nothing from orch for this long', '30');
+    .option('--give-up <seconds>', 'dead-man\'s switch: a host stops this run\'s work (and frees its lock) after hearing nothing from orch for this long (default: the inventory\'s give_up, else 30s)');
 }
 
 /**

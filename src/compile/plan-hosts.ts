@@ -18,7 +18,7 @@ export function planHostsFor(inventory: Inventory, names: string[]): Record<stri
       name, address: h.address, addressExplicit: h.addressExplicit, transport: h.transport,
       ...(h.user !== undefined && { user: h.user }), ...(h.port !== undefined && { port: h.port }),
       ...(h.identity !== undefined && { identity: h.identity }), ...(h.knownHosts !== undefined && { knownHosts: h.knownHosts }),
-      hostKeyPolicy: h.hostKeyPolicy, jump,
+      hostKeyPolicy: h.hostKeyPolicy, jump, ...(h.giveUpSeconds !== undefined && { giveUpSeconds: h.giveUpSeconds }),
     };
     jump.forEach(add);
   };

@@ -11,6 +11,7 @@ import type { Diagnostic, DocPath } from '../model/diagnostics.js';
 import { diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Group, Host, HostKeyPolicy, Inventory, Vars } from '../model/inventory.js';
 import { detectAnsibleInventory, loadAnsibleInventory } from './ansible-inventory.js';
+import { parseDuration } from '../model/duration.js';
 import { compileGlob, isGlob } from './glob.js';
 import { loadYaml } from './load-yaml.js';
 import type { SourceIndexImpl } from './source-index.js';
@@ -41,6 +42,7 @@ interface RawHost {
   host_key_policy?: 'strict' | 'accept-new';
   transport?: 'ssh' | 'local';
   jump?: string;
+  give_up?: number | string;
   vars?: Vars;
 }
 interface RawGroup {
@@ -120,7 +122,8 @@ function fileOf(origin: Origin, path: DocPath): string {
  * errors of each file; unknown host in a role or group; a role or group that names no
  * existing host; unknown child group; group cycle (`group cycle: a -> b -> a`);
  * `jump` naming an unknown host, a local host, or forming a cycle
- * (`jump cycle: a -> b -> a`). Schema errors stop before the semantic checks.
+ * (`jump cycle: a -> b -> a`); `give_up` under 1 s. Schema errors stop before the
+ * semantic checks. `host.giveUpSeconds`: the host's `give_up`, else `defaults.give_up`.
  */
 export async function loadInventory(files: string[], index: SourceIndexImpl): Promise<LoadInventoryResult> {
   const diagnostics: Diagnostic[] = [];
@@ -278,6 +281,14 @@ function buildInventory(
   const rolesOf = new Map<string, string[]>();
   for (const [r, members] of roles) for (const m of members) (rolesOf.get(m) ?? rolesOf.set(m, []).get(m)!).push(r);
   const hosts = new Map<string, Host>();
+  // give_up: the schema checked the form; at least 1 s (the agent's clock ticks in seconds).
+  const giveUpOf = (v: number | string, path: DocPath): number | undefined => {
+    const d = parseDuration(v);
+    if (d.ok && d.seconds >= 1) return d.seconds;
+    at(path, d.ok ? `give_up ${JSON.stringify(v)}: expected at least 1 s (the agent checks once a second)` : d.message);
+    return undefined;
+  };
+  const defaultGiveUp = defaults.give_up !== undefined ? giveUpOf(defaults.give_up, ['defaults', 'give_up']) : undefined;
   for (const name of hostNames) {
     const own_ = raw.hosts?.[name] ?? {};
     const transport = own_.transport ?? defaults.transport ?? 'ssh';
@@ -307,6 +318,8 @@ function buildInventory(
     if (identity !== undefined) host.identity = identity;
     if (knownHosts !== undefined) host.knownHosts = knownHosts;
     if (jump !== undefined) host.jump = jump;
+    const giveUp = own_.give_up !== undefined ? giveUpOf(own_.give_up, ['hosts', name, 'give_up']) : defaultGiveUp;
+    if (giveUp !== undefined) host.giveUpSeconds = giveUp;
     hosts.set(name, host);
   }
   checkJumps(hosts, raw, at);

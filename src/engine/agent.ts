@@ -148,7 +148,7 @@ export class HostAgent {
           if (phase === 'ready') return;
           clearTimeout(timer);
           const msg = res.stderr.toString('utf8').trim();
-          if (res.code === LOCKED_EXIT) reject(new LockedError(msg.split('\n').pop() ?? msg, host));
+          if (res.code === LOCKED_EXIT) reject(new LockedError(msg.split('\n').filter((l) => l.startsWith('locked by ')).pop() ?? msg, host));
           else reject(new RemoteCommandError(host, 'starting the host agent', res.code, msg.slice(-500)));
         },
         (err: unknown) => {

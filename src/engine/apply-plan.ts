@@ -159,7 +159,7 @@ export class Session {
       ...(!holderOf && waitSeconds !== undefined && { lockWaitSeconds: waitSeconds }),
       holder: `${this.opts.by} pid ${process.pid} since ${this.opts.now().toISOString()}`,
       factsScript: facts,
-      giveUpSeconds: this.opts.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS,
+      giveUpSeconds: this.opts.giveUpSeconds ?? ph.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS,
       ...(this.opts.stepTimeoutMs !== undefined && { timeoutMs: this.opts.stepTimeoutMs }),
       onAgent: (a) => {
         this.#allAgents.add(a);

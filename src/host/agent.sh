@@ -3,9 +3,10 @@
 # (src/engine/agent.ts starts it). It takes the host lock (lock.sh), reads the facts,
 # then runs every segment (segment.sh) as its own child, so all of the run's work on
 # the host is one tree of processes under the lock holder. Dead-man's switch: when its
-# stdin closes without a goodbye, or no frame arrived for GIVEUP seconds, it stops every
-# process of its session (TERM, then KILL after GRACE seconds) and exits; the lock (held
-# by the agent and its watchdog only) is free once they are gone.
+# stdin closes without a goodbye, or no frame arrived for GIVEUP seconds — also while it
+# waits for the lock or runs the facts — it stops every process of its session (TERM to
+# its process group, then to any newcomer, KILL after GRACE seconds) and exits once none
+# is left; the lock (held by the agent and its watchdog only) is free only then.
 #
 # Frames on stdin (control machine -> agent), one header line each:
 #   C GIVEUP GRACE LOCKWAIT HOLDER_B64   first: settings; LOCKWAIT - = take no lock
@@ -27,11 +28,25 @@ orch_agent_now() { printf -v "$1" '%(%s)T' -1; }
 # orch_agent_alive: records that the control machine was heard from just now.
 orch_agent_alive() { printf '%(%s)T\n' -1 > "$ORCH_AGENT_DIR/alive"; }
 
-# orch_agent_session_pids SELF: pids of every live process of this session except SELF
-# (and the subshell running this function), from /proc/PID/stat: the session id is the
-# 4th field after "(comm) "; zombies (state Z) are left out. Builtins only (no fork).
+# orch_agent_ms VAR: milliseconds since the epoch into VAR (bash 5's EPOCHREALTIME: no
+# fork; `date` on older bash).
+orch_agent_ms() {
+  local t=${EPOCHREALTIME:-}
+  if [ -n "$t" ]; then
+    t=${t//[.,]/}
+    printf -v "$1" '%s' "${t:0:${#t}-3}"
+  else
+    printf -v "$1" '%s' "$(( $(date +%s%N) / 1000000 ))"
+  fi
+}
+
+# orch_agent_session_pids: sets the array ORCH_AGENT_PIDS to the pids of every live
+# process of this session except the caller ($BASHPID), from /proc/PID/stat: the session
+# id is the 4th field after "(comm) "; zombies (state Z) are left out. Builtins only (no
+# fork, so the scan itself adds no process to the session).
 orch_agent_session_pids() {
-  local self=$1 me=$BASHPID line rest sid f
+  local me=$BASHPID line rest sid f
+  ORCH_AGENT_PIDS=()
   read -r line < "/proc/$me/stat" || return 0
   rest=${line##*) }
   read -r _ _ _ sid _ <<< "$rest"
@@ -45,30 +60,67 @@ orch_agent_session_pids() {
     if [ "$4" != "$sid" ] || [ "$1" = Z ]; then continue; fi
     f=${f#/proc/}
     f=${f%/stat}
-    if [ "$f" != "$me" ] && [ "$f" != "$self" ]; then printf '%s\n' "$f"; fi
+    [ "$f" = "$me" ] || ORCH_AGENT_PIDS+=("$f")
   done
 }
 
-# orch_agent_kill_session GRACE: sends TERM to every other process of the session,
-# waits up to GRACE seconds for them to exit, then sends KILL to what is left.
+# orch_agent_kill_session GRACE: ends every other process of the session and returns
+# once none is left. TERM first to the agent's whole process group (the agent leads its
+# session and group; the kernel signals a group atomically, so a child forking at that
+# moment gets it too), then every 20 ms TERM to each process of the session not yet sent
+# one (a newcomer, or a `timeout` and its command, which run in a group of their own).
+# After GRACE seconds: KILL to whatever is left (by pid: the caller is in the group).
+# Returns when two scans in a row find no process, or 5 s after the KILL (a process in
+# uninterruptible sleep dies when its I/O ends). The caller ignores TERM; the lock (the caller's fd 9) goes last.
 orch_agent_kill_session() {
-  local grace=$1 self=$BASHPID pids deadline
+  local grace=$1 now deadline killed=0 p empty=0
+  local -A sent=()
   trap '' TERM HUP INT PIPE
-  pids=$(orch_agent_session_pids "$self")
-  # shellcheck disable=SC2086 # a list of pids
-  [ -z "$pids" ] || kill -TERM $pids 2>/dev/null
-  deadline=$(( $(date +%s%N) + grace * 1000000000 ))
-  while [ -n "$pids" ] && [ "$(date +%s%N)" -lt "$deadline" ]; do
-    sleep 0.1
-    pids=$(orch_agent_session_pids "$self")
+  local group=0
+  read -r p < "/proc/$$/stat" && p=${p##*) } && read -r _ _ p _ <<< "$p" && [ "$p" = "$$" ] && group=1
+  [ "$group" = 0 ] || kill -TERM -- "-$$" 2>/dev/null
+  orch_agent_ms now
+  deadline=$((now + grace * 1000))
+  while :; do
+    orch_agent_session_pids
+    if [ "${#ORCH_AGENT_PIDS[@]}" = 0 ]; then
+      # Twice in a row: a scan is not atomic (a process that forks and exits while the
+      # scan runs leaves a child that only the next scan sees).
+      [ "$empty" = 0 ] || return 0
+      empty=1
+      orch_agent_nap 0.02
+      continue
+    fi
+    empty=0
+    orch_agent_ms now
+    if [ "$killed" = 0 ] && [ "$now" -ge "$deadline" ]; then
+      killed=1
+      deadline=$((now + 5000))
+    fi
+    if [ "$killed" = 1 ]; then
+      [ "$now" -lt "$deadline" ] || return 0
+      kill -KILL "${ORCH_AGENT_PIDS[@]}" 2>/dev/null
+    else
+      for p in "${ORCH_AGENT_PIDS[@]}"; do
+        [ -n "${sent[$p]:-}" ] || { sent[$p]=1; kill -TERM "$p" 2>/dev/null; }
+      done
+    fi
+    orch_agent_nap 0.02
   done
-  # shellcheck disable=SC2086 # a list of pids
-  [ -z "$pids" ] || kill -KILL $pids 2>/dev/null
-  return 0
 }
 
-# orch_agent_busy: true while a segment child runs (it removes seg.running when over).
-orch_agent_busy() { [ -e "$ORCH_AGENT_DIR/seg.running" ]; }
+# orch_agent_busy: true while a child doing the run's work lives: the lock wait, the
+# facts, a segment (the agent creates ORCH_AGENT_DIR/busy before starting one; the
+# segment child removes it when over, the agent after the lock wait and the facts).
+orch_agent_busy() { [ -e "$ORCH_AGENT_DIR/busy" ]; }
+
+# orch_agent_nap SECONDS: sleeps without a child process (a read with a timeout on the
+# agent's private fifo, which never gets data); `sleep` when the fifo is gone.
+orch_agent_nap() {
+  local rc=1
+  [ -p "$ORCH_AGENT_DIR/tick" ] && { read -r -t "$1" _ <> "$ORCH_AGENT_DIR/tick"; rc=$?; }
+  [ "$rc" -gt 128 ] || sleep "$1"
+}
 
 # orch_agent_gone WHY: the control machine is gone (stdin closed, or silent for too
 # long): stops the running segment's processes, if any, else simply exits (processes
@@ -95,10 +147,12 @@ orch_agent_stop() {
 }
 
 # orch_agent_watchdog AGENT_PID: every second, stops the run when the agent process is
-# gone or nothing was heard for ORCH_AGENT_GIVEUP seconds.
+# gone or nothing was heard for ORCH_AGENT_GIVEUP seconds. Started before the lock wait,
+# so a partitioned control machine never leaves an agent waiting for (then holding) the
+# lock. Forks nothing while it waits (orch_agent_nap).
 orch_agent_watchdog() {
   local agent=$1 now heard
-  while sleep 1 9>&-; do
+  while orch_agent_nap 1; do
     kill -0 "$agent" 2>/dev/null || orch_agent_gone 'the agent process is gone'
     # An empty read means the file is being rewritten this instant: heard from just now.
     read -r heard < "$ORCH_AGENT_DIR/alive" || continue
@@ -145,9 +199,39 @@ orch_agent_segment() {
     in=$d.payload
     orch_agent_pump "$in" || return 1
   fi
-  : > "$d.running"
-  { orch_seg_run "$d.fields" "$d"; rc=$?; rm -f -- "$d.running" "$d.payload"; printf '::orch-seg:: done %s\n' "$rc"; } < "$in" 9>&- &
+  : > "$ORCH_AGENT_DIR/busy"
+  { orch_seg_run "$d.fields" "$d"; rc=$?; rm -f -- "$ORCH_AGENT_DIR/busy" "$d.payload"; printf '::orch-seg:: done %s\n' "$rc"; } < "$in" 9>&- &
   return 0
+}
+
+# orch_agent_await PID: waits for the agent's child PID (the lock wait, the facts) while
+# still reading frames, so the dead-man's switch works during both: a heartbeat counts
+# as hearing from the control machine; stdin closing or X stops the run (the child with
+# it). Any other frame header is kept in ORCH_AGENT_PENDING for the main loop, which
+# reads the rest of that frame; the wait then goes on without reading. Sets
+# ORCH_AGENT_RC to the child's exit status. Polls every 20 ms (a read with a timeout:
+# no fork).
+orch_agent_await() {
+  local pid=$1 line='' part rc
+  while [ -z "$ORCH_AGENT_PENDING" ] && kill -0 "$pid" 2>/dev/null; do
+    rc=0
+    IFS= read -r -t 0.02 part || rc=$?
+    # A timeout keeps what was read so far of a line in part.
+    if [ "$rc" -gt 128 ]; then line+=$part; continue; fi
+    [ "$rc" = 0 ] || orch_agent_stop 'stdin closed (the control machine is gone)'
+    line+=$part
+    orch_agent_alive
+    case "$line" in
+      H) ;;
+      X) orch_agent_stop stop ;;
+      *) ORCH_AGENT_PENDING=$line ;;
+    esac
+    line=''
+  done
+  rc=0
+  wait "$pid" || rc=$?
+  ORCH_AGENT_RC=$rc
+  rm -f -- "$ORCH_AGENT_DIR/busy"
 }
 
 # orch_agent: the agent's main loop (see the top of this file).
@@ -161,26 +245,50 @@ orch_agent() {
   # Under ~/.orch, not /tmp: payloads are spooled here (a tmpfs /tmp may be small).
   mkdir -p -- "$HOME/.orch" || exit 70
   ORCH_AGENT_DIR=$(umask 077 && mktemp -d "$HOME/.orch/agent.XXXXXX") || exit 70
+  mkfifo -m 600 -- "$ORCH_AGENT_DIR/tick" || exit 70
   orch_agent_alive
-  IFS= read -r line || exit 70
+  IFS= read -r line || { rm -rf -- "$ORCH_AGENT_DIR"; exit 70; }
   n=${line#F }
   head -c "$n" > "$ORCH_AGENT_DIR/facts"
   if [ "$lockwait" != - ]; then
     rc=0
-    orch_lock_take "$lockwait" "$(printf '%s' "$holder" | base64 -d)" || rc=$?
+    orch_lock_open || rc=$?
     [ "$rc" = 0 ] || { rm -rf -- "$ORCH_AGENT_DIR"; exit "$rc"; }
   fi
-  echo '::orch:: locked'
-  bash "$ORCH_AGENT_DIR/facts" < /dev/null 9>&- || true
-  echo '::orch:: end'
-  orch_agent_alive
-  # The watchdog holds the lock too (fd 9); its stdout is not the protocol's.
+  # The watchdog holds the lock's fd too; its stdout is not the protocol's.
   # (A background command's words expand in the child: take this pid first.)
   me=$BASHPID
   orch_agent_watchdog "$me" < /dev/null > /dev/null &
   ORCH_AGENT_WD=$!
+  # No "Killed" notice on stderr when it is ended.
+  disown "$ORCH_AGENT_WD"
+  ORCH_AGENT_PENDING=
+  if [ "$lockwait" != - ]; then
+    # The wait runs as a child on the agent's fd 9 (one open file, so the flock it takes
+    # is the agent's), while the agent keeps reading frames.
+    : > "$ORCH_AGENT_DIR/busy"
+    orch_lock_wait "$lockwait" "$(printf '%s' "$holder" | base64 -d)" < /dev/null > /dev/null &
+    orch_agent_await $!
+    rc=$ORCH_AGENT_RC
+    if [ "$rc" != 0 ]; then
+      kill -KILL "$ORCH_AGENT_WD" 2>/dev/null
+      rm -rf -- "$ORCH_AGENT_DIR"
+      exit "$rc"
+    fi
+  fi
+  echo '::orch:: locked'
+  : > "$ORCH_AGENT_DIR/busy"
+  bash "$ORCH_AGENT_DIR/facts" < /dev/null 9>&- &
+  orch_agent_await $!
+  echo '::orch:: end'
+  orch_agent_alive
   while :; do
-    IFS= read -r line || orch_agent_gone 'stdin closed (the control machine is gone)'
+    if [ -n "$ORCH_AGENT_PENDING" ]; then
+      line=$ORCH_AGENT_PENDING
+      ORCH_AGENT_PENDING=
+    else
+      IFS= read -r line || orch_agent_gone 'stdin closed (the control machine is gone)'
+    fi
     orch_agent_alive
     case "$line" in
       H) ;;

@@ -4,27 +4,32 @@
 # fd 9 exits, so a lock is never left behind by a dead run; the agent exits only after
 # its children are gone, so the lock is free only then.
 
-# orch_lock_take WAIT HOLDER: opens ~/.orch/lock on fd 9 and takes its flock, waiting up
-# to WAIT seconds (0 = fail at once). Records HOLDER ("USER@HOST pid N since T") in
-# ~/.orch/lock.info. Returns 75 with "locked by HOLDER" on stderr when another run keeps
-# the lock past WAIT; 70 when flock is missing or the lock file cannot be opened.
-orch_lock_take() {
-  local wait=$1 holder=$2 info
+# orch_lock_open: opens ~/.orch/lock on fd 9 (no lock taken yet). Returns 70 when flock
+# is missing or the lock file cannot be opened.
+orch_lock_open() {
   command -v flock >/dev/null || { echo "flock not found on the host (util-linux)" >&2; return 70; }
   mkdir -p -- "$HOME/.orch" || return 70
   exec 9>>"$HOME/.orch/lock" || return 70
-  if [ "$wait" -gt 0 ]; then
-    flock -w "$wait" 9 || {
-      info=$(cat -- "$HOME/.orch/lock.info" 2>/dev/null || true)
-      printf 'locked by %s\n' "${info:-another orch run}" >&2
-      return 75
-    }
-  else
-    flock -n 9 || {
-      info=$(cat -- "$HOME/.orch/lock.info" 2>/dev/null || true)
-      printf 'locked by %s\n' "${info:-another orch run}" >&2
-      return 75
-    }
+}
+
+# orch_lock_wait WAIT HOLDER: takes the flock of the open fd 9 (orch_lock_open), waiting
+# up to WAIT seconds (0 = fail at once). A child may run it: the lock belongs to the open
+# file, which the child shares with its parent, so it stays held after the child exits.
+# Records HOLDER ("USER@HOST pid N since T") in ~/.orch/lock.info. Returns 75 with
+# "locked by HOLDER" on stderr when another run keeps the lock past WAIT.
+orch_lock_wait() {
+  local wait=$1 holder=$2 info rc=0
+  if [ "$wait" -gt 0 ]; then flock -w "$wait" 9 || rc=$?; else flock -n 9 || rc=$?; fi
+  if [ "$rc" != 0 ]; then
+    info=$(cat -- "$HOME/.orch/lock.info" 2>/dev/null || true)
+    printf 'locked by %s\n' "${info:-another orch run}" >&2
+    return 75
   fi
   printf '%s\n' "$holder" > "$HOME/.orch/lock.info.tmp.$$" && mv -f -- "$HOME/.orch/lock.info.tmp.$$" "$HOME/.orch/lock.info"
+}
+
+# orch_lock_take WAIT HOLDER: orch_lock_open, then orch_lock_wait in this shell.
+orch_lock_take() {
+  orch_lock_open || return $?
+  orch_lock_wait "$1" "$2"
 }

@@ -29,6 +29,8 @@ export interface Host {
   hostKeyPolicy: HostKeyPolicy;
   /** Name of another inventory host used as bastion. */
   jump?: string;
+  /** `give_up` (host, else defaults): seconds (>= 1) without a word from orch after which the host's agent stops the run there; undefined = the built-in 30 s. */
+  giveUpSeconds?: number;
   /** Groups containing this host, directly or through `children`, sorted. */
   groups: string[];
   /** Roles this host is in, sorted. */

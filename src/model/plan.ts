@@ -23,6 +23,8 @@ export interface PlanHost {
   hostKeyPolicy: HostKeyPolicy;
   /** Bastion chain, outermost first (names of PlanHosts). */
   jump: string[];
+  /** Inventory `give_up`, seconds (the agent's dead-man's switch); undefined = 30 s. `--give-up` wins. */
+  giveUpSeconds?: number;
 }
 
 /** One host's part of one step; `check` is one of the registry's kinds (src/steps/index.ts). */

@@ -149,6 +149,18 @@ describe('loadInventory: group vars precedence', () => {
   });
 });
 
+describe('loadInventory: give_up', () => {
+  it('takes a host\'s give_up, else defaults.give_up, in the duration syntax; none = undefined (30 s built in)', async () => {
+    const t = tempFiles();
+    const f = t.write('inv.yml', 'defaults:\n  give_up: 2m\nhosts:\n  a: {}\n  b: { give_up: 10 }\n  c: { give_up: 1.5s }\n');
+    const r = await loadInventory([f], new SourceIndexImpl());
+    expect(r.diagnostics).toEqual([]);
+    expect(['a', 'b', 'c'].map((h) => r.inventory!.hosts.get(h)!.giveUpSeconds)).toEqual([120, 10, 1.5]);
+    const g = t.write('inv2.yml', 'hosts:\n  a: {}\n');
+    expect((await loadInventory([g], new SourceIndexImpl())).inventory!.hosts.get('a')!.giveUpSeconds).toBeUndefined();
+  });
+});
+
 describe('loadInventory: role and group members', () => {
   it.each([
     ['web*', ['web1', 'web10', 'web2']],
@@ -189,7 +201,7 @@ describe('loadInventory: invalid inventories', () => {
     [
       'unknown key',
       'hosts:\n  web1: { adress: 10.0.0.1 }\n',
-      ['2:11: hosts.web1.adress: unknown key "adress" (expected one of: address, port, user, identity, known_hosts, host_key_policy, transport, jump, vars)'],
+      ['2:11: hosts.web1.adress: unknown key "adress" (expected one of: address, port, user, identity, known_hosts, host_key_policy, transport, jump, give_up, vars)'],
     ],
     ['unknown top-level key', 'host:\n  web1: {}\n', ['1:1: host: unknown key "host" (expected one of: defaults, hosts, roles, groups)']],
     [
@@ -204,6 +216,8 @@ describe('loadInventory: invalid inventories', () => {
     ['role not a list', 'hosts:\n  a: {}\nroles:\n  web: a\n', ['4:3: roles.web: must be a list']],
     ['vars not a map', 'hosts:\n  a: { vars: [1] }\n', ['2:8: hosts.a.vars: must be a map']],
     ['root not a map', '- a\n- b\n', ['1:1: (root): must be a map']],
+    ['give_up not a duration', 'hosts:\n  a: { give_up: 30 sec }\n', ['2:8: hosts.a.give_up: "30 sec": expected a number of seconds or 500ms / 2s / 1m / 1h']],
+    ['give_up under 1 s', 'defaults:\n  give_up: 500ms\nhosts:\n  a: {}\n', ['2:3: defaults.give_up: give_up "500ms": expected at least 1 s (the agent checks once a second)']],
   ])('%s', async (_name, yaml, expected) => {
     const t = tempFiles();
     const f = t.write('inv.yml', yaml);
@@ -228,7 +242,7 @@ describe('loadInventory: invalid inventories', () => {
     const r = await loadInventory([f], new SourceIndexImpl());
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       `${f}:2:3: defaults.port: must be >= 1`,
-      `${f}:3:3: defaults.colour: unknown key "colour" (expected one of: user, port, identity, known_hosts, host_key_policy, transport, jump, vars)`,
+      `${f}:3:3: defaults.colour: unknown key "colour" (expected one of: user, port, identity, known_hosts, host_key_policy, transport, jump, give_up, vars)`,
       `${f}:5:8: hosts.a.transport: must be one of: ssh, local`,
       `${f}:6:8: hosts.b.jump: must be a string`,
     ]);

@@ -1,7 +1,7 @@
 /** Behaviour of src/host/{lock,segment,agent}.sh under real bash, function by function. */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,7 +27,7 @@ describe('lock.sh', () => {
   it('orch_lock_take holds the lock on fd 9; a second taker gets 75 naming the holder', () => {
     const home = tmp('home');
     const env = { ...process.env, HOME: home };
-    const r = runBash([LOCK_SH], 'orch_lock_take 0 "me@ctl pid 1 since T" || exit $?; echo held; bash -c "$(declare -f orch_lock_take); orch_lock_take 0 other 9>&-"; echo "second=$?"', [], { env });
+    const r = runBash([LOCK_SH], 'orch_lock_take 0 "me@ctl pid 1 since T" || exit $?; echo held; bash -c "$(declare -f orch_lock_open orch_lock_wait orch_lock_take); orch_lock_take 0 other 9>&-"; echo "second=$?"', [], { env });
     expect(r.stdout).toBe('held\nsecond=75\n');
     expect(r.stderr).toBe('locked by me@ctl pid 1 since T\n');
     expect(readFileSync(path.join(home, '.orch/lock.info'), 'utf8')).toBe('me@ctl pid 1 since T\n');
@@ -98,7 +98,7 @@ function runInOwnSession(libs: string[], body: string, args: string[] = []): { c
 describe('agent.sh', () => {
   const lib = [LOCK_SH, SEGMENT_SH, AGENT_SH];
   it('orch_agent_session_pids lists the other live processes of the session, not the caller', () => {
-    const r = runInOwnSession(lib, 'sleep 5 & s=$!; me=$BASHPID; mine=$(orch_agent_session_pids "$me"); kill $s; case " $(echo $mine) " in *" $s "*) echo has-sleep;; esac; case " $(echo $mine) " in *" $BASHPID "*) echo has-self;; esac');
+    const r = runInOwnSession(lib, 'sleep 5 & s=$!; orch_agent_session_pids; mine=" ${ORCH_AGENT_PIDS[*]} "; kill $s; case "$mine" in *" $s "*) echo has-sleep;; esac; case "$mine" in *" $BASHPID "*) echo has-self;; esac');
     expect(r.stdout).toBe('has-sleep\n');
   });
   it('orch_agent_kill_session TERMs the session, then KILLs what ignores TERM after the grace', () => {
@@ -114,6 +114,43 @@ describe('agent.sh', () => {
     const ms = Number(/ms=(\d+)/.exec(r.stdout)![1]);
     expect(ms).toBeGreaterThanOrEqual(950); // KILL only after the 1 s grace
     expect(ms).toBeLessThan(3000); // and soon after it (a loaded machine adds some)
+  });
+  it('orch_agent_kill_session ends a forking loop, a process in its own group and its newcomers at once, without waiting for the grace', () => {
+    const d = tmp('kill2');
+    // A loop forking a child every few ms (children born after the first TERM), a
+    // `timeout` (its own process group) and a TERM handler that starts a new process.
+    const r = runInOwnSession(lib, [
+      'while :; do sleep 0.005; done &',
+      'timeout 30 sleep 30 &',
+      `bash -c 'trap "sleep 30 & echo \\$! > \\"\\$1/late\\"; exit 0" TERM; sleep 30 & wait' x "$1" &`,
+      'sleep 0.3; t0=$(date +%s%N); orch_agent_kill_session 5; t1=$(date +%s%N)',
+      'orch_agent_session_pids; echo "left=${#ORCH_AGENT_PIDS[@]}"',
+      // (A zombie is gone: its parent, here init, has not reaped it yet.)
+      'read -r st < "/proc/$(cat "$1/late")/stat" 2>/dev/null && st=${st##*) } && [ "${st%% *}" != Z ] && echo "late alive"',
+      'echo "ms=$(( (t1 - t0) / 1000000 ))"',
+    ].join('\n'), [d]);
+    expect(r.stdout, r.stderr).toMatch(/^left=0\nms=\d+\n$/);
+    expect(existsSync(path.join(d, 'late')), 'the TERM handler ran').toBe(true);
+    // Newcomers get their TERM at once: far sooner than the 5 s grace, after which KILL would go.
+    expect(Number(/ms=(\d+)/.exec(r.stdout)![1])).toBeLessThan(2500);
+  });
+  it('orch_agent: stdin closing while it waits for the lock ends the wait at once (the lock is never taken late)', () => {
+    const home = tmp('home');
+    const r = runInOwnSession(lib, [
+      'export HOME=$1',
+      // Another run holds the lock for 20 s.
+      'mkdir -p "$HOME/.orch"; ( exec 8>>"$HOME/.orch/lock"; flock 8; exec sleep 20 ) > /dev/null 2>&1 & holder=$!; sleep 0.3',
+      'facts="echo FACTS"',
+      // The agent (its own session, as under sshd) waits up to 60 s; its control machine goes away 0.5 s later.
+      '{ printf "C 30 1 60 %s\\nF %s\\n%s" "$(printf me | base64)" "${#facts}" "$facts"; sleep 0.5; } | setsid bash -c "$(declare -f); orch_agent" > "$1/out" 2> "$1/err" & agent=$!',
+      't0=$(date +%s%N); wait $agent; echo "rc=$? ms=$(( ($(date +%s%N) - t0) / 1000000 ))"',
+      'ps -eo args= | grep -qx "flock -w 60 9" && echo "waiter alive"',
+      'kill $holder',
+    ].join('\n'), [home]);
+    expect(r.stdout, r.stderr).toMatch(/^rc=0 ms=\d+\n$/);
+    expect(Number(/ms=(\d+)/.exec(r.stdout)![1])).toBeLessThan(5000);
+    expect(readFileSync(path.join(home, 'out'), 'utf8')).toBe('');
+    expect(readFileSync(path.join(home, 'err'), 'utf8')).toContain('stdin closed');
   });
   it('orch_agent_pump spools D frames to a file, heartbeats between them, and stops at D 0', () => {
     const d = tmp('pump');

@@ -51,4 +51,9 @@ describe('parseDuration', () => {
     const schema = JSON.parse(readFileSync('schema/playbook.schema.json', 'utf8')) as { $defs: Record<string, { anyOf: { pattern?: string }[] }> };
     expect(schema.$defs.duration!.anyOf.find((b) => b.pattern)!.pattern).toBe(DURATION_PATTERN);
   });
+
+  it('is the form the inventory schema accepts ($defs/duration, for give_up)', () => {
+    const schema = JSON.parse(readFileSync('schema/inventory.schema.json', 'utf8')) as { $defs: Record<string, { anyOf: { pattern?: string }[] }> };
+    expect(schema.$defs.duration!.anyOf.find((b) => b.pattern)!.pattern).toBe(DURATION_PATTERN);
+  });
 });
