@@ -160,6 +160,12 @@ export class HostAgent {
   }
 
   #onStdout(chunk: Buffer): void {
+    // A long line (the facts: one base64 line of up to MBs) arrives in many chunks:
+    // gather them without re-splitting what came before (no quadratic scan).
+    if (!chunk.includes(10)) {
+      this.#partial += chunk.toString('utf8');
+      return;
+    }
     const lines = (this.#partial + chunk.toString('utf8')).split('\n');
     this.#partial = lines.pop() ?? '';
     for (const line of lines) {

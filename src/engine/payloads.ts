@@ -48,6 +48,8 @@ export interface HostBytes {
 export class PayloadBook {
   readonly #manifests = new Map<string, Promise<{ manifest: BundleManifest; content: Map<string, Buffer> }>>();
   readonly #deltas = new Map<string, Promise<DeltaSend | undefined>>();
+  /** By bundle and fact text: hosts of one release hold the same store, so they share one stream. */
+  readonly #byFact = new Map<string, Promise<DeltaSend | undefined>>();
 
   constructor(private readonly plan: Plan, private readonly factsOf: (host: string) => Facts | undefined) {}
 
@@ -73,16 +75,26 @@ export class PayloadBook {
     if (!fact) return undefined;
     const info = this.plan.bundles[p.bundle];
     if (!info) return undefined;
+    const k = `${info.path}\0${p.size}\0${fact}`;
+    let d = this.#byFact.get(k);
+    if (!d) {
+      d = this.#build(fact, info.path, p.size);
+      this.#byFact.set(k, d);
+    }
+    return d;
+  }
+
+  async #build(fact: string, bundlePath: string, size: number): Promise<DeltaSend | undefined> {
     const have = new Set<string>();
     const lines = fact.split('\n');
     const b = lines.findIndex((l) => l.startsWith('B '));
     for (const l of b < 0 ? lines : lines.slice(0, b)) if (/^O [0-9a-f]{64}$/.test(l)) have.add(l.slice(2));
     try {
-      let read = this.#manifests.get(info.path);
+      let read = this.#manifests.get(bundlePath);
       if (!read) {
         const content = new Map<string, Buffer>();
-        read = readBundleManifest(info.path, content).then((manifest) => ({ manifest, content }));
-        this.#manifests.set(info.path, read);
+        read = readBundleManifest(bundlePath, content).then((manifest) => ({ manifest, content }));
+        this.#manifests.set(bundlePath, read);
       }
       const { manifest, content } = await read;
       let base: { version: string; manifest: BundleManifest; infoJson?: Buffer } | undefined;
@@ -101,8 +113,8 @@ export class PayloadBook {
       if (!have.size && !base) return undefined;
       const d = buildDeltaStream(manifest, have, content, base);
       // A delta no smaller than the tarball is not worth the rebuild.
-      if (d.stream.length >= p.size) return undefined;
-      return { arg: `d:${d.base ?? ''}:${manifestSha256(manifest)}`, stream: d.stream, fullBytes: p.size };
+      if (d.stream.length >= size) return undefined;
+      return { arg: `d:${d.base ?? ''}:${manifestSha256(manifest)}`, stream: d.stream, fullBytes: size };
     } catch (err) {
       if (err instanceof ManifestUnsupportedError) return undefined;
       throw err;
