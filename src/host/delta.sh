@@ -8,7 +8,7 @@
 #
 # The manifest text format is documented beside its control-machine twin,
 # src/bundle/manifest.ts: "PATH<TAB>TYPE<TAB>MODE<TAB>SIZE<TAB>SHA256|TARGET", sorted
-# by the bytes of PATH. Needs bash 4, GNU tar, GNU find and coreutils (sha256sum -z).
+# by the bytes of PATH. Needs tar-check.sh (orch_norm_path) before it, bash 4, GNU tar, GNU find and coreutils (sha256sum -z).
 # Every function is safe under set -euo pipefail. Only fixed names under <root>/.orch
 # are written: the caller holds the host lock.
 
@@ -37,23 +37,6 @@ orch_delta_objects() {
   find "$d" -mindepth 1 -maxdepth 1 -type f -name '????????????????????????????????????????????????????????????????' -printf '%f\n'
 }
 
-# _orch_delta_norm PATH: lexically normalised relative PATH ("" and "." dropped, ".."
-# applied); ".." when it climbs above its start.
-_orch_delta_norm() {
-  local IFS=/ seg
-  local -a parts out=()
-  read -r -a parts <<<"$1"
-  for seg in "${parts[@]}"; do
-    case "$seg" in
-      ''|.) ;;
-      ..) if [ "${#out[@]}" -eq 0 ]; then printf '..\n'; return 0; fi
-          unset 'out[${#out[@]}-1]' ;;
-      *) out+=("$seg") ;;
-    esac
-  done
-  printf '%s\n' "${out[*]}"
-}
-
 # orch_delta_check_manifest FILE: the host-side checks of SPEC section 4 applied to a
 # release's manifest (paths relative to the bundle's top folder): no absolute path, no
 # ".." segment, only files, folders and symlinks, no setuid/setgid bit, no path through
@@ -70,8 +53,8 @@ orch_delta_check_manifest() {
     case "/$path/" in */../*|*/./*|*//*) printf 'unsafe bundle member: %s: parent directory segment (..)\n' "$path" >&2; return 1 ;; esac
     case "$type" in
       f|d) if [ $((8#$mode & 8#6000)) -ne 0 ]; then printf 'unsafe bundle member: %s: setuid/setgid bit\n' "$path" >&2; return 1; fi ;;
-      l) resolved="$(_orch_delta_norm "top/${path%/*}/$last")"
-         [ "${path#*/}" != "$path" ] || resolved="$(_orch_delta_norm "top/$last")"
+      l) resolved="$(orch_norm_path "top/${path%/*}/$last")"
+         [ "${path#*/}" != "$path" ] || resolved="$(orch_norm_path "top/$last")"
          case "$last" in ''|/*) resolved=.. ;; esac
          if [ "$resolved" != top ] && [ "${resolved#top/}" = "$resolved" ]; then
            printf 'unsafe bundle member: %s: symlink target "%s" leaves the bundle folder\n' "$path" "$last" >&2; return 1

@@ -49,7 +49,7 @@ async function makeBundle(files: Record<string, string>, opts: { exec?: string[]
 }
 
 function sh(body: string, args: string[] = []) {
-  return runBash([PRELUDE_SH, DELTA_SH], body, args);
+  return runBash([PRELUDE_SH, TAR_CHECK_SH, DELTA_SH], body, args);
 }
 
 /** A host root with release 1.0.0 of `tarball` unpacked and recorded. */
