@@ -86,7 +86,7 @@ describe.skipIf(missing !== undefined)('orch bundle --builder python (offline, r
     expect(readFileSync(join(target, 'post-install.txt'), 'utf8')).toBe('post-install: venv 3\n');
   });
 
-  it('rebuilding unchanged source is a cache hit >= 10x faster and byte-identical', async () => {
+  it('rebuilding unchanged source is a cache hit: no wheel is built, byte-identical (speed: npm run bench)', async () => {
     const tarball = join(work, 'dist', `${IDENT}.tar.gz`);
     const first = readFileSync(tarball);
     rmSync(join(work, 'dist'), { recursive: true });
@@ -95,7 +95,7 @@ describe.skipIf(missing !== undefined)('orch bundle --builder python (offline, r
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(', from cache, ');
     expect(readFileSync(tarball).equals(first)).toBe(true);
-    expect(timings.first! / timings.cached!).toBeGreaterThanOrEqual(10);
+    expect(r.stderr, 'a cache hit runs no pip').not.toMatch(/python: \d+ wheels|Processing /);
   });
 
   it('a changed SOURCE rebuilds, takes the dependency from the wheel cache, and --no-cache builds the same bytes', async () => {
