@@ -146,14 +146,26 @@ orch_agent_stop() {
   exit 0
 }
 
-# orch_agent_watchdog AGENT_PID: every second, stops the run when the agent process is
+# orch_agent_orphaned AGENT_PID: true when this process's parent is no longer the agent.
+# An agent that died (a SIGPIPE when sshd went first) can stay a zombie for a while when
+# its reaper is slow, and `kill -0` still finds a zombie; its children are re-parented at
+# once, so the parent pid read from /proc tells.
+orch_agent_orphaned() {
+  local line ppid
+  read -r line < "/proc/$BASHPID/stat" || return 0
+  line=${line##*) }
+  read -r _ ppid _ <<< "$line"
+  [ "$ppid" != "$1" ]
+}
+
+# orch_agent_watchdog AGENT_PID: every 0.25 s, stops the run when the agent process is
 # gone or nothing was heard for ORCH_AGENT_GIVEUP seconds. Started before the lock wait,
 # so a partitioned control machine never leaves an agent waiting for (then holding) the
 # lock. Forks nothing while it waits (orch_agent_nap).
 orch_agent_watchdog() {
   local agent=$1 now heard
-  while orch_agent_nap 1; do
-    kill -0 "$agent" 2>/dev/null || orch_agent_gone 'the agent process is gone'
+  while orch_agent_nap 0.25; do
+    if orch_agent_orphaned "$agent" || ! kill -0 "$agent" 2>/dev/null; then orch_agent_gone 'the agent process is gone'; fi
     # An empty read means the file is being rewritten this instant: heard from just now.
     read -r heard < "$ORCH_AGENT_DIR/alive" || continue
     case "$heard" in ''|*[!0-9]*) continue ;; esac

@@ -134,6 +134,15 @@ describe('agent.sh', () => {
     // Newcomers get their TERM at once: far sooner than the 5 s grace, after which KILL would go.
     expect(Number(/ms=(\d+)/.exec(r.stdout)![1])).toBeLessThan(2500);
   });
+  it('orch_agent_orphaned: false while the agent is the parent, true once it died (even before it is reaped)', () => {
+    const d = tmp('orphan');
+    const r = runInOwnSession(lib, [
+      // The "agent" (bash -c) starts a watchdog-like child and exits at once; the child asks before and after.
+      `bash -c "$(declare -f)"$'\\n''(orch_agent_orphaned $$ || echo parented > "$1/a"; sleep 0.4; orch_agent_orphaned $$ && echo orphaned > "$1/b") & sleep 0.1; exit 0' x "$1"`,
+      'sleep 0.8; cat "$1/a" "$1/b"',
+    ].join('\n'), [d]);
+    expect(r.stdout, r.stderr).toBe('parented\norphaned\n');
+  });
   it('orch_agent: stdin closing while it waits for the lock ends the wait at once (the lock is never taken late)', () => {
     const home = tmp('home');
     const r = runInOwnSession(lib, [
