@@ -20,7 +20,7 @@ import { formatQueryTable, parseQueryOutput, queryScript, type QueryError, type 
 import { LinesRenderer } from '../ui/lines.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError, connectionPlan, limitHosts, loadCommandInventory } from './targets.js';
-import { applyPlan, newSession, parseDurationFlag, parseExtraVars, parseLockWait, pickRenderer, prepare, type CommonOpts } from './run.js';
+import { applyPlan, moveEarlyConnections, newSession, parseDurationFlag, parseExtraVars, parseLockWait, pickRenderer, prepare, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 const err = (s: string): void => void process.stderr.write(s);
@@ -90,6 +90,7 @@ export async function runRollback(playbook: string, opts: CommonOpts & { to?: st
   const { plan, masker } = await prepare(playbook, opts);
   const rb = makeRollbackPlan(plan, opts.to);
   if (typeof rb === 'string') throw new OrchError(rb);
+  moveEarlyConnections(plan, rb);
   const problems = await checkPlanSyntax(rb);
   if (problems.length) throw new OrchError(`rollback scripts fail bash -n: ${problems[0]!.message}`);
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;

@@ -13,6 +13,7 @@ import { ConfigError, OrchError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { TRANSPORTS, transportsFor } from '../transport/registry.js';
+import { EarlyConnections } from '../engine/connections.js';
 import { JsonRenderer } from '../ui/json.js';
 import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
@@ -99,18 +100,54 @@ export function stdoutPalette(opts: CommonOpts): Palette {
   return paletteFor(process.stdout, process.env, opts.color === false);
 }
 
+/** Connections started while a plan was prepared, by plan: `newSession` takes them (see EarlyConnections). */
+const earlyByPlan = new WeakMap<Plan, EarlyConnections>();
+
+/** Hands the connections started for `from` to `to` (a plan derived from it, e.g. a rollback plan). */
+export function moveEarlyConnections(from: Plan, to: Plan): void {
+  const e = earlyByPlan.get(from);
+  earlyByPlan.delete(from);
+  if (e) earlyByPlan.set(to, e);
+}
+
+/**
+ * Loads, builds bundles and compiles (engine/prepare.ts), with the status line. Unless
+ * `--offline`, connections to the run's hosts start as soon as the inventory is loaded
+ * (at most `--forks` of them), so the handshakes overlap the bundle checks and the
+ * compile; they are closed when the input turns out invalid, and nothing runs over
+ * them before the plan exists. `newSession` of the returned plan takes them.
+ * @throws ConfigError with the diagnostics.
+ */
 export async function prepare(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: Pick<PrepareOptions, 'selectPlaybook'> = {}): Promise<Prepared & { plan: Plan }> {
   // In a terminal, bundle builds show as one status line that is cleared before the plan; elsewhere their log lines go to stderr.
   const status = statusLine(opts, quiet);
   status.set('Loading the playbook and building bundles');
+  let early: EarlyConnections | undefined;
+  const onCandidates = opts.offline ? undefined : (names: string[], hosts: Record<string, PlanHost>): void => {
+    let forks: number;
+    try {
+      forks = parseForks(opts.forks);
+    } catch {
+      return; // newSession reports a bad --forks
+    }
+    const transports = transportsFor(hosts);
+    transports.catch(() => undefined);
+    const options = { hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env };
+    early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, options), forks);
+  };
   try {
-    return await prepareQuietly(playbook, opts, extraVars, quiet, status, more);
+    const prepared = await prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, ...(onCandidates && { onCandidates }) });
+    if (early) earlyByPlan.set(prepared.plan, early);
+    return prepared;
+  } catch (err) {
+    void (early as EarlyConnections | undefined)?.closeRest();
+    throw err;
   } finally {
     status.clear();
   }
 }
 
-async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook'>): Promise<Prepared & { plan: Plan }> {
+async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook' | 'onCandidates'>): Promise<Prepared & { plan: Plan }> {
   const prepared = await preparePlan({
     ...more,
     playbook,
@@ -138,7 +175,10 @@ async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: b
 export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | ((e: EngineEvent) => void) | undefined, lock?: { waitSeconds: number }): Promise<Session> {
   const emit = typeof renderer === 'function' ? renderer : renderer ? (e: EngineEvent) => renderer.onEvent(e) : undefined;
   const giveUp = parseGiveUp(opts.giveUp);
+  const early = earlyByPlan.get(plan);
+  earlyByPlan.delete(plan);
   return new Session(plan, {
+    ...(early && { early }),
     ...(lock && { lock }),
     ...(giveUp !== undefined && { giveUpSeconds: giveUp }),
     sameMachine: (h: PlanHost) => TRANSPORTS[h.transport]?.sameMachine === true,

@@ -55,6 +55,73 @@ export interface CompileResult {
   warnings?: string[];
 }
 
+/** The nodes a run covers and the hosts `--limit` leaves, or the command-line diagnostic. */
+interface NodeSelection {
+  limited: Set<string>;
+  nodes: ResolvedNode[];
+  warnings: string[];
+}
+
+/** `--limit` (Ansible limit pattern syntax, limit.ts) and `--node` applied to the resolved tree. */
+function selectNodes(root: ResolvedNode, inventory: Inventory, limit: string | undefined, node: string | undefined): NodeSelection | { diagnostic: Diagnostic } {
+  let limited = new Set([...inventory.hosts.keys()].sort());
+  const warnings: string[] = [];
+  if (limit !== undefined) {
+    const sel = selectHosts(limit, limitUniverse(inventory));
+    if ('error' in sel) return { diagnostic: cmdlineDiagnostic('--limit', sel.error) };
+    limited = new Set(sel.hosts);
+    warnings.push(...sel.warnings.map((w) => `--limit: ${w}`));
+  }
+  let nodes = flattenNodes(root);
+  if (node !== undefined) {
+    const top = nodes.find((n) => n.path === node);
+    if (!top) {
+      const known = nodes.filter((n) => n.path).map((n) => n.path).join(', ') || '(none)';
+      return { diagnostic: cmdlineDiagnostic('--node', `no node "${node}" (nodes: ${known})`) };
+    }
+    nodes = flattenNodes(top);
+  }
+  return { limited, nodes, warnings };
+}
+
+/**
+ * The hosts a step of node `n` runs on: its `on:` role (the step's, else the node's),
+ * else the node's `host` role, else the node's hosts; within `limited`; the first one
+ * only with `once`. Undefined when `on:` names a role the node does not have.
+ */
+function stepHosts(n: ResolvedNode, step: StepSpec, limited: Set<string>): string[] | undefined {
+  const onRole = step.on ?? n.spec.on;
+  let hosts: string[];
+  if (onRole !== undefined) {
+    const r = n.roles.get(onRole);
+    if (!r) return undefined;
+    hosts = r.filter((h) => limited.has(h));
+  } else if (n.roles.has('host')) hosts = n.roles.get('host')!.filter((h) => limited.has(h));
+  else hosts = n.hosts.filter((h) => limited.has(h));
+  return step.once && hosts.length > 1 ? hosts.slice(0, 1) : hosts;
+}
+
+/**
+ * The hosts a run of `playbook` will connect to, known before bundles are built or the
+ * plan compiles: every host some step runs on (same rules as compilePlan; a superset
+ * of the plan's targets only where a step builds no task for a host). Sorted.
+ * Undefined when the tree, `--limit` or `--node` has a problem (compilePlan reports it).
+ */
+export function candidateTargets(playbook: Playbook, inventory: Inventory, index: SourceIndex, limit?: string, node?: string): string[] | undefined {
+  const diags: Diagnostic[] = [];
+  const root = resolveNodeTree(playbook, inventory, index, diags);
+  if (diags.length) return undefined;
+  const sel = selectNodes(root, inventory, limit, node);
+  if ('diagnostic' in sel) return undefined;
+  const out = new Set<string>();
+  for (const n of sel.nodes) {
+    for (const step of n.spec.steps ?? []) {
+      for (const h of stepHosts(n, step, sel.limited) ?? []) out.add(h);
+    }
+  }
+  return [...out].sort();
+}
+
 /** Compiles a plan. Returns diagnostics (never throws for user input). */
 export function compilePlan(input: CompileInput): CompileResult {
   const { playbook, inventory, index } = input;
@@ -62,28 +129,9 @@ export function compilePlan(input: CompileInput): CompileResult {
   const root = resolveNodeTree(playbook, inventory, index, diags);
   if (diags.length) return { diagnostics: sortDiagnostics(diags), tree: root };
 
-  // --limit
-  const allHosts = [...inventory.hosts.keys()].sort();
-  let limited = new Set(allHosts);
-  const warnings: string[] = [];
-  if (input.limit !== undefined) {
-    const sel = selectHosts(input.limit, limitUniverse(inventory));
-    if ('error' in sel) return { diagnostics: [cmdlineDiagnostic('--limit', sel.error)] };
-    limited = new Set(sel.hosts);
-    warnings.push(...sel.warnings.map((w) => `--limit: ${w}`));
-  }
-
-  // --node
-  let nodes = flattenNodes(root);
-  if (input.node !== undefined) {
-    const want = input.node;
-    const top = nodes.find((n) => n.path === want);
-    if (!top) {
-      const known = nodes.filter((n) => n.path).map((n) => n.path).join(', ') || '(none)';
-      return { diagnostics: [cmdlineDiagnostic('--node', `no node "${want}" (nodes: ${known})`)] };
-    }
-    nodes = flattenNodes(top);
-  }
+  const sel = selectNodes(root, inventory, input.limit, input.node);
+  if ('diagnostic' in sel) return { diagnostics: [sel.diagnostic] };
+  const { limited, nodes, warnings } = sel;
 
   const bundleNames = Object.keys(input.bundles);
   const phases: PlanPhase[] = [];
@@ -194,18 +242,11 @@ export function compilePlan(input: CompileInput): CompileResult {
     const planSteps: PlanStep[] = [];
     steps.forEach((step, i) => {
       const stepPath = [...step.src.path];
-      const onRole = step.on ?? n.spec.on;
-      let hosts: string[];
-      if (onRole !== undefined) {
-        const r = n.roles.get(onRole);
-        if (!r) {
-          report(step.src.file, [...stepPath, 'on'], `node ${n.path || '(root)'} has no role "${onRole}" (roles: ${[...n.roles.keys()].sort().join(', ') || '(none)'})`);
-          return;
-        }
-        hosts = r.filter((h) => limited.has(h));
-      } else if (n.roles.has('host')) hosts = n.roles.get('host')!.filter((h) => limited.has(h));
-      else hosts = nodeHosts;
-      if (step.once && hosts.length > 1) hosts = hosts.slice(0, 1);
+      const hosts = stepHosts(n, step, limited);
+      if (!hosts) {
+        report(step.src.file, [...stepPath, 'on'], `node ${n.path || '(root)'} has no role "${step.on ?? n.spec.on}" (roles: ${[...n.roles.keys()].sort().join(', ') || '(none)'})`);
+        return;
+      }
       const tasks: Record<string, Task> = {};
       const kind = STEP_KINDS[step.kind];
       let label: string | undefined;

@@ -22,12 +22,12 @@ import type { Plan, PlanHost, PredictedStatus, Probe } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import { DEFAULT_GIVE_UP_SECONDS, HostAgent } from './agent.js';
-import { Connections } from './connections.js';
+import { Connections, type EarlyConnections } from './connections.js';
 import type { EngineEvent, HostResult, RunSummary } from './events.js';
 import { Executor, type Predicted } from './execute.js';
 import { factsScript, parseFacts } from './facts.js';
 import { runPhases } from './lanes.js';
-import { PayloadBook, type HostBytes } from './payloads.js';
+import { BundleManifests, PayloadBook, type HostBytes } from './payloads.js';
 import { RunRecord } from './record.js';
 import { tail } from './segment.js';
 import { StateBook } from './state-book.js';
@@ -54,6 +54,8 @@ export interface SessionOptions {
   giveUpSeconds?: number;
   /** Whether a host's transport reaches this same machine (such hosts share one lock). */
   sameMachine?: (host: PlanHost) => boolean;
+  /** Connections already started for this run (taken instead of opening new ones; the rest are closed with the session). */
+  early?: EarlyConnections;
 }
 
 /** Stage 2's output: each reachable host's facts (read under its lock when locking). */
@@ -74,6 +76,8 @@ export interface Prediction {
 export class Session {
   readonly record: RunRecord;
   readonly #connections: Connections;
+  /** Bundle manifests for delta streams, read while the facts are gathered. */
+  readonly #manifests = new BundleManifests();
   readonly #agents = new Map<string, Promise<HostAgent>>();
   /** Every agent started, as soon as it exists (Ctrl-C stops those still waiting for a lock too). */
   readonly #allAgents = new Set<HostAgent>();
@@ -87,7 +91,7 @@ export class Session {
     this.#emitFn = opts.emit;
     const emit = (e: EngineEvent): void => this.#emitFn(e);
     this.record = new RunRecord(plan.targets, emit, opts.masker);
-    this.#connections = new Connections(plan, opts.transportFor, opts.connect, emit, opts.masker);
+    this.#connections = new Connections(plan, opts.transportFor, opts.connect, emit, opts.masker, opts.early);
   }
 
   /** Sends later events to `emit` instead (e.g. once the plan has been printed). */
@@ -133,7 +137,9 @@ export class Session {
           if (res.code !== 0) throw new RemoteCommandError(host, 'reading facts', res.code, tail(res.stderr.toString('utf8'), 500));
           stdout = res.stdout.toString('utf8');
         }
-        byHost.set(host, parseFacts(probes, stdout));
+        const facts = parseFacts(probes, stdout);
+        byHost.set(host, facts);
+        this.#manifests.prefetchFor(this.plan, host, facts, predictHost(this.plan, host, facts));
         this.#emitFn({ type: 'facts', host, ok: true });
       } catch (err) {
         const unreachable = err instanceof ConnectError;
@@ -195,7 +201,7 @@ export class Session {
     return {
       hosts,
       predicted: { facts: facts.byHost, statuses },
-      ...(!facts.offline && { payloads: new PayloadBook(this.plan, (h) => facts.byHost.get(h)) }),
+      ...(!facts.offline && { payloads: new PayloadBook(this.plan, (h) => facts.byHost.get(h), this.#manifests) }),
     };
   }
 

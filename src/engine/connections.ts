@@ -9,6 +9,50 @@ import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import type { EngineEvent } from './events.js';
 
+/**
+ * Connections opened before the plan exists: the CLI starts them for the run's
+ * candidate targets (compile-plan.ts `candidateTargets`) as soon as the inventory is
+ * loaded, so SSH handshakes overlap bundle checks, compilation and `bash -n` (issue 16:
+ * an apply's fixed cost). Nothing runs on a host over them until the plan is valid;
+ * the Session takes the ones it needs, the rest are closed.
+ */
+export class EarlyConnections {
+  readonly #opened = new Map<string, { t0: number; conn: Promise<Connection> }>();
+
+  /**
+   * Starts `connect` for each of `hosts` (at most `max` of them, in the order given:
+   * the order the run's facts stage takes them). Failures are kept for the Session,
+   * which reports them as its own connect would.
+   */
+  constructor(hosts: PlanHost[], connect: (host: PlanHost) => Promise<Connection>, max: number) {
+    for (const ph of hosts.slice(0, Math.max(0, max))) {
+      const conn = Promise.resolve().then(() => connect(ph));
+      conn.catch(() => undefined);
+      this.#opened.set(ph.name, { t0: Date.now(), conn });
+    }
+  }
+
+  /** The connection started for `host` (removed from the pool), or undefined. */
+  take(host: string): { t0: number; conn: Promise<Connection> } | undefined {
+    const e = this.#opened.get(host);
+    this.#opened.delete(host);
+    return e;
+  }
+
+  /** Closes every connection nobody took. */
+  async closeRest(): Promise<void> {
+    const rest = [...this.#opened.values()];
+    this.#opened.clear();
+    await Promise.all(rest.map(async (e) => {
+      try {
+        await (await e.conn).close();
+      } catch {
+        /* never connected */
+      }
+    }));
+  }
+}
+
 /** Memoised connections of one run. */
 export class Connections {
   readonly #conns = new Map<string, Promise<Connection>>();
@@ -19,6 +63,7 @@ export class Connections {
     private readonly options: ConnectOptions,
     private readonly emit: (e: EngineEvent) => void,
     private readonly masker: Masker,
+    private readonly early?: EarlyConnections,
   ) {}
 
   /** The host's connection (opened once). Rejects with ConnectError. */
@@ -27,8 +72,9 @@ export class Connections {
     if (!c) {
       const ph = this.plan.hosts[host];
       if (!ph) return Promise.reject(new ConnectError(host, 'not a host of the plan'));
-      const t0 = Date.now();
-      c = this.transportFor(ph).connect(ph, this.options).then(
+      const pre = this.early?.take(host);
+      const t0 = pre?.t0 ?? Date.now();
+      c = (pre?.conn ?? this.transportFor(ph).connect(ph, this.options)).then(
         (conn) => {
           this.emit({ type: 'connect', host, ok: true, ms: Date.now() - t0 });
           return conn;
@@ -45,14 +91,14 @@ export class Connections {
     return c;
   }
 
-  /** Closes every connection that was opened. */
+  /** Closes every connection that was opened (early ones nobody took too). */
   async closeAll(): Promise<void> {
-    await Promise.all([...this.#conns.values()].map(async (c) => {
+    await Promise.all([this.early?.closeRest(), ...[...this.#conns.values()].map(async (c) => {
       try {
         await (await c).close();
       } catch {
         /* never connected */
       }
-    }));
+    })]);
   }
 }

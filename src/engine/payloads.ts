@@ -44,14 +44,57 @@ export interface HostBytes {
   steps: StepBytes[];
 }
 
+/** A bundle's manifest and the bytes of its files (what a delta stream is built from). */
+export interface ReadManifest {
+  manifest: BundleManifest;
+  content: Map<string, Buffer>;
+}
+
+/**
+ * Bundle manifests of one run, each tarball read once (src/bundle/manifest.ts). The
+ * Session starts reading them with the facts (`prefetch`), so a delta's stream is ready
+ * when the facts arrive instead of after them.
+ */
+export class BundleManifests {
+  readonly #reads = new Map<string, Promise<ReadManifest>>();
+
+  /** The manifest of tarball `path` (read on first use; rejects like readBundleManifest). */
+  get(path: string): Promise<ReadManifest> {
+    let read = this.#reads.get(path);
+    if (!read) {
+      const content = new Map<string, Buffer>();
+      read = readBundleManifest(path, content).then((manifest) => ({ manifest, content }));
+      read.catch(() => undefined);
+      this.#reads.set(path, read);
+    }
+    return read;
+  }
+
+  /**
+   * Starts reading the tarball of every install of `host` that will send a delta: the
+   * install is pending in `pred` and the host holds releases of the app (its `delta`
+   * fact). Called as each host's facts arrive, so the read overlaps the other hosts'
+   * facts; a no-op run or a first deploy reads nothing. Errors surface on `get`.
+   */
+  prefetchFor(plan: Plan, host: string, facts: Facts, pred: HostPrediction): void {
+    for (const p of pred) {
+      if (p.status !== 'changed' && p.status !== 'maybe') continue;
+      const task = plan.phases[p.phase]?.steps.find((s) => s.index === p.step)?.tasks[host];
+      const pay = task?.payload;
+      if (task?.check.kind !== 'install' || pay?.kind !== 'bundle' || pay.lazy || !facts.get(`delta:${task.check.root}`)) continue;
+      const info = plan.bundles[pay.bundle];
+      if (info?.path) void this.get(info.path);
+    }
+  }
+}
+
 /** Delta payloads of one run, memoised per host and step; bundle manifests read once. */
 export class PayloadBook {
-  readonly #manifests = new Map<string, Promise<{ manifest: BundleManifest; content: Map<string, Buffer> }>>();
   readonly #deltas = new Map<string, Promise<DeltaSend | undefined>>();
   /** By bundle and fact text: hosts of one release hold the same store, so they share one stream. */
   readonly #byFact = new Map<string, Promise<DeltaSend | undefined>>();
 
-  constructor(private readonly plan: Plan, private readonly factsOf: (host: string) => Facts | undefined) {}
+  constructor(private readonly plan: Plan, private readonly factsOf: (host: string) => Facts | undefined, private readonly manifests = new BundleManifests()) {}
 
   /**
    * The delta to send instead of `task`'s tarball to `host` (memoised by the task's
@@ -90,13 +133,7 @@ export class PayloadBook {
     const b = lines.findIndex((l) => l.startsWith('B '));
     for (const l of b < 0 ? lines : lines.slice(0, b)) if (/^O [0-9a-f]{64}$/.test(l)) have.add(l.slice(2));
     try {
-      let read = this.#manifests.get(bundlePath);
-      if (!read) {
-        const content = new Map<string, Buffer>();
-        read = readBundleManifest(bundlePath, content).then((manifest) => ({ manifest, content }));
-        this.#manifests.set(bundlePath, read);
-      }
-      const { manifest, content } = await read;
+      const { manifest, content } = await this.manifests.get(bundlePath);
       let base: { version: string; manifest: BundleManifest; infoJson?: Buffer } | undefined;
       if (b >= 0) {
         try {

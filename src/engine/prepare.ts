@@ -11,7 +11,7 @@ import { resolvePlaybookBundle } from '../bundle/playbook-bundle.js';
 import { buildRemote } from '../bundle/remote-build.js';
 import { BundleError } from '../bundle/bundle-error.js';
 import { planHostsFor } from '../compile/plan-hosts.js';
-import { compilePlan } from '../compile/compile-plan.js';
+import { candidateTargets, compilePlan } from '../compile/compile-plan.js';
 import type { ResolvedNode } from '../compile/resolve-nodes.js';
 import { loadInventory } from '../config/inventory.js';
 import { loadPlaybook } from '../config/playbook.js';
@@ -54,6 +54,13 @@ export interface PrepareOptions {
   warn?: (line: string) => void;
   /** Opens a connection to a host (for `build_on`); injected by the CLI, which owns the transports. */
   connect?: (host: PlanHost, hosts: Record<string, PlanHost>) => Promise<Connection>;
+  /**
+   * Called once the inventory is loaded, before bundles are built, with the hosts the
+   * run will connect to (compile-plan.ts `candidateTargets`, sorted) and their
+   * connection settings (bastions included): the CLI starts connecting then
+   * (EarlyConnections). Not called when the tree, `--limit` or `--node` has a problem.
+   */
+  onCandidates?: (names: string[], hosts: Record<string, PlanHost>) => void;
 }
 
 export interface Prepared {
@@ -94,6 +101,11 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   // -e values of secret vars are masked from the start.
   diagnostics.push(...addSecretExtraVars(masker, playbook.secret, opts.extraVars));
   if (diagnostics.length) return { masker, playbook, inventory, diagnostics };
+
+  if (opts.onCandidates) {
+    const names = candidateTargets(playbook, inventory, index, opts.limit, opts.node);
+    if (names?.length) opts.onCandidates(names, planHostsFor(inventory, names));
+  }
 
   // Bundles: built (cached) or inspected on the control machine, once per run.
   const bundles: Record<string, PlanBundle> = {};

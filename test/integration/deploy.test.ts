@@ -2,7 +2,7 @@
  * End to end over real SSH: 4 sshd test hosts in network namespaces, the built CLI run as
  * a subprocess, results checked on each host's private filesystem.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
@@ -169,12 +169,17 @@ nodes:
       - run: { cmd: "touch /srv/should-not-exist; if then fi" }
         name: broken step
 `);
+    // h3's lock record, from the earlier runs: an agent started on h3 would rewrite it.
+    const lockInfo = onHost('h3', 'root/.orch/lock.info');
+    const before = existsSync(lockInfo) ? `${statSync(lockInfo).mtimeMs} ${readFileSync(lockInfo, 'utf8')}` : 'absent';
     for (const cmd of ['plan', 'apply']) {
       const r = await orch(cmd === 'apply' ? [cmd, bad, '--yes'] : [cmd, bad], env);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/bad\.yml:7:\d+: node broken, step "broken step", host h3: script fails bash -n: /);
     }
     expect(existsSync(onHost('h3', 'srv/should-not-exist'))).toBe(false);
+    // The connection to h3 was opened early (while the plan compiled) but nothing ran over it.
+    expect(existsSync(lockInfo) ? `${statSync(lockInfo).mtimeMs} ${readFileSync(lockInfo, 'utf8')}` : 'absent').toBe(before);
   }, 60_000);
 
   it('build_on: the bundle is built on a test host and the result deploys', async () => {

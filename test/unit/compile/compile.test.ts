@@ -93,6 +93,20 @@ describe('compilePlan: nodes, roles, extends, overrides', () => {
     expect(sub.plan!.phases.map((p) => p.node)).toEqual(['site.replica']);
   });
 
+  it('knows the hosts a run connects to before compiling: the plan\'s targets, under --limit, --node, on: and once', async () => {
+    const cases: Array<{ limit?: string; node?: string }> = [{}, { limit: 'web:!web2' }, { limit: 'db*' }, { node: 'site.replica' }, { node: 'site.shop' }, { limit: 'lb1' }];
+    for (const c of cases) {
+      const res = await compileYaml({ inventory: INVENTORY, playbook: NESTED, ...c });
+      expect(res.plan, JSON.stringify(c)).toBeDefined();
+      expect(res.candidates, JSON.stringify(c)).toEqual(res.plan!.targets);
+    }
+    // site.replica's only step runs once, on the first db host: db2 is never contacted.
+    expect((await compileYaml({ inventory: INVENTORY, playbook: NESTED, node: 'site.replica' })).candidates).toEqual(['db1']);
+    // A problem the compile reports: no candidates, so nothing is contacted.
+    expect((await compileYaml({ inventory: INVENTORY, playbook: NESTED, limit: 'nothing*' })).candidates).toBeUndefined();
+    expect((await compileYaml({ inventory: INVENTORY, playbook: NESTED, node: 'site.nope' })).candidates).toBeUndefined();
+  });
+
   it('reports a pattern that matches nothing and an unknown --node', async () => {
     const none = await compileYaml({ inventory: INVENTORY, playbook: NESTED, limit: 'nothing*' });
     expect(none.diagnostics[0]!.message).toMatch(/^--limit "nothing\*" matches no host/);

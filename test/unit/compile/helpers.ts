@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { compilePlan, type CompileResult } from '../../../src/compile/compile-plan.js';
+import { candidateTargets, compilePlan, type CompileResult } from '../../../src/compile/compile-plan.js';
 import { loadInventory } from '../../../src/config/inventory.js';
 import { loadPlaybook } from '../../../src/config/playbook.js';
 import { SourceIndexImpl } from '../../../src/config/source-index.js';
@@ -26,7 +26,8 @@ export interface CompileFixture {
   bundles?: Record<string, PlanBundle>;
 }
 
-export async function compileYaml(f: CompileFixture): Promise<CompileResult & { dir: string; masker: Masker }> {
+/** Compiles the fixture; `candidates` is what candidateTargets says of it before compiling (the hosts the CLI connects to early). */
+export async function compileYaml(f: CompileFixture): Promise<CompileResult & { dir: string; masker: Masker; candidates?: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'orch-compile-'));
   writeFileSync(join(dir, 'inventory.yml'), f.inventory);
   writeFileSync(join(dir, 'playbook.yml'), f.playbook);
@@ -49,7 +50,8 @@ export async function compileYaml(f: CompileFixture): Promise<CompileResult & { 
     readFile: (p) => readFileSync(p), sha256, resolvePath: (b, p) => resolve(b, p),
     inputs: { files: {}, bundles: {}, playbook: 'playbook.yml', inventories: [], extraVars: {} },
   });
-  return { ...res, dir, masker };
+  const candidates = candidateTargets(pb.playbook, inv.inventory, index, f.limit, f.node);
+  return { ...res, dir, masker, ...(candidates && { candidates }) };
 }
 
 /** Host names that have a task in the step at `phaseNode`/`stepIndex`. */
