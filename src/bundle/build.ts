@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inspectArtifact } from './artifact.js';
 import { BundleError } from './bundle-error.js';
-import { computeCacheKey, defaultCacheDir, hashSource, lookupCache, storeCache } from './cache.js';
+import { computeCacheKey, defaultCacheDir, hashSource, lookupCache, sourceStatCacheFile, storeCache } from './cache.js';
 import { copySourceFiles, listSourceFiles, renderDirInstallScript, runBuildScript } from './dir-builder.js';
 import type { SourceEntry } from './dir-builder.js';
 import { buildNodeData, NODE_BUILDER_VERSION, probeNode, selectNodeEntries } from './node-builder.js';
@@ -153,15 +153,15 @@ export async function readBuildInputs(spec: BuildSpec, ctx: BuildContext): Promi
   const builtAt = resolveBuildTime(ctx);
   const version = await composeVersion(source, base, scheme, builtAt, ctx.env);
   const entries = await listSourceFiles(source);
-  const sourceHash = await hashSource(source, entries);
+  const cacheDir = spec.cacheDir === undefined ? defaultCacheDir(ctx.env) : resolve(spec.cacheDir);
+  const sourceHash = await hashSource(source, entries, spec.noCache ? undefined : sourceStatCacheFile(cacheDir, source));
   await sweepStaleTemps(outDir);
   return {
     source, outDir, format: spec.format ?? 'tar.gz', scripts, scriptTexts,
     ...(requirements !== undefined && { requirements, requirementsText: requirementsText! }),
     pipOptions: spec.pipOptions ?? [], pkg, projectName, version, scheme,
     versionKey: scheme === 'timestamp' ? `timestamp:${base}` : version,
-    entries, sourceHash, builtAt,
-    cacheDir: spec.cacheDir === undefined ? defaultCacheDir(ctx.env) : resolve(spec.cacheDir),
+    entries, sourceHash, builtAt, cacheDir,
   };
 }
 

@@ -40,17 +40,77 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
  * order: for each, its type, POSIX path, normalised mode, and the sha256 of its bytes
  * (files) or its link target (symlinks). File mtimes, owners and ignored files do not
  * count.
+ *
+ * With `statCache` (a JSON file of the bundle cache, {@link sourceStatCacheFile}), a
+ * file whose lstat fingerprint (size, mtime, ctime, inode, device) is the one recorded
+ * with its sha256 is not read again — git's index, racy-git rule included: a file
+ * modified (mtime) less than {@link RACY_MS} before the hashing started is never
+ * recorded, so an edit within the same timestamp tick cannot be missed; any later
+ * write changes the ctime, so the record no longer applies. The file is rewritten (temp
+ * name + rename) when it changed; an unreadable or damaged one counts as empty.
  */
-export async function hashSource(source: string, entries: readonly SourceEntry[]): Promise<string> {
-  const bodies = await mapLimit(entries, 16, async (e) =>
-    e.type === 'file' ? sha256File(join(source, e.path)) : e.type === 'symlink' ? (e.target ?? '') : '',
-  );
+export async function hashSource(source: string, entries: readonly SourceEntry[], statCache?: string): Promise<string> {
+  const started = Date.now();
+  const known = statCache ? await readStatCache(statCache) : new Map<string, [string, string]>();
+  const next = new Map<string, [string, string]>();
+  const bodies = await mapLimit(entries, 16, async (e) => {
+    if (e.type !== 'file') return e.type === 'symlink' ? (e.target ?? '') : '';
+    const fp = e.stat?.fingerprint;
+    const hit = fp !== undefined ? known.get(e.path) : undefined;
+    const sum = hit && hit[0] === fp ? hit[1] : await sha256File(join(source, e.path));
+    if (fp !== undefined && e.stat!.mtimeMs < started - RACY_MS) next.set(e.path, [fp, sum]);
+    return sum;
+  });
   const hash = createHash('sha256');
   entries.forEach((e, i) => {
     const mode = normaliseMode(e.mode, e.type).toString(8);
     hash.update(`${e.type}\0${e.path}\0${mode}\0${bodies[i] ?? ''}\n`);
   });
+  if (statCache && !sameStatCache(known, next)) await writeStatCache(statCache, next);
   return hash.digest('hex');
+}
+
+/** Files modified this recently (ms) before a hashing started are hashed again next time. */
+export const RACY_MS = 2000;
+
+/** The source hash cache file of SOURCE (absolute path) in `cacheDir`: `sources/<sha256 of the path>.json`. */
+export function sourceStatCacheFile(cacheDir: string, source: string): string {
+  return join(cacheDir, 'sources', `${createHash('sha256').update(source).digest('hex')}.json`);
+}
+
+/** `{ "v": 1, "files": { PATH: [FINGERPRINT, SHA256] } }`; empty when absent or damaged. */
+async function readStatCache(file: string): Promise<Map<string, [string, string]>> {
+  try {
+    const j = JSON.parse(await readFile(file, 'utf8')) as { v?: unknown; files?: Record<string, unknown> };
+    if (j.v !== 1 || typeof j.files !== 'object' || j.files === null) return new Map();
+    const out = new Map<string, [string, string]>();
+    for (const [p, v] of Object.entries(j.files)) {
+      if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && KEY_RE.test(v[1])) out.set(p, [v[0], v[1]]);
+    }
+    return out;
+  } catch {
+    return new Map();
+  }
+}
+
+function sameStatCache(a: Map<string, [string, string]>, b: Map<string, [string, string]>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of b) {
+    const o = a.get(k);
+    if (!o || o[0] !== v[0] || o[1] !== v[1]) return false;
+  }
+  return true;
+}
+
+async function writeStatCache(file: string, files: Map<string, [string, string]>): Promise<void> {
+  try {
+    await mkdir(join(file, '..'), { recursive: true });
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, JSON.stringify({ v: 1, files: Object.fromEntries(files) }));
+    await rename(tmp, file);
+  } catch {
+    // A cache that cannot be written only costs the next run its reads.
+  }
 }
 
 /**
@@ -129,7 +189,7 @@ export async function storeCache(cacheDir: string, key: string, info: BundleInfo
 export async function cleanCache(cacheDir: string): Promise<{ removed: number; bytes: number }> {
   let removed = 0;
   let bytes = 0;
-  for (const sub of ['bundles', 'tmp']) {
+  for (const sub of ['bundles', 'tmp', 'sources']) {
     let names: string[];
     try {
       names = await readdir(join(cacheDir, sub));

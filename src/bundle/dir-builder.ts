@@ -25,6 +25,11 @@ export interface SourceEntry {
   mode: number;
   /** Link target, for symlinks. */
   target?: string;
+  /**
+   * Files: what lstat said, for the source hash cache (cache.ts `hashSource`): a
+   * fingerprint `size:mtimeMs:ctimeMs:ino:dev` and the mtime, ms.
+   */
+  stat?: { fingerprint: string; mtimeMs: number };
 }
 
 /** Name of the ignore file read at the root of SOURCE. */
@@ -80,7 +85,10 @@ export async function listSourceFiles(source: string): Promise<SourceEntry[]> {
       } else if (ig.ignores(path)) {
         continue;
       } else if (st.isFile()) {
-        out.push({ path, type: 'file', mode: st.mode & 0o7777 });
+        out.push({
+          path, type: 'file', mode: st.mode & 0o7777,
+          stat: { fingerprint: `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`, mtimeMs: st.mtimeMs },
+        });
       } else if (st.isSymbolicLink()) {
         const target = await readlink(join(source, path));
         const resolved = posix.normalize(posix.join(posix.dirname(path), target));
