@@ -9,11 +9,17 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { applyEdits as applyJsonEdits, modify as modifyJson } from 'jsonc-parser';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { createRequire } from 'node:module';
+import type * as JsoncNs from 'jsonc-parser';
+import type * as TomlNs from 'smol-toml';
 import { BundleError } from './bundle-error.js';
 import { loadIgnoreRules } from './dir-builder.js';
 import { assertSafeName } from './layout.js';
+
+// Loaded on first use (start-up time of every command): only python and node projects and `orch version bump` need them.
+const requireHere = createRequire(import.meta.url);
+const toml = (): typeof TomlNs => requireHere('smol-toml') as typeof TomlNs;
+const jsonc = (): typeof JsoncNs => requireHere('jsonc-parser') as typeof JsoncNs;
 
 /** Where a name or version was found. */
 export type MetadataOrigin = 'VERSION' | 'pyproject.toml' | 'package.json' | 'folder name' | 'bundle name';
@@ -69,9 +75,9 @@ export function readPyprojectProject(text: string, file = 'pyproject.toml'): { n
 /** The TOML document of a pyproject.toml text. @throws BundleError `<file>:<line>:<column>: invalid TOML: ...` */
 function parsePyproject(text: string, file: string): Record<string, unknown> {
   try {
-    return parseToml(text) as Record<string, unknown>;
+    return toml().parse(text) as Record<string, unknown>;
   } catch (err) {
-    if (!(err instanceof TomlError)) throw err;
+    if (!(err instanceof toml().TomlError)) throw err;
     const what = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
     throw new BundleError(`${file}:${err.line}:${err.column}: invalid TOML: ${what}`);
   }
@@ -332,7 +338,7 @@ export function rewritePyprojectVersion(text: string, version: string, file = 'p
   (want.project as Record<string, unknown>).version = version;
   let after: unknown;
   try {
-    after = parseToml(out);
+    after = toml().parse(out);
   } catch {
     after = undefined;
   }
@@ -359,8 +365,8 @@ export function rewriteJsonVersion(text: string, version: string, file: string):
   if (doc === null || typeof doc !== 'object' || typeof doc.version !== 'string') return undefined;
   // jsonc-parser's modify replaces the value's own characters only: indentation, key
   // order, line ends, the final newline and every other byte stay as they were.
-  let out = applyJsonEdits(text, modifyJson(text, ['version'], version, {}));
+  let out = jsonc().applyEdits(text, jsonc().modify(text, ['version'], version, {}));
   const root = (doc.packages as Record<string, Record<string, unknown>> | undefined)?.[''];
-  if (root && typeof root === 'object' && typeof root.version === 'string') out = applyJsonEdits(out, modifyJson(out, ['packages', '', 'version'], version, {}));
+  if (root && typeof root === 'object' && typeof root.version === 'string') out = jsonc().applyEdits(out, jsonc().modify(out, ['packages', '', 'version'], version, {}));
   return out;
 }

@@ -23,7 +23,8 @@
  * Sources: Handlebars' strict mode; pyinfra's QuoteString for the quoting; Ansible's
  * `lookup('env', ...)` for `{{env "NAME"}}`.
  */
-import Handlebars from 'handlebars';
+import { createRequire } from 'node:module';
+import type HandlebarsNs from 'handlebars';
 import { OrchError } from '../model/errors.js';
 import type { Masker } from './mask.js';
 import { isTooShortSecret, shortSecretMessage } from './mask.js';
@@ -70,8 +71,19 @@ export interface RenderOptions {
   masker?: Masker;
 }
 
-const hb = Handlebars.create();
-hb.unregisterHelper('log');
+/**
+ * The Handlebars environment, created (and the library loaded: ~80 ms of start-up) by
+ * the first template that has a mustache; plans without templates never load it.
+ */
+let hbEnv: typeof HandlebarsNs | undefined;
+function hb(): typeof HandlebarsNs {
+  if (hbEnv) return hbEnv;
+  const env = (createRequire(import.meta.url)('handlebars') as typeof HandlebarsNs).create();
+  env.unregisterHelper('log');
+  registerHelpers(env);
+  hbEnv = env;
+  return env;
+}
 
 /** Block helpers a template may use. */
 const BLOCK_HELPERS = new Set(['if', 'unless', 'each', 'with']);
@@ -155,30 +167,33 @@ function toText(name: string, value: unknown): string {
   }
 }
 
-// `__orchVar DISPLAY CONTAINER PART... options`
-hb.registerHelper(VAR, function (this: unknown, ...args: unknown[]) {
-  const [display, start, ...parts] = args.slice(0, -1);
-  return followPath(String(display), start, parts);
-});
+/** orch's helpers: variable paths, output quoting, own-property `lookup`. */
+function registerHelpers(env: typeof HandlebarsNs): void {
+  // `__orchVar DISPLAY CONTAINER PART... options`
+  env.registerHelper(VAR, function (this: unknown, ...args: unknown[]) {
+    const [display, start, ...parts] = args.slice(0, -1);
+    return followPath(String(display), start, parts);
+  });
 
-// `__orchOut MODE NAME VALUE options`
-hb.registerHelper(OUT, function (mode: unknown, name: unknown, value: unknown) {
-  const text = toText(String(name), value);
-  if (mode !== 'q') return text;
-  try {
-    return quote(text);
-  } catch (e) {
-    throw new RenderError(`value of "${String(name)}" cannot be shell-quoted: ${(e as Error).message}`, String(name));
-  }
-});
+  // `__orchOut MODE NAME VALUE options`
+  env.registerHelper(OUT, function (mode: unknown, name: unknown, value: unknown) {
+    const text = toText(String(name), value);
+    if (mode !== 'q') return text;
+    try {
+      return quote(text);
+    } catch (e) {
+      throw new RenderError(`value of "${String(name)}" cannot be shell-quoted: ${(e as Error).message}`, String(name));
+    }
+  });
 
-// `lookup OBJ KEY`: own properties only (Handlebars' own `lookup` returns undefined for
-// denied prototype members; here that is an error).
-hb.registerHelper('lookup', function (...args: unknown[]) {
-  if (args.length !== 3) throw new RenderError('template error: lookup needs exactly two arguments: {{lookup object key}}');
-  const [obj, key] = args;
-  return followPath(String(key), obj, [key]);
-});
+  // `lookup OBJ KEY`: own properties only (Handlebars' own `lookup` returns undefined for
+  // denied prototype members; here that is an error).
+  env.registerHelper('lookup', function (...args: unknown[]) {
+    if (args.length !== 3) throw new RenderError('template error: lookup needs exactly two arguments: {{lookup object key}}');
+    const [obj, key] = args;
+    return followPath(String(key), obj, [key]);
+  });
+}
 
 function envHelper(options: RenderOptions): (...args: unknown[]) => string {
   return (...args: unknown[]) => {
@@ -362,7 +377,7 @@ function oneLine(message: string): string {
 
 function parseTemplate(template: string, processed: boolean): Program {
   try {
-    return processed ? hb.parse(template) : hb.parseWithoutProcessing(template);
+    return processed ? hb().parse(template) : hb().parseWithoutProcessing(template);
   } catch (e) {
     throw new RenderError(`template syntax error: ${oneLine((e as Error).message)}`);
   }
@@ -384,7 +399,7 @@ function compileTemplate(template: string, mode: RenderOptions['mode']): Compile
   rewriteProgram(ast, mode, []);
   let fn: Compiled;
   try {
-    fn = hb.compile(ast, { ...COMPILE_OPTIONS, knownHelpers: { ...COMPILE_OPTIONS.knownHelpers } }) as unknown as Compiled;
+    fn = hb().compile(ast, { ...COMPILE_OPTIONS, knownHelpers: { ...COMPILE_OPTIONS.knownHelpers } }) as unknown as Compiled;
   } catch (e) {
     throw new RenderError(`template syntax error: ${oneLine((e as Error).message)}`);
   }
