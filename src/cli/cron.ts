@@ -7,10 +7,10 @@
  * Read-modify-write of the crontab is serialised with proper-lockfile on
  * `~/.orch/crontab.lock`, so two concurrent installs cannot drop each other's entry.
  */
+import { orchBin } from './package-path.js';
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import lockfile from 'proper-lockfile';
 import { SourceIndexImpl, loadPlaybook } from '../config/index.js';
 import { checkEntrySpec, renderCronEntry } from '../cron/entry.js';
@@ -82,7 +82,7 @@ export async function runCronInstall(playbook: string, opts: CronInstallOptions)
     playbook: pb,
     schedule: sched.expr ?? '',
     node: process.execPath,
-    orch: fileURLToPath(new URL('../../bin/orch.js', import.meta.url)),
+    orch: orchBin(),
     log: opts.log !== undefined ? resolve(opts.log) : defaultLogPath(pb, homedir()),
     ...(opts.limit !== undefined && { limit: opts.limit }),
   };

@@ -40,7 +40,8 @@ function getValidators(): Record<SchemaKind, ValidateFunction> {
   if (validators) return validators;
   try {
     // Precompiled by `npm run build` (ajv standalone): no schema compilation at start-up.
-    const pre = createRequire(import.meta.url)('./validators.generated.cjs') as Partial<Record<SchemaKind, ValidateFunction>>;
+    // `../config/`: the same file from build/config/ and from the bundle in build/cli/.
+    const pre = createRequire(import.meta.url)('../config/validators.generated.cjs') as Partial<Record<SchemaKind, ValidateFunction>>;
     if (pre.inventory && pre.playbook && pre.import) return (validators = { inventory: pre.inventory, playbook: pre.playbook, import: pre.import });
   } catch {
     /* running from the sources: compile below */

@@ -18,12 +18,12 @@
  * - Without a terminal on stdin, commands are read from stdin, one per line, run in
  *   order, and the shell exits with the last command's exit code.
  */
+import { orchBin } from '../package-path.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { actionNames } from '../../compile/actions.js';
 import { planHostsFor } from '../../compile/plan-hosts.js';
 import { flattenNodes, type ResolvedNode } from '../../compile/resolve-nodes.js';
@@ -87,7 +87,6 @@ interface Command {
 /** What `execute` returns for `exit`: leave the shell (with the previous command's code). */
 export const LEAVE = -1;
 
-const ORCH_BIN = fileURLToPath(new URL('../../../bin/orch.js', import.meta.url));
 
 /**
  * Loads the playbook for the shell (bundles resolved as for a plan, no `bash -n`).
@@ -225,7 +224,7 @@ export class Shell {
     const inputs = ownLimit ? this.orchArgs.filter((a, i, all) => a !== '--limit' && all[i - 1] !== '--limit') : this.orchArgs;
     // In a terminal the child gets it (apply's confirmation and live progress, Ctrl-C from
     // the terminal itself); otherwise its output goes through the shell's streams.
-    const child = spawn(process.execPath, [ORCH_BIN, ...args, ...inputs], {
+    const child = spawn(process.execPath, [orchBin(), ...args, ...inputs], {
       stdio: this.io.interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (d: Buffer) => this.out(d.toString()));
