@@ -45,45 +45,58 @@ orch_delta_objects() {
 # prints "unsafe bundle member: PATH: REASON" or "bundle layout incomplete: ..." on
 # stderr and returns 1.
 orch_delta_check_manifest() {
-  local file="$1" path type mode last prefix resolved want
-  local -A links=() kinds=() modes=()
-  local -a segs order=()
-  while IFS=$'\t' read -r path type mode _ last; do
-    case "$path" in ''|/*) printf 'unsafe bundle member: %s: absolute path\n' "$path" >&2; return 1 ;; esac
-    case "/$path/" in */../*|*/./*|*//*) printf 'unsafe bundle member: %s: parent directory segment (..)\n' "$path" >&2; return 1 ;; esac
-    case "$type" in
-      f|d) if [ $((8#$mode & 8#6000)) -ne 0 ]; then printf 'unsafe bundle member: %s: setuid/setgid bit\n' "$path" >&2; return 1; fi ;;
-      l) resolved="$(orch_norm_path "top/${path%/*}/$last")"
-         [ "${path#*/}" != "$path" ] || resolved="$(orch_norm_path "top/$last")"
-         case "$last" in ''|/*) resolved=.. ;; esac
-         if [ "$resolved" != top ] && [ "${resolved#top/}" = "$resolved" ]; then
-           printf 'unsafe bundle member: %s: symlink target "%s" leaves the bundle folder\n' "$path" "$last" >&2; return 1
-         fi
-         links[$path]=1 ;;
-      *) printf 'unsafe bundle member: %s: unsupported member type\n' "$path" >&2; return 1 ;;
-    esac
-    kinds[$path]="$type"
-    modes[$path]="$mode"
-    order+=("$path")
-  done <"$file"
-  if [ "${#links[@]}" -gt 0 ]; then
-    for path in "${order[@]}"; do
-      # The outermost symlink among the path's parents (parameter expansion, no fork).
-      prefix=$path resolved=''
-      while [ "${prefix%/*}" != "$prefix" ]; do
-        prefix=${prefix%/*}
-        [ -z "${links[$prefix]+x}" ] || resolved=$prefix
-      done
-      if [ -n "$resolved" ]; then printf 'unsafe bundle member: %s: path goes through symlink %s\n' "$path" "$resolved" >&2; return 1; fi
-    done
-  fi
-  for want in PACKAGE:f VERSION:f PLATFORM:f install.sh:f data:d; do
-    if [ "${kinds[${want%%:*}]-}" != "${want##*:}" ]; then
-      printf 'bundle layout incomplete: missing %s\n' "${want%%:*}" >&2; return 1
-    fi
-  done
-  if [ $((8#${modes[install.sh]} & 8#100)) -eq 0 ]; then printf 'bundle layout incomplete: install.sh is not executable\n' >&2; return 1; fi
-  return 0
+  # One awk process (a bash loop took ~80 ms CPU per 2,000 members); the same checks and
+  # messages, first problem in file order, then paths through symlinks, then the layout.
+  LC_ALL=C awk -F '\t' '
+    function norm(p,   n, parts, i, k, out, r) {
+      n = split(p, parts, "/"); k = 0
+      for (i = 1; i <= n; i++) {
+        if (parts[i] == "" || parts[i] == ".") continue
+        if (parts[i] == "..") { if (k == 0) return ".."; k--; continue }
+        out[++k] = parts[i]
+      }
+      r = ""
+      for (i = 1; i <= k; i++) r = (i > 1 ? r "/" : "") out[i]
+      return r
+    }
+    function oct(m,   v, i, c) {
+      if (m == "") return -1
+      v = 0
+      for (i = 1; i <= length(m); i++) { c = substr(m, i, 1); if (c !~ /^[0-7]$/) return -1; v = v * 8 + c }
+      return v
+    }
+    function fail(msg) { printf "%s\n", msg > "/dev/stderr"; failed = 1; exit 1 }
+    {
+      path = $1; type = $2; mode = $3; last = $5
+      if (path == "" || substr(path, 1, 1) == "/") fail("unsafe bundle member: " path ": absolute path")
+      s = "/" path "/"
+      if (index(s, "/../") || index(s, "/./") || index(s, "//")) fail("unsafe bundle member: " path ": parent directory segment (..)")
+      if (type == "f" || type == "d") {
+        v = oct(mode)
+        if (v < 0 || int(v / 1024) % 4 != 0) fail("unsafe bundle member: " path ": setuid/setgid bit")
+      } else if (type == "l") {
+        if (index(path, "/")) { dir = path; sub(/\/[^\/]*$/, "", dir); r = norm("top/" dir "/" last) } else r = norm("top/" last)
+        if (last == "" || substr(last, 1, 1) == "/") r = ".."
+        if (r != "top" && substr(r, 1, 4) != "top/") fail("unsafe bundle member: " path ": symlink target \"" last "\" leaves the bundle folder")
+        links[path] = 1; nlinks++
+      } else fail("unsafe bundle member: " path ": unsupported member type")
+      kinds[path] = type; modes[path] = mode; order[++n] = path
+    }
+    END {
+      if (failed) exit 1
+      for (i = 1; nlinks && i <= n; i++) {
+        p = order[i]; res = ""
+        while (index(p, "/")) { sub(/\/[^\/]*$/, "", p); if (p in links) res = p }
+        if (res != "") fail("unsafe bundle member: " order[i] ": path goes through symlink " res)
+      }
+      split("PACKAGE:f VERSION:f PLATFORM:f install.sh:f data:d", want, " ")
+      for (i = 1; i <= 5; i++) {
+        w = want[i]; name = substr(w, 1, index(w, ":") - 1); kind = substr(w, index(w, ":") + 1)
+        if (!(name in kinds) || kinds[name] != kind) fail("bundle layout incomplete: missing " name)
+      }
+      if (int(oct(modes["install.sh"]) / 64) % 2 == 0) fail("bundle layout incomplete: install.sh is not executable")
+    }
+  ' "$1"
 }
 
 # _orch_delta_check_stream STREAM TOP: checks a delta stream's listing before it is

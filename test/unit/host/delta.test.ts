@@ -97,6 +97,16 @@ describe('delta.sh manifest', () => {
       ['data/up\tl\t-\t-\t../../etc\n', 'unsafe bundle member: data/up: symlink target "../../etc" leaves the bundle folder'],
       ['data/abs\tl\t-\t-\t/etc\n', 'unsafe bundle member: data/abs: symlink target "/etc" leaves the bundle folder'],
       ['data/l\tl\t-\t-\t.\ndata/l/x\tf\t644\t1\tx\n', 'unsafe bundle member: data/l/x: path goes through symlink data/l'],
+      // The outermost symlink on the way is named.
+      ['data/a\tl\t-\t-\tb\ndata/a/c\tl\t-\t-\t.\ndata/a/c/x\tf\t644\t1\tx\n', 'unsafe bundle member: data/a/c: path goes through symlink data/a'],
+      ['data/./x\tf\t644\t1\tx\n', 'unsafe bundle member: data/./x: parent directory segment (..)'],
+      ['data//x\tf\t644\t1\tx\n', 'unsafe bundle member: data//x: parent directory segment (..)'],
+      ['data/g\td\t2755\t-\t-\n', 'unsafe bundle member: data/g: setuid/setgid bit'],
+      // Allowed: the sticky bit; links that stay inside, from a nested folder or the top.
+      ['data/t\td\t1777\t-\t-\n', ''],
+      ['data/a\td\t755\t-\t-\ndata/a/l\tl\t-\t-\t../b/../VERSION\n', ''],
+      ['top-link\tl\t-\t-\tdata\n', ''],
+      ['data/a\td\t755\t-\t-\ndata/a/up\tl\t-\t-\t../../..\n', 'unsafe bundle member: data/a/up: symlink target "../../.." leaves the bundle folder'],
     ];
     for (const [extra, err] of cases) {
       const d = tmp();
