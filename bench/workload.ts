@@ -147,7 +147,8 @@ export function hostListText(endpoints: readonly Endpoint[]): string {
   return endpoints.map((e) => `${e.address} ${e.port}\n`).join('');
 }
 
-const SSH_OPTS = `opts=(-F /dev/null -o BatchMode=yes -o ControlMaster=no -o ControlPath=none -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$KNOWN_HOSTS" -o IdentitiesOnly=yes -i "$IDENTITY" -o LogLevel=ERROR -o ConnectTimeout=20)`;
+/** Bash line defining `opts` for the bare scripts' `ssh` (ControlMaster off, host keys checked; KNOWN_HOSTS and IDENTITY from the environment). */
+export const SSH_OPTS = `opts=(-F /dev/null -o BatchMode=yes -o ControlMaster=no -o ControlPath=none -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$KNOWN_HOSTS" -o IdentitiesOnly=yes -i "$IDENTITY" -o LogLevel=ERROR -o ConnectTimeout=20)`;
 
 /**
  * The bare parallel ssh deploy, as one would write it by hand:
