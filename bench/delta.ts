@@ -15,8 +15,16 @@
  *   against the app's wheel, the dependency's wheel and the full tarball, and which
  *   bundle members changed (from the two tarballs' manifests).
  *
+ * The two directory scenarios run unthrottled (loopback speed through the fleet's bridge)
+ * and then again on each shaped uplink of `rates` (link-shape.ts: a tbf qdisc on the
+ * bridge's egress, so every byte from this machine to all hosts together shares the
+ * rate, like a laptop's or CI runner's uplink), each link with its own warm-up round.
+ * A transfer check (`ssh HOST 'wc -c' < FILE` to one host, to every host at once, and
+ * back) first shows what each link really carries.
+ *
  * Every release is checked on every host afterwards (`current`, `conf.bin` bytes).
- * Environment: BENCH_DELTA_RUNS (default BENCH_RUNS), BENCH_DELTA_PY_HOSTS (2).
+ * Environment: BENCH_DELTA_RUNS (default BENCH_RUNS), BENCH_DELTA_PY_HOSTS (2),
+ * BENCH_DELTA_RATE (run.ts: `100mbit`, a comma list, or `off`).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -25,10 +33,11 @@ import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { readBundleManifest } from '../src/bundle/manifest.js';
 import type { Fleet } from '../test/harness/fleet.js';
+import { checkTransfers, shapeUplink, type LinkRate, type ShapedUplink, type Transfer } from './link-shape.js';
 import { runTimed, tailOf, type TimedResult } from './proc.js';
 import type { Ratio, Row } from './report.js';
 import { ratioOf, summarizeSamples, type SampleSummary } from './stats.js';
-import { BLOB_BYTES, hostListText, orchInventoryYaml, type Endpoint } from './workload.js';
+import { BLOB_BYTES, SSH_OPTS, hostListText, orchInventoryYaml, type Endpoint } from './workload.js';
 
 /** What the section needs from the runner. */
 export interface DeltaBenchOptions {
@@ -39,12 +48,16 @@ export interface DeltaBenchOptions {
   runs: number;
   forkArgs: string[];
   haveSsh: boolean;
+  /** Shaped uplinks the dir scenarios also run on (after the unthrottled runs); [] for none. */
+  rates: LinkRate[];
   log: (s: string) => void;
 }
 
 /** One scenario's figures. */
 export interface DeltaScenario {
   name: string;
+  /** The shaped uplink it ran on; absent: unthrottled. */
+  link?: LinkRate;
   hosts: number;
   tarballBytes: number[];
   bytesPerHost: number[];
@@ -64,13 +77,23 @@ export interface PythonDelta {
   changed: Array<[string, number]>;
 }
 
+/** What one link carried in the transfer check (link-shape.ts checkTransfers). */
+export interface LinkCheck {
+  /** Absent: unthrottled. */
+  link?: LinkRate;
+  /** The tc command that shaped it. */
+  command?: string;
+  transfers: Transfer[];
+  /** `tc -s qdisc show` of the bridge after the check (sent bytes, drops, overlimits). */
+  qdisc?: string;
+}
+
 export interface DeltaResults {
   scenarios: DeltaScenario[];
+  linkChecks: LinkCheck[];
   python?: PythonDelta;
   errors: string[];
 }
-
-const SSH_OPTS = 'opts=(-F /dev/null -o BatchMode=yes -o ControlMaster=no -o ControlPath=none -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$KNOWN_HOSTS" -o IdentitiesOnly=yes -i "$IDENTITY" -o LogLevel=ERROR -o ConnectTimeout=20)';
 
 /** `bash bare-release.sh HOSTLIST TARBALL ROOT VERSION`: unpacks the full tarball on every host at once and switches `current`. */
 function bareReleaseScript(): string {
@@ -128,7 +151,7 @@ async function changedMembers(a: string, b: string): Promise<Array<[string, numb
 
 /** Runs the delta section; never throws (errors are returned). */
 export async function measureDelta(o: DeltaBenchOptions): Promise<DeltaResults> {
-  const res: DeltaResults = { scenarios: [], errors: [] };
+  const res: DeltaResults = { scenarios: [], linkChecks: [], errors: [] };
   const { fleet, work, log } = o;
   const hosts: Endpoint[] = fleet.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port }));
   const dwork = path.join(work, 'delta');
@@ -155,6 +178,44 @@ export async function measureDelta(o: DeltaBenchOptions): Promise<DeltaResults> 
     }
   };
 
+  // The links: unthrottled, then each shaped uplink whose transfer check shows it shaped.
+  const links: Array<LinkRate | undefined> = [undefined];
+  const hostList = path.join(dwork, 'hosts.txt');
+  const cwork = path.join(dwork, 'link-check');
+  await mkdir(cwork, { recursive: true });
+  const showTransfers = (t: Transfer[]): string => t.map((x) => `${x.kind} ${(x.bytes / 2 ** 20).toFixed(0)} MiB ${x.ms.median.toFixed(0)} ms = ${x.mbitPerSecond.toFixed(0)} Mbit/s (fastest ${x.peakMbitPerSecond.toFixed(0)})`).join('; ');
+  if (o.haveSsh) {
+    try {
+      const transfers = await checkTransfers({ fleet, work: cwork, hostList, env: sshEnv });
+      res.linkChecks.push({ transfers });
+      log(`delta link check (unthrottled): ${showTransfers(transfers)}`);
+    } catch (e) {
+      res.errors.push(`delta link check (unthrottled): ${(e as Error).message}`);
+      log(`ERROR delta link check (unthrottled): ${(e as Error).message}`);
+    }
+  }
+  for (const rate of o.rates) {
+    let up: ShapedUplink | undefined;
+    try {
+      up = shapeUplink(fleet, rate);
+      log(`delta: ${up.command}`);
+      if (o.haveSsh) {
+        const transfers = await checkTransfers({ fleet, work: cwork, hostList, env: sshEnv });
+        res.linkChecks.push({ link: rate, command: up.command, transfers, qdisc: up.stats() });
+        log(`delta link check (${rate.label} uplink): ${showTransfers(transfers)}`);
+        // Set-up time only lowers the figure: even the fastest run above the rate means the shaper missed the traffic.
+        const over = transfers.filter((t) => t.kind !== 'down-one' && t.peakMbitPerSecond * 1e6 > rate.bitsPerSecond * 1.1);
+        if (over.length) throw new Error(`the shaper on ${up.device} did not hold: ${showTransfers(over)} is above ${rate.label}`);
+      }
+      links.push(rate);
+    } catch (e) {
+      res.errors.push(`delta (${rate.label} uplink): ${(e as Error).message}`);
+      log(`ERROR delta (${rate.label} uplink): ${(e as Error).message}`);
+    } finally {
+      up?.remove();
+    }
+  }
+
   // Dir scenarios.
   for (const sc of [{ name: 'one changed 10 KB file', small: 0 }, { name: '2,000 small files, one changed 10 KB file', small: 2000 }]) {
     const root = sc.small ? '/srv/delta-many' : '/srv/delta-one';
@@ -173,62 +234,76 @@ export async function measureDelta(o: DeltaBenchOptions): Promise<DeltaResults> 
       await writeFile(pb, playbookYaml('../inventory.yml', root, 'app', { builder: 'dir' }));
       await wipe(root);
       await wipe(bareRoot);
-      const release = async (n: number): Promise<{ version: string; conf: Buffer; tarball: string }> => {
-        const version = `1.0.${n}`;
+      let n = 0;
+      const release = async (): Promise<{ version: string; conf: Buffer; tarball: string }> => {
+        const version = `1.0.${n++}`;
         const conf = randomBytes(10 * 1024);
         await writeFile(path.join(src, 'VERSION'), `${version}\n`);
         await writeFile(path.join(src, 'conf.bin'), conf);
         return { version, conf, tarball: (await bundle(dir, 'app', ['--builder', 'dir'])).path };
       };
-      // The base release everywhere (full tarball; unmeasured).
-      let prev = await release(0);
+      // The base release everywhere (full tarball; unmeasured, unthrottled).
+      let prev = await release();
       must('orch apply (base release)', await orch(['apply', 'playbook.yml', '--json', '--yes', ...o.forkArgs], dir));
       await check(root, prev.version, ['conf.bin', prev.conf]);
-      const orchMs: number[] = [];
-      const bareMs: number[] = [];
-      const perHost: number[] = [];
-      const sizes: number[] = [];
-      let changed: Array<[string, number]> = [];
-      for (let round = 0; round <= o.runs; round++) {
-        const rel = await release(round + 1);
-        const contenders: Array<() => Promise<void>> = [
-          async () => {
-            const r = await orch(['apply', 'playbook.yml', '--json', '--yes', ...o.forkArgs], dir);
-            must('orch apply (delta)', r);
-            const s = summaryOf(r.stdout);
-            if (!s || s.changed !== hosts.length) throw new Error(`orch apply (delta): expected ${hosts.length} changed hosts, got ${JSON.stringify(s)}`);
-            await check(root, rel.version, ['conf.bin', rel.conf]);
-            if (round > 0) {
-              orchMs.push(r.ms);
-              perHost.push(s.bytesUploaded / hosts.length);
+      for (const link of links) {
+        const tag = link ? `delta (${link.label} uplink)` : 'delta';
+        let up: ShapedUplink | undefined;
+        try {
+          if (link) up = shapeUplink(fleet, link);
+          const orchMs: number[] = [];
+          const bareMs: number[] = [];
+          const perHost: number[] = [];
+          const sizes: number[] = [];
+          let changed: Array<[string, number]> = [];
+          // Round 0 on each link is an unmeasured warm-up.
+          for (let round = 0; round <= o.runs; round++) {
+            const rel = await release();
+            const contenders: Array<() => Promise<void>> = [
+              async () => {
+                const r = await orch(['apply', 'playbook.yml', '--json', '--yes', ...o.forkArgs], dir);
+                must('orch apply (delta)', r);
+                const s = summaryOf(r.stdout);
+                if (!s || s.changed !== hosts.length) throw new Error(`orch apply (delta): expected ${hosts.length} changed hosts, got ${JSON.stringify(s)}`);
+                await check(root, rel.version, ['conf.bin', rel.conf]);
+                if (round > 0) {
+                  orchMs.push(r.ms);
+                  perHost.push(s.bytesUploaded / hosts.length);
+                }
+              },
+            ];
+            if (o.haveSsh) {
+              contenders.push(async () => {
+                const r = await runTimed('bash', [path.join(dwork, 'bare-release.sh'), hostList, rel.tarball, bareRoot, rel.version], { env: sshEnv, timeoutMs: 300_000 });
+                must('bare ssh tar x', r);
+                await check(bareRoot, rel.version, ['data/conf.bin', rel.conf]);
+                if (round > 0) bareMs.push(r.ms);
+              });
             }
-          },
-        ];
-        if (o.haveSsh) {
-          contenders.push(async () => {
-            const r = await runTimed('bash', [path.join(dwork, 'bare-release.sh'), path.join(dwork, 'hosts.txt'), rel.tarball, bareRoot, rel.version], { env: sshEnv, timeoutMs: 300_000 });
-            must('bare ssh tar x', r);
-            await check(bareRoot, rel.version, ['data/conf.bin', rel.conf]);
-            if (round > 0) bareMs.push(r.ms);
+            if (round % 2) contenders.reverse();
+            for (const c of contenders) await c();
+            if (round > 0) sizes.push(statSync(rel.tarball).size);
+            changed = await changedMembers(prev.tarball, rel.tarball);
+            log(`${tag} (${sc.name}) ${round === 0 ? 'warm-up' : `run ${round}/${o.runs}`}: orch ${orchMs.at(-1)?.toFixed(0) ?? '-'} ms, ${perHost.at(-1) ?? '-'} B/host; bare ${bareMs.at(-1)?.toFixed(0) ?? '-'} ms`);
+            prev = rel;
+            // Bare releases pile up 5 MiB per host each: keep only the current one.
+            await Promise.all(fleet.hosts.map(async (h) => {
+              const vdir = path.join(h.dir, bareRoot.slice(1), 'versions');
+              if (!existsSync(vdir)) return;
+              for (const v of readdirSync(vdir)) if (v !== rel.version) await rm(path.join(vdir, v), { recursive: true, force: true });
+            }));
+          }
+          res.scenarios.push({
+            name: sc.name, ...(link && { link }), hosts: hosts.length, tarballBytes: sizes, bytesPerHost: perHost, orchMs: summarizeSamples(orchMs),
+            ...(bareMs.length && { bareMs: summarizeSamples(bareMs) }), changed,
           });
+        } catch (e) {
+          res.errors.push(`${tag} (${sc.name}): ${(e as Error).message}`);
+          log(`ERROR ${tag} (${sc.name}): ${(e as Error).message}`);
+        } finally {
+          up?.remove();
         }
-        if (round % 2) contenders.reverse();
-        for (const c of contenders) await c();
-        if (round > 0) sizes.push(statSync(rel.tarball).size);
-        changed = await changedMembers(prev.tarball, rel.tarball);
-        log(`delta (${sc.name}) ${round === 0 ? 'warm-up' : `run ${round}/${o.runs}`}: orch ${orchMs.at(-1)?.toFixed(0) ?? '-'} ms, ${perHost.at(-1) ?? '-'} B/host; bare ${bareMs.at(-1)?.toFixed(0) ?? '-'} ms`);
-        prev = rel;
-        // Bare releases pile up 5 MiB per host each: keep only the current one.
-        await Promise.all(fleet.hosts.map(async (h) => {
-          const vdir = path.join(h.dir, bareRoot.slice(1), 'versions');
-          if (!existsSync(vdir)) return;
-          for (const v of readdirSync(vdir)) if (v !== rel.version) await rm(path.join(vdir, v), { recursive: true, force: true });
-        }));
       }
-      res.scenarios.push({
-        name: sc.name, hosts: hosts.length, tarballBytes: sizes, bytesPerHost: perHost, orchMs: summarizeSamples(orchMs),
-        ...(bareMs.length && { bareMs: summarizeSamples(bareMs) }), changed,
-      });
     } catch (e) {
       res.errors.push(`delta (${sc.name}): ${(e as Error).message}`);
       log(`ERROR delta (${sc.name}): ${(e as Error).message}`);
@@ -303,10 +378,29 @@ const med = (xs: number[]): number => summarizeSamples(xs).median;
 export function deltaReport(d: DeltaResults): { rows: Row[]; ratios: Ratio[] } {
   const rows: Row[] = [];
   const ratios: Ratio[] = [];
+  const what: Record<Transfer['kind'], string> = {
+    'up-one': "ssh h1 'wc -c' < FILE",
+    'up-all': "ssh HOST 'wc -c' < FILE, every host at once",
+    'down-one': "ssh h1 'cat FILE' (host -> control)",
+  };
+  for (const c of d.linkChecks) {
+    for (const t of c.transfers) {
+      rows.push({ label: `delta link check (${c.link ? `${c.link.label} uplink` : 'unthrottled'}): ${what[t.kind]}`, summary: t.ms, note: `${(t.bytes / 2 ** 20).toFixed(0)} MiB, ${t.mbitPerSecond.toFixed(0)} Mbit/s (fastest ${t.peakMbitPerSecond.toFixed(0)}; ssh set-up included)` });
+    }
+  }
   for (const s of d.scenarios) {
     const tb = med(s.tarballBytes);
     const changed = s.changed.map(([p, n]) => `${p} ${n}`).join(', ');
-    rows.push({ label: `delta: ${s.name}, orch apply (${s.hosts} hosts)`, summary: s.orchMs, note: `${Math.round(med(s.bytesPerHost))} B/host of a ${tb} B tarball` });
+    const bytesNote = `${Math.round(med(s.bytesPerHost))} B/host of a ${tb} B tarball`;
+    if (s.link) {
+      // Bytes do not depend on the link: only the times get rows here.
+      const tag = `delta (${s.link.label} uplink)`;
+      rows.push({ label: `${tag}: ${s.name}, orch apply (${s.hosts} hosts)`, summary: s.orchMs, note: bytesNote });
+      if (s.bareMs) rows.push({ label: `${tag}: ${s.name}, bare ssh tar x of the full tarball`, summary: s.bareMs, note: `${s.hosts} x ${tb} B through the shared ${s.link.label}` });
+      ratios.push({ name: `${tag}: ${s.name}: orch apply / bare ssh tar x (${s.hosts} hosts)`, value: ratioOf(s.orchMs.median, s.bareMs?.median ?? NaN), goal: '≤ 0.6' });
+      continue;
+    }
+    rows.push({ label: `delta: ${s.name}, orch apply (${s.hosts} hosts)`, summary: s.orchMs, note: bytesNote });
     if (s.bareMs) rows.push({ label: `delta: ${s.name}, bare ssh tar x of the full tarball`, summary: s.bareMs });
     rows.push({ label: `delta: ${s.name}, bytes sent per host`, summary: summarizeSamples(s.bytesPerHost), unit: 'B', note: `changed members: ${changed}` });
     ratios.push({ name: `delta ${s.name}: bytes per host, % of the full tarball`, value: (100 * med(s.bytesPerHost)) / tb, goal: '≤ 1' });

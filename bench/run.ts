@@ -22,10 +22,11 @@
  * BENCH_SKIP (comma list of: ansible, bare, deploy, noop, delta, latency, plan, startup, forks1, scale),
  * BENCH_ONLY=scale (only the scale section: no root, no fleet), BENCH_SCALE_HOSTS
  * ("1000,10000,50000"), BENCH_SCALE_KEYS (20000; 0 skips), BENCH_SCALE_RUNS (3),
+ * BENCH_DELTA_RATE (`100mbit`: the delta section's shaped uplink; a comma list, or `off`),
  * BENCH_OUT (results path).
  *
  * Needs root (the test-host harness). Everything it starts is stopped in `finally` and
- * on SIGINT/SIGTERM: the fleet, the delay proxy, netem qdiscs, Ansible's ControlMasters.
+ * on SIGINT/SIGTERM: the fleet, the delay proxy, netem and tbf qdiscs, Ansible's ControlMasters.
  * Only the fleet's addresses and loopback are contacted.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -40,6 +41,7 @@ import { ensureTool, type ToolStatus } from './prereqs.js';
 import { runTimed, tailOf, type TimedResult } from './proc.js';
 import { measureScale, type ScaleResult } from './scale.js';
 import { deltaReport, measureDelta, type DeltaResults } from './delta.js';
+import { parseLinkRates } from './link-shape.js';
 import { formatRatios, formatTable, type Ratio, type Row } from './report.js';
 import { fitLine, ratioOf, summarizeSamples, type LineFit, type SampleSummary } from './stats.js';
 import {
@@ -75,6 +77,8 @@ const ONLY_SCALE = process.env.BENCH_ONLY === 'scale';
 /** `BENCH_ONLY=delta`: only the delta-release section (delta.ts), on the fleet. */
 const ONLY_DELTA = process.env.BENCH_ONLY === 'delta';
 if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '' && !ONLY_SCALE && !ONLY_DELTA) throw new Error(`BENCH_ONLY: "scale" or "delta", got ${JSON.stringify(process.env.BENCH_ONLY)}`);
+/** `BENCH_DELTA_RATE`: the shaped uplinks the delta section also runs on (link-shape.ts); `off`: none. */
+const DELTA_RATES = parseLinkRates(process.env.BENCH_DELTA_RATE || '100mbit');
 if (ONLY_DELTA) for (const k of ['ansible', 'deploy', 'noop', 'latency', 'plan', 'startup', 'scale']) SKIP.add(k);
 const SCALE_HOSTS = (process.env.BENCH_SCALE_HOSTS ?? '1000,10000,50000').split(',').map((s) => {
   const n = Number(s.trim());
@@ -388,7 +392,7 @@ async function measure(fleet: Fleet, work: string, orchEnv: Record<string, strin
 
   // 4b. Delta releases: a small change onto hosts holding the previous release, beside bare ssh tar x of the full tarball.
   if (!SKIP.has('delta')) {
-    results.delta = await measureDelta({ fleet, work, orch: ORCH, orchEnv, runs: intEnv('BENCH_DELTA_RUNS', RUNS, 1, 50), forkArgs, haveSsh, log });
+    results.delta = await measureDelta({ fleet, work, orch: ORCH, orchEnv, runs: intEnv('BENCH_DELTA_RUNS', RUNS, 1, 50), forkArgs, haveSsh, rates: DELTA_RATES, log });
     for (const e of results.delta.errors) results.errors.push(e);
   }
 
