@@ -27,13 +27,13 @@
  * BENCH_DELTA_RATE (run.ts: `100mbit`, a comma list, or `off`).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cp, mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { readBundleManifest } from '../src/bundle/manifest.js';
 import type { Fleet } from '../test/harness/fleet.js';
-import { checkTransfers, shapeUplink, type LinkRate, type ShapedUplink, type Transfer } from './link-shape.js';
+import { checkTransfers, shapeUplink, uplinkDevice, type LinkRate, type ShapedUplink, type Transfer } from './link-shape.js';
 import { runTimed, tailOf, type TimedResult } from './proc.js';
 import type { Ratio, Row } from './report.js';
 import { ratioOf, summarizeSamples, type SampleSummary } from './stats.js';
@@ -61,6 +61,13 @@ export interface DeltaScenario {
   hosts: number;
   tarballBytes: number[];
   bytesPerHost: number[];
+  /**
+   * Bytes this machine put on the wire into the test subnet per host during each measured
+   * orch apply / bare run (the bridge device's tx_bytes: payload, ssh and TCP/IP overhead,
+   * acks of what the hosts sent back).
+   */
+  orchWirePerHost: number[];
+  bareWirePerHost: number[];
   orchMs: SampleSummary;
   bareMs?: SampleSummary;
   /** Members (path, bytes) that differ between the last two releases. */
@@ -178,6 +185,7 @@ export async function measureDelta(o: DeltaBenchOptions): Promise<DeltaResults> 
     }
   };
 
+  const txBytes = (): number => Number(readFileSync(`/sys/class/net/${uplinkDevice(fleet)}/statistics/tx_bytes`, 'utf8'));
   // The links: unthrottled, then each shaped uplink whose transfer check shows it shaped.
   const links: Array<LinkRate | undefined> = [undefined];
   const hostList = path.join(dwork, 'hosts.txt');
@@ -254,6 +262,8 @@ export async function measureDelta(o: DeltaBenchOptions): Promise<DeltaResults> 
           const orchMs: number[] = [];
           const bareMs: number[] = [];
           const perHost: number[] = [];
+          const orchWire: number[] = [];
+          const bareWire: number[] = [];
           const sizes: number[] = [];
           let changed: Array<[string, number]> = [];
           // Round 0 on each link is an unmeasured warm-up.
@@ -261,7 +271,9 @@ export async function measureDelta(o: DeltaBenchOptions): Promise<DeltaResults> 
             const rel = await release();
             const contenders: Array<() => Promise<void>> = [
               async () => {
+                const tx0 = txBytes();
                 const r = await orch(['apply', 'playbook.yml', '--json', '--yes', ...o.forkArgs], dir);
+                const wire = (txBytes() - tx0) / hosts.length;
                 must('orch apply (delta)', r);
                 const s = summaryOf(r.stdout);
                 if (!s || s.changed !== hosts.length) throw new Error(`orch apply (delta): expected ${hosts.length} changed hosts, got ${JSON.stringify(s)}`);
@@ -269,15 +281,21 @@ export async function measureDelta(o: DeltaBenchOptions): Promise<DeltaResults> 
                 if (round > 0) {
                   orchMs.push(r.ms);
                   perHost.push(s.bytesUploaded / hosts.length);
+                  orchWire.push(wire);
                 }
               },
             ];
             if (o.haveSsh) {
               contenders.push(async () => {
+                const tx0 = txBytes();
                 const r = await runTimed('bash', [path.join(dwork, 'bare-release.sh'), hostList, rel.tarball, bareRoot, rel.version], { env: sshEnv, timeoutMs: 300_000 });
+                const wire = (txBytes() - tx0) / hosts.length;
                 must('bare ssh tar x', r);
                 await check(bareRoot, rel.version, ['data/conf.bin', rel.conf]);
-                if (round > 0) bareMs.push(r.ms);
+                if (round > 0) {
+                  bareMs.push(r.ms);
+                  bareWire.push(wire);
+                }
               });
             }
             if (round % 2) contenders.reverse();
@@ -294,7 +312,7 @@ export async function measureDelta(o: DeltaBenchOptions): Promise<DeltaResults> 
             }));
           }
           res.scenarios.push({
-            name: sc.name, ...(link && { link }), hosts: hosts.length, tarballBytes: sizes, bytesPerHost: perHost, orchMs: summarizeSamples(orchMs),
+            name: sc.name, ...(link && { link }), hosts: hosts.length, tarballBytes: sizes, bytesPerHost: perHost, orchWirePerHost: orchWire, bareWirePerHost: bareWire, orchMs: summarizeSamples(orchMs),
             ...(bareMs.length && { bareMs: summarizeSamples(bareMs) }), changed,
           });
         } catch (e) {
@@ -391,17 +409,19 @@ export function deltaReport(d: DeltaResults): { rows: Row[]; ratios: Ratio[] } {
   for (const s of d.scenarios) {
     const tb = med(s.tarballBytes);
     const changed = s.changed.map(([p, n]) => `${p} ${n}`).join(', ');
-    const bytesNote = `${Math.round(med(s.bytesPerHost))} B/host of a ${tb} B tarball`;
+    const wire = (xs: number[]): string => (xs.length ? `; on the wire ${Math.round(med(xs))} B/host` : '');
+    const bytesNote = `${Math.round(med(s.bytesPerHost))} B/host of a ${tb} B tarball${wire(s.orchWirePerHost)}`;
+    const bareNote = wire(s.bareWirePerHost).slice(2);
     if (s.link) {
       // Bytes do not depend on the link: only the times get rows here.
       const tag = `delta (${s.link.label} uplink)`;
       rows.push({ label: `${tag}: ${s.name}, orch apply (${s.hosts} hosts)`, summary: s.orchMs, note: bytesNote });
-      if (s.bareMs) rows.push({ label: `${tag}: ${s.name}, bare ssh tar x of the full tarball`, summary: s.bareMs, note: `${s.hosts} x ${tb} B through the shared ${s.link.label}` });
+      if (s.bareMs) rows.push({ label: `${tag}: ${s.name}, bare ssh tar x of the full tarball`, summary: s.bareMs, note: `${s.hosts} x ${tb} B through the shared ${s.link.label}${bareNote ? `; ${bareNote}` : ''}` });
       ratios.push({ name: `${tag}: ${s.name}: orch apply / bare ssh tar x (${s.hosts} hosts)`, value: ratioOf(s.orchMs.median, s.bareMs?.median ?? NaN), goal: '≤ 0.6' });
       continue;
     }
     rows.push({ label: `delta: ${s.name}, orch apply (${s.hosts} hosts)`, summary: s.orchMs, note: bytesNote });
-    if (s.bareMs) rows.push({ label: `delta: ${s.name}, bare ssh tar x of the full tarball`, summary: s.bareMs });
+    if (s.bareMs) rows.push({ label: `delta: ${s.name}, bare ssh tar x of the full tarball`, summary: s.bareMs, ...(bareNote && { note: bareNote }) });
     rows.push({ label: `delta: ${s.name}, bytes sent per host`, summary: summarizeSamples(s.bytesPerHost), unit: 'B', note: `changed members: ${changed}` });
     ratios.push({ name: `delta ${s.name}: bytes per host, % of the full tarball`, value: (100 * med(s.bytesPerHost)) / tb, goal: '≤ 1' });
     ratios.push({ name: `delta ${s.name}: orch apply / bare ssh tar x (${s.hosts} hosts)`, value: ratioOf(s.orchMs.median, s.bareMs?.median ?? NaN), goal: '≤ 0.6' });

@@ -53,7 +53,7 @@ describe('tbfArgs', () => {
 });
 
 describe('deltaReport with a shaped link', () => {
-  const base = { hosts: 8, tarballBytes: [5_250_000], bytesPerHost: [12_000], changed: [['data/conf.bin', 10240]] as Array<[string, number]> };
+  const base = { hosts: 8, tarballBytes: [5_250_000], bytesPerHost: [12_000], orchWirePerHost: [40_000], bareWirePerHost: [5_500_000], changed: [['data/conf.bin', 10240]] as Array<[string, number]> };
   const d: DeltaResults = {
     scenarios: [
       { name: 'one changed 10 KB file', ...base, orchMs: summarizeSamples([1000]), bareMs: summarizeSamples([2000]) },
@@ -77,5 +77,7 @@ describe('deltaReport with a shaped link', () => {
       'delta (100 Mbit/s uplink): one changed 10 KB file, bare ssh tar x of the full tarball',
     ]);
     expect(rows[0]!.note).toBe('20 MiB, 84 Mbit/s (fastest 88; ssh set-up included)');
+    expect(rows[4]!.note).toBe('12000 B/host of a 5250000 B tarball; on the wire 40000 B/host');
+    expect(rows[5]!.note).toBe('8 x 5250000 B through the shared 100 Mbit/s; on the wire 5500000 B/host');
   });
 });
