@@ -74,7 +74,10 @@ export class Connections {
       if (!ph) return Promise.reject(new ConnectError(host, 'not a host of the plan'));
       const pre = this.early?.take(host);
       const t0 = pre?.t0 ?? Date.now();
-      c = (pre?.conn ?? this.transportFor(ph).connect(ph, this.options)).then(
+      const open = (): Promise<Connection> => this.transportFor(ph).connect(ph, this.options);
+      // An early connection lost while the plan was prepared (a long build) is replaced.
+      const conn = pre ? pre.conn.then((e) => (e.alive === false ? e.close().then(open, open) : e)) : open();
+      c = conn.then(
         (conn) => {
           this.emit({ type: 'connect', host, ok: true, ms: Date.now() - t0 });
           return conn;

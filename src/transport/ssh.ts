@@ -410,6 +410,10 @@ export class SshConnection implements Connection {
     return this.#bytesSent;
   }
 
+  get alive(): boolean {
+    return this.#lost === undefined;
+  }
+
   #markLost(reason: string): void {
     this.#lost ??= reason;
     const err = new ConnectError(this.host, `connection lost: ${this.#lost}`);

@@ -36,6 +36,8 @@ export interface Connection {
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   /** Bytes sent as stdin payloads so far (for "uploaded nothing" checks and the bench). */
   readonly bytesSent: number;
+  /** False once the connection is known lost (peer closed, keepalive timeout); undefined when the transport cannot tell. */
+  readonly alive?: boolean;
   close(): Promise<void>;
   /**
    * An interactive session on a remote pseudo-terminal: the login shell, or `command`

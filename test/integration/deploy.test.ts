@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSyn
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
-import { makeWork, orch, summaryOf } from './cli.js';
+import { makeWork, orch, startOrch, summaryOf } from './cli.js';
 
 const ROOT = '/srv/shop';
 
@@ -216,6 +216,35 @@ nodes:
     expect(failing.code).toBe(4);
     expect(failing.stdout).toBe('h3 | FAILED (exit 7)\n');
   }, 60_000);
+
+  it('a connection opened early (while the bundle builds) and lost before the run uses it is opened again', async () => {
+    const dir = join(work, 'slow');
+    mkdirSync(join(dir, 'app'), { recursive: true });
+    writeFileSync(join(dir, 'app', 'VERSION'), '1.0.0\n');
+    writeFileSync(join(dir, 'slow.sh'), '#!/bin/sh\nsleep 4\n', { mode: 0o755 });
+    const slow = join(dir, 'slow.yml');
+    writeFileSync(slow, `
+inventory: ../inventory.yml
+bundles:
+  slow: { source: app, builder: dir, prebuild_script: ${join(dir, 'slow.sh')} }
+nodes:
+  slow:
+    roles: { host: web }
+    vars: { root: /srv/slow }
+    steps:
+      - install: { bundle: slow }
+      - symlink: {}
+`);
+    const run = startOrch(['apply', slow, '--json', '--yes', '--limit', 'h1'], env, { cwd: dir });
+    // By now h1's connection is open and the prebuild script still sleeps: cut it.
+    await new Promise((r) => setTimeout(r, 2000));
+    await fleet.stopSshd(host('h1'));
+    await fleet.startSshd(host('h1'));
+    const r = await run.done;
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(summaryOf(r.stdout).hosts.map((h) => `${h.host} ${h.status}`)).toEqual(['h1 changed']);
+    expect(readlinkSync(onHost('h1', 'srv/slow/current'))).toBe('versions/1.0.0');
+  }, 120_000);
 
   it('a host whose key changed fails with a clear message, nothing runs on it, the others deploy', async () => {
     writeApp('3.0.0');

@@ -70,6 +70,17 @@ describe('EarlyConnections', () => {
     expect(events).toMatchObject([{ type: 'connect', host: 'a', ok: false, error: 'connection refused' }]);
   });
 
+  it('an early connection lost before the Session takes it (a long build) is closed and replaced', async () => {
+    const dead = Object.assign(fakeConnection('a'), { alive: false });
+    const early = new EarlyConnections([host('a')], () => Promise.resolve(dead), 5);
+    const fresh = fakeConnection('a');
+    const plan = { hosts: { a: host('a') } } as unknown as Plan;
+    const transport = { connect: () => Promise.resolve(fresh) } as unknown as Transport;
+    const set = new Connections(plan, () => transport, { hosts: plan.hosts, insecureHostKeys: false, env: {} }, () => undefined, new Masker(), early);
+    expect(await set.get('a')).toBe(fresh);
+    expect(dead.closed).toBe(true);
+  });
+
   it('closeRest closes what nobody took, once', async () => {
     const c = fakeConnection('a');
     let n = 0;
