@@ -24,16 +24,48 @@
 # b64: stdin as one line of base64.
 orch_seg_b64() { base64 -w0 2>/dev/null || base64 | tr -d '\n'; }
 
-# orch_seg_sha FILE: sha256 of FILE, or 0 when it does not exist.
+# orch_seg_sha FILE [VAR]: sha256 of FILE, or 0 when it does not exist; printed, or put
+# into the variable VAR (one sha256sum process, no cut).
 orch_seg_sha() {
-  if [ -e "$1" ]; then sha256sum < "$1" | cut -d' ' -f1; else echo 0; fi
+  local s=0
+  if [ -e "$1" ]; then s=$(sha256sum < "$1"); s=${s%% *}; fi
+  if [ -n "${2:-}" ]; then printf -v "$2" '%s' "$s"; else printf '%s\n' "$s"; fi
+}
+
+# orch_seg_us VAR: microseconds since the epoch into VAR (bash 5's EPOCHREALTIME: no
+# fork; `date` on older bash).
+orch_seg_us() {
+  local t=${EPOCHREALTIME:-}
+  if [ -n "$t" ]; then
+    printf -v "$1" '%s' "${t//[.,]/}"
+  else
+    t=$(date +%s%N)
+    printf -v "$1" '%s' "${t:0:${#t}-3}"
+  fi
+}
+
+# orch_seg_status FILE VAR: the status of the last `::orch:: status=ok|changed|skipped`
+# line of FILE into VAR ('' when none): builtins only (mapfile, a loop from the end).
+orch_seg_status() {
+  local -a lines
+  local i
+  printf -v "$2" '%s' ''
+  mapfile -t lines < "$1" || return 0
+  for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+    case "${lines[i]}" in
+      '::orch:: status=ok' | '::orch:: status=changed' | '::orch:: status=skipped')
+        printf -v "$2" '%s' "${lines[i]#::orch:: status=}"
+        return 0
+        ;;
+    esac
+  done
 }
 
 # orch_seg_run FIELDS DIR: runs the steps described in FIELDS, with DIR (private, empty)
 # as scratch space. Stops after a failed step, after exit 99 ("send the payload"), and
 # after a step whose status differs from EXPECT. Returns 0 (outcomes are in the output).
 orch_seg_run() {
-  local fields=$1 d=$2 changed limit idx when expect p st rg base rc status ms t0 after
+  local fields=$1 d=$2 changed limit idx when expect p st rg base rc status ms t0 t1 after sha o64 e64 nl=$'\n'
   local -a a run
   mapfile -d '' -t a < "$fields"
   set -- "${a[@]}"
@@ -41,8 +73,10 @@ orch_seg_run() {
   changed=$1 limit=$2
   shift 2
   # The runner of one step: reads its three arguments from DIR and sources the script.
+  # Each is the file's text minus its trailing newlines (what `$(cat FILE)` gives: the
+  # files never hold a NUL), read by the builtin `read`: no process.
   # shellcheck disable=SC2016 # expanded by the step's bash, not here
-  local runner='p=$(cat -- "$1/p"); st=$(cat -- "$1/st"); rg=$(cat -- "$1/rg"); set -- "$p" "$st" "$rg"; . "$0"'
+  local runner='for _v in p st rg; do IFS= read -r -d "" "$_v" < "$1/$_v"; while [[ ${!_v} == *"'"$nl"'" ]]; do printf -v "$_v" %s "${!_v%"'"$nl"'"}"; done; done; unset _v; set -- "$p" "$st" "$rg"; . "$0"'
   while [ $# -ge 8 ]; do
     idx=$1 when=$2 expect=$3 p=$5 st=$6 rg=$7 base=$8
     (umask 077; printf '%s' "$4" > "$d/s"; printf '%s' "$st" > "$d/st"; printf '%s' "$rg" > "$d/rg")
@@ -56,9 +90,11 @@ orch_seg_run() {
     esac
     printf '%s' "$p" > "$d/p"
     printf '::orch-seg-start:: %s\n' "$idx"
-    t0=$(date +%s%N)
+    orch_seg_us t0
     rc=0
-    if [ "$base" != - ] && [ "$(orch_seg_sha "${base#* }")" != "${base%% *}" ]; then
+    sha=-
+    [ "$base" = - ] || orch_seg_sha "${base#* }" sha
+    if [ "$base" != - ] && [ "$sha" != "${base%% *}" ]; then
       printf 'state.json %s changed since the facts were read (another writer?); not running the step\n' "${base#* }" > "$d/e"
       : > "$d/o"
       rc=76
@@ -72,13 +108,18 @@ orch_seg_run() {
     fi
     # Only the first step may read the payload: the agent's pump sees EOF from here on.
     exec 0</dev/null
-    rm -f -- "$d/in"
-    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-    status=$(sed -n 's/^::orch:: status=\(ok\|changed\|skipped\)$/\1/p' "$d/o" | tail -n 1)
+    [ ! -e "$d/in" ] || rm -f -- "$d/in"
+    orch_seg_us t1
+    ms=$(( (t1 - t0) / 1000 ))
+    orch_seg_status "$d/o" status
     status=${status:-changed}
     after=-
-    [ "$base" = - ] || after=$(orch_seg_sha "${base#* }")
-    printf '::orch-seg:: %s %s %s %s %s %s %s\n' "$idx" "$rc" "$status" "$ms" "$(orch_seg_b64 < "$d/o")" "$(tail -c 4000 -- "$d/e" | orch_seg_b64)" "$after"
+    [ "$base" = - ] || orch_seg_sha "${base#* }" after
+    # An empty file's base64 is empty: no process for it.
+    o64='' e64=''
+    [ ! -s "$d/o" ] || o64=$(orch_seg_b64 < "$d/o")
+    [ ! -s "$d/e" ] || e64=$(tail -c 4000 -- "$d/e" | orch_seg_b64)
+    printf '::orch-seg:: %s %s %s %s %s %s %s\n' "$idx" "$rc" "$status" "$ms" "$o64" "$e64" "$after"
     [ "$rc" = 0 ] || return 0
     [ "$status" = changed ] && changed=1
     if [ "$expect" != - ] && [ "$status" != "$expect" ]; then return 0; fi

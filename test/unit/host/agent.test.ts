@@ -79,6 +79,22 @@ describe('segment.sh', () => {
     const absent = runSegment([entry(0, 'orch_status changed', { stateBase: `0 ${path.join(d, 'none.json')}` })]);
     expect(absent.results.map((r) => r.rc)).toEqual([0]);
   });
+  it('passes $1..$3 as `$(cat FILE)` would (trailing newlines dropped, inner ones kept) and takes the last status line', () => {
+    const { results } = runSegment([
+      entry(0, 'printf "[%s]" "$2" "$3"; echo; echo "::orch:: status=skipped"; echo "::orch:: status=ok "; echo "::orch:: status=ok"; printf "x\\n::orch:: status=changedx"', { stateArg: 'a\n\nb\n\n\n', registryArg: '\n' }),
+      entry(1, 'printf "::orch:: status=skipped"'),
+      entry(2, ':'),
+    ]);
+    expect(results.map((r) => [r.index, r.rc, r.status])).toEqual([[0, 0, 'ok'], [1, 0, 'skipped'], [2, 0, 'changed']]);
+    expect(results[0]!.out).toContain('[a\n\nb][]\n');
+    expect(results[2]!.out).toBe('');
+    expect(results[2]!.err).toBe('');
+  });
+  it('orch_seg_sha FILE VAR puts the sha256 (0 when absent) into VAR', () => {
+    const d = tmp('sha');
+    writeFileSync(path.join(d, 'f'), 'x');
+    expect(runBash([SEGMENT_SH], 'orch_seg_sha "$1/f" a; orch_seg_sha "$1/none" b; echo "$a $b"', [d]).stdout).toBe(`${createHash('sha256').update('x').digest('hex')} 0\n`);
+  });
   it('orch_seg_sha prints a file\'s sha256, 0 when absent', () => {
     const d = tmp('sha');
     writeFileSync(path.join(d, 'f'), 'x');
