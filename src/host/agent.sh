@@ -110,9 +110,37 @@ orch_agent_kill_session() {
 }
 
 # orch_agent_busy: true while a child doing the run's work lives: the lock wait, the
-# facts, a segment (the agent creates ORCH_AGENT_DIR/busy before starting one; the
-# segment child removes it when over, the agent after the lock wait and the facts).
-orch_agent_busy() { [ -e "$ORCH_AGENT_DIR/busy" ]; }
+# facts, a segment (the agent writes `1` to ORCH_AGENT_DIR/busy before starting one;
+# the segment child empties it when over, the agent after the lock wait and the facts:
+# redirections, no process).
+orch_agent_busy() { [ -s "$ORCH_AGENT_DIR/busy" ]; }
+
+# orch_agent_mkdir: makes the agent's private scratch folder ~/.orch/agent.PID.RANDOM
+# (mode 700) with its seg/ folder (the segments' scratch space) in one mkdir, sets
+# ORCH_AGENT_DIR. A name that exists (left by a killed agent) is skipped: mkdir fails
+# on it. Returns 1 when no folder could be made.
+orch_agent_mkdir() {
+  local i d
+  for ((i = 0; i < 20; i++)); do
+    d="$HOME/.orch/agent.$BASHPID.$RANDOM$RANDOM"
+    if [ -e "$d" ] || [ -L "$d" ]; then continue; fi
+    if mkdir -m 700 -- "$d" "$d/seg" 2>/dev/null; then
+      ORCH_AGENT_DIR=$d
+      return 0
+    fi
+  done
+  return 1
+}
+
+# orch_agent_fields_ok FILE N: true when FILE holds the N bytes of a segment frame
+# (NUL-terminated fields, counted with mapfile in the C locale: no process).
+orch_agent_fields_ok() {
+  local LC_ALL=C x t=0
+  local -a f
+  mapfile -d '' f < "$1" || return 1
+  for x in "${f[@]}"; do t=$((t + ${#x} + 1)); done
+  [ "$t" = "$2" ]
+}
 
 # orch_agent_nap SECONDS: sleeps without a child process (a read with a timeout on the
 # agent's private fifo, which never gets data); `sleep` when the fifo is gone.
@@ -203,16 +231,18 @@ orch_agent_pump() {
 # `::orch-seg:: done RC` when it is over; the agent goes back to reading frames at once.
 orch_agent_segment() {
   local n=$1 payload=$2 d=$ORCH_AGENT_DIR/seg rc in=/dev/null
-  rm -rf -- "$d" "$d.payload"
-  mkdir -m 700 -- "$d" || return 1
+  case "$n" in *[!0-9]*|'') return 1 ;; esac
+  # seg/ (made with the agent's folder) is reused: the runner overwrites its files.
+  [ -d "$d" ] || mkdir -m 700 -- "$d" || return 1
   head -c "$n" > "$d.fields"
-  [ "$(stat -c %s -- "$d.fields")" = "$n" ] || return 1
+  orch_agent_fields_ok "$d.fields" "$n" || return 1
   if [ "$payload" = 1 ]; then
     in=$d.payload
     orch_agent_pump "$in" || return 1
   fi
-  : > "$ORCH_AGENT_DIR/busy"
-  { orch_seg_run "$d.fields" "$d"; rc=$?; rm -f -- "$ORCH_AGENT_DIR/busy" "$d.payload"; printf '::orch-seg:: done %s\n' "$rc"; } < "$in" 9>&- &
+  echo 1 > "$ORCH_AGENT_DIR/busy"
+  # Over: busy cleared (a redirection), the payload spool (if any) removed.
+  { orch_seg_run "$d.fields" "$d"; rc=$?; : > "$ORCH_AGENT_DIR/busy"; [ "$payload" != 1 ] || rm -f -- "$d.payload"; printf '::orch-seg:: done %s\n' "$rc"; } < "$in" 9>&- &
   return 0
 }
 
@@ -243,7 +273,7 @@ orch_agent_await() {
   rc=0
   wait "$pid" || rc=$?
   ORCH_AGENT_RC=$rc
-  rm -f -- "$ORCH_AGENT_DIR/busy"
+  : > "$ORCH_AGENT_DIR/busy"
 }
 
 # orch_agent: the agent's main loop (see the top of this file).
@@ -255,8 +285,8 @@ orch_agent() {
   ORCH_AGENT_GIVEUP=$giveup
   ORCH_AGENT_GRACE=$grace
   # Under ~/.orch, not /tmp: payloads are spooled here (a tmpfs /tmp may be small).
-  mkdir -p -- "$HOME/.orch" || exit 70
-  ORCH_AGENT_DIR=$(umask 077 && mktemp -d "$HOME/.orch/agent.XXXXXX") || exit 70
+  [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || exit 70
+  orch_agent_mkdir || exit 70
   mkfifo -m 600 -- "$ORCH_AGENT_DIR/tick" || exit 70
   orch_agent_alive
   IFS= read -r line || { rm -rf -- "$ORCH_AGENT_DIR"; exit 70; }
@@ -278,7 +308,7 @@ orch_agent() {
   if [ "$lockwait" != - ]; then
     # The wait runs as a child on the agent's fd 9 (one open file, so the flock it takes
     # is the agent's), while the agent keeps reading frames.
-    : > "$ORCH_AGENT_DIR/busy"
+    echo 1 > "$ORCH_AGENT_DIR/busy"
     orch_lock_wait "$lockwait" "$(printf '%s' "$holder" | base64 -d)" < /dev/null > /dev/null &
     orch_agent_await $!
     rc=$ORCH_AGENT_RC
@@ -289,7 +319,7 @@ orch_agent() {
     fi
   fi
   echo '::orch:: locked'
-  : > "$ORCH_AGENT_DIR/busy"
+  echo 1 > "$ORCH_AGENT_DIR/busy"
   bash "$ORCH_AGENT_DIR/facts" < /dev/null 9>&- &
   orch_agent_await $!
   echo '::orch:: end'

@@ -8,7 +8,7 @@
 # is missing or the lock file cannot be opened.
 orch_lock_open() {
   command -v flock >/dev/null || { echo "flock not found on the host (util-linux)" >&2; return 70; }
-  mkdir -p -- "$HOME/.orch" || return 70
+  [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || return 70
   exec 9>>"$HOME/.orch/lock" || return 70
 }
 

@@ -61,7 +61,7 @@ orch_seg_status() {
   done
 }
 
-# orch_seg_run FIELDS DIR: runs the steps described in FIELDS, with DIR (private, empty)
+# orch_seg_run FIELDS DIR: runs the steps described in FIELDS, with DIR (private; the files it writes there are overwritten per step)
 # as scratch space. Stops after a failed step, after exit 99 ("send the payload"), and
 # after a step whose status differs from EXPECT. Returns 0 (outcomes are in the output).
 orch_seg_run() {

@@ -113,6 +113,15 @@ function runInOwnSession(libs: string[], body: string, args: string[] = []): { c
 
 describe('agent.sh', () => {
   const lib = [LOCK_SH, SEGMENT_SH, AGENT_SH];
+  it('orch_agent_fields_ok counts the bytes of a frame\'s NUL-terminated fields (any locale), refusing a frame cut short', () => {
+    const d = tmp('fields');
+    const frame = Buffer.from('1\0é—x\0\0last\0', 'utf8');
+    writeFileSync(path.join(d, 'f'), frame);
+    writeFileSync(path.join(d, 'short'), frame.subarray(0, frame.length - 3));
+    const env = { ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
+    const r = runBash([AGENT_SH], `for n in ${frame.length} ${frame.length - 1} ${frame.length + 1}; do orch_agent_fields_ok "$1/f" "$n" && echo "f $n ok"; done; orch_agent_fields_ok "$1/short" ${frame.length} || echo short refused`, [d], { env });
+    expect(r.stdout).toBe(`f ${frame.length} ok\nshort refused\n`);
+  });
   it('orch_agent_session_pids lists the other live processes of the session, not the caller', () => {
     const r = runInOwnSession(lib, 'sleep 5 & s=$!; orch_agent_session_pids; mine=" ${ORCH_AGENT_PIDS[*]} "; kill $s; case "$mine" in *" $s "*) echo has-sleep;; esac; case "$mine" in *" $BASHPID "*) echo has-self;; esac');
     expect(r.stdout).toBe('has-sleep\n');
