@@ -1,7 +1,10 @@
 /**
- * The delta payload of a release (SPEC section 7, issue 16): ONE gzip'd tar stream that
- * the host unpacks in `<root>/.orch/` with GNU tar, rebuilding the bundle folder from
- * the objects it already holds plus the members it lacks.
+ * The delta payload of a release (SPEC section 7, issue 16): ONE tar stream that the
+ * host unpacks in `<root>/.orch/` with GNU tar, rebuilding the bundle folder from the
+ * objects it already holds plus the members it lacks. The stream is gzip'd unless that
+ * saves less than an eighth of its bytes (an incompressible object and a few headers):
+ * then it travels plain and the host starts no gzip for it (the host tells the two
+ * apart by gzip's magic bytes, src/host/delta.sh).
  *
  * ## Stream format (version 1), member order as listed
  *
@@ -28,7 +31,7 @@
  * members that changed: an upgrade with one changed file costs one object and one link.
  * Without a base, every member is listed.
  *
- * Unpacking it (`tar -xzf - -C <root>/.orch`) puts new objects into the content store
+ * Unpacking it (`tar -xf STREAM` in <root>/.orch) puts new objects into the content store
  * and hard-links every file of the release folder to its object in one process (no
  * fork per file). The host then checks the listing and computes the rebuilt folder's
  * manifest (`orch_delta_manifest`): its sha256 must equal the one the control machine
@@ -68,9 +71,15 @@ function pad(n: number): Buffer {
   return Buffer.alloc((512 - (n % 512)) % 512);
 }
 
+/**
+ * The least part of a delta stream's bytes gzip must save for the stream to be sent
+ * gzip'd (1/8); below it the host's gzip processes cost more than the bytes.
+ */
+export const GZIP_MIN_SAVING = 1 / 8;
+
 /** What a delta sends to one host. */
 export interface DeltaPayload {
-  /** The gzip'd tar stream (format above). */
+  /** The tar stream (format above), gzip'd unless that saves less than {@link GZIP_MIN_SAVING} of it. */
   stream: Buffer;
   /** sha256 of the objects it carries (the host lacked them). */
   sent: string[];
@@ -215,5 +224,8 @@ export function buildDeltaStream(m: BundleManifest, have: ReadonlySet<string>, c
     else parts.push(...headerBlocks({ path, type: 'Link', mode: e.mode, linkpath: `${OBJECTS_DIR}/${e.sha256}` }));
   }
   parts.push(Buffer.alloc(1024));
-  return { stream: gzipSync(Buffer.concat(parts), { level: 9 }), sent, contentBytes, ...(diff && { base: base.version }) };
+  const plain = Buffer.concat(parts);
+  const zipped = gzipSync(plain, { level: 9 });
+  const stream = plain.length - zipped.length < plain.length * GZIP_MIN_SAVING ? plain : zipped;
+  return { stream, sent, contentBytes, ...(diff && { base: base.version }) };
 }

@@ -320,7 +320,9 @@ orch_agent() {
   fi
   echo '::orch:: locked'
   echo 1 > "$ORCH_AGENT_DIR/busy"
-  bash "$ORCH_AGENT_DIR/facts" < /dev/null 9>&- &
+  # A subshell that sources the script: no new bash to start.
+  # shellcheck source=/dev/null # the facts script arrives at run time
+  ( . "$ORCH_AGENT_DIR/facts" ) < /dev/null 9>&- &
   orch_agent_await $!
   echo '::orch:: end'
   orch_agent_alive

@@ -13,20 +13,27 @@
 # are written: the caller holds the host lock.
 
 # orch_delta_manifest DIR: prints the manifest of everything below DIR (DIR itself is
-# not listed). Four processes (two finds, sha256sum, one awk join) however many files.
-# A member of another type (fifo...) is listed with find's %y letter, so it can never
-# match a bundle's manifest; a name with a newline or TAB (which no manifest carries)
-# prints garbled lines, so it cannot match either.
+# not listed). Five processes however many files: ONE find lists every member (a record
+# `L<type>\t<mode>\t<size>\t<path>\t<target>`) and runs sha256sum -z on the regular
+# files (`<sha256>  ./<path>`; GNU find flushes its output before it starts a command
+# and waits for it, so records never interleave), tr makes the NUL-terminated records
+# lines, one awk joins them, sort orders them. A member of another type (fifo...) is
+# listed with find's %y letter, so it can never match a bundle's manifest; a name with
+# a newline or TAB (which no manifest carries) prints garbled lines, so it cannot match
+# either.
 orch_delta_manifest() {
   local dir="$1"
-  LC_ALL=C awk -F '\t' '
-    NR == FNR { sum[substr($0, 67)] = substr($0, 1, 64); next }
-    $1 == "f" { printf "%s\tf\t%s\t%s\t%s\n", $4, $2, $3, (($4 in sum) ? sum[$4] : "missing"); next }
-    $1 == "d" { printf "%s\td\t%s\t-\t-\n", $4, $2; next }
-    $1 == "l" { printf "%s\tl\t-\t-\t%s\n", $4, $5; next }
-    { printf "%s\t%s\t%s\t-\t-\n", $4, $1, $2 }
-  ' <(cd -- "$dir" && find . -mindepth 1 -type f -printf '%P\0' | LC_ALL=C xargs -0r sha256sum -z -- | tr '\0' '\n') \
-    <(find "$dir" -mindepth 1 -printf '%y\t%m\t%s\t%P\t%l\n') | LC_ALL=C sort
+  (cd -- "$dir" && find . -mindepth 1 -printf 'L%y\t%m\t%s\t%P\t%l\0' -type f -exec sha256sum -z -- {} +) | tr '\0' '\n' | LC_ALL=C awk -F '\t' '
+    /^L/ { n++; kind[n] = substr($1, 2); mode[n] = $2; size[n] = $3; path[n] = $4; target[n] = $5; next }
+    { sum[substr($0, 69)] = substr($0, 1, 64) }
+    END {
+      for (i = 1; i <= n; i++) {
+        if (kind[i] == "f") printf "%s\tf\t%s\t%s\t%s\n", path[i], mode[i], size[i], ((path[i] in sum) ? sum[path[i]] : "missing")
+        else if (kind[i] == "d") printf "%s\td\t%s\t-\t-\n", path[i], mode[i]
+        else if (kind[i] == "l") printf "%s\tl\t-\t-\t%s\n", path[i], target[i]
+        else printf "%s\t%s\t%s\t-\t-\n", path[i], kind[i], mode[i]
+      }
+    }' | LC_ALL=C sort
 }
 
 # orch_delta_objects ROOT: prints the sha256 of every object the host holds, one a
@@ -102,7 +109,10 @@ orch_delta_check_manifest() {
 # _orch_delta_check_stream STREAM TOP: checks a delta stream's listing before it is
 # unpacked in <root>/.orch: only objects/<sha256> files, and folders, symlinks and hard
 # links to objects/<sha256> under unpack.delta/TOP; no "..", no path through a symlink
-# member. Returns 1 with "unsafe delta member: NAME: REASON" on stderr.
+# member. Returns 1 with "unsafe delta member: NAME: REASON" on stderr. Sets
+# ORCH_DELTA_REMOVE_SIZE (bytes of unpack.delta.remove, '' when absent) and
+# ORCH_DELTA_PATCH (1 when unpack.delta.info.json.patch is present), so the rebuild
+# extracts only the members there are. The stream may be gzip'd or not (tar detects it).
 _orch_delta_check_stream() {
   local stream="$1" top="$2" line mode rest name target kind n prefix i
   local -A links=()
@@ -110,10 +120,11 @@ _orch_delta_check_stream() {
   local hex='[0-9a-f]'
   local sha="$hex$hex$hex$hex$hex$hex$hex$hex"
   sha="$sha$sha$sha$sha$sha$sha$sha$sha"
-  local listing
-  listing="$(LC_ALL=C tar --numeric-owner -P -tvzf "$stream")" || { printf 'cannot list the delta stream\n' >&2; return 1; }
+  local listing size
+  ORCH_DELTA_REMOVE_SIZE='' ORCH_DELTA_PATCH=''
+  listing="$(LC_ALL=C tar --numeric-owner -P -tvf "$stream")" || { printf 'cannot list the delta stream\n' >&2; return 1; }
   while IFS= read -r line; do
-    read -r mode _ _ _ _ rest <<<"$line"
+    read -r mode _ size _ _ rest <<<"$line"
     kind="${mode:0:1}" name="$rest" target=""
     case "$kind" in
       l) name="${rest%% -> *}"; target="${rest#* -> }" ;;
@@ -123,7 +134,9 @@ _orch_delta_check_stream() {
     case "/$n/" in */../*) printf 'unsafe delta member: %s: parent directory segment (..)\n' "$name" >&2; return 1 ;; esac
     # shellcheck disable=SC2254
     case "$kind:$n" in
-      -:objects/$sha|-:unpack.delta.remove|-:unpack.delta.info.json.patch) continue ;;
+      -:objects/$sha) continue ;;
+      -:unpack.delta.remove) ORCH_DELTA_REMOVE_SIZE=$size; continue ;;
+      -:unpack.delta.info.json.patch) ORCH_DELTA_PATCH=1; continue ;;
       d:unpack.delta/"$top"|d:unpack.delta/"$top"/*|l:unpack.delta/"$top"/*) ;;
       h:unpack.delta/"$top"/*)
         case "$target" in objects/$sha) ;; *) printf 'unsafe delta member: %s: hard link outside the object store\n' "$name" >&2; return 1 ;; esac ;;
@@ -171,48 +184,68 @@ _orch_delta_patch() {
 # Returns 0 when the folder is exactly the bundle; 99 when it is not (an object or the
 # base tree missing or corrupted: objects whose content does not match their name are
 # removed, and the caller asks for the full tarball); 1 when the stream or the manifest
-# is unsafe. On any non-zero return the rebuilt folder is gone.
+# is unsafe. On any non-zero return the rebuilt folder is gone. A gzip'd STREAM is read
+# through its unzipped copy <root>/.orch/unpack.delta.tar, which a successful rebuild
+# leaves for the caller to remove with the folder (install.sh does; the next install
+# removes unpack.* leftovers).
 orch_delta_rebuild() {
-  local root="$1" top="$2" want="$3" stream="$4" base="${5:-}" store got rec bad=0 p prefix seg
-  local -a segs
+  local root="$1" top="$2" want="$3" stream="$4" base="${5:-}" store got rec bad=0 scratch
+  local -a meta=()
   store="$root/.orch"
-  rm -rf -- "$store/unpack.delta" "$store/unpack.delta.remove"
-  mkdir -p -- "$store/objects"
-  _orch_delta_check_stream "$stream" "$top" || return 1
+  scratch="$store/unpack.delta"
+  # Every tar below runs in $store: an absolute stream path.
+  case "$stream" in /*) ;; *) stream="$PWD/$stream" ;; esac
+  if [ -e "$scratch" ] || [ -L "$scratch" ] || [ -e "$scratch.remove" ] || [ -L "$scratch.remove" ] || [ -e "$scratch.tar" ]; then
+    rm -rf -- "$scratch" "$scratch.remove" "$scratch.tar"
+  fi
+  [ -d "$store/objects" ] || mkdir -p -- "$store/objects"
+  # The stream's meta members go beside TOP in the scratch folder.
+  case "$top" in unpack.delta.remove|unpack.delta.info.json.patch) printf 'delta: bad top folder %s\n' "$top" >&2; return 1 ;; esac
+  # A gzip'd stream (magic 1f 8b, read by a builtin) is unzipped once, to
+  # <root>/.orch/unpack.delta.tar, so the tar runs below start no gzip each; a plain one
+  # is read as it is.
+  if _orch_delta_gzipped "$stream"; then
+    if ! gzip -dc <"$stream" >"$scratch.tar" 2>/dev/null; then
+      rm -f -- "$scratch.tar"
+      printf 'cannot list the delta stream\n' >&2
+      return 1
+    fi
+    stream=$scratch.tar
+  fi
+  _orch_delta_check_stream "$stream" "$top" || { rm -rf -- "$scratch" "$scratch.tar"; return 1; }
   if [ -n "$base" ]; then
-    case "$base" in */*|.|..) printf 'delta: bad base version %s\n' "$base" >&2; return 1 ;; esac
-    if [ ! -d "$store/trees/$base" ]; then printf 'delta: no base tree %s\n' "$base" >&2; return 99; fi
-    mkdir -p -- "$store/unpack.delta"
-    cp -al -- "$store/trees/$base" "$store/unpack.delta/$top"
-    while IFS= read -r -d '' p; do
-      case "/$p/" in //*|*/../*|*/./*) printf 'unsafe delta member: unpack.delta.remove: path %s\n' "$p" >&2; rm -rf -- "$store/unpack.delta"; return 1 ;; esac
-      IFS=/ read -r -a segs <<<"$p"
-      prefix="$store/unpack.delta/$top"
-      for seg in "${segs[@]}"; do
-        if [ -L "$prefix" ]; then printf 'unsafe delta member: unpack.delta.remove: path %s goes through a symlink\n' "$p" >&2; rm -rf -- "$store/unpack.delta"; return 1; fi
-        prefix="$prefix/$seg"
-      done
-      rm -rf -- "${prefix:?}"
-    done < <(tar -xzOf "$stream" unpack.delta.remove 2>/dev/null || true)
-    if tar -tzf "$stream" unpack.delta.info.json.patch >/dev/null 2>&1; then
-      tar -xzOf "$stream" unpack.delta.info.json.patch >"$store/unpack.delta/.info.json.patch"
-      if [ -L "$store/unpack.delta/$top/info.json" ] || ! _orch_delta_patch "$store/unpack.delta/$top/info.json" "$store/unpack.delta/.info.json.patch" "$store/unpack.delta/.info.json.new"; then
-        rm -rf -- "$store/unpack.delta"
+    case "$base" in */*|.|..) printf 'delta: bad base version %s\n' "$base" >&2; rm -rf -- "$scratch" "$scratch.tar"; return 1 ;; esac
+    if [ ! -d "$store/trees/$base" ]; then printf 'delta: no base tree %s\n' "$base" >&2; rm -rf -- "$scratch" "$scratch.tar"; return 99; fi
+    # The meta members the listing showed, in one tar that also makes the scratch folder
+    # (they land in it, renamed); an empty remove list needs none.
+    [ -z "$ORCH_DELTA_REMOVE_SIZE" ] || [ "$ORCH_DELTA_REMOVE_SIZE" = 0 ] || meta+=(unpack.delta.remove)
+    [ -z "$ORCH_DELTA_PATCH" ] || meta+=(unpack.delta.info.json.patch)
+    if [ "${#meta[@]}" -gt 0 ]; then
+      (cd -- "$store" && tar -xf "$stream" --no-same-owner --transform='s,^unpack\.delta\.,unpack.delta/unpack.delta.,' -- "${meta[@]}" 2>/dev/null) || true
+    fi
+    [ -d "$scratch" ] || mkdir -p -- "$scratch"
+    cp -al -- "$store/trees/$base" "$scratch/$top"
+    if [ -f "$scratch/unpack.delta.remove" ]; then
+      _orch_delta_remove "$scratch/$top" <"$scratch/unpack.delta.remove" || { rm -rf -- "$scratch" "$scratch.tar"; return 1; }
+    fi
+    if [ -n "$ORCH_DELTA_PATCH" ]; then
+      if [ -L "$scratch/$top/info.json" ] || ! _orch_delta_patch "$scratch/$top/info.json" "$scratch/unpack.delta.info.json.patch" "$scratch/.info.json.new"; then
+        rm -rf -- "$scratch" "$scratch.tar"
         printf 'delta: cannot patch info.json of base %s\n' "$base" >&2
         return 99
       fi
-      chmod --reference="$store/unpack.delta/$top/info.json" -- "$store/unpack.delta/.info.json.new"
-      mv -f -- "$store/unpack.delta/.info.json.new" "$store/unpack.delta/$top/info.json"
-      rm -f -- "$store/unpack.delta/.info.json.patch"
+      chmod --reference="$scratch/$top/info.json" -- "$scratch/.info.json.new"
+      mv -f -- "$scratch/.info.json.new" "$scratch/$top/info.json"
     fi
   fi
-  if ! (cd -- "$store" && tar -xzf - --no-same-owner --exclude=unpack.delta.remove --exclude=unpack.delta.info.json.patch 2>/dev/null) <"$stream"; then
-    rm -rf -- "$store/unpack.delta"
+  if ! (cd -- "$store" && tar -xf "$stream" --no-same-owner --exclude=unpack.delta.remove --exclude=unpack.delta.info.json.patch 2>/dev/null); then
+    rm -rf -- "$scratch" "$scratch.tar"
     printf 'delta: cannot rebuild from the objects held (missing object)\n' >&2
     return 99
   fi
-  orch_delta_manifest "$store/unpack.delta/$top" >"$store/unpack.delta/.orch-manifest"
-  got=$(sha256sum <"$store/unpack.delta/.orch-manifest" | cut -d' ' -f1)
+  orch_delta_manifest "$scratch/$top" >"$scratch/.orch-manifest"
+  got=$(sha256sum <"$scratch/.orch-manifest")
+  got=${got%% *}
   if [ "$got" != "$want" ]; then
     # Which objects are wrong: every object whose content is not its name goes, and a
     # base tree that gave a wrong folder goes too.
@@ -220,14 +253,54 @@ orch_delta_rebuild() {
       if [ "${rec:0:64}" != "${rec:74}" ]; then rm -f -- "$store/objects/${rec:74}"; bad=$((bad + 1)); fi
     done < <(cd -- "$store" && find objects -mindepth 1 -maxdepth 1 -type f -printf '%p\0' | LC_ALL=C xargs -0r sha256sum -z --)
     [ -z "$base" ] || rm -rf -- "$store/trees/$base"
-    rm -rf -- "$store/unpack.delta"
+    rm -rf -- "$scratch" "$scratch.tar"
     printf 'delta: rebuilt release does not match its manifest (sha256 %s, want %s; %s corrupted objects removed)\n' "$got" "$want" "$bad" >&2
     return 99
   fi
-  if ! orch_delta_check_manifest "$store/unpack.delta/.orch-manifest"; then
-    rm -rf -- "$store/unpack.delta"
+  if ! orch_delta_check_manifest "$scratch/.orch-manifest"; then
+    rm -rf -- "$scratch" "$scratch.tar"
     return 1
   fi
+  return 0
+}
+
+# _orch_delta_gzipped FILE: true when FILE starts with gzip's magic bytes 1f 8b.
+_orch_delta_gzipped() {
+  local LC_ALL=C m=''
+  IFS= read -r -n 2 -d '' m <"$1" || :
+  [ "$m" = $'\x1f\x8b' ]
+}
+
+# _orch_delta_remove TREE: deletes the NUL-separated paths on stdin (relative to TREE)
+# from TREE, refusing (return 1, message on stderr) a path with an empty, "." or ".."
+# segment or through a symlink. One rm for all of them: a path is checked as if those
+# before it were already gone (when one of its parents was queued, it is gone with it;
+# a path with an empty segment is removed on its own, after the queue), so the outcome
+# is that of one rm per path in order.
+_orch_delta_remove() {
+  local tree="$1" p prefix seg skip
+  local -a segs gone=()
+  local -A queued=()
+  while IFS= read -r -d '' p; do
+    case "/$p/" in //*|*/../*|*/./*) printf 'unsafe delta member: unpack.delta.remove: path %s\n' "$p" >&2; return 1 ;; esac
+    IFS=/ read -r -a segs <<<"$p"
+    prefix="$tree" skip=0
+    for seg in "${segs[@]}"; do
+      if [ -n "${queued[$prefix]+x}" ]; then skip=1; break; fi
+      if [ -L "$prefix" ]; then printf 'unsafe delta member: unpack.delta.remove: path %s goes through a symlink\n' "$p" >&2; return 1; fi
+      prefix="$prefix/$seg"
+    done
+    [ "$skip" = 0 ] || continue
+    case "/$p/" in
+      *//*)
+        [ "${#gone[@]}" = 0 ] || rm -rf -- "${gone[@]}"
+        gone=() queued=()
+        rm -rf -- "${prefix:?}"
+        ;;
+      *) queued[$prefix]=1; gone+=("${prefix:?}") ;;
+    esac
+  done
+  [ "${#gone[@]}" = 0 ] || rm -rf -- "${gone[@]}"
   return 0
 }
 
@@ -235,8 +308,8 @@ orch_delta_rebuild() {
 # files hard-linked to objects) as <root>/.orch/trees/V, the base of the next delta.
 # A rename on the same file system; SRC is gone afterwards.
 orch_delta_keep_tree() {
-  mkdir -p -- "$1/.orch/trees"
-  rm -rf -- "$1/.orch/trees/$2"
+  [ -d "$1/.orch/trees" ] || mkdir -p -- "$1/.orch/trees"
+  if [ -e "$1/.orch/trees/$2" ] || [ -L "$1/.orch/trees/$2" ]; then rm -rf -- "$1/.orch/trees/$2"; fi
   mv -T -- "$3" "$1/.orch/trees/$2"
 }
 
@@ -250,32 +323,30 @@ orch_delta_trees() {
 # orch_delta_record ROOT VDIR SRCDIR [MANIFEST]: keeps a release's manifest and its
 # files: writes VDIR/.orch-manifest (a copy of MANIFEST, else computed from SRCDIR, the
 # unpacked bundle folder) by a temp name and rename, then hard-links every file of
-# SRCDIR the store lacks into <root>/.orch/objects/<sha256>. One perl process reads the
-# manifest and links the missing ones when the host has perl (perl-base is essential
-# on Debian), else a bash loop with one ln per missing file.
+# SRCDIR the store lacks into <root>/.orch/objects/<sha256>. One perl process copies
+# the manifest (when given), links the missing ones and renames the copy when the host
+# has perl (perl-base is essential on Debian), else cp, a bash loop with one ln per
+# missing file, and mv.
 orch_delta_record() {
   local root="$1" vdir="$2" src="$3" manifest="${4:-}" path type sha obj
   local -A queued=()
-  mkdir -p -- "$root/.orch/objects"
-  if [ -n "$manifest" ]; then
-    cp -- "$manifest" "$vdir/.orch-manifest.tmp"
-  else
-    orch_delta_manifest "$src" >"$vdir/.orch-manifest.tmp"
-  fi
+  [ -d "$root/.orch/objects" ] || mkdir -p -- "$root/.orch/objects"
+  [ -n "$manifest" ] || orch_delta_manifest "$src" >"$vdir/.orch-manifest.tmp"
   if command -v perl >/dev/null 2>&1; then
-    # One process reads the manifest and links what the store lacks.
-    perl -e 'my ($src, $objs) = @ARGV; my %seen; while (my $l = <STDIN>) { chomp $l; my @f = split /\t/, $l, -1; next unless @f == 5 && $f[1] eq "f" && !$seen{$f[4]}++; my $d = "$objs/$f[4]"; next if -e $d; link("$src/$f[0]", $d) or die "cannot link $src/$f[0] to $d: $!\n"; }' \
-      "$src" "$root/.orch/objects" <"$vdir/.orch-manifest.tmp"
-  else
-    while IFS=$'\t' read -r path type _ _ sha; do
-      [ "$type" = f ] || continue
-      obj="$root/.orch/objects/$sha"
-      if [ ! -e "$obj" ] && [ -z "${queued[$sha]+x}" ]; then
-        queued[$sha]=1
-        ln -- "$src/$path" "$obj"
-      fi
-    done <"$vdir/.orch-manifest.tmp"
+    # One process: the copy of MANIFEST (raw bytes) by the temp name, the links, the rename.
+    perl -e 'my ($src, $objs, $tmp, $dst, $copy) = @ARGV; binmode STDIN; my $out; if ($copy) { open($out, ">", $tmp) or die "cannot write $tmp: $!\n"; binmode $out; } my %seen; while (my $l = <STDIN>) { if ($out) { print $out $l or die "cannot write $tmp: $!\n"; } chomp $l; my @f = split /\t/, $l, -1; next unless @f == 5 && $f[1] eq "f" && !$seen{$f[4]}++; my $d = "$objs/$f[4]"; next if -e $d; link("$src/$f[0]", $d) or die "cannot link $src/$f[0] to $d: $!\n"; } if ($out) { close($out) or die "cannot write $tmp: $!\n"; } rename($tmp, $dst) or die "cannot rename $tmp to $dst: $!\n";' \
+      "$src" "$root/.orch/objects" "$vdir/.orch-manifest.tmp" "$vdir/.orch-manifest" "${manifest:+1}" <"${manifest:-$vdir/.orch-manifest.tmp}"
+    return
   fi
+  [ -z "$manifest" ] || cp -- "$manifest" "$vdir/.orch-manifest.tmp"
+  while IFS=$'\t' read -r path type _ _ sha; do
+    [ "$type" = f ] || continue
+    obj="$root/.orch/objects/$sha"
+    if [ ! -e "$obj" ] && [ -z "${queued[$sha]+x}" ]; then
+      queued[$sha]=1
+      ln -- "$src/$path" "$obj"
+    fi
+  done <"$vdir/.orch-manifest.tmp"
   mv -f -- "$vdir/.orch-manifest.tmp" "$vdir/.orch-manifest"
 }
 

@@ -10,18 +10,45 @@ orch_fact() { printf 'F %s %s\n' "$1" "$2"; }
 
 # orch_fact_sha256 INDEX PATH: hex sha256 of the regular file PATH.
 orch_fact_sha256() {
-  if [ -f "$2" ]; then orch_fact "$1" "$(sha256sum < "$2" | cut -d' ' -f1 | tr -d '\n' | b64)"; else orch_fact "$1" -; fi
+  local s
+  if [ -f "$2" ]; then s=$(sha256sum < "$2"); s=${s%% *}; orch_fact "$1" "$(printf '%s' "$s" | b64)"; else orch_fact "$1" -; fi
 }
 
-# orch_fact_link INDEX PATH: the target of the symlink PATH.
+# orch_fact_readlink PATH VAR: `$(readlink -- PATH)` into VAR, read once per PATH and
+# script (the link and delta probes of one root both want ROOT/current). Returns
+# readlink's status.
+declare -A ORCH_FACT_LINKS=()
+orch_fact_readlink() {
+  local _orch_to
+  if [ -n "${ORCH_FACT_LINKS[$1]+x}" ]; then printf -v "$2" '%s' "${ORCH_FACT_LINKS[$1]}"; return 0; fi
+  _orch_to=$(readlink -- "$1") || return
+  ORCH_FACT_LINKS[$1]=$_orch_to
+  printf -v "$2" '%s' "$_orch_to"
+}
+
+# orch_fact_link INDEX PATH: the target of the symlink PATH (newlines dropped).
 orch_fact_link() {
-  if [ -L "$2" ]; then orch_fact "$1" "$(readlink -- "$2" | tr -d '\n' | b64)"; else orch_fact "$1" -; fi
+  local t=''
+  if [ -L "$2" ]; then orch_fact_readlink "$2" t; orch_fact "$1" "$(printf '%s' "${t//$'\n'/}" | b64)"; else orch_fact "$1" -; fi
+}
+
+# orch_fact_small FILE: true when the regular file FILE is at most 32 KiB and holds no
+# NUL byte, proven by one bounded builtin read (no process): it ends at the end of the
+# file (status 1) before 32 KiB + 1 bytes and before any NUL. Then the whole file is its
+# first 1 MiB.
+orch_fact_small() {
+  local LC_ALL=C x
+  ! IFS= read -r -n 32769 -d '' x < "$1" && [ "${#x}" -le 32768 ]
 }
 
 # orch_fact_read INDEX PATH: the first 1 MiB of the readable regular file PATH
-# (READ_LIMIT in src/engine/facts.ts).
+# (READ_LIMIT in src/engine/facts.ts); no head process when the file is smaller.
 orch_fact_read() {
-  if [ -f "$2" ] && [ -r "$2" ]; then orch_fact "$1" "$(head -c 1048576 -- "$2" | b64)"; else orch_fact "$1" -; fi
+  if [ -f "$2" ] && [ -r "$2" ]; then
+    if orch_fact_small "$2"; then orch_fact "$1" "$(b64 < "$2")"; else orch_fact "$1" "$(head -c 1048576 -- "$2" | b64)"; fi
+  else
+    orch_fact "$1" -
+  fi
 }
 
 # orch_fact_content INDEX PATH (`--diff` only): `MODE USER:GROUP SIZE`, a newline, then
@@ -61,9 +88,10 @@ orch_fact_versions() {
 # patch, src/bundle/delta.ts), `B VERSION` and that version's .orch-manifest; absent
 # without a store. Needs GNU find.
 orch_fact_delta() {
-  local c v
+  local c='' v m=''
   if [ ! -d "$2/.orch/objects" ]; then orch_fact "$1" -; return 0; fi
-  c=$(readlink -- "$2/current" 2>/dev/null || true); v=${c#versions/}
+  orch_fact_readlink "$2/current" c 2>/dev/null || c=''
+  v=${c#versions/}
   orch_fact "$1" "$({
     find "$2/.orch/objects" -mindepth 1 -maxdepth 1 -type f -printf 'O %f\n' 2>/dev/null
     if [ -n "$c" ] && [ -d "$2/.orch/trees/$v" ] && [ -f "$2/versions/$v/.orch-manifest" ]; then
@@ -71,7 +99,8 @@ orch_fact_delta() {
         printf 'J %s\n' "$(b64 < "$2/.orch/trees/$v/info.json")"
       fi
       printf 'B %s\n' "$v"
-      cat -- "$2/versions/$v/.orch-manifest"
+      # The builtin read has all of a file without a NUL (status 1 at its end): no cat.
+      if IFS= read -r -d '' m < "$2/versions/$v/.orch-manifest"; then cat -- "$2/versions/$v/.orch-manifest"; else printf '%s' "$m"; fi
     fi
   } | b64)"
 }

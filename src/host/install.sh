@@ -16,7 +16,8 @@
 # is removed and redone.
 orch_install() {
   local payload=$1 state=$2 registry=$3 regfile=$4 root=$5 v=$6 sha=$7 top=$8 before=$9 after=${10} fetch=${11:-} url=${12:-} size=${13:-0}
-  local vdir="$root/versions/$6" bfile="$root/.orch/bundles/$7.tar.gz" have got f spec rc how src=''
+  local vdir="$root/versions/$6" bfile="$root/.orch/bundles/$7.tar.gz" have got f spec rc how src='' stream
+  local -a left=() meta=()
   if [ -f "$vdir/.orch-installed" ]; then
     have=$(cat -- "$vdir/.orch-installed")
     if [ "$have" = "$sha" ]; then
@@ -28,19 +29,31 @@ orch_install() {
     if [[ $v =~ \+g[0-9a-f]+\.dirty$ ]]; then how='commit the changes, or use version: timestamp'; fi
     orch_fail "version $v is already installed in $vdir from another bundle (sha256 ${have:0:12}…, this bundle ${sha:0:12}…): give the new release a new version ($how)"
   fi
-  mkdir -p -- "$root/.orch/bundles" "$root/versions"
+  if [ ! -d "$root/.orch/bundles" ] || [ ! -d "$root/versions" ]; then mkdir -p -- "$root/.orch/bundles" "$root/versions"; fi
   # Leftovers of a run killed mid-install (SIGKILL, lost connection: no trap ran). The
-  # host lock is held, so no other run is uploading or unpacking here.
-  rm -rf -- "$root/.orch/unpack."* "$root/.orch/bundles/.upload."*
+  # host lock is held, so no other run is uploading or unpacking here. (One rm, and only
+  # when there are some.)
+  for f in "$root/.orch/unpack."* "$root/.orch/bundles/.upload."*; do
+    if [ -e "$f" ] || [ -L "$f" ]; then left+=("$f"); fi
+  done
+  [ "${#left[@]}" = 0 ] || rm -rf -- "${left[@]}"
   if [ "${payload#d:}" != "$payload" ]; then
     spec=${payload#d:}
-    ORCH_INSTALL_TMP=$(mktemp "$root/.orch/bundles/.upload.XXXXXX")
     ORCH_INSTALL_ROOT=$root
-    trap 'rm -f -- "$ORCH_INSTALL_TMP"; rm -rf -- "$ORCH_INSTALL_ROOT/.orch/unpack.delta"' EXIT
-    cat > "$ORCH_INSTALL_TMP"
+    if [ -f /dev/stdin ]; then
+      # The agent spooled the stream to a private regular file, this step's stdin: it
+      # is read in place (each tar opens /dev/stdin afresh), not copied.
+      stream=/dev/stdin
+      trap 'rm -rf -- "$ORCH_INSTALL_ROOT/.orch/unpack.delta" "$ORCH_INSTALL_ROOT/.orch/unpack.delta.tar"' EXIT
+    else
+      ORCH_INSTALL_TMP=$(mktemp "$root/.orch/bundles/.upload.XXXXXX")
+      trap 'rm -f -- "$ORCH_INSTALL_TMP"; rm -rf -- "$ORCH_INSTALL_ROOT/.orch/unpack.delta" "$ORCH_INSTALL_ROOT/.orch/unpack.delta.tar"' EXIT
+      cat > "$ORCH_INSTALL_TMP"
+      stream=$ORCH_INSTALL_TMP
+    fi
     rc=0
-    orch_delta_rebuild "$root" "$top" "${spec#*:}" "$ORCH_INSTALL_TMP" "${spec%%:*}" || rc=$?
-    rm -f -- "$ORCH_INSTALL_TMP"
+    orch_delta_rebuild "$root" "$top" "${spec#*:}" "$stream" "${spec%%:*}" || rc=$?
+    if [ "$stream" = /dev/stdin ]; then exec 0</dev/null; else rm -f -- "$ORCH_INSTALL_TMP"; fi
     [ "$rc" = 0 ] || exit "$rc"
     src="$root/.orch/unpack.delta"
   elif [ "$payload" = 1 ]; then
@@ -64,24 +77,25 @@ orch_install() {
   fi
   if [ -n "$src" ]; then
     ORCH_INSTALL_SCRATCH=$src
-    trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT
+    trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar"' EXIT
   else
     orch_check_tar "$bfile" "$top"
     ORCH_INSTALL_SCRATCH=$(mktemp -d "$root/.orch/unpack.XXXXXX")
-    trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT
+    trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar"' EXIT
     # GNU tar unquotes backslashes in a -C argument: cd there instead, so any root works.
     (cd -- "$ORCH_INSTALL_SCRATCH" && tar -xzf - --no-same-owner) < "$bfile" || orch_fail "cannot unpack $bfile into $ORCH_INSTALL_SCRATCH"
   fi
-  rm -rf -- "$vdir"
+  if [ -e "$vdir" ] || [ -L "$vdir" ]; then rm -rf -- "$vdir"; fi
   # Until the marker is written, a failure (disk full...) removes the partial version too.
   ORCH_INSTALL_VDIR=$vdir
-  trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_VDIR"' EXIT
+  trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar" "$ORCH_INSTALL_VDIR"' EXIT
   "$ORCH_INSTALL_SCRATCH/$top/install.sh" "$vdir" || orch_fail "install.sh $vdir failed (exit $?)"
-  # info.json is optional in an artifact (the layout check does not require it).
+  # info.json is optional in an artifact (the layout check does not require it). One cp.
   for f in PACKAGE VERSION PLATFORM info.json; do
     if [ "$f" = info.json ] && [ ! -e "$ORCH_INSTALL_SCRATCH/$top/$f" ]; then continue; fi
-    cp -- "$ORCH_INSTALL_SCRATCH/$top/$f" "$vdir/$f"
+    meta+=("$ORCH_INSTALL_SCRATCH/$top/$f")
   done
+  cp -- "${meta[@]}" "$vdir/"
   # `shared:` paths (src/host/shared.sh) are linked in before `after` and the switch.
   if declare -F orch_install_shared > /dev/null; then orch_install_shared "$root" "$vdir"; fi
   if [ -n "$after" ]; then
@@ -98,7 +112,7 @@ orch_install() {
   orch_delta_keep_tree "$root" "$v" "$ORCH_INSTALL_SCRATCH/$top"
   printf '%s\n' "$sha" > "$vdir/.orch-installed.tmp"
   mv -f -- "$vdir/.orch-installed.tmp" "$vdir/.orch-installed"
-  trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH"' EXIT
+  trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar"' EXIT
   [ -z "$state" ] || orch_write "$root/.orch/state.json" "$state"
   [ -z "$registry" ] || orch_write "$regfile" "$registry"
   orch_status changed

@@ -18,9 +18,11 @@ orch_fail() { printf '%s\n' "$*" >&2; exit 1; }
 # orch_write FILE TEXT: writes TEXT (plus a newline) to FILE atomically: a temp name in
 # the same folder, then rename(2), so a reader sees the old or the new file, never half.
 orch_write() {
-  local tmp
+  local tmp dir=.
   tmp="$1.tmp.$$"
-  mkdir -p -- "$(dirname -- "$1")"
+  # dirname by parameter expansion (no process); mkdir only when the folder is missing.
+  case "$1" in */*) dir=${1%/*}; dir=${dir:-/} ;; esac
+  [ -d "$dir" ] || mkdir -p -- "$dir"
   printf '%s\n' "$2" > "$tmp"
   mv -f -- "$tmp" "$1"
 }

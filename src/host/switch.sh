@@ -10,8 +10,12 @@ orch_link_of() { readlink -- "$1" 2>/dev/null || true; }
 # orch_relink LINK TARGET: points LINK at TARGET atomically: a temp link beside it, then
 # rename(2) over it (`mv -T`), so a reader sees the old or the new target, never none.
 orch_relink() {
-  local tmp
-  tmp="$(dirname -- "$1")/.$(basename -- "$1").tmp.$$"
+  local tmp link=$1 dir=. base
+  # dirname and basename by parameter expansion (no process).
+  while [ "$link" != / ] && [ "${link%/}" != "$link" ]; do link=${link%/}; done
+  base=${link##*/}
+  case "$link" in */*) dir=${link%/*}; dir=${dir:-/} ;; esac
+  tmp="$dir/.$base.tmp.$$"
   ln -sfn -- "$2" "$tmp"
   mv -T -f -- "$tmp" "$1"
 }
@@ -24,14 +28,16 @@ orch_relink() {
 # redone by the next run), writes STATE to ROOT/.orch/state.json when not empty,
 # prints status changed.
 orch_switch() {
-  local root=$1 target=$2 pending=$3 state=$4 cur
+  local root=$1 target=$2 pending=$3 state=$4 cur f
   cur=$(orch_link_of "$root/current")
   if [ "$cur" = "$target" ]; then
     if [ -n "$pending" ] && [ -e "$root/$pending" ]; then orch_status changed; else orch_status ok; fi
     return 0
   fi
   if [ -n "$pending" ]; then
-    mkdir -p -- "$(dirname -- "$root/$pending")"
+    f="$root/$pending"
+    f=${f%/*}
+    [ -d "$f" ] || mkdir -p -- "$f"
     : > "$root/$pending"
   fi
   if [ -n "$cur" ]; then orch_relink "$root/previous" "$cur"; fi
