@@ -1,5 +1,5 @@
 /** A bundle's install.sh: src/host/bundle-install.sh under real bash, as install-script.ts assembles it. */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUNDLE_INSTALL_PYTHON_SH, BUNDLE_INSTALL_SH } from '../../../src/host/embedded.generated.js';
@@ -47,6 +47,24 @@ describe('install.sh (dir)', () => {
     expect(r).toEqual({ code: 0, stdout: `Installed app-1.0.0-any into ${target}\n`, stderr: '' });
     expect(readFileSync(join(target, 'sub', 'b.txt'), 'utf8')).toBe('B\n');
     expect(readFileSync(join(target, 'env.txt'), 'utf8')).toBe(`${here}|${here}|${here}/data|${target}\n`);
+  });
+
+  it('a new TARGET and an existing empty one end up the same: data/\'s mode and times, same files (relative paths too)', () => {
+    const here = bundle('dir', '');
+    chmodSync(join(here, 'data'), 0o750);
+    chmodSync(join(here, 'data', 'sub'), 0o700);
+    utimesSync(join(here, 'data'), 1_000_000, 1_000_000);
+    const fresh = join(root, `t${n++}`, 'new', 'target');
+    const existing = join(root, `t${n++}`);
+    mkdirSync(existing);
+    for (const [cmd, t] of [['"$1" "$2"', fresh], ['cd "${2%/*}" && "$1" "${2##*/}"', existing]] as const) {
+      const r = runBash(cmd, [join(here, 'install.sh'), t], { env: { PATH: '/usr/bin:/bin' } });
+      expect(r).toEqual({ code: 0, stdout: `Installed app-1.0.0-any into ${t}\n`, stderr: '' });
+      const st = statSync(t);
+      expect([(st.mode & 0o7777).toString(8), st.mtimeMs]).toEqual(['750', 1_000_000_000]);
+      expect((statSync(join(t, 'sub')).mode & 0o7777).toString(8)).toBe('700');
+      expect(readFileSync(join(t, 'sub', 'b.txt'), 'utf8')).toBe('B\n');
+    }
   });
 
   it('wrong usage: the usage line, exit 2, nothing made', () => {

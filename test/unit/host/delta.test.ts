@@ -5,15 +5,15 @@
  * object is detected and removed (exit 99), unsafe streams and manifests are refused,
  * and prune keeps exactly the objects kept releases use.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { describe, expect, it } from 'vitest';
-import { buildDeltaStream, missingObjects } from '../../../src/bundle/delta.js';
+import { buildDeltaStream, GZIP_MIN_SAVING, missingObjects } from '../../../src/bundle/delta.js';
 import { createTarball } from '../../../src/bundle/tarball.js';
 import { formatManifest, manifestSha256, parseManifest, readBundleManifest } from '../../../src/bundle/manifest.js';
 import { DELTA_SH, PRELUDE_SH, TAR_CHECK_SH } from '../../../src/host/embedded.generated.js';
@@ -26,7 +26,7 @@ function tmp(): string {
 }
 
 /** A platter-layout bundle folder with `files` (relative to data/) and its tarball. */
-async function makeBundle(files: Record<string, string>, opts: { exec?: string[]; links?: Record<string, string>; top?: Record<string, string> } = {}): Promise<{ tarball: string; base: string }> {
+async function makeBundle(files: Record<string, string | Buffer>, opts: { exec?: string[]; links?: Record<string, string>; top?: Record<string, string> } = {}): Promise<{ tarball: string; base: string }> {
   const base = tmp();
   const top = path.join(base, TOP);
   mkdirSync(path.join(top, 'data'), { recursive: true });
@@ -311,6 +311,75 @@ describe('delta.sh rebuild', () => {
     const r = sh('orch_delta_rebuild "$@"', [root, TOP, '0'.repeat(64), streamFile]);
     expect(r.stderr).toBe(`unsafe delta member: unpack.delta/${TOP}/data/esc/evil: path goes through symlink unpack.delta/${TOP}/data/esc\n`);
     expect(r.code).toBe(1);
+  });
+});
+
+describe('delta.sh rebuild: plain and gzip\'d streams, removals', () => {
+  const isGzip = (b: Buffer): boolean => b[0] === 0x1f && b[1] === 0x8b;
+
+  it('buildDeltaStream gzips a stream only when that saves at least GZIP_MIN_SAVING of its bytes', async () => {
+    const files = many(20);
+    const v1 = await makeBundle(files);
+    const m1 = await readBundleManifest(v1.tarball);
+    const have = hostObjects(installFull(v1.tarball));
+    for (const [label, body, zipped] of [['compressible', Buffer.alloc(20_000, 'z'), true], ['incompressible', randomBytes(200_000), false]] as const) {
+      const v2 = await makeBundle({ ...files, 'blob.bin': body });
+      const content = new Map<string, Buffer>();
+      const m2 = await readBundleManifest(v2.tarball, content);
+      const d = buildDeltaStream(m2, have, content, { version: '1.0.0', manifest: m1 });
+      expect(isGzip(d.stream), label).toBe(zipped);
+      const plain = zipped ? gunzipSync(d.stream) : d.stream;
+      if (zipped) expect(plain.length - d.stream.length).toBeGreaterThanOrEqual(plain.length * GZIP_MIN_SAVING);
+      else expect(plain.length - gzipSync(plain, { level: 9 }).length).toBeLessThan(plain.length * GZIP_MIN_SAVING);
+    }
+  });
+
+  it.each([['plain', false], ['gzip\'d', true]] as const)('a %s stream rebuilds the exact bundle; its unzipped copy is left only for a gzip\'d one, for the caller', async (_label, zipped) => {
+    const files = { ...many(30), 'app.py': 'x'.repeat(5000) };
+    const v1 = await makeBundle(files);
+    const root = installFull(v1.tarball);
+    const m1 = await readBundleManifest(v1.tarball);
+    const have = hostObjects(root);
+    const v2 = await makeBundle({ ...files, 'app.py': 'y'.repeat(5000), 'pkg/m3.py': undefined as unknown as string });
+    const content = new Map<string, Buffer>();
+    const m2 = await readBundleManifest(v2.tarball, content);
+    const d = buildDeltaStream(m2, have, content, { version: '1.0.0', manifest: m1 });
+    const plain = isGzip(d.stream) ? gunzipSync(d.stream) : d.stream;
+    const streamFile = path.join(root, 'stream');
+    writeFileSync(streamFile, zipped ? gzipSync(plain) : plain);
+    const r = sh('orch_delta_rebuild "$@"', [root, TOP, manifestSha256(m2), streamFile, '1.0.0']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(path.join(root, '.orch/unpack.delta/.orch-manifest'), 'utf8')).toBe(formatManifest(m2));
+    expect(readFileSync(path.join(root, `.orch/unpack.delta/${TOP}/data/app.py`), 'utf8')).toBe('y'.repeat(5000));
+    expect(existsSync(path.join(root, `.orch/unpack.delta/${TOP}/data/pkg/m3.py`))).toBe(false);
+    expect(readdirSync(path.join(root, '.orch')).sort()).toEqual(['objects', 'trees', 'unpack.delta', ...(zipped ? ['unpack.delta.tar'] : [])]);
+    // A stream gzip cannot read is refused like one tar cannot list; nothing is left.
+    writeFileSync(streamFile, Buffer.concat([gzipSync(plain).subarray(0, 40)]));
+    const bad = sh('orch_delta_rebuild "$@"', [root, TOP, manifestSha256(m2), streamFile, '1.0.0']);
+    expect(bad.code).toBe(1);
+    expect(readdirSync(path.join(root, '.orch')).sort()).toEqual(['objects', 'trees']);
+  });
+
+  it('_orch_delta_remove removes the listed paths in one rm with the outcome of one rm per path in order', () => {
+    const t = tmp();
+    const tree = path.join(t, 'top');
+    mkdirSync(path.join(tree, 'a/b'), { recursive: true });
+    mkdirSync(path.join(tree, 'keep'));
+    writeFileSync(path.join(tree, 'a/b/f'), 'x');
+    writeFileSync(path.join(tree, 'f'), 'x');
+    writeFileSync(path.join(tree, 'keep/k'), 'x');
+    symlinkSync('keep', path.join(tree, 'l'));
+    const rm = (list: string[]) => spawnSync('bash', ['-c', `${DELTA_SH}
+_orch_delta_remove "$1"`, 'x', tree], { input: list.map((p) => `${p}\0`).join(''), encoding: 'utf8' });
+    // l/k goes through the symlink l: refused while l is there ...
+    expect(rm(['l/k'])).toMatchObject({ status: 1, stderr: 'unsafe delta member: unpack.delta.remove: path l/k goes through a symlink\n' });
+    expect(rm(['x/../f']).status).toBe(1);
+    // ... but after l itself is removed it is simply gone, as a/b/f is once a is.
+    const r = rm(['a', 'a/b/f', 'l', 'l/k', 'f', 'nothing/here']);
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(readdirSync(tree).sort()).toEqual(['keep']);
+    expect(readFileSync(path.join(tree, 'keep/k'), 'utf8')).toBe('x');
   });
 });
 

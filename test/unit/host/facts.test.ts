@@ -1,7 +1,8 @@
 /** Behaviour of src/host/facts.sh under real bash, through factsScript/parseFacts (the engine's entry points). */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +50,32 @@ describe('facts.sh', () => {
   it('reads many probes in one script, ~/ paths against $HOME', () => {
     const f = run([p('exists', 'f'), { kind: 'read', path: '~/f' }, p('link', 'link')], d);
     expect([...f.values()]).toEqual(['1', 'hello\n', 'versions/1']);
+  });
+  it('read gives the first READ_LIMIT bytes of any file, whether or not it is small enough to skip head (NULs, UTF-8, 32 KiB + 1, over the limit)', () => {
+    const files: Record<string, Buffer> = {
+      empty: Buffer.alloc(0),
+      utf8: Buffer.from('héllo — wörld\n'),
+      nul: Buffer.from('a\0b\n'),
+      lead0: Buffer.concat([Buffer.alloc(1), Buffer.from('x')]),
+      k32: Buffer.alloc(32 * 1024, 'x'),
+      k32p: Buffer.alloc(32 * 1024 + 1, 'y'),
+      big: randomBytes(READ_LIMIT + 7),
+      zeros: Buffer.alloc(READ_LIMIT * 2),
+    };
+    const probes: Probe[] = Object.entries(files).map(([name, body]) => {
+      writeFileSync(path.join(d, `r-${name}`), body);
+      return { kind: 'read', path: path.join(d, `r-${name}`) };
+    });
+    const out = execFileSync('bash', ['-c', factsScript(probes)], { encoding: 'utf8', env: { ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' }, maxBuffer: 64 << 20 });
+    const lines = out.split('\n').filter((l) => l.startsWith('F '));
+    expect(lines).toEqual(Object.values(files).map((b, i) => `F ${i} ${b.subarray(0, READ_LIMIT).toString('base64')}`));
+  });
+  it('a link read twice in one script (the link and delta probes of a root) gives its target both times, one readlink', () => {
+    const probes = [p('link', 'link'), p('link', 'link'), p('link', 'f')];
+    const r = spawnSync('bash', ['-c', factsScript(probes).replace('set -u\n', 'set -u\nreadlink() { echo called >&2; command readlink "$@"; }\n')], { encoding: 'utf8' });
+    const b = Buffer.from('versions/1').toString('base64');
+    expect(r.stdout).toBe(`F 0 ${b}\nF 1 ${b}\nF 2 -\nEND\n`);
+    expect(r.stderr).toBe('called\n');
   });
   it('output cut short is an error', () => {
     expect(() => parseFacts([p('exists', 'f')], 'F 0 MQ==\n')).toThrow('facts output was cut short');
