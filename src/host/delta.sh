@@ -225,10 +225,24 @@ orch_delta_rebuild() {
     fi
     [ -d "$scratch" ] || mkdir -p -- "$scratch"
     cp -al -- "$store/trees/$base" "$scratch/$top"
-    if [ -f "$scratch/unpack.delta.remove" ]; then
-      _orch_delta_remove "$scratch/$top" <"$scratch/unpack.delta.remove" || { rm -rf -- "$scratch" "$scratch.tar"; return 1; }
+    # With a patch, the copy's link to the base's info.json goes in the same rm (when the
+    # list leaves it there): the patched file is then written in its place.
+    ORCH_DELTA_UNLINKED=''
+    if [ -f "$scratch/unpack.delta.remove" ] || [ -n "$ORCH_DELTA_PATCH" ]; then
+      local list=/dev/null
+      [ ! -f "$scratch/unpack.delta.remove" ] || list=$scratch/unpack.delta.remove
+      _orch_delta_remove "$scratch/$top" "${ORCH_DELTA_PATCH:+info.json}" <"$list" || { rm -rf -- "$scratch" "$scratch.tar"; return 1; }
     fi
-    if [ -n "$ORCH_DELTA_PATCH" ]; then
+    if [ -n "$ORCH_DELTA_UNLINKED" ]; then
+      # The base tree's info.json is the inode the copy linked (a regular file): read from
+      # there into a new file (the base's inode is never written).
+      if ! _orch_delta_patch "$store/trees/$base/info.json" "$scratch/unpack.delta.info.json.patch" "$scratch/$top/info.json"; then
+        rm -rf -- "$scratch" "$scratch.tar"
+        printf 'delta: cannot patch info.json of base %s\n' "$base" >&2
+        return 99
+      fi
+      chmod --reference="$store/trees/$base/info.json" -- "$scratch/$top/info.json"
+    elif [ -n "$ORCH_DELTA_PATCH" ]; then
       if [ -L "$scratch/$top/info.json" ] || ! _orch_delta_patch "$scratch/$top/info.json" "$scratch/unpack.delta.info.json.patch" "$scratch/.info.json.new"; then
         rm -rf -- "$scratch" "$scratch.tar"
         printf 'delta: cannot patch info.json of base %s\n' "$base" >&2
@@ -271,14 +285,15 @@ _orch_delta_gzipped() {
   [ "$m" = $'\x1f\x8b' ]
 }
 
-# _orch_delta_remove TREE: deletes the NUL-separated paths on stdin (relative to TREE)
-# from TREE, refusing (return 1, message on stderr) a path with an empty, "." or ".."
-# segment or through a symlink. One rm for all of them: a path is checked as if those
-# before it were already gone (when one of its parents was queued, it is gone with it;
-# a path with an empty segment is removed on its own, after the queue), so the outcome
-# is that of one rm per path in order.
+# _orch_delta_remove TREE [LAST]: deletes the NUL-separated paths on stdin (relative to
+# TREE) from TREE, refusing (return 1, message on stderr) a path with an empty, "." or
+# ".." segment or through a symlink. One rm for all of them: a path is checked as if
+# those before it were already gone (when one of its parents was queued, it is gone with
+# it; a path with an empty segment is removed on its own, after the queue), so the
+# outcome is that of one rm per path in order. LAST (a name in TREE) goes in the same rm
+# when it is a regular file the list leaves; ORCH_DELTA_UNLINKED is 1 then.
 _orch_delta_remove() {
-  local tree="$1" p prefix seg skip
+  local tree="$1" last="${2:-}" p prefix seg skip
   local -a segs gone=()
   local -A queued=()
   while IFS= read -r -d '' p; do
@@ -300,6 +315,10 @@ _orch_delta_remove() {
       *) queued[$prefix]=1; gone+=("${prefix:?}") ;;
     esac
   done
+  if [ -n "$last" ] && [ -z "${queued[$tree/$last]+x}" ] && [ -f "$tree/$last" ] && [ ! -L "$tree/$last" ]; then
+    gone+=("$tree/$last")
+    ORCH_DELTA_UNLINKED=1
+  fi
   [ "${#gone[@]}" = 0 ] || rm -rf -- "${gone[@]}"
   return 0
 }

@@ -380,6 +380,18 @@ _orch_delta_remove "$1"`, 'x', tree], { input: list.map((p) => `${p}\0`).join(''
     expect(r).toMatchObject({ status: 0, stderr: '' });
     expect(readdirSync(tree).sort()).toEqual(['keep']);
     expect(readFileSync(path.join(tree, 'keep/k'), 'utf8')).toBe('x');
+    // LAST: a regular file the list leaves goes in the same rm (ORCH_DELTA_UNLINKED=1);
+    // one the list names, or a symlink, is not LAST's to remove.
+    writeFileSync(path.join(tree, 'info.json'), '{}');
+    symlinkSync('keep/k', path.join(tree, 'ln.json'));
+    const last = (list: string[], name: string) => spawnSync('bash', ['-c', `${DELTA_SH}\nORCH_DELTA_UNLINKED=; _orch_delta_remove "$1" "$2"; echo "rc=$? unlinked=$ORCH_DELTA_UNLINKED"`, 'x', tree, name], { input: list.map((p) => `${p}\0`).join(''), encoding: 'utf8' }).stdout;
+    expect(last(['ln.json'], 'info.json')).toBe('rc=0 unlinked=1\n');
+    expect(readdirSync(tree).sort()).toEqual(['keep']);
+    writeFileSync(path.join(tree, 'info.json'), '{}');
+    expect(last(['info.json'], 'info.json')).toBe('rc=0 unlinked=\n');
+    symlinkSync('keep/k', path.join(tree, 'info.json'));
+    expect(last([], 'info.json')).toBe('rc=0 unlinked=\n');
+    expect(readdirSync(tree).sort()).toEqual(['info.json', 'keep']);
   });
 });
 
