@@ -202,7 +202,7 @@ nodes:
     expect(r.stdout + r.stderr).not.toContain('s3cr3t-pw');
     for (const h of ['h1', 'h2', 'h3']) {
       const block = r.stdout.slice(r.stdout.indexOf(`${h} (root@`));
-      expect(block).toMatch(/^ {2}~ web: install shop 1\.1\.0 {2}will change\n {6}release 1\.0\.0 -> 1\.1\.0: 0 added, 0 removed, 1 changed file; bundle \d+ B\n {8}~ VERSION\n/m);
+      expect(block).toMatch(/^ {2}~ web: install shop 1\.1\.0 {2}will change\n {6}release 1\.0\.0 -> 1\.1\.0: 0 added, 0 removed, 1 changed file; bundle \d+(\.\d)? (B|KiB)\n {8}~ VERSION\n/m);
       expect(block).toContain([
         '  ~ web: put /srv/shop/shared/notes.conf  will change',
         '      --- /srv/shop/shared/notes.conf (on the host)',
