@@ -37,7 +37,7 @@ import { checkTransfers, shapeUplink, uplinkDevice, type LinkRate, type ShapedUp
 import { runTimed, tailOf, type TimedResult } from './proc.js';
 import type { Ratio, Row } from './report.js';
 import { ratioOf, summarizeSamples, type SampleSummary } from './stats.js';
-import { BLOB_BYTES, SSH_OPTS, hostListText, orchInventoryYaml, type Endpoint } from './workload.js';
+import { BLOB_BYTES, SSH_OPTS, hostListText, sshFanOut, orchInventoryYaml, type Endpoint } from './workload.js';
 
 /** What the section needs from the runner. */
 export interface DeltaBenchOptions {
@@ -107,14 +107,8 @@ function bareReleaseScript(): string {
   return `#!/bin/bash
 set -u
 ${SSH_OPTS}
-pids=()
 remote="set -e; mkdir -p $3/versions/$4; tar xzf - -C $3/versions/$4 --strip-components=1; ln -sfn versions/$4 $3/current.tmp; mv -T $3/current.tmp $3/current"
-while read -r addr port; do
-  ssh "\${opts[@]}" -p "$port" "root@$addr" "$remote" < "$2" &
-  pids+=($!)
-done < "$1"
-rc=0
-for p in "\${pids[@]}"; do wait "$p" || rc=1; done
+${sshFanOut('"$1"', '"$remote"', '"$2"')}
 exit $rc
 `;
 }

@@ -22,7 +22,7 @@ import path from 'node:path';
 import type { Fleet } from '../test/harness/fleet.js';
 import { runTimed, tailOf } from './proc.js';
 import { summarizeSamples, type SampleSummary } from './stats.js';
-import { SSH_OPTS } from './workload.js';
+import { SSH_OPTS, sshFanOut } from './workload.js';
 
 /** A link rate: what `tc` is given, bits per second, and a label for the report. */
 export interface LinkRate {
@@ -171,13 +171,7 @@ case $mode in
     read -r addr port < "$list"
     ssh "\${opts[@]}" -p "$port" "root@$addr" 'wc -c' < "$file" ;;
   up-all)
-    pids=()
-    while read -r addr port; do
-      ssh "\${opts[@]}" -p "$port" "root@$addr" 'wc -c' < "$file" &
-      pids+=($!)
-    done < "$list"
-    rc=0
-    for p in "\${pids[@]}"; do wait "$p" || rc=1; done
+${sshFanOut('"$list"', "'wc -c'", '"$file"')}
     exit $rc ;;
   down-one)
     read -r addr port < "$list"

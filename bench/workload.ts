@@ -151,6 +151,22 @@ export function hostListText(endpoints: readonly Endpoint[]): string {
 export const SSH_OPTS = `opts=(-F /dev/null -o BatchMode=yes -o ControlMaster=no -o ControlPath=none -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$KNOWN_HOSTS" -o IdentitiesOnly=yes -i "$IDENTITY" -o LogLevel=ERROR -o ConnectTimeout=20)`;
 
 /**
+ * Bash lines that run `ssh … REMOTE < INPUT` on every host of the list file LIST
+ * (`ADDRESS PORT` lines) at once and wait for all of them, leaving `rc` 0 or 1 (any
+ * failed). REMOTE and INPUT are inserted as bash words (quote them as needed); needs
+ * {@link SSH_OPTS}' `opts` array before it.
+ */
+export function sshFanOut(list: string, remote: string, input: string): string {
+  return `pids=()
+while read -r addr port; do
+  ssh "\${opts[@]}" -p "$port" "root@$addr" ${remote} < ${input} &
+  pids+=($!)
+done < ${list}
+rc=0
+for p in "\${pids[@]}"; do wait "$p" || rc=1; done`;
+}
+
+/**
  * The bare parallel ssh deploy, as one would write it by hand:
  * `ssh host 'mkdir; tar xz; ln -sfn; mv -T; restart' < release.tar.gz` for every host
  * at once (ControlMaster off). Usage: `bash bare-deploy.sh HOSTLIST TARBALL` with
@@ -162,13 +178,7 @@ export function bareDeployScript(): string {
   return `#!/bin/bash
 set -u
 ${SSH_OPTS}
-pids=()
-while read -r addr port; do
-  ssh "\${opts[@]}" -p "$port" "root@$addr" '${remote}' < "$2" &
-  pids+=($!)
-done < "$1"
-rc=0
-for p in "\${pids[@]}"; do wait "$p" || rc=1; done
+${sshFanOut('"$1"', `'${remote}'`, '"$2"')}
 exit $rc
 `;
 }
@@ -178,13 +188,7 @@ export function sshTrueScript(): string {
   return `#!/bin/bash
 set -u
 ${SSH_OPTS}
-pids=()
-while read -r addr port; do
-  ssh "\${opts[@]}" -p "$port" "root@$addr" true < /dev/null &
-  pids+=($!)
-done < "$1"
-rc=0
-for p in "\${pids[@]}"; do wait "$p" || rc=1; done
+${sshFanOut('"$1"', 'true', '/dev/null')}
 exit $rc
 `;
 }
