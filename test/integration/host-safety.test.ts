@@ -1,0 +1,98 @@
+/**
+ * Root never writes through a name another user planted (1 sshd test host, `nobody` as
+ * the other user): `put` with `owner:` into a folder `nobody` owns, while a loop run as
+ * `nobody` swaps every new `.orch-put.*` name for a symlink to a root-only file; and a
+ * `directory` path planted as a symlink. The root-only file keeps content, mode, owner.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunFleet, startFleet, type Fleet } from '../harness/fleet.js';
+import { makeWork, orch } from './cli.js';
+
+const NOBODY = 65534;
+
+describe.skipIf(!canRunFleet())('host-side safety against a planted symlink', () => {
+  let fleet: Fleet;
+  let env: Record<string, string>;
+  let work: string;
+  let racer: ChildProcess | undefined;
+  const onHost = (p: string): string => join(fleet.hosts[0]!.dir, p);
+
+  const secretState = (): [string, number, number] => {
+    const st = statSync(onHost('srv/secret'));
+    return [readFileSync(onHost('srv/secret'), 'utf8'), st.mode & 0o7777, st.uid];
+  };
+
+  beforeAll(async () => {
+    fleet = await startFleet({ count: 1 });
+    ({ dir: work, env } = makeWork('host-safety'));
+    writeFileSync(join(work, 'inventory.yml'), fleet.inventoryYaml());
+    writeFileSync(onHost('srv/secret'), 'root-only\n', { mode: 0o600 });
+    chmodSync(onHost('srv/secret'), 0o600);
+    mkdirSync(onHost('srv/shared'), { recursive: true });
+    chownSync(onHost('srv/shared'), NOBODY, NOBODY);
+    // nobody must reach srv/shared from the control machine: o+x on every folder above it.
+    for (let d = onHost('srv'); d.length > 1 && d !== dirname(fleet.dir); d = dirname(d)) {
+      chmodSync(d, statSync(d).mode & 0o7777 | 0o001);
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    racer?.kill('SIGKILL');
+    await fleet?.teardown();
+  });
+
+  it('put with owner: over >= 20 applies while nobody swaps temp names for symlinks: the root-only file is unchanged', async () => {
+    const before = secretState();
+    // Bounded loop (300 s) run as nobody; prints one line per swap it made.
+    racer = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', '-c', `
+      cd -- "$1" || exit 1; end=$((SECONDS + 300))
+      while [ "$SECONDS" -lt "$end" ]; do
+        for f in .orch-put.*; do
+          [ -e "$f" ] && [ ! -L "$f" ] || continue
+          mv -f -- "$f" "x$f" 2>/dev/null && ln -s ../secret "$f" 2>/dev/null && echo swap
+          rm -f -- "x$f" 2>/dev/null
+        done
+      done`, 'racer', onHost('srv/shared')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let swaps = 0;
+    racer.stdout!.on('data', (b: Buffer) => { swaps += b.toString().split('\n').filter((l) => l === 'swap').length; });
+    let applies = 0;
+    for (let i = 0; i < 24; i++) {
+      const pb = join(work, 'put.yml');
+      writeFileSync(pb, `
+inventory: inventory.yml
+steps:
+  - put: { dest: /srv/shared/app.conf, content: "version ${i} ${'x'.repeat(20_000)}\\n", mode: "0640", owner: nobody }
+`);
+      await orch(['apply', pb], env);
+      applies++;
+      expect(secretState()).toEqual(before);
+      // A won race may leave the symlink at the destination; remove it so the next apply tries again.
+      try { if (lstatSync(onHost('srv/shared/app.conf')).isSymbolicLink()) rmSync(onHost('srv/shared/app.conf')); } catch { /* absent */ }
+    }
+    racer.kill('SIGKILL');
+    expect(applies).toBeGreaterThanOrEqual(20);
+    expect(secretState()).toEqual(['root-only\n', 0o600, 0]);
+    console.log(`put race: ${applies} applies, ${swaps} temp names swapped for a symlink by nobody`);
+    expect(swaps).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('a directory path planted as a symlink: the step fails naming the link; the target keeps owner and mode', async () => {
+    mkdirSync(onHost('srv/rootonly'), { mode: 0o700 });
+    chmodSync(onHost('srv/rootonly'), 0o700);
+    symlinkSync('../rootonly', onHost('srv/shared/log'));
+    const pb = join(work, 'dir.yml');
+    writeFileSync(pb, `
+inventory: inventory.yml
+steps:
+  - directory: { path: /srv/shared/log, mode: "0777", owner: nobody }
+`);
+    const r = await orch(['apply', pb], env);
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('/srv/shared/log is a symlink (to ../rootonly); refusing to change its target');
+    const st = statSync(onHost('srv/rootonly'));
+    expect([st.mode & 0o7777, st.uid]).toEqual([0o700, 0]);
+  }, 60_000);
+});
