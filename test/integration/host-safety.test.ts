@@ -59,7 +59,7 @@ describe.skipIf(!canRunFleet())('host-side safety against a planted symlink', ()
     let swaps = 0;
     racer.stdout!.on('data', (b: Buffer) => { swaps += b.toString().split('\n').filter((l) => l === 'swap').length; });
     let applies = 0;
-    for (let i = 0; i < 24; i++) {
+    for (let i = 0; i < 20; i++) {
       const pb = join(work, 'put.yml');
       writeFileSync(pb, `
 inventory: inventory.yml
