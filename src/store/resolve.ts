@@ -66,7 +66,8 @@ export interface ResolveContext {
  * Reads and verifies a channel: the manifest at `channel` and its signature at
  * `channel + ".sig"`.
  * @throws StoreError unreachable channel, no signature ("unsigned channels are
- *   refused"), signature refused, malformed manifest.
+ *   refused"), signature refused, malformed manifest, a manifest naming another
+ *   package than the channel's folder ("package mismatch refused").
  */
 export async function readChannel(channel: string, allowedSigners: string, ctx: ResolveContext): Promise<NonNullable<ResolvedStoreBundle['manifest']> & { url: URL }> {
   const url = toUrl(channel, ctx.baseDir);
@@ -84,6 +85,14 @@ export async function readChannel(channel: string, allowedSigners: string, ctx: 
   }
   const signer = await verifyData(text, sig.toString('utf8'), allowedSigners, shown, ctx.env);
   const value = parseManifest(text.toString('utf8'), shown);
+  // A signature vouches for the manifest's bytes, not for where they were found: a validly
+  // signed manifest of another package copied to `<store>/<package>/<channel>.json` would
+  // otherwise install that package (and run its install.sh) in this package's root.
+  const parts = url.pathname.split('/');
+  const pathPackage = decodeURIComponent(parts[parts.length - 2] ?? '');
+  if (/\.json$/.test(parts[parts.length - 1] ?? '') && pathPackage !== '' && value.package !== pathPackage) {
+    throw new StoreError(`${shown}: package mismatch refused: the signed manifest names package ${value.package}, but the channel is <store>/${pathPackage}/<channel>.json (a manifest copied from another package)`);
+  }
   return { url, text: text.toString('utf8'), signature: sig.toString('utf8'), signer, value };
 }
 

@@ -155,6 +155,20 @@ describe('publish to a folder store, resolve at plan time', () => {
     await expect(resolveStoreBundle({ channel: join(s, 'shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir })).rejects.toThrow(msg);
   });
 
+  it('refuses a validly signed manifest of another package copied into this package\'s channel (package swap)', async () => {
+    const s = join(dir, 'store-swap');
+    const store = parseStore(s, dir);
+    await publishBundle({ bundle: v1, store, channel: 'stable', signKey: keys.key, now });
+    // The same signed bytes under another package's folder: the signature still verifies.
+    mkdirSync(join(s, 'admin'), { recursive: true });
+    for (const f of ['stable.json', 'stable.json.sig']) writeFileSync(join(s, 'admin', f), readFileSync(join(s, 'shop', f)));
+    await expect(resolveStoreBundle({ channel: join(s, 'admin/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir }))
+      .rejects.toThrow('package mismatch refused: the signed manifest names package shop, but the channel is <store>/admin/<channel>.json');
+    // The original place still resolves.
+    const ok = await resolveStoreBundle({ channel: join(s, 'shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir });
+    expect(ok).toMatchObject({ package: 'shop', version: '1.0.0' });
+  });
+
   it('refuses a url whose bytes do not match sha256, and keeps nothing in the cache', async () => {
     const s = join(dir, 'store-url');
     const res = await publishBundle({ bundle: v1, store: parseStore(s, dir), now });
