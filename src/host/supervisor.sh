@@ -23,18 +23,29 @@ supervisor_ctl() {
 
 # supervisor_check CONFIG SERVER_URL SUDO NAME WANT ACTION OUTPUT: every process of NAME's
 # group is in state WANT (RUNNING or STOPPED; STOPPED also accepts EXITED); else fails
-# with `supervisorctl ACTION NAME: OUTPUT` and the status.
+# with `supervisorctl ACTION NAME: OUTPUT` and the status. Waits while a process is still
+# STARTING/BACKOFF (RUNNING wanted) or STOPPING (STOPPED wanted), at most 120 s.
 supervisor_check() {
-  local conf=$1 url=$2 sudo=$3 name=$4 want=$5 action=$6 output=$7 st proc state rest n=0 bad=0
-  st=$(supervisor_ctl "$conf" "$url" "$sudo" status "$name:*" 2>&1) || true
-  while read -r proc state rest; do
-    [ -n "$proc" ] || continue
-    n=$((n + 1))
-    case "$want:$state" in
-      RUNNING:RUNNING | STOPPED:STOPPED | STOPPED:EXITED) ;;
-      *) bad=1 ;;
-    esac
-  done <<< "$st"
+  local conf=$1 url=$2 sudo=$3 name=$4 want=$5 action=$6 output=$7 st proc state rest n bad pending tries=0
+  # A process stays STARTING for its startsecs (and BACKOFF between startretries) before
+  # supervisord calls it RUNNING or FATAL (http://supervisord.org/subprocess.html#process-states):
+  # poll while any process is there, at most 600 x 0.2 s; the first poll costs nothing extra.
+  while :; do
+    st=$(supervisor_ctl "$conf" "$url" "$sudo" status "$name:*" 2>&1) || true
+    n=0 bad=0 pending=0
+    while read -r proc state rest; do
+      [ -n "$proc" ] || continue
+      n=$((n + 1))
+      case "$want:$state" in
+        RUNNING:RUNNING | STOPPED:STOPPED | STOPPED:EXITED) ;;
+        RUNNING:STARTING | RUNNING:BACKOFF | STOPPED:STOPPING) pending=1 bad=1 ;;
+        *) bad=1 ;;
+      esac
+    done <<< "$st"
+    if [ "$pending" = 0 ] || [ "$tries" -ge 600 ]; then break; fi
+    tries=$((tries + 1))
+    sleep 0.2
+  done
   if [ "$n" = 0 ] || [ "$bad" = 1 ]; then orch_fail "supervisorctl $action $name: $output
 $name is not ${want} after it:
 $st"; fi

@@ -73,3 +73,19 @@ describe.skipIf(!SUPERVISORD)('supervisor.sh (real supervisord, own config and s
     expect(r.stderr).toMatch(/^supervisorctl (restart|start) web: [\s\S]*\nweb is not RUNNING after it:\nweb\s+(FATAL|BACKOFF|STOPPED)/);
   });
 });
+
+describe('supervisor.sh status check waits through STARTING (supervisorctl stubbed)', () => {
+  it('a process STARTING on the first three status calls, then RUNNING, passes the check; FATAL fails it at once', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'orch-sup-stub-'));
+    // The stub answers `status` with STARTING three times (counted in a file: each call is a subshell), then STATE.
+    const stub = 'supervisor_ctl() { local n; n=$(cat "$DIR/n" 2>/dev/null || echo 0); echo $((n + 1)) > "$DIR/n";'
+      + ' if [ "$n" -lt 3 ]; then echo "web  STARTING"; else echo "web  $STATE   pid 42, uptime 0:00:02"; fi; }';
+    const r = runBash([PRELUDE_SH, SUPERVISOR_SH], `DIR=${dir} STATE=RUNNING; ${stub}; supervisor_check "" "" 0 web RUNNING start "web: started"`, []);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('web  RUNNING   pid 42, uptime 0:00:02');
+    expect(readFileSync(path.join(dir, 'n'), 'utf8').trim()).toBe('4');
+    const bad = runBash([PRELUDE_SH, SUPERVISOR_SH], `DIR=${dir} STATE=FATAL; ${stub}; supervisor_check "" "" 0 web RUNNING start "web: ERROR (spawn error)"`, []);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr + bad.stdout).toContain('supervisorctl start web: web: ERROR (spawn error)\nweb is not RUNNING after it:\nweb  FATAL   pid 42, uptime 0:00:02');
+  });
+});
