@@ -30,9 +30,13 @@ export function exitCodeOf(summary: RunSummary, detailed: boolean): number {
   return detailed && changed ? EXIT.CHANGED : EXIT.OK;
 }
 
+/** Diagnostics printed by {@link exitCodeFor} before the rest are summarized as a count. */
+export const MAX_PRINTED_DIAGNOSTICS = 200;
+
 /**
  * Maps an error to its exit code and writes what the user must see on `writeErr`
- * (the CLI's one top-level catch). ConfigError prints every diagnostic; other OrchErrors
+ * (the CLI's one top-level catch). ConfigError prints its diagnostics (the first
+ * MAX_PRINTED_DIAGNOSTICS, then a count of the rest); other OrchErrors
  * print `orch: MESSAGE`; anything else is a bug and prints its stack.
  */
 export function exitCodeFor(err: unknown, writeErr: (s: string) => void): number {
@@ -42,7 +46,13 @@ export function exitCodeFor(err: unknown, writeErr: (s: string) => void): number
     return ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version' || ce.code === 'commander.help' ? EXIT.OK : EXIT.INVALID;
   }
   if (err instanceof ConfigError) {
-    for (const d of err.diagnostics) writeErr(`${formatDiagnostic(d)}\n`);
+    // One write for the lot, and at most MAX_PRINTED_DIAGNOSTICS lines: a generated file with
+    // 100,000 bad entries must not take longer to report than to check (`--json` lists all).
+    const ds = err.diagnostics;
+    const shown = ds.slice(0, MAX_PRINTED_DIAGNOSTICS).map((d) => `${formatDiagnostic(d)}\n`);
+    const rest = ds.length - shown.length;
+    if (rest > 0) shown.push(`orch: ${rest} more problem${rest === 1 ? '' : 's'} not shown (${ds.length} in all; --json lists every one where the command has it)\n`);
+    writeErr(shown.join(''));
     return EXIT.INVALID;
   }
   if (err instanceof InterruptedError) {
