@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expandHome, loadYaml, MAX_YAML_BYTES, parseYamlText } from '../../../src/config/load-yaml.js';
+import { expandHome, firstInvalidUtf8, loadYaml, MAX_YAML_BYTES, parseYamlText } from '../../../src/config/load-yaml.js';
 import { SourceIndexImpl } from '../../../src/config/source-index.js';
 import { validateAgainstSchema } from '../../../src/config/validate.js';
 import { formatDiagnostic } from '../../../src/model/diagnostics.js';
@@ -51,7 +51,11 @@ describe('loadYaml', () => {
     ]],
     ['a core tag whose value does not fit', 'a: !!int abc\n', ['1:4: a: the value does not match its tag !!int']],
     ['two documents', 'a: 1\n---\nb: 2\n', ['2:1: (root): a file holds one YAML document; found a second one']],
-    ['invalid UTF-8', Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]) as unknown as string, [': file is not valid UTF-8 text']],
+    ['invalid UTF-8', Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]) as unknown as string, ['1:4: (root): file is not valid UTF-8 text: byte 0xff at byte offset 3 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
+    ['invalid UTF-8 after multi-byte text, on line 2', Buffer.concat([Buffer.from('a: 1\nb: "é€😀'), Buffer.from([0xc3, 0x28, 0x0a])]) as unknown as string, ['2:9: (root): file is not valid UTF-8 text: byte 0xc3 at byte offset 18 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
+    ['an overlong UTF-8 form', Buffer.from([0x61, 0x3a, 0x20, 0xc0, 0xaf, 0x0a]) as unknown as string, ['1:4: (root): file is not valid UTF-8 text: byte 0xc0 at byte offset 3 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
+    ['a UTF-8-encoded surrogate', Buffer.from([0x0a, 0x61, 0xed, 0xa0, 0x80]) as unknown as string, ['2:2: (root): file is not valid UTF-8 text: byte 0xed at byte offset 2 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
+    ['a UTF-8 sequence cut at the end of the file', Buffer.from([0x61, 0x3a, 0x20, 0xe2, 0x82]) as unknown as string, ['1:4: (root): file is not valid UTF-8 text: byte 0xe2 at byte offset 3 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
   ])('reports %s', async (_name, content, expected) => {
     const t = tempFiles();
     const f = t.write('x.yml', content);
@@ -112,6 +116,34 @@ describe('loadYaml', () => {
     expect(dir.readError).toBe(`no such file (did you mean ${t.dir}/playbooks/deploy.yml?)`);
     const far = await loadYaml(`${t.dir}/something-else.yml`, index);
     expect(far.readError).toBe('no such file');
+  });
+});
+
+describe('firstInvalidUtf8', () => {
+  it('agrees with a fatal TextDecoder on 20000 seeded random byte strings (valid iff at the end; the prefix before it decodes)', () => {
+    let seed = 24;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    // bytes biased toward UTF-8 lead/continuation ranges so that valid and invalid strings both occur
+    const pick = (): number => [rand(0x80), 0x80 + rand(0x40), 0xc0 + rand(0x20), 0xe0 + rand(0x10), 0xf0 + rand(0x10)][rand(5)]!;
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const decodes = (b: Uint8Array): boolean => {
+      try { decoder.decode(b); return true; } catch { return false; }
+    };
+    let valid = 0;
+    const wrong: string[] = [];
+    for (let t = 0; t < 20000; t++) {
+      const bytes = Uint8Array.from({ length: 1 + rand(8) }, pick);
+      const at = firstInvalidUtf8(bytes);
+      const ok = decodes(bytes);
+      if (ok) valid++;
+      if ((at === bytes.length) !== ok || !decodes(bytes.subarray(0, at))) wrong.push(`${Buffer.from(bytes).toString('hex')} -> ${at}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(valid).toBeGreaterThan(1000);
+    expect(valid).toBeLessThan(19000);
   });
 });
 
