@@ -8,12 +8,6 @@ import { removeTempDirs, tempFiles } from './helpers.js';
 
 afterAll(removeTempDirs);
 
-/** Runs `fn`, returning its result and the elapsed milliseconds. */
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t0 = performance.now();
-  const r = await fn();
-  return [r, performance.now() - t0];
-}
 
 describe('loadYaml', () => {
   it('parses a file, records its sha256 and registers it for positions', async () => {
@@ -148,17 +142,16 @@ describe('firstInvalidUtf8', () => {
 });
 
 describe('loadYaml: hostile inputs are refused quickly', () => {
-  it('refuses an alias bomb ("billion laughs") in well under a second', async () => {
+  it('refuses an alias bomb ("billion laughs") quickly', async () => {
     const t = tempFiles();
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i <= 9; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
     const f = t.write('bomb.yml', lines.join('\n') + '\n');
-    const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
+    const r = await loadYaml(f, new SourceIndexImpl()); // time bound: npm run bench:inputs
     expect(r.value).toBeUndefined();
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       `${f}:1:1: (root): too many alias expansions (more than 100); refusing a possible "billion laughs" document`,
     ]);
-    expect(ms).toBeLessThan(1000);
   });
 
   it('accepts a few aliases', async () => {
@@ -171,13 +164,12 @@ describe('loadYaml: hostile inputs are refused quickly', () => {
     ['flow lists', '['.repeat(5000) + ']'.repeat(5000) + '\n', '1:201'],
     ['flow maps', '{a: '.repeat(5000) + '1' + '}'.repeat(5000) + '\n', '1:801'],
     ['block lists on one line', '- '.repeat(5000) + 'x\n', '1:401'],
-  ])('refuses 5,000-deep %s in well under a second, without a stack overflow', async (_name, content, pos) => {
+  ])('refuses 5,000-deep %s quickly, without a stack overflow', async (_name, content, pos) => {
     const t = tempFiles();
     const f = t.write('deep.yml', content);
-    const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
+    const r = await loadYaml(f, new SourceIndexImpl()); // time bound: npm run bench:inputs
     expect(r.value).toBeUndefined();
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([`${f}:${pos}: (root): nesting is deeper than 200 levels`]);
-    expect(ms).toBeLessThan(1000);
   });
 
   it('refuses 250-deep indented block maps at the 201st level', () => {
@@ -191,15 +183,14 @@ describe('loadYaml: hostile inputs are refused quickly', () => {
     expect(r.diagnostics).toEqual([]);
   });
 
-  it('refuses a 50 MB file in well under a second, without reading it', async () => {
+  it('refuses a 50 MB file quickly, without reading it', async () => {
     const t = tempFiles();
     const f = t.write('big.yml', Buffer.alloc(50 * 1024 * 1024, 'a: b\n'));
-    const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
+    const r = await loadYaml(f, new SourceIndexImpl()); // time bound: npm run bench:inputs
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       `${f}: file is too big (52428800 bytes; the limit is 10485760 bytes, 10 MiB)`,
     ]);
     expect(r.sha256).toBeUndefined();
-    expect(ms).toBeLessThan(1000);
   });
 
   it('accepts a file of exactly the limit', async () => {
@@ -216,9 +207,7 @@ describe('loadYaml: hostile inputs are refused quickly', () => {
     const key = `a${'_'.repeat(100_000)}!`;
     // Load and compile the validators first (a one-time cost, not what is measured here).
     validateAgainstSchema('playbook', {}, 'warm.yml', index);
-    const t0 = performance.now();
     const ds = validateAgainstSchema('playbook', { [key]: 1 }, 'x.yml', index);
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(ds).toHaveLength(1);
     expect(ds[0]!.message).toMatch(/^unknown key "a_+!" \(expected one of: inventory, /);
   });
