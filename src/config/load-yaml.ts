@@ -106,7 +106,10 @@ async function readAndParse(absPath: string, index: SourceIndexImpl): Promise<Lo
   try {
     source = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    return { ...fail('file is not valid UTF-8 text'), sha256 };
+    const at = firstInvalidUtf8(bytes);
+    const pos = utf8Position(bytes, at);
+    const message = `file is not valid UTF-8 text: byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at byte offset ${at} is not part of a valid UTF-8 sequence (save the file as UTF-8)`;
+    return { file: name, absPath, sha256, diagnostics: [{ file: name, line: pos.line, col: pos.col, path: '(root)', message }] };
   }
 
   const parsed = parseYamlText(source, name, index);
@@ -386,4 +389,45 @@ function findTooDeep(tokens: CST.Token[]): number | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Offset of the first byte that does not start or continue a well-formed UTF-8
+ * sequence (the Unicode Standard, table 3-7 "Well-Formed UTF-8 Byte Sequences":
+ * no overlong forms, no surrogates, nothing above U+10FFFF); `bytes.length` when all
+ * are valid. For a truncated or broken sequence, the offset of its lead byte.
+ */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b < 0x80) { i++; continue; }
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) n = 1;
+    else if (b >= 0xe0 && b <= 0xef) { n = 2; if (b === 0xe0) lo = 0xa0; else if (b === 0xed) hi = 0x9f; }
+    else if (b >= 0xf0 && b <= 0xf4) { n = 3; if (b === 0xf0) lo = 0x90; else if (b === 0xf4) hi = 0x8f; }
+    else return i;
+    if (i + n >= bytes.length) return i;
+    const c1 = bytes[i + 1]!;
+    if (c1 < lo || c1 > hi) return i;
+    for (let k = 2; k <= n; k++) {
+      const c = bytes[i + k]!;
+      if (c < 0x80 || c > 0xbf) return i;
+    }
+    i += n + 1;
+  }
+  return i;
+}
+
+/** 1-based line and column (in UTF-16 code units of the valid text before it) of byte `offset`. */
+function utf8Position(bytes: Uint8Array, offset: number): { line: number; col: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++) {
+    if (bytes[i] === 0x0a) { line++; lineStart = i + 1; }
+  }
+  const col = new TextDecoder('utf-8').decode(bytes.subarray(lineStart, offset)).length + 1;
+  return { line, col };
 }

@@ -11,7 +11,8 @@
  * - `install`: the files of the new release against the one `current` runs, from both
  *   releases' info.json `files` maps (path -> sha256: added, removed, changed), and the
  *   bundle's size.
- * Pure: plan, facts and masker in, data out.
+ * Plan, facts and masker in, data out. Not pure: it reads a put's local source file and
+ * runs `tar -xzO` on the control machine to read a bundle's info.json (`bundleFilesReader`).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';

@@ -25,7 +25,9 @@ describe('golden plans', () => {
     const text = `${JSON.stringify(saved, null, 1).replaceAll(res.dir, '<dir>')}\n`;
     expect(text).not.toContain('s3cret-token');
     const file = join(dir, 'expected-plan.json');
-    if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, text);
+    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, text);
+    // A new case without its expected file fails: the first output is reviewed, not taken on trust.
+    expect(existsSync(file), `${file} is missing: run with UPDATE_GOLDEN=1, then review it`).toBe(true);
     expect(text).toBe(readFileSync(file, 'utf8'));
   });
 });

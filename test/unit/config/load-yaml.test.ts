@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expandHome, loadYaml, MAX_YAML_BYTES, parseYamlText } from '../../../src/config/load-yaml.js';
+import { expandHome, firstInvalidUtf8, loadYaml, MAX_YAML_BYTES, parseYamlText } from '../../../src/config/load-yaml.js';
 import { SourceIndexImpl } from '../../../src/config/source-index.js';
 import { validateAgainstSchema } from '../../../src/config/validate.js';
 import { formatDiagnostic } from '../../../src/model/diagnostics.js';
@@ -8,12 +8,6 @@ import { removeTempDirs, tempFiles } from './helpers.js';
 
 afterAll(removeTempDirs);
 
-/** Runs `fn`, returning its result and the elapsed milliseconds. */
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t0 = performance.now();
-  const r = await fn();
-  return [r, performance.now() - t0];
-}
 
 describe('loadYaml', () => {
   it('parses a file, records its sha256 and registers it for positions', async () => {
@@ -51,7 +45,11 @@ describe('loadYaml', () => {
     ]],
     ['a core tag whose value does not fit', 'a: !!int abc\n', ['1:4: a: the value does not match its tag !!int']],
     ['two documents', 'a: 1\n---\nb: 2\n', ['2:1: (root): a file holds one YAML document; found a second one']],
-    ['invalid UTF-8', Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]) as unknown as string, [': file is not valid UTF-8 text']],
+    ['invalid UTF-8', Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]) as unknown as string, ['1:4: (root): file is not valid UTF-8 text: byte 0xff at byte offset 3 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
+    ['invalid UTF-8 after multi-byte text, on line 2', Buffer.concat([Buffer.from('a: 1\nb: "é€😀'), Buffer.from([0xc3, 0x28, 0x0a])]) as unknown as string, ['2:9: (root): file is not valid UTF-8 text: byte 0xc3 at byte offset 18 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
+    ['an overlong UTF-8 form', Buffer.from([0x61, 0x3a, 0x20, 0xc0, 0xaf, 0x0a]) as unknown as string, ['1:4: (root): file is not valid UTF-8 text: byte 0xc0 at byte offset 3 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
+    ['a UTF-8-encoded surrogate', Buffer.from([0x0a, 0x61, 0xed, 0xa0, 0x80]) as unknown as string, ['2:2: (root): file is not valid UTF-8 text: byte 0xed at byte offset 2 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
+    ['a UTF-8 sequence cut at the end of the file', Buffer.from([0x61, 0x3a, 0x20, 0xe2, 0x82]) as unknown as string, ['1:4: (root): file is not valid UTF-8 text: byte 0xe2 at byte offset 3 is not part of a valid UTF-8 sequence (save the file as UTF-8)']],
   ])('reports %s', async (_name, content, expected) => {
     const t = tempFiles();
     const f = t.write('x.yml', content);
@@ -115,18 +113,45 @@ describe('loadYaml', () => {
   });
 });
 
+describe('firstInvalidUtf8', () => {
+  it('agrees with a fatal TextDecoder on 20000 seeded random byte strings (valid iff at the end; the prefix before it decodes)', () => {
+    let seed = 24;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    // bytes biased toward UTF-8 lead/continuation ranges so that valid and invalid strings both occur
+    const pick = (): number => [rand(0x80), 0x80 + rand(0x40), 0xc0 + rand(0x20), 0xe0 + rand(0x10), 0xf0 + rand(0x10)][rand(5)]!;
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const decodes = (b: Uint8Array): boolean => {
+      try { decoder.decode(b); return true; } catch { return false; }
+    };
+    let valid = 0;
+    const wrong: string[] = [];
+    for (let t = 0; t < 20000; t++) {
+      const bytes = Uint8Array.from({ length: 1 + rand(8) }, pick);
+      const at = firstInvalidUtf8(bytes);
+      const ok = decodes(bytes);
+      if (ok) valid++;
+      if ((at === bytes.length) !== ok || !decodes(bytes.subarray(0, at))) wrong.push(`${Buffer.from(bytes).toString('hex')} -> ${at}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(valid).toBeGreaterThan(1000);
+    expect(valid).toBeLessThan(19000);
+  });
+});
+
 describe('loadYaml: hostile inputs are refused quickly', () => {
-  it('refuses an alias bomb ("billion laughs") in well under a second', async () => {
+  it('refuses an alias bomb ("billion laughs") quickly', async () => {
     const t = tempFiles();
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i <= 9; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
     const f = t.write('bomb.yml', lines.join('\n') + '\n');
-    const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
+    const r = await loadYaml(f, new SourceIndexImpl()); // time bound: npm run bench:inputs
     expect(r.value).toBeUndefined();
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       `${f}:1:1: (root): too many alias expansions (more than 100); refusing a possible "billion laughs" document`,
     ]);
-    expect(ms).toBeLessThan(1000);
   });
 
   it('accepts a few aliases', async () => {
@@ -139,13 +164,12 @@ describe('loadYaml: hostile inputs are refused quickly', () => {
     ['flow lists', '['.repeat(5000) + ']'.repeat(5000) + '\n', '1:201'],
     ['flow maps', '{a: '.repeat(5000) + '1' + '}'.repeat(5000) + '\n', '1:801'],
     ['block lists on one line', '- '.repeat(5000) + 'x\n', '1:401'],
-  ])('refuses 5,000-deep %s in well under a second, without a stack overflow', async (_name, content, pos) => {
+  ])('refuses 5,000-deep %s quickly, without a stack overflow', async (_name, content, pos) => {
     const t = tempFiles();
     const f = t.write('deep.yml', content);
-    const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
+    const r = await loadYaml(f, new SourceIndexImpl()); // time bound: npm run bench:inputs
     expect(r.value).toBeUndefined();
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([`${f}:${pos}: (root): nesting is deeper than 200 levels`]);
-    expect(ms).toBeLessThan(1000);
   });
 
   it('refuses 250-deep indented block maps at the 201st level', () => {
@@ -159,15 +183,14 @@ describe('loadYaml: hostile inputs are refused quickly', () => {
     expect(r.diagnostics).toEqual([]);
   });
 
-  it('refuses a 50 MB file in well under a second, without reading it', async () => {
+  it('refuses a 50 MB file quickly, without reading it', async () => {
     const t = tempFiles();
     const f = t.write('big.yml', Buffer.alloc(50 * 1024 * 1024, 'a: b\n'));
-    const [r, ms] = await timed(() => loadYaml(f, new SourceIndexImpl()));
+    const r = await loadYaml(f, new SourceIndexImpl()); // time bound: npm run bench:inputs
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       `${f}: file is too big (52428800 bytes; the limit is 10485760 bytes, 10 MiB)`,
     ]);
     expect(r.sha256).toBeUndefined();
-    expect(ms).toBeLessThan(1000);
   });
 
   it('accepts a file of exactly the limit', async () => {
@@ -184,9 +207,7 @@ describe('loadYaml: hostile inputs are refused quickly', () => {
     const key = `a${'_'.repeat(100_000)}!`;
     // Load and compile the validators first (a one-time cost, not what is measured here).
     validateAgainstSchema('playbook', {}, 'warm.yml', index);
-    const t0 = performance.now();
     const ds = validateAgainstSchema('playbook', { [key]: 1 }, 'x.yml', index);
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(ds).toHaveLength(1);
     expect(ds[0]!.message).toMatch(/^unknown key "a_+!" \(expected one of: inventory, /);
   });
