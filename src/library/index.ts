@@ -18,6 +18,8 @@ import type { EngineEvent, RunSummary } from '../engine/events.js';
 import type { HostPrediction } from '../compile/predict.js';
 
 export type { EngineEvent, RunSummary } from '../engine/events.js';
+/** Every event `orch apply --json` prints, one per line: the engine's events, then the summary last. */
+export type RunEvent = EngineEvent | RunSummary;
 export type { Plan, PlanHost } from '../model/plan.js';
 export type { HostPrediction } from '../compile/predict.js';
 export { ConfigError, OrchError } from '../model/errors.js';
@@ -58,8 +60,8 @@ export interface RunOptions {
   forks?: number;
   /** Per-step timeout in seconds (`--timeout`). */
   stepTimeoutSeconds?: number;
-  /** Receives every event, the same objects `orch apply --json` prints one per line. */
-  onEvent?: (e: EngineEvent) => void;
+  /** Receives every event, the same objects `orch apply --json` prints one per line (the summary last, from apply). */
+  onEvent?: (e: RunEvent) => void;
   /** Aborting stops the remote work as Ctrl-C does: no new steps, host agents TERM then KILL their children. */
   signal?: AbortSignal;
 }
@@ -158,5 +160,6 @@ export async function apply(project: Project, run: RunOptions & { lockWaitSecond
     await session.close();
   }
   const summary = session.summary();
+  run.onEvent?.(summary);
   return { summary, interrupted: summary.interrupted === true };
 }

@@ -1,12 +1,12 @@
 // A consumer of the packed orch library (test/integration/library.test.ts): type-checked with
 // `tsc --strict`, then run. Plans and applies two playbooks against two fleets at once, then
 // aborts a third apply mid-step. Prints one JSON object on stdout.
-import { apply, loadProject, plan, type ApplyResult, type EngineEvent, type PlanResult } from 'orch';
+import { apply, loadProject, plan, type ApplyResult, type RunEvent, type PlanResult } from 'orch';
 
 const [pb1, pb2, pbAbort] = process.argv.slice(2) as [string, string, string];
 
 async function main(): Promise<void> {
-  const events: Record<string, EngineEvent['type'][]> = { one: [], two: [], abort: [] };
+  const events: Record<string, RunEvent['type'][]> = { one: [], two: [], abort: [] };
   const [p1, p2] = await Promise.all([loadProject(pb1), loadProject(pb2, { extraVars: { word: 'two' } })]);
   const plans: PlanResult[] = await Promise.all([plan(p1), plan(p2)]);
   const pending = plans.map((r) => [...r.hosts.values()].flat().filter((s) => s.status !== 'ok').length);
