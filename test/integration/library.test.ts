@@ -90,10 +90,10 @@ steps:
     // each apply changed its own fleet only
     for (const h of a.hosts) expect((await a.hostExec(h, 'cat /root/lib-one; test ! -e /root/lib-two && echo none')).stdout).toBe('one\nnone\n');
     expect((await b.hostExec(b.hosts[0]!, 'cat /root/lib-two; test ! -e /root/lib-one && echo none')).stdout).toBe('two\nnone\n');
-    // the abort: interrupted, and 2 s later no remote `sleep` remains
+    // the abort: interrupted, and 2 s later no remote `sleep` remains ([l]: pgrep must not match the shell running it)
     expect(r.aborted.interrupted).toBe(true);
     await new Promise((res) => setTimeout(res, 2000));
-    const ps = await a.hostExec(a.hosts[0]!, `pgrep -f 'lib-abort-${token}' || echo none`);
+    const ps = await a.hostExec(a.hosts[0]!, `pgrep -f '[l]ib-abort-${token}' || echo none`);
     expect(ps.stdout.trim()).toBe('none');
   }, 240_000);
 });
