@@ -74,7 +74,7 @@ steps:
     const r = JSON.parse(stdout) as {
       pending: number[]; targets: string[][];
       summaries: { hosts: { host: string; status: string }[]; changed: number; failed: number }[];
-      aborted: { interrupted: boolean; summary: { failed: number } };
+      aborted: { interrupted: boolean; summary: { hosts: { host: string; status: string }[] } };
       events: Record<string, string[]>;
     };
     expect(r.targets).toEqual([['h1', 'h2'], ['h1']]);
@@ -92,6 +92,10 @@ steps:
     expect((await b.hostExec(b.hosts[0]!, 'cat /root/lib-two; test ! -e /root/lib-one && echo none')).stdout).toBe('two\nnone\n');
     // the abort: interrupted, and 2 s later no remote `sleep` remains ([l]: pgrep must not match the shell running it)
     expect(r.aborted.interrupted).toBe(true);
+    // the sleep had started (the abort came 1.5 s after step-start) and no host finished it
+    expect(r.events.abort).toContain('step-start');
+    expect(r.events.abort!.at(-1)).toBe('summary');
+    expect(r.aborted.summary.hosts.map((h) => h.status)).not.toContain('changed');
     await new Promise((res) => setTimeout(res, 2000));
     const ps = await a.hostExec(a.hosts[0]!, `pgrep -f '[l]ib-abort-${token}' || echo none`);
     expect(ps.stdout.trim()).toBe('none');
