@@ -62,6 +62,12 @@ export interface RunOptions {
   stepTimeoutSeconds?: number;
   /** Receives every event, the same objects `orch apply --json` prints one per line (the summary last, from apply). */
   onEvent?: (e: RunEvent) => void;
+}
+
+/** apply's options: RunOptions plus the lock wait and an abort signal. */
+export interface ApplyOptions extends RunOptions {
+  /** Seconds to wait for another run's host lock (`--lock-wait`, default 0). */
+  lockWaitSeconds?: number;
   /** Aborting stops the remote work as Ctrl-C does: no new steps, host agents TERM then KILL their children. */
   signal?: AbortSignal;
 }
@@ -142,7 +148,7 @@ export async function plan(project: Project, run: RunOptions = {}): Promise<Plan
  * Applies the project: takes each host's lock, reads facts, runs the steps that would change.
  * An aborted `signal` stops the remote work like Ctrl-C and resolves with `interrupted: true`.
  */
-export async function apply(project: Project, run: RunOptions & { lockWaitSeconds?: number } = {}): Promise<ApplyResult> {
+export async function apply(project: Project, run: ApplyOptions = {}): Promise<ApplyResult> {
   const session = await openSession(project, run, { waitSeconds: run.lockWaitSeconds ?? 0 });
   let interrupted: Promise<void> | undefined;
   const onAbort = (): void => {
