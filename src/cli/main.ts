@@ -280,6 +280,45 @@ export function buildProgram(): Command {
       return runCronRemove(playbook);
     });
 
+  const secrets = program.command('secrets').description('age-encrypted files (https://age-encryption.org): init an identity, encrypt, view, edit, rekey');
+  const ageId = (c: Command): Command => c.option('--age-identity <file>', 'age identity file (default: $ORCH_AGE_IDENTITY, else ~/.config/orch/age.txt)');
+  secrets.command('init')
+    .description('write a new age identity (mode 0600) and print its recipient age1... for .orch-recipients')
+    .option('--identity <file>', 'where to write it (default: $ORCH_AGE_IDENTITY, else ~/.config/orch/age.txt)')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runSecretsInit } = await import('./secrets.js');
+      return runSecretsInit(opts);
+    });
+  secrets.command('encrypt').argument('<file>', 'plaintext file')
+    .description('encrypt FILE to FILE.age (armored) for the recipients of the nearest .orch-recipients, or -r')
+    .option('-o, --output <file>', 'encrypted file (default FILE.age)')
+    .option('-r, --recipient <age1...>', 'recipient (repeatable; default: the nearest .orch-recipients file)', collect, [])
+    .option('--binary', 'binary age output instead of armored text')
+    .action(async (file: string, opts: Record<string, unknown>) => {
+      const { runSecretsEncrypt } = await import('./secrets.js');
+      return runSecretsEncrypt(file, opts);
+    });
+  ageId(secrets.command('view').argument('<file>', 'age-encrypted file'))
+    .description('print the plaintext of an age file (armored or binary)')
+    .action(async (file: string, opts: Record<string, unknown>) => {
+      const { runSecretsView } = await import('./secrets.js');
+      return runSecretsView(file, opts);
+    });
+  ageId(secrets.command('edit').argument('<file>', 'age-encrypted file'))
+    .description('decrypt into a private temp file, run $VISUAL/$EDITOR, re-encrypt (atomic rename); the plaintext is removed even on Ctrl-C')
+    .option('-r, --recipient <age1...>', 'recipient (repeatable; default: the nearest .orch-recipients file)', collect, [])
+    .action(async (file: string, opts: Record<string, unknown>) => {
+      const { runSecretsEdit } = await import('./secrets.js');
+      return runSecretsEdit(file, opts);
+    });
+  ageId(secrets.command('rekey').argument('<file>', 'age-encrypted file'))
+    .description('re-encrypt an age file for new recipients (-r, else the nearest .orch-recipients)')
+    .option('-r, --recipient <age1...>', 'recipient (repeatable)', collect, [])
+    .action(async (file: string, opts: Record<string, unknown>) => {
+      const { runSecretsRekey } = await import('./secrets.js');
+      return runSecretsRekey(file, opts);
+    });
+
   program.command('completion').addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
     .description('print a shell completion script (commands, options, files, --limit host/role/group names, --node paths): source <(orch completion bash)')
     .action(async (shell: 'bash' | 'zsh' | 'fish') => {
