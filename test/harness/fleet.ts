@@ -152,7 +152,7 @@ export function canRunFleet(): boolean {
 }
 
 /** Runs a command, resolves with its output; never rejects on a non-zero exit. */
-function run(cmd: string, args: string[], stdin?: string): Promise<HostExecResult> {
+export function run(cmd: string, args: string[], stdin?: string): Promise<HostExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -169,7 +169,7 @@ function run(cmd: string, args: string[], stdin?: string): Promise<HostExecResul
 }
 
 /** Runs a command and rejects with its stderr when it exits non-zero. */
-async function runOk(cmd: string, args: string[]): Promise<string> {
+export async function runOk(cmd: string, args: string[]): Promise<string> {
   const r = await run(cmd, args);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`);
   return r.stdout;
@@ -214,7 +214,7 @@ function subnetInUse(s: number): boolean {
   return r.stdout.includes(` 10.231.${s}.`) || existsSync(`/sys/class/net/orb${s}`);
 }
 
-function claimSubnet(wanted: number | undefined): { subnet: number; lockFile: string } {
+export function claimSubnet(wanted: number | undefined): { subnet: number; lockFile: string } {
   if (wanted !== undefined) {
     if (!Number.isInteger(wanted) || wanted < 1 || wanted > 254) throw new Error(`fleet subnet must be 1..254, got ${wanted}`);
     const lockFile = tryLockSubnet(wanted);
@@ -239,7 +239,7 @@ function claimSubnet(wanted: number | undefined): { subnet: number; lockFile: st
 }
 
 /** Resolves once `address:port` accepts a TCP connection; rejects after `timeoutMs`. */
-async function waitForTcp(address: string, port: number, timeoutMs: number, isDead: () => string | undefined): Promise<void> {
+export async function waitForTcp(address: string, port: number, timeoutMs: number, isDead: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
