@@ -20,7 +20,7 @@ describe('generated schemas', () => {
     const sections = doc.split(/^## /m).slice(2);
     expect(sections.map((x) => x.split('\n')[0])).toEqual(STEP_KIND_NAMES);
     for (const [i, kind] of STEP_KIND_NAMES.entries()) {
-      const def = kind === 'bundle' ? (s.$defs.step!.properties!.bundle as { examples: unknown[] }) : s.$defs[kind]!;
+      const def: { properties?: Record<string, unknown>; examples?: unknown[] } = kind === 'bundle' ? (s.$defs.step!.properties!.bundle as { examples: unknown[] }) : s.$defs[kind]!;
       for (const key of Object.keys(def.properties ?? {}).filter((k) => !['on', 'once'].includes(k) && !(k === 'name' && kind !== 'service') && !(k === 'when' && kind !== 'service'))) {
         expect(sections[i], `${kind}.${key}`).toContain(`| \`${key}\` |`);
       }
