@@ -8,7 +8,7 @@
  * Exit 0; 4 when a host could not be read (its error is printed, prefixed by the host).
  */
 import pLimit from 'p-limit';
-import { LOGS_SH, PRELUDE_SH, SUPERVISOR_SH } from '../host/embedded.generated.js';
+import { LOGS_SH, PRELUDE_SH, PROTOCOL_SH, SUPERVISOR_SH } from '../host/embedded.generated.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError } from '../model/errors.js';
 import type { ServiceRef } from '../model/plan.js';
@@ -75,7 +75,7 @@ export async function runLogs(playbook: string, opts: CommonOpts & { lines?: str
   try {
     await Promise.all(hosts.map((host) => limit(async () => {
       const body = services.get(host)!.map((s) => logsCommand(s, lines, opts.follow === true));
-      const script = [PRELUDE_SH.trimEnd(), SUPERVISOR_SH.trimEnd(), LOGS_SH.trimEnd(), 'rc=0', ...body.map((b) => `${b} || rc=1`), 'exit "$rc"', ''].join('\n');
+      const script = [PROTOCOL_SH.trimEnd(), PRELUDE_SH.trimEnd(), SUPERVISOR_SH.trimEnd(), LOGS_SH.trimEnd(), 'rc=0', ...body.map((b) => `${b} || rc=1`), 'exit "$rc"', ''].join('\n');
       const o = linePrefixer(host, write);
       const e = linePrefixer(host, write);
       try {

@@ -12,13 +12,14 @@
  */
 import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
-import { AGENT_SH, LOCK_SH, SEGMENT_SH } from '../host/embedded.generated.js';
+import { AGENT_SH, LOCK_SH, PROTOCOL_SH, SEGMENT_SH } from '../host/embedded.generated.js';
+import { EXIT, LIMITS, parseLine } from '../host/protocol.js';
 import { ConnectError, InternalError, LockedError, RemoteCommandError } from '../model/errors.js';
 import { quote } from '../shell/quote.js';
 import type { Connection, ExecResult } from '../transport/transport.js';
 
 /** Exit code of the agent when another run holds the lock (lock.sh). */
-export const LOCKED_EXIT = 75;
+export const LOCKED_EXIT = EXIT.LOCKED;
 
 /** Default seconds without a frame after which the agent stops the run's work on its host. */
 export const DEFAULT_GIVE_UP_SECONDS = 30;
@@ -32,7 +33,7 @@ export function heartbeatSeconds(giveUpSeconds: number): number {
 export const STOP_GRACE_SECONDS = 1;
 
 /** Largest data frame of a payload, bytes (a frame is one `head -c` on the host). */
-export const DATA_FRAME_MAX = 1024 * 1024;
+export const DATA_FRAME_MAX = LIMITS.DATA_FRAME_BYTES;
 
 /**
  * The session's command: reads a length line and that many bytes of bash (the agent's
@@ -42,7 +43,7 @@ export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && s=$(head -c "
 
 /** The bash the bootstrap reads from stdin: the host libraries, then the main loop. */
 export function agentCode(): string {
-  return `${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\norch_agent\n`;
+  return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\norch_agent\n`;
 }
 
 /** The first frames an agent reads: the code, `C` settings, `F` facts script. */
@@ -121,8 +122,8 @@ export class HostAgent {
       const facts: string[] = [];
       let timer: NodeJS.Timeout | undefined;
       const agent: HostAgent = new HostAgent(host, conn, (line) => {
-        if (phase === 'wait' && line === '::orch:: locked') phase = 'facts';
-        else if (phase === 'facts' && line === '::orch:: end') {
+        if (phase === 'wait' && parseLine(line)?.type === 'locked') phase = 'facts';
+        else if (phase === 'facts' && parseLine(line)?.type === 'end') {
           phase = 'ready';
           clearTimeout(timer);
           resolve({ agent, factsOutput: `${facts.join('\n')}\n` });

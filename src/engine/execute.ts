@@ -12,7 +12,8 @@ import { changesAlone, hostHasPayload, runsOnHost, runsWhenOk } from '../steps/i
 import { joinPath, STATE_FILE, qpath } from '../host/layout.js';
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
 import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
-import { PRELUDE_SH } from '../host/embedded.generated.js';
+import { PRELUDE_SH, PROTOCOL_SH } from '../host/embedded.generated.js';
+import { EXIT, protocolLines, withoutProtocolLines } from '../host/protocol.js';
 import { formatStateJson, markBad, type AppState, type Registry } from '../state/state.js';
 import type { HostAgent } from './agent.js';
 import type { EngineEvent } from './events.js';
@@ -179,13 +180,13 @@ export class Executor {
           break;
         }
         // 99 after a delta: the rebuilt folder did not match its manifest; the tarball goes instead.
-        if (res.rc === 99 && (!e.send || e.delta)) {
+        if (res.rc === EXIT.NEED_PAYLOAD && (!e.send || e.delta)) {
           forceSend = i + k;
           next = i + k;
           break;
         }
         if (res.rc !== 0) {
-          const errText = tail(res.err.trim() || res.out.replace(/^::orch::.*$/gm, '').trim());
+          const errText = tail(res.err.trim() || withoutProtocolLines(res.out).trim());
           const why = res.rc === 124 ? `timed out after ${(this.ctx.stepTimeoutMs ?? 0) / 1000} s` : res.rc === STATE_CONFLICT_EXIT ? 'state conflict' : `exit ${res.rc}`;
           let error = this.ctx.mask(`${why}${errText ? `: ${errText}` : ''}`);
           start(e.step);
@@ -217,7 +218,7 @@ export class Executor {
 
   /** A step's output for its step-end event: stdout without orch's `::orch::` lines, stderr tail; masked; empty ones left out. */
   #outputOf(res: SegmentResult): { stdout?: string; stderr?: string } {
-    const stdout = this.ctx.mask(res.out.replace(/^::orch::.*(\n|$)/gm, '').trimEnd());
+    const stdout = this.ctx.mask(withoutProtocolLines(res.out).trimEnd());
     const stderr = this.ctx.mask(res.err.trimEnd());
     return { ...(stdout && { stdout }), ...(stderr && { stderr }) };
   }
@@ -227,11 +228,11 @@ export class Executor {
     const task = e.task;
     const book = this.ctx.book;
     if (task.check.kind === 'prune' && task.state) {
-      const pruned = [...res.out.matchAll(/^::orch:: pruned=(\S+) (\S+)$/gm)];
+      const pruned = protocolLines(res.out).flatMap((l) => (l.type === 'pruned' ? [l] : []));
       if (pruned.length && book.known(host, task.state.root)) {
         const root = task.state.root;
         let st = book.stateOf(host, root) ?? { app: task.state.app, root, current: null, previous: null, history: [] };
-        for (const [, v, sha] of pruned) st = book.next(host, root, { action: 'prune', app: task.state.app, version: v!, sha256: sha === '-' ? '' : sha! }, st);
+        for (const p of pruned) st = book.next(host, root, { action: 'prune', app: task.state.app, version: p.version, sha256: p.sha256 ?? '' }, st);
         await this.#writeState(host, root, st);
       }
       return;
@@ -263,7 +264,7 @@ export class Executor {
   async #writeState(host: string, root: string, state: AppState): Promise<void> {
     const book = this.ctx.book;
     const step: PlanStep = { index: 0, name: 'write state.json', kind: 'run', when: 'always', tasks: {}, at: '' };
-    const script = `${PRELUDE_SH}orch_write ${qpath(joinPath(root, STATE_FILE))} "$2"\n`;
+    const script = `${PROTOCOL_SH}${PRELUDE_SH}orch_write ${qpath(joinPath(root, STATE_FILE))} "$2"\n`;
     const [res] = await this.#runSegment(host, [{ step, task: { script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: formatStateJson(state), registryArg: '', stateBase: book.baseOf(host, root) }], true);
     if (!res || res.rc !== 0) throw new RemoteCommandError(host, `writing ${joinPath(root, STATE_FILE)}`, res?.rc ?? null, tail(res?.err ?? '', 500));
     book.wrote(host, root, state);
@@ -281,7 +282,7 @@ export class Executor {
       const step: PlanStep = { index: 0, name: 'rollback', kind: 'run', when: 'always', tasks: {}, at: '' };
       const [res] = await this.#runSegment(host, [{ step, task: { script: rb.script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: '', registryArg: '' }], true);
       if (!res || res.rc !== 0) return `; rollback failed: ${tail(res?.err ?? '', 500)}`;
-      const to = /^::orch:: rolledback=(.*)$/m.exec(res.out)?.[1] ?? '?';
+      const to = protocolLines(res.out).flatMap((l) => (l.type === 'rolledback' ? [l.version] : []))[0] ?? '?';
       const book = this.ctx.book;
       let st = book.next(host, rb.root, { action: 'rollback', app: rb.app, version: to, sha256: '' });
       if (rb.version) st = markBad(st, rb.version, rb.sha256, book.clock.now().toISOString(), book.clock.by, reason);

@@ -4,21 +4,21 @@
  * src/host/facts.sh plus one call per probe; it prints one line per probe,
  * `F <index> <base64 value | ->`, then `END` (the protocol is documented in facts.sh).
  */
-import { FACTS_SH, VERSIONS_SH } from '../host/embedded.generated.js';
+import { FACTS_SH, PROTOCOL_SH, VERSIONS_SH } from '../host/embedded.generated.js';
+import { LIMITS } from '../host/protocol.js';
 import { qpath } from '../host/layout.js';
 import type { Facts, Probe } from '../model/task.js';
-import { B64_FN } from '../shell/snippets.js';
 import { factKey } from '../steps/common.js';
 
 /** Largest file a `read` probe returns, bytes (src/host/facts.sh `orch_fact_read`). */
-export const READ_LIMIT = 1024 * 1024;
+export const READ_LIMIT = LIMITS.READ_BYTES;
 
 /** Largest file a `content` probe (`--diff`) returns, bytes (256 KiB; src/host/facts.sh `orch_fact_content`); larger ones report only their metadata. */
-export const CONTENT_LIMIT = 256 * 1024;
+export const CONTENT_LIMIT = LIMITS.CONTENT_BYTES;
 
 /** Builds the facts script for these probes (bash, `set -u`; a probe never fails it). */
 export function factsScript(probes: Probe[]): string {
-  const lines = ['set -u', B64_FN, VERSIONS_SH.trimEnd(), FACTS_SH.trimEnd()];
+  const lines = ['set -u', PROTOCOL_SH.trimEnd(), VERSIONS_SH.trimEnd(), FACTS_SH.trimEnd()];
   probes.forEach((p, i) => lines.push(`orch_fact_${p.kind} ${i} ${qpath(p.path)}`));
   lines.push('echo END');
   return lines.join('\n') + '\n';

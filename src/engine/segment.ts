@@ -4,6 +4,7 @@
  * reports each one's status (Mitogen/pyinfra: fewer round trips is what makes remote
  * execution fast). This module builds a segment's fields and parses its output.
  */
+import { EXIT } from '../host/protocol.js';
 import type { PlanStep, StepStatus, Task } from '../model/plan.js';
 import type { AppState, Registry } from '../state/state.js';
 
@@ -11,7 +12,7 @@ import type { AppState, Registry } from '../state/state.js';
 export const INLINE_PAYLOAD_MAX = 64 * 1024;
 
 /** Exit code segment.sh gives a step whose state.json changed since the facts were read. */
-export const STATE_CONFLICT_EXIT = 76;
+export const STATE_CONFLICT_EXIT = EXIT.STATE_CONFLICT;
 
 /** One step of a segment: run on the host, or decided already (`static`). */
 export interface SegmentEntry {

@@ -215,7 +215,7 @@ orch_delta_rebuild() {
   _orch_delta_check_stream "$stream" "$top" || { rm -rf -- "$scratch" "$scratch.tar"; return 1; }
   if [ -n "$base" ]; then
     case "$base" in */*|.|..) printf 'delta: bad base version %s\n' "$base" >&2; rm -rf -- "$scratch" "$scratch.tar"; return 1 ;; esac
-    if [ ! -d "$store/trees/$base" ]; then printf 'delta: no base tree %s\n' "$base" >&2; rm -rf -- "$scratch" "$scratch.tar"; return 99; fi
+    if [ ! -d "$store/trees/$base" ]; then printf 'delta: no base tree %s\n' "$base" >&2; rm -rf -- "$scratch" "$scratch.tar"; return "$ORCH_EXIT_NEED_PAYLOAD"; fi
     # The meta members the listing showed, in one tar that also makes the scratch folder
     # (they land in it, renamed); an empty remove list needs none.
     [ -z "$ORCH_DELTA_REMOVE_SIZE" ] || [ "$ORCH_DELTA_REMOVE_SIZE" = 0 ] || meta+=(unpack.delta.remove)
@@ -239,14 +239,14 @@ orch_delta_rebuild() {
       if ! _orch_delta_patch "$store/trees/$base/info.json" "$scratch/unpack.delta.info.json.patch" "$scratch/$top/info.json"; then
         rm -rf -- "$scratch" "$scratch.tar"
         printf 'delta: cannot patch info.json of base %s\n' "$base" >&2
-        return 99
+        return "$ORCH_EXIT_NEED_PAYLOAD"
       fi
       chmod --reference="$store/trees/$base/info.json" -- "$scratch/$top/info.json"
     elif [ -n "$ORCH_DELTA_PATCH" ]; then
       if [ -L "$scratch/$top/info.json" ] || ! _orch_delta_patch "$scratch/$top/info.json" "$scratch/unpack.delta.info.json.patch" "$scratch/.info.json.new"; then
         rm -rf -- "$scratch" "$scratch.tar"
         printf 'delta: cannot patch info.json of base %s\n' "$base" >&2
-        return 99
+        return "$ORCH_EXIT_NEED_PAYLOAD"
       fi
       chmod --reference="$scratch/$top/info.json" -- "$scratch/.info.json.new"
       mv -f -- "$scratch/.info.json.new" "$scratch/$top/info.json"
@@ -255,7 +255,7 @@ orch_delta_rebuild() {
   if ! (cd -- "$store" && tar -xf "$stream" --no-same-owner --exclude=unpack.delta.remove --exclude=unpack.delta.info.json.patch 2>/dev/null); then
     rm -rf -- "$scratch" "$scratch.tar"
     printf 'delta: cannot rebuild from the objects held (missing object)\n' >&2
-    return 99
+    return "$ORCH_EXIT_NEED_PAYLOAD"
   fi
   orch_delta_manifest "$scratch/$top" >"$scratch/.orch-manifest"
   got=$(sha256sum <"$scratch/.orch-manifest")
@@ -269,7 +269,7 @@ orch_delta_rebuild() {
     [ -z "$base" ] || rm -rf -- "$store/trees/$base"
     rm -rf -- "$scratch" "$scratch.tar"
     printf 'delta: rebuilt release does not match its manifest (sha256 %s, want %s; %s corrupted objects removed)\n' "$got" "$want" "$bad" >&2
-    return 99
+    return "$ORCH_EXIT_NEED_PAYLOAD"
   fi
   if ! orch_delta_check_manifest "$scratch/.orch-manifest"; then
     rm -rf -- "$scratch" "$scratch.tar"

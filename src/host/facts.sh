@@ -45,7 +45,7 @@ orch_fact_small() {
 # (READ_LIMIT in src/engine/facts.ts); no head process when the file is smaller.
 orch_fact_read() {
   if [ -f "$2" ] && [ -r "$2" ]; then
-    if orch_fact_small "$2"; then orch_fact "$1" "$(b64 < "$2")"; else orch_fact "$1" "$(head -c 1048576 -- "$2" | b64)"; fi
+    if orch_fact_small "$2"; then orch_fact "$1" "$(b64 < "$2")"; else orch_fact "$1" "$(head -c "$ORCH_READ_BYTES" -- "$2" | b64)"; fi
   else
     orch_fact "$1" -
   fi
@@ -56,7 +56,7 @@ orch_fact_read() {
 # src/engine/facts.ts).
 orch_fact_content() {
   if [ -f "$2" ] && [ -r "$2" ]; then
-    orch_fact "$1" "$({ stat -c '%a %U:%G %s' -- "$2"; if [ "$(stat -c %s -- "$2")" -le 262144 ]; then cat -- "$2"; fi; } | b64)"
+    orch_fact "$1" "$({ stat -c '%a %U:%G %s' -- "$2"; if [ "$(stat -c %s -- "$2")" -le "$ORCH_CONTENT_BYTES" ]; then cat -- "$2"; fi; } | b64)"
   else
     orch_fact "$1" -
   fi
@@ -95,7 +95,7 @@ orch_fact_delta() {
   orch_fact "$1" "$({
     find "$2/.orch/objects" -mindepth 1 -maxdepth 1 -type f -printf 'O %f\n' 2>/dev/null
     if [ -n "$c" ] && [ -d "$2/.orch/trees/$v" ] && [ -f "$2/versions/$v/.orch-manifest" ]; then
-      if [ -f "$2/.orch/trees/$v/info.json" ] && [ "$(stat -c %s -- "$2/.orch/trees/$v/info.json")" -le 1048576 ]; then
+      if [ -f "$2/.orch/trees/$v/info.json" ] && [ "$(stat -c %s -- "$2/.orch/trees/$v/info.json")" -le "$ORCH_READ_BYTES" ]; then
         printf 'J %s\n' "$(b64 < "$2/.orch/trees/$v/info.json")"
       fi
       printf 'B %s\n' "$v"

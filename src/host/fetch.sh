@@ -122,7 +122,7 @@ orch_fetch_bundle() {
   [ "$rc" = 0 ] && return 0
   if [ "$1" = auto ] && { [ "$rc" = 3 ] || [ "$rc" = 4 ]; }; then
     printf 'fetch failed (exit %s): the control machine pushes the bundle instead\n' "$rc" >&2
-    exit 99
+    exit "$ORCH_EXIT_NEED_PAYLOAD"
   fi
   orch_fail "bundle not installed: the host could not fetch it from the store (fetch: $1)"
 }

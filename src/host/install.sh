@@ -67,9 +67,9 @@ orch_install() {
   elif [ -n "$fetch" ]; then
     orch_fetch_bundle "$fetch" "$url" "$bfile" "$sha" "$size"
   else
-    [ -f "$bfile" ] || exit 99
+    [ -f "$bfile" ] || exit "$ORCH_EXIT_NEED_PAYLOAD"
     got=$(sha256sum < "$bfile" | cut -d" " -f1)
-    if [ "$got" != "$sha" ]; then rm -f -- "$bfile"; exit 99; fi
+    if [ "$got" != "$sha" ]; then rm -f -- "$bfile"; exit "$ORCH_EXIT_NEED_PAYLOAD"; fi
   fi
   if [ -n "$before" ]; then
     orch_user_command "$before"

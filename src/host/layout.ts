@@ -13,6 +13,7 @@
  * ```
  */
 import { quote } from '../shell/quote.js';
+import { LOCK } from './protocol.js';
 
 /** Folder of installed versions: `<root>/versions/<V>`. */
 export const VERSIONS_DIR = 'versions';
@@ -36,7 +37,7 @@ export const RESTART_PENDING = '.orch/restart-pending';
 /** The SSH user's registry of apps (home-relative). */
 export const REGISTRY_FILE = '~/.orch/registry.json';
 /** The host lock file (home-relative). */
-export const LOCK_FILE = '~/.orch/lock';
+export const LOCK_FILE = `~/${LOCK.FILE}`;
 
 /** `versions/<V>` (relative to root). */
 export const versionDir = (version: string): string => `${VERSIONS_DIR}/${version}`;

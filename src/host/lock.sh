@@ -7,9 +7,9 @@
 # orch_lock_open: opens ~/.orch/lock on fd 9 (no lock taken yet). Returns 70 when flock
 # is missing or the lock file cannot be opened.
 orch_lock_open() {
-  command -v flock >/dev/null || { echo "flock not found on the host (util-linux)" >&2; return 70; }
-  [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || return 70
-  exec 9>>"$HOME/.orch/lock" || return 70
+  command -v flock >/dev/null || { echo "flock not found on the host (util-linux)" >&2; return "$ORCH_EXIT_BAD_INPUT"; }
+  [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || return "$ORCH_EXIT_BAD_INPUT"
+  exec 9>>"$HOME/$ORCH_LOCK_FILE" || return "$ORCH_EXIT_BAD_INPUT"
 }
 
 # orch_lock_wait WAIT HOLDER: takes the flock of the open fd 9 (orch_lock_open), waiting
@@ -21,11 +21,11 @@ orch_lock_wait() {
   local wait=$1 holder=$2 info rc=0
   if [ "$wait" -gt 0 ]; then flock -w "$wait" 9 || rc=$?; else flock -n 9 || rc=$?; fi
   if [ "$rc" != 0 ]; then
-    info=$(cat -- "$HOME/.orch/lock.info" 2>/dev/null || true)
+    info=$(cat -- "$HOME/$ORCH_LOCK_INFO" 2>/dev/null || true)
     printf 'locked by %s\n' "${info:-another orch run}" >&2
-    return 75
+    return "$ORCH_EXIT_LOCKED"
   fi
-  printf '%s\n' "$holder" > "$HOME/.orch/lock.info.tmp.$$" && mv -f -- "$HOME/.orch/lock.info.tmp.$$" "$HOME/.orch/lock.info"
+  printf '%s\n' "$holder" > "$HOME/$ORCH_LOCK_INFO.tmp.$$" && mv -f -- "$HOME/$ORCH_LOCK_INFO.tmp.$$" "$HOME/$ORCH_LOCK_INFO"
 }
 
 # orch_lock_take WAIT HOLDER: orch_lock_open, then orch_lock_wait in this shell.

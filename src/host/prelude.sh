@@ -27,5 +27,3 @@ orch_write() {
   mv -f -- "$tmp" "$1"
 }
 
-# b64: stdin as one line of base64 (GNU -w0, else folded output joined).
-b64() { base64 -w0 2>/dev/null || base64 | tr -d '\n'; }

@@ -60,7 +60,7 @@ orch_put() {
     if [ "$ORCH_META_CHANGED" = 1 ]; then orch_status changed; else orch_status ok; fi
     return 0
   fi
-  case "$payload" in 1|f:*) ;; *) exit 99 ;; esac
+  case "$payload" in 1|f:*) ;; *) exit "$ORCH_EXIT_NEED_PAYLOAD" ;; esac
   dir=$(dirname -- "$dest")
   mkdir -p -- "$dir"
   if [ -z "$mode" ]; then

@@ -21,9 +21,6 @@
 #   STATE_SHA: sha256 of BASE's state.json after the step (0 = absent, - = no BASE), so
 #   the control machine knows whether the step really wrote it.
 
-# b64: stdin as one line of base64.
-orch_seg_b64() { base64 -w0 2>/dev/null || base64 | tr -d '\n'; }
-
 # orch_seg_sha FILE [VAR]: sha256 of FILE, or 0 when it does not exist; printed, or put
 # into the variable VAR (one sha256sum process, no cut).
 orch_seg_sha() {
@@ -97,7 +94,7 @@ orch_seg_run() {
     if [ "$base" != - ] && [ "$sha" != "${base%% *}" ]; then
       printf 'state.json %s changed since the facts were read (another writer?); not running the step\n' "${base#* }" > "$d/e"
       : > "$d/o"
-      rc=76
+      rc=$ORCH_EXIT_STATE_CONFLICT
     else
       if [ "$limit" != 0 ]; then run=(timeout -k 5 "$limit" bash -c "$runner" "$d/s" "$d"); else run=(bash -c "$runner" "$d/s" "$d"); fi
       if [ "$p" = 1 ] || [ "${p#d:}" != "$p" ]; then
@@ -117,8 +114,8 @@ orch_seg_run() {
     [ "$base" = - ] || orch_seg_sha "${base#* }" after
     # An empty file's base64 is empty: no process for it.
     o64='' e64=''
-    [ ! -s "$d/o" ] || o64=$(orch_seg_b64 < "$d/o")
-    [ ! -s "$d/e" ] || e64=$(tail -c 4000 -- "$d/e" | orch_seg_b64)
+    [ ! -s "$d/o" ] || o64=$(b64 < "$d/o")
+    [ ! -s "$d/e" ] || e64=$(tail -c 4000 -- "$d/e" | b64)
     printf '::orch-seg:: %s %s %s %s %s %s %s\n' "$idx" "$rc" "$status" "$ms" "$o64" "$e64" "$after"
     [ "$rc" = 0 ] || return 0
     [ "$status" = changed ] && changed=1

@@ -43,3 +43,8 @@ shared_link() {
   done
   if [ "$changed" = 1 ]; then echo changed; fi
 }
+
+# orch_install_shared ROOT RELEASE: shared_link of the paths in the array
+# ORCH_INSTALL_SHARED (the install step's script sets it: the node's and the step's
+# `shared:` paths); install.sh calls it before `after` and the switch.
+orch_install_shared() { shared_link "$1" "$2" "${ORCH_INSTALL_SHARED[@]}" > /dev/null; }

@@ -3,8 +3,7 @@
  * registry (`~/.orch/registry.json`), so an inventory alone suffices. Like `dpkg -l` for
  * releases ("The Ultimate Python Deployment System": auditing installed versions).
  */
-import { QUERY_SH } from '../host/embedded.generated.js';
-import { B64_FN } from '../shell/snippets.js';
+import { PROTOCOL_SH, QUERY_SH } from '../host/embedded.generated.js';
 import { parseRegistry, parseState } from './state.js';
 
 /** One row of `query --json` (SPEC section 5). */
@@ -41,7 +40,7 @@ export interface QueryError {
  * read from the registry's lines in the format orch writes (one app per line).
  */
 export function queryScript(): string {
-  return ['set -u', B64_FN, QUERY_SH.trimEnd(), 'orch_query', ''].join('\n');
+  return ['set -u', PROTOCOL_SH.trimEnd(), QUERY_SH.trimEnd(), 'orch_query', ''].join('\n');
 }
 
 const b64 = (s: string | undefined): string => (s === undefined || s === '-' ? '' : Buffer.from(s, 'base64').toString('utf8'));

@@ -3,7 +3,7 @@
  * and one call line, path and root checks, fact keys. Builders are pure: resolved data
  * in, a task out (kamal's `lib/kamal/commands/*` builders: tested by their exact text).
  */
-import { PRELUDE_SH } from '../host/embedded.generated.js';
+import { PRELUDE_SH, PROTOCOL_SH } from '../host/embedded.generated.js';
 import { joinPath, qpath, RESTART_PENDING, STATE_FILE } from '../host/layout.js';
 import type { Facts, Probe } from '../model/task.js';
 import { quote } from '../shell/quote.js';
@@ -11,8 +11,8 @@ import type { StepContext } from './kind.js';
 
 export { joinPath, qpath, quote, RESTART_PENDING };
 
-/** Script prelude of every task: src/host/prelude.sh (strict mode, orch_status, orch_fail, orch_write, b64). */
-export const PRELUDE = PRELUDE_SH.trimEnd();
+/** Script prelude of every task: protocol.sh (src/host/protocol.ts: exit codes, limits, b64), then src/host/prelude.sh (strict mode, orch_status, orch_fail, orch_write). */
+export const PRELUDE = `${PROTOCOL_SH}${PRELUDE_SH.trimEnd()}`;
 
 /**
  * A task script: the prelude, the host libraries `libs` (embedded src/host/*.sh, only

@@ -119,7 +119,7 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     // A store bundle the host fetches itself (src/host/fetch.sh); `auto` falls back to the push.
     const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;
     const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), ...(shared.length ? [SHARED_SH] : []), COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH],
-      ...(shared.length ? [`orch_install_shared() { shared_link "$1" "$2" ${shared.map(quote).join(' ')} > /dev/null; }`] : []),
+      ...(shared.length ? [`ORCH_INSTALL_SHARED=(${shared.map(quote).join(' ')})`] : []),
       ...(before !== undefined ? [userFunction('orch_before', before)] : []),
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,

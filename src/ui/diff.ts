@@ -19,12 +19,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { structuredPatch } from 'diff';
 import type { Facts } from '../compile/predict.js';
 import type { Plan, Probe, Task } from '../model/plan.js';
+import { LIMITS } from '../host/protocol.js';
 import type { Masker } from '../shell/mask.js';
 import { PLAIN, type Palette } from './color.js';
 import { formatBytes } from './units.js';
 
 /** Largest file diffed, bytes (both sides). */
-export const DIFF_LIMIT = 256 * 1024;
+export const DIFF_LIMIT = LIMITS.CONTENT_BYTES;
 
 /** The change of one step on one host. */
 export type StepDiff =

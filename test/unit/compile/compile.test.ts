@@ -253,7 +253,7 @@ describe('node shared: (issue 11)', () => {
   it('every install of the node links the node\'s paths, then the step\'s own (once each)', async () => {
     const res = await compile('shared: [instance/, config.py]\nsteps:\n  - install: { bundle: shop, shared: [log/, config.py] }');
     expect(res.diagnostics.map(formatDiagnostic)).toEqual([]);
-    expect(res.plan!.phases[0]!.steps[0]!.tasks.a!.script).toContain("shared_link \"$1\" \"$2\" instance/ config.py log/ > /dev/null");
+    expect(res.plan!.phases[0]!.steps[0]!.tasks.a!.script).toContain('\nORCH_INSTALL_SHARED=(instance/ config.py log/)\n');
   });
   it('refuses a path outside the release at the node key', async () => {
     const res = await compile('shared: [ok/, ../etc]\nsteps:\n  - install: { bundle: shop }');

@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeSegment, parseSegmentOutput, type SegmentEntry } from '../../../src/engine/segment.js';
-import { AGENT_SH, LOCK_SH, PRELUDE_SH, SEGMENT_SH } from '../../../src/host/embedded.generated.js';
+import { AGENT_SH, LOCK_SH, PRELUDE_SH, PROTOCOL_SH, SEGMENT_SH } from '../../../src/host/embedded.generated.js';
 import type { PlanStep, Task } from '../../../src/model/plan.js';
 import { runBash } from '../../harness/bash.js';
 
 const tmp = (p: string): string => mkdtempSync(path.join(tmpdir(), `orch-${p}-`));
 const step = (index: number, when: 'always' | 'changed' = 'always'): PlanStep => ({ index, name: `s${index}`, kind: 'run', when, tasks: {}, at: '' });
-const task = (body: string): Task => ({ script: `${PRELUDE_SH}${body}\n`, probes: [], check: { kind: 'run', hasUnless: false } });
+const task = (body: string): Task => ({ script: `${PROTOCOL_SH}${PRELUDE_SH}${body}\n`, probes: [], check: { kind: 'run', hasUnless: false } });
 const entry = (index: number, body: string, more: Partial<SegmentEntry> = {}): SegmentEntry => ({ step: step(index), task: task(body), expect: '-', stateArg: '', registryArg: '', ...more });
 
 /** Runs segment.sh over `entries`; returns the parsed results and the raw output. */
@@ -27,7 +27,7 @@ describe('lock.sh', () => {
   it('orch_lock_take holds the lock on fd 9; a second taker gets 75 naming the holder', () => {
     const home = tmp('home');
     const env = { ...process.env, HOME: home };
-    const r = runBash([LOCK_SH], 'orch_lock_take 0 "me@ctl pid 1 since T" || exit $?; echo held; bash -c "$(declare -f orch_lock_open orch_lock_wait orch_lock_take); orch_lock_take 0 other 9>&-"; echo "second=$?"', [], { env });
+    const r = runBash([LOCK_SH], 'orch_lock_take 0 "me@ctl pid 1 since T" || exit $?; echo held; bash -c "$(declare -p $(compgen -v ORCH_); declare -f orch_lock_open orch_lock_wait orch_lock_take); orch_lock_take 0 other 9>&-"; echo "second=$?"', [], { env });
     expect(r.stdout).toBe('held\nsecond=75\n');
     expect(r.stderr).toBe('locked by me@ctl pid 1 since T\n');
     expect(readFileSync(path.join(home, '.orch/lock.info'), 'utf8')).toBe('me@ctl pid 1 since T\n');
@@ -112,7 +112,7 @@ function runInOwnSession(libs: string[], body: string, args: string[] = []): { c
 }
 
 describe('agent.sh', () => {
-  const lib = [LOCK_SH, SEGMENT_SH, AGENT_SH];
+  const lib = [PROTOCOL_SH, LOCK_SH, SEGMENT_SH, AGENT_SH];
   it('orch_agent_fields_ok counts the bytes of a frame\'s NUL-terminated fields (any locale), refusing a frame cut short', () => {
     const d = tmp('fields');
     const frame = Buffer.from('1\0é—x\0\0last\0', 'utf8');
@@ -176,7 +176,7 @@ describe('agent.sh', () => {
       'mkdir -p "$HOME/.orch"; ( exec 8>>"$HOME/.orch/lock"; flock 8; exec sleep 20 ) > /dev/null 2>&1 & holder=$!; sleep 0.3',
       'facts="echo FACTS"',
       // The agent (its own session, as under sshd) waits up to 60 s; its control machine goes away 0.5 s later.
-      '{ printf "C 30 1 60 %s\\nF %s\\n%s" "$(printf me | base64)" "${#facts}" "$facts"; sleep 0.5; } | setsid bash -c "$(declare -f); orch_agent" > "$1/out" 2> "$1/err" & agent=$!',
+      '{ printf "C 30 1 60 %s\\nF %s\\n%s" "$(printf me | base64)" "${#facts}" "$facts"; sleep 0.5; } | setsid bash -c "$(declare -p $(compgen -v ORCH_); declare -f); orch_agent" > "$1/out" 2> "$1/err" & agent=$!',
       't0=$(date +%s%N); wait $agent; echo "rc=$? ms=$(( ($(date +%s%N) - t0) / 1000000 ))"',
       'ps -eo args= | grep -qx "flock -w 60 9" && echo "waiter alive"',
       'kill $holder',

@@ -80,7 +80,8 @@ describe('facts.sh', () => {
   it('output cut short is an error', () => {
     expect(() => parseFacts([p('exists', 'f')], 'F 0 MQ==\n')).toThrow('facts output was cut short');
   });
-  it('the read limit in the script is READ_LIMIT', () => {
-    expect(FACTS_SH).toContain(`head -c ${READ_LIMIT} `);
+  it('the read limit in the script is READ_LIMIT, from protocol.sh', () => {
+    expect(FACTS_SH).toContain('head -c "$ORCH_READ_BYTES" ');
+    expect(factsScript([])).toContain(`\nORCH_READ_BYTES=${READ_LIMIT}\n`);
   });
 });

@@ -3,7 +3,7 @@
  * builder: args and vars in, task out), and assembles expected script texts.
  */
 import { createHash } from 'node:crypto';
-import { PRELUDE_SH } from '../../../src/host/embedded.generated.js';
+import { PRELUDE_SH, PROTOCOL_SH } from '../../../src/host/embedded.generated.js';
 import type { Host } from '../../../src/model/inventory.js';
 import type { Facts, PlanBundle, Task } from '../../../src/model/plan.js';
 import { Masker } from '../../../src/shell/mask.js';
@@ -82,7 +82,7 @@ export function buildStep<A>(kind: StepKind<A, { kind: string }>, args: A, o: Bu
 
 /** The script a task must be: the prelude, these host libraries, then these lines. */
 export function scriptOf(libs: string[], ...lines: string[]): string {
-  return [PRELUDE_SH.trimEnd(), ...libs.map((l) => l.trimEnd()), ...lines].join('\n') + '\n';
+  return [PROTOCOL_SH + PRELUDE_SH.trimEnd(), ...libs.map((l) => l.trimEnd()), ...lines].join('\n') + '\n';
 }
 
 /** Facts from a plain object (`{ 'sha256:/x': 'abc', 'stat:/x': null }`). */
