@@ -26,8 +26,11 @@ export interface SecretReading {
   placeholder?: boolean;
 }
 
-/** The value validate gives a secret it cannot (or need not) read: masked like any secret. */
-export const SECRET_PLACEHOLDER = 'orch-validate-secret-placeholder';
+/**
+ * The value a secret gets where it is not read (validate, hosts, exec, ssh): masked like
+ * any secret where a Masker holds it.
+ */
+export const SECRET_PLACEHOLDER = 'ENCRYPTED-VALUE-NOT-READ';
 
 /** Result of `loadYaml`. `value` is undefined when the file could not be read or parsed. */
 export interface LoadedYaml {

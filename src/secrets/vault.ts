@@ -69,10 +69,10 @@ function deriveKeys(password: Buffer, salt: Buffer): { key: Buffer; hmacKey: Buf
  * @throws VaultError `no vault password given ...` / `the vault password(s) given (...) do not decrypt it` / damaged text.
  */
 export function decryptVault(text: string, secrets: readonly VaultSecret[]): Buffer {
-  const env = parseVaultEnvelope(text);
-  if (secrets.length === 0) {
+  if (secrets.length === 0 && isVaultText(text)) {
     throw new VaultError('it is encrypted with Ansible Vault and no vault password was given (use --vault-password-file FILE, --vault-id [LABEL@]FILE, ANSIBLE_VAULT_PASSWORD_FILE or --ask-vault-pass)');
   }
+  const env = parseVaultEnvelope(text);
   const ordered = env.id === undefined ? secrets : [...secrets.filter((s) => s.id === env.id), ...secrets.filter((s) => s.id !== env.id)];
   for (const s of ordered) {
     const { key, hmacKey, iv } = deriveKeys(s.password, env.salt);
