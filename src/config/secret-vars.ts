@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { diagAt } from '../model/diagnostics.js';
-import { OrchError } from '../model/errors.js';
+import { ConfigError, OrchError } from '../model/errors.js';
 import type { Vars } from '../model/inventory.js';
 import type { Playbook, SrcRef } from '../model/playbook.js';
 import { decryptAge, identityPath, isAgeFile, readIdentities } from '../secrets/age.js';
@@ -94,7 +94,7 @@ export async function loadSecretVars(playbook: Playbook, index: SourceIndexImpl,
       } catch (e) {
         if (!(e instanceof OrchError)) throw e;
         if (opts.placeholders) continue;
-        at(vf.src, e.message);
+        at(vf.src, e instanceof ConfigError && e.diagnostics[0] ? e.diagnostics[0].message : e.message);
         continue;
       }
       const p = parseYamlText(text, name, index);
