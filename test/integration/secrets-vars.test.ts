@@ -8,7 +8,8 @@
  *   (`ansible-vault encrypt_string`), deploy with `--vault-password-file`; a wrong
  *   password exits 1 naming the file and contacts no host (sshd logs);
  * - a failing secret command stops the run before any connection (sshd logs);
- * - `orch validate` passes with no secret given, and on an import-only file.
+ * - `orch validate` passes with no secret given, and on an import-only file;
+ * - `--ask-vault-pass` asks on the terminal without echo (a tmux pty, no fleet).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +17,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet } from '../harness/fleet.js';
-import { makeWork, orch, summaryOf } from './cli.js';
+import { encryptVault } from '../../src/secrets/vault.js';
+import { makeWork, ORCH, orch, summaryOf } from './cli.js';
+import { Pty, haveTmux } from './terminal-pty.js';
 
 const haveAnsibleVault = spawnSync('ansible-vault', ['--version'], { encoding: 'utf8' }).status === 0;
 if (!haveAnsibleVault) console.log('ansible-vault not found (apt-get install ansible-core): Ansible Vault deploy test skipped');
@@ -198,5 +201,29 @@ templates:
     const broken = await orch(['validate', 'nodes/broken.yml'], bare, { cwd: work });
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain('unknown template "nope"');
+  });
+});
+
+describe.skipIf(!haveTmux())('--ask-vault-pass (pty)', () => {
+  const { dir: work, env } = makeWork('ask-vault');
+  const pties: Pty[] = [];
+  afterAll(() => pties.forEach((p) => p.close()));
+
+  it('asks on the terminal, does not echo, and decrypts with the answer', async () => {
+    const password = `typed-${randomBytes(6).toString('hex')}`;
+    const value = `asked-${randomBytes(8).toString('hex')}`;
+    writeFileSync(join(work, 'inv.yml'), 'hosts:\n  local: { transport: local }\n');
+    writeFileSync(join(work, 'vault.yml'), encryptVault(`token: ${value}\n`, password));
+    writeFileSync(join(work, 'pb.yml'), 'inventory: inv.yml\nvars_files: [vault.yml]\nsteps:\n  - run: { cmd: "echo {{token}}" }\n');
+    const p = new Pty([process.execPath, ORCH, 'plan', 'pb.yml', '--offline', '--ask-vault-pass'], env, { cwd: work });
+    pties.push(p);
+    await p.waitFor(/Vault password:/, 30_000);
+    p.keys('-l', password);
+    p.keys('Enter');
+    const { code, text } = await p.exit(60_000);
+    expect(code, text).toBe(0);
+    expect(text).toContain('run echo ***');
+    expect(text).not.toContain(password);
+    expect(text).not.toContain(value);
   });
 });
