@@ -134,7 +134,7 @@ export async function detectAnsibleInventory(arg: string): Promise<string | unde
 function parseYamlPlain(text: string, index?: SourceIndexImpl, name = 'a vars file'): unknown {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length) throw new Error(doc.errors[0]!.message.split('\n')[0]);
-  if (index) {
+  if (index && text.includes('!vault')) {
     let problem: string | undefined;
     visit(doc, {
       Scalar(_key, node) {

@@ -217,7 +217,7 @@ export function parseYamlText(
   if (diagnostics.length > 0) return { diagnostics };
   // `!vault |` values (Ansible Vault, https://docs.ansible.com/ansible/latest/vault_guide/vault_encrypting_content.html):
   // decrypted in place; the plaintext is a secret of the run.
-  visit(doc, {
+  if (source.includes('!vault')) visit(doc, {
     Scalar(_key, node) {
       if (node.tag !== '!vault') return;
       const offset = node.range?.[0] ?? 0;
