@@ -97,7 +97,7 @@ export async function loadShellModel(playbookFile: string, opts: ShellOpts, log:
   let index: SourceIndexImpl | undefined;
   const extraVars = parseExtraVars(opts.extraVar);
   const prepared = await preparePlan({
-    secrets: await secretReadingOf({ ...opts, askVaultPass: false }),
+    secrets: await secretReadingOf(opts),
     playbook: playbookFile, inventories: opts.inventory ?? [], extraVars, env: process.env, now: () => new Date(),
     ...(opts.limit !== undefined && { limit: opts.limit }),
     skipSyntaxCheck: true,
