@@ -110,8 +110,7 @@ orch_install() {
     orch_delta_record "$root" "$vdir" "$ORCH_INSTALL_SCRATCH/$top"
   fi
   orch_delta_keep_tree "$root" "$v" "$ORCH_INSTALL_SCRATCH/$top"
-  printf '%s\n' "$sha" > "$vdir/.orch-installed.tmp"
-  mv -f -- "$vdir/.orch-installed.tmp" "$vdir/.orch-installed"
+  orch_write "$vdir/.orch-installed" "$sha"
   trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar"' EXIT
   [ -z "$state" ] || orch_write "$root/.orch/state.json" "$state"
   [ -z "$registry" ] || orch_write "$regfile" "$registry"
