@@ -122,6 +122,34 @@ steps:
     expect(race.swaps()).toBeGreaterThan(0);
   }, 300_000);
 
+  it('a daemon log replaced by a symlink to a root-only file: restart refuses and says why; orch logs does not read through it', async () => {
+    const pb = join(work, 'daemon.yml');
+    writeFileSync(pb, `
+inventory: inventory.yml
+vars: { root: /srv/app }
+steps:
+  - service: { name: web, manager: daemon, action: restart, command: "echo app-output; exec sleep 600", when: always, startsecs: 0.2 }
+`);
+    const first = await orch(['apply', pb], env);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const logs = await orch(['logs', pb, '-n', '5'], env);
+    expect(logs.stdout).toMatch(/app-output/); // control: the real log is read
+    writeFileSync(onHost('srv/app-secret'), 'root-only\n', { mode: 0o600 });
+    rmSync(onHost('srv/app/shared/log/web.log'));
+    symlinkSync('/srv/app-secret', onHost('srv/app/shared/log/web.log'));
+    const r = await orch(['apply', pb], env);
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('web: the log /srv/app/shared/log/web.log is a symlink (to /srv/app-secret); refusing to write the log through it, so restart was not done: remove the link');
+    expect(readFileSync(onHost('srv/app-secret'), 'utf8')).toBe('root-only\n');
+    expect(statSync(onHost('srv/app-secret')).mode & 0o7777).toBe(0o600);
+    const l2 = await orch(['logs', pb, '-n', '5'], env);
+    expect(l2.stdout + l2.stderr).toContain('/srv/app/shared/log/web.log is a symlink (to /srv/app-secret); not reading through it');
+    expect(l2.stdout + l2.stderr).not.toContain('root-only');
+    // Stop the app (stop never writes the log).
+    writeFileSync(pb, readFileSync(pb, 'utf8').replace('action: restart', 'action: stop'));
+    expect((await orch(['apply', pb], env)).code).toBe(0);
+  }, 120_000);
+
   it('a directory path planted as a symlink: the step fails naming the link; the target keeps owner and mode', async () => {
     mkdirSync(onHost('srv/rootonly'), { mode: 0o700 });
     chmodSync(onHost('srv/rootonly'), 0o700);
