@@ -47,6 +47,7 @@ export function buildProgram(): Command {
     .option('--offline', 'do not connect to hosts; steps show as "may change"')
     .option('--remote-check', 'also run bash -n on every host')
     .option('--diff', 'show what each change does: a unified diff of every file put would change (secrets hidden), mode/owner changes, current X -> Y')
+    .option('--diff-private', 'with --diff (implied), also show the old contents of files that are not world-readable on the host (hidden by default)')
     .option('-o, --out <plan.json>', 'save the plan; `orch apply PLAN.json` applies exactly it')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
     .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
     .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
     .option('--diff', 'show diffs of the changes in the plan before applying (see plan --diff)')
+    .option('--diff-private', 'with --diff (implied), also show the old contents of files that are not world-readable on the host')
     .action(async (target: string, opts: Record<string, unknown>) => {
       const { runApplyCommand } = await import('./run.js');
       return runApplyCommand(target, opts);

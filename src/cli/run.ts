@@ -44,12 +44,14 @@ export interface CommonOpts {
   color?: boolean;
   /** `--diff`: read the files `put` would change and show diffs in the plan. */
   diff?: boolean;
+  /** `--diff-private`: implies `diff`; also show old contents of files not world-readable on the host. */
+  diffPrivate?: boolean;
   /** `--give-up SECONDS`: the host agents' dead-man's switch. */
   giveUp?: string;
 }
 
 /** `--diff` of every predicted change: host -> `phase:step` -> diff (ui/diff.ts). */
-function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: Map<string, Facts>, masker: Masker): PlanDiffs {
+function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: Map<string, Facts>, masker: Masker, showPrivate = false): PlanDiffs {
   const out: PlanDiffs = new Map();
   const bundleFiles = bundleFilesReader(plan);
   for (const [host, pred] of predictions) {
@@ -57,7 +59,7 @@ function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: 
     for (const p of pred) {
       if (p.status !== 'changed' && p.status !== 'maybe') continue;
       const task = plan.phases[p.phase]?.steps.find((s) => s.index === p.step)?.tasks[host];
-      const d = task && diffTask(task, facts.get(host), masker, bundleFiles);
+      const d = task && diffTask(task, facts.get(host), masker, bundleFiles, { showPrivate });
       if (d) m.set(`${p.phase}:${p.step}`, d);
     }
     if (m.size) out.set(host, m);
@@ -182,7 +184,7 @@ export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, r
     ...(lock && { lock }),
     ...(giveUp !== undefined && { giveUpSeconds: giveUp }),
     sameMachine: (h: PlanHost) => TRANSPORTS[h.transport]?.sameMachine === true,
-    ...(opts.diff && { extraProbes: (host: string) => diffProbes(plan, host) }),
+    ...((opts.diff || opts.diffPrivate) && { extraProbes: (host: string) => diffProbes(plan, host) }),
     forks: parseForks(opts.forks),
     transportFor: await transportsFor(plan.hosts),
     connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
@@ -234,7 +236,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const prediction = session.predict(facts);
   const predictions = prediction.hosts;
   const bytes = await session.payloadBytes(prediction);
-  const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
+  const diffs = (opts.diff || opts.diffPrivate) && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker, opts.diffPrivate === true) : undefined;
   const refused = refusedHosts(plan, facts.byHost);
   // A refused host's steps never run: they are not pending (apply fails that host instead).
   const counted = refused.size ? new Map([...predictions].filter(([h]) => !refused.has(h))) : predictions;
@@ -402,7 +404,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
     if (!interrupted) {
       mode.precheck?.(session, facts);
-      const diffs = opts.diff ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
+      const diffs = opts.diff || opts.diffPrivate ? planDiffs(plan, predictions, facts.byHost, masker, opts.diffPrivate === true) : undefined;
       if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await session.payloadBytes(prediction), mode.skipBad ? undefined : refusedHosts(plan, facts.byHost))));
       if (mode.confirm && !opts.json && countPending(predictions) > 0) {
         const answer = await confirm('Apply these changes? [y/N] ');

@@ -196,3 +196,27 @@ nodes:
     expect(readFileSync(join(work, 'srv', 'l4', 'a.conf'), 'utf8')).toBe('run 9\n');
   }, 120_000);
 });
+
+describe('plan --diff of a private file', () => {
+  it('a 0600 file on the host: no old line printed; --diff-private prints it', async () => {
+    const dest = join(work, 'srv', 'app.env');
+    const pb = setup(`
+inventory: inventory.yml
+nodes:
+  env:
+    roles: { host: app }
+    steps:
+      - put: { dest: "${dest}", content: "DB_PASSWORD=new-one\\n", on: host, once: true }
+`);
+    mkdirSync(join(work, 'srv'), { recursive: true });
+    writeFileSync(dest, 'DB_PASSWORD=old-one\n', { mode: 0o600 });
+    const hidden = await orch(['plan', pb, '--diff'], env);
+    expect(hidden.code, hidden.stderr).toBe(0);
+    expect(hidden.stdout).toContain('(old contents hidden: mode 0600 on the host)');
+    expect(hidden.stdout).not.toContain('old-one');
+    const shown = await orch(['plan', pb, '--diff-private'], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('-DB_PASSWORD=old-one');
+    expect(shown.stdout).toContain('+DB_PASSWORD=new-one');
+  }, 60_000);
+});
