@@ -36,6 +36,8 @@ export interface CommonOpts {
   json?: boolean;
   detailedExitcodes?: boolean;
   insecureHostKeys?: boolean;
+  /** `--allow-downgrade`: a channel may name an older release than the newest accepted. */
+  allowDowngrade?: boolean;
   forks?: string;
   timeout?: string;
   /** `--verbose`: every step's output. */
@@ -160,6 +162,7 @@ async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: b
     ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
     // --offline never connects: build_on bundles are described, not built (issue 18).
     ...(opts.offline === true && { offline: true }),
+    ...(opts.allowDowngrade === true && { allowDowngrade: true }),
     // A warning ends the status line first, so it stays on screen.
     warn: (l: string) => {
       status.clear();

@@ -50,6 +50,8 @@ export interface PrepareOptions {
   selectPlaybook?: (playbook: Playbook, index: SourceIndexImpl) => { playbook?: Playbook; diagnostics: Diagnostic[] };
   /** `plan --offline`: never connect; `build_on` bundles are described, not built (see src/bundle/playbook-bundle.ts). */
   offline?: boolean;
+  /** `--allow-downgrade`: a channel may name an older release than the newest accepted before (src/store/resolve.ts). */
+  allowDowngrade?: boolean;
   /** Receives warnings that do not stop the run (a `--limit` term matching nothing). */
   warn?: (line: string) => void;
   /** Opens a connection to a host (for `build_on`); injected by the CLI, which owns the transports. */
@@ -114,7 +116,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
     try {
       const buildCtx = { env: opts.env, now: opts.now, cwd: resolve(playbookFile, '..'), ...(opts.log && { log: opts.log }) };
       if (spec.url !== undefined || spec.channel !== undefined) {
-        bundles[name] = await resolveFromStore(name, spec, buildCtx);
+        bundles[name] = await resolveFromStore(name, spec, buildCtx, opts.allowDowngrade === true);
         continue;
       }
       const info = await resolvePlaybookBundle(spec, {
@@ -204,7 +206,7 @@ async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpe
  * downloaded into the cache unless `fetch: host`), see src/store/resolve.ts.
  * @throws StoreError / BundleError (reported as a diagnostic at `bundles.NAME`).
  */
-async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContext): Promise<PlanBundle> {
+async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContext, allowDowngrade: boolean): Promise<PlanBundle> {
   const r = await resolveStoreBundle(
     {
       ...(spec.url !== undefined && { url: spec.url }),
@@ -212,8 +214,9 @@ async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContex
       ...(spec.channel !== undefined && { channel: spec.channel }),
       ...(spec.allowed_signers !== undefined && { allowed_signers: spec.allowed_signers }),
       ...(spec.fetch !== undefined && { fetch: spec.fetch }),
+      ...(spec.pin !== undefined && { pin: spec.pin }),
     },
-    { env: ctx.env, baseDir: ctx.cwd ?? process.cwd(), ...(ctx.log && { log: ctx.log }) },
+    { env: ctx.env, baseDir: ctx.cwd ?? process.cwd(), now: ctx.now, ...(ctx.log && { log: ctx.log }), ...(allowDowngrade && { allowDowngrade }) },
   );
   return {
     name, package: r.package, version: r.version, platform: r.platform, sha256: r.sha256, size: r.size, path: r.path, dir: r.dir,
