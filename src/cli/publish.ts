@@ -13,6 +13,7 @@ import type { BundleInfo } from '../bundle/layout.js';
 import type { BundleCliOptions } from './bundle.js';
 import { OrchError } from '../model/errors.js';
 import { parseDuration } from '../model/duration.js';
+import { formatManifest } from '../store/manifest.js';
 import { CHANNEL_PATTERN, publishBundle } from '../store/publish.js';
 import { parseStore, showUrl } from '../store/transfer.js';
 
@@ -86,7 +87,7 @@ export async function runPublish(what: string, opts: PublishCliOptions): Promise
     log,
   });
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ url: showUrl(res.url), manifest_url: res.manifestUrl && showUrl(res.manifestUrl), manifest: res.manifest, signed: res.signed })}\n`);
+    process.stdout.write(`${JSON.stringify({ url: showUrl(res.url), manifest_url: res.manifestUrl && showUrl(res.manifestUrl), manifest: res.manifest && JSON.parse(formatManifest(res.manifest)), signed: res.signed })}\n`);
     return;
   }
   process.stdout.write(`${showUrl(res.url)}\n`);

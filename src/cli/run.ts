@@ -213,7 +213,8 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const { plan, masker, notes } = await prepare(playbook, opts);
   if (opts.out) {
     const tmp = `${opts.out}.tmp.${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
+    // 0600: a plan names hosts, paths and store users; secrets in it are masked, but it is nobody else's business.
+    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`, { mode: 0o600 });
     renameSync(tmp, opts.out);
   }
   const status = statusLine(opts, false);

@@ -26,6 +26,7 @@ import type { Playbook } from '../model/playbook.js';
 import { Masker } from '../shell/mask.js';
 import { checkPlanSyntax } from './check.js';
 import { resolveStoreBundle } from '../store/resolve.js';
+import { withoutCredentials } from '../store/transfer.js';
 import type { BundleSpec } from '../model/playbook.js';
 
 /** Options of a prepared run (the common CLI flags). */
@@ -116,7 +117,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
     try {
       const buildCtx = { env: opts.env, now: opts.now, cwd: resolve(playbookFile, '..'), ...(opts.log && { log: opts.log }) };
       if (spec.url !== undefined || spec.channel !== undefined) {
-        bundles[name] = await resolveFromStore(name, spec, buildCtx, opts.allowDowngrade === true);
+        bundles[name] = await resolveFromStore(name, spec, buildCtx, opts.allowDowngrade === true, masker);
         continue;
       }
       const info = await resolvePlaybookBundle(spec, {
@@ -206,7 +207,7 @@ async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpe
  * downloaded into the cache unless `fetch: host`), see src/store/resolve.ts.
  * @throws StoreError / BundleError (reported as a diagnostic at `bundles.NAME`).
  */
-async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContext, allowDowngrade: boolean): Promise<PlanBundle> {
+async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContext, allowDowngrade: boolean, masker: Masker): Promise<PlanBundle> {
   const r = await resolveStoreBundle(
     {
       ...(spec.url !== undefined && { url: spec.url }),
@@ -218,8 +219,14 @@ async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContex
     },
     { env: ctx.env, baseDir: ctx.cwd ?? process.cwd(), now: ctx.now, ...(ctx.log && { log: ctx.log }), ...(allowDowngrade && { allowDowngrade }) },
   );
+  // The password is a secret of the run: masked in output, logs and saved plans.
+  const password = r.auth?.slice(r.auth.indexOf(':') + 1);
+  if (password) masker.add(password);
   return {
     name, package: r.package, version: r.version, platform: r.platform, sha256: r.sha256, size: r.size, path: r.path, dir: r.dir,
-    store: { url: r.url, fetch: r.fetch, ...(spec.channel !== undefined && { channel: spec.channel }), ...(r.manifest && { signer: r.manifest.signer }) },
+    store: {
+      url: r.url, fetch: r.fetch, ...(r.auth !== undefined && { auth: r.auth }),
+      ...(spec.channel !== undefined && { channel: withoutCredentials(spec.channel) }), ...(r.manifest && { signer: r.manifest.signer }),
+    },
   };
 }

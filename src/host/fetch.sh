@@ -29,26 +29,72 @@ orch_file_size() {
   if [ -f "$1" ]; then wc -c < "$1" | tr -d ' '; else printf '0\n'; fi
 }
 
-# orch_fetch_once CLIENT URL PART: one download attempt into PART, resuming it.
+# orch_fetch_config: curl's config for the store credentials in ORCH_FETCH_AUTH
+# (`user:password`), printed by a builtin so they are never on a command line: curl
+# reads them with --config - (curl(1) "-K, --config": `user = "..."`, backslash escapes).
+orch_fetch_config() {
+  local v=${ORCH_FETCH_AUTH:-}
+  [ -n "$v" ] || return 0
+  v=${v//\\/\\\\}
+  v=${v//\"/\\\"}
+  printf 'user = "%s"\n' "$v"
+}
+
+# orch_fetch_once CLIENT URL PART [SIZE]: one download attempt into PART, resuming it.
+# With SIZE, a body longer than SIZE bytes is cut at SIZE+1 (curl --max-filesize for a
+# declared length, and for any length the byte count piped through head -c): a hostile
+# store cannot fill the disk. Credentials (ORCH_FETCH_AUTH) go to curl on stdin and to
+# wget in a 0600 config file (--config), never on its command line.
 orch_fetch_once() {
-  local ct=${ORCH_FETCH_CONNECT_TIMEOUT:-10} idle=${ORCH_FETCH_IDLE_TIMEOUT:-30} max=${ORCH_FETCH_MAX_TIME:-1800}
+  local ct=${ORCH_FETCH_CONNECT_TIMEOUT:-10} idle=${ORCH_FETCH_IDLE_TIMEOUT:-30} max=${ORCH_FETCH_MAX_TIME:-1800} size=${4:-0} have rc=0 limit
   case $2 in
     file://*)
       local src=${2#file://}
       [ -r "$src" ] || { printf 'cannot read %s\n' "$src" >&2; return 1; }
-      cat -- "$src" > "$3"
-      return
+      if [ "$size" = 0 ]; then cat -- "$src" > "$3"; return; fi
+      head -c "$((size + 1))" -- "$src" > "$3"
       ;;
   esac
-  if [ "$1" = curl ]; then
-    local resume=()
-    [ -s "$3" ] && resume=(-C -)
-    curl -fsS -L --proto '=http,https' --connect-timeout "$ct" --speed-limit 1 --speed-time "$idle" \
-      --max-time "$max" "${resume[@]}" -o "$3" -- "$2"
+  local -a st
+  if [ "$1" = file ]; then
+    :
+  elif [ "$size" != 0 ] && [ "$1" = wget ]; then : > "$3"; fi # wget cannot resume into a pipe: start again
+  have=$(orch_file_size "$3")
+  limit=$((size - have + 1))
+  if [ "$1" = file ]; then
+    :
+  elif [ "$1" = curl ]; then
+    local -a curl=(curl -fsS -L --proto '=http,https' --connect-timeout "$ct" --speed-limit 1 --speed-time "$idle" --max-time "$max" --config -)
+    if [ "$size" != 0 ]; then
+      [ "$have" != 0 ] && curl+=(-C "$have")
+      # --max-filesize stops a body whose length is announced; head -c stops any other
+      # at SIZE+1 bytes (curl then ends on a write error).
+      orch_fetch_config | "${curl[@]}" --max-filesize "$size" -o - -- "$2" | head -c "$limit" >> "$3" && true
+      st=("${PIPESTATUS[@]}")
+      rc=${st[1]:-0}
+    else
+      [ "$have" != 0 ] && curl+=(-C -)
+      orch_fetch_config | "${curl[@]}" -o "$3" -- "$2" || rc=$?
+    fi
   else
-    wget -q -c -T "$idle" --dns-timeout="$ct" --connect-timeout="$ct" -t 1 -O "$3" -- "$2" &&
-      [ "$(orch_file_size "$3")" != 0 ]
+    local cfg=''
+    if [ -n "${ORCH_FETCH_AUTH:-}" ]; then
+      cfg=$(mktemp) || return 1
+      printf 'user = %s\npassword = %s\n' "${ORCH_FETCH_AUTH%%:*}" "${ORCH_FETCH_AUTH#*:}" > "$cfg"
+    fi
+    local -a wget=(wget ${cfg:+"--config=$cfg"} -q -T "$idle" --dns-timeout="$ct" --connect-timeout="$ct" -t 1)
+    if [ "$size" != 0 ]; then
+      "${wget[@]}" -O - -- "$2" | head -c "$limit" >> "$3" && true
+      st=("${PIPESTATUS[@]}")
+      rc=${st[0]:-0}
+    else
+      "${wget[@]}" -c -O "$3" -- "$2" || rc=$?
+    fi
+    [ -z "$cfg" ] || rm -f -- "$cfg"
+    if [ "$rc" = 0 ] && [ "$(orch_file_size "$3")" = 0 ]; then rc=1; fi
   fi
+  if [ "$size" != 0 ] && [ "$(orch_file_size "$3")" -gt "$size" ]; then return 63; fi
+  return "$rc"
 }
 
 # orch_fetch URL DEST SHA256 [SIZE]: downloads URL to DEST (see the return codes above).
@@ -79,8 +125,14 @@ orch_fetch() {
       rm -f -- "$part"
     fi
     rc=0
-    orch_fetch_once "$client" "$url" "$part" || rc=$?
+    orch_fetch_once "$client" "$url" "$part" "${size:-0}" || rc=$?
     [ "$rc" = 0 ] && break
+    if [ "$rc" = 63 ]; then
+      # More bytes than the manifest names: wrong bytes, not a network problem.
+      rm -f -- "$part"
+      printf 'fetch %s: refused: the store sends more than the %s bytes the manifest names (download stopped at %s)\n' "$url" "$size" "$((size + 1))" >&2
+      return 5
+    fi
     [ "$attempt" -lt "$attempts" ] && sleep "$attempt"
   done
   if [ "$rc" != 0 ]; then

@@ -31,6 +31,8 @@ export interface PlanBundle {
   store?: {
     url: string;
     fetch: 'host' | 'control' | 'auto';
+    /** `user:password` for the store (from the URL); the password is a secret of the run (masked in saved plans). */
+    auth?: string;
     /** Channel bundles: the manifest URL and the principal whose signature was verified. */
     channel?: string;
     signer?: string;

@@ -29,7 +29,7 @@ import { MANIFEST_TIME, parseManifest, parseTarballName } from './manifest.js';
 import type { ChannelManifest } from './manifest.js';
 import { verifyData } from './sign.js';
 import { StoreError } from './store-error.js';
-import { DownloadMismatchError, downloadFile, readUrl, showUrl, toUrl } from './transfer.js';
+import { DownloadMismatchError, downloadFile, readUrl, showUrl, splitCredentials, toUrl } from './transfer.js';
 import type { TransferOptions } from './transfer.js';
 
 /** Who downloads a store bundle. */
@@ -48,8 +48,10 @@ export interface StoreBundleRef {
 
 /** What a store bundle resolves to: a bundle, plus where hosts fetch it. */
 export interface ResolvedStoreBundle extends BundleInfo {
-  /** Tarball URL hosts fetch (credentials kept: it is not printed). */
+  /** Tarball URL hosts fetch, without credentials. */
   url: string;
+  /** `user:password` from the URL (or the channel's, for a tarball on the same origin): hosts get it on curl's stdin. */
+  auth?: string;
   fetch: FetchMode;
   /** The verified channel manifest and its signature text, for channel bundles. */
   manifest?: { text: string; signature: string; signer: string; value: ChannelManifest };
@@ -188,11 +190,22 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
     throw new StoreError('a store bundle needs "url" and "sha256", or "channel" and "allowed_signers"');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'file:') throw new StoreError(`${showUrl(url)}: unsupported URL scheme`);
+  // Credentials never travel inside the URL (plans, messages, a host's command line).
+  // A tarball on the channel's origin is fetched with the channel's credentials.
+  if (!url.username && !url.password && ref.channel !== undefined) {
+    const ch = toUrl(ref.channel, ctx.baseDir);
+    if (ch.origin === url.origin && (ch.username || ch.password)) {
+      url.username = ch.username;
+      url.password = ch.password;
+    }
+  }
+  const { url: bare, auth } = splitCredentials(url);
+  const where = { url: bare.toString(), ...(auth !== undefined && { auth }) };
   if (fetch === 'host') {
     return {
       package: want.package, version: want.version, platform: want.platform, sha256: want.sha256,
       size: want.size ?? 0, path: '', dir: formatBundleDir(want.package, want.version, want.platform),
-      url: url.toString(), fetch, ...(manifest && { manifest }),
+      ...where, fetch, ...(manifest && { manifest }),
     };
   }
   const cacheDir = ctx.cacheDir ?? defaultCacheDir(ctx.env);
@@ -210,7 +223,7 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
       return {
         package: want.package, version: want.version, platform: want.platform, sha256: want.sha256,
         size: want.size ?? 0, path: '', dir: formatBundleDir(want.package, want.version, want.platform),
-        url: url.toString(), fetch: 'host', ...(manifest && { manifest }),
+        ...where, fetch: 'host', ...(manifest && { manifest }),
       };
     }
   }
@@ -219,5 +232,5 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
   if (want.package !== '' && (info.package !== want.package || info.version !== want.version || info.platform !== want.platform)) {
     throw new StoreError(`${showUrl(url)}: the tarball holds ${info.package} ${info.version} (${info.platform}), but ${manifest ? 'the manifest' : 'its name'} says ${want.package} ${want.version} (${want.platform})`);
   }
-  return { ...info, url: url.toString(), fetch, ...(manifest && { manifest }) };
+  return { ...info, ...where, fetch, ...(manifest && { manifest }) };
 }

@@ -53,6 +53,32 @@ export function showUrl(u: URL | string): string {
   return url.protocol === 'file:' ? fileURLToPath(url) : url.toString();
 }
 
+/**
+ * Splits the credentials off a URL (`http://user:pass@host/x`).
+ * @returns the URL without them, and `user:password` (percent-decoded) when it had some.
+ * @throws StoreError for credentials holding a line break (they go into curl's config
+ *   on the host, one per line).
+ */
+export function splitCredentials(u: URL): { url: URL; auth?: string } {
+  const url = new URL(u);
+  if (!url.username && !url.password) return { url };
+  const auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = '';
+  url.password = '';
+  if (/[\r\n\0]/.test(auth)) throw new StoreError(`${showUrl(url)}: the user or password in the URL holds a line break or NUL`);
+  return { url, auth };
+}
+
+/** A URL or path as written (`channel:`, `url:`) without credentials; a path is returned as is. */
+export function withoutCredentials(ref: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(ref)) return ref;
+  try {
+    return splitCredentials(new URL(ref)).url.toString();
+  } catch {
+    return ref.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
 function authHeaders(url: URL, env: NodeJS.ProcessEnv): Record<string, string> {
   if (url.username || url.password) {
     const creds = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
