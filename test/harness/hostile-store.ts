@@ -6,7 +6,8 @@
  * - `GET /endless/<name>?mib=N`: N MiB (default 300) of `x`, chunked (no length announced),
  *   1 MiB per write, waiting for the socket to drain;
  * - `GET /declared/<name>?mib=N`: the same with `content-length` announced;
- * - `GET /private/<name>`: `body` when the request has `Authorization: Basic <user:password>`, else 401.
+ * - `GET /private/<name>`: `files[name]` (else `body`) when the request has
+ *   `Authorization: Basic <user:password>`, else 401.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,8 @@ export interface HostileStore {
   sent: Map<string, number>;
   /** Authorization headers received on /private/. */
   auth: string[];
+  /** The files /private/ serves (may be filled after start). */
+  files: Record<string, Buffer>;
   /** Resolves once the answer to `path` has ended (client gone or body done). */
   finished(path: string): Promise<number>;
   close(): Promise<void>;
@@ -25,8 +28,9 @@ export interface HostileStore {
 
 const MIB = 1024 * 1024;
 
-export async function startHostileStore(opts: { user: string; password: string; body: Buffer }): Promise<HostileStore> {
+export async function startHostileStore(opts: { user: string; password: string; body: Buffer; files?: Record<string, Buffer> }): Promise<HostileStore> {
   const sent = new Map<string, number>();
+  const files = opts.files ?? {};
   const waiters = new Map<string, ((n: number) => void)[]>();
   const auth: string[] = [];
   const done = (path: string, n: number): void => {
@@ -44,7 +48,8 @@ export async function startHostileStore(opts: { user: string; password: string; 
         res.writeHead(401, { 'www-authenticate': 'Basic realm="orch"' }).end();
         return;
       }
-      res.writeHead(200, { 'content-length': opts.body.length }).end(opts.body);
+      const body = files[url.pathname.slice('/private/'.length)] ?? opts.body;
+      res.writeHead(200, { 'content-length': body.length }).end(body);
       return;
     }
     const endless = url.pathname.startsWith('/endless/');
@@ -79,6 +84,7 @@ export async function startHostileStore(opts: { user: string; password: string; 
     base: `http://127.0.0.1:${port}/`,
     sent,
     auth,
+    files,
     finished: (path) => {
       const have = sent.get(path);
       if (have !== undefined) return Promise.resolve(have);
