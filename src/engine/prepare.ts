@@ -227,6 +227,12 @@ async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContex
     store: {
       url: r.url, fetch: r.fetch, ...(r.auth !== undefined && { auth: r.auth }),
       ...(spec.channel !== undefined && { channel: withoutCredentials(spec.channel) }), ...(r.manifest && { signer: r.manifest.signer }),
+      ...(r.manifest && r.fetch !== 'control' && {
+        verify: {
+          channel: r.manifest.readAs.channel, package: r.manifest.readAs.package, manifest: r.manifest.text, signature: r.manifest.signature,
+          allowed_signers: r.manifest.allowedSigners, allow_older: r.manifest.allowOlder,
+        },
+      }),
     },
   };
 }

@@ -178,3 +178,49 @@ orch_fetch_bundle() {
   fi
   orch_fail "bundle not installed: the host could not fetch it from the store (fetch: $1)"
 }
+
+# orch_manifest_field TEXT KEY: prints the value of "KEY" in a one-line channel manifest
+# (src/store/manifest.ts: strings without quotes or backslashes, or a whole number).
+orch_manifest_field() {
+  local re="\"$2\":(\"([^\"\\\\]*)\"|([0-9]+))"
+  [[ $1 =~ $re ]] || return 1
+  printf '%s\n' "${BASH_REMATCH[2]}${BASH_REMATCH[3]}"
+}
+
+# orch_check_manifest ROOT CHANNEL PACKAGE MANIFEST SIG ALLOWED SHA256 SIZE ALLOW_OLDER:
+# the host's own check of the signed channel manifest (texts MANIFEST, SIG and the
+# allowed_signers text ALLOWED) before it downloads the release it names: the signature
+# (ssh-keygen -Y verify, namespace orch-release), the channel and package it was read
+# as, its expiry against this host's clock, SHA256 and SIZE the same as the ones it is
+# asked to fetch, and not older than the newest this host accepted for the channel
+# (ROOT/.orch/channels/CHANNEL, its published_at) unless ALLOW_OLDER is 1 (a pinned
+# version or --allow-downgrade). Fails the step with the reason; moves the mark forward.
+orch_check_manifest() {
+  local root=$1 channel=$2 package=$3 text=$4 sig=$5 allowed=$6 sha=$7 size=$8 allow=$9
+  local dir rc=0 f v got=() now mark seen=''
+  command -v ssh-keygen > /dev/null 2>&1 || orch_fail "channel $channel: cannot check the signed manifest on this host: ssh-keygen (OpenSSH >= 8.1) is missing"
+  dir=$(mktemp -d) || orch_fail 'cannot create a temp folder'
+  printf '%s' "$text" > "$dir/m.json"
+  printf '%s' "$sig" > "$dir/m.json.sig"
+  printf '%s' "$allowed" > "$dir/allowed"
+  orch_verify_manifest "$dir/m.json" "$dir/m.json.sig" "$dir/allowed" 2> "$dir/err" || rc=$?
+  v=$(cat -- "$dir/err")
+  rm -rf -- "$dir"
+  [ "$rc" = 0 ] || orch_fail "channel $channel: ${v#manifest "$dir"/m.json: }"
+  for f in channel package version sha256 size published_at expires; do
+    v=$(orch_manifest_field "$text" "$f") || orch_fail "channel $channel: the signed manifest has no \"$f\" (format 1? republish it with this orch)"
+    got+=("$v")
+  done
+  [ "${got[1]}" = "$package" ] || orch_fail "channel $channel: package mismatch refused: the signed manifest names package ${got[1]}, but the channel is <store>/$package/<channel>.json (a manifest copied from another package)"
+  [ "${got[0]}" = "$channel" ] || orch_fail "channel $channel: channel mismatch refused: the signed manifest is for channel ${got[0]}, but it was read as channel $channel (a manifest copied from another channel)"
+  now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+  [[ $now < "${got[6]}" ]] || orch_fail "channel $channel: expired manifest refused: $package ${got[2]} expired at ${got[6]} (host clock $now)"
+  { [ "${got[3]}" = "$sha" ] && [ "${got[4]}" = "$size" ]; } || orch_fail "channel $channel: the signed manifest names sha256 ${got[3]} (${got[4]} bytes), but this host was asked to fetch $sha ($size bytes)"
+  mark="$root/.orch/channels/$channel"
+  [ -f "$mark" ] && seen=$(cat -- "$mark")
+  if [ -n "$seen" ] && [[ ${got[5]} < "$seen" ]]; then
+    [ "$allow" = 1 ] || orch_fail "channel $channel: downgrade refused on this host: the manifest names $package ${got[2]} published ${got[5]}, older than the newest this host accepted (published $seen); pin the version in the playbook (pin: ${got[2]}) or run with --allow-downgrade"
+  elif [ "$seen" != "${got[5]}" ]; then
+    orch_write "$mark" "${got[5]}"
+  fi
+}

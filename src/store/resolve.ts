@@ -53,8 +53,12 @@ export interface ResolvedStoreBundle extends BundleInfo {
   /** `user:password` from the URL (or the channel's, for a tarball on the same origin): hosts get it on curl's stdin. */
   auth?: string;
   fetch: FetchMode;
-  /** The verified channel manifest and its signature text, for channel bundles. */
-  manifest?: { text: string; signature: string; signer: string; value: ChannelManifest };
+  /**
+   * The verified channel manifest and its signature text, for channel bundles; with the
+   * channel and package it was read as, the allowed_signers text, and whether it may be
+   * older than the newest accepted (`pin` or `allowDowngrade`): hosts check it again.
+   */
+  manifest?: { text: string; signature: string; signer: string; value: ChannelManifest; readAs: { channel: string; package: string }; allowedSigners: string; allowOlder: boolean };
 }
 
 export interface ResolveContext {
@@ -118,8 +122,9 @@ export async function readChannel(channel: string, allowedSigners: string, ctx: 
   sigUrl.pathname += '.sig';
   const sig = await readUrl(sigUrl, { ...opts, maxBytes: 64 * 1024, missingOk: true });
   if (!sig) throw new StoreError(`${shown}: unsigned channel refused: no signature at ${showUrl(sigUrl)} (publish with --sign KEY)`);
+  let allowedText: string;
   try {
-    await stat(allowedSigners);
+    allowedText = await readFile(allowedSigners, 'utf8');
   } catch {
     throw new StoreError(`allowed_signers ${allowedSigners}: not found`);
   }
@@ -155,7 +160,10 @@ export async function readChannel(channel: string, allowedSigners: string, ctx: 
   } else if (!seen || value.published_at > seen.published_at) {
     await writeHighWater(mark, { channel: shown, published_at: value.published_at, version: value.version, sha256: value.sha256 });
   }
-  return { url, text: text.toString('utf8'), signature: sig.toString('utf8'), signer, value };
+  return {
+    url, text: text.toString('utf8'), signature: sig.toString('utf8'), signer, value,
+    readAs: { channel: pathChannel, package: pathPackage || value.package }, allowedSigners: allowedText, allowOlder: pin !== undefined || ctx.allowDowngrade === true,
+  };
 }
 
 /**
