@@ -36,6 +36,8 @@ export interface CommonOpts {
   json?: boolean;
   detailedExitcodes?: boolean;
   insecureHostKeys?: boolean;
+  /** `--allow-downgrade`: a channel may name an older release than the newest accepted. */
+  allowDowngrade?: boolean;
   forks?: string;
   timeout?: string;
   /** `--verbose`: every step's output. */
@@ -162,6 +164,7 @@ async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: b
     ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
     // --offline never connects: build_on bundles are described, not built (issue 18).
     ...(opts.offline === true && { offline: true }),
+    ...(opts.allowDowngrade === true && { allowDowngrade: true }),
     // A warning ends the status line first, so it stays on screen.
     warn: (l: string) => {
       status.clear();
@@ -212,7 +215,8 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const { plan, masker, notes } = await prepare(playbook, opts);
   if (opts.out) {
     const tmp = `${opts.out}.tmp.${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
+    // 0600: a plan names hosts, paths and store users; secrets in it are masked, but it is nobody else's business.
+    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`, { mode: 0o600 });
     renameSync(tmp, opts.out);
   }
   const status = statusLine(opts, false);

@@ -135,6 +135,10 @@ export async function loadPlaybook(
     if (b.allowed_signers !== undefined && spec.channel === undefined) {
       at(name, ['bundles', bname, 'allowed_signers'], 'allowed_signers applies only to channel bundles (a url bundle is pinned by its sha256)');
     }
+    if (typeof b.pin === 'string') spec.pin = b.pin;
+    if (b.pin !== undefined && spec.channel === undefined) {
+      at(name, ['bundles', bname, 'pin'], 'pin applies only to channel bundles (the version the signed channel manifest must name)');
+    }
     if (typeof b.package === 'string') spec.package = b.package;
     if (b.version === 'file' || b.version === 'git' || b.version === 'timestamp') spec.version = b.version;
     bundles.set(bname, spec);

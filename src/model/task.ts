@@ -31,9 +31,18 @@ export interface PlanBundle {
   store?: {
     url: string;
     fetch: 'host' | 'control' | 'auto';
+    /** `user:password` for the store (from the URL); the password is a secret of the run (masked in saved plans). */
+    auth?: string;
     /** Channel bundles: the manifest URL and the principal whose signature was verified. */
     channel?: string;
     signer?: string;
+    /**
+     * Channel bundles fetched by hosts: what each host checks again before it downloads
+     * (src/host/fetch.sh orch_check_manifest): the channel and package the manifest was
+     * read as, its text and signature, the allowed_signers text, and whether an older
+     * manifest than the host's newest is accepted (a pin or --allow-downgrade).
+     */
+    verify?: { channel: string; package: string; manifest: string; signature: string; allowed_signers: string; allow_older: boolean };
   };
 }
 
