@@ -176,7 +176,7 @@ steps:
     writeFileSync(onHost(h1, 'srv/web/versions/1.0.0/UNHEALTHY'), '');
     const bad = await orch(['rollback', pb, '--yes', '--limit', 'h1'], env);
     expect(bad.code, bad.stdout + bad.stderr).toBe(4);
-    expect(bad.stdout + bad.stderr).toMatch(/h1 +failed .*healthcheck http:\/\/127\.0\.0\.1:8000\/health: exit 3: unhealthy after 5 attempts: HTTP status 500; rolled back to 1\.1\.0$/m);
+    expect(bad.stdout + bad.stderr).toMatch(/h1 +failed .*healthcheck http:\/\/127\.0\.0\.1:8000\/health: exit 3: unhealthy after 5 attempts: HTTP status 500, expected 200; rolled back to 1\.1\.0$/m);
     expect(readlinkSync(onHost(h1, 'srv/web/current'))).toBe('versions/1.1.0');
     expect(await get(h1, '/health')).toBe('ok 1.1.0 200');
     expect(await appPids(h1)).toHaveLength(1);
@@ -202,7 +202,7 @@ steps:
     expect(forced.code, forced.stdout + forced.stderr).toBe(4);
     // The plan warns, then lists the steps that will run.
     expect(forced.stdout).toMatch(/^h2 \([^\n]*\n {2}! 1\.2\.0 failed its healthcheck on h2 at \S+; rolling back to it anyway \(--force\)\n {2}~ rollback current -> 1\.2\.0 {2}will change\n/m);
-    expect(forced.stdout + forced.stderr).toMatch(/h2 +failed .*healthcheck http:\/\/127\.0\.0\.1:8000\/health: exit 3: unhealthy after 5 attempts: HTTP status 500; rolled back to 1\.0\.0$/m);
+    expect(forced.stdout + forced.stderr).toMatch(/h2 +failed .*healthcheck http:\/\/127\.0\.0\.1:8000\/health: exit 3: unhealthy after 5 attempts: HTTP status 500, expected 200; rolled back to 1\.0\.0$/m);
     expect(readlinkSync(onHost(h2, 'srv/web/current'))).toBe('versions/1.0.0');
     expect(await get(h2, '/health')).toBe('ok 1.0.0 200');
     expect(await appPids(h2)).toHaveLength(1);
