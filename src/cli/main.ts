@@ -80,8 +80,9 @@ export function buildProgram(): Command {
     });
 
   common(program.command('rollback').argument('<playbook>', 'playbook file'))
-    .description('switch current back to the last good release (the newest complete one older than current, not recorded bad; or --to VERSION), restart and run the node\'s healthchecks, as a planned run')
+    .description('switch current back to the last good release (the newest complete one older than current, not recorded bad; or --to VERSION), restart and run the node\'s healthchecks (a failure puts the host back on the release it ran), as a planned run')
     .option('--to <version>', 'the version to switch to (must be installed and complete on every selected host)')
+    .option('--force', 'with --to: switch even where that version is recorded bad (the plan warns); a failing healthcheck still puts the host back')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
     .option('-y, --yes', 'do not ask for confirmation')

@@ -241,7 +241,8 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const predictions = prediction.hosts;
   const bytes = await session.payloadBytes(prediction);
   const diffs = (opts.diff || opts.diffPrivate) && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker, opts.diffPrivate === true) : undefined;
-  const refused = refusedHosts(plan, facts.byHost);
+  const refusedOrWarned = refusedHosts(plan, facts.byHost);
+  const refused = new Map([...refusedOrWarned].filter(([, r]) => !r.warn));
   // A refused host's steps never run: they are not pending (apply fails that host instead).
   const counted = refused.size ? new Map([...predictions].filter(([h]) => !refused.has(h))) : predictions;
   if (opts.json) {
@@ -258,7 +259,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       ...(notes && { notes }),
     }))}\n`);
   } else {
-    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refused)));
+    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refusedOrWarned)));
   }
   if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);

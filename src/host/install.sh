@@ -29,7 +29,7 @@ orch_install() {
     fi
     how='bump VERSION, or version: git | timestamp'
     if [[ $v =~ \+g[0-9a-f]+\.dirty$ ]]; then how='commit the changes, or use version: timestamp'; fi
-    orch_fail "version $v is already installed in $vdir from another bundle (sha256 ${have:0:12}…, this bundle ${sha:0:12}…): give the new release a new version ($how)"
+    orch_fail "version $v is already installed in $vdir from another bundle (sha256 ${have:0:12}…, this bundle ${sha:0:12}…); one version is one release: give a new build a new version ($how)"
   fi
   if [ ! -d "$root/.orch/bundles" ] || [ ! -d "$root/versions" ]; then mkdir -p -- "$root/.orch/bundles" "$root/versions"; fi
   # Leftovers of a run killed mid-install (SIGKILL, lost connection: no trap ran). The

@@ -84,7 +84,13 @@ export type Probe =
    * host holds no object store.
    */
   | { kind: 'delta'; path: string }
-  | { kind: 'content'; path: string };
+  | { kind: 'content'; path: string }
+  /**
+   * A `run` step's `unless` command (`path` holds the command text): its exit status,
+   * `0` or another number, run once in the facts round trip as the step would run it
+   * (src/host/facts.sh `orch_fact_unless`). `unless` is a read-only check by contract.
+   */
+  | { kind: 'unless'; path: string };
 
 /** Facts of one host: `kind:path` (see `factKey`) -> value (`null` = absent). Missing key = unknown. */
 export type Facts = Map<string, string | null>;
