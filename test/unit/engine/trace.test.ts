@@ -46,7 +46,7 @@ describe('ORCH_TRACE', () => {
   });
 
   it('is silent without ORCH_TRACE (and with ORCH_TRACE=0)', () => {
-    for (const env of [{}, { ORCH_TRACE: '0' }]) {
+    for (const env of [{}, { ORCH_TRACE: '0' }] as Array<Record<string, string>>) {
       const r = run(env);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).not.toContain('orch trace');
