@@ -14,6 +14,7 @@ import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { TRANSPORTS, transportsFor } from '../transport/registry.js';
 import { EarlyConnections } from '../engine/connections.js';
+import { now, span, timed } from '../engine/trace.js';
 import { JsonRenderer } from '../ui/json.js';
 import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
@@ -140,7 +141,7 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
     early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, options), forks);
   };
   try {
-    const prepared = await prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, ...(onCandidates && { onCandidates }) });
+    const prepared = await timed('prepare', () => prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, ...(onCandidates && { onCandidates }) }));
     if (early) earlyByPlan.set(prepared.plan, early);
     return prepared;
   } catch (err) {
@@ -427,8 +428,10 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     await session.close();
     process.off('SIGINT', onSigint);
   }
+  const t = now();
   const summary = session.summary();
   await renderer.finish(summary);
+  span('record', t);
   if (summary.interrupted) err('interrupted\n');
   return summary;
 }

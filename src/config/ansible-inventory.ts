@@ -124,9 +124,14 @@ export async function detectAnsibleInventory(arg: string): Promise<string | unde
   return undefined;
 }
 
-/** Plain YAML parse; throws on a syntax error (the `yaml` package's errors, first line). */
+/**
+ * Plain YAML parse for the shape test; throws on a syntax error (the `yaml` package's
+ * errors, first line). Duplicate keys are not checked here: yaml's check compares each
+ * key with every earlier one (quadratic: a 64 KiB map of 3,000 keys took 0.5 s), and a
+ * file found to be an Ansible inventory is parsed again, with the check, by its loader.
+ */
 function parseYamlPlain(text: string, _opts?: unknown): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false });
   if (doc.errors.length) throw new Error(doc.errors[0]!.message.split('\n')[0]);
   return doc.toJS({ maxAliasCount: 100 });
 }
