@@ -27,9 +27,10 @@ import type { EngineEvent, RunSummary } from '../engine/events.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError } from './targets.js';
 import { parseDuration } from '../model/duration.js';
+import { secretReadingOf, type SecretFlags } from './secret-flags.js';
 
 /** Parsed common options. */
-export interface CommonOpts {
+export interface CommonOpts extends SecretFlags {
   inventory?: string[];
   limit?: string;
   node?: string;
@@ -153,8 +154,10 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
 }
 
 async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook' | 'onCandidates'>): Promise<Prepared & { plan: Plan }> {
+  const secrets = await secretReadingOf(opts);
   const prepared = await preparePlan({
     ...more,
+    secrets,
     playbook,
     inventories: opts.inventory ?? [],
     ...(opts.limit !== undefined && { limit: opts.limit }),
