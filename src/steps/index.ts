@@ -13,6 +13,7 @@ import { healthcheck } from './healthcheck.js';
 import { install } from './install.js';
 import type { StepKind } from './kind.js';
 import { prune } from './prune.js';
+import { pkg } from './package.js';
 import { put } from './put.js';
 import { rollback, type RollbackCheck } from './rollback.js';
 import { run } from './run.js';
@@ -32,6 +33,7 @@ const REGISTRY = {
   healthcheck,
   prune,
   directory,
+  package: pkg,
 } satisfies Record<string, AnyKind>;
 
 /** The step kind keys of a playbook (`put`, `install`, ...). */
