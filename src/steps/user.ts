@@ -37,7 +37,7 @@ export interface UserCheck {
   keys?: { path: string; home: string; sha256: string };
 }
 
-const PATH_SCHEMA = { type: 'string', minLength: 1, pattern: '^/' };
+const PATH_SCHEMA = { type: 'string', minLength: 1 };
 
 export const user: StepKind<UserArgs, UserCheck> = {
   name: 'user',
