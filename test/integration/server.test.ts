@@ -55,7 +55,7 @@ describe.skipIf(!can)('playbooks/server.yml on two bare Debian machines', () => 
     const r = await serverRun('plan');
     expect(r.code, r.stdout + r.stderr).toBe(2);
     for (const i of [0, 1]) {
-      expect(ssh(i, 'dpkg-query -W -f="${db:Status-Abbrev}" nginx python3-venv 2>/dev/null | grep -c ^ii || true').out).toBe('0');
+      expect(ssh(i, `dpkg-query -W -f='\${db:Status-Abbrev}\\n' nginx python3-venv 2>/dev/null | grep -c ^ii || true`).out).toBe('0');
       expect(ssh(i, 'getent passwd greet || echo none; test -e /srv/greet && echo root-there || echo no-root').out).toBe('none\nno-root');
     }
   }, 900_000);
@@ -65,7 +65,7 @@ describe.skipIf(!can)('playbooks/server.yml on two bare Debian machines', () => 
     expect(r.code, r.stdout + r.stderr).toBe(2);
     for (const i of [0, 1]) {
       expect(served(i)).toBe('greet 1.0.0 as greet');
-      expect(ssh(i, 'systemctl is-enabled greet nginx; systemctl is-active greet; ps -o user= -C python3 | sort -u').out).toBe('enabled\nenabled\nactive\ngreet');
+      expect(ssh(i, 'systemctl is-enabled greet nginx; systemctl is-active greet; ps -o user= -p "$(systemctl show -p MainPID --value greet)"').out).toBe('enabled\nenabled\nactive\ngreet');
       expect(ssh(i, 'getent passwd greet | cut -d: -f6,7; id -gn greet').out).toBe('/srv/greet:/usr/sbin/nologin\ngreet');
     }
   }, 900_000);
@@ -96,7 +96,7 @@ describe.skipIf(!can)('playbooks/server.yml on two bare Debian machines', () => 
   it('drift by hand on one machine (service disabled, nginx removed): the plan names that machine only; apply repairs it', async () => {
     const m1 = ms.machines[1]!.name;
     const m0 = ms.machines[0]!.name;
-    expect(ssh(1, 'systemctl disable greet 2>&1 >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get -y -q remove nginx nginx-common >/dev/null 2>&1; systemctl is-enabled greet; dpkg-query -W -f="${db:Status-Abbrev}" nginx').out).toMatch(/^disabled\nrc/);
+    expect(ssh(1, `systemctl disable greet >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get -y -q remove nginx >/dev/null 2>&1; systemctl is-enabled greet; dpkg-query -W -f='\${db:Status-Abbrev}' nginx`).out).toMatch(/^disabled\nrc/);
     const plan = await serverRun('plan', '--json');
     expect(plan.code, plan.stdout + plan.stderr).toBe(2);
     // The plan event: per host the steps and their predicted status.
@@ -127,10 +127,11 @@ describe.skipIf(!can)('package, user and run user: on the machines', () => {
   }
 
   it('a package name with shell syntax: error with file:line:column, exit 1, no host touched', async () => {
-    const { pb } = playbook('badname', [{ package: { name: ['hello', 'hello; touch /tmp/pwned'] } }]);
+    const pb = join(work.dir, 'badname.yml');
+    writeFileSync(pb, `inventory: ${inventory}\nnodes:\n  main:\n    steps:\n      - package:\n          name: [hello, "hello; touch /tmp/pwned"]\n`);
     const r = await orch(['apply', pb, '--yes'], env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${pb}:4:11: nodes.main.steps[0].package.name[1]: "hello; touch /tmp/pwned" is not a Debian package name`);
+    expect(r.stderr).toContain(`${pb}:6:25: nodes.main.steps[0].package.name[1]: "hello; touch /tmp/pwned" is not a Debian package name: lowercase letters, digits, + - .`);
     for (const i of [0, 1]) expect(ssh(i, 'test -e /tmp/pwned && echo yes || echo no; dpkg-query -W hello 2>/dev/null || echo no-hello').out).toBe('no\nno-hello');
   }, 120_000);
 
@@ -143,7 +144,7 @@ describe.skipIf(!can)('package, user and run user: on the machines', () => {
     expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(r.stdout + r.stderr).toContain('Unable to locate package orch-no-such-package');
     expect(ssh(0, 'test -e /tmp/ran-as && echo ran || echo not-run').out).toBe('not-run');
-    expect(ssh(1, 'dpkg-query -W -f="${db:Status-Abbrev}" hello; echo; cat /tmp/ran-as').out).toBe('ii \nnobody\n/nonexistent');
+    expect(ssh(1, `dpkg-query -W -f='\${db:Status-Abbrev}' hello; echo; cat /tmp/ran-as`).out).toBe('ii \nnobody\n/nonexistent');
   }, 300_000);
 
   it('a dpkg lock held by another process for 10 s: the package step waits and succeeds', async () => {
@@ -155,7 +156,32 @@ describe.skipIf(!can)('package, user and run user: on the machines', () => {
     const r = await orch(['apply', pb, '--yes', '--limit', ms.machines[0]!.name], env, { timeoutMs: 300_000 });
     const took = (Date.now() - t0) / 1000;
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(ssh(0, 'dpkg-query -W -f="${db:Status-Abbrev}" cowsay').out).toBe('ii');
+    expect(ssh(0, `dpkg-query -W -f='\${db:Status-Abbrev}' cowsay`).out).toBe('ii');
     expect(took).toBeGreaterThan(7);
   }, 300_000);
+  it('become: the same playbook through a sudo user (user: admin, become: true): a converged no-op exits 0; a changed file lands owned by root; a sudo asking for a password fails at connect naming the host', async () => {
+    const pub = readFileSync(`${ms.keyFile}.pub`, 'utf8').trim();
+    // The sudo users, made with orch's own steps: admin with passwordless sudo, nopw with a sudo that asks.
+    const { pb: setup } = playbook('sudoers', [
+      { user: { name: 'admin', shell: '/bin/bash', authorized_keys: [pub] } },
+      { user: { name: 'nopw', shell: '/bin/bash', groups: ['sudo'], authorized_keys: [pub] } },
+      { put: { dest: '/etc/sudoers.d/admin', content: 'admin ALL=(ALL) NOPASSWD:ALL\n', mode: '0440' } },
+    ]);
+    const s = await orch(['apply', setup, '--yes'], env, { timeoutMs: 300_000 });
+    expect(s.code, s.stdout + s.stderr).toBe(0);
+    const asAdmin = await ms.writeInventory(join(work.dir, 'admin-inventory.yml'), { user: 'admin', become: true });
+    const plan = await orch(['plan', PLAYBOOK, '-i', asAdmin, '--detailed-exitcodes'], env, { timeoutMs: 600_000 });
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+    const apply = await orch(['apply', PLAYBOOK, '-i', asAdmin, '--detailed-exitcodes', '--yes'], env, { timeoutMs: 600_000 });
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    const pb = join(work.dir, 'become-put.yml');
+    writeFileSync(pb, stringifyYaml({ inventory: asAdmin, nodes: { main: { steps: [{ put: { dest: '/etc/orch-become.txt', content: 'through sudo\n' } }] } } }));
+    const put = await orch(['apply', pb, '--yes'], env, { timeoutMs: 300_000 });
+    expect(put.code, put.stdout + put.stderr).toBe(0);
+    for (const i of [0, 1]) expect(ssh(i, 'stat -c %U:%G /etc/orch-become.txt; cat /etc/orch-become.txt').out).toBe('root:root\nthrough sudo');
+    const asNopw = await ms.writeInventory(join(work.dir, 'nopw-inventory.yml'), { user: 'nopw', become: true });
+    const bad = await orch(['apply', pb, '-i', asNopw, '--yes'], env, { timeoutMs: 300_000 });
+    expect(bad.code, bad.stdout + bad.stderr).toBe(4);
+    for (const m of ms.machines) expect(bad.stdout + bad.stderr).toContain(`${m.name}: become: sudo -n as root failed (sudo: a password is required)`);
+  }, 900_000);
 });
