@@ -36,7 +36,7 @@ export interface LoadPlaybookOptions {
 export const STEP_KINDS: readonly StepKind[] = STEP_KIND_NAMES;
 
 /** Keys of a playbook that are header keys, not node keys. */
-const HEADER_KEYS = new Set(['inventory', 'import', 'vars', 'bundles', 'templates', 'secret']);
+const HEADER_KEYS = new Set(['inventory', 'import', 'vars', 'bundles', 'templates', 'secret', 'become', 'become_user']);
 
 type RawMap = Record<string, unknown>;
 const isMap = (v: unknown): v is RawMap => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -174,6 +174,7 @@ export async function loadPlaybook(
     root,
   };
   if (typeof raw.inventory === 'string') playbook.inventory = resolvePath(raw.inventory, dir, ctx.home);
+  if (raw.become === true) playbook.become = typeof raw.become_user === 'string' ? raw.become_user : 'root';
   return { playbook, diagnostics: [], fileHashes: ctx.fileHashes };
 }
 

@@ -97,6 +97,8 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const diagnostics = [...pb.diagnostics, ...inv.diagnostics];
   if (!inv.inventory || diagnostics.length) return { masker, playbook, diagnostics };
   const inventory = inv.inventory;
+  // The playbook's `become` applies to every host whose inventory entry does not set its own.
+  if (playbook.become !== undefined) for (const h of inventory.hosts.values()) if (h.become === undefined && h.transport !== 'local') h.become = playbook.become;
 
   // -e values of secret vars are masked from the start.
   diagnostics.push(...addSecretExtraVars(masker, playbook.secret, opts.extraVars));
