@@ -24,6 +24,7 @@ function common(cmd: Command): Command {
     .option('--json', 'machine-readable output (JSON Lines events and a summary)')
     .option('--detailed-exitcodes', '0 = no changes, 2 = changes, 4 = failures, 6 = both')
     .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
+    .option('--allow-downgrade', 'accept a signed channel manifest older than the newest this machine accepted for that channel (going back on purpose)')
     .option('--timeout <duration>', 'fail a host whose step (or facts read) runs longer than this: seconds or 500ms, 2s, 1m, 1h (default: no limit)')
     .option('-v, --verbose', 'show every step\'s output (failed steps always show the last 20 lines of stderr and stdout)')
     .option('--no-color', 'no colours (also: NO_COLOR=1; FORCE_COLOR=1 forces them)')
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
     .option('--offline', 'do not connect to hosts; steps show as "may change"')
     .option('--remote-check', 'also run bash -n on every host')
     .option('--diff', 'show what each change does: a unified diff of every file put would change (secrets hidden), mode/owner changes, current X -> Y')
+    .option('--diff-private', 'with --diff (implied), also show the old contents of files that are not world-readable on the host (hidden by default)')
     .option('-o, --out <plan.json>', 'save the plan; `orch apply PLAN.json` applies exactly it')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
@@ -70,6 +72,7 @@ export function buildProgram(): Command {
     .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
     .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
     .option('--diff', 'show diffs of the changes in the plan before applying (see plan --diff)')
+    .option('--diff-private', 'with --diff (implied), also show the old contents of files that are not world-readable on the host')
     .action(async (target: string, opts: Record<string, unknown>) => {
       const { runApplyCommand } = await import('./run.js');
       return runApplyCommand(target, opts);
@@ -87,8 +90,9 @@ export function buildProgram(): Command {
     });
 
   common(program.command('rollback').argument('<playbook>', 'playbook file'))
-    .description('switch current back to the last good release (the newest complete one older than current, not recorded bad; or --to VERSION), restart and run the node\'s healthchecks, as a planned run')
+    .description('switch current back to the last good release (the newest complete one older than current, not recorded bad; or --to VERSION), restart and run the node\'s healthchecks (a failure puts the host back on the release it ran), as a planned run')
     .option('--to <version>', 'the version to switch to (must be installed and complete on every selected host)')
+    .option('--force', 'with --to: switch even where that version is recorded bad (the plan warns); a failing healthcheck still puts the host back')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
     .option('-y, --yes', 'do not ask for confirmation')
@@ -237,6 +241,7 @@ export function buildProgram(): Command {
     .option('--channel <name>', 'write <store>/<package>/<name>.json naming this release (e.g. stable)')
     .option('--sign <key>', 'sign the channel manifest with this SSH private key (ssh-keygen -Y sign -n orch-release)')
     .option('--base-url <url>', 'the store as hosts reach it, written into the manifest\'s url (default: --to)')
+    .option('--expires <duration>', 'how long the signed channel manifest is valid: hosts refuse it afterwards (30d, 12h, 90m; default 30d)')
     .option('--json', 'print {url, manifest_url, manifest, signed}')
     .addOption(new Option('--builder <builder>', 'how to build a source folder').choices(['python', 'node', 'dir']).default('dir'))
     .option('--out <dir>', 'output folder of a build', 'dist')

@@ -137,7 +137,7 @@ async function openSession(project: Project, run: RunOptions, lock?: { waitSecon
 function predictionResult(project: Project, session: Session, facts: GatheredFacts, prediction: Prediction): PlanResult {
   const unreachable = new Map<string, string>();
   for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
-  const refused = new Map([...refusedHosts(project.plan, facts.byHost)].map(([h, e]) => [h, e.message]));
+  const refused = new Map([...refusedHosts(project.plan, facts.byHost)].filter(([, e]) => !e.warn).map(([h, e]) => [h, e.message]));
   return { project, facts, hosts: prediction.hosts, unreachable, refused };
 }
 

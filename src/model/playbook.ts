@@ -77,6 +77,8 @@ export interface BundleSpec {
   /** Artifact store: a channel manifest URL (or absolute path), verified against `allowed_signers` (absolute path). */
   channel?: string;
   allowed_signers?: string;
+  /** `pin:` of a channel bundle: the version its manifest must name (an older one is then accepted). */
+  pin?: string;
   /** Who downloads a store bundle (default auto). */
   fetch?: 'host' | 'control' | 'auto';
   /** `package:`: the bundle's package name (default: the package metadata, else the bundle's key). */
@@ -106,4 +108,6 @@ export interface Playbook {
   templates: Map<string, NodeSpec>;
   /** The root node (the playbook itself). */
   root: NodeSpec;
+  /** `become: true` (with `become_user`, default root): the user every command on the hosts runs as through `sudo -n`, unless the inventory sets become for a host. */
+  become?: string;
 }
