@@ -133,6 +133,26 @@ orch_agent_mkdir() {
   return 1
 }
 
+# orch_agent_sweep: removes the scratch folders (~/.orch/agent.PID.*) of agents whose
+# process is gone (killed before their goodbye: they may hold rendered scripts and
+# payloads). A folder whose pid lives, whoever it is now, is left alone. No signal is
+# sent: /proc/PID tells (kill -0 where there is no /proc).
+orch_agent_sweep() {
+  local d p
+  for d in "$HOME/.orch/agent."*; do
+    if [ ! -d "$d" ] || [ -L "$d" ] || [ "$d" = "$ORCH_AGENT_DIR" ]; then continue; fi
+    p=${d##*/agent.}
+    p=${p%%.*}
+    case "$p" in '' | *[!0-9]*) continue ;; esac
+    if [ -d /proc/self ]; then
+      [ ! -e "/proc/$p" ] || continue
+    elif kill -0 "$p" 2>/dev/null; then
+      continue
+    fi
+    rm -rf -- "$d"
+  done
+}
+
 # orch_agent_fields_ok FILE N: true when FILE holds the N bytes of a segment frame
 # (NUL-terminated fields, counted with mapfile in the C locale: no process).
 orch_agent_fields_ok() {
@@ -289,6 +309,7 @@ orch_agent() {
   # Under ~/.orch, not /tmp: payloads are spooled here (a tmpfs /tmp may be small).
   [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || exit 70
   orch_agent_mkdir || exit 70
+  orch_agent_sweep
   mkfifo -m 600 -- "$ORCH_AGENT_DIR/tick" || exit 70
   orch_agent_alive
   IFS= read -r line || { rm -rf -- "$ORCH_AGENT_DIR"; exit 70; }
