@@ -17,6 +17,7 @@ import { EXIT, LIMITS, parseLine } from '../host/protocol.js';
 import { ConnectError, InternalError, LockedError, RemoteCommandError } from '../model/errors.js';
 import { quote } from '../shell/quote.js';
 import type { Connection, ExecResult } from '../transport/transport.js';
+import { now, span } from './trace.js';
 
 /** Exit code of the agent when another run holds the lock (lock.sh). */
 export const LOCKED_EXIT = EXIT.LOCKED;
@@ -120,10 +121,18 @@ export class HostAgent {
     return new Promise((resolve, reject) => {
       let phase: 'wait' | 'facts' | 'ready' = 'wait';
       const facts: string[] = [];
+      let t = now();
       let timer: NodeJS.Timeout | undefined;
       const agent: HostAgent = new HostAgent(host, conn, (line) => {
-        if (phase === 'wait' && parseLine(line)?.type === 'locked') phase = 'facts';
-        else if (phase === 'facts' && parseLine(line)?.type === 'end') {
+        if (phase === 'wait' && parseLine(line)?.type === 'started') {
+          span('agent start', t, host);
+          t = now();
+        } else if (phase === 'wait' && parseLine(line)?.type === 'locked') {
+          span('lock', t, host);
+          t = now();
+          phase = 'facts';
+        } else if (phase === 'facts' && parseLine(line)?.type === 'end') {
+          span('facts', t, host);
           phase = 'ready';
           clearTimeout(timer);
           resolve({ agent, factsOutput: `${facts.join('\n')}\n` });

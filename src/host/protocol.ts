@@ -46,7 +46,7 @@ export const MARK = '::orch::';
  * - `::orch:: pruned=VERSION SHA256|-` — a version `prune` removed (src/host/prune.sh);
  * - `::orch:: rolledback=VERSION` — the release a rollback switched to (src/host/rollback.sh);
  * - `::orch:: target=VERSION` — the release a rollback will switch to (src/host/rollback.sh);
- * - `::orch:: locked`, `::orch:: end` — the agent holds the lock; the facts output ended (src/host/agent.sh);
+ * - `::orch:: started`, `::orch:: locked`, `::orch:: end` — the agent runs; it holds the lock; the facts output ended (src/host/agent.sh);
  * - `::orch:: stopped` — the agent stopped the run's work after `X` (src/host/agent.sh).
  */
 export type ProtocolLine =
@@ -54,12 +54,13 @@ export type ProtocolLine =
   | { type: 'pruned'; version: string; sha256?: string }
   | { type: 'rolledback'; version: string }
   | { type: 'target'; version: string }
+  | { type: 'started' }
   | { type: 'locked' }
   | { type: 'end' }
   | { type: 'stopped' };
 
 /** Every line type, in the order of {@link ProtocolLine}. */
-export const LINE_TYPES = ['status', 'pruned', 'rolledback', 'target', 'locked', 'end', 'stopped'] as const satisfies readonly ProtocolLine['type'][];
+export const LINE_TYPES = ['status', 'pruned', 'rolledback', 'target', 'started', 'locked', 'end', 'stopped'] as const satisfies readonly ProtocolLine['type'][];
 
 /** The text of `line` (no newline), as the host prints it. */
 export function formatLine(line: ProtocolLine): string {
@@ -76,7 +77,7 @@ export function formatLine(line: ProtocolLine): string {
 export function parseLine(text: string): ProtocolLine | undefined {
   if (!text.startsWith(`${MARK} `)) return undefined;
   const rest = text.slice(MARK.length + 1);
-  if (rest === 'locked' || rest === 'end' || rest === 'stopped') return { type: rest };
+  if (rest === 'started' || rest === 'locked' || rest === 'end' || rest === 'stopped') return { type: rest };
   const eq = rest.indexOf('=');
   if (eq < 0) return undefined;
   const key = rest.slice(0, eq);
