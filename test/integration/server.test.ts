@@ -182,6 +182,6 @@ describe.skipIf(!can)('package, user and run user: on the machines', () => {
     const asNopw = await ms.writeInventory(join(work.dir, 'nopw-inventory.yml'), { user: 'nopw', become: true });
     const bad = await orch(['apply', pb, '-i', asNopw, '--yes'], env, { timeoutMs: 300_000 });
     expect(bad.code, bad.stdout + bad.stderr).toBe(4);
-    for (const m of ms.machines) expect(bad.stdout + bad.stderr).toContain(`${m.name}: become: sudo -n as root failed (sudo: a password is required)`);
+    for (const m of ms.machines) expect(bad.stdout + bad.stderr).toContain(`${m.name} (nopw@${m.address})\n  ! unreachable: become: sudo -n as root failed (sudo: a password is required): become needs passwordless sudo (NOPASSWD in sudoers) for the login user nopw`);
   }, 900_000);
 });
