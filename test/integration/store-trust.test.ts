@@ -138,7 +138,7 @@ nodes:
     store.files['app/stable.json.sig'] = old.sig;
     const fresh = { ...env, XDG_CACHE_HOME: join(work, 'cache-fresh') };
     const r = await orch(['apply', pb, '--yes'], fresh);
-    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(r.stdout + r.stderr).toContain('channel stable: downgrade refused on this host: the manifest names app 1.0.0 published');
     expect(readlinkSync(join(root, 'current'))).toBe('versions/1.1.0');
     const back = await orch(['apply', pb, '--yes', '--allow-downgrade'], { ...env, XDG_CACHE_HOME: join(work, 'cache-fresh2') });
