@@ -16,7 +16,8 @@ import type { ResolvedNode } from '../compile/resolve-nodes.js';
 import { loadInventory } from '../config/inventory.js';
 import { loadPlaybook } from '../config/playbook.js';
 import { addSecretExtraVars } from '../config/secrets.js';
-import { SourceIndexImpl } from '../config/source-index.js';
+import { SourceIndexImpl, type SecretReading } from '../config/source-index.js';
+import { loadSecretVars, maskSecretValues, withSecretVars } from '../config/secret-vars.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
@@ -64,6 +65,8 @@ export interface PrepareOptions {
    * (EarlyConnections). Not called when the tree, `--limit` or `--node` has a problem.
    */
   onCandidates?: (names: string[], hosts: Record<string, PlanHost>) => void;
+  /** Vault passwords and the age identity for `!vault` values, vault/age files and `vars_files` (none: such input is an error saying what to give). */
+  secrets?: SecretReading;
 }
 
 export interface Prepared {
@@ -83,6 +86,7 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const masker = new Masker();
   const index = new SourceIndexImpl();
+  if (opts.secrets) index.secretReading = opts.secrets;
   const playbookFile = resolve(opts.playbook);
   const pb = await loadPlaybook(playbookFile, index);
   if (!pb.playbook) return { masker, diagnostics: pb.diagnostics };
@@ -100,6 +104,15 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const diagnostics = [...pb.diagnostics, ...inv.diagnostics];
   if (!inv.inventory || diagnostics.length) return { masker, playbook, diagnostics };
   const inventory = inv.inventory;
+  // The playbook's `become` applies to every host whose inventory entry does not set its own.
+  if (playbook.become !== undefined) for (const h of inventory.hosts.values()) if (h.become === undefined && h.transport !== 'local') h.become = playbook.become;
+
+  // Secret sources (vars_files, secret_commands): read and run here, before any host is
+  // contacted; every decrypted value is masked from now on.
+  const sv = await loadSecretVars(playbook, index, { env: opts.env });
+  diagnostics.push(...maskSecretValues(masker, index), ...sv.diagnostics);
+  if (diagnostics.length) return { masker, playbook, inventory, diagnostics };
+  playbook = withSecretVars(playbook, sv);
 
   // -e values of secret vars are masked from the start.
   diagnostics.push(...addSecretExtraVars(masker, playbook.secret, opts.extraVars));
@@ -134,7 +147,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   }
   if (diagnostics.length) return { masker, playbook, inventory, diagnostics };
 
-  const fileHashes: Record<string, string> = { ...pb.fileHashes, ...inv.fileHashes };
+  const fileHashes: Record<string, string> = { ...pb.fileHashes, ...inv.fileHashes, ...sv.fileHashes };
   const readFile = (abs: string): Buffer => {
     const b = readFileSync(abs);
     fileHashes[abs] = sha256(b);

@@ -32,7 +32,7 @@ orch_install() {
     fi
     how='bump VERSION, or version: git | timestamp'
     if [[ $v =~ \+g[0-9a-f]+\.dirty$ ]]; then how='commit the changes, or use version: timestamp'; fi
-    orch_fail "version $v is already installed in $vdir from another bundle (sha256 ${have:0:12}…, this bundle ${sha:0:12}…): give the new release a new version ($how)"
+    orch_fail "version $v is already installed in $vdir from another bundle (sha256 ${have:0:12}…, this bundle ${sha:0:12}…); one version is one release: give a new build a new version ($how)"
   fi
   if [ ! -d "$root/.orch/bundles" ] || [ ! -d "$root/versions" ]; then mkdir -p -- "$root/.orch/bundles" "$root/versions"; fi
   # Leftovers of a run killed mid-install (SIGKILL, lost connection: no trap ran). The
@@ -117,8 +117,7 @@ orch_install() {
     orch_delta_record "$root" "$vdir" "$ORCH_INSTALL_SCRATCH/$top"
   fi
   orch_delta_keep_tree "$root" "$v" "$ORCH_INSTALL_SCRATCH/$top"
-  printf '%s\n' "$sha" > "$vdir/.orch-installed.tmp"
-  mv -f -- "$vdir/.orch-installed.tmp" "$vdir/.orch-installed"
+  orch_write "$vdir/.orch-installed" "$sha"
   trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar"' EXIT
   [ -z "$state" ] || orch_write "$root/.orch/state.json" "$state"
   [ -z "$registry" ] || orch_write "$regfile" "$registry"

@@ -47,6 +47,12 @@ export interface InstallCheck {
 const markerOf = (root: string, version: string): string => joinPath(root, `${versionDir(version)}/${INSTALLED_MARKER}`);
 
 /**
+ * The one rule behind both refusals of a release (this one, and a version recorded bad:
+ * src/engine/bad-release.ts), in the same words; src/host/install.sh prints it too.
+ */
+export const RELEASE_RULE = 'one version is one release: give a new build a new version';
+
+/**
  * The refusal of a version already installed from another bundle: the same words plan
  * prints (from the marker fact) and src/host/install.sh fails with. Release ids are
  * immutable (Capistrano's release folders, Kamal's image tags): a changed bundle needs
@@ -56,7 +62,7 @@ const markerOf = (root: string, version: string): string => joinPath(root, `${ve
 export function sameVersionMessage(root: string, version: string, have: string, sha256: string): string {
   // A `version: git` id of uncommitted work (`+g<sha>.dirty`) changes with a commit.
   const how = /\+g[0-9a-f]+\.dirty$/.test(version) ? 'commit the changes, or use version: timestamp' : 'bump VERSION, or version: git | timestamp';
-  return `version ${version} is already installed in ${joinPath(root, versionDir(version))} from another bundle (sha256 ${have.slice(0, 12)}…, this bundle ${sha256.slice(0, 12)}…): give the new release a new version (${how})`;
+  return `version ${version} is already installed in ${joinPath(root, versionDir(version))} from another bundle (sha256 ${have.slice(0, 12)}…, this bundle ${sha256.slice(0, 12)}…); ${RELEASE_RULE} (${how})`;
 }
 
 /** The sha256 the host's marker of `c.version` holds when it is another bundle's, else undefined. */
