@@ -64,10 +64,27 @@ export const symlink: StepKind<SymlinkArgs | null, SymlinkCheck> = {
     if (!f.has(k)) return 'maybe';
     const target = versionDir(c.version);
     const cur = f.get(k);
-    if (cur === target) return f.get(factKey({ kind: 'exists', path: joinPath(c.root, RESTART_PENDING) })) ? 'changed' : 'ok';
+    if (cur === target) {
+      if (f.get(factKey({ kind: 'exists', path: joinPath(c.root, RESTART_PENDING) }))) return 'changed';
+      // The link is the truth: state.json naming another current (a run killed between
+      // the switch and the record) is rewritten by this step (src/host/switch.sh).
+      const state = f.get(factKey({ kind: 'read', path: joinPath(c.root, STATE_FILE) }));
+      return state === undefined || stateCurrent(state) === c.version ? 'ok' : 'changed';
+    }
     if (c.sha256 && badSha(f, c.root, c.version) === c.sha256) return 'skipped';
     f.set(k, target);
     if (cur) f.set(factKey({ kind: 'link', path: joinPath(c.root, PREVIOUS_LINK) }), cur);
     return 'changed';
   },
 };
+
+/** `current` of a state.json text; null when there is no file or it names none. */
+function stateCurrent(text: string | null): string | null {
+  if (text === null) return null;
+  try {
+    const v = (JSON.parse(text) as { current?: unknown }).current;
+    return typeof v === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
