@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The one switch of `current` (and `previous`): used by the symlink step, the
-# healthcheck's rollback and `orch rollback`. Needs prelude.sh.
+# healthcheck's rollback and `orch rollback`. Needs prelude.sh and versions.sh.
 # Layout (src/host/layout.ts): ROOT/current and ROOT/previous are relative links to
 # versions/<V>; a complete version holds versions/<V>/.orch-installed.
 
@@ -20,26 +20,12 @@ orch_relink() {
   mv -T -f -- "$tmp" "$1"
 }
 
-# orch_cleanup ROOT: removes what runs that died left under ROOT (the caller holds the
-# host lock, so no other orch run is active there): temp links `.current.tmp.*` and
-# `.previous.tmp.*`, temp files `.orch-tmp.*` and `state.json.tmp.*` in ROOT/.orch,
-# scratch folders ROOT/.orch/unpack.*, partial uploads ROOT/.orch/bundles/.upload.*,
-# and incomplete ROOT/versions/<V> (no .orch-installed) that are not current/previous.
+# orch_cleanup ROOT: removes what runs that died left under ROOT (orch_leftovers in
+# versions.sh; the caller holds the host lock, so no other orch run is active there).
 # Prints `cleanup: N leftovers of an interrupted run` on stderr when it removed any.
 orch_cleanup() {
-  local root=$1 f cur prev
   local -a left=()
-  cur=$(orch_link_of "$root/current")
-  prev=$(orch_link_of "$root/previous")
-  for f in "$root"/.current.tmp.* "$root"/.previous.tmp.* "$root"/.orch/.orch-tmp.* "$root"/.orch/state.json.tmp.* \
-    "$root"/.orch/unpack.* "$root"/.orch/bundles/.upload.* "$root"/versions/*/.orch-installed.tmp; do
-    if [ -e "$f" ] || [ -L "$f" ]; then left+=("$f"); fi
-  done
-  for f in "$root"/versions/*; do
-    if [ ! -d "$f" ] || [ -L "$f" ] || [ -e "$f/.orch-installed" ]; then continue; fi
-    if [ "versions/${f##*/}" = "$cur" ] || [ "versions/${f##*/}" = "$prev" ]; then continue; fi
-    left+=("$f")
-  done
+  mapfile -t left < <(orch_leftovers "$1")
   [ "${#left[@]}" = 0 ] && return 0
   rm -rf -- "${left[@]}"
   printf 'cleanup: %s leftovers of an interrupted run\n' "${#left[@]}" >&2

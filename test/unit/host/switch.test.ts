@@ -2,11 +2,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PRELUDE_SH, SWITCH_SH } from '../../../src/host/embedded.generated.js';
+import { PRELUDE_SH, SWITCH_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
 import { appRoot } from './helpers.js';
 
-const LIBS = [PRELUDE_SH, SWITCH_SH];
+const LIBS = [PRELUDE_SH, VERSIONS_SH, SWITCH_SH];
 describe('switch.sh', () => {
   it('orch_link_of prints a link target, nothing for a missing link', () => {
     const root = appRoot(['1'], '1');
