@@ -14,6 +14,7 @@ import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { TRANSPORTS, transportsFor } from '../transport/registry.js';
 import { EarlyConnections } from '../engine/connections.js';
+import { now, span, timed } from '../engine/trace.js';
 import { JsonRenderer } from '../ui/json.js';
 import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
@@ -26,9 +27,10 @@ import type { EngineEvent, RunSummary } from '../engine/events.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError } from './targets.js';
 import { parseDuration } from '../model/duration.js';
+import { secretReadingOf, type SecretFlags } from './secret-flags.js';
 
 /** Parsed common options. */
-export interface CommonOpts {
+export interface CommonOpts extends SecretFlags {
   inventory?: string[];
   limit?: string;
   node?: string;
@@ -36,6 +38,8 @@ export interface CommonOpts {
   json?: boolean;
   detailedExitcodes?: boolean;
   insecureHostKeys?: boolean;
+  /** `--allow-downgrade`: a channel may name an older release than the newest accepted. */
+  allowDowngrade?: boolean;
   forks?: string;
   timeout?: string;
   /** `--verbose`: every step's output. */
@@ -138,7 +142,7 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
     early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, options), forks);
   };
   try {
-    const prepared = await prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, ...(onCandidates && { onCandidates }) });
+    const prepared = await timed('prepare', () => prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, ...(onCandidates && { onCandidates }) }));
     if (early) earlyByPlan.set(prepared.plan, early);
     return prepared;
   } catch (err) {
@@ -150,8 +154,10 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
 }
 
 async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook' | 'onCandidates'>): Promise<Prepared & { plan: Plan }> {
+  const secrets = await secretReadingOf(opts);
   const prepared = await preparePlan({
     ...more,
+    secrets,
     playbook,
     inventories: opts.inventory ?? [],
     ...(opts.limit !== undefined && { limit: opts.limit }),
@@ -162,6 +168,7 @@ async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: b
     ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
     // --offline never connects: build_on bundles are described, not built (issue 18).
     ...(opts.offline === true && { offline: true }),
+    ...(opts.allowDowngrade === true && { allowDowngrade: true }),
     // A warning ends the status line first, so it stays on screen.
     warn: (l: string) => {
       status.clear();
@@ -212,7 +219,8 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const { plan, masker, notes } = await prepare(playbook, opts);
   if (opts.out) {
     const tmp = `${opts.out}.tmp.${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
+    // 0600: a plan names hosts, paths and store users; secrets in it are masked, but it is nobody else's business.
+    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`, { mode: 0o600 });
     renameSync(tmp, opts.out);
   }
   const status = statusLine(opts, false);
@@ -237,7 +245,8 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const predictions = prediction.hosts;
   const bytes = await session.payloadBytes(prediction);
   const diffs = (opts.diff || opts.diffPrivate) && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker, opts.diffPrivate === true) : undefined;
-  const refused = refusedHosts(plan, facts.byHost);
+  const refusedOrWarned = refusedHosts(plan, facts.byHost);
+  const refused = new Map([...refusedOrWarned].filter(([, r]) => !r.warn));
   // A refused host's steps never run: they are not pending (apply fails that host instead).
   const counted = refused.size ? new Map([...predictions].filter(([h]) => !refused.has(h))) : predictions;
   if (opts.json) {
@@ -254,7 +263,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       ...(notes && { notes }),
     }))}\n`);
   } else {
-    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refused)));
+    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refusedOrWarned)));
   }
   if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
@@ -422,8 +431,10 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     await session.close();
     process.off('SIGINT', onSigint);
   }
+  const t = now();
   const summary = session.summary();
   await renderer.finish(summary);
+  span('record', t);
   if (summary.interrupted) err('interrupted\n');
   return summary;
 }

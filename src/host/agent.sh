@@ -17,6 +17,7 @@
 #   X                                     stop: end every child (TERM, KILL after GRACE), exit
 #   Q                                     goodbye: exit, leaving background processes alone
 # Output (agent -> control machine; parsed by src/engine/agent.ts):
+#   ::orch:: started                                       once, as the agent's code runs (a trace point)
 #   ::orch:: locked / the facts output / ::orch:: end      once, after the lock is held
 #   segment.sh's lines, then ::orch-seg:: done RC          per segment
 #   ::orch:: stopped                                        after X
@@ -299,6 +300,7 @@ orch_agent_await() {
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
   local line giveup grace lockwait holder n rc me
+  echo '::orch:: started'
   IFS= read -r line || exit 70
   read -r _ giveup grace lockwait holder <<< "$line"
   case "$giveup$grace" in *[!0-9]*|'') echo "orch agent: bad settings line" >&2; exit 70 ;; esac

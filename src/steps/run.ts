@@ -2,7 +2,9 @@
  * `run: {cmd, creates, unless, sudo, changed_when, failed_when}` — runs a command
  * (src/host/run.sh); `skipped` when `creates` exists or `unless` exits 0 (Ansible's
  * `creates`, Salt's `unless`). `sudo: true` wraps in `sudo -n`. Planned from the
- * `creates` fact; with `unless` or result tests only the host can tell (`maybe`).
+ * `creates` fact and the `unless` command's exit status, which the plan reads by running
+ * it once in the facts round trip (`unless` is a read-only check by contract); `maybe`
+ * when an earlier step of the host may change first, or with result tests.
  *
  * Without `changed_when`/`failed_when`: exit 0 = `changed`, anything else = failed.
  * With them (Ansible's `changed_when`/`failed_when`, Puppet's detailed exit codes), the
@@ -17,13 +19,15 @@
  */
 import { COMMAND_SH, RUN_RESULT_SH, RUN_SH } from '../host/embedded.generated.js';
 import type { StepKind } from './kind.js';
-import { checkHostPath, factKey, firstLine, hostPath, hostScript, quote, raw, shCall, userFunction } from './common.js';
+import { ACCOUNT_NAME_EXPECTED, ACCOUNT_NAME_RE } from './group.js';
+import { checkHostPath, EARLIER_CHANGE, factKey, firstLine, hostPath, hostScript, quote, raw, shCall, userFunction } from './common.js';
 
 export interface RunArgs {
   cmd: string;
   creates?: string;
   unless?: string;
   sudo?: boolean;
+  user?: string;
   changed_when?: ResultTestSpec;
   failed_when?: ResultTestSpec;
 }
@@ -33,6 +37,8 @@ export interface RunCheck {
   kind: 'run';
   creates?: string;
   hasUnless: boolean;
+  /** The rendered `unless` command: its exit status is a fact (an `unless` probe). */
+  unless?: string;
   /** `changed_when`/`failed_when` decide on the host: predicted `maybe`. */
   judged?: boolean;
 }
@@ -82,6 +88,7 @@ export const run: StepKind<RunArgs, RunCheck> = {
       creates: { description: 'Path on the host; the step is skipped when it exists.', examples: ['/etc/ssl/shop.pem'], type: 'string', minLength: 1 },
       unless: { $ref: '#/$defs/command', description: 'Command; the step is skipped when it exits 0.', examples: ['test -f /etc/ssl/shop.pem'] },
       sudo: { description: 'Wrap the command in `sudo -n`.', examples: [true], type: 'boolean' },
+      user: { description: "Run the command (and `unless`) as this user, with its HOME (Ansible's become_user): runuser when orch is root, else `sudo -n -u USER`.", examples: ['shop'], type: 'string', minLength: 1 },
       changed_when: {
         $ref: '#/$defs/resultTest',
         description: 'When the step counts as a change (default true): false = never (a check, a log line), or a test: { exit: [2] } = exit 2 means changed, 0 ok, other codes fail; { stdout_contains: "Applied" }.',
@@ -112,16 +119,24 @@ export const run: StepKind<RunArgs, RunCheck> = {
     const unless = a.unless === undefined ? undefined : ctx.render('unless', 'shell');
     if (a.unless !== undefined && unless === undefined) return undefined;
     const tests = resultTestArgs(a);
+    let user: string | undefined;
+    if (a.user !== undefined) {
+      user = ctx.render('user', 'text');
+      if (user === undefined) return undefined;
+      if (!ACCOUNT_NAME_RE.test(user)) return void ctx.fail('user', `${JSON.stringify(user)} is not a user name: ${ACCOUNT_NAME_EXPECTED}`);
+      if (a.sudo === true) return void ctx.fail('user', 'user: and sudo: true exclude each other (user: already runs the command through sudo when orch is not root)');
+    }
+    // sudo / user: the command runs in a shell of its own (root's, the user's), so it travels as text.
+    const as = (fn: string, text: string): string => (user !== undefined ? `${fn}() { orch_as_user ${quote(user)} ${quote(text)}; }` : userFunction(fn, text));
     const lines = [
-      ...(unless !== undefined ? [userFunction('orch_unless', unless)] : []),
-      // sudo: the command runs in a root shell of its own, so it travels as text.
-      a.sudo === true ? `orch_cmd() { sudo -n bash -c ${quote(cmd)}; }` : userFunction('orch_cmd', cmd),
+      ...(unless !== undefined ? [as('orch_unless', unless)] : []),
+      a.sudo === true ? `orch_cmd() { sudo -n bash -c ${quote(cmd)}; }` : as('orch_cmd', cmd),
       shCall('orch_run', creates !== undefined ? hostPath(creates) : raw("''"), unless !== undefined ? 'orch_unless' : '', 'orch_cmd', ...tests),
     ];
     return {
       script: hostScript(ctx, tests.length > 0 ? [COMMAND_SH, RUN_SH, RUN_RESULT_SH] : [COMMAND_SH, RUN_SH], ...lines),
-      probes: creates ? [{ kind: 'exists', path: creates }] : [],
-      check: { kind: 'run', creates, hasUnless: unless !== undefined, ...(tests.length > 0 && { judged: true }) },
+      probes: [...(creates ? [{ kind: 'exists' as const, path: creates }] : []), ...(unless !== undefined ? [{ kind: 'unless' as const, path: unless }] : [])],
+      check: { kind: 'run', creates, hasUnless: unless !== undefined, ...(unless !== undefined && { unless }), ...(tests.length > 0 && { judged: true }) },
     };
   },
   predict(f, task) {
@@ -130,6 +145,13 @@ export const run: StepKind<RunArgs, RunCheck> = {
       const k = factKey({ kind: 'exists', path: c.creates });
       if (f.has(k) && f.get(k) !== null) return 'skipped';
     }
-    return c.hasUnless || c.judged ? 'maybe' : 'changed';
+    // `unless` ran in the facts round trip: exact, as long as no earlier step of this host
+    // may change what it checks (then the host decides: maybe).
+    if (c.unless !== undefined) {
+      const rc = f.get(factKey({ kind: 'unless', path: c.unless }));
+      if (rc === undefined || rc === null || f.has(EARLIER_CHANGE)) return 'maybe';
+      if (rc === '0') return 'skipped';
+    } else if (c.hasUnless) return 'maybe';
+    return c.judged ? 'maybe' : 'changed';
   },
 };

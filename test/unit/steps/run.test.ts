@@ -1,4 +1,5 @@
 /** The `run` step kind: exact script, label and its prediction table. */
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { COMMAND_SH, RUN_SH } from '../../../src/host/embedded.generated.js';
 import { run } from '../../../src/steps/run.js';
@@ -19,8 +20,27 @@ describe('run', () => {
       'orch_unless() { :\ntest -f /etc/x\n}',
       "orch_cmd() { sudo -n bash -c make-cert; }",
       'orch_run "$HOME"/cert.pem orch_unless orch_cmd'));
-    expect(r.task!.probes).toEqual([{ kind: 'exists', path: '~/cert.pem' }]);
-    expect(r.task!.check).toEqual({ kind: 'run', creates: '~/cert.pem', hasUnless: true });
+    // unless is a probe too: the plan runs it once in the facts round trip.
+    expect(r.task!.probes).toEqual([{ kind: 'exists', path: '~/cert.pem' }, { kind: 'unless', path: 'test -f /etc/x' }]);
+    expect(r.task!.check).toEqual({ kind: 'run', creates: '~/cert.pem', hasUnless: true, unless: 'test -f /etc/x' });
+  });
+
+  it('user: the command and unless run as that user (orch_as_user), as text', () => {
+    const r = buildStep(run, { cmd: 'echo {{app}} > ~/x', unless: 'test -f ~/x', user: '{{app}}' });
+    expect(r.problems).toEqual([]);
+    expect(r.task!.script).toBe(scriptOf([COMMAND_SH, RUN_SH],
+      "orch_unless() { orch_as_user shop 'test -f ~/x'; }",
+      "orch_cmd() { orch_as_user shop 'echo shop > ~/x'; }",
+      "orch_run '' orch_unless orch_cmd"));
+    expect(buildStep(run, { cmd: 'x', user: 'a b' }).problems).toEqual(['user: "a b" is not a user name: a lowercase letter or _ first, then lowercase letters, digits, _ . - (at most 32), like "shop"']);
+    expect(buildStep(run, { cmd: 'x', user: 'shop', sudo: true }).problems).toEqual(['user: user: and sudo: true exclude each other (user: already runs the command through sudo when orch is not root)']);
+  });
+
+  it('orch_as_user runs as that user with its HOME under real bash (runuser as root)', () => {
+    const r = spawnSync('bash', ['-c', `set -euo pipefail\n${COMMAND_SH}\norch_as_user nobody 'echo "$(id -un) $HOME"'`], { encoding: 'utf8' });
+    if (process.getuid?.() !== 0) return;
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`nobody ${spawnSync('getent', ['passwd', 'nobody'], { encoding: 'utf8' }).stdout.split(':')[5]}\n`);
   });
 
   it('refuses a relative creates', () => {
@@ -30,13 +50,19 @@ describe('run', () => {
   const plain = buildStep(run, { cmd: 'x' }).task!;
   const creates = buildStep(run, { cmd: 'x', creates: '/done' }).task!;
   const unless = buildStep(run, { cmd: 'x', creates: '/done', unless: 'true' }).task!;
+  const judged = buildStep(run, { cmd: 'x', unless: 'true', changed_when: false }).task!;
   it.each([
     ['plain', plain, {}, 'changed'],
     ['creates: unknown', creates, {}, 'changed'],
     ['creates: absent', creates, { 'exists:/done': null }, 'changed'],
     ['creates: present', creates, { 'exists:/done': '1' }, 'skipped'],
-    ['unless: only the host can tell', unless, { 'exists:/done': null }, 'maybe'],
+    ['unless: not read (offline, old facts)', unless, { 'exists:/done': null }, 'maybe'],
+    ['unless exits 0', unless, { 'exists:/done': null, 'unless:true': '0' }, 'skipped'],
+    ['unless exits 1', unless, { 'exists:/done': null, 'unless:true': '1' }, 'changed'],
+    ['unless exits 0, but an earlier step may change the host first', unless, { 'exists:/done': null, 'unless:true': '0', 'predict:earlier-change': '1' }, 'maybe'],
     ['unless, creates present', unless, { 'exists:/done': '1' }, 'skipped'],
+    ['unless exits 1, changed_when: the host decides', judged, { 'unless:true': '1' }, 'maybe'],
+    ['unless exits 0, changed_when', judged, { 'unless:true': '0' }, 'skipped'],
   ])('predicts %s', (_n, t, f, want) => {
     expect(run.predict(facts(f), t as never)).toBe(want);
   });
