@@ -5,7 +5,7 @@
  */
 import type { Facts, Plan, PlanStep, PredictedStatus, Probe } from '../model/plan.js';
 import { badSha, EARLIER_CHANGE, factKey } from '../steps/common.js';
-import { changesAlone, predictTask, refuseTask, runsOnHost } from '../steps/index.js';
+import { changesAlone, noteTask, predictTask, refuseTask, runsOnHost } from '../steps/index.js';
 
 export type { Facts };
 export { badSha, factKey };
@@ -30,9 +30,10 @@ export function probesForHost(plan: Plan, host: string): Probe[] {
 
 /**
  * Predicted status per phase index -> step index -> status, for one host. `reason`:
- * why a step predicted `failed` will fail (its kind's `refuse`, from the facts).
+ * why a step predicted `failed` will fail (its kind's `refuse`, from the facts). `note`:
+ * what else the plan says about the step (its kind's `note`, e.g. a cleanup).
  */
-export type HostPrediction = { phase: number; step: number; name: string; node: string; status: PredictedStatus; reason?: string }[];
+export type HostPrediction = { phase: number; step: number; name: string; node: string; status: PredictedStatus; reason?: string; note?: string }[];
 
 /**
  * Predicts one host's steps in execution order, updating a copy of the facts as each
@@ -53,6 +54,7 @@ export function predictHost(plan: Plan, host: string, facts: Facts | undefined):
       if (!task) continue;
       let status: PredictedStatus;
       let reason: string | undefined;
+      const note = f && !refused ? noteTask(f, task) : undefined;
       if (refused) status = 'skipped';
       else if (step.when === 'changed' && nodeChanged === 'no' && !changesAlone(f, task)) status = 'skipped';
       else if (!runsOnHost(task)) status = 'ok';
@@ -68,7 +70,7 @@ export function predictHost(plan: Plan, host: string, facts: Facts | undefined):
       if ((status === 'changed' || status === 'maybe') && f) f.set(EARLIER_CHANGE, '1');
       if (status === 'changed') nodeChanged = 'yes';
       else if (status === 'maybe' && nodeChanged === 'no') nodeChanged = 'maybe';
-      out.push({ phase: pi, step: step.index, name: stepLabel(step, host), node: phase.node, status, ...(reason !== undefined && { reason }) });
+      out.push({ phase: pi, step: step.index, name: stepLabel(step, host), node: phase.node, status, ...(reason !== undefined && { reason }), ...(note !== undefined && { note }) });
     }
   });
   return out;

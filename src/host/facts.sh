@@ -77,6 +77,14 @@ orch_fact_stat() {
   orch_fact "$1" "$(printf '%s %s' "$kind" "$meta" | b64)"
 }
 
+# orch_fact_leftovers INDEX ROOT: how many things runs that died left under ROOT
+# (orch_leftovers); removed by the next switch of current (switch.sh orch_cleanup).
+orch_fact_leftovers() {
+  local n
+  n=$(orch_leftovers "$2" | wc -l)
+  orch_fact "$1" "$(printf '%s' "$((n))" | b64)"
+}
+
 # orch_fact_versions INDEX ROOT: the complete versions of ROOT, newest first (orch_versions).
 orch_fact_versions() {
   orch_fact "$1" "$(printf '%s' "$(orch_versions "$2")" | b64)"

@@ -20,6 +20,9 @@ orch_install() {
   local payload=$1 state=$2 registry=$3 regfile=$4 root=$5 v=$6 sha=$7 top=$8 before=$9 after=${10} fetch=${11:-} url=${12:-} size=${13:-0} auth=${14:-}
   local vdir="$root/versions/$6" bfile="$root/.orch/bundles/$7.tar.gz" have got f spec rc how src='' stream
   local -a left=() meta=()
+  # A channel release the host fetches: its own check of the signed manifest first, also
+  # when the version is installed already (a replayed manifest must not switch back to it).
+  if [ -n "${15:-}" ]; then orch_check_manifest "$root" "${15}" "${16}" "${17}" "${18}" "${19}" "$sha" "$size" "${20}"; fi
   if [ -f "$vdir/.orch-installed" ]; then
     have=$(cat -- "$vdir/.orch-installed")
     if [ "$have" = "$sha" ]; then
@@ -67,7 +70,6 @@ orch_install() {
     mv -f -- "$ORCH_INSTALL_TMP" "$bfile"
     trap - EXIT
   elif [ -n "$fetch" ]; then
-    if [ -n "${15:-}" ]; then orch_check_manifest "$root" "${15}" "${16}" "${17}" "${18}" "${19}" "$sha" "$size" "${20}"; fi
     # shellcheck disable=SC2034 # read by orch_fetch (fetch.sh); a shell variable, not exported: no child sees it
     ORCH_FETCH_AUTH=$auth
     orch_fetch_bundle "$fetch" "$url" "$bfile" "$sha" "$size"

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The one switch of `current` (and `previous`): used by the symlink step, the
-# healthcheck's rollback and `orch rollback`. Needs prelude.sh.
+# healthcheck's rollback and `orch rollback`. Needs prelude.sh and versions.sh.
 # Layout (src/host/layout.ts): ROOT/current and ROOT/previous are relative links to
 # versions/<V>; a complete version holds versions/<V>/.orch-installed.
 
@@ -20,18 +20,35 @@ orch_relink() {
   mv -T -f -- "$tmp" "$1"
 }
 
+# orch_cleanup ROOT: removes what runs that died left under ROOT (orch_leftovers in
+# versions.sh; the caller holds the host lock, so no other orch run is active there).
+# Prints `cleanup: N leftovers of an interrupted run` on stderr when it removed any.
+orch_cleanup() {
+  local -a left=()
+  mapfile -t left < <(orch_leftovers "$1")
+  [ "${#left[@]}" = 0 ] && return 0
+  rm -rf -- "${left[@]}"
+  printf 'cleanup: %s leftovers of an interrupted run\n' "${#left[@]}" >&2
+}
+
 # orch_switch ROOT TARGET PENDING STATE: points ROOT/current at TARGET (`versions/<V>`,
 # complete: the caller checked) and ROOT/previous at what current was. Already there:
 # status ok, or changed when PENDING (a restart-pending marker relative to ROOT, '' =
 # none) is left by an interrupted run. Otherwise writes PENDING first (when given),
 # switches `previous` then `current` (each atomically: an interrupted switch is
 # redone by the next run), writes STATE to ROOT/.orch/state.json when not empty,
-# prints status changed.
+# prints status changed. First removes what dead runs left (orch_cleanup). When current
+# is already TARGET but state.json does not say so (a run killed between the switch
+# and the record), writes STATE (status changed): the link is the truth.
 orch_switch() {
   local root=$1 target=$2 pending=$3 state=$4 cur f
+  orch_cleanup "$root"
   cur=$(orch_link_of "$root/current")
   if [ "$cur" = "$target" ]; then
-    if [ -n "$pending" ] && [ -e "$root/$pending" ]; then orch_status changed; else orch_status ok; fi
+    if [ -n "$state" ] && ! grep -qF -- "\"current\": \"${target#versions/}\"" "$root/.orch/state.json" 2>/dev/null; then
+      orch_write "$root/.orch/state.json" "$state"
+      orch_status changed
+    elif [ -n "$pending" ] && [ -e "$root/$pending" ]; then orch_status changed; else orch_status ok; fi
     return 0
   fi
   if [ -n "$pending" ]; then

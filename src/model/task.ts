@@ -77,6 +77,8 @@ export type Probe =
   | { kind: 'exists'; path: string }
   | { kind: 'stat'; path: string }
   | { kind: 'versions'; path: string }
+  /** How many things runs that died left under the root `path` (src/host/versions.sh orch_leftovers). */
+  | { kind: 'leftovers'; path: string }
   /**
    * Delta releases (issue 16): `path` is an app's root. Lines `O <sha256>` (objects
    * held), then, when `current`'s bundle folder is kept, `B <version>` and that

@@ -11,7 +11,7 @@
  * every apply. `http` URLs are fetched on the host with curl when present, else
  * through bash's `/dev/tcp` (http:// only), so hosts need no extra tools.
  */
-import { HEALTHCHECK_SH, ROLLBACK_SH, SWITCH_SH } from '../host/embedded.generated.js';
+import { HEALTHCHECK_SH, ROLLBACK_SH, SWITCH_SH, VERSIONS_SH } from '../host/embedded.generated.js';
 import { parseDuration } from '../model/duration.js';
 import type { TaskOf } from '../model/task.js';
 import type { StepKind } from './kind.js';
@@ -39,7 +39,7 @@ export interface HealthcheckCheck {
  * not complete. `$2` = the new state.json text (or empty).
  */
 export function rollbackScript(root: string, memo: Map<string, string> = new Map()): string {
-  return hostScript({ memo }, [SWITCH_SH, ROLLBACK_SH], shCall('orch_rollback_previous', hostPath(root), STATE_ARG));
+  return hostScript({ memo }, [VERSIONS_SH, SWITCH_SH, ROLLBACK_SH], shCall('orch_rollback_previous', hostPath(root), STATE_ARG));
 }
 
 export const healthcheck: StepKind<HealthcheckArgs, HealthcheckCheck> = {

@@ -94,6 +94,11 @@ export function refuseTask(facts: Facts, task: TaskOf<StepCheck>): string | unde
   return kindOfTask(task)?.refuse?.(facts, task);
 }
 
+/** What the plan should say about the task besides its status (the kind's `note`), from the facts. */
+export function noteTask(facts: Facts, task: TaskOf<StepCheck>): string | undefined {
+  return kindOfTask(task)?.note?.(facts, task);
+}
+
 /** Whether the task has a change of its own to make (the kind's `changesAlone`); false without facts. */
 export function changesAlone(facts: Facts | undefined, task: TaskOf<StepCheck>): boolean {
   return facts !== undefined && (kindOfTask(task)?.changesAlone?.(facts, task) ?? false);

@@ -34,6 +34,13 @@ export interface InstallCheck {
   version: string;
   sha256: string;
   bundleFile: string;
+  /**
+   * A channel release the host fetches: the host's mark of the newest manifest it
+   * accepted (`<root>/.orch/channels/<name>`, a `read` fact, written by
+   * src/host/fetch.sh orch_check_manifest) must not be newer than `published_at`
+   * unless `allowOlder` (a pin or --allow-downgrade).
+   */
+  channel?: { name: string; mark: string; package: string; version: string; published_at: string; allowOlder: boolean };
 }
 
 /** Where the install marker of `version` is (a `read` fact). */
@@ -132,6 +139,11 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
         before !== undefined ? 'orch_before' : '', after !== undefined ? 'orch_after' : '',
         ...(fetch ? [fetch.fetch, fetch.url, bundle.size, ...(fetch.auth !== undefined || fetch.verify ? [fetch.auth ?? ''] : [])] : []),
         ...(fetch?.verify ? [fetch.verify.channel, fetch.verify.package, fetch.verify.manifest, fetch.verify.signature, fetch.verify.allowed_signers, fetch.verify.allow_older ? 1 : 0] : [])));
+    const v = fetch?.verify;
+    const channel = v && {
+      name: v.channel, mark: joinPath(root, `.orch/channels/${v.channel}`), package: v.package, version: bundle.version,
+      published_at: String((JSON.parse(v.manifest) as { published_at?: unknown }).published_at), allowOlder: v.allow_older,
+    };
     return {
       script,
       ...(fetch?.fetch !== 'host' && { payload: { kind: 'bundle' as const, bundle: bundle.name, sha256: bundle.sha256, size: bundle.size, ...(fetch && { lazy: true }) } }),
@@ -142,8 +154,9 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
         { kind: 'read', path: joinPath(root, STATE_FILE) },
         { kind: 'read', path: REGISTRY_FILE },
         { kind: 'delta', path: root },
+        ...(channel ? [{ kind: 'read' as const, path: channel.mark }] : []),
       ],
-      check: { kind: 'install', root, version: bundle.version, sha256: bundle.sha256, bundleFile },
+      check: { kind: 'install', root, version: bundle.version, sha256: bundle.sha256, bundleFile, ...(channel && { channel }) },
       state: { action: 'install', app, root, version: bundle.version, sha256: bundle.sha256 },
     };
   },
@@ -165,6 +178,13 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
   },
   refuse(f, task) {
     const c = task.check;
+    const ch = c.channel;
+    const seen = ch && f.get(factKey({ kind: 'read', path: ch.mark }))?.trim();
+    if (ch && seen && ch.published_at < seen && !ch.allowOlder) {
+      // The same words as src/host/fetch.sh orch_check_manifest: a replay that this host has
+      // seen through, even if this control machine's cache has not (another CI runner).
+      return `channel ${ch.name}: downgrade refused on this host: the manifest names ${ch.package} ${ch.version} published ${ch.published_at}, older than the newest this host accepted (published ${seen}); pin the version in the playbook (pin: ${ch.version}) or run with --allow-downgrade`;
+    }
     if (badSha(f, c.root, c.version) === c.sha256) return undefined;
     const have = otherSha(f, c);
     return have === undefined ? undefined : sameVersionMessage(c.root, c.version, have, c.sha256);

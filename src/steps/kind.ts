@@ -94,6 +94,11 @@ export interface StepKind<A = Record<string, unknown>, C extends { kind: string 
    */
   refuse?(facts: Facts, task: TaskOf<C>): string | undefined;
   /**
+   * Something the plan should say about the task besides its status, read from the
+   * facts (e.g. `cleanup: 3 leftovers of an interrupted run`); shown under the host.
+   */
+  note?(facts: Facts, task: TaskOf<C>): string | undefined;
+  /**
    * True when the task has a change of its own to make, read from the facts (a
    * service's unit file that differs): it runs even when `when: changed` finds no
    * earlier change in its node.

@@ -4,7 +4,7 @@
  * host's `previous` link — through src/host/rollback.sh and the one switch
  * (src/host/switch.sh). Source: Capistrano's `deploy:rollback`.
  */
-import { ROLLBACK_SH, SWITCH_SH } from '../host/embedded.generated.js';
+import { ROLLBACK_SH, SWITCH_SH, VERSIONS_SH } from '../host/embedded.generated.js';
 import { CURRENT_LINK, PREVIOUS_LINK, versionDir } from '../host/layout.js';
 import type { Facts, PredictedStatus, TaskOf } from '../model/task.js';
 import { factKey, hostPath, hostScript, joinPath, RESTART_PENDING, shCall, STATE_ARG } from './common.js';
@@ -20,7 +20,7 @@ export interface RollbackCheck {
 
 /** The script: switch `current` to TO (a version, or the `previous` link's when undefined). */
 export function rollbackSwitchScript(root: string, to: string | undefined, restartFollows = false, memo: Map<string, string> = new Map()): string {
-  return hostScript({ memo }, [SWITCH_SH, ROLLBACK_SH], shCall('orch_rollback', hostPath(root), to ?? '', restartFollows ? RESTART_PENDING : '', STATE_ARG));
+  return hostScript({ memo }, [VERSIONS_SH, SWITCH_SH, ROLLBACK_SH], shCall('orch_rollback', hostPath(root), to ?? '', restartFollows ? RESTART_PENDING : '', STATE_ARG));
 }
 
 /** Predicts a rollback from the `current`/`previous` link facts (updating them as the switch would). */

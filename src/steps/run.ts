@@ -17,7 +17,7 @@
  * A test is `true`, `false`, or `{exit: CODE | [CODES], stdout_contains: TEXT}` (both
  * keys given: both must hold; TEXT is literal, not a template).
  */
-import { COMMAND_SH, RUN_RESULT_SH, RUN_SH } from '../host/embedded.generated.js';
+import { AS_USER_SH, COMMAND_SH, RUN_RESULT_SH, RUN_SH } from '../host/embedded.generated.js';
 import type { StepKind } from './kind.js';
 import { ACCOUNT_NAME_EXPECTED, ACCOUNT_NAME_RE } from './group.js';
 import { checkHostPath, EARLIER_CHANGE, factKey, firstLine, hostPath, hostScript, quote, raw, shCall, userFunction } from './common.js';
@@ -134,9 +134,11 @@ export const run: StepKind<RunArgs, RunCheck> = {
       shCall('orch_run', creates !== undefined ? hostPath(creates) : raw("''"), unless !== undefined ? 'orch_unless' : '', 'orch_cmd', ...tests),
     ];
     return {
-      script: hostScript(ctx, tests.length > 0 ? [COMMAND_SH, RUN_SH, RUN_RESULT_SH] : [COMMAND_SH, RUN_SH], ...lines),
-      probes: [...(creates ? [{ kind: 'exists' as const, path: creates }] : []), ...(unless !== undefined ? [{ kind: 'unless' as const, path: unless }] : [])],
-      check: { kind: 'run', creates, hasUnless: unless !== undefined, ...(unless !== undefined && { unless }), ...(tests.length > 0 && { judged: true }) },
+      script: hostScript(ctx, [COMMAND_SH, ...(user !== undefined ? [AS_USER_SH] : []), RUN_SH, ...(tests.length > 0 ? [RUN_RESULT_SH] : [])], ...lines),
+      // The plan runs `unless` in the facts round trip, as the login (or become) user: with
+      // `user:` it must run as that user, so only the host can tell (maybe).
+      probes: [...(creates ? [{ kind: 'exists' as const, path: creates }] : []), ...(unless !== undefined && user === undefined ? [{ kind: 'unless' as const, path: unless }] : [])],
+      check: { kind: 'run', creates, hasUnless: unless !== undefined, ...(unless !== undefined && user === undefined && { unless }), ...(tests.length > 0 && { judged: true }) },
     };
   },
   predict(f, task) {

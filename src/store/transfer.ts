@@ -341,7 +341,7 @@ export async function downloadFile(url: URL, dest: string, want: { sha256: strin
         try {
           await pipeline(src, createWriteStream(tmp), { signal: tooLong.signal });
         } catch (err) {
-          stopped(err);
+          if (tooLong.signal.aborted) throw tooLong.signal.reason;
           throw new StoreError(`cannot read ${showUrl(url)}: ${(err as Error).message}`);
         }
       } else {

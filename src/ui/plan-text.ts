@@ -74,6 +74,7 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
       const paint = p.status === 'changed' || p.status === 'maybe' ? c.change : p.status === 'failed' ? c.fail : p.status === 'skipped' ? c.dim : (s: string) => s;
       lines.push(`  ${paint(text)}`);
       if (p.reason) lines.push(`    ${c.fail(p.reason)}`);
+      if (p.note) lines.push(`    - ${p.note}`);
       const d = diffs?.get(host)?.get(`${p.phase}:${p.step}`);
       if (d) lines.push(...formatDiff(d, c));
     }

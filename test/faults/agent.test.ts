@@ -20,9 +20,11 @@ import { agentSessions, RunProcs, sessionsAlive, type HostProc } from './host-pr
 
 const prng = seededRandom;
 
-const FILES = 2000;
+/** Files of the soak's release: 2000, or ORCH_KILL_FILES (fewer: cheaper kills on a slow machine). */
+const FILES = Number(process.env.ORCH_KILL_FILES ?? 2000);
 /**
- * The kill soak's number of kills: 50 (issue 10), or ORCH_KILL_SOAK (0 skips it).
+ * The kill soak's number of kills: 50 (issue 10), or ORCH_KILL_SOAK (0 skips it; run
+ * it with 100 or more before changing the host scripts' switch, state or cleanup).
  * ORCH_KILL_SEED replays a schedule (the seed is printed first).
  */
 const KILLS = Number(process.env.ORCH_KILL_SOAK ?? 50);
@@ -101,6 +103,30 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
     let lingerWhy = '';
     const killedIn: Record<string, number> = {};
     let kills = 0;
+    /**
+     * After a kill and a clean run: state.json agrees with the links (current and
+     * previous) and no temp file, scratch folder or incomplete version remains.
+     */
+    const violations: string[] = [];
+    const leftovers = (): string[] => {
+      const out: string[] = [];
+      const at = (p: string): string => onHost(host(), `${root}/${p}`);
+      const link = (p: string): string | null => { try { return readlinkSync(at(p)).replace(/^versions\//, ''); } catch { return null; } };
+      const st = JSON.parse(readFileSync(at('.orch/state.json'), 'utf8')) as { current: string | null; previous: string | null };
+      if (st.current !== link('current')) out.push(`state.json current ${st.current} but the link says ${link('current')}`);
+      if (st.previous !== link('previous')) out.push(`state.json previous ${st.previous} but the link says ${link('previous')}`);
+      const odd = (dir: string, names: string[]): void => {
+        for (const n of names) if (/\.tmp|^\.orch-tmp\.|^unpack\.|^\.upload\./.test(n)) out.push(`leftover ${dir}/${n}`);
+      };
+      odd(root, readdirSync(at('')));
+      odd(`${root}/.orch`, readdirSync(at('.orch')));
+      odd(`${root}/.orch/bundles`, readdirSync(at('.orch/bundles')));
+      for (const ver of readdirSync(at('versions'))) {
+        if (!existsSync(at(`versions/${ver}/.orch-installed`))) out.push(`incomplete version ${ver}`);
+        odd(`${root}/versions/${ver}`, readdirSync(at(`versions/${ver}`)));
+      }
+      return out;
+    };
     // Bounded: a run that finished before its kill moment does not count as a kill.
     for (let k = 1; kills < KILLS && k <= 2 * KILLS; k++) {
       const v = versions[k % 3]!; // never current nor previous: pruned, so installed again
@@ -158,9 +184,13 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
       expect(checkCurrent()).toBe(v);
       const state = JSON.parse(readFileSync(onHost(host(), `${root}/.orch/state.json`), 'utf8')) as { current: string };
       expect(state.current).toBe(v);
+      violations.push(...leftovers().map((l) => `kill ${k} (${stage}, at ${killAt} ms, seed ${seed}): ${l}`));
+      console.log(`kill soak: kill ${kills} (attempt ${k}, ${stage}, at ${killAt} ms): ${violations.length} violations so far`);
       expect(summaryOf(rb.stdout).hosts[0]!.status).not.toBe('failed');
     }
     expect(kills).toBe(KILLS);
+    console.log(`kill soak: ${violations.length} violations of state/link agreement or leftovers after ${kills} kills (seed ${seed})${violations.length ? `:\n${violations.join('\n')}` : ''}`);
+    expect(violations).toEqual([]);
     console.log(`kill soak: ${kills} kills (seed ${seed}), by last step reached: ${JSON.stringify(killedIn)}; killed run's processes gone within ${lingerMax} ms at worst (${lingerWhy}); ${Math.round((Date.now() - soakStart) / 1000)} s for the kills (ms until the kills ${spent.killAt}, watching and checking ${spent.afterKill}, the waiting runs' rest ${spent.nextApply})`);
   }, 1_800_000);
 

@@ -117,7 +117,7 @@ nodes:
       const log = readFileSync(join(h.dir, 'root/.orch/converge-app.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { exit: number });
       expect(log.map((l) => l.exit)).toEqual([2, 0, 2]);
     }
-  });
+  }, 180_000);
 
   it.each([
     ['unsigned', async () => {
@@ -144,7 +144,7 @@ nodes:
       expect(current(h)).toBe('versions/1.1.0');
       expect(existsSync(join(h.dir, 'srv/app/versions/1.2.0'))).toBe(false);
     }
-  });
+  }, 180_000);
 
   it('a properly signed release goes out on the next run, and orch query audits the fleet from the control machine', async () => {
     expect((await publish('1.2.0', '--sign', key)).code).toBe(0);
@@ -154,7 +154,7 @@ nodes:
     expect(q.code, q.stderr).toBe(0);
     const rows = JSON.parse(q.stdout) as { host: string; app: string; current: string; versions: string[] }[];
     expect(rows.map((r) => `${r.host} ${r.app} ${r.current} ${r.versions.join(',')}`)).toEqual(['h1 app 1.2.0 1.1.0,1.2.0', 'h2 app 1.2.0 1.1.0,1.2.0', 'h3 app 1.2.0 1.1.0,1.2.0']);
-  });
+  }, 180_000);
 
   /** Every host's cron run: exit code and a message in stderr; current release afterwards. */
   const expectRun = async (code: number, message: string | undefined, version: string, extra = '') => {

@@ -115,4 +115,34 @@ nodes:
       expect(text.includes(Buffer.from(`deploy:${PASSWORD}`).toString('base64')), `${what} shows the Basic credentials`).toBe(false);
     }
   }, 180_000);
+
+  it('a host that fetches refuses a replayed older manifest from its own state, even when the control machine has never seen the channel', async () => {
+    const root = join(work, 'srv/app');
+    const pb = join(work, 'site.yml');
+    const key = join(work, 'release_key');
+    const old = { m: store.files['app/stable.json']!, sig: store.files['app/stable.json.sig']! };
+    const src = join(work, 'src2/app');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'VERSION'), '1.1.0\n');
+    writeFileSync(join(src, 'hello.txt'), 'hello again\n');
+    const p = await orch(['publish', src, '--out', join(work, 'dist'), '--to', join(work, 'store'), '--channel', 'stable', '--sign', key, '--base-url', `${store.base}private/`], env);
+    expect(p.code, p.stderr).toBe(0);
+    for (const f of ['app/stable.json', 'app/stable.json.sig', 'app/app-1.1.0-any.tar.gz']) store.files[f] = readFileSync(join(work, 'store', f));
+    const a = await orch(['apply', pb, '--yes'], env);
+    expect(a.code, a.stderr + a.stdout).toBe(0);
+    expect(readlinkSync(join(root, 'current'))).toBe('versions/1.1.0');
+    expect(readFileSync(join(root, '.orch/channels/stable'), 'utf8').trim()).toBe(JSON.parse(store.files['app/stable.json']!.toString()).published_at);
+
+    // The old signed manifest again, and a control machine with an empty cache (another CI runner).
+    store.files['app/stable.json'] = old.m;
+    store.files['app/stable.json.sig'] = old.sig;
+    const fresh = { ...env, XDG_CACHE_HOME: join(work, 'cache-fresh') };
+    const r = await orch(['apply', pb, '--yes'], fresh);
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    expect(r.stdout + r.stderr).toContain('channel stable: downgrade refused on this host: the manifest names app 1.0.0 published');
+    expect(readlinkSync(join(root, 'current'))).toBe('versions/1.1.0');
+    const back = await orch(['apply', pb, '--yes', '--allow-downgrade'], { ...env, XDG_CACHE_HOME: join(work, 'cache-fresh2') });
+    expect(back.code, back.stderr + back.stdout).toBe(0);
+    expect(readlinkSync(join(root, 'current'))).toBe('versions/1.0.0');
+  }, 180_000);
 });

@@ -230,7 +230,7 @@ nodes:
     const again = accessLog().length;
     expect((await orch(['plan', pb], env)).code).toBe(0);
     expect(accessLog().slice(again).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['GET /shop/beta.json', 'GET /shop/beta.json.sig']);
-  });
+  }, 180_000);
 
   it('orch_verify_manifest on a host (real bash, ssh-keygen): accepts the signed manifest, refuses tampered, wrong-key and unsigned ones', async () => {
     const h = host('h1');

@@ -272,11 +272,17 @@ describe('loadPlaybook: invalid playbooks', () => {
     ],
     [
       'store bundle keys on other bundles',
-      { 'main.yml': `bundles:\n  b: { source: s, fetch: host }\n  e: { url: http://x/e-1-any.tar.gz, sha256: ${'a'.repeat(64)}, allowed_signers: k }\n` },
+      { 'main.yml': `bundles:\n  b: { source: s, fetch: host }\n  e: { url: http://x/e-1-any.tar.gz, sha256: ${'a'.repeat(64)}, allowed_signers: k }\n  f: { source: s, pin: 1.0.0 }\n` },
       [
         'D/main.yml:2:19: bundles.b.fetch: fetch applies only to bundles from an artifact store (url + sha256, or channel + allowed_signers)',
         'D/main.yml:3:112: bundles.e.allowed_signers: allowed_signers applies only to channel bundles (a url bundle is pinned by its sha256)',
+        'D/main.yml:4:19: bundles.f.pin: pin applies only to channel bundles (the version the signed channel manifest must name)',
       ],
+    ],
+    [
+      'a pin that is not a version',
+      { 'main.yml': "bundles:\n  g: { channel: c.json, allowed_signers: k, pin: 'a b' }\n" },
+      ["D/main.yml:2:45: bundles.g.pin: invalid version: use letters, digits, '.', '_', '+', '-', starting with a letter or digit"],
     ],
     [
       'extends naming no template',

@@ -2,11 +2,11 @@
 import { readlinkSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PRELUDE_SH, ROLLBACK_SH, SWITCH_SH } from '../../../src/host/embedded.generated.js';
+import { PRELUDE_SH, ROLLBACK_SH, SWITCH_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
 import { appRoot } from './helpers.js';
 
-const LIBS = [PRELUDE_SH, SWITCH_SH, ROLLBACK_SH];
+const LIBS = [PRELUDE_SH, VERSIONS_SH, SWITCH_SH, ROLLBACK_SH];
 const links = (root: string): string[] => ['current', 'previous'].map((l) => readlinkSync(path.join(root, l)));
 
 describe('rollback.sh', () => {

@@ -2,11 +2,11 @@
 import { readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PRELUDE_SH, SWITCH_SH, SYMLINK_SH } from '../../../src/host/embedded.generated.js';
+import { PRELUDE_SH, SWITCH_SH, SYMLINK_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
 import { appRoot } from './helpers.js';
 
-const LIBS = [PRELUDE_SH, SWITCH_SH, SYMLINK_SH];
+const LIBS = [PRELUDE_SH, VERSIONS_SH, SWITCH_SH, SYMLINK_SH];
 
 describe('symlink.sh', () => {
   it('orch_symlink switches to a complete version', () => {

@@ -1,6 +1,6 @@
 /** The `healthcheck` step kind: exact script, rollback script, label and its prediction. */
 import { describe, expect, it } from 'vitest';
-import { HEALTHCHECK_SH, ROLLBACK_SH, SWITCH_SH } from '../../../src/host/embedded.generated.js';
+import { HEALTHCHECK_SH, ROLLBACK_SH, SWITCH_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
 import { healthcheck } from '../../../src/steps/healthcheck.js';
 import { buildStep, facts, scriptOf } from './helpers.js';
 
@@ -12,7 +12,7 @@ describe('healthcheck', () => {
     expect(r.task!.script).toBe(scriptOf([HEALTHCHECK_SH], "orch_healthcheck 2 0.5 orch_probe_http 10 200 'http://10.0.0.5:8000/health?x=1' 10.0.0.5 8000 '/health?x=1'"));
     expect(r.task!.rollback).toEqual({
       root: '/srv/shop', app: 'shop', version: '1.2.0', sha256: 'a'.repeat(64),
-      script: scriptOf([SWITCH_SH, ROLLBACK_SH], 'orch_rollback_previous /srv/shop "${2:-}"'), afterSwitch: true,
+      script: scriptOf([VERSIONS_SH, SWITCH_SH, ROLLBACK_SH], 'orch_rollback_previous /srv/shop "${2:-}"'), afterSwitch: true,
     });
   });
 

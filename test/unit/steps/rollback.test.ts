@@ -1,6 +1,6 @@
 /** The internal `rollback` kind (orch rollback plans): exact script and its prediction table. */
 import { describe, expect, it } from 'vitest';
-import { ROLLBACK_SH, SWITCH_SH } from '../../../src/host/embedded.generated.js';
+import { ROLLBACK_SH, SWITCH_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
 import { predictRollback, rollbackSwitchScript, type RollbackCheck } from '../../../src/steps/rollback.js';
 import type { TaskOf } from '../../../src/model/task.js';
 import { facts, scriptOf } from './helpers.js';
@@ -12,7 +12,7 @@ describe('rollback (internal kind)', () => {
     [undefined, false, `orch_rollback /srv/shop '' '' "\${2:-}"`],
     ['1.0.0', true, `orch_rollback /srv/shop 1.0.0 .orch/restart-pending "\${2:-}"`],
   ])('--to %s, restart after: %s', (to, restart, call) => {
-    expect(rollbackSwitchScript('/srv/shop', to, restart)).toBe(scriptOf([SWITCH_SH, ROLLBACK_SH], call));
+    expect(rollbackSwitchScript('/srv/shop', to, restart)).toBe(scriptOf([VERSIONS_SH, SWITCH_SH, ROLLBACK_SH], call));
   });
 
   it.each([

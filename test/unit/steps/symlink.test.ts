@@ -1,6 +1,6 @@
 /** The `symlink` step kind: exact script, probes, label and its prediction table. */
 import { describe, expect, it } from 'vitest';
-import { SWITCH_SH, SYMLINK_SH } from '../../../src/host/embedded.generated.js';
+import { SWITCH_SH, SYMLINK_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
 import { symlink } from '../../../src/steps/symlink.js';
 import { buildStep, facts, scriptOf } from './helpers.js';
 
@@ -11,15 +11,15 @@ describe('symlink', () => {
     const { task, problems, label } = buildStep(symlink, {});
     expect(problems).toEqual([]);
     expect(label).toBe('symlink current -> 1.2.0');
-    expect(task!.script).toBe(scriptOf([SWITCH_SH, SYMLINK_SH], `orch_symlink /srv/shop 1.2.0 '' "\${2:-}"`));
+    expect(task!.script).toBe(scriptOf([VERSIONS_SH, SWITCH_SH, SYMLINK_SH], `orch_symlink /srv/shop 1.2.0 '' "\${2:-}"`));
     expect(task!.check).toEqual({ kind: 'symlink', root: '/srv/shop', version: '1.2.0', sha256: A });
-    expect(task!.probes.map((p) => `${p.kind}:${p.path}`)).toEqual(['link:/srv/shop/current', 'read:/srv/shop/versions/1.2.0/.orch-installed', 'read:/srv/shop/.orch/state.json']);
+    expect(task!.probes.map((p) => `${p.kind}:${p.path}`)).toEqual(['link:/srv/shop/current', 'read:/srv/shop/versions/1.2.0/.orch-installed', 'read:/srv/shop/.orch/state.json', 'leftovers:/srv/shop']);
   });
 
   it('with a service after it: the restart-pending marker is passed and probed; a rendered version', () => {
     const { task, label } = buildStep(symlink, { version: '{{v}}' }, { restartFollows: true, vars: { v: '1.1.0' } });
     expect(label).toBe('symlink current -> 1.1.0');
-    expect(task!.script).toBe(scriptOf([SWITCH_SH, SYMLINK_SH], `orch_symlink /srv/shop 1.1.0 .orch/restart-pending "\${2:-}"`));
+    expect(task!.script).toBe(scriptOf([VERSIONS_SH, SWITCH_SH, SYMLINK_SH], `orch_symlink /srv/shop 1.1.0 .orch/restart-pending "\${2:-}"`));
     expect(task!.check).toEqual({ kind: 'symlink', root: '/srv/shop', version: '1.1.0', sha256: '' });
     expect(task!.probes.at(-1)).toEqual({ kind: 'exists', path: '/srv/shop/.orch/restart-pending' });
   });
@@ -41,9 +41,18 @@ describe('symlink', () => {
     ['already there', task, { 'link:/srv/shop/current': 'versions/1.2.0' }, 'ok'],
     ['already there, a restart pending', pending, { 'link:/srv/shop/current': 'versions/1.2.0', 'exists:/srv/shop/.orch/restart-pending': '1' }, 'changed'],
     ['already there, no restart pending', pending, { 'link:/srv/shop/current': 'versions/1.2.0', 'exists:/srv/shop/.orch/restart-pending': null }, 'ok'],
+    ['already there, state.json names it', task, { 'link:/srv/shop/current': 'versions/1.2.0', 'read:/srv/shop/.orch/state.json': JSON.stringify({ current: '1.2.0' }) }, 'ok'],
+    ['already there, state.json names another current (killed before the record)', task, { 'link:/srv/shop/current': 'versions/1.2.0', 'read:/srv/shop/.orch/state.json': JSON.stringify({ current: '1.1.0' }) }, 'changed'],
+    ['already there, no state.json', task, { 'link:/srv/shop/current': 'versions/1.2.0', 'read:/srv/shop/.orch/state.json': null }, 'changed'],
+    ['already there, leftovers of a dead run', task, { 'link:/srv/shop/current': 'versions/1.2.0', 'leftovers:/srv/shop': '3' }, 'changed'],
     ['this release recorded bad', task, { 'link:/srv/shop/current': 'versions/1.1.0', 'read:/srv/shop/.orch/state.json': JSON.stringify({ bad: { '1.2.0': A } }) }, 'skipped'],
   ])('predicts %s', (_n, t, f, want) => {
     expect(symlink.predict(facts(f), t as never)).toBe(want);
+  });
+
+  it('notes the leftovers the switch will remove', () => {
+    expect(symlink.note!(facts({ 'leftovers:/srv/shop': '3' }), task as never)).toBe('cleanup: 3 leftovers of an interrupted run');
+    expect(symlink.note!(facts({ 'leftovers:/srv/shop': '0' }), task as never)).toBeUndefined();
   });
 
   it('a predicted switch moves current and previous in the facts', () => {

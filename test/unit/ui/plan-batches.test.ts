@@ -33,4 +33,14 @@ describe('formatPlan: serial batches', () => {
       '',
     ].join('\n'));
   });
+
+  it('prints a step\'s note (the cleanup a switch will do) under its line', () => {
+    const predictions = new Map([['h1', [{ phase: 0, step: 0, node: 'db', name: 'restart', status: 'changed' as const, note: 'cleanup: 3 leftovers of an interrupted run' }]]]);
+    const single = { ...plan, targets: ['h1'], phases: [plan.phases[0]!] } as Plan;
+    expect(formatPlan(single, predictions, new Map(), false).split('\n').slice(0, 3)).toEqual([
+      'h1 (h1)',
+      '  ~ db: restart  will change',
+      '    - cleanup: 3 leftovers of an interrupted run',
+    ]);
+  });
 });
