@@ -143,7 +143,7 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
 }
 
 /** The library's run options from the common flags. @throws ConfigError for a bad `--forks`, `--timeout` or `--give-up`. */
-function runOptions(opts: CommonOpts): RunOptions {
+export function runOptions(opts: CommonOpts): RunOptions {
   const giveUp = parseGiveUp(opts.giveUp);
   const forks = parseForks(opts.forks);
   const timeout = parseTimeout(opts.timeout);

@@ -88,7 +88,7 @@ export interface ApplyResult {
   readonly planned: PlanResult;
 }
 
-async function openSession(project: Project, run: RunOptions, internals: RunInternals, lock?: { waitSeconds: number }): Promise<Session> {
+export async function openSession(project: Project, run: RunOptions, internals: RunInternals, lock?: { waitSeconds: number }): Promise<Session> {
   const { plan, masker, options } = project;
   const emit = run.onEvent;
   const early = takeEarlyConnections(plan);
