@@ -7,6 +7,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { defaultCacheDir } from '../bundle/cache.js';
+import { startFollows } from '../compile/lifecycle.js';
 import { makeRollbackPlan, pickRollbackTarget, retargetRollback, targetMarker } from '../compile/rollback-plan.js';
 import { checkPlanSyntax } from '../engine/check.js';
 import type { RunSummary } from '../engine/events.js';
@@ -82,7 +83,7 @@ export async function runRollback(playbook: string, opts: CommonOpts & { to?: st
             if (target === undefined) missing.push(`${host} (${c.root})`);
             else for (const p of rb.phases) for (const s of p.steps) {
               const t = s.tasks[host];
-              if (t?.check.kind === 'rollback' && t.check.root === c.root) retargetRollback(t, target, p.steps.some((x) => x.kind === 'service'));
+              if (t?.check.kind === 'rollback' && t.check.root === c.root) retargetRollback(t, target, startFollows(p.steps));
             }
           } else if (!f?.get(`read:${targetMarker(c.root, opts.to)}`)) missing.push(`${host} (${c.root})`);
         }

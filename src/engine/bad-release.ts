@@ -3,6 +3,7 @@
  * plan and apply name it per host instead of a silent `skipped` (issue 11; Kamal keeps
  * the old container when the new one fails its healthcheck and says so).
  */
+import { stageCheck } from '../compile/lifecycle.js';
 import { badSha, type Facts } from '../compile/predict.js';
 import { joinPath, STATE_FILE } from '../host/layout.js';
 import type { Plan, Task } from '../model/plan.js';
@@ -15,8 +16,9 @@ import type { Plan, Task } from '../model/plan.js';
  */
 export function badReleaseMessage(host: string, tasks: readonly Task[], facts: Facts): string | undefined {
   for (const t of tasks) {
-    const c = t.check;
-    if (c.kind !== 'install' || badSha(facts, c.root, c.version) !== c.sha256) continue;
+    // Only a staged release can be recorded bad (src/compile/lifecycle.ts).
+    const c = stageCheck(t.check);
+    if (!c || badSha(facts, c.root, c.version) !== c.sha256) continue;
     let entry: { at?: string; reason?: string } | undefined;
     try {
       const st = JSON.parse(facts.get(`read:${joinPath(c.root, STATE_FILE)}`) ?? '{}') as { history?: { action: string; version: string; at?: string; reason?: string }[] };

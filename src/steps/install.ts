@@ -83,6 +83,7 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       },
     },
   },
+  lifecycle: 'stage',
   defaultWhen: 'always',
   describe(ctx) {
     const name = ctx.args?.bundle;

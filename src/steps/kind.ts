@@ -7,6 +7,16 @@
 import type { Host } from '../model/inventory.js';
 import type { Facts, PlanBundle, PredictedStatus, TaskOf } from '../model/task.js';
 
+/**
+ * A step's role in the release lifecycle (Capistrano's named stages, see
+ * https://capistranorb.com/documentation/getting-started/flow/): `stage` puts a release
+ * on the host beside the running one, `switch` makes it current, `start` (re)starts what
+ * runs it, `verify` judges it (and may roll back). src/compile/lifecycle.ts derives the
+ * staging boundary, the rollback plan, bad-release refusal and the services' re-run
+ * after a rollback from these roles, never from kind names.
+ */
+export type LifecycleRole = 'stage' | 'switch' | 'start' | 'verify';
+
 /** A JSON Schema fragment (draft 2020-12), as plain data. */
 export type SchemaFragment = Record<string, unknown>;
 
@@ -73,6 +83,8 @@ export interface StepKind<A = Record<string, unknown>, C extends { kind: string 
   readonly schema: SchemaFragment;
   /** The fragment goes inline under `step.properties` instead of `$defs/<name>` (a scalar value like `bundle: NAME`). */
   readonly schemaInline?: boolean;
+  /** The kind's role in the release lifecycle, if it has one (see LifecycleRole). */
+  readonly lifecycle?: LifecycleRole;
   /** `changed`: run only if an earlier step of this node changed the host; else every time. */
   readonly defaultWhen: 'always' | 'changed';
   /** The step's own `when` when its args carry one (service's `when`). */

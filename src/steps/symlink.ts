@@ -31,6 +31,7 @@ export const symlink: StepKind<SymlinkArgs | null, SymlinkCheck> = {
       version: { description: "Version to point at (default: the node's bundle version).", examples: ['1.4.2'], type: 'string', minLength: 1 },
     },
   },
+  lifecycle: 'switch',
   defaultWhen: 'always',
   describe: (ctx) => `symlink current -> ${ctx.args?.version !== undefined ? ctx.label('version') : ctx.bundle?.version ?? '?'}`,
   build(ctx) {
