@@ -2,6 +2,7 @@
  * The day-to-day commands: `orch query` (audit what runs where), `orch rollback` (go
  * back safely), `orch converge` (apply from cron). SPEC section 5.
  */
+import { secretReadingOf } from './secret-flags.js';
 import { createHash, randomInt } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -34,6 +35,7 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
   let masker = new Masker();
   if (playbook) {
     const prepared = await preparePlan({
+      secrets: await secretReadingOf(opts),
       playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env,
       now: () => new Date(), skipSyntaxCheck: true, ...(opts.limit !== undefined && { limit: opts.limit }),
       warn: (l: string) => void process.stderr.write(`orch: warning: ${l}\n`),
@@ -57,10 +59,15 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
   if (opts.detailedExitcodes && rows.some((r) => 'drift' in r)) throw new ExitRequest(EXIT.CHANGED);
 }
 
-/** `orch rollback PLAYBOOK [--to VERSION]`: a planned operation like any apply. */
-export async function runRollback(playbook: string, opts: CommonOpts & { to?: string; yes?: boolean; lockWait?: string }): Promise<void> {
+/**
+ * `orch rollback PLAYBOOK [--to VERSION [--force]]`: a planned operation like any apply.
+ * `--to` a version a host records bad is refused there (the plan says so, exit 4) unless
+ * `--force`; a failing service or healthcheck puts the host back on the release it ran.
+ */
+export async function runRollback(playbook: string, opts: CommonOpts & { to?: string; force?: boolean; yes?: boolean; lockWait?: string }): Promise<void> {
   const { plan, masker } = await prepare(playbook, opts);
-  const rb = makeRollbackPlan(plan, opts.to);
+  if (opts.force && opts.to === undefined) throw cmdlineError('--force', 'goes with --to VERSION (rollback without --to never picks a release recorded bad)');
+  const rb = makeRollbackPlan(plan, opts.to, opts.force === true);
   if (typeof rb === 'string') throw new OrchError(rb);
   moveEarlyConnections(plan, rb);
   const problems = await checkPlanSyntax(rb);

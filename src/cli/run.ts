@@ -25,9 +25,11 @@ import type { EngineEvent, RunSummary } from '../engine/events.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError } from './targets.js';
 import { parseDuration } from '../model/duration.js';
+import { now, span, timed } from '../engine/trace.js';
+import { secretReadingOf, type SecretFlags } from './secret-flags.js';
 
 /** Parsed common options. */
-export interface CommonOpts {
+export interface CommonOpts extends SecretFlags {
   inventory?: string[];
   limit?: string;
   node?: string;
@@ -35,6 +37,8 @@ export interface CommonOpts {
   json?: boolean;
   detailedExitcodes?: boolean;
   insecureHostKeys?: boolean;
+  /** `--allow-downgrade`: a channel may name an older release than the newest accepted. */
+  allowDowngrade?: boolean;
   forks?: string;
   timeout?: string;
   /** `--verbose`: every step's output. */
@@ -43,12 +47,14 @@ export interface CommonOpts {
   color?: boolean;
   /** `--diff`: read the files `put` would change and show diffs in the plan. */
   diff?: boolean;
+  /** `--diff-private`: implies `diff`; also show old contents of files not world-readable on the host. */
+  diffPrivate?: boolean;
   /** `--give-up SECONDS`: the host agents' dead-man's switch. */
   giveUp?: string;
 }
 
 /** `--diff` of every predicted change: host -> `phase:step` -> diff (ui/diff.ts). */
-function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: Map<string, Facts>, masker: Masker): PlanDiffs {
+function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: Map<string, Facts>, masker: Masker, showPrivate = false): PlanDiffs {
   const out: PlanDiffs = new Map();
   const bundleFiles = bundleFilesReader(plan);
   for (const [host, pred] of predictions) {
@@ -56,7 +62,7 @@ function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: 
     for (const p of pred) {
       if (p.status !== 'changed' && p.status !== 'maybe') continue;
       const task = plan.phases[p.phase]?.steps.find((s) => s.index === p.step)?.tasks[host];
-      const d = task && diffTask(task, facts.get(host), masker, bundleFiles);
+      const d = task && diffTask(task, facts.get(host), masker, bundleFiles, { showPrivate });
       if (d) m.set(`${p.phase}:${p.step}`, d);
     }
     if (m.size) out.set(host, m);
@@ -120,7 +126,9 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
     // the session reports a bad --forks
   }
   try {
-    return await loadProjectWith(playbook, {
+    const secrets = await secretReadingOf(opts);
+    return await timed('prepare', () => loadProjectWith(playbook, {
+      secrets,
       inventories: opts.inventory ?? [],
       ...(opts.limit !== undefined && { limit: opts.limit }),
       ...(opts.node !== undefined && { node: opts.node }),
@@ -129,6 +137,7 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
       ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
       // --offline never connects: build_on bundles are described, not built.
       ...(opts.offline === true && { offline: true }),
+      ...(opts.allowDowngrade === true && { allowDowngrade: true }),
       // A warning ends the status line first, so it stays on screen.
       warn: (l: string) => {
         status.clear();
@@ -136,7 +145,7 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
       },
       insecureHostKeys: opts.insecureHostKeys === true,
       connectEarly,
-    }, more);
+    }, more));
   } finally {
     status.clear();
   }
@@ -163,7 +172,7 @@ export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, r
     ...(lock && { lock }),
     ...(giveUp !== undefined && { giveUpSeconds: giveUp }),
     sameMachine: (h: PlanHost) => TRANSPORTS[h.transport]?.sameMachine === true,
-    ...(opts.diff && { extraProbes: (host: string) => diffProbes(plan, host) }),
+    ...((opts.diff || opts.diffPrivate) && { extraProbes: (host: string) => diffProbes(plan, host) }),
     forks: parseForks(opts.forks),
     transportFor: await transportsFor(plan.hosts),
     connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
@@ -192,7 +201,8 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const { plan, masker, notes } = project;
   if (opts.out) {
     const tmp = `${opts.out}.tmp.${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
+    // 0600: a plan names hosts, paths and store users; secrets in it are masked, but it is nobody else's business.
+    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`, { mode: 0o600 });
     renameSync(tmp, opts.out);
   }
   const status = statusLine(opts, false);
@@ -201,15 +211,16 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   let planned: PlanResult;
   try {
     planned = await planWith(project, { ...run, ...(progress && { onEvent: progress }), ...(opts.remoteCheck && { remoteCheck: true }) }, {
-      ...(opts.diff && { extraProbes: (host: string) => diffProbes(plan, host) }),
+      ...((opts.diff || opts.diffPrivate) && { extraProbes: (host: string) => diffProbes(plan, host) }),
     });
   } finally {
     status.clear();
   }
   const { facts, unreachable, remoteProblems, refused } = planned;
+  const refusedOrWarned = new Map([...refused, ...planned.warnings]);
   const predictions = planned.hosts;
   const bytes = await planned.payloadBytes();
-  const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
+  const diffs = (opts.diff || opts.diffPrivate) && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker, opts.diffPrivate === true) : undefined;
   // A refused host's steps never run: they are not pending (apply fails that host instead).
   const counted = refused.size ? new Map([...predictions].filter(([h]) => !refused.has(h))) : predictions;
   if (opts.json) {
@@ -226,7 +237,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       ...(notes && { notes }),
     }))}\n`);
   } else {
-    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refused)));
+    out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refusedOrWarned)));
   }
   if (notes && !opts.json) for (const n of notes) err(`${masker.mask(n)}\n`);
   if (opts.out && !opts.json) err(`Saved plan to ${opts.out}; apply it with: orch apply ${opts.out}\n`);
@@ -388,8 +399,8 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
         status.clear();
         const { facts, unreachable } = planned;
         mode.precheck?.({ isFailed: (h) => unreachable.has(h) }, facts);
-        const diffs = opts.diff ? planDiffs(plan, planned.hosts, facts.byHost, masker) : undefined;
-        if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, planned.hosts, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await planned.payloadBytes(), mode.skipBad ? undefined : planned.refused)));
+        const diffs = opts.diff || opts.diffPrivate ? planDiffs(plan, planned.hosts, facts.byHost, masker, opts.diffPrivate === true) : undefined;
+        if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, planned.hosts, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await planned.payloadBytes(), mode.skipBad ? undefined : new Map([...planned.refused, ...planned.warnings]))));
         if (mode.confirm && !opts.json && countPending(planned.hosts) > 0) {
           const answer = await confirm('Apply these changes? [y/N] ');
           if (answer !== true) {
@@ -400,7 +411,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
         start(unreachable);
       },
     }, {
-      ...(opts.diff && { extraProbes: (host: string) => diffProbes(plan, host) }),
+      ...((opts.diff || opts.diffPrivate) && { extraProbes: (host: string) => diffProbes(plan, host) }),
       ...(mode.skipBad && { skipBad: true }),
     });
   } finally {
@@ -408,8 +419,10 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     process.off('SIGINT', onSigint);
   }
   start(result.planned.unreachable);
+  const t = now();
   const summary = result.summary;
   await renderer.finish(summary);
+  span('record', t);
   if (summary.interrupted) err('interrupted\n');
   return summary;
 }

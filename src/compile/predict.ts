@@ -4,7 +4,7 @@
  * predicts it (`StepKind.predict`, src/steps/): nothing here knows a kind.
  */
 import type { Facts, Plan, PlanStep, PredictedStatus, Probe } from '../model/plan.js';
-import { badSha, factKey } from '../steps/common.js';
+import { badSha, EARLIER_CHANGE, factKey } from '../steps/common.js';
 import { changesAlone, predictTask, refuseTask, runsOnHost } from '../steps/index.js';
 
 export type { Facts };
@@ -65,6 +65,7 @@ export function predictHost(plan: Plan, host: string, facts: Facts | undefined):
         status = predictTask(f, task);
         if (step.when === 'changed' && nodeChanged === 'maybe' && status === 'changed' && !alone) status = 'maybe';
       }
+      if ((status === 'changed' || status === 'maybe') && f) f.set(EARLIER_CHANGE, '1');
       if (status === 'changed') nodeChanged = 'yes';
       else if (status === 'maybe' && nodeChanged === 'no') nodeChanged = 'maybe';
       out.push({ phase: pi, step: step.index, name: stepLabel(step, host), node: phase.node, status, ...(reason !== undefined && { reason }) });

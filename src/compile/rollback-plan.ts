@@ -59,15 +59,23 @@ export function retargetRollback(task: Task, target: string, restartFollows: boo
   task.label = `rollback current -> ${target}`;
 }
 
-function withoutRollback(tasks: Record<string, Task>): Record<string, Task> {
+/**
+ * The node's service/healthcheck tasks in a rollback plan: a failure there switches the
+ * host back to the release it ran before this rollback (their `previous` link after the
+ * switch; only when this run switched), restarts, and records nothing bad (`version: ''`).
+ */
+function backToBefore(tasks: Record<string, Task>): Record<string, Task> {
   return Object.fromEntries(Object.entries(tasks).map(([h, t]) => {
-    const { rollback: _, ...rest } = t;
-    return [h, rest];
+    const { rollback: rb, ...rest } = t;
+    return [h, rb ? { ...rest, rollback: { ...rb, version: '', sha256: '', afterSwitch: true } } : rest];
   }));
 }
 
-/** Builds the rollback plan, or returns an error message. */
-export function makeRollbackPlan(plan: Plan, to: string | undefined): Plan | string {
+/**
+ * Builds the rollback plan, or returns an error message. `force` (`--force`): `--to` a
+ * version the host records bad is switched to (with a warning in the plan), not refused.
+ */
+export function makeRollbackPlan(plan: Plan, to: string | undefined, force = false): Plan | string {
   if (to !== undefined && !VERSION_RE.test(to)) return `--to ${JSON.stringify(to)} is not a valid version`;
   const phases: PlanPhase[] = [];
   const memo = new Map<string, string>();
@@ -90,14 +98,15 @@ export function makeRollbackPlan(plan: Plan, to: string | undefined): Plan | str
           { kind: 'read', path: joinPath(root, STATE_FILE) },
           { kind: 'exists', path: joinPath(root, RESTART_PENDING) },
         ],
-        check: { kind: 'rollback', root, ...(to !== undefined && { version: to }) },
+        check: { kind: 'rollback', root, ...(to !== undefined && { version: to }), ...(force && { force: true }) },
         state: { action: 'rollback', app: t.state.app, root, version: to ?? '', sha256: '' },
       };
     }
     const steps: PlanStep[] = [{ ...sym, name: `rollback current -> ${to ?? 'the last good release'}`, tasks, when: 'always' }];
-    for (const s of phase.steps) if (hasRole(s, 'start')) steps.push({ ...s, when: 'changed', tasks: withoutRollback(s.tasks) });
-    // The node's healthchecks judge the release rolled back to; an unhealthy one fails the host (exit 4), never rolls back again.
-    for (const s of phase.steps) if (hasRole(s, 'verify')) steps.push({ ...s, when: 'always', tasks: withoutRollback(s.tasks) });
+    for (const s of phase.steps) if (hasRole(s, 'start')) steps.push({ ...s, when: 'changed', tasks: backToBefore(s.tasks) });
+    // The node's healthchecks judge the release rolled back to; an unhealthy one fails the
+    // host (exit 4) and puts it back on the release it ran before.
+    for (const s of phase.steps) if (hasRole(s, 'verify')) steps.push({ ...s, when: 'always', tasks: backToBefore(s.tasks) });
     phases.push({ ...phase, steps });
   }
   if (!phases.length) return 'the playbook has no symlink step, so there is nothing to roll back';

@@ -7,35 +7,67 @@ import { stageCheck } from '../compile/lifecycle.js';
 import { badSha, type Facts } from '../compile/predict.js';
 import { joinPath, STATE_FILE } from '../host/layout.js';
 import type { Plan, Task } from '../model/plan.js';
+import { RELEASE_RULE } from '../steps/install.js';
+
+/** The newest `bad` history entry of `version` in the host's state.json under `root`, if readable. */
+function badEntry(facts: Facts, root: string, version: string): { at?: string; reason?: string } | undefined {
+  try {
+    const st = JSON.parse(facts.get(`read:${joinPath(root, STATE_FILE)}`) ?? '{}') as { bad?: Record<string, string>; history?: { action: string; version: string; at?: string; reason?: string }[] };
+    if (st.bad?.[version] === undefined) return undefined;
+    return st.history?.filter((h) => h.action === 'bad' && h.version === version).at(-1) ?? {};
+  } catch {
+    return undefined;
+  }
+}
+
+/** `1.0.3 failed its healthcheck on h1 at T` from a bad entry. */
+const failedText = (version: string, host: string, entry: { at?: string; reason?: string } | undefined): string =>
+  `${version} failed its ${entry?.reason ?? 'healthcheck'} on ${host}${entry?.at ? ` at ${entry.at}` : ''}`;
 
 /**
- * `1.0.3 failed its healthcheck on h1 at T; not deployed again (...)` when one of `tasks`
- * installs a version whose sha256 the host's state.json (read into `facts`) records as
- * bad; else undefined. The reason (`healthcheck` or `service`) and time come from the
- * newest `bad` history entry of that version.
+ * Why apply refuses `tasks` on `host`, else undefined: a task installs a version whose
+ * sha256 the host's state.json (read into `facts`) records as bad — `1.0.3 failed its
+ * healthcheck on h1 at T; not deployed again; one version is one release: …` — or an
+ * `orch rollback --to` a version recorded bad without `--force`. The reason (`healthcheck`
+ * or `service`) and time come from the newest `bad` history entry of that version.
  */
 export function badReleaseMessage(host: string, tasks: readonly Task[], facts: Facts): string | undefined {
   for (const t of tasks) {
+    const c = t.check;
+    if (c.kind === 'rollback' && c.version !== undefined && !c.force) {
+      const entry = badEntry(facts, c.root, c.version);
+      if (entry) return `${failedText(c.version, host, entry)}; rollback --to ${c.version} refused (--force switches to it anyway)`;
+    }
     // Only a staged release can be recorded bad (src/compile/lifecycle.ts).
-    const c = stageCheck(t.check);
-    if (!c || badSha(facts, c.root, c.version) !== c.sha256) continue;
-    let entry: { at?: string; reason?: string } | undefined;
-    try {
-      const st = JSON.parse(facts.get(`read:${joinPath(c.root, STATE_FILE)}`) ?? '{}') as { history?: { action: string; version: string; at?: string; reason?: string }[] };
-      entry = st.history?.filter((h) => h.action === 'bad' && h.version === c.version).at(-1);
-    } catch { /* badSha read it; keep the message without a time */ }
-    return `${c.version} failed its ${entry?.reason ?? 'healthcheck'} on ${host}${entry?.at ? ` at ${entry.at}` : ''}; not deployed again (a new bundle sha256 for it is a new release)`;
+    const stage = stageCheck(c);
+    if (!stage || badSha(facts, stage.root, stage.version) !== stage.sha256) continue;
+    return `${failedText(stage.version, host, badEntry(facts, stage.root, stage.version))}; not deployed again; ${RELEASE_RULE}`;
   }
   return undefined;
 }
 
-/** A host that apply will refuse: from phase `phase` on nothing runs there (the host fails). */
+/** `orch rollback --to V --force` to a version `host` records bad: the plan's warning, else undefined. */
+export function forcedRollbackWarning(host: string, tasks: readonly Task[], facts: Facts): string | undefined {
+  for (const t of tasks) {
+    const c = t.check;
+    if (c.kind !== 'rollback' || c.version === undefined || !c.force) continue;
+    const entry = badEntry(facts, c.root, c.version);
+    if (entry) return `${failedText(c.version, host, entry)}; rolling back to it anyway (--force)`;
+  }
+  return undefined;
+}
+
+/**
+ * A host that apply will refuse: from phase `phase` on nothing runs there (the host fails).
+ * With `warn` it is a warning only (a forced rollback to a bad version): the steps run.
+ */
 export interface Refusal {
   phase: number;
   message: string;
+  warn?: boolean;
 }
 
-/** Hosts whose facts record a release of the plan as bad, with the first phase that installs it. */
+/** Hosts whose facts record a release of the plan as bad, with the first phase that installs (or rolls back to) it; forced rollbacks as warnings. */
 export function refusedHosts(plan: Plan, facts: ReadonlyMap<string, Facts>): Map<string, Refusal> {
   const out = new Map<string, Refusal>();
   for (const host of plan.targets) {
@@ -46,6 +78,11 @@ export function refusedHosts(plan: Plan, facts: ReadonlyMap<string, Facts>): Map
       const message = badReleaseMessage(host, tasks, f);
       if (message) {
         out.set(host, { phase: pi, message });
+        break;
+      }
+      const warning = forcedRollbackWarning(host, tasks, f);
+      if (warning) {
+        out.set(host, { phase: pi, message: warning, warn: true });
         break;
       }
     }

@@ -238,7 +238,7 @@ export class Executor {
       return;
     }
     if (res.status === 'changed' && e.newState && task.state) book.confirm(host, task.state.root, e.newState, res.stateSha);
-    if (res.status === 'changed' && task.state?.action === 'switch') this.#switched.add(`${host}\0${task.state.root}`);
+    if (res.status === 'changed' && (task.state?.action === 'switch' || task.state?.action === 'rollback')) this.#switched.add(`${host}\0${task.state.root}`);
     if (e.newRegistry && (res.status === 'changed' || res.status === 'ok')) book.wroteRegistry(host, e.newRegistry);
   }
 

@@ -7,6 +7,7 @@
 import { FACTS_SH, VERSIONS_SH } from '../host/embedded.generated.js';
 import { qpath } from '../host/layout.js';
 import type { Facts, Probe } from '../model/task.js';
+import { quote } from '../shell/quote.js';
 import { B64_FN } from '../shell/snippets.js';
 import { factKey } from '../steps/common.js';
 
@@ -19,7 +20,8 @@ export const CONTENT_LIMIT = 256 * 1024;
 /** Builds the facts script for these probes (bash, `set -u`; a probe never fails it). */
 export function factsScript(probes: Probe[]): string {
   const lines = ['set -u', B64_FN, VERSIONS_SH.trimEnd(), FACTS_SH.trimEnd()];
-  probes.forEach((p, i) => lines.push(`orch_fact_${p.kind} ${i} ${qpath(p.path)}`));
+  // An `unless` probe's "path" is a command: quoted as text, never expanded as a path.
+  probes.forEach((p, i) => lines.push(`orch_fact_${p.kind} ${i} ${p.kind === 'unless' ? quote(p.path) : qpath(p.path)}`));
   lines.push('echo END');
   return lines.join('\n') + '\n';
 }

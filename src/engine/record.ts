@@ -45,8 +45,13 @@ export class RunRecord {
     }
   }
 
+  /**
+   * The run's summary. After an abort (max_fail, interrupt) a host that ran no step at all
+   * is `skipped` — not started — never `ok`.
+   */
   summary(): RunSummary {
-    const hosts = [...this.results.values()].sort((a, b) => (a.host < b.host ? -1 : 1));
+    const idle = (h: HostResult): boolean => h.status === 'ok' && Object.values(h.counts).every((n) => n === 0);
+    const hosts = [...this.results.values()].map((h) => (this.aborted !== undefined && idle(h) ? { ...h, status: 'skipped' as const } : h)).sort((a, b) => (a.host < b.host ? -1 : 1));
     return {
       type: 'summary',
       hosts,

@@ -104,3 +104,18 @@ orch_fact_delta() {
     fi
   } | b64)"
 }
+
+# orch_fact_unless INDEX COMMAND: the exit status of a `run` step's `unless` COMMAND, run
+# as the step runs it (src/host/run.sh: a function in a background subshell under
+# `set -euo pipefail`, output discarded; here stdin is /dev/null). `unless` is a
+# read-only check by contract, so the plan may run it.
+orch_fact_unless() {
+  local rc=0
+  eval "orch_fact_unless_fn() { :
+$2
+}"
+  (set -euo pipefail; orch_fact_unless_fn) </dev/null >/dev/null 2>&1 &
+  wait "$!" || rc=$?
+  unset -f orch_fact_unless_fn
+  orch_fact "$1" "$(printf '%s' "$rc" | b64)"
+}

@@ -22,26 +22,24 @@ systemd_ctl() {
   fi
 }
 
-# systemd_write_unit SUDO FILE TEXT: makes FILE hold exactly TEXT (mode 0644): written to
-# a temp name in FILE's folder (created when missing), then renamed into place, so
-# systemd never reads half a unit. Prints `changed` when FILE was written, `ok` when it
-# already held TEXT. SUDO `1` writes through `sudo -n` (a root-owned unit folder).
+# systemd_write_unit SUDO FILE TEXT: makes FILE hold exactly TEXT (mode 0644) through
+# orch_safe_write's program (prelude.sh: exclusive temp file in FILE's folder, created
+# when missing, mode set on the descriptor, fsync, rename), so systemd never reads half
+# a unit and a name planted in the folder is never written through. Prints `changed`
+# when FILE was written, `ok` when it already held TEXT. SUDO `1` runs it through
+# `sudo -n` (a root-owned unit folder).
 systemd_write_unit() {
-  local sudo=$1 file=$2 text=$3 dir tmp part
+  local sudo=$1 file=$2 text=$3 dir
   dir=$(dirname -- "$file")
   if [ -f "$file" ] && [ "$(cat -- "$file"; printf x)" = "${text}x" ]; then
     printf 'ok\n'
     return 0
   fi
-  tmp=$(mktemp "${TMPDIR:-/tmp}/orch-unit.XXXXXX")
-  printf '%s' "$text" > "$tmp"
-  part="$dir/.$(basename -- "$file").orch-tmp.$$"
   if [ "$sudo" = 1 ]; then
-    sudo -n mkdir -p -- "$dir" && sudo -n install -m 0644 -- "$tmp" "$part" && sudo -n mv -f -- "$part" "$file"
+    sudo -n mkdir -p -- "$dir" && printf '%s' "$text" | sudo -n perl -e "$ORCH_SAFE_WRITE_PL" -- "$file" 644 '' '' 1
   else
-    mkdir -p -- "$dir" && install -m 0644 -- "$tmp" "$part" && mv -f -- "$part" "$file"
-  fi || { rm -f -- "$tmp"; orch_fail "cannot write unit file $file"; }
-  rm -f -- "$tmp"
+    mkdir -p -- "$dir" && printf '%s' "$text" | orch_safe_write "$file" 644 '' '' 1
+  fi || orch_fail "cannot write unit file $file"
   printf 'changed\n'
 }
 

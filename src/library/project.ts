@@ -6,6 +6,7 @@
  */
 import { EarlyConnections } from '../engine/connections.js';
 import { preparePlan, type PrepareOptions } from '../engine/prepare.js';
+import type { SecretReading } from '../config/source-index.js';
 import { ConfigError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
@@ -31,6 +32,14 @@ export interface ProjectOptions {
   warn?: (line: string) => void;
   /** Accept unknown SSH host keys (`--insecure-host-keys`). */
   insecureHostKeys?: boolean;
+  /**
+   * Ansible Vault passwords and the age identity for encrypted vars (`vars_files`,
+   * `!vault` values, group_vars files): `{ vault: [{ id, password, source }], ageIdentity }`
+   * (see `vaultSecretsFrom` in src/secrets/vault.ts). Default: none (encrypted input is an error).
+   */
+  secrets?: SecretReading;
+  /** A store channel may name an older release than the newest accepted (`--allow-downgrade`). */
+  allowDowngrade?: boolean;
   /**
    * Never connect (`orch plan --offline`): `build_on` bundles are described in `notes`, not
    * built; `plan` reads no facts (every step `maybe`) and `apply` refuses the project.
@@ -90,6 +99,8 @@ export async function loadProjectWith(playbook: string, options: ProjectOptions,
       ...internals,
       ...(onCandidates && { onCandidates }),
       playbook,
+      ...(options.secrets && { secrets: options.secrets }),
+      ...(options.allowDowngrade === true && { allowDowngrade: true }),
       inventories: options.inventories ?? [],
       ...(options.limit !== undefined && { limit: options.limit }),
       ...(options.node !== undefined && { node: options.node }),

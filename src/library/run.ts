@@ -73,6 +73,8 @@ export interface PlanResult {
   readonly unreachable: Map<string, string>;
   /** Hosts refused for a release recorded bad: host -> the first phase refused and the message. */
   readonly refused: Map<string, Refusal>;
+  /** Hosts warned but not refused (`warn: true`: a forced rollback to a version recorded bad): host -> phase and message. */
+  readonly warnings: Map<string, Refusal>;
   /** True when the project is offline: no facts were read and every step is `maybe`. */
   readonly offline: boolean;
   /** `bash -n` problems found on the hosts (with `remoteCheck`), masked. */
@@ -112,12 +114,14 @@ export async function openSession(project: Project, run: RunOptions, internals: 
 function planResult(project: Project, session: Session, facts: GatheredFacts, prediction: Prediction, remoteProblems: string[]): PlanResult {
   const unreachable = new Map<string, string>();
   for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
+  const refusals = refusedHosts(project.plan, facts.byHost);
   return {
     project,
     facts,
     hosts: prediction.hosts,
     unreachable,
-    refused: refusedHosts(project.plan, facts.byHost),
+    refused: new Map([...refusals].filter(([, r]) => !r.warn)),
+    warnings: new Map([...refusals].filter(([, r]) => r.warn)),
     offline: facts.offline,
     remoteProblems,
     payloadBytes: () => session.payloadBytes(prediction),

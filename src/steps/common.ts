@@ -56,6 +56,13 @@ export const STATE_ARG = raw('"${2:-}"');
 export const REGISTRY_ARG = raw('"${3:-}"');
 
 /**
+ * A pseudo fact set while predicting a host once one of its steps is predicted `changed`
+ * or `maybe` (src/compile/predict.ts): facts read before the run (an `unless` status) may
+ * then be stale.
+ */
+export const EARLIER_CHANGE = 'predict:earlier-change';
+
+/**
  * The user's shell command as a function, so `bash -n` at plan time checks it as part
  * of the script: `NAME() { :` / the command / `}` (the `:` keeps a comment-only
  * command valid). Run by the host library as `( NAME )`: a subshell under

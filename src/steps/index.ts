@@ -4,7 +4,7 @@
  * labels), predict, the engine's payload decision, the playbook's step keys and
  * schema/playbook.schema.json (scripts/gen-schema.mjs) all derive from this object.
  * `satisfies` makes every member a complete `StepKind`: a kind without `predict`
- * does not compile. How to add a kind: README "Architecture".
+ * does not compile. How to add a kind: docs/how-it-works.md, "Architecture".
  */
 import type { Facts, PredictedStatus, TaskOf } from '../model/task.js';
 import { bundle } from './bundle.js';

@@ -40,6 +40,12 @@ export interface InstallCheck {
 const markerOf = (root: string, version: string): string => joinPath(root, `${versionDir(version)}/${INSTALLED_MARKER}`);
 
 /**
+ * The one rule behind both refusals of a release (this one, and a version recorded bad:
+ * src/engine/bad-release.ts), in the same words; src/host/install.sh prints it too.
+ */
+export const RELEASE_RULE = 'one version is one release: give a new build a new version';
+
+/**
  * The refusal of a version already installed from another bundle: the same words plan
  * prints (from the marker fact) and src/host/install.sh fails with. Release ids are
  * immutable (Capistrano's release folders, Kamal's image tags): a changed bundle needs
@@ -49,7 +55,7 @@ const markerOf = (root: string, version: string): string => joinPath(root, `${ve
 export function sameVersionMessage(root: string, version: string, have: string, sha256: string): string {
   // A `version: git` id of uncommitted work (`+g<sha>.dirty`) changes with a commit.
   const how = /\+g[0-9a-f]+\.dirty$/.test(version) ? 'commit the changes, or use version: timestamp' : 'bump VERSION, or version: git | timestamp';
-  return `version ${version} is already installed in ${joinPath(root, versionDir(version))} from another bundle (sha256 ${have.slice(0, 12)}…, this bundle ${sha256.slice(0, 12)}…): give the new release a new version (${how})`;
+  return `version ${version} is already installed in ${joinPath(root, versionDir(version))} from another bundle (sha256 ${have.slice(0, 12)}…, this bundle ${sha256.slice(0, 12)}…); ${RELEASE_RULE} (${how})`;
 }
 
 /** The sha256 the host's marker of `c.version` holds when it is another bundle's, else undefined. */
@@ -142,7 +148,8 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,
         before !== undefined ? 'orch_before' : '', after !== undefined ? 'orch_after' : '',
-        ...(fetch ? [fetch.fetch, fetch.url, bundle.size] : [])));
+        ...(fetch ? [fetch.fetch, fetch.url, bundle.size, ...(fetch.auth !== undefined || fetch.verify ? [fetch.auth ?? ''] : [])] : []),
+        ...(fetch?.verify ? [fetch.verify.channel, fetch.verify.package, fetch.verify.manifest, fetch.verify.signature, fetch.verify.allowed_signers, fetch.verify.allow_older ? 1 : 0] : [])));
     return {
       script,
       ...(fetch?.fetch !== 'host' && { payload: { kind: 'bundle' as const, bundle: bundle.name, sha256: bundle.sha256, size: bundle.size, ...(fetch && { lazy: true }) } }),

@@ -25,7 +25,9 @@ export type StepDiff =
       /** Unified diff hunks (`@@ ... @@` and `+`/`-`/` ` lines), absent when the contents are equal or not shown. */
       unified?: string;
       /** Why no unified diff is shown although the contents differ. */
-      contents?: 'new file' | 'binary differs' | 'too large to diff' | 'hidden: uses a secret';
+      contents?: 'new file' | 'binary differs' | 'too large to diff' | 'hidden: uses a secret' | 'hidden: private on the host';
+      /** With `contents: 'hidden: private on the host'`: the host file's mode (octal, e.g. `600`). */
+      hostMode?: string;
       mode?: { from: string; to: string };
       owner?: { from: string; to: string };
     }
@@ -47,6 +49,8 @@ export type StepDiff =
 export interface DiffContext {
   /** Masks every secret value in a text. */
   mask(text: string): string;
+  /** `--diff-private`: also show the old contents of files not world-readable on the host. */
+  showPrivate: boolean;
   /** The `files` map (path -> sha256) of a bundle's info.json, read on the control machine; undefined when it has none. */
   bundleFiles(bundle: string): Record<string, string> | undefined;
   /** The bytes a task would upload (inline content or its local file); undefined when it has none or they cannot be read. */

@@ -1,5 +1,5 @@
 /**
- * `put: {src | content | template, dest, mode, owner, group}` — uploads a file to a
+ * `put: {src | content | template, dest, mode, owner, group, follow}` — uploads a file to a
  * temp name next to `dest`, verifies its sha256, renames it into place (atomic for
  * readers); src/host/put.sh. Planned exactly: `ok` when the remote sha256 and the
  * managed mode/owner/group (a `stat` fact) already match.
@@ -15,6 +15,8 @@ export interface PutArgs extends MetaSpec {
   content?: string;
   template?: string;
   dest: string;
+  /** Write through a symlink at `dest` to the file it points to (default false: refused). */
+  follow?: boolean;
 }
 export interface PutCheck extends MetaSpec {
   kind: 'put';
@@ -54,7 +56,9 @@ const octal = (m: string): string => parseInt(m, 8).toString(8);
  * A unified diff (npm `diff`) of the host's file against the new contents; binary files say
  * `binary differs`, larger ones `too large to diff`; mode and owner changes. A secret never
  * appears: when the new contents hold a secret value only `hidden: uses a secret` is shown,
- * and the host's contents are masked too.
+ * and the host's contents are masked too. The old contents of a file that is not
+ * world-readable on the host (no `o+r`) are not shown either (`hidden: private on the
+ * host`), unless `showPrivate` (`--diff-private`).
  */
 function putDiff(task: TaskOf<PutCheck>, facts: Facts | undefined, ctx: DiffContext): StepDiff | undefined {
   const c = task.check;
@@ -71,6 +75,10 @@ function putDiff(task: TaskOf<PutCheck>, facts: Facts | undefined, ctx: DiffCont
   if (!sameSha) {
     if (want.text !== undefined && ctx.mask(want.text) !== want.text) d.contents = 'hidden: uses a secret';
     else if (!have) d.contents = 'new file';
+    else if (!ctx.showPrivate && (parseInt(have.mode, 8) & 0o004) === 0) {
+      d.contents = 'hidden: private on the host';
+      d.hostMode = have.mode;
+    }
     else if (want.why) d.contents = want.why;
     else if (have.text === undefined) d.contents = 'too large to diff';
     else if (isBinary(have.text)) d.contents = 'binary differs';
@@ -98,6 +106,11 @@ export const put: StepKind<PutArgs, PutCheck> = {
       mode: MODE_SCHEMA,
       owner: { description: 'Owner user of the file.', examples: ['shop'], type: 'string', minLength: 1 },
       group: { description: 'Owner group of the file.', examples: ['shop'], type: 'string', minLength: 1 },
+      follow: {
+        description: 'When `dest` is a symlink, write the file it points to (Ansible\'s `follow`). Default false: a symlink at `dest` fails the step, so root never writes through a link another user planted.',
+        examples: [true],
+        type: 'boolean',
+      },
     },
     required: ['dest'],
     oneOf: [{ required: ['src'] }, { required: ['content'] }, { required: ['template'] }],
@@ -144,7 +157,7 @@ export const put: StepKind<PutArgs, PutCheck> = {
     const sha = ctx.sha256(bytes);
     const managed = meta.mode !== undefined || meta.owner !== undefined || meta.group !== undefined;
     return {
-      script: hostScript(ctx, [META_SH, PUT_SH], shCall('orch_put', PAYLOAD_ARG, hostPath(dest), sha, meta.mode ?? '', meta.owner ?? '', meta.group ?? '')),
+      script: hostScript(ctx, [META_SH, PUT_SH], shCall('orch_put', PAYLOAD_ARG, hostPath(dest), sha, meta.mode ?? '', meta.owner ?? '', meta.group ?? '', ...(a.follow === true ? ['1'] : []))),
       payload: srcAbs === undefined
         ? { kind: 'content', base64: bytes.toString('base64'), sha256: sha, size: bytes.length }
         : { kind: 'file', path: srcAbs, sha256: sha, size: bytes.length },

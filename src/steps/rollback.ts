@@ -14,6 +14,8 @@ export interface RollbackCheck {
   root: string;
   /** --to VERSION; absent = the previous link */
   version?: string;
+  /** `--force`: switch to VERSION even when the host's state.json records it bad (the plan warns). */
+  force?: boolean;
 }
 
 /** The script: switch `current` to TO (a version, or the `previous` link's when undefined). */

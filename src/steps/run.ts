@@ -2,7 +2,9 @@
  * `run: {cmd, creates, unless, sudo, changed_when, failed_when}` — runs a command
  * (src/host/run.sh); `skipped` when `creates` exists or `unless` exits 0 (Ansible's
  * `creates`, Salt's `unless`). `sudo: true` wraps in `sudo -n`. Planned from the
- * `creates` fact; with `unless` or result tests only the host can tell (`maybe`).
+ * `creates` fact and the `unless` command's exit status, which the plan reads by running
+ * it once in the facts round trip (`unless` is a read-only check by contract); `maybe`
+ * when an earlier step of the host may change first, or with result tests.
  *
  * Without `changed_when`/`failed_when`: exit 0 = `changed`, anything else = failed.
  * With them (Ansible's `changed_when`/`failed_when`, Puppet's detailed exit codes), the
@@ -17,7 +19,7 @@
  */
 import { COMMAND_SH, RUN_RESULT_SH, RUN_SH } from '../host/embedded.generated.js';
 import type { StepKind } from './kind.js';
-import { checkHostPath, factKey, firstLine, hostPath, hostScript, quote, raw, shCall, userFunction } from './common.js';
+import { checkHostPath, EARLIER_CHANGE, factKey, firstLine, hostPath, hostScript, quote, raw, shCall, userFunction } from './common.js';
 
 export interface RunArgs {
   cmd: string;
@@ -33,6 +35,8 @@ export interface RunCheck {
   kind: 'run';
   creates?: string;
   hasUnless: boolean;
+  /** The rendered `unless` command: its exit status is a fact (an `unless` probe). */
+  unless?: string;
   /** `changed_when`/`failed_when` decide on the host: predicted `maybe`. */
   judged?: boolean;
 }
@@ -120,8 +124,8 @@ export const run: StepKind<RunArgs, RunCheck> = {
     ];
     return {
       script: hostScript(ctx, tests.length > 0 ? [COMMAND_SH, RUN_SH, RUN_RESULT_SH] : [COMMAND_SH, RUN_SH], ...lines),
-      probes: creates ? [{ kind: 'exists', path: creates }] : [],
-      check: { kind: 'run', creates, hasUnless: unless !== undefined, ...(tests.length > 0 && { judged: true }) },
+      probes: [...(creates ? [{ kind: 'exists' as const, path: creates }] : []), ...(unless !== undefined ? [{ kind: 'unless' as const, path: unless }] : [])],
+      check: { kind: 'run', creates, hasUnless: unless !== undefined, ...(unless !== undefined && { unless }), ...(tests.length > 0 && { judged: true }) },
     };
   },
   predict(f, task) {
@@ -130,6 +134,13 @@ export const run: StepKind<RunArgs, RunCheck> = {
       const k = factKey({ kind: 'exists', path: c.creates });
       if (f.has(k) && f.get(k) !== null) return 'skipped';
     }
-    return c.hasUnless || c.judged ? 'maybe' : 'changed';
+    // `unless` ran in the facts round trip: exact, as long as no earlier step of this host
+    // may change what it checks (then the host decides: maybe).
+    if (c.unless !== undefined) {
+      const rc = f.get(factKey({ kind: 'unless', path: c.unless }));
+      if (rc === undefined || rc === null || f.has(EARLIER_CHANGE)) return 'maybe';
+      if (rc === '0') return 'skipped';
+    } else if (c.hasUnless) return 'maybe';
+    return c.judged ? 'maybe' : 'changed';
   },
 };

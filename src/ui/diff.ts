@@ -2,7 +2,8 @@
  * `--diff` (ansible --check --diff, terraform plan): what each predicted change would do
  * to a host, as data for `plan --json` and as text under the plan's step lines. Each step
  * kind owns its diff (`StepKind.diffProbes` and `StepKind.diff`, src/steps/kind.ts: a
- * put's unified diff, a symlink's `current 1.0.0 -> 1.1.0`, an install's files added,
+ * put's unified diff (old contents of a file not world-readable on the host hidden unless
+ * `--diff-private`), a symlink's `current 1.0.0 -> 1.1.0`, an install's files added,
  * removed and changed); this module gives them what they read on the control machine and
  * renders the result. Not pure: it reads a put's local source file and runs `tar -xzO` to
  * read a bundle's info.json (`bundleFilesReader`).
@@ -58,9 +59,10 @@ function payloadBytes(p: PayloadRef): Buffer | undefined {
 }
 
 /** The diff of one task on one host (its kind's `diff`), or undefined when there is nothing to show. */
-export function diffTask(task: Task, facts: Facts | undefined, masker: Masker, bundleFiles?: BundleFiles): StepDiff | undefined {
+export function diffTask(task: Task, facts: Facts | undefined, masker: Masker, bundleFiles?: BundleFiles, opts: { showPrivate?: boolean } = {}): StepDiff | undefined {
   return kindOfTask(task)?.diff?.(task, facts, {
     mask: (text) => masker.mask(text),
+    showPrivate: opts.showPrivate === true,
     bundleFiles: (bundle) => bundleFiles?.(bundle),
     payloadBytes,
   });
@@ -80,6 +82,7 @@ export function formatDiff(d: StepDiff, p: Palette = PLAIN, indent = '      '): 
   const out: string[] = [];
   if (d.contents === 'hidden: uses a secret') out.push(`${indent}(contents changed; hidden: uses a secret)`);
   else if (d.contents === 'new file') out.push(`${indent}(new file)`);
+  else if (d.contents === 'hidden: private on the host') out.push(`${indent}(old contents hidden: mode ${(d.hostMode ?? '').padStart(4, '0')} on the host)`);
   else if (d.contents) out.push(`${indent}(${d.contents})`);
   if (d.unified) {
     out.push(`${indent}${p.remove(`--- ${d.path} (on the host)`)}`, `${indent}${p.add(`+++ ${d.path} (new)`)}`);

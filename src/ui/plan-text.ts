@@ -34,7 +34,9 @@ export function formatHostBytes(b: HostBytes | undefined): string {
  * `palette` (default none); `diffs` (--diff) under their steps; `bytes` (engine/payloads.ts)
  * adds what each host receives to its header line, and the total before the last line.
  * A `refused` host (a release recorded bad there: apply fails it, exit 4) gets a `!`
- * line with the reason in place of its steps from the refused node on.
+ * line with the reason in place of its steps from the refused node on; a warning (`warn`)
+ * gets its `!` line before those steps, which are listed as usual. A node in more than one
+ * batch (`serial`) gets a line with its batches in order.
  */
 export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>, unreachable: Map<string, string>, offline: boolean, palette: Palette = PLAIN, diffs?: PlanDiffs, bytes?: Map<string, HostBytes>, refused?: Map<string, Refusal>): string {
   const c = palette;
@@ -56,7 +58,11 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
     const no = refused?.get(host);
     let said = false;
     for (const p of predictions.get(host) ?? []) {
-      if (no && p.phase >= no.phase) {
+      if (no?.warn && p.phase >= no.phase && !said) {
+        lines.push(`  ${c.fail(`! ${p.node ? `${p.node}: ` : ''}${no.message}`)}`);
+        said = true;
+      }
+      if (no && !no.warn && p.phase >= no.phase) {
         if (!said) lines.push(`  ${c.fail(`! ${p.node ? `${p.node}: ` : ''}${no.message}; apply fails this host`)}`);
         said = true;
         continue;
@@ -73,6 +79,11 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
     }
   }
   lines.push('');
+  // A rolling node (`serial`): its batches in order, as apply will run them.
+  for (const ph of plan.phases) {
+    if (ph.batches.length < 2) continue;
+    lines.push(`Node ${ph.node || '(root)'} runs in ${ph.batches.length} batches (serial): ${ph.batches.map((b, i) => `${i + 1}) ${b.join(', ')}`).join('  ')}`);
+  }
   let total = 0;
   let full = 0;
   let to = 0;

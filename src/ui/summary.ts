@@ -15,7 +15,7 @@ export function formatSummary(s: RunSummary, p: Palette = PLAIN): string {
   };
   for (const h of s.hosts) {
     const c = h.counts;
-    lines.push(`  ${h.host.padEnd(w)}  ${status(h.status)} ok=${c.ok} changed=${c.changed} skipped=${c.skipped} failed=${c.failed}${h.error ? `  ${errorHeadline(h.error)}` : ''}`);
+    lines.push(`  ${h.host.padEnd(w)}  ${status(h.status === 'skipped' ? 'not started' : h.status)} ok=${c.ok} changed=${c.changed} skipped=${c.skipped} failed=${c.failed}${h.error ? `  ${errorHeadline(h.error)}` : ''}`);
   }
   if (s.aborted) lines.push(`  ${p.fail('aborted')}: ${s.aborted}`);
   lines.push(`  ${plural(s.hosts.length, 'host')}: ${s.changed} changed, ${s.ok} ok, ${s.failed} failed, ${s.unreachable} unreachable; ${formatBytes(s.bytesUploaded)} uploaded; ${(s.ms / 1000).toFixed(2)} s`);

@@ -22,6 +22,8 @@ interface HostLine {
   /** ms timestamp since when the current step runs (undefined = not running a step). */
   since?: number;
   setTitle?: (t: string) => void;
+  /** Set for a host the run never started: listr2 skips its task (the `↓` mark), no tick. */
+  skipped?: string;
   done: Promise<void>;
   resolve: () => void;
   reject: (e: Error) => void;
@@ -87,10 +89,11 @@ export class TtyRenderer implements Renderer {
     const listr = new Listr(
       [...this.hosts.values()].map((hl) => ({
         title: this.title(hl),
-        task: async (_ctx: unknown, task: { title: string }) => {
+        task: async (_ctx: unknown, task: { title: string; skip: (m?: string) => void }) => {
           hl.setTitle = (t) => (task.title = t);
           hl.setTitle(this.title(hl));
           await hl.done;
+          if (hl.skipped !== undefined) task.skip(hl.skipped);
         },
       })),
       // No SIGINT handler of listr2's own (it would exit 127): the CLI's Ctrl-C handling stops the run.
@@ -133,6 +136,16 @@ export class TtyRenderer implements Renderer {
     if (hl.finished) return;
     this.set(hl, text);
     hl.finished = true;
+    hl.resolve();
+  }
+
+  /** A host the run ended without starting: listr2's skip mark (`↓`), never the success tick. */
+  private skipHost(hl: HostLine, why: string): void {
+    if (hl.finished) return;
+    hl.doing = why;
+    hl.finished = true;
+    hl.skipped = `${hl.name}  ${why}`;
+    hl.setTitle?.(this.title(hl));
     hl.resolve();
   }
 
@@ -195,7 +208,7 @@ export class TtyRenderer implements Renderer {
         }
         break;
       case 'aborted':
-        for (const h of this.hosts.values()) if (!h.finished) this.finishHost(h, this.p.fail('not started (run aborted)'));
+        for (const h of this.hosts.values()) if (!h.finished) this.skipHost(h, 'not started (run aborted)');
         break;
       default:
         break;
@@ -211,7 +224,8 @@ export class TtyRenderer implements Renderer {
         h.finished = true;
         h.setTitle?.(`${h.name}  ${this.p.fail(`${r.status}${r.error ? `: ${errorHeadline(r.error)}` : ''}`)}`);
         h.reject(new Error(r.status));
-      } else this.finishHost(h, r.status);
+      } else if (r.status === 'skipped') this.skipHost(h, 'not started (run aborted)');
+      else this.finishHost(h, r.status);
     }
     await this.listrDone;
     if (this.verboseText.length) this.out(`\n${this.verboseText.join('\n')}`);

@@ -115,14 +115,14 @@ steps:
     const plan = await orch(['plan', pb], env);
     expect(plan.code, 'plan exits 4 for a refused host, as apply will').toBe(4);
     // h2's steps are not listed: the whole host is refused (apply fails it).
-    const refusedLine = /^h2 [^\n]*\n  ! 1\.2\.0 failed its healthcheck on h2 at \S+; not deployed again \(a new bundle sha256 for it is a new release\); apply fails this host\nh3 /m;
+    const refusedLine = /^h2 [^\n]*\n  ! 1\.2\.0 failed its healthcheck on h2 at \S+; not deployed again; one version is one release: give a new build a new version; apply fails this host\nh3 /m;
     expect(plan.stdout).toMatch(refusedLine);
     const json = JSON.parse((await orch(['plan', pb, '--json'], env)).stdout) as { hosts: { host: string; refused?: string; steps: { status: string }[] }[]; pending: number };
     const pendingOf = (hs: typeof json.hosts): number => hs.flatMap((h) => h.steps).filter((st) => st.status === 'changed' || st.status === 'maybe').length;
     expect(pendingOf(json.hosts.filter((h) => h.host === 'h2')), 'h2 has steps that would change').toBeGreaterThan(0);
     expect(json.pending, "a refused host's steps are not pending").toBe(pendingOf(json.hosts.filter((h) => h.host !== 'h2')));
     expect(json.hosts.map((h) => [h.host, h.refused?.replace(/ at \S+;/, ' at T;')])).toEqual([
-      ['h1', undefined], ['h2', '1.2.0 failed its healthcheck on h2 at T; not deployed again (a new bundle sha256 for it is a new release)'], ['h3', undefined],
+      ['h1', undefined], ['h2', '1.2.0 failed its healthcheck on h2 at T; not deployed again; one version is one release: give a new build a new version'], ['h3', undefined],
     ]);
     expect(plan.stdout).not.toMatch(/^h1 [^\n]*\n  !/m);
     const r = await orch(['apply', pb], env);
@@ -170,12 +170,44 @@ steps:
     // The plan names each host's target; the healthcheck ran on every host.
     for (const [n, v] of Object.entries(want)) expect(r.stdout).toMatch(new RegExp(`^${n}: rollback current -> ${v.replaceAll('.', '\\.')}: changed$`, 'm'));
     expect(r.stdout.match(/^h[123]: healthcheck http:\/\/127\.0\.0\.1:8000\/health: ok$/gm)).toHaveLength(3);
-    // h1's next good release (1.0.0) is unhealthy there: the rollback fails the host.
+    // h1's next good release (1.0.0) is unhealthy there: the rollback fails the host and
+    // puts it back on the release it ran before (1.1.0), restarted and serving.
     const h1 = hostNamed('h1');
     writeFileSync(onHost(h1, 'srv/web/versions/1.0.0/UNHEALTHY'), '');
     const bad = await orch(['rollback', pb, '--yes', '--limit', 'h1'], env);
     expect(bad.code, bad.stdout + bad.stderr).toBe(4);
-    expect(readlinkSync(onHost(h1, 'srv/web/current'))).toBe('versions/1.0.0');
-    expect(bad.stdout + bad.stderr).toMatch(/h1 +failed .*healthcheck http:\/\/127\.0\.0\.1:8000\/health: exit 3: unhealthy after 5 attempts: HTTP status 500/);
+    expect(bad.stdout + bad.stderr).toMatch(/h1 +failed .*healthcheck http:\/\/127\.0\.0\.1:8000\/health: exit 3: unhealthy after 5 attempts: HTTP status 500, expected 200; rolled back to 1\.1\.0$/m);
+    expect(readlinkSync(onHost(h1, 'srv/web/current'))).toBe('versions/1.1.0');
+    expect(await get(h1, '/health')).toBe('ok 1.1.0 200');
+    expect(await appPids(h1)).toHaveLength(1);
+  }, 180_000);
+
+  it('rollback --to a version recorded bad: the plan says so and the host is refused; with --force it is tried and a failing healthcheck puts the host back', async () => {
+    // h2 runs 1.0.0 and records 1.2.0 bad (its copy still has UNHEALTHY).
+    const h2 = hostNamed('h2');
+    expect(readlinkSync(onHost(h2, 'srv/web/current'))).toBe('versions/1.0.0');
+    const before = readFileSync(onHost(h2, 'srv/web/.orch/state.json'), 'utf8');
+    const refused = await orch(['rollback', pb, '--to', '1.2.0', '--limit', 'h2', '--yes'], env);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(4);
+    expect(refused.stdout).toMatch(/^h2 \([^\n]*\n {2}! 1\.2\.0 failed its healthcheck on h2 at \d{4}-\d\d-\d\dT[\d:.]+Z; rollback --to 1\.2\.0 refused \(--force switches to it anyway\); apply fails this host\n\n/m);
+    expect(refused.stdout).toMatch(/^ {2}h2 +failed .*1\.2\.0 failed its healthcheck on h2 at \S+; rollback --to 1\.2\.0 refused \(--force switches to it anyway\)$/m);
+    expect(readlinkSync(onHost(h2, 'srv/web/current'))).toBe('versions/1.0.0');
+    expect(readFileSync(onHost(h2, 'srv/web/.orch/state.json'), 'utf8')).toBe(before);
+    // --force without --to is a command-line error.
+    const noTo = await orch(['rollback', pb, '--force', '--yes'], env);
+    expect(noTo.code).toBe(1);
+    expect(noTo.stderr).toContain('--force: goes with --to VERSION (rollback without --to never picks a release recorded bad)');
+
+    const forced = await orch(['rollback', pb, '--to', '1.2.0', '--force', '--limit', 'h2', '--yes'], env);
+    expect(forced.code, forced.stdout + forced.stderr).toBe(4);
+    // The plan warns, then lists the steps that will run.
+    expect(forced.stdout).toMatch(/^h2 \([^\n]*\n {2}! 1\.2\.0 failed its healthcheck on h2 at \S+; rolling back to it anyway \(--force\)\n {2}~ rollback current -> 1\.2\.0 {2}will change\n/m);
+    expect(forced.stdout + forced.stderr).toMatch(/h2 +failed .*healthcheck http:\/\/127\.0\.0\.1:8000\/health: exit 3: unhealthy after 5 attempts: HTTP status 500, expected 200; rolled back to 1\.0\.0$/m);
+    expect(readlinkSync(onHost(h2, 'srv/web/current'))).toBe('versions/1.0.0');
+    expect(await get(h2, '/health')).toBe('ok 1.0.0 200');
+    expect(await appPids(h2)).toHaveLength(1);
+    const st = JSON.parse(readFileSync(onHost(h2, 'srv/web/.orch/state.json'), 'utf8'));
+    expect(st.current).toBe('1.0.0');
+    expect(st.history.slice(-2).map((e: { action: string; version: string }) => `${e.action} ${e.version}`)).toEqual(['rollback 1.2.0', 'rollback 1.0.0']);
   }, 180_000);
 });

@@ -34,11 +34,18 @@ describe.skipIf(!canRunFleet() || !SUPERVISORD)('service manager: supervisor, fi
       // The program is added after supervisord started: `reread` reports it "available", and
       // `update` autostarts it. It reaches RUNNING only after startsecs=2 (1.5 s + supervisord's tick).
       writeFileSync(join(host.dir, 'root/supervisord.conf'), [...base,
-        '[program:newapp]', 'command=/srv/app/current/bin/run', 'startsecs=2', 'stopsignal=KILL', ''].join('\n'));
+        '[program:newapp]', 'command=/srv/app/current/bin/run', 'startsecs=2', 'stopsignal=KILL', '',
+        // Exits at its first spawn (BACKOFF), runs at the second: whether `update` autostarts it
+        // before `supervisorctl start` arrives (ALREADY_STARTED, no wait) or `start` waits and
+        // sees the exit (abnormal termination), supervisorctl returns while it is not RUNNING yet:
+        // RUNNING comes ~4.5 s after the autostart (0.3 s run, 1 s backoff, startsecs=3).
+        '[program:flaky]', 'command=/srv/app/current/bin/flaky', 'startsecs=3', 'startretries=3', 'stopsignal=KILL', ''].join('\n'));
     }
     mkdirSync(join(work, 'app', 'bin'), { recursive: true });
     writeFileSync(join(work, 'app', 'VERSION'), '1.0.0\n');
     writeFileSync(join(work, 'app', 'bin', 'run'), '#!/bin/bash\nexec sleep 600\n', { mode: 0o755 });
+    writeFileSync(join(work, 'app', 'bin', 'flaky'),
+      '#!/bin/bash\nif [ ! -e /tmp/flaky-spawned ]; then : > /tmp/flaky-spawned; sleep 0.3; exit 1; fi\nsleep 0.5\nexec sleep 600\n', { mode: 0o755 });
     pb = join(work, 'playbook.yml');
     writeFileSync(pb, `
 inventory: inventory.yml
@@ -49,23 +56,27 @@ steps:
   - install: { bundle: app }
   - symlink: {}
   - service: { name: newapp, manager: supervisor, action: restart }
+  - service: { name: flaky, manager: supervisor, action: restart }
 `);
   }, 60_000);
 
   afterAll(async () => {
-    for (const host of fleet?.hosts ?? []) await fleet.hostExec(host, 'kill "$(cat /tmp/supervisord.pid)" 2>/dev/null; true');
+    for (const host of fleet?.hosts ?? []) await fleet.hostExec(host, 'kill "$(cat /tmp/supervisord.pid)" 2>/dev/null; rm -f /tmp/flaky-spawned; true');
     await fleet?.teardown();
   });
 
-  it('the first apply on 2 fresh hosts waits through STARTING and succeeds; the program is RUNNING', async () => {
+  it('the first apply on 2 fresh hosts waits through STARTING and BACKOFF and succeeds; both programs are RUNNING', async () => {
     const t0 = Date.now();
     const r = await orch(['apply', pb, '--json'], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     // The wait is real: startsecs=2 elapsed on the hosts before the step returned.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(2000);
     for (const host of fleet.hosts) {
-      const status = await fleet.hostExec(host, 'cd /root && supervisorctl status newapp');
-      expect(status.stdout).toMatch(/^newapp\s+RUNNING/);
+      const status = await fleet.hostExec(host, 'cd /root && supervisorctl status newapp flaky');
+      expect(status.stdout).toMatch(/^newapp\s+RUNNING/m);
+      expect(status.stdout).toMatch(/^flaky\s+RUNNING/m);
+      // flaky really went through BACKOFF: its first spawn ran and exited.
+      expect((await fleet.hostExec(host, 'test -e /tmp/flaky-spawned')).code).toBe(0);
     }
   }, 120_000);
 });

@@ -116,7 +116,7 @@ nodes:
     writeFileSync(join(work, 'app', 'index.html'), 'second\n');
     const p = await orch(['plan', pb], env);
     expect(p.code, p.stdout + p.stderr).toBe(4);
-    const why = (sha: string) => `version 2.0.0 is already installed in /srv/fileapp/versions/2.0.0 from another bundle (sha256 ${shaOld.slice(0, 12)}…, this bundle ${sha}…): give the new release a new version (bump VERSION, or version: git | timestamp)`;
+    const why = (sha: string) => `version 2.0.0 is already installed in /srv/fileapp/versions/2.0.0 from another bundle (sha256 ${shaOld.slice(0, 12)}…, this bundle ${sha}…); one version is one release: give a new build a new version (bump VERSION, or version: git | timestamp)`;
     const shaNew = /this bundle ([0-9a-f]{12})…/.exec(p.stdout)![1]!;
     expect(p.stdout.split(why(shaNew)).length - 1).toBe(2);
     expect(p.stdout).toContain('2 steps will fail');

@@ -176,7 +176,7 @@ describe('same version, other content (issue 11, item 7)', () => {
     const shaNew = /this bundle ([0-9a-f]{12})…/.exec(p.stdout)?.[1];
     expect(shaNew).toBeDefined();
     expect(shaNew).not.toBe(shaOld.slice(0, 12));
-    const why = `version 1.0.0 is already installed in ${join(work, 'srv', 'versions', '1.0.0')} from another bundle (sha256 ${shaOld.slice(0, 12)}…, this bundle ${shaNew}…): give the new release a new version (bump VERSION, or version: git | timestamp)`;
+    const why = `version 1.0.0 is already installed in ${join(work, 'srv', 'versions', '1.0.0')} from another bundle (sha256 ${shaOld.slice(0, 12)}…, this bundle ${shaNew}…); one version is one release: give a new build a new version (bump VERSION, or version: git | timestamp)`;
     expect(p.stdout).toContain(`! web: install notes 1.0.0  failed\n    ${why}\n  - web: symlink current -> 1.0.0  skipped\n`);
     expect(p.stdout).toContain('1 step will fail');
     const pj = await orch(['plan', pb, '--json'], env, { cwd: work });

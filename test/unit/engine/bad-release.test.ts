@@ -4,7 +4,7 @@
  * reason in place of the refused steps.
  */
 import { describe, expect, it } from 'vitest';
-import { badReleaseMessage, refusedHosts } from '../../../src/engine/bad-release.js';
+import { badReleaseMessage, forcedRollbackWarning, refusedHosts } from '../../../src/engine/bad-release.js';
 import type { Plan, PlanStep, Task } from '../../../src/model/plan.js';
 import { formatPlan } from '../../../src/ui/plan-text.js';
 
@@ -20,12 +20,29 @@ const BAD = state({ '1.1.0': SHA }, [
 
 describe('badReleaseMessage', () => {
   it('names the version, the newest reason and time, and the host', () => {
-    expect(badReleaseMessage('h1', [run, install('1.1.0')], facts(BAD))).toBe('1.1.0 failed its service on h1 at 2026-01-02T00:00:00Z; not deployed again (a new bundle sha256 for it is a new release)');
+    expect(badReleaseMessage('h1', [run, install('1.1.0')], facts(BAD))).toBe('1.1.0 failed its service on h1 at 2026-01-02T00:00:00Z; not deployed again; one version is one release: give a new build a new version');
   });
   it('a new sha256 for the version, another version, or no state: not refused', () => {
     expect(badReleaseMessage('h1', [install('1.1.0', 'c'.repeat(64))], facts(BAD))).toBeUndefined();
     expect(badReleaseMessage('h1', [install('1.2.0')], facts(BAD))).toBeUndefined();
     expect(badReleaseMessage('h1', [install('1.1.0')], new Map())).toBeUndefined();
+  });
+});
+
+describe('rollback --to a version recorded bad', () => {
+  const rollbackTo = (version: string, force = false): Task => ({ script: '', probes: [], check: { kind: 'rollback', root: '/srv/shop', version, ...(force && { force: true }) } });
+  it('refused without --force, with the reason; warned with --force', () => {
+    expect(badReleaseMessage('h1', [rollbackTo('1.1.0')], facts(BAD))).toBe('1.1.0 failed its service on h1 at 2026-01-02T00:00:00Z; rollback --to 1.1.0 refused (--force switches to it anyway)');
+    expect(forcedRollbackWarning('h1', [rollbackTo('1.1.0')], facts(BAD))).toBeUndefined();
+    expect(badReleaseMessage('h1', [rollbackTo('1.1.0', true)], facts(BAD))).toBeUndefined();
+    expect(forcedRollbackWarning('h1', [rollbackTo('1.1.0', true)], facts(BAD))).toBe('1.1.0 failed its service on h1 at 2026-01-02T00:00:00Z; rolling back to it anyway (--force)');
+  });
+  it('a version not recorded bad, or no state: neither', () => {
+    for (const t of [rollbackTo('1.0.0'), rollbackTo('1.0.0', true)]) {
+      expect(badReleaseMessage('h1', [t], facts(BAD))).toBeUndefined();
+      expect(forcedRollbackWarning('h1', [t], facts(BAD))).toBeUndefined();
+      expect(badReleaseMessage('h1', [t], new Map())).toBeUndefined();
+    }
   });
 });
 
@@ -49,12 +66,27 @@ describe('refusedHosts and the plan text', () => {
     expect(formatPlan(plan, predictions, new Map(), false, undefined, undefined, undefined, refused)).toBe([
       'h1 (h1)',
       '  ~ db: backup  will change',
-      '  ! web: 1.1.0 failed its service on h1 at 2026-01-02T00:00:00Z; not deployed again (a new bundle sha256 for it is a new release); apply fails this host',
+      '  ! web: 1.1.0 failed its service on h1 at 2026-01-02T00:00:00Z; not deployed again; one version is one release: give a new build a new version; apply fails this host',
       'h2 (h2)',
       '  ~ db: backup  will change',
       '  ~ web: install shop 1.1.0  will change',
       '',
       'Plan: 2 hosts, 3 steps to change.',
+      '',
+    ].join('\n'));
+  });
+  it('a forced rollback to a bad version: a warning line, the steps still listed and counted', () => {
+    const rb: Task = { script: '', probes: [], check: { kind: 'rollback', root: '/srv/shop', version: '1.1.0', force: true } };
+    const p2 = { ...plan, targets: ['h1'], phases: [{ node: 'web', hosts: ['h1'], batches: [['h1']], steps: [step(0, 'rollback current -> 1.1.0', { h1: rb })] }] } as unknown as Plan;
+    const refused = refusedHosts(p2, new Map([['h1', facts(BAD)]]));
+    expect(refused.get('h1')).toEqual({ phase: 0, message: '1.1.0 failed its service on h1 at 2026-01-02T00:00:00Z; rolling back to it anyway (--force)', warn: true });
+    const predictions = new Map([['h1', [{ phase: 0, step: 0, node: 'web', name: 'rollback current -> 1.1.0', status: 'changed' as const }]]]);
+    expect(formatPlan(p2, predictions, new Map(), false, undefined, undefined, undefined, refused)).toBe([
+      'h1 (h1)',
+      '  ! web: 1.1.0 failed its service on h1 at 2026-01-02T00:00:00Z; rolling back to it anyway (--force)',
+      '  ~ web: rollback current -> 1.1.0  will change',
+      '',
+      'Plan: 1 host, 1 step to change.',
       '',
     ].join('\n'));
   });

@@ -217,7 +217,8 @@ describe('lanes on the local transport (real bash agents)', () => {
     const { summary, lines } = await apply(plan, log);
     expect(lines).toEqual(['h1']);
     expect(summary.aborted).toBe('node web: 1 of 1 hosts failed in batch 1, more than max_fail 0; later batches and nodes were not started');
-    expect(summary.hosts.map((h) => `${h.host} ${h.status}`)).toEqual(['h1 failed', 'h2 ok', 'h3 ok']);
+    // h2 and h3 never started: skipped (shown as "not started"), not ok.
+    expect(summary.hosts.map((h) => `${h.host} ${h.status}`)).toEqual(['h1 failed', 'h2 skipped', 'h3 skipped']);
     expect(summary.hosts[0]!.error).toBe('web: step 1: exit 3');
   });
 

@@ -66,7 +66,7 @@ describe('install', () => {
 
   it('refuses, from the marker fact, a version installed from another bundle; nothing else', () => {
     expect(install.refuse!(facts({ [MARKER]: `${B}\n` }), task as never)).toBe(
-      `version 1.2.0 is already installed in /srv/shop/versions/1.2.0 from another bundle (sha256 ${B.slice(0, 12)}…, this bundle ${A.slice(0, 12)}…): give the new release a new version (bump VERSION, or version: git | timestamp)`);
+      `version 1.2.0 is already installed in /srv/shop/versions/1.2.0 from another bundle (sha256 ${B.slice(0, 12)}…, this bundle ${A.slice(0, 12)}…); one version is one release: give a new build a new version (bump VERSION, or version: git | timestamp)`);
     expect(install.refuse!(facts({ [MARKER]: `${A}\n` }), task as never)).toBeUndefined();
     expect(install.refuse!(facts({ [MARKER]: null }), task as never)).toBeUndefined();
     expect(install.refuse!(facts({}), task as never)).toBeUndefined();
@@ -74,7 +74,7 @@ describe('install', () => {
 
   it('an uncommitted version: git id is told to commit', () => {
     expect(sameVersionMessage('/srv/shop/', '1.2.0+g1a2b3c4.dirty', B, A)).toBe(
-      `version 1.2.0+g1a2b3c4.dirty is already installed in /srv/shop/versions/1.2.0+g1a2b3c4.dirty from another bundle (sha256 ${B.slice(0, 12)}…, this bundle ${A.slice(0, 12)}…): give the new release a new version (commit the changes, or use version: timestamp)`);
+      `version 1.2.0+g1a2b3c4.dirty is already installed in /srv/shop/versions/1.2.0+g1a2b3c4.dirty from another bundle (sha256 ${B.slice(0, 12)}…, this bundle ${A.slice(0, 12)}…); one version is one release: give a new build a new version (commit the changes, or use version: timestamp)`);
   });
 
   it('sends no payload to a refused install (the host fails before reading a byte)', () => {

@@ -19,8 +19,9 @@ describe('run', () => {
       'orch_unless() { :\ntest -f /etc/x\n}',
       "orch_cmd() { sudo -n bash -c make-cert; }",
       'orch_run "$HOME"/cert.pem orch_unless orch_cmd'));
-    expect(r.task!.probes).toEqual([{ kind: 'exists', path: '~/cert.pem' }]);
-    expect(r.task!.check).toEqual({ kind: 'run', creates: '~/cert.pem', hasUnless: true });
+    // unless is a probe too: the plan runs it once in the facts round trip.
+    expect(r.task!.probes).toEqual([{ kind: 'exists', path: '~/cert.pem' }, { kind: 'unless', path: 'test -f /etc/x' }]);
+    expect(r.task!.check).toEqual({ kind: 'run', creates: '~/cert.pem', hasUnless: true, unless: 'test -f /etc/x' });
   });
 
   it('refuses a relative creates', () => {
@@ -30,13 +31,19 @@ describe('run', () => {
   const plain = buildStep(run, { cmd: 'x' }).task!;
   const creates = buildStep(run, { cmd: 'x', creates: '/done' }).task!;
   const unless = buildStep(run, { cmd: 'x', creates: '/done', unless: 'true' }).task!;
+  const judged = buildStep(run, { cmd: 'x', unless: 'true', changed_when: false }).task!;
   it.each([
     ['plain', plain, {}, 'changed'],
     ['creates: unknown', creates, {}, 'changed'],
     ['creates: absent', creates, { 'exists:/done': null }, 'changed'],
     ['creates: present', creates, { 'exists:/done': '1' }, 'skipped'],
-    ['unless: only the host can tell', unless, { 'exists:/done': null }, 'maybe'],
+    ['unless: not read (offline, old facts)', unless, { 'exists:/done': null }, 'maybe'],
+    ['unless exits 0', unless, { 'exists:/done': null, 'unless:true': '0' }, 'skipped'],
+    ['unless exits 1', unless, { 'exists:/done': null, 'unless:true': '1' }, 'changed'],
+    ['unless exits 0, but an earlier step may change the host first', unless, { 'exists:/done': null, 'unless:true': '0', 'predict:earlier-change': '1' }, 'maybe'],
     ['unless, creates present', unless, { 'exists:/done': '1' }, 'skipped'],
+    ['unless exits 1, changed_when: the host decides', judged, { 'unless:true': '1' }, 'maybe'],
+    ['unless exits 0, changed_when', judged, { 'unless:true': '0' }, 'skipped'],
   ])('predicts %s', (_n, t, f, want) => {
     expect(run.predict(facts(f), t as never)).toBe(want);
   });
