@@ -36,7 +36,7 @@ export interface LoadPlaybookOptions {
 export const STEP_KINDS: readonly StepKind[] = STEP_KIND_NAMES;
 
 /** Keys of a playbook that are header keys, not node keys. */
-const HEADER_KEYS = new Set(['inventory', 'import', 'vars', 'bundles', 'templates', 'secret', 'vars_files', 'secret_commands']);
+const HEADER_KEYS = new Set(['inventory', 'import', 'vars', 'bundles', 'templates', 'secret', 'vars_files', 'secret_commands', 'become', 'become_user']);
 
 type RawMap = Record<string, unknown>;
 const isMap = (v: unknown): v is RawMap => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -187,6 +187,7 @@ export async function loadPlaybook(
       .filter((k) => typeof cmds[k] === 'string')
       .map((k) => ({ name: k, command: cmds[k] as string, src: { file: name, path: ['secret_commands', k] } }));
   }
+  if (raw.become === true) playbook.become = typeof raw.become_user === 'string' ? raw.become_user : 'root';
   return { playbook, diagnostics: [], fileHashes: ctx.fileHashes };
 }
 

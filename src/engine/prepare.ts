@@ -104,6 +104,8 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const diagnostics = [...pb.diagnostics, ...inv.diagnostics];
   if (!inv.inventory || diagnostics.length) return { masker, playbook, diagnostics };
   const inventory = inv.inventory;
+  // The playbook's `become` applies to every host whose inventory entry does not set its own.
+  if (playbook.become !== undefined) for (const h of inventory.hosts.values()) if (h.become === undefined && h.transport !== 'local') h.become = playbook.become;
 
   // Secret sources (vars_files, secret_commands): read and run here, before any host is
   // contacted; every decrypted value is masked from now on.

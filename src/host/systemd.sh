@@ -62,3 +62,22 @@ systemd_service() {
   if [ -n "$pending" ]; then rm -f -- "$pending"; fi
   orch_status changed
 }
+
+# systemd_enable SCOPE SUDO NAME WANT: WANT 1 = NAME starts at boot (`systemctl enable`
+# unless `is-enabled` already says enabled, static, alias or generated), 0 = it does not
+# (`systemctl disable` unless disabled, static, masked or unknown). Prints what it did.
+systemd_enable() {
+  local scope=$1 sudo=$2 name=$3 want=$4 now out
+  now=$(systemd_ctl "$scope" "$sudo" is-enabled -- "$name" 2>/dev/null) || true
+  now=${now%%$'\n'*}
+  if [ "$want" = 1 ]; then
+    case "$now" in enabled|static|alias|generated) return 0 ;; esac
+    out=$(systemd_ctl "$scope" "$sudo" enable -- "$name" 2>&1) || orch_fail "systemctl enable $name failed: $out"
+    printf 'enabled %s\n' "$name"
+  else
+    case "$now" in disabled|static|masked|not-found|'') return 0 ;; esac
+    out=$(systemd_ctl "$scope" "$sudo" disable -- "$name" 2>&1) || orch_fail "systemctl disable $name failed: $out"
+    printf 'disabled %s\n' "$name"
+  fi
+  orch_status changed
+}

@@ -108,4 +108,6 @@ export interface Playbook {
   templates: Map<string, NodeSpec>;
   /** The root node (the playbook itself). */
   root: NodeSpec;
+  /** `become: true` (with `become_user`, default root): the user every command on the hosts runs as through `sudo -n`, unless the inventory sets become for a host. */
+  become?: string;
 }

@@ -90,7 +90,14 @@ export type Probe =
    * `0` or another number, run once in the facts round trip as the step would run it
    * (src/host/facts.sh `orch_fact_unless`). `unless` is a read-only check by contract.
    */
-  | { kind: 'unless'; path: string };
+  | { kind: 'unless'; path: string }
+  /**
+   * Operating-system facts, `path` holding a name (src/host/facts.sh): `package` = the
+   * installed version of a Debian package, `candidate` = the version apt would install,
+   * `passwd` = `getent passwd` line + newline + `id -Gn` groups, `group` = `getent
+   * group` line, `enabled` = `systemctl is-enabled` of a unit.
+   */
+  | { kind: 'package' | 'candidate' | 'passwd' | 'group' | 'enabled'; path: string };
 
 /** Facts of one host: `kind:path` (see `factKey`) -> value (`null` = absent). Missing key = unknown. */
 export type Facts = Map<string, string | null>;
