@@ -117,6 +117,8 @@ export { moveEarlyConnections } from '../library/project.js';
  */
 export async function prepare(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: ProjectInternals = {}): Promise<Project> {
   // In a terminal, bundle builds show as one status line that is cleared before the plan; elsewhere their log lines go to stderr.
+  // Asked (--ask-vault-pass) before the status line starts, which would draw over the prompt.
+  const secrets = await secretReadingOf(opts);
   const status = statusLine(opts, quiet);
   status.set('Loading the playbook and building bundles');
   let connectEarly = 0;
@@ -126,7 +128,6 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
     // the session reports a bad --forks
   }
   try {
-    const secrets = await secretReadingOf(opts);
     return await timed('prepare', () => loadProjectWith(playbook, {
       secrets,
       inventories: opts.inventory ?? [],
