@@ -1,9 +1,9 @@
 /** `orch bundle`, `orch clean-cache`, `orch version bump`. */
 import { resolve } from 'node:path';
-import { buildBundle } from '../bundle/build.js';
 import { cleanCache, defaultCacheDir } from '../bundle/cache.js';
 import { bumpVersion } from '../bundle/version.js';
 import type { VersionScheme } from '../bundle/version.js';
+import { bundle } from '../library/bundle.js';
 import { OrchError } from '../model/errors.js';
 import { formatBytes } from '../ui/summary.js';
 
@@ -35,21 +35,20 @@ export interface BundleCliOptions {
 export async function runBundle(source: string, opts: BundleCliOptions): Promise<void> {
   if (opts.format !== 'tar.gz' && opts.format !== 'dir') throw new OrchError(`--format takes tar.gz or dir (got ${JSON.stringify(opts.format)})`);
   const t0 = Date.now();
-  const info = await buildBundle(
-    {
-      source, builder: opts.builder, outDir: resolve(opts.out), format: opts.format,
-      ...(opts.prebuildScript !== undefined && { prebuildScript: resolve(opts.prebuildScript) }),
-      ...(opts.postbuildScript !== undefined && { postbuildScript: resolve(opts.postbuildScript) }),
-      ...(opts.python !== undefined && { python: opts.python }),
-      ...(opts.requirements !== undefined && { requirements: resolve(opts.requirements) }),
-      ...(opts.pipOption !== undefined && { pipOptions: opts.pipOption }),
-      noCache: opts.cache === false,
-      ...(opts.cacheDir !== undefined && { cacheDir: resolve(opts.cacheDir) }),
-      ...(opts.package !== undefined && { package: opts.package }),
-      ...(opts.versionScheme !== undefined && { versionScheme: opts.versionScheme }),
-    },
-    { env: process.env, now: () => new Date(), cwd: process.cwd(), log: (l) => void process.stderr.write(`${l}\n`) },
-  );
+  const info = await bundle(source, {
+    builder: opts.builder, outDir: resolve(opts.out), format: opts.format,
+    ...(opts.prebuildScript !== undefined && { prebuildScript: resolve(opts.prebuildScript) }),
+    ...(opts.postbuildScript !== undefined && { postbuildScript: resolve(opts.postbuildScript) }),
+    ...(opts.python !== undefined && { python: opts.python }),
+    ...(opts.requirements !== undefined && { requirements: resolve(opts.requirements) }),
+    ...(opts.pipOption !== undefined && { pipOptions: opts.pipOption }),
+    noCache: opts.cache === false,
+    ...(opts.cacheDir !== undefined && { cacheDir: resolve(opts.cacheDir) }),
+    ...(opts.package !== undefined && { package: opts.package }),
+    ...(opts.versionScheme !== undefined && { versionScheme: opts.versionScheme }),
+    env: process.env,
+    log: (l) => void process.stderr.write(`${l}\n`),
+  });
   if (opts.json) return void out(`${JSON.stringify({ ...info, format: opts.format, ms: Date.now() - t0 })}\n`);
   const what = opts.format === 'dir' ? `folder of a ${formatBytes(info.size)} tarball` : formatBytes(info.size);
   out(`${info.path}\n  ${info.package} ${info.version} (${info.platform}), ${what}, sha256 ${info.sha256}${info.cached ? ', from cache' : ''}, ${((Date.now() - t0) / 1000).toFixed(2)} s\n`);

@@ -6,9 +6,9 @@ import { secretReadingOf } from './secret-flags.js';
 import { createHash, randomInt } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import pLimit from 'p-limit';
 import lockfile from 'proper-lockfile';
 import { defaultCacheDir } from '../bundle/cache.js';
+import { startFollows } from '../compile/lifecycle.js';
 import { makeRollbackPlan, pickRollbackTarget, retargetRollback, targetMarker } from '../compile/rollback-plan.js';
 import { checkPlanSyntax } from '../engine/check.js';
 import type { RunSummary } from '../engine/events.js';
@@ -17,11 +17,12 @@ import { ConfigError, OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
 import type { Plan } from '../model/plan.js';
 import { Masker } from '../shell/mask.js';
-import { formatQueryTable, parseQueryOutput, queryScript, type QueryError, type QueryRow } from '../state/query.js';
+import { formatQueryTable, type QueryError, type QueryRow } from '../state/query.js';
 import { LinesRenderer } from '../ui/lines.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError, connectionPlan, limitHosts, loadCommandInventory } from './targets.js';
-import { applyPlan, moveEarlyConnections, newSession, parseDurationFlag, parseExtraVars, parseLockWait, pickRenderer, prepare, type CommonOpts } from './run.js';
+import { queryHosts, wantedVersions } from '../library/query.js';
+import { applyPlan, moveEarlyConnections, parseDurationFlag, parseExtraVars, parseLockWait, pickRenderer, prepare, runOptions, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 const err = (s: string): void => void process.stderr.write(s);
@@ -48,36 +49,7 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
     ({ inventory } = await loadCommandInventory(undefined, opts.inventory));
     names = limitHosts(inventory, opts.limit);
   }
-  // Version each host's app would get from the playbook (drift view).
-  const wanted = new Map<string, string>();
-  for (const phase of plan?.phases ?? []) {
-    for (const step of phase.steps) {
-      for (const [h, t] of Object.entries(step.tasks)) if (t.state?.action === 'install') wanted.set(`${h}\0${t.state.app}`, t.state.version);
-    }
-  }
-  const session = await newSession(connectionPlan(inventory, names), masker, opts, undefined);
-  const rows: (QueryRow | QueryError)[] = [];
-  const limit = pLimit(Math.max(1, Number(opts.forks ?? 50)));
-  try {
-    await Promise.all(names.map((host) => limit(async () => {
-      try {
-        const conn = await session.connection(host);
-        const res = await conn.exec(queryScript());
-        if (res.code !== 0) throw new Error(`query failed (exit ${res.code}): ${res.stderr.toString('utf8').trim().slice(-300)}`);
-        for (const row of parseQueryOutput(host, res.stdout.toString('utf8'))) {
-          if (opts.app !== undefined && row.app !== opts.app) continue;
-          const want = wanted.get(`${host}\0${row.app}`);
-          if (want !== undefined && want !== row.current) row.drift = want;
-          rows.push(row);
-        }
-      } catch (e) {
-        rows.push({ host, error: masker.mask((e as Error).message.replace(`${host}: `, '')) });
-      }
-    })));
-  } finally {
-    await session.close();
-  }
-  rows.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : ('app' in a ? a.app : '') < ('app' in b ? b.app : '') ? -1 : 1));
+  const rows = await queryHosts(connectionPlan(inventory, names), names, masker, wantedVersions(plan), { ...runOptions(opts), ...(opts.app !== undefined && { app: opts.app }), insecureHostKeys: opts.insecureHostKeys === true });
   // --json is exactly SPEC section 5's shape; the table also shows incomplete, bad and drift.
   const spec = (r: QueryRow | QueryError): unknown =>
     'error' in r ? { host: r.host, error: r.error } : { host: r.host, app: r.app, root: r.root, current: r.current, previous: r.previous, versions: r.versions, deployed_at: r.deployed_at, deployed_by: r.deployed_by, sha256: r.sha256 };
@@ -118,7 +90,7 @@ export async function runRollback(playbook: string, opts: CommonOpts & { to?: st
             if (target === undefined) missing.push(`${host} (${c.root})`);
             else for (const p of rb.phases) for (const s of p.steps) {
               const t = s.tasks[host];
-              if (t?.check.kind === 'rollback' && t.check.root === c.root) retargetRollback(t, target, p.steps.some((x) => x.kind === 'service'));
+              if (t?.check.kind === 'rollback' && t.check.root === c.root) retargetRollback(t, target, startFollows(p.steps));
             }
           } else if (!f?.get(`read:${targetMarker(c.root, opts.to)}`)) missing.push(`${host} (${c.root})`);
         }

@@ -7,14 +7,12 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Session, type GatheredFacts } from '../engine/apply-plan.js';
-import { refusedHosts } from '../engine/bad-release.js';
-import { preparePlan, type Prepared, type PrepareOptions } from '../engine/prepare.js';
-import { ConfigError, OrchError } from '../model/errors.js';
+import { loadProjectWith, takeEarlyConnections, type Project, type ProjectInternals } from '../library/project.js';
+import { applyWith, planWith, type ApplyResult, type PlanResult, type RunEvent, type RunOptions } from '../library/run.js';
+import { OrchError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { TRANSPORTS, transportsFor } from '../transport/registry.js';
-import { EarlyConnections } from '../engine/connections.js';
-import { now, span, timed } from '../engine/trace.js';
 import { JsonRenderer } from '../ui/json.js';
 import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
@@ -27,6 +25,7 @@ import type { EngineEvent, RunSummary } from '../engine/events.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError } from './targets.js';
 import { parseDuration } from '../model/duration.js';
+import { now, span, timed } from '../engine/trace.js';
 import { secretReadingOf, type SecretFlags } from './secret-flags.js';
 
 /** Parsed common options. */
@@ -106,86 +105,69 @@ export function stdoutPalette(opts: CommonOpts): Palette {
   return paletteFor(process.stdout, process.env, opts.color === false);
 }
 
-/** Connections started while a plan was prepared, by plan: `newSession` takes them (see EarlyConnections). */
-const earlyByPlan = new WeakMap<Plan, EarlyConnections>();
-
-/** Hands the connections started for `from` to `to` (a plan derived from it, e.g. a rollback plan). */
-export function moveEarlyConnections(from: Plan, to: Plan): void {
-  const e = earlyByPlan.get(from);
-  earlyByPlan.delete(from);
-  if (e) earlyByPlan.set(to, e);
-}
+export { moveEarlyConnections } from '../library/project.js';
 
 /**
- * Loads, builds bundles and compiles (engine/prepare.ts), with the status line. Unless
+ * Loads, builds bundles and compiles (src/library/project.ts), with the status line. Unless
  * `--offline`, connections to the run's hosts start as soon as the inventory is loaded
  * (at most `--forks` of them), so the handshakes overlap the bundle checks and the
  * compile; they are closed when the input turns out invalid, and nothing runs over
- * them before the plan exists. `newSession` of the returned plan takes them.
+ * them before the plan exists. The first session of the returned plan takes them.
  * @throws ConfigError with the diagnostics.
  */
-export async function prepare(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: Pick<PrepareOptions, 'selectPlaybook'> = {}): Promise<Prepared & { plan: Plan }> {
+export async function prepare(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: ProjectInternals = {}): Promise<Project> {
   // In a terminal, bundle builds show as one status line that is cleared before the plan; elsewhere their log lines go to stderr.
   // Asked (--ask-vault-pass) before the status line starts, which would draw over the prompt.
   const secrets = await secretReadingOf(opts);
   const status = statusLine(opts, quiet);
   status.set('Loading the playbook and building bundles');
-  let early: EarlyConnections | undefined;
-  const onCandidates = opts.offline ? undefined : (names: string[], hosts: Record<string, PlanHost>): void => {
-    let forks: number;
-    try {
-      forks = parseForks(opts.forks);
-    } catch {
-      return; // newSession reports a bad --forks
-    }
-    const transports = transportsFor(hosts);
-    transports.catch(() => undefined);
-    const options = { hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env };
-    early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, options), forks);
-  };
+  let connectEarly = 0;
   try {
-    const prepared = await timed('prepare', () => prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, secrets, ...(onCandidates && { onCandidates }) }));
-    if (early) earlyByPlan.set(prepared.plan, early);
-    return prepared;
-  } catch (err) {
-    void (early as EarlyConnections | undefined)?.closeRest();
-    throw err;
+    connectEarly = parseForks(opts.forks);
+  } catch {
+    // the session reports a bad --forks
+  }
+  try {
+    return await timed('prepare', () => loadProjectWith(playbook, {
+      secrets,
+      inventories: opts.inventory ?? [],
+      ...(opts.limit !== undefined && { limit: opts.limit }),
+      ...(opts.node !== undefined && { node: opts.node }),
+      extraVars,
+      env: process.env,
+      ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
+      // --offline never connects: build_on bundles are described, not built.
+      ...(opts.offline === true && { offline: true }),
+      ...(opts.allowDowngrade === true && { allowDowngrade: true }),
+      // A warning ends the status line first, so it stays on screen.
+      warn: (l: string) => {
+        status.clear();
+        err(`orch: warning: ${l}\n`);
+      },
+      insecureHostKeys: opts.insecureHostKeys === true,
+      connectEarly,
+    }, more));
   } finally {
     status.clear();
   }
 }
 
-async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook' | 'onCandidates' | 'secrets'>): Promise<Prepared & { plan: Plan }> {
-  const prepared = await preparePlan({
-    ...more,
-    playbook,
-    inventories: opts.inventory ?? [],
-    ...(opts.limit !== undefined && { limit: opts.limit }),
-    ...(opts.node !== undefined && { node: opts.node }),
-    extraVars,
-    env: process.env,
-    now: () => new Date(),
-    ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
-    // --offline never connects: build_on bundles are described, not built (issue 18).
-    ...(opts.offline === true && { offline: true }),
-    ...(opts.allowDowngrade === true && { allowDowngrade: true }),
-    // A warning ends the status line first, so it stays on screen.
-    warn: (l: string) => {
-      status.clear();
-      err(`orch: warning: ${l}\n`);
-    },
-    // build_on: the build host is reached like any host of a run (same transports and host-key rules).
-    connect: async (host, hosts) => (await transportsFor(hosts))(host).connect(host, { hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env }),
-  });
-  if (prepared.diagnostics.length || !prepared.plan) throw new ConfigError(prepared.diagnostics.map((d) => ({ ...d, message: prepared.masker.mask(d.message) })));
-  return prepared as Prepared & { plan: Plan };
+/** The library's run options from the common flags. @throws ConfigError for a bad `--forks`, `--timeout` or `--give-up`. */
+export function runOptions(opts: CommonOpts): RunOptions {
+  const giveUp = parseGiveUp(opts.giveUp);
+  const forks = parseForks(opts.forks);
+  const timeout = parseTimeout(opts.timeout);
+  return {
+    forks,
+    ...(timeout !== undefined && { stepTimeoutSeconds: timeout }),
+    ...(giveUp !== undefined && { giveUpSeconds: giveUp }),
+  };
 }
 
 export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer | ((e: EngineEvent) => void) | undefined, lock?: { waitSeconds: number }): Promise<Session> {
   const emit = typeof renderer === 'function' ? renderer : renderer ? (e: EngineEvent) => renderer.onEvent(e) : undefined;
   const giveUp = parseGiveUp(opts.giveUp);
-  const early = earlyByPlan.get(plan);
-  earlyByPlan.delete(plan);
+  const early = takeEarlyConnections(plan);
   return new Session(plan, {
     ...(early && { early }),
     ...(lock && { lock }),
@@ -216,7 +198,8 @@ export function planForSaving(plan: Plan, masker: Masker): Plan {
 
 /** `orch plan PLAYBOOK`. */
 export async function runPlanCommand(playbook: string, opts: CommonOpts & { offline?: boolean; remoteCheck?: boolean; out?: string }): Promise<void> {
-  const { plan, masker, notes } = await prepare(playbook, opts);
+  const project = await prepare(playbook, opts);
+  const { plan, masker, notes } = project;
   if (opts.out) {
     const tmp = `${opts.out}.tmp.${process.pid}`;
     // 0600: a plan names hosts, paths and store users; secrets in it are masked, but it is nobody else's business.
@@ -224,29 +207,21 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
     renameSync(tmp, opts.out);
   }
   const status = statusLine(opts, false);
-  const session = await newSession(plan, masker, opts, opts.offline ? undefined : factsProgress(plan, status));
-  const unreachable = new Map<string, string>();
-  let remoteProblems: string[] = [];
-  let facts = session.offlineFacts();
+  const run = runOptions(opts);
+  const progress = opts.offline ? undefined : factsProgress(plan, status, opts.remoteCheck === true);
+  let planned: PlanResult;
   try {
-    if (!opts.offline) {
-      facts = await session.gatherFacts();
-      for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
-      if (opts.remoteCheck) {
-        status.set(`Checking scripts with bash -n on ${plural(plan.targets.length, 'host')}`);
-        remoteProblems = await session.remoteCheck(facts);
-      }
-    }
+    planned = await planWith(project, { ...run, ...(progress && { onEvent: progress }), ...(opts.remoteCheck && { remoteCheck: true }) }, {
+      ...((opts.diff || opts.diffPrivate) && { extraProbes: (host: string) => diffProbes(plan, host) }),
+    });
   } finally {
     status.clear();
-    await session.close();
   }
-  const prediction = session.predict(facts);
-  const predictions = prediction.hosts;
-  const bytes = await session.payloadBytes(prediction);
+  const { facts, unreachable, remoteProblems, refused } = planned;
+  const refusedOrWarned = new Map([...refused, ...planned.warnings]);
+  const predictions = planned.hosts;
+  const bytes = await planned.payloadBytes();
   const diffs = (opts.diff || opts.diffPrivate) && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker, opts.diffPrivate === true) : undefined;
-  const refusedOrWarned = refusedHosts(plan, facts.byHost);
-  const refused = new Map([...refusedOrWarned].filter(([, r]) => !r.warn));
   // A refused host's steps never run: they are not pending (apply fails that host instead).
   const counted = refused.size ? new Map([...predictions].filter(([h]) => !refused.has(h))) : predictions;
   if (opts.json) {
@@ -279,7 +254,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
 }
 
 /** Loads a saved plan and re-prepares it from its recorded inputs; refuses a stale plan. */
-async function loadSavedPlan(file: string, opts: CommonOpts): Promise<Prepared & { plan: Plan }> {
+async function loadSavedPlan(file: string, opts: CommonOpts): Promise<Project> {
   let saved: Plan;
   try {
     saved = JSON.parse(readFileSync(file, 'utf8')) as Plan;
@@ -340,8 +315,11 @@ export async function confirm(question: string): Promise<boolean | 'interrupted'
   }
 }
 
-/** Facts progress on the status line: `Reading the state of 5 hosts: 2 of 5 done`. */
-function factsProgress(plan: Plan, status: StatusLine): ((e: EngineEvent) => void) | undefined {
+/**
+ * Facts progress on the status line: `Reading the state of 5 hosts: 2 of 5 done` (every
+ * target reports one `facts` event); with `remoteCheck`, the `bash -n` stage after the last.
+ */
+function factsProgress(plan: Plan, status: StatusLine, remoteCheck = false): ((e: RunEvent) => void) | undefined {
   if (!status.enabled) return undefined;
   const n = plan.targets.length;
   let done = 0;
@@ -350,6 +328,7 @@ function factsProgress(plan: Plan, status: StatusLine): ((e: EngineEvent) => voi
     if (e.type !== 'facts') return;
     done++;
     status.set(`Reading the state of ${plural(n, 'host')}: ${done} of ${n} done`);
+    if (remoteCheck && done === n) status.set(`Checking scripts with bash -n on ${plural(n, 'host')}`);
   };
 }
 
@@ -364,7 +343,7 @@ export interface ApplyMode {
   /** converge: a release recorded bad is skipped quietly (cron), not a failed host. */
   skipBad?: boolean;
   /** Called after facts were read, before anything changes; may throw ExitRequest to refuse. */
-  precheck?: (session: Session, facts: GatheredFacts) => void;
+  precheck?: (session: Pick<Session, 'isFailed'>, facts: GatheredFacts) => void;
 }
 
 /** Picks the renderer: JSON Lines, listr2 in a terminal, else plain lines. */
@@ -388,51 +367,61 @@ export async function pickRenderer(plan: Plan, opts: CommonOpts, write: (s: stri
 export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, renderer: Renderer, mode: ApplyMode, write: (s: string) => void = out): Promise<RunSummary> {
   // Stages never overlap: facts progress (cleared) -> the plan -> the prompt -> live progress.
   const status = statusLine(opts, write !== out);
-  const session = await newSession(plan, masker, opts, opts.json ? renderer : factsProgress(plan, status), { waitSeconds: mode.lockWait });
-  session.skipBad = mode.skipBad === true;
-  let interrupted: Promise<void> | undefined;
+  const run = runOptions(opts);
+  // Events go to the facts progress until the renderer starts (with --json, to the renderer from the first).
+  let sink: ((e: RunEvent) => void) | undefined = opts.json ? (e) => renderer.onEvent(e as EngineEvent) : factsProgress(plan, status);
+  let started = false;
+  const start = (unreachable: Map<string, string>): void => {
+    if (started) return;
+    started = true;
+    renderer.start?.(unreachable);
+    sink = (e) => renderer.onEvent(e as EngineEvent);
+  };
+  const controller = new AbortController();
   const onSigint = (): void => {
-    if (interrupted) {
+    if (controller.signal.aborted) {
       err('orch: interrupted again: exiting now\n');
       process.exit(EXIT.INTERRUPTED);
     }
     err('\norch: interrupted: stopping the remote work (Ctrl-C again to exit at once)\n');
-    interrupted = session.interrupt();
+    controller.abort();
   };
   process.on('SIGINT', onSigint);
+  let result: ApplyResult;
   try {
-    let facts: GatheredFacts;
-    try {
-      facts = await session.gatherFacts();
-    } finally {
-      status.clear();
-    }
-    const prediction = session.predict(facts);
-    const predictions = prediction.hosts;
-    const unreachable = new Map<string, string>();
-    for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
-    if (!interrupted) {
-      mode.precheck?.(session, facts);
-      const diffs = opts.diff || opts.diffPrivate ? planDiffs(plan, predictions, facts.byHost, masker, opts.diffPrivate === true) : undefined;
-      if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await session.payloadBytes(prediction), mode.skipBad ? undefined : refusedHosts(plan, facts.byHost))));
-      if (mode.confirm && !opts.json && countPending(predictions) > 0) {
-        const answer = await confirm('Apply these changes? [y/N] ');
-        if (answer !== true) {
-          err('Cancelled; nothing was changed.\n');
-          throw new ExitRequest(answer === 'interrupted' ? EXIT.INTERRUPTED : EXIT.INVALID);
+    result = await applyWith({ plan, masker, options: { insecureHostKeys: opts.insecureHostKeys === true } }, {
+      ...run,
+      lockWaitSeconds: mode.lockWait,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type !== 'summary') sink?.(e);
+      },
+      beforeExecute: async (planned) => {
+        status.clear();
+        const { facts, unreachable } = planned;
+        mode.precheck?.({ isFailed: (h) => unreachable.has(h) }, facts);
+        const diffs = opts.diff || opts.diffPrivate ? planDiffs(plan, planned.hosts, facts.byHost, masker, opts.diffPrivate === true) : undefined;
+        if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, planned.hosts, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await planned.payloadBytes(), mode.skipBad ? undefined : new Map([...planned.refused, ...planned.warnings]))));
+        if (mode.confirm && !opts.json && countPending(planned.hosts) > 0) {
+          const answer = await confirm('Apply these changes? [y/N] ');
+          if (answer !== true) {
+            err('Cancelled; nothing was changed.\n');
+            throw new ExitRequest(answer === 'interrupted' ? EXIT.INTERRUPTED : EXIT.INVALID);
+          }
         }
-      }
-    }
-    renderer.start?.(unreachable);
-    session.setEmitter((e) => renderer.onEvent(e));
-    if (!interrupted) await session.execute(prediction);
-    await interrupted;
+        start(unreachable);
+      },
+    }, {
+      ...((opts.diff || opts.diffPrivate) && { extraProbes: (host: string) => diffProbes(plan, host) }),
+      ...(mode.skipBad && { skipBad: true }),
+    });
   } finally {
-    await session.close();
+    status.clear();
     process.off('SIGINT', onSigint);
   }
+  start(result.planned.unreachable);
   const t = now();
-  const summary = session.summary();
+  const summary = result.summary;
   await renderer.finish(summary);
   span('record', t);
   if (summary.interrupted) err('interrupted\n');

@@ -20,6 +20,7 @@ import { STEP_KINDS } from '../steps/index.js';
 import { sharedPathProblem } from '../steps/install.js';
 import type { DescribeContext, StepContext } from '../steps/kind.js';
 import { buildScope, getVar } from './vars.js';
+import { hasRole, startFollows } from './lifecycle.js';
 
 /** Everything compilePlan needs; impure capabilities are injected. */
 export interface CompileInput {
@@ -170,7 +171,7 @@ export function compilePlan(input: CompileInput): CompileResult {
   };
   const nodeBundle = (n: ResolvedNode): PlanBundle | undefined => {
     if (bundleOf.has(n)) return bundleOf.get(n);
-    const inst = (n.spec.steps ?? []).find((s) => s.kind === 'install');
+    const inst = (n.spec.steps ?? []).find((s) => hasRole(s, 'stage'));
     const named = inst?.args.bundle;
     const b = typeof named === 'string' ? input.bundles[named] : bundleNames.length === 1 ? input.bundles[bundleNames[0]!] : undefined;
     bundleOf.set(n, b);
@@ -392,7 +393,7 @@ function makeStepContext(
     memo: scriptMemo,
     nodeRollback: n.spec.rollback !== false,
     nodeShared: (n.spec.shared ?? []).filter((p) => sharedPathProblem(p) === undefined),
-    restartFollows: (n.spec.steps ?? []).slice((n.spec.steps ?? []).indexOf(step) + 1).some((st) => st.kind === 'service'),
+    restartFollows: startFollows(n.spec.steps ?? [], (n.spec.steps ?? []).indexOf(step)),
   };
 }
 

@@ -9,6 +9,7 @@
  */
 import { CURRENT_LINK, INSTALLED_MARKER, PREVIOUS_LINK, STATE_FILE, versionDir } from '../host/layout.js';
 import type { Plan, PlanPhase, PlanStep, Task } from '../model/plan.js';
+import { hasRole, startFollows, switchCheck } from './lifecycle.js';
 import { joinPath, RESTART_PENDING, VERSION_RE } from '../steps/common.js';
 import { rollbackSwitchScript } from '../steps/rollback.js';
 
@@ -79,13 +80,15 @@ export function makeRollbackPlan(plan: Plan, to: string | undefined, force = fal
   const phases: PlanPhase[] = [];
   const memo = new Map<string, string>();
   for (const phase of plan.phases) {
-    const sym = phase.steps.find((s) => s.kind === 'symlink');
+    // Rollback is the inverse of the phase's switch, then its start and verify steps again (src/compile/lifecycle.ts).
+    const sym = phase.steps.find((s) => hasRole(s, 'switch'));
     if (!sym) continue;
     const tasks: Record<string, Task> = {};
-    const restartFollows = phase.steps.some((s) => s.kind === 'service');
+    const restartFollows = startFollows(phase.steps);
     for (const [host, t] of Object.entries(sym.tasks)) {
-      if (t.check.kind !== 'symlink' || !t.state) continue;
-      const root = t.check.root;
+      const sw = switchCheck(t.check);
+      if (!sw || !t.state) continue;
+      const root = sw.root;
       tasks[host] = {
         script: rollbackSwitchScript(root, to, restartFollows, memo),
         probes: [
@@ -100,10 +103,10 @@ export function makeRollbackPlan(plan: Plan, to: string | undefined, force = fal
       };
     }
     const steps: PlanStep[] = [{ ...sym, name: `rollback current -> ${to ?? 'the last good release'}`, tasks, when: 'always' }];
-    for (const s of phase.steps) if (s.kind === 'service') steps.push({ ...s, when: 'changed', tasks: backToBefore(s.tasks) });
+    for (const s of phase.steps) if (hasRole(s, 'start')) steps.push({ ...s, when: 'changed', tasks: backToBefore(s.tasks) });
     // The node's healthchecks judge the release rolled back to; an unhealthy one fails the
     // host (exit 4) and puts it back on the release it ran before.
-    for (const s of phase.steps) if (s.kind === 'healthcheck') steps.push({ ...s, when: 'always', tasks: backToBefore(s.tasks) });
+    for (const s of phase.steps) if (hasRole(s, 'verify')) steps.push({ ...s, when: 'always', tasks: backToBefore(s.tasks) });
     phases.push({ ...phase, steps });
   }
   if (!phases.length) return 'the playbook has no symlink step, so there is nothing to roll back';

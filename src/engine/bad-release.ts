@@ -3,6 +3,7 @@
  * plan and apply name it per host instead of a silent `skipped` (issue 11; Kamal keeps
  * the old container when the new one fails its healthcheck and says so).
  */
+import { stageCheck } from '../compile/lifecycle.js';
 import { badSha, type Facts } from '../compile/predict.js';
 import { joinPath, STATE_FILE } from '../host/layout.js';
 import type { Plan, Task } from '../model/plan.js';
@@ -37,8 +38,10 @@ export function badReleaseMessage(host: string, tasks: readonly Task[], facts: F
       const entry = badEntry(facts, c.root, c.version);
       if (entry) return `${failedText(c.version, host, entry)}; rollback --to ${c.version} refused (--force switches to it anyway)`;
     }
-    if (c.kind !== 'install' || badSha(facts, c.root, c.version) !== c.sha256) continue;
-    return `${failedText(c.version, host, badEntry(facts, c.root, c.version))}; not deployed again; ${RELEASE_RULE}`;
+    // Only a staged release can be recorded bad (src/compile/lifecycle.ts).
+    const stage = stageCheck(c);
+    if (!stage || badSha(facts, stage.root, stage.version) !== stage.sha256) continue;
+    return `${failedText(stage.version, host, badEntry(facts, stage.root, stage.version))}; not deployed again; ${RELEASE_RULE}`;
   }
   return undefined;
 }

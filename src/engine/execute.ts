@@ -7,6 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { hasRole } from '../compile/lifecycle.js';
 import { stepLabel, type Facts } from '../compile/predict.js';
 import { changesAlone, hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
 import { joinPath, STATE_FILE, qpath } from '../host/layout.js';
@@ -290,7 +291,7 @@ export class Executor {
       const done = `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
       for (const s of this.ctx.plan.phases[pi]!.steps) {
         const t = s.tasks[host];
-        if (!t || s.kind !== 'service') continue;
+        if (!t || !hasRole(s, 'start')) continue;
         // The old release's start failing too is reported, not hidden behind the first failure.
         try {
           await this.#runTask(host, t, s);

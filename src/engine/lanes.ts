@@ -15,7 +15,8 @@
  * hosts against `max_fail` (with `serial` it defaults to 0: no host switches at all).
  */
 import pLimit from 'p-limit';
-import type { MaxFail, Plan, PlanPhase } from '../model/plan.js';
+import { stageSteps } from '../compile/lifecycle.js';
+import type { MaxFail, Plan } from '../model/plan.js';
 import type { EngineEvent } from './events.js';
 
 /** What the lanes need from the run. */
@@ -38,19 +39,8 @@ export function exceeds(failed: number, batchSize: number, mf: MaxFail): boolean
   return failed > allowed;
 }
 
-/**
- * How many leading steps of `phase` are staged on every host before its batches: up to
- * and including the last `install` step before the first `symlink` step; 0 when the
- * phase has a single batch, or no install followed by a switch.
- */
-export function stageSteps(phase: PlanPhase): number {
-  if (phase.batches.length < 2) return 0;
-  const sw = phase.steps.findIndex((s) => s.kind === 'symlink');
-  if (sw < 0) return 0;
-  let last = -1;
-  for (let i = 0; i < sw; i++) if (phase.steps[i]!.kind === 'install') last = i;
-  return last + 1;
-}
+/** How many leading steps of a phase are staged on every host before its batches (src/compile/lifecycle.ts). */
+export { stageSteps };
 
 const maxFailText = (mf: MaxFail): string => ('count' in mf ? String(mf.count) : `${mf.percent}%`);
 

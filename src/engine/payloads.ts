@@ -12,6 +12,7 @@
  */
 import { buildDeltaStream } from '../bundle/delta.js';
 import { ManifestUnsupportedError, manifestSha256, parseManifest, readBundleManifest, type BundleManifest } from '../bundle/manifest.js';
+import { stageCheck } from '../compile/lifecycle.js';
 import type { Facts } from '../compile/predict.js';
 import type { HostPrediction } from '../compile/predict.js';
 import type { Plan, Task } from '../model/plan.js';
@@ -81,7 +82,8 @@ export class BundleManifests {
       if (p.status !== 'changed' && p.status !== 'maybe') continue;
       const task = plan.phases[p.phase]?.steps.find((s) => s.index === p.step)?.tasks[host];
       const pay = task?.payload;
-      if (task?.check.kind !== 'install' || pay?.kind !== 'bundle' || pay.lazy || !facts.get(`delta:${task.check.root}`)) continue;
+      const stage = stageCheck(task?.check);
+      if (!stage || pay?.kind !== 'bundle' || pay.lazy || !facts.get(`delta:${stage.root}`)) continue;
       const info = plan.bundles[pay.bundle];
       if (info?.path) void this.get(info.path);
     }
@@ -113,8 +115,10 @@ export class PayloadBook {
 
   async #compute(host: string, task: Task): Promise<DeltaSend | undefined> {
     const p = task.payload;
-    if (task.check.kind !== 'install' || p?.kind !== 'bundle' || p.lazy) return undefined;
-    const fact = this.factsOf(host)?.get(`delta:${task.check.root}`);
+    // A delta stream carries a staged release's bundle (src/compile/lifecycle.ts).
+    const stage = stageCheck(task.check);
+    if (!stage || p?.kind !== 'bundle' || p.lazy) return undefined;
+    const fact = this.factsOf(host)?.get(`delta:${stage.root}`);
     if (!fact) return undefined;
     const info = this.plan.bundles[p.bundle];
     if (!info) return undefined;

@@ -197,3 +197,20 @@ export function firstLine(text: string, n = 60): string {
 
 /** A value as a label shows it. */
 export const labelText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/** `files` (path -> sha256) of a bundle's info.json text, or undefined. */
+export function infoFiles(text: string | null | undefined): Record<string, string> | undefined {
+  if (!text) return undefined;
+  try {
+    const f = (JSON.parse(text) as { files?: unknown }).files;
+    return f && typeof f === 'object' && !Array.isArray(f) ? (f as Record<string, string>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The version `<root>/current` points at, from a `link` fact (`versions/1.2.0` -> `1.2.0`), or null. */
+export function currentVersion(facts: Facts | undefined, root: string): string | null {
+  const link = facts?.get(`link:${root.replace(/\/+$/, '')}/current`);
+  return link ? link.replace(/^versions\//, '') : null;
+}

@@ -60,6 +60,7 @@ export const healthcheck: StepKind<HealthcheckArgs, HealthcheckCheck> = {
     },
     oneOf: [{ required: ['cmd'] }, { required: ['http'] }],
   },
+  lifecycle: 'verify',
   defaultWhen: 'always',
   runsWhenOk: true,
   describe: (ctx) => `healthcheck ${ctx.args.http !== undefined ? ctx.label('http') : firstLine(ctx.label('cmd') ?? '')}`,

@@ -19,7 +19,7 @@ import type { Facts } from '../model/task.js';
 import { quote } from '../shell/quote.js';
 import type { StepKind } from './kind.js';
 import {
-  appName, badSha, factKey, hostPath, hostScript, joinPath, PAYLOAD_ARG, REGISTRY_ARG, requireRoot, shCall, STATE_ARG, userFunction, VERSION_RE,
+  appName, badSha, currentVersion, factKey, hostPath, infoFiles, hostScript, joinPath, PAYLOAD_ARG, REGISTRY_ARG, requireRoot, shCall, STATE_ARG, userFunction, VERSION_RE,
 } from './common.js';
 
 export interface InstallArgs {
@@ -96,6 +96,24 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       },
     },
   },
+  diffProbes: (t) => [{ kind: 'read', path: `${t.check.root.replace(/\/+$/, '')}/current/info.json` }, { kind: 'link', path: `${t.check.root.replace(/\/+$/, '')}/current` }],
+  // The files of the new release against the one `current` runs, from both releases' info.json `files` maps.
+  diff(task, facts, ctx) {
+    const c = task.check;
+    const root = c.root.replace(/\/+$/, '');
+    const now = infoFiles(facts?.get(`read:${root}/current/info.json`)) ?? {};
+    const next = task.payload?.kind === 'bundle' ? ctx.bundleFiles(task.payload.bundle) : undefined;
+    if (!next) return undefined;
+    const names = (xs: string[]): string[] => xs.sort().map((x) => ctx.mask(x));
+    return {
+      kind: 'install', from: currentVersion(facts, root), to: c.version,
+      added: names(Object.keys(next).filter((f) => !(f in now))),
+      removed: names(Object.keys(now).filter((f) => !(f in next))),
+      changed: names(Object.keys(next).filter((f) => f in now && now[f] !== next[f])),
+      bytes: task.payload?.size ?? 0,
+    };
+  },
+  lifecycle: 'stage',
   defaultWhen: 'always',
   describe(ctx) {
     const name = ctx.args?.bundle;

@@ -5,7 +5,57 @@
  * payload decision and the playbook schema all derive from it.
  */
 import type { Host } from '../model/inventory.js';
-import type { Facts, PlanBundle, PredictedStatus, TaskOf } from '../model/task.js';
+import type { Facts, PayloadRef, PlanBundle, PredictedStatus, Probe, TaskOf } from '../model/task.js';
+
+/**
+ * A step's role in the release lifecycle (Capistrano's named stages, see
+ * https://capistranorb.com/documentation/getting-started/flow/): `stage` puts a release
+ * on the host beside the running one, `switch` makes it current, `start` (re)starts what
+ * runs it, `verify` judges it (and may roll back). src/compile/lifecycle.ts derives the
+ * staging boundary, the rollback plan, bad-release refusal and the services' re-run
+ * after a rollback from these roles, never from kind names.
+ */
+export type LifecycleRole = 'stage' | 'switch' | 'start' | 'verify';
+
+/** The `--diff` of one step on one host (ansible --check --diff, terraform plan), as `plan --json` prints it. */
+export type StepDiff =
+  | {
+      kind: 'put';
+      path: string;
+      /** Unified diff hunks (`@@ ... @@` and `+`/`-`/` ` lines), absent when the contents are equal or not shown. */
+      unified?: string;
+      /** Why no unified diff is shown although the contents differ. */
+      contents?: 'new file' | 'binary differs' | 'too large to diff' | 'hidden: uses a secret' | 'hidden: private on the host';
+      /** With `contents: 'hidden: private on the host'`: the host file's mode (octal, e.g. `600`). */
+      hostMode?: string;
+      mode?: { from: string; to: string };
+      owner?: { from: string; to: string };
+    }
+  | { kind: 'symlink'; current: { from: string | null; to: string } }
+  | {
+      kind: 'install';
+      /** The version `current` runs now (null: none), and the one installed. */
+      from: string | null;
+      to: string;
+      /** Files of the new release against the current one (from both releases' info.json `files`, by sha256). */
+      added: string[];
+      removed: string[];
+      changed: string[];
+      /** Size of the bundle tarball, bytes. */
+      bytes: number;
+    };
+
+/** What a kind's `diff` hook may use besides the task and the facts (src/ui/diff.ts provides it). */
+export interface DiffContext {
+  /** Masks every secret value in a text. */
+  mask(text: string): string;
+  /** `--diff-private`: also show the old contents of files not world-readable on the host. */
+  showPrivate: boolean;
+  /** The `files` map (path -> sha256) of a bundle's info.json, read on the control machine; undefined when it has none. */
+  bundleFiles(bundle: string): Record<string, string> | undefined;
+  /** The bytes a task would upload (inline content or its local file); undefined when it has none or they cannot be read. */
+  payloadBytes(payload: PayloadRef): Buffer | undefined;
+}
 
 /** A JSON Schema fragment (draft 2020-12), as plain data. */
 export type SchemaFragment = Record<string, unknown>;
@@ -73,6 +123,8 @@ export interface StepKind<A = Record<string, unknown>, C extends { kind: string 
   readonly schema: SchemaFragment;
   /** The fragment goes inline under `step.properties` instead of `$defs/<name>` (a scalar value like `bundle: NAME`). */
   readonly schemaInline?: boolean;
+  /** The kind's role in the release lifecycle, if it has one (see LifecycleRole). */
+  readonly lifecycle?: LifecycleRole;
   /** `changed`: run only if an earlier step of this node changed the host; else every time. */
   readonly defaultWhen: 'always' | 'changed';
   /** The step's own `when` when its args carry one (service's `when`). */
@@ -106,6 +158,10 @@ export interface StepKind<A = Record<string, unknown>, C extends { kind: string 
   changesAlone?(facts: Facts, task: TaskOf<C>): boolean;
   /** True when the host already holds the task's payload (the engine then does not send it). */
   hasPayload?(facts: Facts, task: TaskOf<C>): boolean;
+  /** `--diff`: probes read with the facts only to show the change (the current contents of the file a `put` replaces). */
+  diffProbes?(task: TaskOf<C>): Probe[];
+  /** `--diff`: what the task would change on the host, from its facts (read with `diffProbes`); undefined when there is nothing to show. */
+  diff?(task: TaskOf<C>, facts: Facts | undefined, ctx: DiffContext): StepDiff | undefined;
   /** False for kinds done on the control machine (`bundle`): `ok` without facts, nothing runs on the host. */
   readonly hostWork?: false;
   /** A check, not a change (`healthcheck`): predicted `ok`, yet still run by apply. */

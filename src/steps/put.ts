@@ -4,8 +4,11 @@
  * readers); src/host/put.sh. Planned exactly: `ok` when the remote sha256 and the
  * managed mode/owner/group (a `stat` fact) already match.
  */
+import { structuredPatch } from 'diff';
 import { META_SH, PUT_SH } from '../host/embedded.generated.js';
-import type { StepKind } from './kind.js';
+import { LIMITS } from '../host/protocol.js';
+import type { Facts, PayloadRef, TaskOf } from '../model/task.js';
+import type { DiffContext, StepDiff, StepKind } from './kind.js';
 import { checkHostPath, MODE_SCHEMA, statAfter, factKey, hostPath, hostScript, metaArgs, PAYLOAD_ARG, shCall, statMatches, type MetaSpec } from './common.js';
 
 export interface PutArgs extends MetaSpec {
@@ -20,6 +23,73 @@ export interface PutCheck extends MetaSpec {
   kind: 'put';
   dest: string;
   sha256: string;
+}
+
+/** Largest file `--diff` shows as a unified diff, bytes (both sides; the `content` probe reads at most this much). */
+export const DIFF_LIMIT = LIMITS.CONTENT_BYTES;
+
+/** Parses a `content` fact: `MODE USER:GROUP SIZE\nBYTES`. */
+function parseContent(value: string | null | undefined): { mode: string; owner: string; size: number; text?: string } | undefined {
+  if (value === null || value === undefined) return undefined;
+  const nl = value.indexOf('\n');
+  const [mode = '', owner = '', size = '0'] = value.slice(0, nl < 0 ? undefined : nl).split(' ');
+  const n = Number(size);
+  return { mode, owner, size: n, ...(n <= DIFF_LIMIT && nl >= 0 && { text: value.slice(nl + 1) }) };
+}
+
+const isBinary = (s: string): boolean => s.includes('\0') || s.includes('\uFFFD');
+
+/** The new contents of a put task (inline content or a local file), or why not. */
+function newContents(task: { payload?: PayloadRef }, ctx: DiffContext): { text?: string; why?: 'too large to diff' | 'binary differs' } {
+  const p = task.payload;
+  if (!p) return {};
+  if (p.size > DIFF_LIMIT) return { why: 'too large to diff' };
+  const buf = ctx.payloadBytes(p);
+  if (!buf) return {};
+  const text = buf.toString('utf8');
+  return isBinary(text) ? { why: 'binary differs' } : { text };
+}
+
+/** Normalises a mode to 3-4 octal digits without a leading zero (`0640` -> `640`). */
+const octal = (m: string): string => parseInt(m, 8).toString(8);
+
+/**
+ * A unified diff (npm `diff`) of the host's file against the new contents; binary files say
+ * `binary differs`, larger ones `too large to diff`; mode and owner changes. A secret never
+ * appears: when the new contents hold a secret value only `hidden: uses a secret` is shown,
+ * and the host's contents are masked too. The old contents of a file that is not
+ * world-readable on the host (no `o+r`) are not shown either (`hidden: private on the
+ * host`), unless `showPrivate` (`--diff-private`).
+ */
+function putDiff(task: TaskOf<PutCheck>, facts: Facts | undefined, ctx: DiffContext): StepDiff | undefined {
+  const c = task.check;
+  const have = parseContent(facts?.get(`content:${c.dest}`));
+  const d: StepDiff & { kind: 'put' } = { kind: 'put', path: c.dest };
+  if (have && c.mode !== undefined && octal(c.mode) !== have.mode) d.mode = { from: have.mode, to: octal(c.mode) };
+  if (have && (c.owner || c.group)) {
+    const [hu = '', hg = ''] = have.owner.split(':');
+    const to = `${c.owner ?? hu}:${c.group ?? hg}`;
+    if (to !== have.owner) d.owner = { from: have.owner, to };
+  }
+  const want = newContents(task, ctx);
+  const sameSha = facts?.get(`sha256:${c.dest}`) === c.sha256;
+  if (!sameSha) {
+    if (want.text !== undefined && ctx.mask(want.text) !== want.text) d.contents = 'hidden: uses a secret';
+    else if (!have) d.contents = 'new file';
+    else if (!ctx.showPrivate && (parseInt(have.mode, 8) & 0o004) === 0) {
+      d.contents = 'hidden: private on the host';
+      d.hostMode = have.mode;
+    }
+    else if (want.why) d.contents = want.why;
+    else if (have.text === undefined) d.contents = 'too large to diff';
+    else if (isBinary(have.text)) d.contents = 'binary differs';
+    else if (want.text !== undefined) {
+      const patch = structuredPatch(c.dest, c.dest, ctx.mask(have.text), want.text, '', '', { context: 3 });
+      const lines = patch.hunks.flatMap((h) => [`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines]);
+      if (lines.length) d.unified = lines.join('\n');
+    }
+  }
+  return d.unified !== undefined || d.contents !== undefined || d.mode || d.owner ? d : undefined;
 }
 
 export const put: StepKind<PutArgs, PutCheck> = {
@@ -46,6 +116,9 @@ export const put: StepKind<PutArgs, PutCheck> = {
     required: ['dest'],
     oneOf: [{ required: ['src'] }, { required: ['content'] }, { required: ['template'] }],
   },
+  // --diff reads the host's current file (at most DIFF_LIMIT bytes of it) with the facts.
+  diffProbes: (t) => [{ kind: 'content', path: t.check.dest }],
+  diff: putDiff,
   defaultWhen: 'always',
   describe: (ctx) => `put ${ctx.label('dest')}`,
   build(ctx) {

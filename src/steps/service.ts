@@ -88,6 +88,7 @@ export const service: StepKind<ServiceArgs, ServiceCheck> = {
       else: { required: ['name'] },
     },
   },
+  lifecycle: 'start',
   defaultWhen: 'changed',
   whenOf: (args) => (args.when === 'changed' || args.when === 'always' ? args.when : undefined),
   describe(ctx) {

@@ -8,7 +8,7 @@ import { SWITCH_SH, SYMLINK_SH, VERSIONS_SH } from '../host/embedded.generated.j
 import { CURRENT_LINK, INSTALLED_MARKER, PREVIOUS_LINK, STATE_FILE, versionDir } from '../host/layout.js';
 import type { Facts } from '../model/task.js';
 import type { StepKind } from './kind.js';
-import { appName, badSha, factKey, hostPath, hostScript, joinPath, RESTART_PENDING, requireRoot, shCall, STATE_ARG, VERSION_RE } from './common.js';
+import { appName, badSha, currentVersion, factKey, hostPath, hostScript, joinPath, RESTART_PENDING, requireRoot, shCall, STATE_ARG, VERSION_RE } from './common.js';
 
 export interface SymlinkArgs {
   version?: string;
@@ -32,6 +32,12 @@ export const symlink: StepKind<SymlinkArgs | null, SymlinkCheck> = {
       version: { description: "Version to point at (default: the node's bundle version).", examples: ['1.4.2'], type: 'string', minLength: 1 },
     },
   },
+  // `current 1.0.0 -> 1.1.0` (the link is read with the facts anyway).
+  diff(task, facts) {
+    const from = currentVersion(facts, task.check.root);
+    return from === task.check.version ? undefined : { kind: 'symlink', current: { from, to: task.check.version } };
+  },
+  lifecycle: 'switch',
   defaultWhen: 'always',
   describe: (ctx) => `symlink current -> ${ctx.args?.version !== undefined ? ctx.label('version') : ctx.bundle?.version ?? '?'}`,
   build(ctx) {

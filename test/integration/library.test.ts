@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,7 +68,11 @@ steps:
   it('type-checks with tsc --strict, applies two fleets at once with events, and an abort stops the remote work', async () => {
     const app = join(work, 'app');
     execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: app, stdio: ['ignore', 'inherit', 'inherit'] });
-    const stdout = execFileSync(process.execPath, ['out/consumer.js', join(work, 'one/playbook.yml'), join(work, 'two/playbook.yml'), join(work, 'one/abort.yml')], {
+    const source = join(work, 'bundle-src');
+    mkdirSync(source);
+    writeFileSync(join(source, 'VERSION'), '3.1.4\n');
+    writeFileSync(join(source, 'hello.txt'), 'hello\n');
+    const stdout = execFileSync(process.execPath, ['out/consumer.js', join(work, 'one/playbook.yml'), join(work, 'two/playbook.yml'), join(work, 'one/abort.yml'), source, join(work, 'bundle-out')], {
       cwd: app, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000,
     });
     const r = JSON.parse(stdout) as {
@@ -76,7 +80,19 @@ steps:
       summaries: { hosts: { host: string; status: string }[]; changed: number; failed: number }[];
       aborted: { interrupted: boolean; summary: { hosts: { host: string; status: string }[] } };
       events: Record<string, string[]>;
+      planAbort: string; beforeExecute: number[]; queried: string[];
+      built: { path: string; package: string; version: string; sha256: string };
     };
+    // plan with an already aborted signal rejects with its reason (an AbortError)
+    expect(r.planAbort).toBe('AbortError');
+    // beforeExecute ran once, before the step ran (it was still pending)
+    expect(r.beforeExecute).toEqual([1]);
+    // query reads every host of the project; none is an error row
+    expect(r.queried.filter((q) => q.includes(':'))).toEqual([]);
+    // bundle builds the source's bundle under the given package name and version
+    expect(r.built).toMatchObject({ package: 'libpkg', version: '3.1.4', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(r.built.path.startsWith(join(work, 'bundle-out'))).toBe(true);
+    expect(existsSync(r.built.path)).toBe(true);
     expect(r.targets).toEqual([['h1', 'h2'], ['h1']]);
     // plan: every host had one step to do
     expect(r.pending).toEqual([2, 1]);
