@@ -375,11 +375,27 @@ function oneLine(message: string): string {
   return lines.length <= 1 ? message : `${lines[0]} ${lines[lines.length - 1]}`;
 }
 
+/**
+ * A Jinja filter (`{{ port | default(8000) }}`, Ansible's habit) in a template that failed
+ * to parse: what to write instead, else undefined. Handlebars has no filters; a default
+ * value is a var of the playbook (`vars:`), which inventory vars and `-e` override.
+ */
+export function jinjaHint(template: string): string | undefined {
+  const m = /\{\{-?\s*([\w.@]+)\s*\|\s*(\w+)\s*(?:\(([^)]*)\))?[^}]*\}\}/.exec(template);
+  if (!m) return undefined;
+  const [, name, filter, arg] = m;
+  if (filter === 'default' || filter === 'd') {
+    return `Jinja filters like "| ${filter}(${arg ?? ''})" are not Handlebars: write {{${name}}} and give "${name}" its default in the playbook's vars: (vars: { ${name}: ${arg?.trim() || '...'} }; inventory vars and -e override it)`;
+  }
+  return `Jinja filters like "| ${filter}" are not Handlebars: orch templates have no filters; put the value you need in a var`;
+}
+
 function parseTemplate(template: string, processed: boolean): Program {
   try {
     return processed ? hb().parse(template) : hb().parseWithoutProcessing(template);
   } catch (e) {
-    throw new RenderError(`template syntax error: ${oneLine((e as Error).message)}`);
+    const hint = jinjaHint(template);
+    throw new RenderError(hint ? `template syntax error: ${hint}` : `template syntax error: ${oneLine((e as Error).message)}`);
   }
 }
 
