@@ -14,15 +14,21 @@
  * one warm-up each. Prints medians (ms), ratio new/old, and `WORSE` for a ratio above 1.15.
  * Exit code 0 always (a report, not a gate), 2 on bad arguments or a failed build.
  *
- * Options: `--quick` (3 repetitions, 2,000 hosts), `--runs N` (default 5), `--hosts N`
- * (default 10000), `--npm-ci`. The fleet scenarios of `npm run bench` (fresh deploy, no-op,
- * round trips) are not yet part of this comparison.
+ * Fleet scenarios (as root, when the test-host harness can run; `--no-fleet` leaves them
+ * out): fresh deploy and no-op redeploy of the bench's 5 MiB workload on `--fleet-hosts N`
+ * sshd test hosts (default 8), beside a bare `ssh … tar x` fan-out and an `ssh true`
+ * fan-out (fleet-compare.ts), interleaved with the same rotation.
+ *
+ * Options: `--quick` (3 repetitions, 2,000 hosts, 4 fleet hosts), `--runs N` (default 5),
+ * `--hosts N` (default 10000), `--fleet-hosts N` (default 8), `--no-fleet`, `--npm-ci`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canRunFleet, startFleet } from '../test/harness/fleet.js';
+import { measureFleet, type FleetSamples } from './fleet-compare.js';
 import { runTimed, tailOf } from './proc.js';
 import { scaleInventoryYaml } from './scale.js';
 import { summarizeSamples } from './stats.js';
@@ -31,10 +37,10 @@ import { orchPlaybookYaml } from './workload.js';
 /** The repository root (bench/build/bench/compare.js -> ../../..). */
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-interface Args { ref: string; runs: number; hosts: number; npmCi: boolean }
+interface Args { ref: string; runs: number; hosts: number; npmCi: boolean; fleetHosts: number; fleet: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ref: 'main', runs: 5, hosts: 10000, npmCi: false };
+  const a: Args = { ref: 'main', runs: 5, hosts: 10000, npmCi: false, fleetHosts: 8, fleet: true };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]!;
     const num = (): number => {
@@ -42,11 +48,13 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new Error(`${v} needs a whole number 1..1000000, got ${JSON.stringify(argv[i])}`);
       return n;
     };
-    if (v === '--quick') { a.runs = 3; a.hosts = 2000; }
+    if (v === '--quick') { a.runs = 3; a.hosts = 2000; a.fleetHosts = 4; }
+    else if (v === '--fleet-hosts') a.fleetHosts = Math.min(num(), 200);
+    else if (v === '--no-fleet') a.fleet = false;
     else if (v === '--runs') a.runs = num();
     else if (v === '--hosts') a.hosts = num();
     else if (v === '--npm-ci') a.npmCi = true;
-    else if (v.startsWith('-')) throw new Error(`unknown option ${v} (known: --quick, --runs N, --hosts N, --npm-ci)`);
+    else if (v.startsWith('-')) throw new Error(`unknown option ${v} (known: --quick, --runs N, --hosts N, --fleet-hosts N, --no-fleet, --npm-ci)`);
     else a.ref = v;
   }
   return a;
@@ -111,10 +119,37 @@ async function main(): Promise<number> {
       if (ratio > 1.15) worse++;
       rows.push(`| ${sc.label} | ${o.toFixed(0)} | ${n.toFixed(0)} | ${ratio.toFixed(2)}${ratio > 1.15 ? ' WORSE' : ''} |`);
     }
+    let fleetSamples: FleetSamples | undefined;
+    let fleetNote = '';
+    if (!args.fleet) fleetNote = 'fleet scenarios left out (--no-fleet)';
+    else if (!canRunFleet()) fleetNote = 'fleet scenarios left out: they need root, ip, unshare, nsenter, ssh-keygen and /usr/sbin/sshd';
+    else {
+      const fleet = await startFleet({ count: args.fleetHosts, name: 'obcmp' });
+      try {
+        const fw = path.join(tmp, 'fleet');
+        await mkdir(fw, { recursive: true });
+        fleetSamples = await measureFleet({ fleet, work: fw, sides, runs: args.runs, log: (s) => console.error(`bench:compare: ${s}`) });
+      } finally {
+        await fleet.teardown();
+      }
+      const med = (k: string): number => summarizeSamples(fleetSamples![k] ?? []).median;
+      for (const [what, label] of [['fresh', `fresh deploy, 5 MiB, ${args.fleetHosts} hosts`], ['noop', `no-op redeploy, ${args.fleetHosts} hosts`]] as const) {
+        const o = med(`${what}:old`);
+        const n = med(`${what}:new`);
+        const ratio = n / o;
+        if (ratio > 1.15) worse++;
+        rows.push(`| ${label} | ${o.toFixed(0)} | ${n.toFixed(0)} | ${ratio.toFixed(2)}${ratio > 1.15 ? ' WORSE' : ''} |`);
+      }
+      fleetNote = [
+        `fresh deploy: bare parallel ssh tar x ${med('fresh:bare').toFixed(0)} ms; old/bare ${(med('fresh:old') / med('fresh:bare')).toFixed(2)}, new/bare ${(med('fresh:new') / med('fresh:bare')).toFixed(2)}`,
+        `no-op: ssh true fan-out ${med('noop:ssh-true').toFixed(0)} ms; old/ssh-true ${(med('noop:old') / med('noop:ssh-true')).toFixed(2)}, new/ssh-true ${(med('noop:new') / med('noop:ssh-true')).toFixed(2)}`,
+      ].join('\n');
+    }
     console.log(`\nbench:compare: working tree (new) against ${args.ref} (old), medians of ${args.runs}, interleaved\n`);
     console.log('| scenario | old ms | new ms | new/old |');
     console.log('|---|---|---|---|');
     for (const r of rows) console.log(r);
+    if (fleetNote) console.log(`\n${fleetNote}`);
     if (worse > 0) console.log(`\n${worse} scenario(s) more than 15 % worse than ${args.ref}.`);
     return 0;
   } catch (e) {

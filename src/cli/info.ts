@@ -1,4 +1,5 @@
 /** `orch hosts`, `orch ssh-config`, `orch tree`: read-only views of the configuration (`orch validate` is in validate.ts). */
+import { secretReadingOf } from './secret-flags.js';
 import { flattenNodes } from '../compile/resolve-nodes.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError } from '../model/errors.js';
@@ -90,6 +91,7 @@ interface TreeNode {
  */
 export async function runTree(playbook: string, opts: CommonOpts): Promise<void> {
   const prepared = await preparePlan({
+    secrets: await secretReadingOf(opts),
     playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env, now: () => new Date(),
     ...(opts.limit !== undefined && { limit: opts.limit }), skipSyntaxCheck: true,
     warn: (l: string) => void process.stderr.write(`orch: warning: ${l}\n`),

@@ -2,6 +2,7 @@
  * The day-to-day commands: `orch query` (audit what runs where), `orch rollback` (go
  * back safely), `orch converge` (apply from cron). SPEC section 5.
  */
+import { secretReadingOf } from './secret-flags.js';
 import { createHash, randomInt } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -33,6 +34,7 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
   let masker = new Masker();
   if (playbook) {
     const prepared = await preparePlan({
+      secrets: await secretReadingOf(opts),
       playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env,
       now: () => new Date(), skipSyntaxCheck: true, ...(opts.limit !== undefined && { limit: opts.limit }),
       warn: (l: string) => void process.stderr.write(`orch: warning: ${l}\n`),

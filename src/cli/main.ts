@@ -16,7 +16,7 @@ function version(): string {
 
 /** Adds the options every run command shares (`common` in SPEC section 5). */
 function common(cmd: Command): Command {
-  return cmd
+  cmd
     .option('-i, --inventory <file>', 'inventory file (repeatable; later files win key by key; Ansible INI/YAML accepted, or forced with ansible:FILE); default: the playbook\'s inventory:', collect, [])
     .option('-l, --limit <pattern>', 'only hosts matching this Ansible host pattern: web*,db1:!db2, role:&group, ~regex, web[0], web[1:3]')
     .option('--node <path>', 'only this node subtree (e.g. shop or shop.db)')
@@ -24,10 +24,21 @@ function common(cmd: Command): Command {
     .option('--json', 'machine-readable output (JSON Lines events and a summary)')
     .option('--detailed-exitcodes', '0 = no changes, 2 = changes, 4 = failures, 6 = both')
     .option('--insecure-host-keys', 'accept any SSH host key (dangerous; never the default)')
+    .option('--allow-downgrade', 'accept a signed channel manifest older than the newest this machine accepted for that channel (going back on purpose)')
     .option('--timeout <duration>', 'fail a host whose step (or facts read) runs longer than this: seconds or 500ms, 2s, 1m, 1h (default: no limit)')
     .option('-v, --verbose', 'show every step\'s output (failed steps always show the last 20 lines of stderr and stdout)')
     .option('--no-color', 'no colours (also: NO_COLOR=1; FORCE_COLOR=1 forces them)')
     .option('--give-up <seconds>', 'dead-man\'s switch: a host stops this run\'s work (and frees its lock) after hearing nothing from orch for this long (default: the inventory\'s give_up, else 30s)');
+  return secretFlags(cmd);
+}
+
+/** The flags that unlock encrypted input: Ansible Vault passwords and the age identity. */
+function secretFlags(cmd: Command): Command {
+  return cmd
+    .option('--vault-password-file <file>', 'Ansible Vault password file (repeatable; an executable file is run and its stdout is the password); default: ANSIBLE_VAULT_PASSWORD_FILE', collect, [])
+    .option('--vault-id <[label@]file>', 'Ansible Vault password with a vault id (repeatable; 1.2 files of that id try it first)', collect, [])
+    .option('--ask-vault-pass', 'ask for the Ansible Vault password on the terminal')
+    .option('--age-identity <file>', 'age identity for .age vars files (default: ORCH_AGE_IDENTITY, else ~/.config/orch/age.txt)');
 }
 
 /**
@@ -47,6 +58,7 @@ export function buildProgram(): Command {
     .option('--offline', 'do not connect to hosts; steps show as "may change"')
     .option('--remote-check', 'also run bash -n on every host')
     .option('--diff', 'show what each change does: a unified diff of every file put would change (secrets hidden), mode/owner changes, current X -> Y')
+    .option('--diff-private', 'with --diff (implied), also show the old contents of files that are not world-readable on the host (hidden by default)')
     .option('-o, --out <plan.json>', 'save the plan; `orch apply PLAN.json` applies exactly it')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
@@ -60,6 +72,7 @@ export function buildProgram(): Command {
     .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
     .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
     .option('--diff', 'show diffs of the changes in the plan before applying (see plan --diff)')
+    .option('--diff-private', 'with --diff (implied), also show the old contents of files that are not world-readable on the host')
     .action(async (target: string, opts: Record<string, unknown>) => {
       const { runApplyCommand } = await import('./run.js');
       return runApplyCommand(target, opts);
@@ -88,7 +101,7 @@ export function buildProgram(): Command {
       return runRollback(playbook, opts);
     });
 
-  program.command('query').argument('[playbook]', 'playbook file (adds the DRIFT column: version the playbook would deploy)')
+  secretFlags(program.command('query')).argument('[playbook]', 'playbook file (adds the DRIFT column: version the playbook would deploy)')
     .description('list every app orch installed on each host: current, previous, versions, when and by whom')
     .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
     .option('-l, --limit <pattern>', 'only hosts matching this pattern')
@@ -166,6 +179,9 @@ export function buildProgram(): Command {
     .option('-i, --inventory <file>', 'compile playbooks against this inventory (repeatable); default: each playbook\'s inventory:, else the inventory files given', collect, [])
     .option('-e, --extra-var <key=value>', 'set a variable, as for plan (repeatable)', collect, [])
     .option('--json', 'one JSON object: {valid, files: [{file, kind, compiled, inventories, hosts, note}], diagnostics: [{file, line, col, path, message}]}')
+    .option('--vault-password-file <file>', 'Ansible Vault password file (repeatable); without one, vault values are not decrypted (each secret only needs a source)', collect, [])
+    .option('--vault-id <[label@]file>', 'Ansible Vault password with a vault id (repeatable)', collect, [])
+    .option('--age-identity <file>', 'age identity for .age vars files; without one they are not read')
     .action(async (files: string[], opts: Record<string, unknown>) => {
       const { runValidate } = await import('./validate.js');
       return runValidate(files, opts);
@@ -225,6 +241,7 @@ export function buildProgram(): Command {
     .option('--channel <name>', 'write <store>/<package>/<name>.json naming this release (e.g. stable)')
     .option('--sign <key>', 'sign the channel manifest with this SSH private key (ssh-keygen -Y sign -n orch-release)')
     .option('--base-url <url>', 'the store as hosts reach it, written into the manifest\'s url (default: --to)')
+    .option('--expires <duration>', 'how long the signed channel manifest is valid: hosts refuse it afterwards (30d, 12h, 90m; default 30d)')
     .option('--json', 'print {url, manifest_url, manifest, signed}')
     .addOption(new Option('--builder <builder>', 'how to build a source folder').choices(['python', 'node', 'dir']).default('dir'))
     .option('--out <dir>', 'output folder of a build', 'dist')

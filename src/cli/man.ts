@@ -63,7 +63,7 @@ export function formatManPage(program: Command, version: string): string {
   for (const [code, text] of EXIT_STATUS) out.push('.TP', `.B ${code}`, roff(text));
   out.push('.SH ENVIRONMENT');
   for (const [name, text] of ENVIRONMENT) out.push('.TP', `.B ${name}`, roff(text));
-  out.push('.SH FILES', '.TP', '.B ~/.orch/registry.json, <root>/.orch/state.json', roff('what orch records on each host (see the README, "What orch leaves on a host")'));
-  out.push('.SH SEE ALSO', roff('ssh(1), crontab(1); the README of the orch package, and orch COMMAND --help.'));
+  out.push('.SH FILES', '.TP', '.B ~/.orch/registry.json, <root>/.orch/state.json', roff('what orch records on each host (see docs/how-it-works.md, "What orch leaves on a host")'));
+  out.push('.SH SEE ALSO', roff('ssh(1), crontab(1); the README.md of the orch package and docs/ (docs/reference/cli.md), and orch COMMAND --help.'));
   return `${out.join('\n')}\n`;
 }

@@ -12,6 +12,8 @@ import { buildBundle } from '../bundle/build.js';
 import type { BundleInfo } from '../bundle/layout.js';
 import type { BundleCliOptions } from './bundle.js';
 import { OrchError } from '../model/errors.js';
+import { parseDuration } from '../model/duration.js';
+import { formatManifest } from '../store/manifest.js';
 import { CHANNEL_PATTERN, publishBundle } from '../store/publish.js';
 import { parseStore, showUrl } from '../store/transfer.js';
 
@@ -21,7 +23,20 @@ export interface PublishCliOptions extends Pick<BundleCliOptions, 'builder' | 'o
   channel?: string;
   sign?: string;
   baseUrl?: string;
+  /** `--expires DURATION`: how long the channel manifest is valid (default 30d). */
+  expires?: string;
   json?: boolean;
+}
+
+/**
+ * `--expires DURATION` -> seconds: `30d`, `12h`, `90m`, `3600` (seconds), more than 0.
+ * @throws OrchError naming the flag and the accepted forms.
+ */
+export function parseExpires(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(d)$/.exec(v.trim());
+  const r = m ? { ok: true as const, seconds: Number(m[1]) * 86400 } : parseDuration(v);
+  if (!r.ok || !(r.seconds > 0)) throw new OrchError(`--expires ${JSON.stringify(v)}: expected a duration greater than 0 like 30d, 12h, 90m or seconds`);
+  return r.seconds;
 }
 
 /**
@@ -35,6 +50,7 @@ export async function runPublish(what: string, opts: PublishCliOptions): Promise
   if (opts.channel !== undefined && !CHANNEL_PATTERN.test(opts.channel)) {
     throw new OrchError(`--channel ${JSON.stringify(opts.channel)}: use letters, digits, '.', '_', '-' (e.g. stable, beta)`);
   }
+  const expiresSeconds = opts.expires === undefined ? undefined : parseExpires(opts.expires);
   const log = (l: string): void => void process.stderr.write(`${l}\n`);
   let st;
   try {
@@ -65,12 +81,13 @@ export async function runPublish(what: string, opts: PublishCliOptions): Promise
     ...(opts.channel !== undefined && { channel: opts.channel }),
     ...(opts.sign !== undefined && { signKey: resolve(opts.sign) }),
     ...(opts.baseUrl !== undefined && { baseUrl: opts.baseUrl }),
+    ...(expiresSeconds !== undefined && { expiresSeconds }),
     now: () => new Date(),
     transfer: { env: process.env },
     log,
   });
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ url: showUrl(res.url), manifest_url: res.manifestUrl && showUrl(res.manifestUrl), manifest: res.manifest, signed: res.signed })}\n`);
+    process.stdout.write(`${JSON.stringify({ url: showUrl(res.url), manifest_url: res.manifestUrl && showUrl(res.manifestUrl), manifest: res.manifest && JSON.parse(formatManifest(res.manifest)), signed: res.signed })}\n`);
     return;
   }
   process.stdout.write(`${showUrl(res.url)}\n`);

@@ -14,6 +14,7 @@ import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { TRANSPORTS, transportsFor } from '../transport/registry.js';
 import { EarlyConnections } from '../engine/connections.js';
+import { now, span, timed } from '../engine/trace.js';
 import { JsonRenderer } from '../ui/json.js';
 import { paletteFor, PLAIN, type Palette } from '../ui/color.js';
 import { LinesRenderer } from '../ui/lines.js';
@@ -26,9 +27,10 @@ import type { EngineEvent, RunSummary } from '../engine/events.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError } from './targets.js';
 import { parseDuration } from '../model/duration.js';
+import { secretReadingOf, type SecretFlags } from './secret-flags.js';
 
 /** Parsed common options. */
-export interface CommonOpts {
+export interface CommonOpts extends SecretFlags {
   inventory?: string[];
   limit?: string;
   node?: string;
@@ -36,6 +38,8 @@ export interface CommonOpts {
   json?: boolean;
   detailedExitcodes?: boolean;
   insecureHostKeys?: boolean;
+  /** `--allow-downgrade`: a channel may name an older release than the newest accepted. */
+  allowDowngrade?: boolean;
   forks?: string;
   timeout?: string;
   /** `--verbose`: every step's output. */
@@ -44,12 +48,14 @@ export interface CommonOpts {
   color?: boolean;
   /** `--diff`: read the files `put` would change and show diffs in the plan. */
   diff?: boolean;
+  /** `--diff-private`: implies `diff`; also show old contents of files not world-readable on the host. */
+  diffPrivate?: boolean;
   /** `--give-up SECONDS`: the host agents' dead-man's switch. */
   giveUp?: string;
 }
 
 /** `--diff` of every predicted change: host -> `phase:step` -> diff (ui/diff.ts). */
-function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: Map<string, Facts>, masker: Masker): PlanDiffs {
+function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: Map<string, Facts>, masker: Masker, showPrivate = false): PlanDiffs {
   const out: PlanDiffs = new Map();
   const bundleFiles = bundleFilesReader(plan);
   for (const [host, pred] of predictions) {
@@ -57,7 +63,7 @@ function planDiffs(plan: Plan, predictions: Map<string, HostPrediction>, facts: 
     for (const p of pred) {
       if (p.status !== 'changed' && p.status !== 'maybe') continue;
       const task = plan.phases[p.phase]?.steps.find((s) => s.index === p.step)?.tasks[host];
-      const d = task && diffTask(task, facts.get(host), masker, bundleFiles);
+      const d = task && diffTask(task, facts.get(host), masker, bundleFiles, { showPrivate });
       if (d) m.set(`${p.phase}:${p.step}`, d);
     }
     if (m.size) out.set(host, m);
@@ -136,7 +142,7 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
     early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, options), forks);
   };
   try {
-    const prepared = await prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, ...(onCandidates && { onCandidates }) });
+    const prepared = await timed('prepare', () => prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, ...(onCandidates && { onCandidates }) }));
     if (early) earlyByPlan.set(prepared.plan, early);
     return prepared;
   } catch (err) {
@@ -148,8 +154,10 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
 }
 
 async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook' | 'onCandidates'>): Promise<Prepared & { plan: Plan }> {
+  const secrets = await secretReadingOf(opts);
   const prepared = await preparePlan({
     ...more,
+    secrets,
     playbook,
     inventories: opts.inventory ?? [],
     ...(opts.limit !== undefined && { limit: opts.limit }),
@@ -160,6 +168,7 @@ async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: b
     ...(!quiet && { log: status.enabled ? (l: string) => status.set(`Building bundles: ${l}`) : (l: string) => err(`${l}\n`) }),
     // --offline never connects: build_on bundles are described, not built (issue 18).
     ...(opts.offline === true && { offline: true }),
+    ...(opts.allowDowngrade === true && { allowDowngrade: true }),
     // A warning ends the status line first, so it stays on screen.
     warn: (l: string) => {
       status.clear();
@@ -182,7 +191,7 @@ export async function newSession(plan: Plan, masker: Masker, opts: CommonOpts, r
     ...(lock && { lock }),
     ...(giveUp !== undefined && { giveUpSeconds: giveUp }),
     sameMachine: (h: PlanHost) => TRANSPORTS[h.transport]?.sameMachine === true,
-    ...(opts.diff && { extraProbes: (host: string) => diffProbes(plan, host) }),
+    ...((opts.diff || opts.diffPrivate) && { extraProbes: (host: string) => diffProbes(plan, host) }),
     forks: parseForks(opts.forks),
     transportFor: await transportsFor(plan.hosts),
     connect: { hosts: plan.hosts, insecureHostKeys: opts.insecureHostKeys === true, env: process.env },
@@ -210,7 +219,8 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const { plan, masker, notes } = await prepare(playbook, opts);
   if (opts.out) {
     const tmp = `${opts.out}.tmp.${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`);
+    // 0600: a plan names hosts, paths and store users; secrets in it are masked, but it is nobody else's business.
+    writeFileSync(tmp, `${JSON.stringify(planForSaving(plan, masker), null, 1)}\n`, { mode: 0o600 });
     renameSync(tmp, opts.out);
   }
   const status = statusLine(opts, false);
@@ -234,7 +244,7 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
   const prediction = session.predict(facts);
   const predictions = prediction.hosts;
   const bytes = await session.payloadBytes(prediction);
-  const diffs = opts.diff && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
+  const diffs = (opts.diff || opts.diffPrivate) && !opts.offline ? planDiffs(plan, predictions, facts.byHost, masker, opts.diffPrivate === true) : undefined;
   const refusedOrWarned = refusedHosts(plan, facts.byHost);
   const refused = new Map([...refusedOrWarned].filter(([, r]) => !r.warn));
   // A refused host's steps never run: they are not pending (apply fails that host instead).
@@ -403,7 +413,7 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     for (const r of session.results.values()) if (r.error) unreachable.set(r.host, r.error);
     if (!interrupted) {
       mode.precheck?.(session, facts);
-      const diffs = opts.diff ? planDiffs(plan, predictions, facts.byHost, masker) : undefined;
+      const diffs = opts.diff || opts.diffPrivate ? planDiffs(plan, predictions, facts.byHost, masker, opts.diffPrivate === true) : undefined;
       if (mode.showPlan && !opts.json) write(masker.mask(formatPlan(plan, predictions, unreachable, false, write === out ? stdoutPalette(opts) : PLAIN, diffs, await session.payloadBytes(prediction), mode.skipBad ? undefined : refusedHosts(plan, facts.byHost))));
       if (mode.confirm && !opts.json && countPending(predictions) > 0) {
         const answer = await confirm('Apply these changes? [y/N] ');
@@ -421,8 +431,10 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
     await session.close();
     process.off('SIGINT', onSigint);
   }
+  const t = now();
   const summary = session.summary();
   await renderer.finish(summary);
+  span('record', t);
   if (summary.interrupted) err('interrupted\n');
   return summary;
 }

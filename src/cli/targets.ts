@@ -21,10 +21,13 @@ export function cmdlineError(path: string, message: string): ConfigError {
 
 /**
  * Loads the inventory of `-i FILES` (later files win), else of the playbook's
- * `inventory:` key. @throws ConfigError with every problem found.
+ * `inventory:` key; encrypted values (Ansible Vault) are not decrypted but read as
+ * `SECRET_PLACEHOLDER`. @throws ConfigError with every problem found.
  */
 export async function loadCommandInventory(playbook: string | undefined, inventories: string[]): Promise<{ inventory: Inventory; files: string[] }> {
   const index = new SourceIndexImpl();
+  // These commands never need a secret's value: Ansible Vault values read as a placeholder.
+  index.secretReading = { vault: [], placeholder: true };
   let files = inventories.map((f) => resolve(f));
   if (!files.length && playbook) {
     const pb = await loadPlaybook(resolve(playbook), index);

@@ -21,7 +21,9 @@ import { compilePlan } from '../compile/compile-plan.js';
 import { loadInventory } from '../config/inventory.js';
 import { displayPath } from '../config/load-yaml.js';
 import { addSecretExtraVars } from '../config/secrets.js';
-import { SourceIndexImpl } from '../config/source-index.js';
+import { SECRET_PLACEHOLDER, SourceIndexImpl, type SecretReading } from '../config/source-index.js';
+import { loadSecretVars, maskSecretValues, withSecretVars } from '../config/secret-vars.js';
+import { secretReadingOf } from './secret-flags.js';
 import { validateFiles } from '../config/validate-files.js';
 import { checkPlanSyntax } from '../engine/check.js';
 import type { Diagnostic } from '../model/diagnostics.js';
@@ -41,13 +43,16 @@ export interface ValidateOptions {
   /** `-e key=value`. */
   extraVar?: string[];
   json?: boolean;
+  vaultPasswordFile?: string[];
+  vaultId?: string[];
+  ageIdentity?: string;
 }
 
 /** What validate found for one file. */
 export interface ValidatedFile {
   file: string;
-  /** `null` when the file did not parse as YAML. */
-  kind: 'inventory' | 'playbook' | null;
+  /** `null` when the file did not parse as YAML; `import` for a file of only `templates:`/`import:`. */
+  kind: 'inventory' | 'playbook' | 'import' | null;
   /** Playbooks: true when compiled against an inventory. */
   compiled?: boolean;
   /** Playbooks: the inventory files it was compiled against. */
@@ -77,9 +82,11 @@ const PLACEHOLDER_SHA256 = '0'.repeat(64);
  */
 export async function validateOffline(
   files: string[],
-  opts: { inventories: string[]; extraVars: Record<string, string>; env: NodeJS.ProcessEnv },
+  opts: { inventories: string[]; extraVars: Record<string, string>; env: NodeJS.ProcessEnv; secrets?: SecretReading },
 ): Promise<ValidateResult> {
   const index = new SourceIndexImpl();
+  // Without the keys, an encrypted value reads as a placeholder: validate checks that each secret has a source, not its value.
+  index.secretReading = { vault: [], ...opts.secrets, placeholder: true };
   const loaded = await validateFiles(files, index);
   const diagnostics = [...loaded.diagnostics];
   const masker = new Masker();
@@ -89,6 +96,11 @@ export async function validateOffline(
     const kind = loaded.kinds[f] ?? null;
     const entry: ValidatedFile = { file: f, kind };
     out.push(entry);
+    if (kind === 'import') {
+      entry.compiled = false;
+      entry.note = 'an import: its templates are compiled in the playbooks that import it';
+      continue;
+    }
     const playbook = loaded.playbooks[f];
     if (kind !== 'playbook' || !playbook) continue;
     const invFiles = opts.inventories.length ? opts.inventories.map((i) => resolve(i)) : playbook.inventory ? [playbook.inventory] : given;
@@ -116,13 +128,29 @@ export async function validateOffline(
 
 /** Compiles one playbook as plan does, with placeholder bundles, then `bash -n`. */
 async function compileOffline(
-  playbook: Playbook,
+  loadedPlaybook: Playbook,
   inventory: Inventory,
   index: SourceIndexImpl,
   masker: Masker,
   opts: { inventories: string[]; extraVars: Record<string, string>; env: NodeJS.ProcessEnv },
 ): Promise<{ diagnostics: Diagnostic[]; hosts?: number }> {
-  const diagnostics: Diagnostic[] = addSecretExtraVars(masker, playbook.secret, opts.extraVars);
+  let playbook = loadedPlaybook;
+  // Secret sources: vars_files read when they can be (else skipped), secret commands not
+  // run; every secret var without a value (given with -e at run time, from a command or an
+  // encrypted file) gets a masked placeholder.
+  const sv = await loadSecretVars(playbook, index, { env: opts.env, placeholders: true });
+  const diagnostics: Diagnostic[] = [...maskSecretValues(masker, index), ...sv.diagnostics];
+  if (diagnostics.length) return { diagnostics };
+  playbook = withSecretVars(playbook, sv);
+  const placeholders: Record<string, string> = {};
+  for (const name of playbook.secret) {
+    if (!Object.hasOwn(playbook.vars, name) && !Object.hasOwn(opts.extraVars, name)) placeholders[name] = SECRET_PLACEHOLDER;
+  }
+  if (Object.keys(placeholders).length) {
+    masker.add(SECRET_PLACEHOLDER);
+    playbook = { ...playbook, vars: { ...placeholders, ...playbook.vars } };
+  }
+  diagnostics.push(...addSecretExtraVars(masker, playbook.secret, opts.extraVars));
   if (diagnostics.length) return { diagnostics };
   const bundles: Record<string, PlanBundle> = {};
   for (const [name, spec] of playbook.bundles) {
@@ -186,7 +214,8 @@ async function describeBundleOffline(name: string, spec: BundleSpec): Promise<Pl
  */
 export async function runValidate(files: string[], opts: ValidateOptions = {}): Promise<void> {
   const extraVars = parseExtraVars(opts.extraVar);
-  const r = await validateOffline(files, { inventories: opts.inventory ?? [], extraVars, env: process.env });
+  const secrets = await secretReadingOf({ ...opts, askVaultPass: false });
+  const r = await validateOffline(files, { inventories: opts.inventory ?? [], extraVars, env: process.env, secrets });
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ valid: r.diagnostics.length === 0, files: r.files, diagnostics: r.diagnostics })}\n`);
     if (r.diagnostics.length) throw new ExitRequest(EXIT.INVALID);

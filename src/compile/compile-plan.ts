@@ -343,7 +343,8 @@ function makeStepContext(
   bundle: PlanBundle | undefined,
   report: (file: string, path: (string | number)[], message: string, host?: string, at?: { file: string; line: number; col: number }) => void,
 ): StepContext {
-  const fieldPath = (field?: string): (string | number)[] => (field ? [...step.src.path, step.kind, field] : [...step.src.path, step.kind]);
+  // A field may be dotted (`unit.content`, `name.1`: an item of a list).
+  const fieldPath = (field?: string): (string | number)[] => (field ? [...step.src.path, step.kind, ...field.split('.').map((k) => (/^[0-9]+$/.test(k) ? Number(k) : k))] : [...step.src.path, step.kind]);
   const fail = (field: string | undefined, message: string): void => report(step.src.file, fieldPath(field), message, host.name);
   const doRender = (text: string, mode: 'shell' | 'text', field: string, file?: string): string | undefined => {
     try {

@@ -9,7 +9,7 @@
  * `test/unit/limit/ansible-diff.test.ts` compares this module with ansible-core itself
  * over a seeded random corpus.
  *
- * Deliberate differences (README "limit patterns"): an empty pattern, and a pattern that
+ * Deliberate differences (docs/reference/cli.md, `--limit`): an empty pattern, and a pattern that
  * selects no host, are errors (Ansible runs nothing and exits 0 for `ansible`, errors for
  * `--limit`); `@file` patterns are not read (compile reads no files); there is no implicit
  * `localhost`.

@@ -19,6 +19,7 @@ export function planHostsFor(inventory: Inventory, names: string[]): Record<stri
       ...(h.user !== undefined && { user: h.user }), ...(h.port !== undefined && { port: h.port }),
       ...(h.identity !== undefined && { identity: h.identity }), ...(h.knownHosts !== undefined && { knownHosts: h.knownHosts }),
       hostKeyPolicy: h.hostKeyPolicy, jump, ...(h.giveUpSeconds !== undefined && { giveUpSeconds: h.giveUpSeconds }),
+      ...(h.become !== undefined && { become: h.become }),
     };
     jump.forEach(add);
   };

@@ -24,18 +24,20 @@
  *   subscripts such as `web[0]`.
  *
  * Refused with a diagnostic naming the thing: dynamic inventory scripts (`#!` first
- * line), inventory plugin configs (`plugin:`), vault-encrypted values (`!vault`,
- * `$ANSIBLE_VAULT`), every other `ansible_*` variable orch cannot honour (passwords,
+ * line), inventory plugin configs (`plugin:`), every other `ansible_*` variable orch cannot honour (passwords,
  * become, ssh/sftp/scp extra args, other connection plugins), a host name orch cannot
  * use, and anything Ansible itself rejects (undefined child group, bad range).
  */
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { parseDocument, visit } from 'yaml';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { diagAt } from '../model/diagnostics.js';
-import { displayPath, loadYaml } from './load-yaml.js';
+import { displayPath, loadYaml, parseYamlText } from './load-yaml.js';
+import { readVaultText, recordSecretLeaves } from './secret-values.js';
+import { SECRET_PLACEHOLDER } from './source-index.js';
+import { isVaultText } from '../secrets/vault.js';
 import type { SourceIndexImpl } from './source-index.js';
 
 /** The prefix that forces `-i` to read a file as an Ansible inventory. */
@@ -129,10 +131,35 @@ export async function detectAnsibleInventory(arg: string): Promise<string | unde
   return undefined;
 }
 
-/** Plain YAML parse; throws on a syntax error (the `yaml` package's errors, first line). */
-function parseYamlPlain(text: string, _opts?: unknown): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+/**
+ * Plain YAML parse; throws on a syntax error (the `yaml` package's errors, first line).
+ * With `index`, inline `!vault` values are decrypted (src/config/secret-values.ts); a
+ * value that cannot be throws `line N: cannot decrypt this !vault value: ...`.
+ * Without `index` (the shape test) duplicate keys are not checked: yaml's check compares
+ * each key with every earlier one (quadratic: a 64 KiB map of 3,000 keys took 0.5 s), and
+ * a file found to be an Ansible inventory is parsed again, with the check, by its loader.
+ */
+function parseYamlPlain(text: string, index?: SourceIndexImpl, name = 'a vars file'): unknown {
+  const doc = parseDocument(text, { uniqueKeys: index !== undefined, prettyErrors: false });
   if (doc.errors.length) throw new Error(doc.errors[0]!.message.split('\n')[0]);
+  if (index && text.includes('!vault')) {
+    let problem: string | undefined;
+    visit(doc, {
+      Scalar(_key, node) {
+        if (node.tag !== '!vault' || problem !== undefined) return;
+        const r = typeof node.value === 'string' ? readVaultText(node.value, index) : { error: 'a !vault value must be the text ansible-vault encrypt_string prints' };
+        if ('error' in r) {
+          const line = text.slice(0, node.range?.[0] ?? 0).split('\n').length;
+          problem = `line ${line}: cannot decrypt this !vault value: ${r.error}`;
+          return;
+        }
+        node.value = r.text;
+        node.tag = undefined;
+        if (r.text !== '' && !index.secretValues.has(r.text)) index.secretValues.set(r.text, `a !vault value in ${name}`);
+      },
+    });
+    if (problem !== undefined) throw new Error(problem);
+  }
   return doc.toJS({ maxAliasCount: 100 });
 }
 
@@ -598,13 +625,6 @@ function groupDepths(inv: AInventory): Map<string, number> {
   return depth;
 }
 
-/** Vault-encrypted content in a vars file or value. */
-function hasVault(text: string): number | undefined {
-  const lines = text.split('\n');
-  const i = lines.findIndex((l) => /!vault\b|\$ANSIBLE_VAULT;/.test(l));
-  return i < 0 ? undefined : i + 1;
-}
-
 interface VarsFile {
   file: string;
   vars: Vars;
@@ -615,7 +635,7 @@ interface VarsFile {
  * `NAME`, `NAME.yml`, `NAME.yaml`, `NAME.json`, or every such file below the folder
  * `NAME/` (sorted, recursively); later files win. @throws AnsibleInputError naming the file.
  */
-async function readVarsFiles(dir: string, name: string, hashes: Record<string, string>): Promise<VarsFile[]> {
+async function readVarsFiles(dir: string, name: string, hashes: Record<string, string>, index: SourceIndexImpl): Promise<VarsFile[]> {
   const found: string[] = [];
   const consider = async (p: string, recurse: boolean): Promise<void> => {
     let st;
@@ -640,15 +660,22 @@ async function readVarsFiles(dir: string, name: string, hashes: Record<string, s
   for (const f of found) {
     const bytes = await readFile(f);
     hashes[f] = createHash('sha256').update(bytes).digest('hex');
-    const text = bytes.toString('utf8');
-    const vl = hasVault(text);
-    if (vl !== undefined) throw new AnsibleInputError(`${displayPath(f)}:${vl}: vault-encrypted values are not supported (orch cannot decrypt Ansible Vault); use orch's secret: vars or {{env "NAME"}}`);
+    let text = bytes.toString('utf8');
+    // A whole file made with `ansible-vault encrypt`: every value in it is a secret.
+    const encrypted = isVaultText(text);
+    if (encrypted) {
+      const r = readVaultText(text, index);
+      if ('error' in r) throw new AnsibleInputError(`${displayPath(f)}: cannot decrypt: ${r.error}`);
+      if (r.text === SECRET_PLACEHOLDER) continue; // validate without the password: its vars are unknown
+      text = r.text;
+    }
     let value: unknown;
     try {
-      value = parseYamlPlain(text);
+      value = parseYamlPlain(text, index, displayPath(f));
     } catch (e) {
       throw new AnsibleInputError(`${displayPath(f)}: ${(e as Error).message.split('\n')[0]}`);
     }
+    if (encrypted) recordSecretLeaves(value, index, displayPath(f));
     if (value === null || value === undefined) continue;
     if (!isMap(value)) throw new AnsibleInputError(`${displayPath(f)}: vars file must hold a mapping`);
     out.push({ file: f, vars: value });
@@ -762,8 +789,13 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
     return fail(`cannot read file: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
   if (text.startsWith('#!')) return fail('dynamic inventory scripts are not supported: orch reads static INI and YAML inventories (save the script\'s output with `ansible-inventory -i SCRIPT --list -y > inventory.yml`)');
-  const vaultLine = hasVault(text);
-  if (vaultLine !== undefined) return fail('vault-encrypted values are not supported (orch cannot decrypt Ansible Vault); use orch\'s secret: vars or {{env "NAME"}}', vaultLine);
+  // A whole inventory made with `ansible-vault encrypt`.
+  const encrypted = isVaultText(text);
+  if (encrypted) {
+    const r = readVaultText(text, index);
+    if ('error' in r) return fail(`cannot decrypt: ${r.error}`);
+    text = r.text;
+  }
 
   let inv: AInventory;
   try {
@@ -779,7 +811,7 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
       }
     }
     if (isYaml) {
-      const loaded = await loadYaml(absPath, index);
+      const loaded = encrypted ? { ...parseYamlText(text, name, index) } : await loadYaml(absPath, index);
       if (loaded.diagnostics.length) return { file: name, absPath, diagnostics: loaded.diagnostics, fileHashes };
       yamlValue = loaded.value;
       inv = readYamlInventory(yamlValue);
@@ -797,12 +829,12 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
   try {
     for (const g of inv.groups.keys()) {
       const merged: Vars = {};
-      for (const vf of await readVarsFiles(join(base, 'group_vars'), g, fileHashes)) for (const [k, v] of Object.entries(vf.vars)) setOwn(merged, k, v);
+      for (const vf of await readVarsFiles(join(base, 'group_vars'), g, fileHashes, index)) for (const [k, v] of Object.entries(vf.vars)) setOwn(merged, k, v);
       if (Object.keys(merged).length) groupFiles.set(g, merged);
     }
     for (const h of inv.hosts.keys()) {
       const merged: Vars = {};
-      for (const vf of await readVarsFiles(join(base, 'host_vars'), h, fileHashes)) for (const [k, v] of Object.entries(vf.vars)) setOwn(merged, k, v);
+      for (const vf of await readVarsFiles(join(base, 'host_vars'), h, fileHashes, index)) for (const [k, v] of Object.entries(vf.vars)) setOwn(merged, k, v);
       if (Object.keys(merged).length) hostFiles.set(h, merged);
     }
   } catch (e) {

@@ -43,6 +43,8 @@ interface RawHost {
   transport?: 'ssh' | 'local';
   jump?: string;
   give_up?: number | string;
+  become?: boolean;
+  become_user?: string;
   vars?: Vars;
 }
 interface RawGroup {
@@ -320,6 +322,7 @@ function buildInventory(
     if (jump !== undefined) host.jump = jump;
     const giveUp = own_.give_up !== undefined ? giveUpOf(own_.give_up, ['hosts', name, 'give_up']) : defaultGiveUp;
     if (giveUp !== undefined) host.giveUpSeconds = giveUp;
+    if ((own_.become ?? defaults.become) === true) host.become = own_.become_user ?? defaults.become_user ?? 'root';
     hosts.set(name, host);
   }
   checkJumps(hosts, raw, at);

@@ -16,6 +16,7 @@ import { Composer, LineCounter, Parser, YAMLError, isScalar, visit } from 'yaml'
 import type { CST, Document } from 'yaml';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { formatPath } from '../model/diagnostics.js';
+import { readVaultText } from './secret-values.js';
 import type { LoadedYaml, SourceIndexImpl } from './source-index.js';
 
 /** Largest YAML file orch reads, in bytes (10 MiB). */
@@ -187,6 +188,8 @@ export function parseYamlText(
   } else {
     for (const w of doc.warnings) {
       if (w.code !== 'TAG_RESOLVE_FAILED') continue;
+      // Ansible Vault inline values are read below.
+      if (/Unresolved tag: !vault\b/.test(w.message)) continue;
       const { line, col } = at(w.pos[0]);
       diagnostics.push({ file: name, line, col, path: formatPath(index.pathAtOffset(name, w.pos[0])), message: describeTagWarning(w) });
     }
@@ -209,6 +212,24 @@ export function parseYamlText(
         const path = index.pathAtOffset(name, offset);
         diagnostics.push({ file: name, line, col, path: formatPath(path), message: typeof k === 'string' ? `duplicate key ${JSON.stringify(k)}` : 'duplicate key' });
       }
+    },
+  });
+  if (diagnostics.length > 0) return { diagnostics };
+  // `!vault |` values (Ansible Vault, https://docs.ansible.com/ansible/latest/vault_guide/vault_encrypting_content.html):
+  // decrypted in place; the plaintext is a secret of the run.
+  if (source.includes('!vault')) visit(doc, {
+    Scalar(_key, node) {
+      if (node.tag !== '!vault') return;
+      const offset = node.range?.[0] ?? 0;
+      const r = typeof node.value === 'string' ? readVaultText(node.value, index) : { error: 'a !vault value must be the text ansible-vault encrypt_string prints' };
+      if ('error' in r) {
+        const { line, col } = at(offset);
+        diagnostics.push({ file: name, line, col, path: formatPath(index.pathAtOffset(name, offset)), message: `cannot decrypt this !vault value: ${r.error}` });
+        return;
+      }
+      node.value = r.text;
+      node.tag = undefined;
+      if (r.text !== '' && !index.secretValues.has(r.text)) index.secretValues.set(r.text, `a !vault value in ${name}`);
     },
   });
   if (diagnostics.length > 0) return { diagnostics };

@@ -36,7 +36,7 @@ export interface LoadPlaybookOptions {
 export const STEP_KINDS: readonly StepKind[] = STEP_KIND_NAMES;
 
 /** Keys of a playbook that are header keys, not node keys. */
-const HEADER_KEYS = new Set(['inventory', 'import', 'vars', 'bundles', 'templates', 'secret']);
+const HEADER_KEYS = new Set(['inventory', 'import', 'vars', 'bundles', 'templates', 'secret', 'vars_files', 'secret_commands', 'become', 'become_user']);
 
 type RawMap = Record<string, unknown>;
 const isMap = (v: unknown): v is RawMap => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -135,6 +135,10 @@ export async function loadPlaybook(
     if (b.allowed_signers !== undefined && spec.channel === undefined) {
       at(name, ['bundles', bname, 'allowed_signers'], 'allowed_signers applies only to channel bundles (a url bundle is pinned by its sha256)');
     }
+    if (typeof b.pin === 'string') spec.pin = b.pin;
+    if (b.pin !== undefined && spec.channel === undefined) {
+      at(name, ['bundles', bname, 'pin'], 'pin applies only to channel bundles (the version the signed channel manifest must name)');
+    }
     if (typeof b.package === 'string') spec.package = b.package;
     if (b.version === 'file' || b.version === 'git' || b.version === 'timestamp') spec.version = b.version;
     bundles.set(bname, spec);
@@ -174,6 +178,16 @@ export async function loadPlaybook(
     root,
   };
   if (typeof raw.inventory === 'string') playbook.inventory = resolvePath(raw.inventory, dir, ctx.home);
+  if (Array.isArray(raw.vars_files)) {
+    playbook.varsFiles = raw.vars_files.map((f, i) => ({ file: resolvePath(String(f), dir, ctx.home), src: { file: name, path: ['vars_files', i] } }));
+  }
+  if (isMap(raw.secret_commands)) {
+    const cmds = raw.secret_commands;
+    playbook.secretCommands = (index.keysAt(name, ['secret_commands']) ?? Object.keys(cmds))
+      .filter((k) => typeof cmds[k] === 'string')
+      .map((k) => ({ name: k, command: cmds[k] as string, src: { file: name, path: ['secret_commands', k] } }));
+  }
+  if (raw.become === true) playbook.become = typeof raw.become_user === 'string' ? raw.become_user : 'root';
   return { playbook, diagnostics: [], fileHashes: ctx.fileHashes };
 }
 

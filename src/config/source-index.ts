@@ -8,6 +8,29 @@
 import { Composer, LineCounter as YamlLineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, LineCounter, Node as YamlNode, YAMLMap, YAMLSeq } from 'yaml';
 import type { Diagnostic, DocPath, SourceIndex, SourcePos } from '../model/diagnostics.js';
+import type { VaultSecret } from '../secrets/vault.js';
+
+/**
+ * How encrypted values are read while files load: inline `!vault` values, Ansible Vault
+ * files (group_vars, host_vars, vars_files) and age files (vars_files).
+ */
+export interface SecretReading {
+  /** Vault passwords, tried in order (src/secrets/vault.ts). */
+  vault: VaultSecret[];
+  /** Identity file for age files (`--age-identity`, `$ORCH_AGE_IDENTITY`, default path). */
+  ageIdentity?: string;
+  /**
+   * `orch validate` without the keys: an encrypted value that cannot be decrypted reads
+   * as {@link SECRET_PLACEHOLDER} instead of being an error.
+   */
+  placeholder?: boolean;
+}
+
+/**
+ * The value a secret gets where it is not read (validate, hosts, exec, ssh): masked like
+ * any secret where a Masker holds it.
+ */
+export const SECRET_PLACEHOLDER = 'ENCRYPTED-VALUE-NOT-READ';
 
 /** Result of `loadYaml`. `value` is undefined when the file could not be read or parsed. */
 export interface LoadedYaml {
@@ -44,6 +67,14 @@ export class SourceIndexImpl implements SourceIndex {
    * inv.yml pb.yml` where pb.yml's `inventory:` is inv.yml). Filled by `loadYaml`.
    */
   readonly loaded = new Map<string, Promise<LoadedYaml>>();
+
+  /** How encrypted values are read (none: a `!vault` value is an error saying how to give a password). */
+  secretReading?: SecretReading;
+  /**
+   * Every value decrypted while loading through this index (value -> where it came from,
+   * for messages): the caller adds them to its Masker (src/config/secret-vars.ts `maskSecretValues`).
+   */
+  readonly secretValues = new Map<string, string>();
 
   /** Files parsed by the fast path: positions are computed on first need (see `registerLazy`). */
   private readonly lazy = new Map<string, { source: string; value: unknown }>();

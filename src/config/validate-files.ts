@@ -8,7 +8,7 @@ import { sortDiagnostics } from '../model/diagnostics.js';
 import type { Inventory } from '../model/inventory.js';
 import type { Playbook } from '../model/playbook.js';
 import { detectAnsibleInventory } from './ansible-inventory.js';
-import { detectFileKind } from './detect.js';
+import { detectFileKind, isImportOnly } from './detect.js';
 import { loadInventory } from './inventory.js';
 import { loadYaml } from './load-yaml.js';
 import { loadPlaybook } from './playbook.js';
@@ -17,7 +17,7 @@ import type { SourceIndexImpl } from './source-index.js';
 /** Result of `validateFiles`. Keys are the file names as given. */
 export interface ValidateFilesResult {
   /** The kind found per file (undefined when the YAML did not parse). */
-  kinds: Record<string, 'inventory' | 'playbook' | undefined>;
+  kinds: Record<string, 'inventory' | 'playbook' | 'import' | undefined>;
   /** Every diagnostic, sorted by file, line, column. */
   diagnostics: Diagnostic[];
   /** Playbooks that loaded without a diagnostic. */
@@ -52,7 +52,7 @@ export async function validateFiles(files: string[], index: SourceIndexImpl): Pr
       diagnostics.push(...l.diagnostics);
       continue;
     }
-    const kind = detectFileKind(l.value);
+    const kind = detectFileKind(l.value) === 'playbook' && isImportOnly(l.value) ? 'import' : detectFileKind(l.value);
     res.kinds[f] = kind;
     if (kind === 'inventory') {
       const r = await loadInventory([f], index);
@@ -60,10 +60,11 @@ export async function validateFiles(files: string[], index: SourceIndexImpl): Pr
       Object.assign(res.fileHashes, r.fileHashes);
       if (r.inventory) res.inventories[f] = r.inventory;
     } else {
+      // An import-only file loads like a playbook (schema, its own imports, extends), but is not compiled on its own.
       const r = await loadPlaybook(f, index);
       diagnostics.push(...r.diagnostics);
       Object.assign(res.fileHashes, r.fileHashes);
-      if (r.playbook) res.playbooks[f] = r.playbook;
+      if (r.playbook && kind === 'playbook') res.playbooks[f] = r.playbook;
     }
   }
   res.diagnostics = sortDiagnostics(diagnostics);

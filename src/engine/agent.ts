@@ -16,6 +16,7 @@ import { AGENT_SH, LOCK_SH, SEGMENT_SH } from '../host/embedded.generated.js';
 import { ConnectError, InternalError, LockedError, RemoteCommandError } from '../model/errors.js';
 import { quote } from '../shell/quote.js';
 import type { Connection, ExecResult } from '../transport/transport.js';
+import { now, span } from './trace.js';
 
 /** Exit code of the agent when another run holds the lock (lock.sh). */
 export const LOCKED_EXIT = 75;
@@ -119,10 +120,18 @@ export class HostAgent {
     return new Promise((resolve, reject) => {
       let phase: 'wait' | 'facts' | 'ready' = 'wait';
       const facts: string[] = [];
+      let t = now();
       let timer: NodeJS.Timeout | undefined;
       const agent: HostAgent = new HostAgent(host, conn, (line) => {
-        if (phase === 'wait' && line === '::orch:: locked') phase = 'facts';
-        else if (phase === 'facts' && line === '::orch:: end') {
+        if (phase === 'wait' && line === '::orch:: started') {
+          span('agent start', t, host);
+          t = now();
+        } else if (phase === 'wait' && line === '::orch:: locked') {
+          span('lock', t, host);
+          t = now();
+          phase = 'facts';
+        } else if (phase === 'facts' && line === '::orch:: end') {
+          span('facts', t, host);
           phase = 'ready';
           clearTimeout(timer);
           resolve({ agent, factsOutput: `${facts.join('\n')}\n` });

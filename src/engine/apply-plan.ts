@@ -31,6 +31,7 @@ import { BundleManifests, PayloadBook, type HostBytes } from './payloads.js';
 import { RunRecord } from './record.js';
 import { tail } from './segment.js';
 import { StateBook } from './state-book.js';
+import { now, span, timed } from './trace.js';
 
 /** What a session needs from its caller. */
 export interface SessionOptions {
@@ -124,6 +125,10 @@ export class Session {
    * A host that fails here is recorded failed (unreachable, or locked) and left out.
    */
   async gatherFacts(): Promise<GatheredFacts> {
+    return timed('facts stage', () => this.#gatherFacts());
+  }
+
+  async #gatherFacts(): Promise<GatheredFacts> {
     const byHost = new Map<string, Facts>();
     const limit = pLimit(Math.max(1, this.opts.forks));
     await Promise.all(this.plan.targets.map((host) => limit(async () => {
@@ -137,9 +142,11 @@ export class Session {
           if (res.code !== 0) throw new RemoteCommandError(host, 'reading facts', res.code, tail(res.stderr.toString('utf8'), 500));
           stdout = res.stdout.toString('utf8');
         }
+        const t = now();
         const facts = parseFacts(probes, stdout);
         byHost.set(host, facts);
         this.#manifests.prefetchFor(this.plan, host, facts, predictHost(this.plan, host, facts));
+        span('parse facts', t, host);
         this.#emitFn({ type: 'facts', host, ok: true });
       } catch (err) {
         const unreachable = err instanceof ConnectError;
@@ -191,6 +198,15 @@ export class Session {
 
   /** Stage 3: predictions per host from the facts of stage 2 (`maybe` without facts). */
   predict(facts: GatheredFacts): Prediction {
+    const t = now();
+    try {
+      return this.#predict(facts);
+    } finally {
+      span('predict', t);
+    }
+  }
+
+  #predict(facts: GatheredFacts): Prediction {
     const hosts = new Map<string, HostPrediction>();
     const statuses = new Map<string, Map<string, PredictedStatus>>();
     for (const h of this.plan.targets) {
@@ -236,6 +252,10 @@ export class Session {
 
   /** Stage 4: applies the plan: phases in order, batches inside, hosts in parallel lanes. */
   async execute(prediction: Prediction): Promise<void> {
+    return timed('execute', () => this.#execute(prediction));
+  }
+
+  async #execute(prediction: Prediction): Promise<void> {
     const executor = new Executor({
       plan: this.plan,
       predicted: prediction.predicted,
@@ -250,7 +270,7 @@ export class Session {
     });
     const { aborted } = await runPhases(this.plan, this.opts.forks, {
       isFailed: (h) => this.record.isFailed(h),
-      runLane: (pi, h, from, to) => executor.runLane(pi, h, from, to),
+      runLane: (pi, h, from, to) => timed('execute lane', () => executor.runLane(pi, h, from, to), h),
       emit: (e) => this.#emitFn(e),
       interrupted: () => (this.record.interrupted ? 'interrupted' : undefined),
     });
@@ -274,7 +294,9 @@ export class Session {
 
   /** Says goodbye to every agent (their locks go with them) and closes every connection. */
   async close(): Promise<void> {
+    const t = now();
     await Promise.all([...this.#allAgents].map((a) => a.close()));
     await this.#connections.closeAll();
+    span('close', t);
   }
 }

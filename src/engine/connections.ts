@@ -8,6 +8,7 @@ import type { Plan, PlanHost } from '../model/plan.js';
 import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import type { EngineEvent } from './events.js';
+import { now, span } from './trace.js';
 
 /**
  * Connections opened before the plan exists: the CLI starts them for the run's
@@ -17,7 +18,7 @@ import type { EngineEvent } from './events.js';
  * the Session takes the ones it needs, the rest are closed.
  */
 export class EarlyConnections {
-  readonly #opened = new Map<string, { t0: number; conn: Promise<Connection> }>();
+  readonly #opened = new Map<string, { t0: number; p0: number; conn: Promise<Connection> }>();
 
   /**
    * Starts `connect` for each of `hosts` (at most `max` of them, in the order given:
@@ -28,12 +29,12 @@ export class EarlyConnections {
     for (const ph of hosts.slice(0, Math.max(0, max))) {
       const conn = Promise.resolve().then(() => connect(ph));
       conn.catch(() => undefined);
-      this.#opened.set(ph.name, { t0: Date.now(), conn });
+      this.#opened.set(ph.name, { t0: Date.now(), p0: now(), conn });
     }
   }
 
   /** The connection started for `host` (removed from the pool), or undefined. */
-  take(host: string): { t0: number; conn: Promise<Connection> } | undefined {
+  take(host: string): { t0: number; p0: number; conn: Promise<Connection> } | undefined {
     const e = this.#opened.get(host);
     this.#opened.delete(host);
     return e;
@@ -74,11 +75,13 @@ export class Connections {
       if (!ph) return Promise.reject(new ConnectError(host, 'not a host of the plan'));
       const pre = this.early?.take(host);
       const t0 = pre?.t0 ?? Date.now();
+      const p0 = pre?.p0 ?? now();
       const open = (): Promise<Connection> => this.transportFor(ph).connect(ph, this.options);
       // An early connection lost while the plan was prepared (a long build) is replaced.
       const conn = pre ? pre.conn.then((e) => (e.alive === false ? e.close().then(open, open) : e)) : open();
       c = conn.then(
         (conn) => {
+          span('connect', p0, host);
           this.emit({ type: 'connect', host, ok: true, ms: Date.now() - t0 });
           return conn;
         },

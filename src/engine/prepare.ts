@@ -16,7 +16,8 @@ import type { ResolvedNode } from '../compile/resolve-nodes.js';
 import { loadInventory } from '../config/inventory.js';
 import { loadPlaybook } from '../config/playbook.js';
 import { addSecretExtraVars } from '../config/secrets.js';
-import { SourceIndexImpl } from '../config/source-index.js';
+import { SourceIndexImpl, type SecretReading } from '../config/source-index.js';
+import { loadSecretVars, maskSecretValues, withSecretVars } from '../config/secret-vars.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
@@ -26,6 +27,7 @@ import type { Playbook } from '../model/playbook.js';
 import { Masker } from '../shell/mask.js';
 import { checkPlanSyntax } from './check.js';
 import { resolveStoreBundle } from '../store/resolve.js';
+import { withoutCredentials } from '../store/transfer.js';
 import type { BundleSpec } from '../model/playbook.js';
 
 /** Options of a prepared run (the common CLI flags). */
@@ -50,6 +52,8 @@ export interface PrepareOptions {
   selectPlaybook?: (playbook: Playbook, index: SourceIndexImpl) => { playbook?: Playbook; diagnostics: Diagnostic[] };
   /** `plan --offline`: never connect; `build_on` bundles are described, not built (see src/bundle/playbook-bundle.ts). */
   offline?: boolean;
+  /** `--allow-downgrade`: a channel may name an older release than the newest accepted before (src/store/resolve.ts). */
+  allowDowngrade?: boolean;
   /** Receives warnings that do not stop the run (a `--limit` term matching nothing). */
   warn?: (line: string) => void;
   /** Opens a connection to a host (for `build_on`); injected by the CLI, which owns the transports. */
@@ -61,6 +65,8 @@ export interface PrepareOptions {
    * (EarlyConnections). Not called when the tree, `--limit` or `--node` has a problem.
    */
   onCandidates?: (names: string[], hosts: Record<string, PlanHost>) => void;
+  /** Vault passwords and the age identity for `!vault` values, vault/age files and `vars_files` (none: such input is an error saying what to give). */
+  secrets?: SecretReading;
 }
 
 export interface Prepared {
@@ -80,6 +86,7 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const masker = new Masker();
   const index = new SourceIndexImpl();
+  if (opts.secrets) index.secretReading = opts.secrets;
   const playbookFile = resolve(opts.playbook);
   const pb = await loadPlaybook(playbookFile, index);
   if (!pb.playbook) return { masker, diagnostics: pb.diagnostics };
@@ -97,6 +104,15 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const diagnostics = [...pb.diagnostics, ...inv.diagnostics];
   if (!inv.inventory || diagnostics.length) return { masker, playbook, diagnostics };
   const inventory = inv.inventory;
+  // The playbook's `become` applies to every host whose inventory entry does not set its own.
+  if (playbook.become !== undefined) for (const h of inventory.hosts.values()) if (h.become === undefined && h.transport !== 'local') h.become = playbook.become;
+
+  // Secret sources (vars_files, secret_commands): read and run here, before any host is
+  // contacted; every decrypted value is masked from now on.
+  const sv = await loadSecretVars(playbook, index, { env: opts.env });
+  diagnostics.push(...maskSecretValues(masker, index), ...sv.diagnostics);
+  if (diagnostics.length) return { masker, playbook, inventory, diagnostics };
+  playbook = withSecretVars(playbook, sv);
 
   // -e values of secret vars are masked from the start.
   diagnostics.push(...addSecretExtraVars(masker, playbook.secret, opts.extraVars));
@@ -114,7 +130,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
     try {
       const buildCtx = { env: opts.env, now: opts.now, cwd: resolve(playbookFile, '..'), ...(opts.log && { log: opts.log }) };
       if (spec.url !== undefined || spec.channel !== undefined) {
-        bundles[name] = await resolveFromStore(name, spec, buildCtx);
+        bundles[name] = await resolveFromStore(name, spec, buildCtx, opts.allowDowngrade === true, masker);
         continue;
       }
       const info = await resolvePlaybookBundle(spec, {
@@ -131,7 +147,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   }
   if (diagnostics.length) return { masker, playbook, inventory, diagnostics };
 
-  const fileHashes: Record<string, string> = { ...pb.fileHashes, ...inv.fileHashes };
+  const fileHashes: Record<string, string> = { ...pb.fileHashes, ...inv.fileHashes, ...sv.fileHashes };
   const readFile = (abs: string): Buffer => {
     const b = readFileSync(abs);
     fileHashes[abs] = sha256(b);
@@ -204,7 +220,7 @@ async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpe
  * downloaded into the cache unless `fetch: host`), see src/store/resolve.ts.
  * @throws StoreError / BundleError (reported as a diagnostic at `bundles.NAME`).
  */
-async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContext): Promise<PlanBundle> {
+async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContext, allowDowngrade: boolean, masker: Masker): Promise<PlanBundle> {
   const r = await resolveStoreBundle(
     {
       ...(spec.url !== undefined && { url: spec.url }),
@@ -212,11 +228,24 @@ async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContex
       ...(spec.channel !== undefined && { channel: spec.channel }),
       ...(spec.allowed_signers !== undefined && { allowed_signers: spec.allowed_signers }),
       ...(spec.fetch !== undefined && { fetch: spec.fetch }),
+      ...(spec.pin !== undefined && { pin: spec.pin }),
     },
-    { env: ctx.env, baseDir: ctx.cwd ?? process.cwd(), ...(ctx.log && { log: ctx.log }) },
+    { env: ctx.env, baseDir: ctx.cwd ?? process.cwd(), now: ctx.now, ...(ctx.log && { log: ctx.log }), ...(allowDowngrade && { allowDowngrade }) },
   );
+  // The password is a secret of the run: masked in output, logs and saved plans.
+  const password = r.auth?.slice(r.auth.indexOf(':') + 1);
+  if (password) masker.add(password);
   return {
     name, package: r.package, version: r.version, platform: r.platform, sha256: r.sha256, size: r.size, path: r.path, dir: r.dir,
-    store: { url: r.url, fetch: r.fetch, ...(spec.channel !== undefined && { channel: spec.channel }), ...(r.manifest && { signer: r.manifest.signer }) },
+    store: {
+      url: r.url, fetch: r.fetch, ...(r.auth !== undefined && { auth: r.auth }),
+      ...(spec.channel !== undefined && { channel: withoutCredentials(spec.channel) }), ...(r.manifest && { signer: r.manifest.signer }),
+      ...(r.manifest && r.fetch !== 'control' && {
+        verify: {
+          channel: r.manifest.readAs.channel, package: r.manifest.readAs.package, manifest: r.manifest.text, signature: r.manifest.signature,
+          allowed_signers: r.manifest.allowedSigners, allow_older: r.manifest.allowOlder,
+        },
+      }),
+    },
   };
 }

@@ -17,6 +17,7 @@
 #   X                                     stop: end every child (TERM, KILL after GRACE), exit
 #   Q                                     goodbye: exit, leaving background processes alone
 # Output (agent -> control machine; parsed by src/engine/agent.ts):
+#   ::orch:: started                                       once, as the agent's code runs (a trace point)
 #   ::orch:: locked / the facts output / ::orch:: end      once, after the lock is held
 #   segment.sh's lines, then ::orch-seg:: done RC          per segment
 #   ::orch:: stopped                                        after X
@@ -130,6 +131,26 @@ orch_agent_mkdir() {
     fi
   done
   return 1
+}
+
+# orch_agent_sweep: removes the scratch folders (~/.orch/agent.PID.*) of agents whose
+# process is gone (killed before their goodbye: they may hold rendered scripts and
+# payloads). A folder whose pid lives, whoever it is now, is left alone. No signal is
+# sent: /proc/PID tells (kill -0 where there is no /proc).
+orch_agent_sweep() {
+  local d p
+  for d in "$HOME/.orch/agent."*; do
+    if [ ! -d "$d" ] || [ -L "$d" ] || [ "$d" = "$ORCH_AGENT_DIR" ]; then continue; fi
+    p=${d##*/agent.}
+    p=${p%%.*}
+    case "$p" in '' | *[!0-9]*) continue ;; esac
+    if [ -d /proc/self ]; then
+      [ ! -e "/proc/$p" ] || continue
+    elif kill -0 "$p" 2>/dev/null; then
+      continue
+    fi
+    rm -rf -- "$d"
+  done
 }
 
 # orch_agent_fields_ok FILE N: true when FILE holds the N bytes of a segment frame
@@ -279,6 +300,7 @@ orch_agent_await() {
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
   local line giveup grace lockwait holder n rc me
+  echo '::orch:: started'
   IFS= read -r line || exit 70
   read -r _ giveup grace lockwait holder <<< "$line"
   case "$giveup$grace" in *[!0-9]*|'') echo "orch agent: bad settings line" >&2; exit 70 ;; esac
@@ -287,6 +309,7 @@ orch_agent() {
   # Under ~/.orch, not /tmp: payloads are spooled here (a tmpfs /tmp may be small).
   [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || exit 70
   orch_agent_mkdir || exit 70
+  orch_agent_sweep
   mkfifo -m 600 -- "$ORCH_AGENT_DIR/tick" || exit 70
   orch_agent_alive
   IFS= read -r line || { rm -rf -- "$ORCH_AGENT_DIR"; exit 70; }

@@ -119,3 +119,47 @@ $2
   unset -f orch_fact_unless_fn
   orch_fact "$1" "$(printf '%s' "$rc" | b64)"
 }
+
+# orch_fact_package INDEX NAME: the installed version of the Debian package NAME
+# (dpkg-query; absent when it is not installed or only its config files are left).
+orch_fact_package() {
+  local out
+  out=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}' -- "$2" 2>/dev/null) || out=''
+  case "$out" in
+    ii*|hi*) orch_fact "$1" "$(printf '%s' "${out#*|}" | b64)" ;;
+    *) orch_fact "$1" - ;;
+  esac
+}
+
+# orch_fact_candidate INDEX NAME: the version apt would install for package NAME from
+# the lists as they are (`apt-cache policy`'s Candidate); absent when there is none.
+orch_fact_candidate() {
+  local c
+  c=$(apt-cache policy -- "$2" 2>/dev/null | sed -n 's/^ *Candidate: *//p')
+  if [ -n "$c" ] && [ "$c" != '(none)' ]; then orch_fact "$1" "$(printf '%s' "$c" | b64)"; else orch_fact "$1" -; fi
+}
+
+# orch_fact_passwd INDEX NAME: the user NAME as `getent passwd` prints it, a newline,
+# then its groups (`id -Gn`: the primary group first), space-separated.
+orch_fact_passwd() {
+  local pw gs
+  pw=$(getent passwd -- "$2") || { orch_fact "$1" -; return 0; }
+  gs=$(id -Gn -- "$2" 2>/dev/null) || gs=''
+  orch_fact "$1" "$(printf '%s\n%s' "$pw" "$gs" | b64)"
+}
+
+# orch_fact_group INDEX NAME: the group NAME as `getent group` prints it.
+orch_fact_group() {
+  local g
+  if g=$(getent group -- "$2"); then orch_fact "$1" "$(printf '%s' "$g" | b64)"; else orch_fact "$1" -; fi
+}
+
+# orch_fact_enabled INDEX UNIT: the first line of `systemctl is-enabled UNIT` (enabled,
+# disabled, static, masked, ...); absent without systemctl or for an unknown unit.
+orch_fact_enabled() {
+  local e
+  command -v systemctl > /dev/null 2>&1 || { orch_fact "$1" -; return 0; }
+  e=$(systemctl is-enabled -- "$2" 2>/dev/null) || true
+  e=${e%%$'\n'*}
+  if [ -n "$e" ] && [ "$e" != not-found ]; then orch_fact "$1" "$(printf '%s' "$e" | b64)"; else orch_fact "$1" -; fi
+}

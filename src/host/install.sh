@@ -2,20 +2,22 @@
 # The `install` step (platter's install.sh contract, versioned folders). Needs
 # prelude.sh, command.sh and tar-check.sh.
 
-# orch_install PAYLOAD STATE REGISTRY REGFILE ROOT VERSION SHA256 TOP BEFORE AFTER [FETCH URL SIZE]:
+# orch_install PAYLOAD STATE REGISTRY REGFILE ROOT VERSION SHA256 TOP BEFORE AFTER [FETCH URL SIZE [AUTH [CHANNEL PACKAGE MANIFEST SIG ALLOWED ALLOW_OLDER]]]:
 # installs the bundle (sha256 SHA256, top folder TOP) into ROOT/versions/VERSION.
 # PAYLOAD `d:BASE:MANIFEST_SHA256` = a delta stream is on stdin (src/bundle/delta.ts):
 # the bundle folder is rebuilt from the objects held and checked (orch_delta_rebuild,
 # src/host/delta.sh; exit 99 = send the tarball); needs delta.sh.
 # PAYLOAD `1` = the tarball is on stdin, else it must be ROOT/.orch/bundles/SHA256.tar.gz
 # already (exit 99 when it is not) — or, with FETCH (host | auto), the host downloads
-# URL (SIZE bytes) itself (orch_fetch_bundle, src/host/fetch.sh). BEFORE/AFTER name functions run around the install
+# URL (SIZE bytes) itself (orch_fetch_bundle, src/host/fetch.sh; AUTH = `user:password`
+# for the store, given to curl on its stdin, never on a command line; with CHANNEL, the
+# host first checks the signed channel manifest itself: orch_check_manifest). BEFORE/AFTER name functions run around the install
 # ('' = none). STATE/REGISTRY: texts written to ROOT/.orch/state.json and REGFILE when
 # not empty. `ok` when .orch-installed already holds SHA256; a different sha256 for the
 # same version fails. The marker is written last: a folder without it is incomplete and
 # is removed and redone.
 orch_install() {
-  local payload=$1 state=$2 registry=$3 regfile=$4 root=$5 v=$6 sha=$7 top=$8 before=$9 after=${10} fetch=${11:-} url=${12:-} size=${13:-0}
+  local payload=$1 state=$2 registry=$3 regfile=$4 root=$5 v=$6 sha=$7 top=$8 before=$9 after=${10} fetch=${11:-} url=${12:-} size=${13:-0} auth=${14:-}
   local vdir="$root/versions/$6" bfile="$root/.orch/bundles/$7.tar.gz" have got f spec rc how src='' stream
   local -a left=() meta=()
   if [ -f "$vdir/.orch-installed" ]; then
@@ -65,6 +67,9 @@ orch_install() {
     mv -f -- "$ORCH_INSTALL_TMP" "$bfile"
     trap - EXIT
   elif [ -n "$fetch" ]; then
+    if [ -n "${15:-}" ]; then orch_check_manifest "$root" "${15}" "${16}" "${17}" "${18}" "${19}" "$sha" "$size" "${20}"; fi
+    # shellcheck disable=SC2034 # read by orch_fetch (fetch.sh); a shell variable, not exported: no child sees it
+    ORCH_FETCH_AUTH=$auth
     orch_fetch_bundle "$fetch" "$url" "$bfile" "$sha" "$size"
   else
     [ -f "$bfile" ] || exit 99
@@ -110,8 +115,7 @@ orch_install() {
     orch_delta_record "$root" "$vdir" "$ORCH_INSTALL_SCRATCH/$top"
   fi
   orch_delta_keep_tree "$root" "$v" "$ORCH_INSTALL_SCRATCH/$top"
-  printf '%s\n' "$sha" > "$vdir/.orch-installed.tmp"
-  mv -f -- "$vdir/.orch-installed.tmp" "$vdir/.orch-installed"
+  orch_write "$vdir/.orch-installed" "$sha"
   trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar"' EXIT
   [ -z "$state" ] || orch_write "$root/.orch/state.json" "$state"
   [ -z "$registry" ] || orch_write "$regfile" "$registry"

@@ -3,11 +3,22 @@
 # Each function prints the lines on stdout; FOLLOW=1 keeps following (until the
 # connection closes). Needs supervisor.sh for logs_supervisor.
 
-# logs_daemon ROOT NAME LINES FOLLOW: <root>/shared/log/<name>.log (src/host/daemon.sh).
+# logs_daemon ROOT NAME LINES FOLLOW: <root>/shared/log/<name>.log (src/host/daemon.sh),
+# opened with O_NOFOLLOW and read by `tail` from that descriptor: a symlink another
+# user planted there is refused, never read through (so FOLLOW follows the file that was
+# opened, not a new one renamed into place).
 logs_daemon() {
-  local f="$1/shared/log/$2.log"
+  local f="$1/shared/log/$2.log" cmd=(tail -n "$3")
+  if [ "$4" = 1 ]; then cmd+=(-f); fi
+  if [ -L "$f" ]; then printf 'orch logs: %s is a symlink (to %s); not reading through it\n' "$f" "$(readlink -- "$f")" >&2; return 1; fi
   [ -f "$f" ] || { printf 'orch logs: no log yet at %s\n' "$f" >&2; return 1; }
-  if [ "$4" = 1 ]; then tail -n "$3" -F -- "$f"; else tail -n "$3" -- "$f"; fi
+  # shellcheck disable=SC2016
+  perl -e 'use strict; use warnings; use Fcntl qw(O_RDONLY O_NOFOLLOW O_NONBLOCK);
+my ($f, @cmd) = @ARGV;
+sysopen(my $fh, $f, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) or die($!{ELOOP} ? "orch logs: $f is a symlink; not reading through it\n" : "orch logs: cannot open $f: $!\n");
+-f $fh or die "orch logs: $f is not a file\n";
+open(STDIN, "<&", $fh) or die "orch logs: $!\n"; close($fh);
+exec { $cmd[0] } @cmd or die "orch logs: cannot run tail: $!\n";' -- "$f" "${cmd[@]}"
 }
 
 # logs_systemd NAME LINES FOLLOW SUDO [USER]: journalctl -u NAME (--user -u for USER=1).

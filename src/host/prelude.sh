@@ -15,16 +15,54 @@ orch_status() { printf '::orch:: status=%s\n' "$1"; }
 # orch_fail MESSAGE...: prints MESSAGE on stderr and fails the step (exit 1).
 orch_fail() { printf '%s\n' "$*" >&2; exit 1; }
 
-# orch_write FILE TEXT: writes TEXT (plus a newline) to FILE atomically: a temp name in
-# the same folder, then rename(2), so a reader sees the old or the new file, never half.
+# ORCH_SAFE_WRITE_PL: the perl program behind orch_safe_write, in a variable so that
+# `sudo -n perl -e "$ORCH_SAFE_WRITE_PL"` runs the same code (systemd.sh). Arguments:
+# DEST MODE OWNER GROUP [RENAME]; the data on stdin.
+# shellcheck disable=SC2016
+ORCH_SAFE_WRITE_PL='use strict; use warnings; use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_NOFOLLOW); use IO::Handle;
+my ($dest, $mode, $owner, $group, $mv) = @ARGV; my ($fh, $tmp, $made);
+END { unlink $tmp if $made && $? != 0 }
+my $dir = $dest; $dir =~ s{/[^/]*$}{}; $dir = "." if $dir eq $dest; $dir = "/" if $dir eq "";
+my $uid = -1; my $gid = -1;
+if ($owner ne "") { $uid = $owner =~ /^\d+$/ ? $owner : getpwnam($owner); defined $uid or die "orch: no such user: $owner\n"; }
+if ($group ne "") { $gid = $group =~ /^\d+$/ ? $group : getgrnam($group); defined $gid or die "orch: no such group: $group\n"; }
+for my $try (1 .. 100) {
+  $tmp = sprintf("%s/.orch-tmp.%d.%06d", $dir, $$, int(rand(1000000)));
+  if (sysopen($fh, $tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) { $made = 1; last; }
+  die "orch: cannot create a temp file in $dir: $!\n" unless $!{EEXIST} || $!{ELOOP};
+}
+$made or die "orch: cannot create a temp file in $dir\n";
+binmode STDIN; binmode $fh; my $buf;
+while (1) {
+  my $n = sysread(STDIN, $buf, 65536); defined $n or die "orch: reading the content: $!\n"; last if $n == 0;
+  my $off = 0;
+  while ($off < $n) { my $w = syswrite($fh, $buf, $n - $off, $off); defined $w or die "orch: writing $tmp: $!\n"; $off += $w; }
+}
+chown($uid, $gid, $fh) or die "orch: chown $tmp: $!\n" if $uid != -1 || $gid != -1;
+chmod(oct($mode), $fh) or die "orch: chmod $tmp: $!\n";
+$fh->sync or die "orch: fsync $tmp: $!\n";
+close($fh) or die "orch: close $tmp: $!\n";
+if ($mv) { rename($tmp, $dest) or die "orch: rename $tmp to $dest: $!\n"; } else { print "$tmp\n"; }'
+
+# orch_safe_write DEST MODE OWNER GROUP [RENAME] < DATA: the one way orch writes a file
+# on a host. A new temp file next to DEST (`.orch-tmp.PID.RAND`) is created with
+# O_CREAT|O_EXCL|O_NOFOLLOW (a name another user planted in the folder is never
+# opened), its mode (octal), owner and group (name or numeric id, '' = leave) are set
+# on the open descriptor (fchmod/fchown, never by path), and the data is fsynced. With
+# RENAME `1` it is renamed over DEST (rename(2) replaces a link at DEST, never writes
+# through it); else its name is printed for the caller to check and rename. A failure
+# removes the temp file. perl: perl-base is essential on Debian
+# (https://packages.debian.org/stable/perl-base); perlfunc sysopen/chmod/chown take handles.
+orch_safe_write() { perl -e "$ORCH_SAFE_WRITE_PL" -- "$@"; }
+
+# orch_write FILE TEXT: writes TEXT (plus a newline) to FILE (mode 0644) atomically
+# through orch_safe_write, so a reader sees the old or the new file, never half.
 orch_write() {
-  local tmp dir=.
-  tmp="$1.tmp.$$"
+  local dir=.
   # dirname by parameter expansion (no process); mkdir only when the folder is missing.
   case "$1" in */*) dir=${1%/*}; dir=${dir:-/} ;; esac
   [ -d "$dir" ] || mkdir -p -- "$dir"
-  printf '%s\n' "$2" > "$tmp"
-  mv -f -- "$tmp" "$1"
+  printf '%s\n' "$2" | orch_safe_write "$1" 644 '' '' 1
 }
 
 # b64: stdin as one line of base64 (GNU -w0, else folded output joined).

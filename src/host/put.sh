@@ -1,58 +1,21 @@
 # shellcheck shell=bash
 # The `put` step. Needs prelude.sh and meta.sh.
 
-# orch_safe_write DEST MODE OWNER GROUP < DATA: prints the name of a new temp file next
-# to DEST holding DATA. The file is created with O_CREAT|O_EXCL|O_NOFOLLOW (a name another
-# user planted in the folder is never opened), its mode (octal), owner and group (name or
-# numeric id, '' = leave) are set on the open descriptor (fchmod/fchown), and the data is
-# fsynced; the caller renames it over DEST. perl: perl-base is essential on Debian
-# (https://packages.debian.org/stable/perl-base); perlfunc sysopen/chmod/chown take handles.
-orch_safe_write() {
-  perl -e '
-    use strict; use warnings;
-    use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_NOFOLLOW);
-    use IO::Handle;
-    my ($dest, $mode, $owner, $group) = @ARGV;
-    my $dir = $dest; $dir =~ s{/[^/]*$}{}; $dir = "." if $dir eq $dest; $dir = "/" if $dir eq "";
-    my $uid = -1; my $gid = -1;
-    if ($owner ne "") { $uid = $owner =~ /^\d+$/ ? $owner : getpwnam($owner); defined $uid or die "orch: no such user: $owner\n"; }
-    if ($group ne "") { $gid = $group =~ /^\d+$/ ? $group : getgrnam($group); defined $gid or die "orch: no such group: $group\n"; }
-    my ($fh, $tmp);
-    for my $try (1 .. 100) {
-      $tmp = sprintf("%s/.orch-put.%d.%06d", $dir, $$, int(rand(1000000)));
-      last if sysopen($fh, $tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-      die "orch: cannot create a temp file in $dir: $!\n" unless $!{EEXIST} || $!{ELOOP};
-      undef $fh;
-    }
-    defined $fh or die "orch: cannot create a temp file in $dir\n";
-    binmode STDIN; binmode $fh;
-    my $buf;
-    while (1) {
-      my $n = sysread(STDIN, $buf, 65536);
-      defined $n or die "orch: reading the content: $!\n";
-      last if $n == 0;
-      my $off = 0;
-      while ($off < $n) { my $w = syswrite($fh, $buf, $n - $off, $off); defined $w or die "orch: writing $tmp: $!\n"; $off += $w; }
-    }
-    chown($uid, $gid, $fh) or die "orch: chown $tmp: $!\n" if $uid != -1 || $gid != -1;
-    chmod(oct($mode), $fh) or die "orch: chmod $tmp: $!\n";
-    $fh->sync or die "orch: fsync $tmp: $!\n";
-    close($fh) or die "orch: close $tmp: $!\n";
-    print "$tmp\n";
-  ' "$@"
-}
-
-# orch_put PAYLOAD DEST SHA256 MODE OWNER GROUP: makes DEST hold the payload (sha256
+# orch_put PAYLOAD DEST SHA256 MODE OWNER GROUP [FOLLOW]: makes DEST hold the payload (sha256
 # SHA256) with that mode/owner/group ('' = leave; a new file without MODE gets the old
 # file's mode, else 0644). PAYLOAD: `1` = the content is on stdin, `f:FILE` = in that
 # private file, else the content was not sent: exit 99 when it is needed. The content
 # goes to a temp name next to DEST (orch_safe_write), is checked, then renamed over DEST
-# (atomic for readers). Fails when DEST is a symlink (its target is never written).
+# (atomic for readers). Fails when DEST is a symlink (its target is never written),
+# unless FOLLOW is `1`: then the file the link resolves to is written, the same way.
 # Prints status ok when nothing changed.
 orch_put() {
-  local payload=$1 dest=$2 want=$3 mode=$4 owner=$5 group=$6 have dir got
+  local payload=$1 dest=$2 want=$3 mode=$4 owner=$5 group=$6 follow=${7:-0} have dir got
+  if [ -L "$dest" ] && [ "$follow" = 1 ]; then
+    dest=$(readlink -f -- "$dest") || orch_fail "cannot resolve the symlink $2"
+  fi
   if [ -L "$dest" ]; then
-    orch_fail "$dest is a symlink (to $(readlink -- "$dest")); refusing to write through it: remove the link or put the file at its target"
+    orch_fail "$dest is a symlink (to $(readlink -- "$dest")); refusing to write through it: remove the link, put the file at its target, or say follow: true"
   fi
   have=$({ sha256sum < "$dest"; } 2>/dev/null | cut -d" " -f1 || true)
   if [ "$have" = "$want" ]; then

@@ -22,26 +22,24 @@ systemd_ctl() {
   fi
 }
 
-# systemd_write_unit SUDO FILE TEXT: makes FILE hold exactly TEXT (mode 0644): written to
-# a temp name in FILE's folder (created when missing), then renamed into place, so
-# systemd never reads half a unit. Prints `changed` when FILE was written, `ok` when it
-# already held TEXT. SUDO `1` writes through `sudo -n` (a root-owned unit folder).
+# systemd_write_unit SUDO FILE TEXT: makes FILE hold exactly TEXT (mode 0644) through
+# orch_safe_write's program (prelude.sh: exclusive temp file in FILE's folder, created
+# when missing, mode set on the descriptor, fsync, rename), so systemd never reads half
+# a unit and a name planted in the folder is never written through. Prints `changed`
+# when FILE was written, `ok` when it already held TEXT. SUDO `1` runs it through
+# `sudo -n` (a root-owned unit folder).
 systemd_write_unit() {
-  local sudo=$1 file=$2 text=$3 dir tmp part
+  local sudo=$1 file=$2 text=$3 dir
   dir=$(dirname -- "$file")
   if [ -f "$file" ] && [ "$(cat -- "$file"; printf x)" = "${text}x" ]; then
     printf 'ok\n'
     return 0
   fi
-  tmp=$(mktemp "${TMPDIR:-/tmp}/orch-unit.XXXXXX")
-  printf '%s' "$text" > "$tmp"
-  part="$dir/.$(basename -- "$file").orch-tmp.$$"
   if [ "$sudo" = 1 ]; then
-    sudo -n mkdir -p -- "$dir" && sudo -n install -m 0644 -- "$tmp" "$part" && sudo -n mv -f -- "$part" "$file"
+    sudo -n mkdir -p -- "$dir" && printf '%s' "$text" | sudo -n perl -e "$ORCH_SAFE_WRITE_PL" -- "$file" 644 '' '' 1
   else
-    mkdir -p -- "$dir" && install -m 0644 -- "$tmp" "$part" && mv -f -- "$part" "$file"
-  fi || { rm -f -- "$tmp"; orch_fail "cannot write unit file $file"; }
-  rm -f -- "$tmp"
+    mkdir -p -- "$dir" && printf '%s' "$text" | orch_safe_write "$file" 644 '' '' 1
+  fi || orch_fail "cannot write unit file $file"
   printf 'changed\n'
 }
 
@@ -62,5 +60,24 @@ systemd_service() {
   out=$(systemd_ctl "$scope" "$sudo" "$action" -- "$name" 2>&1) || orch_fail "$ctl $action $name failed: $out"
   [ -z "$out" ] || printf '%s\n' "$out"
   if [ -n "$pending" ]; then rm -f -- "$pending"; fi
+  orch_status changed
+}
+
+# systemd_enable SCOPE SUDO NAME WANT: WANT 1 = NAME starts at boot (`systemctl enable`
+# unless `is-enabled` already says enabled, static, alias or generated), 0 = it does not
+# (`systemctl disable` unless disabled, static, masked or unknown). Prints what it did.
+systemd_enable() {
+  local scope=$1 sudo=$2 name=$3 want=$4 now out
+  now=$(systemd_ctl "$scope" "$sudo" is-enabled -- "$name" 2>/dev/null) || true
+  now=${now%%$'\n'*}
+  if [ "$want" = 1 ]; then
+    case "$now" in enabled|static|alias|generated) return 0 ;; esac
+    out=$(systemd_ctl "$scope" "$sudo" enable -- "$name" 2>&1) || orch_fail "systemctl enable $name failed: $out"
+    printf 'enabled %s\n' "$name"
+  else
+    case "$now" in disabled|static|masked|not-found|'') return 0 ;; esac
+    out=$(systemd_ctl "$scope" "$sudo" disable -- "$name" 2>&1) || orch_fail "systemctl disable $name failed: $out"
+    printf 'disabled %s\n' "$name"
+  fi
   orch_status changed
 }

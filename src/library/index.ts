@@ -6,6 +6,7 @@
  * and event callback, so two applies with different inventories can run at once in one
  * process. Errors are thrown (ConfigError with file:line:column diagnostics, OrchError).
  */
+import type { SecretReading } from '../config/source-index.js';
 import { hostname, userInfo } from 'node:os';
 import { Session, type GatheredFacts, type Prediction } from '../engine/apply-plan.js';
 import { refusedHosts } from '../engine/bad-release.js';
@@ -44,6 +45,12 @@ export interface ProjectOptions {
   warn?: (line: string) => void;
   /** Accept unknown SSH host keys (`--insecure-host-keys`). */
   insecureHostKeys?: boolean;
+  /**
+   * Ansible Vault passwords and the age identity for encrypted vars (`vars_files`,
+   * `!vault` values, group_vars files): `{ vault: [{ id, password, source }], ageIdentity }`
+   * (see `vaultSecretsFrom` in src/secrets/vault.ts). Default: none (encrypted input is an error).
+   */
+  secrets?: SecretReading;
 }
 
 /** Stage 1's result: the compiled plan, its bundles built, and the masker for its secrets. */
@@ -94,6 +101,7 @@ export async function loadProject(playbook: string, options: ProjectOptions = {}
   const env = options.env ?? process.env;
   const prepared = await preparePlan({
     playbook,
+    ...(options.secrets && { secrets: options.secrets }),
     inventories: options.inventories ?? [],
     ...(options.limit !== undefined && { limit: options.limit }),
     ...(options.node !== undefined && { node: options.node }),

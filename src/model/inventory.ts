@@ -31,6 +31,8 @@ export interface Host {
   jump?: string;
   /** `give_up` (host, else defaults): seconds (>= 1) without a word from orch after which the host's agent stops the run there; undefined = the built-in 30 s. */
   giveUpSeconds?: number;
+  /** `become: true` (host, else defaults): the user (`become_user`, default root) every command on the host runs as, through `sudo -n`. */
+  become?: string;
   /** Groups containing this host, directly or through `children`, sorted. */
   groups: string[];
   /** Roles this host is in, sorted. */

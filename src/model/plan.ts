@@ -25,6 +25,8 @@ export interface PlanHost {
   jump: string[];
   /** Inventory `give_up`, seconds (the agent's dead-man's switch); undefined = 30 s. `--give-up` wins. */
   giveUpSeconds?: number;
+  /** Inventory `become`: every command on the host runs through `sudo -n -u` this user (src/transport/become.ts). */
+  become?: string;
 }
 
 /** One host's part of one step; `check` is one of the registry's kinds (src/steps/index.ts). */

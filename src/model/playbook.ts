@@ -77,6 +77,8 @@ export interface BundleSpec {
   /** Artifact store: a channel manifest URL (or absolute path), verified against `allowed_signers` (absolute path). */
   channel?: string;
   allowed_signers?: string;
+  /** `pin:` of a channel bundle: the version its manifest must name (an older one is then accepted). */
+  pin?: string;
   /** Who downloads a store bundle (default auto). */
   fetch?: 'host' | 'control' | 'auto';
   /** `package:`: the bundle's package name (default: the package metadata, else the bundle's key). */
@@ -97,9 +99,15 @@ export interface Playbook {
   vars: Vars;
   /** Var names whose values are masked as *** everywhere. */
   secret: string[];
+  /** `vars_files:` entries, absolute paths in order, with where each is written. */
+  varsFiles?: { file: string; src: SrcRef }[];
+  /** `secret_commands:` in file order: var name, shell command, where it is written. */
+  secretCommands?: { name: string; command: string; src: SrcRef }[];
   bundles: Map<string, BundleSpec>;
   /** Playbook's own templates plus imported ones (own win). */
   templates: Map<string, NodeSpec>;
   /** The root node (the playbook itself). */
   root: NodeSpec;
+  /** `become: true` (with `become_user`, default root): the user every command on the hosts runs as through `sudo -n`, unless the inventory sets become for a host. */
+  become?: string;
 }

@@ -31,9 +31,18 @@ export interface PlanBundle {
   store?: {
     url: string;
     fetch: 'host' | 'control' | 'auto';
+    /** `user:password` for the store (from the URL); the password is a secret of the run (masked in saved plans). */
+    auth?: string;
     /** Channel bundles: the manifest URL and the principal whose signature was verified. */
     channel?: string;
     signer?: string;
+    /**
+     * Channel bundles fetched by hosts: what each host checks again before it downloads
+     * (src/host/fetch.sh orch_check_manifest): the channel and package the manifest was
+     * read as, its text and signature, the allowed_signers text, and whether an older
+     * manifest than the host's newest is accepted (a pin or --allow-downgrade).
+     */
+    verify?: { channel: string; package: string; manifest: string; signature: string; allowed_signers: string; allow_older: boolean };
   };
 }
 
@@ -81,7 +90,14 @@ export type Probe =
    * `0` or another number, run once in the facts round trip as the step would run it
    * (src/host/facts.sh `orch_fact_unless`). `unless` is a read-only check by contract.
    */
-  | { kind: 'unless'; path: string };
+  | { kind: 'unless'; path: string }
+  /**
+   * Operating-system facts, `path` holding a name (src/host/facts.sh): `package` = the
+   * installed version of a Debian package, `candidate` = the version apt would install,
+   * `passwd` = `getent passwd` line + newline + `id -Gn` groups, `group` = `getent
+   * group` line, `enabled` = `systemctl is-enabled` of a unit.
+   */
+  | { kind: 'package' | 'candidate' | 'passwd' | 'group' | 'enabled'; path: string };
 
 /** Facts of one host: `kind:path` (see `factKey`) -> value (`null` = absent). Missing key = unknown. */
 export type Facts = Map<string, string | null>;

@@ -323,7 +323,7 @@ function rewriteMustache(m: MustacheStatement, mode: RenderOptions['mode'], scop
   const loc = m.loc;
   const path = literalToPath(m.path);
   // A mustache with arguments is a helper call; without, it is always a variable, also
-  // when named like a helper: `{{env}}` reads the var `env` (the README's inventory has
+  // when named like a helper: `{{env}}` reads the var `env` (docs/reference/inventory.md's example has
   // `vars: {env: prod}`), `{{env "NAME"}}` calls the helper.
   const isCall = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0;
   let value: Expression;

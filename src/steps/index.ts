@@ -4,20 +4,23 @@
  * labels), predict, the engine's payload decision, the playbook's step keys and
  * schema/playbook.schema.json (scripts/gen-schema.mjs) all derive from this object.
  * `satisfies` makes every member a complete `StepKind`: a kind without `predict`
- * does not compile. How to add a kind: README "Architecture".
+ * does not compile. How to add a kind: docs/how-it-works.md, "Architecture".
  */
 import type { Facts, PredictedStatus, TaskOf } from '../model/task.js';
 import { bundle } from './bundle.js';
 import { directory } from './directory.js';
+import { group } from './group.js';
 import { healthcheck } from './healthcheck.js';
 import { install } from './install.js';
 import type { StepKind } from './kind.js';
 import { prune } from './prune.js';
+import { pkg } from './package.js';
 import { put } from './put.js';
 import { rollback, type RollbackCheck } from './rollback.js';
 import { run } from './run.js';
 import { service } from './service.js';
 import { symlink } from './symlink.js';
+import { user } from './user.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyKind = StepKind<any, any>;
@@ -32,6 +35,9 @@ const REGISTRY = {
   healthcheck,
   prune,
   directory,
+  package: pkg,
+  group,
+  user,
 } satisfies Record<string, AnyKind>;
 
 /** The step kind keys of a playbook (`put`, `install`, ...). */

@@ -130,7 +130,8 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,
         before !== undefined ? 'orch_before' : '', after !== undefined ? 'orch_after' : '',
-        ...(fetch ? [fetch.fetch, fetch.url, bundle.size] : [])));
+        ...(fetch ? [fetch.fetch, fetch.url, bundle.size, ...(fetch.auth !== undefined || fetch.verify ? [fetch.auth ?? ''] : [])] : []),
+        ...(fetch?.verify ? [fetch.verify.channel, fetch.verify.package, fetch.verify.manifest, fetch.verify.signature, fetch.verify.allowed_signers, fetch.verify.allow_older ? 1 : 0] : [])));
     return {
       script,
       ...(fetch?.fetch !== 'host' && { payload: { kind: 'bundle' as const, bundle: bundle.name, sha256: bundle.sha256, size: bundle.size, ...(fetch && { lazy: true }) } }),

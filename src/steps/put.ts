@@ -1,5 +1,5 @@
 /**
- * `put: {src | content | template, dest, mode, owner, group}` — uploads a file to a
+ * `put: {src | content | template, dest, mode, owner, group, follow}` — uploads a file to a
  * temp name next to `dest`, verifies its sha256, renames it into place (atomic for
  * readers); src/host/put.sh. Planned exactly: `ok` when the remote sha256 and the
  * managed mode/owner/group (a `stat` fact) already match.
@@ -13,6 +13,8 @@ export interface PutArgs extends MetaSpec {
   content?: string;
   template?: string;
   dest: string;
+  /** Write through a symlink at `dest` to the file it points to (default false: refused). */
+  follow?: boolean;
 }
 export interface PutCheck extends MetaSpec {
   kind: 'put';
@@ -35,6 +37,11 @@ export const put: StepKind<PutArgs, PutCheck> = {
       mode: MODE_SCHEMA,
       owner: { description: 'Owner user of the file.', examples: ['shop'], type: 'string', minLength: 1 },
       group: { description: 'Owner group of the file.', examples: ['shop'], type: 'string', minLength: 1 },
+      follow: {
+        description: 'When `dest` is a symlink, write the file it points to (Ansible\'s `follow`). Default false: a symlink at `dest` fails the step, so root never writes through a link another user planted.',
+        examples: [true],
+        type: 'boolean',
+      },
     },
     required: ['dest'],
     oneOf: [{ required: ['src'] }, { required: ['content'] }, { required: ['template'] }],
@@ -78,7 +85,7 @@ export const put: StepKind<PutArgs, PutCheck> = {
     const sha = ctx.sha256(bytes);
     const managed = meta.mode !== undefined || meta.owner !== undefined || meta.group !== undefined;
     return {
-      script: hostScript(ctx, [META_SH, PUT_SH], shCall('orch_put', PAYLOAD_ARG, hostPath(dest), sha, meta.mode ?? '', meta.owner ?? '', meta.group ?? '')),
+      script: hostScript(ctx, [META_SH, PUT_SH], shCall('orch_put', PAYLOAD_ARG, hostPath(dest), sha, meta.mode ?? '', meta.owner ?? '', meta.group ?? '', ...(a.follow === true ? ['1'] : []))),
       payload: srcAbs === undefined
         ? { kind: 'content', base64: bytes.toString('base64'), sha256: sha, size: bytes.length }
         : { kind: 'file', path: srcAbs, sha256: sha, size: bytes.length },

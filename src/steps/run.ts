@@ -19,6 +19,7 @@
  */
 import { COMMAND_SH, RUN_RESULT_SH, RUN_SH } from '../host/embedded.generated.js';
 import type { StepKind } from './kind.js';
+import { ACCOUNT_NAME_EXPECTED, ACCOUNT_NAME_RE } from './group.js';
 import { checkHostPath, EARLIER_CHANGE, factKey, firstLine, hostPath, hostScript, quote, raw, shCall, userFunction } from './common.js';
 
 export interface RunArgs {
@@ -26,6 +27,7 @@ export interface RunArgs {
   creates?: string;
   unless?: string;
   sudo?: boolean;
+  user?: string;
   changed_when?: ResultTestSpec;
   failed_when?: ResultTestSpec;
 }
@@ -86,6 +88,7 @@ export const run: StepKind<RunArgs, RunCheck> = {
       creates: { description: 'Path on the host; the step is skipped when it exists.', examples: ['/etc/ssl/shop.pem'], type: 'string', minLength: 1 },
       unless: { $ref: '#/$defs/command', description: 'Command; the step is skipped when it exits 0.', examples: ['test -f /etc/ssl/shop.pem'] },
       sudo: { description: 'Wrap the command in `sudo -n`.', examples: [true], type: 'boolean' },
+      user: { description: "Run the command (and `unless`) as this user, with its HOME (Ansible's become_user): runuser when orch is root, else `sudo -n -u USER`.", examples: ['shop'], type: 'string', minLength: 1 },
       changed_when: {
         $ref: '#/$defs/resultTest',
         description: 'When the step counts as a change (default true): false = never (a check, a log line), or a test: { exit: [2] } = exit 2 means changed, 0 ok, other codes fail; { stdout_contains: "Applied" }.',
@@ -116,10 +119,18 @@ export const run: StepKind<RunArgs, RunCheck> = {
     const unless = a.unless === undefined ? undefined : ctx.render('unless', 'shell');
     if (a.unless !== undefined && unless === undefined) return undefined;
     const tests = resultTestArgs(a);
+    let user: string | undefined;
+    if (a.user !== undefined) {
+      user = ctx.render('user', 'text');
+      if (user === undefined) return undefined;
+      if (!ACCOUNT_NAME_RE.test(user)) return void ctx.fail('user', `${JSON.stringify(user)} is not a user name: ${ACCOUNT_NAME_EXPECTED}`);
+      if (a.sudo === true) return void ctx.fail('user', 'user: and sudo: true exclude each other (user: already runs the command through sudo when orch is not root)');
+    }
+    // sudo / user: the command runs in a shell of its own (root's, the user's), so it travels as text.
+    const as = (fn: string, text: string): string => (user !== undefined ? `${fn}() { orch_as_user ${quote(user)} ${quote(text)}; }` : userFunction(fn, text));
     const lines = [
-      ...(unless !== undefined ? [userFunction('orch_unless', unless)] : []),
-      // sudo: the command runs in a root shell of its own, so it travels as text.
-      a.sudo === true ? `orch_cmd() { sudo -n bash -c ${quote(cmd)}; }` : userFunction('orch_cmd', cmd),
+      ...(unless !== undefined ? [as('orch_unless', unless)] : []),
+      a.sudo === true ? `orch_cmd() { sudo -n bash -c ${quote(cmd)}; }` : as('orch_cmd', cmd),
       shCall('orch_run', creates !== undefined ? hostPath(creates) : raw("''"), unless !== undefined ? 'orch_unless' : '', 'orch_cmd', ...tests),
     ];
     return {

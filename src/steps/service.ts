@@ -12,7 +12,7 @@ import type { TaskOf } from '../model/task.js';
 import { rollbackScript } from './healthcheck.js';
 import type { StepKind } from './kind.js';
 import { appName, checkHostPath, hostPath, hostScript, joinPath, labelText, RESTART_PENDING, raw, shCall, userFunction } from './common.js';
-import { buildSystemdTask, predictUnitWritten, SYSTEMD_SCHEMA_PROPERTIES, unitDiffers, type UnitArg, type UnitCheck } from './systemd-unit.js';
+import { buildSystemdTask, predictUnitWritten, SYSTEMD_SCHEMA_PROPERTIES, unitDiffers, type EnabledCheck, type UnitArg, type UnitCheck } from './systemd-unit.js';
 
 export interface ServiceArgs {
   name?: string;
@@ -28,11 +28,14 @@ export interface ServiceArgs {
   /** manager: systemd (src/steps/systemd-unit.ts). */
   unit?: UnitArg;
   scope?: 'system' | 'user';
+  enabled?: boolean;
 }
 export interface ServiceCheck {
   kind: 'service';
   /** The unit file a systemd service writes (`unit:`). */
   unit?: UnitCheck;
+  /** `enabled:` of a systemd service. */
+  enabled?: EnabledCheck;
 }
 
 const ACTIONS = ['restart', 'reload', 'start', 'stop'];
@@ -98,7 +101,9 @@ export const service: StepKind<ServiceArgs, ServiceCheck> = {
     if (!ACTIONS.includes(action)) return void ctx.fail('action', `action must be one of: ${ACTIONS.join(', ')}`);
     const manager = a.manager === undefined ? 'systemd' : String(a.manager);
     if (!MANAGERS.includes(manager)) return void ctx.fail('manager', 'manager must be one of: systemd, sysv, supervisor, daemon, command');
-    if (manager !== 'systemd' && (a.unit !== undefined || a.scope !== undefined)) return void ctx.fail(a.unit !== undefined ? 'unit' : 'scope', `unit and scope apply to manager: systemd only (manager is ${manager})`);
+    if (manager !== 'systemd' && (a.unit !== undefined || a.scope !== undefined || a.enabled !== undefined)) {
+      return void ctx.fail(a.unit !== undefined ? 'unit' : a.scope !== undefined ? 'scope' : 'enabled', `unit, scope and enabled apply to manager: systemd only (manager is ${manager})`);
+    }
     const lines: string[] = [];
     let target: string;
     const root = ctx.getVar('root');

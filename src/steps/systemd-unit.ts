@@ -24,6 +24,21 @@ export interface UnitCheck {
   sha256: string;
 }
 
+/** `enabled:` of a systemd service: the unit whose `is-enabled` fact is read, and what is wanted. */
+export interface EnabledCheck {
+  unit: string;
+  want: boolean;
+}
+
+/** `is-enabled` answers that satisfy `enabled: true` / `enabled: false` (systemctl(1)); an absent fact is an unknown unit. */
+const ENABLED_OK = { true: ['enabled', 'static', 'alias', 'generated'], false: ['disabled', 'static', 'masked'] } as const;
+
+/** True when the `is-enabled` fact (null = unknown unit) satisfies `want`. */
+export function enabledMatches(fact: string | null, want: boolean): boolean {
+  if (fact === null) return !want;
+  return (ENABLED_OK[want ? 'true' : 'false'] as readonly string[]).includes(fact);
+}
+
 /** Where systemd reads units written by an administrator, per scope (systemd.unit(5)). */
 export const UNIT_DIRS = { system: '/etc/systemd/system', user: '~/.config/systemd/user' } as const;
 
@@ -48,6 +63,11 @@ export const SYSTEMD_SCHEMA_PROPERTIES = {
       template: { type: 'string', minLength: 1, description: 'Local Handlebars template file of the unit, relative to the playbook.', examples: ['templates/shop.service.hbs'] },
     },
   },
+  enabled: {
+    description: 'manager: systemd: true = the unit starts at boot (`systemctl enable`), false = it does not (`disable`); unset leaves it. Planned from `systemctl is-enabled`: an enablement that differs makes the step run, as a changed unit does.',
+    examples: [true],
+    type: 'boolean',
+  },
   scope: {
     description: 'manager: systemd: system (default; `systemctl`) or user (`systemctl --user`: the SSH user\'s own manager, units under ~/.config/systemd/user; for services that run without a login, `loginctl enable-linger USER` once).',
     examples: ['user'], enum: ['system', 'user'],
@@ -70,7 +90,7 @@ export interface SystemdInput {
  * `ctx.fail` and returns undefined for: an unknown scope, `sudo` with `scope: user`, a
  * unit name that is not a file name, a template that cannot be read or rendered.
  */
-export function buildSystemdTask(ctx: StepContext<{ unit?: UnitArg; scope?: string }>, s: SystemdInput): TaskOf<{ kind: 'service'; unit?: UnitCheck }> | undefined {
+export function buildSystemdTask(ctx: StepContext<{ unit?: UnitArg; scope?: string; enabled?: boolean }>, s: SystemdInput): TaskOf<{ kind: 'service'; unit?: UnitCheck; enabled?: EnabledCheck }> | undefined {
   const a = ctx.args;
   const scope = a.scope === undefined ? 'system' : String(a.scope);
   if (scope !== 'system' && scope !== 'user') return void ctx.fail('scope', 'scope must be system or user');
@@ -85,10 +105,13 @@ export function buildSystemdTask(ctx: StepContext<{ unit?: UnitArg; scope?: stri
     unit = { path: `${UNIT_DIRS[scope]}/${unitFileName(s.name)}`, text };
   }
   const sha256 = unit ? ctx.sha256(Buffer.from(unit.text, 'utf8')) : undefined;
+  const enabled = typeof a.enabled === 'boolean' ? { unit: unitFileName(s.name), want: a.enabled } : undefined;
+  if (enabled && scope === 'user') return void ctx.fail('enabled', 'enabled: applies to system units (scope: system)');
+  const call = shCall('systemd_service', scope, s.sudo ? '1' : '0', s.name, s.action, s.pending, ...(unit ? [hostPath(unit.path), unit.text] : []));
   return {
-    script: hostScript(ctx, [SYSTEMD_SH], shCall('systemd_service', scope, s.sudo ? '1' : '0', s.name, s.action, s.pending, ...(unit ? [hostPath(unit.path), unit.text] : []))),
-    probes: unit ? [{ kind: 'sha256', path: unit.path }] : [],
-    check: { kind: 'service', ...(unit && { unit: { path: unit.path, sha256: sha256! } }) },
+    script: hostScript(ctx, [SYSTEMD_SH], call, ...(enabled ? [shCall('systemd_enable', scope, s.sudo ? '1' : '0', s.name, enabled.want ? '1' : '0')] : [])),
+    probes: [...(unit ? [{ kind: 'sha256' as const, path: unit.path }] : []), ...(enabled ? [{ kind: 'enabled' as const, path: enabled.unit }] : [])],
+    check: { kind: 'service', ...(unit && { unit: { path: unit.path, sha256: sha256! } }), ...(enabled && { enabled }) },
   };
 }
 
@@ -103,14 +126,26 @@ function renderUnit(ctx: StepContext<{ unit?: UnitArg }>, u: UnitArg): string | 
   return void ctx.fail('unit', 'unit needs its text, or content: or template:');
 }
 
-/** True when the task writes a unit file whose text differs from the host's (or offline: false). */
-export function unitDiffers(f: Facts, check: { unit?: UnitCheck }): boolean {
-  if (!check.unit) return false;
-  const k = factKey({ kind: 'sha256', path: check.unit.path });
-  return f.has(k) && f.get(k) !== check.unit.sha256;
+/**
+ * True when the task has a change of its own, read from the facts: it writes a unit file
+ * whose text differs from the host's, or the unit's enablement differs from `enabled:`
+ * (offline: false).
+ */
+export function unitDiffers(f: Facts, check: { unit?: UnitCheck; enabled?: EnabledCheck }): boolean {
+  if (check.unit) {
+    const k = factKey({ kind: 'sha256', path: check.unit.path });
+    if (f.has(k) && f.get(k) !== check.unit.sha256) return true;
+  }
+  if (check.enabled) {
+    const k = factKey({ kind: 'enabled', path: check.enabled.unit });
+    // A unit file written by this step is not known to systemd before it runs: its fact says absent.
+    if (f.has(k) && !enabledMatches(f.get(k)!, check.enabled.want)) return true;
+  }
+  return false;
 }
 
-/** After a predicted run, the unit file holds the task's text (for later predictions). */
-export function predictUnitWritten(f: Facts, check: { unit?: UnitCheck }): void {
+/** After a predicted run, the unit file holds the task's text and the enablement is as wanted (for later predictions). */
+export function predictUnitWritten(f: Facts, check: { unit?: UnitCheck; enabled?: EnabledCheck }): void {
   if (check.unit) f.set(factKey({ kind: 'sha256', path: check.unit.path }), check.unit.sha256);
+  if (check.enabled) f.set(factKey({ kind: 'enabled', path: check.enabled.unit }), check.enabled.want ? 'enabled' : 'disabled');
 }

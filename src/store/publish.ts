@@ -23,6 +23,9 @@ import { StoreError } from './store-error.js';
 import { putFile, putText, readUrl, showUrl } from './transfer.js';
 import type { StoreLocation, TransferOptions } from './transfer.js';
 
+/** How long a channel manifest is valid by default: 30 days (`orch publish --expires`). */
+export const DEFAULT_EXPIRES_SECONDS = 30 * 24 * 3600;
+
 /** Channel names: a file name without `/`. */
 export const CHANNEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -38,6 +41,8 @@ export interface PublishRequest {
    * the store under another name than the publisher).
    */
   baseUrl?: string;
+  /** Seconds the manifest stays valid after publishing ({@link DEFAULT_EXPIRES_SECONDS}). */
+  expiresSeconds?: number;
   now: () => Date;
   transfer?: TransferOptions;
   log?: (line: string) => void;
@@ -84,15 +89,18 @@ export async function publishBundle(req: PublishRequest): Promise<PublishResult>
   log(`published ${showUrl(tarUrl)} (${bundle.size} bytes, sha256 ${bundle.sha256})`);
   const publicUrl = req.baseUrl === undefined ? showUrl(tarUrl) : new URL(rel, req.baseUrl.endsWith('/') ? req.baseUrl : `${req.baseUrl}/`).toString();
   const url = tarUrl.protocol === 'file:' && req.baseUrl === undefined ? tarUrl.toString() : publicUrl;
-  if (manifestRel === undefined) return { url, signed: false };
+  if (manifestRel === undefined || req.channel === undefined) return { url, signed: false };
+  const published = req.now();
   const manifest: ChannelManifest = {
+    channel: req.channel,
     package: bundle.package,
     version: bundle.version,
     platform: bundle.platform,
     sha256: bundle.sha256,
     size: bundle.size,
     url,
-    published_at: req.now().toISOString(),
+    published_at: published.toISOString(),
+    expires: new Date(published.getTime() + (req.expiresSeconds ?? DEFAULT_EXPIRES_SECONDS) * 1000).toISOString(),
   };
   const text = formatManifest(manifest);
   if (req.signKey !== undefined) {
@@ -100,6 +108,6 @@ export async function publishBundle(req: PublishRequest): Promise<PublishResult>
     await putText(store, `${manifestRel}.sig`, sig, req.transfer);
   }
   const manifestUrl = await putText(store, manifestRel, text, req.transfer);
-  log(`channel ${req.channel} -> ${bundle.package} ${bundle.version}: ${showUrl(manifestUrl)}${req.signKey ? ' (signed)' : ' (unsigned)'}`);
+  log(`channel ${req.channel} -> ${bundle.package} ${bundle.version}: ${showUrl(manifestUrl)}${req.signKey ? ' (signed)' : ' (unsigned)'}, expires ${manifest.expires}`);
   return { url, manifestUrl: manifestUrl.toString(), manifest, signed: req.signKey !== undefined };
 }

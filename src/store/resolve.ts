@@ -18,17 +18,18 @@
  * cannot download (but the manifest or the file name names the release), `auto` goes on
  * as `host` for this run; wrong bytes always stop the plan.
  */
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { inspectArtifact } from '../bundle/artifact.js';
 import { defaultCacheDir } from '../bundle/cache.js';
 import type { BundleInfo } from '../bundle/layout.js';
 import { formatBundleDir } from '../bundle/layout.js';
-import { parseManifest, parseTarballName } from './manifest.js';
+import { MANIFEST_TIME, parseManifest, parseTarballName } from './manifest.js';
 import type { ChannelManifest } from './manifest.js';
 import { verifyData } from './sign.js';
 import { StoreError } from './store-error.js';
-import { DownloadMismatchError, downloadFile, readUrl, showUrl, toUrl } from './transfer.js';
+import { DownloadMismatchError, downloadFile, readUrl, showUrl, splitCredentials, toUrl } from './transfer.js';
 import type { TransferOptions } from './transfer.js';
 
 /** Who downloads a store bundle. */
@@ -41,15 +42,23 @@ export interface StoreBundleRef {
   channel?: string;
   allowed_signers?: string;
   fetch?: FetchMode;
+  /** `pin: VERSION` of a channel bundle: the manifest must name this version, and may be older than one accepted before. */
+  pin?: string;
 }
 
 /** What a store bundle resolves to: a bundle, plus where hosts fetch it. */
 export interface ResolvedStoreBundle extends BundleInfo {
-  /** Tarball URL hosts fetch (credentials kept: it is not printed). */
+  /** Tarball URL hosts fetch, without credentials. */
   url: string;
+  /** `user:password` from the URL (or the channel's, for a tarball on the same origin): hosts get it on curl's stdin. */
+  auth?: string;
   fetch: FetchMode;
-  /** The verified channel manifest and its signature text, for channel bundles. */
-  manifest?: { text: string; signature: string; signer: string; value: ChannelManifest };
+  /**
+   * The verified channel manifest and its signature text, for channel bundles; with the
+   * channel and package it was read as, the allowed_signers text, and whether it may be
+   * older than the newest accepted (`pin` or `allowDowngrade`): hosts check it again.
+   */
+  manifest?: { text: string; signature: string; signer: string; value: ChannelManifest; readAs: { channel: string; package: string }; allowedSigners: string; allowOlder: boolean };
 }
 
 export interface ResolveContext {
@@ -60,16 +69,51 @@ export interface ResolveContext {
   cacheDir?: string;
   transfer?: TransferOptions;
   log?: (line: string) => void;
+  /** The clock manifests' `expires` is compared with (default: now). */
+  now?: () => Date;
+  /** `--allow-downgrade`: accept a manifest older than the newest accepted for its channel. */
+  allowDowngrade?: boolean;
+}
+
+/** What the control machine remembers of a channel: the newest manifest it accepted. */
+interface ChannelHighWater { channel: string; published_at: string; version: string; sha256: string }
+
+/** `<cache>/store/channels/<sha256 of the channel URL without credentials>.json`. */
+function highWaterFile(cacheDir: string, shownUrl: string): string {
+  return join(cacheDir, 'store', 'channels', `${createHash('sha256').update(shownUrl).digest('hex')}.json`);
+}
+
+async function readHighWater(file: string): Promise<ChannelHighWater | undefined> {
+  try {
+    const v = JSON.parse(await readFile(file, 'utf8')) as ChannelHighWater;
+    return typeof v.published_at === 'string' && MANIFEST_TIME.test(v.published_at) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes `file` atomically (temp name + rename), mode 0600. */
+async function writeHighWater(file: string, v: ChannelHighWater): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  await writeFile(tmp, `${JSON.stringify(v)}\n`, { mode: 0o600 });
+  await rename(tmp, file);
 }
 
 /**
  * Reads and verifies a channel: the manifest at `channel` and its signature at
- * `channel + ".sig"`.
- * @throws StoreError unreachable channel, no signature ("unsigned channels are
- *   refused"), signature refused, malformed manifest, a manifest naming another
- *   package than the channel's folder ("package mismatch refused").
+ * `channel + ".sig"`, then what the signature binds: the manifest must name the
+ * channel and package of its place (`<store>/<package>/<channel>.json`), must not be
+ * past `expires`, must name `pin` when one is given, and must not be older
+ * (`published_at`) than the newest manifest accepted for this channel URL before, kept
+ * in `<cache>/store/channels/` (unless `pin` names its version or `ctx.allowDowngrade`).
+ * An accepted newer manifest moves that mark.
+ * @throws StoreError unreachable channel, no signature ("unsigned channel refused"),
+ *   signature refused, malformed or format 1 manifest, "package mismatch refused",
+ *   "channel mismatch refused", "expired manifest refused", "pinned version mismatch",
+ *   "downgrade refused".
  */
-export async function readChannel(channel: string, allowedSigners: string, ctx: ResolveContext): Promise<NonNullable<ResolvedStoreBundle['manifest']> & { url: URL }> {
+export async function readChannel(channel: string, allowedSigners: string, ctx: ResolveContext, pin?: string): Promise<NonNullable<ResolvedStoreBundle['manifest']> & { url: URL }> {
   const url = toUrl(channel, ctx.baseDir);
   const shown = showUrl(url);
   const opts = { ...ctx.transfer, env: ctx.env };
@@ -78,22 +122,48 @@ export async function readChannel(channel: string, allowedSigners: string, ctx: 
   sigUrl.pathname += '.sig';
   const sig = await readUrl(sigUrl, { ...opts, maxBytes: 64 * 1024, missingOk: true });
   if (!sig) throw new StoreError(`${shown}: unsigned channel refused: no signature at ${showUrl(sigUrl)} (publish with --sign KEY)`);
+  let allowedText: string;
   try {
-    await stat(allowedSigners);
+    allowedText = await readFile(allowedSigners, 'utf8');
   } catch {
     throw new StoreError(`allowed_signers ${allowedSigners}: not found`);
   }
   const signer = await verifyData(text, sig.toString('utf8'), allowedSigners, shown, ctx.env);
   const value = parseManifest(text.toString('utf8'), shown);
   // A signature vouches for the manifest's bytes, not for where they were found: a validly
-  // signed manifest of another package copied to `<store>/<package>/<channel>.json` would
-  // otherwise install that package (and run its install.sh) in this package's root.
+  // signed manifest of another package or channel copied to `<store>/<package>/<channel>.json`
+  // would otherwise install that package (and run its install.sh) in this package's root,
+  // or the beta on the hosts that follow stable.
   const parts = url.pathname.split('/');
   const pathPackage = decodeURIComponent(parts[parts.length - 2] ?? '');
-  if (/\.json$/.test(parts[parts.length - 1] ?? '') && pathPackage !== '' && value.package !== pathPackage) {
+  const pathChannel = decodeURIComponent(parts[parts.length - 1] ?? '').replace(/\.json$/, '');
+  if (pathPackage !== '' && value.package !== pathPackage) {
     throw new StoreError(`${shown}: package mismatch refused: the signed manifest names package ${value.package}, but the channel is <store>/${pathPackage}/<channel>.json (a manifest copied from another package)`);
   }
-  return { url, text: text.toString('utf8'), signature: sig.toString('utf8'), signer, value };
+  if (value.channel !== pathChannel) {
+    throw new StoreError(`${shown}: channel mismatch refused: the signed manifest is for channel ${value.channel}, but it was read as channel ${pathChannel} (a manifest copied from another channel)`);
+  }
+  const now = (ctx.now ?? (() => new Date()))();
+  if (Date.parse(value.expires) <= now.getTime()) {
+    throw new StoreError(`${shown}: expired manifest refused: ${value.package} ${value.version} expired at ${value.expires} (now ${now.toISOString()}); a store serving an old manifest forever is a freeze attack. If the channel is right, publish it again (orch publish ... --channel ${value.channel} --sign KEY [--expires 30d])`);
+  }
+  if (pin !== undefined && value.version !== pin) {
+    throw new StoreError(`${shown}: pinned version mismatch: the channel names ${value.package} ${value.version}, the playbook pins ${pin}`);
+  }
+  const mark = highWaterFile(ctx.cacheDir ?? defaultCacheDir(ctx.env), shown);
+  const seen = await readHighWater(mark);
+  if (seen && value.published_at < seen.published_at) {
+    if (pin === undefined && !ctx.allowDowngrade) {
+      throw new StoreError(`${shown}: downgrade refused: the manifest names ${value.package} ${value.version} published ${value.published_at}, older than ${seen.version} published ${seen.published_at} already accepted for this channel (a replayed manifest); pin the version in the playbook (pin: ${value.version}) or run with --allow-downgrade to go back on purpose`);
+    }
+    ctx.log?.(`channel ${shown}: going back to ${value.version} (published ${value.published_at}), older than ${seen.version} (${pin !== undefined ? 'pinned' : '--allow-downgrade'})`);
+  } else if (!seen || value.published_at > seen.published_at) {
+    await writeHighWater(mark, { channel: shown, published_at: value.published_at, version: value.version, sha256: value.sha256 });
+  }
+  return {
+    url, text: text.toString('utf8'), signature: sig.toString('utf8'), signer, value,
+    readAs: { channel: pathChannel, package: pathPackage || value.package }, allowedSigners: allowedText, allowOlder: pin !== undefined || ctx.allowDowngrade === true,
+  };
 }
 
 /**
@@ -110,7 +180,7 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
   let manifest: ResolvedStoreBundle['manifest'];
   if (ref.channel !== undefined) {
     if (ref.allowed_signers === undefined) throw new StoreError('a channel bundle needs allowed_signers: the file of keys whose signatures are trusted (unsigned channels are refused)');
-    const ch = await readChannel(ref.channel, ref.allowed_signers, ctx);
+    const ch = await readChannel(ref.channel, ref.allowed_signers, ctx, ref.pin);
     const { url: chUrl, ...m } = ch;
     manifest = m;
     url = new URL(m.value.url, chUrl);
@@ -128,11 +198,22 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
     throw new StoreError('a store bundle needs "url" and "sha256", or "channel" and "allowed_signers"');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'file:') throw new StoreError(`${showUrl(url)}: unsupported URL scheme`);
+  // Credentials never travel inside the URL (plans, messages, a host's command line).
+  // A tarball on the channel's origin is fetched with the channel's credentials.
+  if (!url.username && !url.password && ref.channel !== undefined) {
+    const ch = toUrl(ref.channel, ctx.baseDir);
+    if (ch.origin === url.origin && (ch.username || ch.password)) {
+      url.username = ch.username;
+      url.password = ch.password;
+    }
+  }
+  const { url: bare, auth } = splitCredentials(url);
+  const where = { url: bare.toString(), ...(auth !== undefined && { auth }) };
   if (fetch === 'host') {
     return {
       package: want.package, version: want.version, platform: want.platform, sha256: want.sha256,
       size: want.size ?? 0, path: '', dir: formatBundleDir(want.package, want.version, want.platform),
-      url: url.toString(), fetch, ...(manifest && { manifest }),
+      ...where, fetch, ...(manifest && { manifest }),
     };
   }
   const cacheDir = ctx.cacheDir ?? defaultCacheDir(ctx.env);
@@ -150,7 +231,7 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
       return {
         package: want.package, version: want.version, platform: want.platform, sha256: want.sha256,
         size: want.size ?? 0, path: '', dir: formatBundleDir(want.package, want.version, want.platform),
-        url: url.toString(), fetch: 'host', ...(manifest && { manifest }),
+        ...where, fetch: 'host', ...(manifest && { manifest }),
       };
     }
   }
@@ -159,5 +240,5 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
   if (want.package !== '' && (info.package !== want.package || info.version !== want.version || info.platform !== want.platform)) {
     throw new StoreError(`${showUrl(url)}: the tarball holds ${info.package} ${info.version} (${info.platform}), but ${manifest ? 'the manifest' : 'its name'} says ${want.package} ${want.version} (${want.platform})`);
   }
-  return { ...info, url: url.toString(), fetch, ...(manifest && { manifest }) };
+  return { ...info, ...where, fetch, ...(manifest && { manifest }) };
 }

@@ -53,6 +53,32 @@ export function showUrl(u: URL | string): string {
   return url.protocol === 'file:' ? fileURLToPath(url) : url.toString();
 }
 
+/**
+ * Splits the credentials off a URL (`http://user:pass@host/x`).
+ * @returns the URL without them, and `user:password` (percent-decoded) when it had some.
+ * @throws StoreError for credentials holding a line break (they go into curl's config
+ *   on the host, one per line).
+ */
+export function splitCredentials(u: URL): { url: URL; auth?: string } {
+  const url = new URL(u);
+  if (!url.username && !url.password) return { url };
+  const auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = '';
+  url.password = '';
+  if (/[\r\n\0]/.test(auth)) throw new StoreError(`${showUrl(url)}: the user or password in the URL holds a line break or NUL`);
+  return { url, auth };
+}
+
+/** A URL or path as written (`channel:`, `url:`) without credentials; a path is returned as is. */
+export function withoutCredentials(ref: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(ref)) return ref;
+  try {
+    return splitCredentials(new URL(ref)).url.toString();
+  } catch {
+    return ref.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
 function authHeaders(url: URL, env: NodeJS.ProcessEnv): Record<string, string> {
   if (url.username || url.password) {
     const creds = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
@@ -253,9 +279,29 @@ export async function readUrl(url: URL, opts: TransferOptions & { maxBytes?: num
       await res.arrayBuffer().catch(() => undefined);
       throw new HttpStatusError(res.status, `GET ${showUrl(url)}: HTTP ${res.status} ${res.statusText}`);
     }
-    const buf = Buffer.from(await res.arrayBuffer());
-    if (buf.length > max) throw new StoreError(`GET ${showUrl(url)}: larger than ${max} bytes`);
-    return buf;
+    // Read while counting: an endless or huge answer is cut at max+1 bytes, never buffered whole.
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    const tooLarge = (): StoreError => new StoreError(`GET ${showUrl(url)}: refused: larger than ${max} bytes`);
+    if (declared > max) {
+      await res.body?.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    const parts: Buffer[] = [];
+    let size = 0;
+    if (res.body) {
+      const reader = res.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.length;
+        if (size > max) {
+          await reader.cancel().catch(() => undefined);
+          throw tooLarge();
+        }
+        parts.push(Buffer.from(value));
+      }
+    }
+    return Buffer.concat(parts);
   });
 }
 
@@ -275,16 +321,27 @@ export async function downloadFile(url: URL, dest: string, want: { sha256: strin
     await withRetries(`GET ${showUrl(url)}`, opts, async (signal, touch) => {
       const hash = createHash('sha256');
       let size = 0;
+      // The stream is aborted at the first byte past the manifest's size: a hostile store
+      // cannot fill the disk (the temp file is removed below).
+      const tooLong = new AbortController();
       const count = (c: Buffer): void => {
         hash.update(c);
         size += c.length;
         touch();
+        if (want.size !== undefined && size > want.size && !tooLong.signal.aborted) {
+          tooLong.abort(new DownloadMismatchError(`${showUrl(url)}: refused: the store sends more than the ${want.size} bytes the manifest names (download stopped)`));
+        }
+      };
+      const stopped = (err: unknown): never => {
+        if (tooLong.signal.aborted) throw tooLong.signal.reason;
+        throw err;
       };
       if (url.protocol === 'file:') {
         const src = createReadStream(fileURLToPath(url)).on('data', (c) => count(c as Buffer));
         try {
-          await pipeline(src, createWriteStream(tmp));
+          await pipeline(src, createWriteStream(tmp), { signal: tooLong.signal });
         } catch (err) {
+          stopped(err);
           throw new StoreError(`cannot read ${showUrl(url)}: ${(err as Error).message}`);
         }
       } else {
@@ -293,8 +350,13 @@ export async function downloadFile(url: URL, dest: string, want: { sha256: strin
           await res.arrayBuffer().catch(() => undefined);
           throw new HttpStatusError(res.status, `GET ${showUrl(url)}: HTTP ${res.status} ${res.statusText}`);
         }
+        const declared = Number(res.headers.get('content-length') ?? NaN);
+        if (want.size !== undefined && declared > want.size) {
+          await res.body.cancel().catch(() => undefined);
+          throw new DownloadMismatchError(`${showUrl(url)}: refused: the store announces ${declared} bytes, the manifest names ${want.size}`);
+        }
         const src = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream).on('data', (c) => count(c as Buffer));
-        await pipeline(src, createWriteStream(tmp));
+        await pipeline(src, createWriteStream(tmp), { signal: tooLong.signal }).catch(stopped);
       }
       const got = hash.digest('hex');
       if (want.size !== undefined && size !== want.size) throw new DownloadMismatchError(`${showUrl(url)}: size mismatch: got ${size} bytes, want ${want.size} (truncated or replaced download)`);

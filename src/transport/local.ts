@@ -132,9 +132,22 @@ export class LocalConnection implements Connection {
     });
   }
 
-  /** Kills the process groups of commands still running, then resolves. */
-  async close(): Promise<void> {
+  /**
+   * Gives commands still running up to `graceMs` (default 1500) to end by themselves
+   * (an agent told goodbye removes its scratch folder, then exits), then kills the
+   * process groups of those left, and resolves.
+   */
+  async close(graceMs = 1500): Promise<void> {
     this.#closed = true;
+    const left = [...this.#running];
+    if (left.length) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(left.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r))))),
+        new Promise((r) => (timer = setTimeout(r, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
     for (const c of this.#running) {
       if (c.pid !== undefined) {
         try {

@@ -7,6 +7,7 @@
  * Source: pyinfra's connectors (`pyinfra/connectors/*`, one module per connector).
  */
 import type { PlanHost } from '../model/plan.js';
+import { withBecome } from './become.js';
 import type { Transport } from './transport.js';
 
 /** One registered transport. */
@@ -43,6 +44,7 @@ export async function transportsFor(hosts: Record<string, PlanHost>): Promise<(h
   return (h) => {
     const t = loaded.get(h.transport);
     if (!t) throw new Error(`transport ${h.transport} of host ${h.name} was not loaded`);
-    return t;
+    // A host with `become` runs everything through sudo (./become.ts).
+    return h.become === undefined ? t : withBecome(t);
   };
 }

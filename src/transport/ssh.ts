@@ -596,7 +596,28 @@ function sftpFiles(sftp: SFTPWrapper): RemoteFiles {
     },
     stat: async (path) => fileInfo(path.split('/').pop() || path, await p<Stats>((cb) => sftp.stat(path, cb))),
     download: (remote, local) => p((cb) => sftp.fastGet(remote, local, cb)),
-    upload: (local, remote) => p((cb) => sftp.fastPut(local, remote, cb)),
+    upload: async (local, remote, mode) => {
+      // Exclusive create ('wx': SSH_FXF_CREAT|SSH_FXF_EXCL, so open(2) with O_CREAT|O_EXCL
+      // in OpenSSH's sftp-server): a name another user planted, symlink or not, is never
+      // opened. The mode is set on the handle (fsetstat = fchmod), never by path.
+      const data = await readFile(local);
+      const handle = await p<Buffer>((cb) => sftp.open(remote, 'wx', { mode: 0o600 }, cb));
+      try {
+        const limit = pLimit(16);
+        const chunk = 32 * 1024;
+        const writes: Promise<void>[] = [];
+        for (let off = 0; off < data.length; off += chunk) {
+          const len = Math.min(chunk, data.length - off);
+          writes.push(limit(() => p<void>((cb) => sftp.write(handle, data, off, len, off, cb))));
+        }
+        await Promise.all(writes);
+        await p<void>((cb) => sftp.fchmod(handle, mode, cb));
+        // fsync@openssh.com where the server has it (OpenSSH >= 6.5).
+        await p<void>((cb) => sftp.ext_openssh_fsync(handle, cb)).catch(() => undefined);
+      } finally {
+        await p<void>((cb) => sftp.close(handle, cb)).catch(() => undefined);
+      }
+    },
     rename: (from, to) => p((cb) => sftp.ext_openssh_rename(from, to, cb)),
     chmod: (path, mode) => p((cb) => sftp.chmod(path, mode, cb)),
     remove: (path) => p((cb) => sftp.unlink(path, cb)),

@@ -88,7 +88,12 @@ export interface RemoteFiles {
   /** Metadata of `path` (symlinks followed). */
   stat(path: string): Promise<RemoteFileInfo>;
   download(remotePath: string, localPath: string): Promise<void>;
-  upload(localPath: string, remotePath: string): Promise<void>;
+  /**
+   * Writes the local file to `remotePath`, which must not exist: created exclusively
+   * (O_CREAT|O_EXCL on the server, so a planted name or symlink is never opened), its
+   * mode (permission bits, e.g. 0o640) set on the open handle (fchmod), then fsynced.
+   */
+  upload(localPath: string, remotePath: string, mode: number): Promise<void>;
   /** Renames over an existing `to` atomically (OpenSSH posix-rename). */
   rename(from: string, to: string): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;

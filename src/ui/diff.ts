@@ -6,7 +6,9 @@
  *   256 KiB), binary files say `binary differs`, larger ones `too large to diff`; mode and
  *   owner changes (`mode 644 -> 640`). A secret never appears: when the new contents hold
  *   a secret value, only `(contents changed; hidden: uses a secret)` is shown, and the
- *   host's contents are masked too.
+ *   host's contents are masked too. The old contents of a file that is not
+ *   world-readable on the host (no `o+r`) are not shown either:
+ *   `(old contents hidden: mode 0600 on the host)`, unless `showPrivate` (`--diff-private`).
  * - `symlink`: `current 1.0.0 -> 1.1.0`.
  * - `install`: the files of the new release against the one `current` runs, from both
  *   releases' info.json `files` maps (path -> sha256: added, removed, changed), and the
@@ -34,7 +36,9 @@ export type StepDiff =
       /** Unified diff hunks (`@@ ... @@` and `+`/`-`/` ` lines), absent when the contents are equal or not shown. */
       unified?: string;
       /** Why no unified diff is shown although the contents differ. */
-      contents?: 'new file' | 'binary differs' | 'too large to diff' | 'hidden: uses a secret';
+      contents?: 'new file' | 'binary differs' | 'too large to diff' | 'hidden: uses a secret' | 'hidden: private on the host';
+      /** With `contents: 'hidden: private on the host'`: the host file's mode (octal, e.g. `600`). */
+      hostMode?: string;
       mode?: { from: string; to: string };
       owner?: { from: string; to: string };
     }
@@ -121,7 +125,7 @@ function newContents(task: Task): { text?: string; why?: 'too large to diff' | '
 const octal = (m: string): string => parseInt(m, 8).toString(8);
 
 /** The diff of one task on one host, or undefined when there is nothing to show. */
-export function diffTask(task: Task, facts: Facts | undefined, masker: Masker, bundleFiles?: BundleFiles): StepDiff | undefined {
+export function diffTask(task: Task, facts: Facts | undefined, masker: Masker, bundleFiles?: BundleFiles, opts: { showPrivate?: boolean } = {}): StepDiff | undefined {
   const c = task.check;
   if (c.kind === 'install') {
     const root = c.root.replace(/\/+$/, '');
@@ -158,6 +162,10 @@ export function diffTask(task: Task, facts: Facts | undefined, masker: Masker, b
   if (!sameSha) {
     if (want.text !== undefined && masker.mask(want.text) !== want.text) d.contents = 'hidden: uses a secret';
     else if (!have) d.contents = 'new file';
+    else if (!opts.showPrivate && (parseInt(have.mode, 8) & 0o004) === 0) {
+      d.contents = 'hidden: private on the host';
+      d.hostMode = have.mode;
+    }
     else if (want.why) d.contents = want.why;
     else if (have.text === undefined) d.contents = 'too large to diff';
     else if (isBinary(have.text)) d.contents = 'binary differs';
@@ -184,6 +192,7 @@ export function formatDiff(d: StepDiff, p: Palette = PLAIN, indent = '      '): 
   const out: string[] = [];
   if (d.contents === 'hidden: uses a secret') out.push(`${indent}(contents changed; hidden: uses a secret)`);
   else if (d.contents === 'new file') out.push(`${indent}(new file)`);
+  else if (d.contents === 'hidden: private on the host') out.push(`${indent}(old contents hidden: mode ${(d.hostMode ?? '').padStart(4, '0')} on the host)`);
   else if (d.contents) out.push(`${indent}(${d.contents})`);
   if (d.unified) {
     out.push(`${indent}${p.remove(`--- ${d.path} (on the host)`)}`, `${indent}${p.add(`+++ ${d.path} (new)`)}`);

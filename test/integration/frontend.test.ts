@@ -100,7 +100,7 @@ describe('YAML tags (issue 18.4)', () => {
 });
 
 describe('variables named like helpers (issue 18.5)', () => {
-  it('the README inventory example works as written: {{env}} is the var, {{env "NAME"}} the helper', async () => {
+  it('the inventory example of docs/reference/inventory.md works as written: {{env}} is the var, {{env "NAME"}} the helper', async () => {
     write('inventory.yml', INVENTORY);
     write('playbook.yml', 'inventory: inventory.yml\nvars: { app: "shop-{{env}}", root: "/tmp/{{env}}" }\nnodes:\n  app:\n    steps:\n      - run: { cmd: "echo {{env}} {{env \\"STAGE\\"}}" }\n        name: "deploy {{app}} to {{env}} ({{env \\"STAGE\\"}})"\n');
     const r = await orch(['plan', 'playbook.yml', '--offline'], { ...env, STAGE: 'blue' }, { cwd: work });

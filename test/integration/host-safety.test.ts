@@ -1,7 +1,8 @@
 /**
  * Root never writes through a name another user planted (1 sshd test host, `nobody` as
- * the other user): `put` with `owner:` into a folder `nobody` owns, while a loop run as
- * `nobody` swaps every new `.orch-put.*` name for a symlink to a root-only file; and a
+ * the other user): `put` with `owner:` and `orch shell` `files put`/`edit` into a folder
+ * `nobody` owns, while a loop run as `nobody` swaps every new temp name for a symlink to
+ * a root-only file; and a
  * `directory` path planted as a symlink. The root-only file keeps content, mode, owner.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,7 +10,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, rmSync, statS
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet } from '../harness/fleet.js';
-import { makeWork, orch } from './cli.js';
+import { makeWork, orch, ORCH, type CliResult } from './cli.js';
 
 const NOBODY = 65534;
 
@@ -23,6 +24,26 @@ describe.skipIf(!canRunFleet())('host-side safety against a planted symlink', ()
   const secretState = (): [string, number, number] => {
     const st = statSync(onHost('srv/secret'));
     return [readFileSync(onHost('srv/secret'), 'utf8'), st.mode & 0o7777, st.uid];
+  };
+
+  /**
+   * A bounded loop (300 s) run as nobody in `dir`: every new name matching the glob
+   * `pattern` is renamed away and replaced with a symlink to ../secret. Counts its swaps.
+   */
+  const startRacer = (dir: string, pattern: string): { stop: () => void; swaps: () => number } => {
+    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', '-c', `
+      cd -- "$1" || exit 1; end=$((SECONDS + 300))
+      while [ "$SECONDS" -lt "$end" ]; do
+        for f in $2; do
+          [ -e "$f" ] && [ ! -L "$f" ] || continue
+          mv -f -- "$f" "x$f" 2>/dev/null && ln -s ../secret "$f" 2>/dev/null && echo swap
+          rm -f -- "x$f" 2>/dev/null
+        done
+      done`, 'racer', dir, pattern], { stdio: ['ignore', 'pipe', 'inherit'] });
+    racer = child;
+    let swaps = 0;
+    child.stdout!.on('data', (b: Buffer) => { swaps += b.toString().split('\n').filter((l) => l === 'swap').length; });
+    return { stop: () => void child.kill('SIGKILL'), swaps: () => swaps };
   };
 
   beforeAll(async () => {
@@ -46,18 +67,7 @@ describe.skipIf(!canRunFleet())('host-side safety against a planted symlink', ()
 
   it('put with owner: over >= 20 applies while nobody swaps temp names for symlinks: the root-only file is unchanged', async () => {
     const before = secretState();
-    // Bounded loop (300 s) run as nobody; prints one line per swap it made.
-    racer = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', '-c', `
-      cd -- "$1" || exit 1; end=$((SECONDS + 300))
-      while [ "$SECONDS" -lt "$end" ]; do
-        for f in .orch-put.*; do
-          [ -e "$f" ] && [ ! -L "$f" ] || continue
-          mv -f -- "$f" "x$f" 2>/dev/null && ln -s ../secret "$f" 2>/dev/null && echo swap
-          rm -f -- "x$f" 2>/dev/null
-        done
-      done`, 'racer', onHost('srv/shared')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let swaps = 0;
-    racer.stdout!.on('data', (b: Buffer) => { swaps += b.toString().split('\n').filter((l) => l === 'swap').length; });
+    const race = startRacer(onHost('srv/shared'), '.orch-tmp.*');
     let applies = 0;
     for (let i = 0; i < 20; i++) {
       const pb = join(work, 'put.yml');
@@ -72,12 +82,73 @@ steps:
       // A won race may leave the symlink at the destination; remove it so the next apply tries again.
       try { if (lstatSync(onHost('srv/shared/app.conf')).isSymbolicLink()) rmSync(onHost('srv/shared/app.conf')); } catch { /* absent */ }
     }
-    racer.kill('SIGKILL');
+    race.stop();
+    const swaps = race.swaps();
     expect(applies).toBeGreaterThanOrEqual(20);
     expect(secretState()).toEqual(['root-only\n', 0o600, 0]);
     console.log(`put race: ${applies} applies, ${swaps} temp names swapped for a symlink by nobody`);
     expect(swaps).toBeGreaterThan(0);
   }, 300_000);
+
+  it('orch shell files put and edit, 20 each, while nobody swaps temp names for symlinks: the root-only file is unchanged', async () => {
+    const before = secretState();
+    const name = fleet.hosts[0]!.name;
+    const pb = join(work, 'shell.yml');
+    writeFileSync(pb, 'inventory: inventory.yml\nnodes:\n  app:\n    steps:\n      - run: { cmd: "true" }\n');
+    writeFileSync(join(work, 'upload.conf'), `${'y'.repeat(20_000)}\n`);
+    writeFileSync(join(work, 'editor.sh'), '#!/bin/bash\necho "edited $$" >> "$1"\n', { mode: 0o755 });
+    const lines = ['cd app', `files ${name}`, 'cd /srv/shared'];
+    for (let i = 0; i < 20; i++) lines.push(`put ${join(work, 'upload.conf')} app.conf`, 'edit app.conf');
+    lines.push('exit', 'exit', '');
+    const race = startRacer(onHost('srv/shared'), '.*.orch-*');
+    const r = await new Promise<CliResult>((resolve, reject) => {
+      const t0 = Date.now();
+      const child = spawn(process.execPath, [ORCH, 'shell', pb], { cwd: work, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...env, EDITOR: join(work, 'editor.sh') }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 }));
+      child.stdin.end(lines.join('\n'));
+    });
+    race.stop();
+    const puts = r.stdout.split('\n').filter((l) => l.endsWith('-> /srv/shared/app.conf (20001 bytes)')).length;
+    const edits = r.stdout.split('\n').filter((l) => /^\/srv\/shared\/app\.conf: saved/.test(l)).length;
+    console.log(`shell files race: ${puts}/20 puts and ${edits}/20 edits saved, ${race.swaps()} temp names swapped by nobody`);
+    expect(secretState()).toEqual(before);
+    expect(secretState()).toEqual(['root-only\n', 0o600, 0]);
+    expect(puts + edits, r.stdout + r.stderr).toBeGreaterThan(0);
+    expect(race.swaps()).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('a daemon log replaced by a symlink to a root-only file: restart refuses and says why; orch logs does not read through it', async () => {
+    const pb = join(work, 'daemon.yml');
+    writeFileSync(pb, `
+inventory: inventory.yml
+vars: { root: /srv/app }
+steps:
+  - service: { name: web, manager: daemon, action: restart, command: "echo app-output; exec sleep 600", when: always, startsecs: 0.2 }
+`);
+    const first = await orch(['apply', pb], env);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const logs = await orch(['logs', pb, '-n', '5'], env);
+    expect(logs.stdout).toMatch(/app-output/); // control: the real log is read
+    writeFileSync(onHost('srv/app-secret'), 'root-only\n', { mode: 0o600 });
+    rmSync(onHost('srv/app/shared/log/web.log'));
+    symlinkSync('/srv/app-secret', onHost('srv/app/shared/log/web.log'));
+    const r = await orch(['apply', pb], env);
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('web: the log /srv/app/shared/log/web.log is a symlink (to /srv/app-secret); refusing to write the log through it, so restart was not done: remove the link');
+    expect(readFileSync(onHost('srv/app-secret'), 'utf8')).toBe('root-only\n');
+    expect(statSync(onHost('srv/app-secret')).mode & 0o7777).toBe(0o600);
+    const l2 = await orch(['logs', pb, '-n', '5'], env);
+    expect(l2.stdout + l2.stderr).toContain('/srv/app/shared/log/web.log is a symlink (to /srv/app-secret); not reading through it');
+    expect(l2.stdout + l2.stderr).not.toContain('root-only');
+    // Stop the app (stop never writes the log).
+    writeFileSync(pb, readFileSync(pb, 'utf8').replace('action: restart', 'action: stop'));
+    expect((await orch(['apply', pb], env)).code).toBe(0);
+  }, 120_000);
 
   it('a directory path planted as a symlink: the step fails naming the link; the target keeps owner and mode', async () => {
     mkdirSync(onHost('srv/rootonly'), { mode: 0o700 });

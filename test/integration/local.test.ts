@@ -3,7 +3,7 @@
  * saved plans, stale-plan refusal, secrets, isolation, serial + max_fail, diagnostics.
  */
 import Ajv2020 from 'ajv/dist/2020.js';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { makeWork, orch, summaryOf } from './cli.js';
@@ -172,4 +172,51 @@ nodes:
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/playbook\.yml:\d+:\d+: /);
   });
+});
+
+describe('agent scratch folders', () => {
+  it('after 10 local applies no ~/.orch/agent.* is left; a dead agent\'s folder is removed by the next run', async () => {
+    const pb = setup(`
+inventory: inventory.yml
+vars: { base: ${join(work, 'srv')} }
+nodes:
+  files:
+    steps:
+      - put: { dest: "{{base}}/{{host.name}}/a.conf", content: "run {{n}}\\n" }
+`);
+    const dotOrch = join(env.HOME!, '.orch');
+    // An agent killed before its goodbye: its pid (above any pid_max) is gone.
+    mkdirSync(join(dotOrch, 'agent.4194305.12345', 'seg'), { recursive: true });
+    writeFileSync(join(dotOrch, 'agent.4194305.12345', 'seg', 'script'), 'TOKEN=secret\n');
+    for (let i = 0; i < 10; i++) {
+      const r = await orch(['apply', pb, '-e', `n=${i}`], env);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(readdirSync(dotOrch).filter((n) => n.startsWith('agent.')), `after apply ${i + 1}`).toEqual([]);
+    }
+    expect(readFileSync(join(work, 'srv', 'l4', 'a.conf'), 'utf8')).toBe('run 9\n');
+  }, 120_000);
+});
+
+describe('plan --diff of a private file', () => {
+  it('a 0600 file on the host: no old line printed; --diff-private prints it', async () => {
+    const dest = join(work, 'srv', 'app.env');
+    const pb = setup(`
+inventory: inventory.yml
+nodes:
+  env:
+    roles: { host: app }
+    steps:
+      - put: { dest: "${dest}", content: "DB_PASSWORD=new-one\\n", on: host, once: true }
+`);
+    mkdirSync(join(work, 'srv'), { recursive: true });
+    writeFileSync(dest, 'DB_PASSWORD=old-one\n', { mode: 0o600 });
+    const hidden = await orch(['plan', pb, '--diff'], env);
+    expect(hidden.code, hidden.stderr).toBe(0);
+    expect(hidden.stdout).toContain('(old contents hidden: mode 0600 on the host)');
+    expect(hidden.stdout).not.toContain('old-one');
+    const shown = await orch(['plan', pb, '--diff-private'], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('-DB_PASSWORD=old-one');
+    expect(shown.stdout).toContain('+DB_PASSWORD=new-one');
+  }, 60_000);
 });

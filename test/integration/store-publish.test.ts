@@ -29,7 +29,8 @@ describe('orch publish to a folder store', () => {
     expect(readdirSync(join(work, 'store/shop')).sort()).toEqual(['beta.json', 'shop-2.0.0-any.tar.gz']);
     const m = JSON.parse(readFileSync(join(work, 'store/shop/beta.json'), 'utf8')) as Record<string, unknown>;
     expect(m).toEqual({ ...out.manifest, url: pathToFileURL(tar).toString() });
-    expect(Object.keys(m)).toEqual(['package', 'version', 'platform', 'sha256', 'size', 'url', 'published_at']);
+    expect(Object.keys(m)).toEqual(['format', 'channel', 'package', 'version', 'platform', 'sha256', 'size', 'url', 'published_at', 'expires']);
+    expect(Date.parse(m.expires as string) - Date.parse(m.published_at as string)).toBe(30 * 86400_000);
     expect(r.stderr).toContain('channel beta -> shop 2.0.0: ');
   });
 
@@ -37,6 +38,7 @@ describe('orch publish to a folder store', () => {
     [['publish', 'shop'], 'orch: publish needs --to STORE (a folder, file:///path, or http(s)://server/path accepting PUT)\n'],
     [['publish', 'nothing.tar.gz', '--to', 'store'], 'orch: nothing.tar.gz: no such bundle tarball or source folder\n'],
     [['publish', 'shop', '--to', 's3://bucket/x'], 'orch: s3://bucket/x: unsupported store (s3://): use a folder, file://, or an http(s):// server that accepts PUT\n'],
+    [['publish', 'shop', '--to', 'store', '--channel', 'beta', '--expires', '0'], 'orch: --expires "0": expected a duration greater than 0 like 30d, 12h, 90m or seconds\n'],
     [['publish', 'shop', '--to', 'store', '--channel', '../x'], 'orch: --channel "../x": use letters, digits, \'.\', \'_\', \'-\' (e.g. stable, beta)\n'],
   ])('%j -> exit 1: %s', async (args, message) => {
     const r = await orch(args, env, { cwd: work });

@@ -43,8 +43,8 @@ describe.skipIf(!canRunFleet() || !canRunStore())('pull mode: hosts converge fro
   const current = (h: TestHost): string | undefined => (existsSync(join(h.dir, 'srv/app/current')) ? readlinkSync(join(h.dir, 'srv/app/current')) : undefined);
 
   /** Runs each host's crontab job as cron would, all hosts at once; exit code and output per host. */
-  const runCron = () => Promise.all(fleet.hosts.map(async (h) => {
-    const job = jobs.get(h.name)!.replaceAll('\\%', '%');
+  const runCron = (extra = '') => Promise.all(fleet.hosts.map(async (h) => {
+    const job = jobs.get(h.name)!.replaceAll('\\%', '%').replace(' converge ', ` converge ${extra}`);
     const r = await fleet.hostExec(h, `cd /root && exec env -i HOME=/root PATH=/usr/bin:/bin SHELL=/bin/sh LOGNAME=root /bin/sh -c ${JSON.stringify(job).replaceAll('$', '\\$')}`);
     return { host: h.name, ...r };
   }));
@@ -59,10 +59,10 @@ describe.skipIf(!canRunFleet() || !canRunStore())('pull mode: hosts converge fro
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ci', '-f', key]);
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'wrong', '-f', wrongKey]);
     const [type, b64] = readFileSync(`${key}.pub`, 'utf8').trim().split(' ');
-    for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
-      const src = join(work, v, 'app');
+    for (const v of ['1.0.0', '1.1.0', '1.2.0', '1.3.0', 'admin']) {
+      const src = join(work, v, v === 'admin' ? 'admin' : 'app');
       mkdirSync(src, { recursive: true });
-      writeFileSync(join(src, 'VERSION'), `${v}\n`);
+      writeFileSync(join(src, 'VERSION'), `${v === 'admin' ? '9.0.0' : v}\n`);
       writeFileSync(join(src, 'hello.txt'), `hello ${v}\n`);
       const r = await orch(['bundle', src, '--out', join(work, 'dist'), '--json'], env);
       expect(r.code, r.stderr).toBe(0);
@@ -155,4 +155,66 @@ nodes:
     const rows = JSON.parse(q.stdout) as { host: string; app: string; current: string; versions: string[] }[];
     expect(rows.map((r) => `${r.host} ${r.app} ${r.current} ${r.versions.join(',')}`)).toEqual(['h1 app 1.2.0 1.1.0,1.2.0', 'h2 app 1.2.0 1.1.0,1.2.0', 'h3 app 1.2.0 1.1.0,1.2.0']);
   });
+
+  /** Every host's cron run: exit code and a message in stderr; current release afterwards. */
+  const expectRun = async (code: number, message: string | undefined, version: string, extra = '') => {
+    for (const r of await runCron(extra)) {
+      expect(r.code, `${r.host}: ${r.stderr}${r.stdout}`).toBe(code);
+      if (message !== undefined) expect(r.stderr).toContain(message);
+    }
+    for (const h of fleet.hosts) expect(current(h)).toBe(`versions/${version}`);
+  };
+  const ch = (name: string) => join(store.root, `app/${name}`);
+  const copyChannel = (from: string, to: string) => {
+    for (const x of ['.json', '.json.sig']) writeFileSync(ch(`${to}${x}`), readFileSync(join(store.root, `${from}${x}`)));
+  };
+
+  it('a signed beta manifest copied over stable (channel swap) and another package\'s signed manifest (package swap) are refused by every host', async () => {
+    expect((await orch(['publish', tarballs['1.3.0']!, '--to', store.baseUrl, '--channel', 'beta', '--sign', key], env)).code).toBe(0);
+    const saved = { m: readFileSync(ch('stable.json')), sig: readFileSync(ch('stable.json.sig')) };
+    copyChannel('app/beta', 'stable');
+    await expectRun(1, 'channel mismatch refused: the signed manifest is for channel beta, but it was read as channel stable', '1.2.0');
+    expect(existsSync(join(fleet.hosts[0]!.dir, 'srv/app/versions/1.3.0'))).toBe(false);
+
+    const a = await orch(['publish', tarballs.admin!, '--to', store.baseUrl, '--channel', 'stable', '--sign', key], env);
+    expect(a.code, a.stderr).toBe(0);
+    copyChannel('admin/stable', 'stable');
+    await expectRun(1, 'package mismatch refused: the signed manifest names package admin, but the channel is <store>/app/<channel>.json', '1.2.0');
+    writeFileSync(ch('stable.json'), saved.m);
+    writeFileSync(ch('stable.json.sig'), saved.sig);
+    await expectRun(0, undefined, '1.2.0');
+  }, 180_000);
+
+  it('an expired manifest (freeze) is refused by every host', async () => {
+    const saved = { m: readFileSync(ch('stable.json')), sig: readFileSync(ch('stable.json.sig')) };
+    expect((await publish('1.3.0', '--sign', key, '--expires', '1ms')).code).toBe(0);
+    await expectRun(1, 'expired manifest refused: app 1.3.0 expired at', '1.2.0');
+    writeFileSync(ch('stable.json'), saved.m);
+    writeFileSync(ch('stable.json.sig'), saved.sig);
+  }, 120_000);
+
+  it('a replayed older signed manifest (downgrade) is refused by each host; --allow-downgrade or a pinned version goes back on purpose', async () => {
+    const old = { m: readFileSync(ch('stable.json')), sig: readFileSync(ch('stable.json.sig')) };
+    const replay = () => {
+      writeFileSync(ch('stable.json'), old.m);
+      writeFileSync(ch('stable.json.sig'), old.sig);
+    };
+    expect((await publish('1.3.0', '--sign', key)).code).toBe(0);
+    await expectRun(2, undefined, '1.3.0');
+    replay();
+    await expectRun(1, 'downgrade refused: the manifest names app 1.2.0 published', '1.3.0');
+    await expectRun(2, undefined, '1.2.0', '--allow-downgrade ');
+    // Each host's own cache keeps the newest it accepted: going back did not lower it.
+    await expectRun(1, 'downgrade refused', '1.2.0');
+
+    expect((await publish('1.3.0', '--sign', key)).code).toBe(0);
+    await expectRun(2, undefined, '1.3.0');
+    replay();
+    await expectRun(1, 'downgrade refused', '1.3.0');
+    for (const h of fleet.hosts) {
+      const f = join(h.dir, 'srv/orch/app.yml');
+      writeFileSync(f, readFileSync(f, 'utf8').replace('fetch: host }', 'fetch: host, pin: 1.2.0 }'));
+    }
+    await expectRun(2, undefined, '1.2.0');
+  }, 300_000);
 });

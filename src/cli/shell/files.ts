@@ -57,12 +57,14 @@ export async function runFiles(shell: FilesHost, conn: Connection): Promise<numb
   const l = (p: string | undefined): string => (p === undefined || p === '' ? lcwd : resolveLocal(lcwd, p));
   const tempName = (dest: string): string => posix.join(posix.dirname(dest), `.${posix.basename(dest)}.orch-${randomBytes(4).toString('hex')}`);
 
-  /** Uploads `local` to `dest` through a temp name and a rename; keeps `mode`. */
-  const uploadAtomic = async (local: string, dest: string, mode: number | undefined): Promise<void> => {
+  /**
+   * Uploads `local` to `dest` through a temp name created exclusively (never a name
+   * another user planted), with `mode` set on the open handle, then a rename.
+   */
+  const uploadAtomic = async (local: string, dest: string, mode: number): Promise<void> => {
     const tmp = tempName(dest);
     try {
-      await sftp.upload(local, tmp);
-      if (mode !== undefined) await sftp.chmod(tmp, mode);
+      await sftp.upload(local, tmp, mode);
       await sftp.rename(tmp, dest);
     } catch (e) {
       await sftp.remove(tmp).catch(() => undefined);

@@ -201,7 +201,7 @@ describe('loadInventory: invalid inventories', () => {
     [
       'unknown key',
       'hosts:\n  web1: { adress: 10.0.0.1 }\n',
-      ['2:11: hosts.web1.adress: unknown key "adress": did you mean "address"? (expected one of: address, port, user, identity, known_hosts, host_key_policy, transport, jump, give_up, vars)'],
+      ['2:11: hosts.web1.adress: unknown key "adress": did you mean "address"? (expected one of: address, port, user, identity, known_hosts, host_key_policy, transport, jump, give_up, become, become_user, vars)'],
     ],
     ['unknown top-level key', 'host:\n  web1: {}\n', ['1:1: host: unknown key "host": did you mean "hosts"? (expected one of: defaults, hosts, roles, groups)']],
     [
@@ -242,7 +242,7 @@ describe('loadInventory: invalid inventories', () => {
     const r = await loadInventory([f], new SourceIndexImpl());
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       `${f}:2:3: defaults.port: must be >= 1`,
-      `${f}:3:3: defaults.colour: unknown key "colour" (expected one of: user, port, identity, known_hosts, host_key_policy, transport, jump, give_up, vars)`,
+      `${f}:3:3: defaults.colour: unknown key "colour" (expected one of: user, port, identity, known_hosts, host_key_policy, transport, jump, give_up, become, become_user, vars)`,
       `${f}:5:8: hosts.a.transport: must be one of: ssh, local`,
       `${f}:6:8: hosts.b.jump: must be a string`,
     ]);
@@ -279,5 +279,17 @@ describe('loadInventory: hostile vars', () => {
     const vars = r.inventory!.hosts.get('h')!.vars;
     expect(Object.getPrototypeOf(vars)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(vars, '__proto__')?.value).toEqual({ polluted: 2 });
+  });
+});
+
+describe('loadInventory: become', () => {
+  it('become: true (host, else defaults) sets the user commands run as: become_user, default root; false or unset: none', async () => {
+    const t = tempFiles();
+    const f = t.write('inv.yml', 'defaults:\n  user: admin\n  become: true\nhosts:\n  a: {}\n  b: { become_user: shop }\n  c: { become: false }\n');
+    const r = await loadInventory([f], new SourceIndexImpl());
+    expect(r.diagnostics).toEqual([]);
+    expect(['a', 'b', 'c'].map((h) => r.inventory!.hosts.get(h)!.become)).toEqual(['root', 'shop', undefined]);
+    const g = t.write('inv2.yml', 'hosts:\n  a: { become: yes please }\n');
+    expect((await loadInventory([g], new SourceIndexImpl())).diagnostics.map(formatDiagnostic)).toEqual([`${g}:2:8: hosts.a.become: must be true or false`]);
   });
 });

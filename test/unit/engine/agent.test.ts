@@ -2,7 +2,7 @@
  * The host agent end to end on the local transport (real bash, a private HOME): lock +
  * facts in one round trip, segments with payloads, and the dead-man's switch — stdin
  * closing mid-step, heartbeats stopping, a stop frame — each ends the step's processes
- * and frees the lock, within the bounds the README promises.
+ * and frees the lock, within the bounds docs/how-it-works.md promises ("Crashes, locks and Ctrl-C").
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';

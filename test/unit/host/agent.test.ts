@@ -183,7 +183,8 @@ describe('agent.sh', () => {
     ].join('\n'), [home]);
     expect(r.stdout, r.stderr).toMatch(/^rc=0 ms=\d+\n$/);
     expect(Number(/ms=(\d+)/.exec(r.stdout)![1])).toBeLessThan(5000);
-    expect(readFileSync(path.join(home, 'out'), 'utf8')).toBe('');
+    // Only the start line (a trace point): never `::orch:: locked` nor facts.
+    expect(readFileSync(path.join(home, 'out'), 'utf8')).toBe('::orch:: started\n');
     expect(readFileSync(path.join(home, 'err'), 'utf8')).toContain('stdin closed');
   });
   it('orch_agent_pump spools D frames to a file, heartbeats between them, and stops at D 0', () => {

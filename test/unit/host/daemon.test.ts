@@ -1,5 +1,5 @@
 /** Behaviour of src/host/daemon.sh (the `daemon` service manager) under real bash, with real processes. */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -94,5 +94,47 @@ describe('daemon.sh', () => {
     writeFileSync(path.join(root, 'shared/pids/web.pid'), '999999');
     expect(svc(root, 'start', 'exec sleep 305').stdout).toMatch(/^web: started/);
     expect(processesWith('sleep 305')).toHaveLength(1);
+  });
+
+  it('a log that is a symlink: restart refuses and says why; the link target and the running app are untouched', () => {
+    const root = makeRoot();
+    expect(svc(root, 'start', 'exec sleep 306').code).toBe(0);
+    const pid = processesWith('sleep 306');
+    const target = path.join(root, 'root-only');
+    writeFileSync(target, 'secret\n', { mode: 0o600 });
+    rmSync(path.join(root, 'shared/log/web.log'));
+    symlinkSync(target, path.join(root, 'shared/log/web.log'));
+    const r = svc(root, 'restart', 'exec sleep 306');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`web: the log ${root}/shared/log/web.log is a symlink (to ${target}); refusing to write the log through it, so restart was not done: remove the link\n`);
+    expect(readFileSync(target, 'utf8')).toBe('secret\n');
+    expect(statSync(target).mode & 0o7777).toBe(0o600);
+    expect(processesWith('sleep 306')).toEqual(pid);
+  });
+
+  it.each([
+    ['pid 1', (f: string) => writeFileSync(f, '1')],
+    ['a pid file older than its process (pid reused)', (f: string) => utimesSync(f, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000))],
+    ['a pid file owned by another user', (f: string) => chownSync(f, 65534, 65534)],
+    ['a pid file that is a symlink', (f: string) => { renameSync(f, `${f}.real`); symlinkSync(`${f}.real`, f); }],
+  ])('%s is not trusted: stop signals nothing', (_what, plant) => {
+    // Another app, a session leader of its own (not a child of this process, so it is reaped when killed), whose pid lands in web's pid file.
+    const victim = { pid: Number(runBash([], 'setsid sleep 307 > /dev/null 2>&1 < /dev/null & echo $!').stdout.trim()) };
+    try {
+      const root = makeRoot();
+      mkdirSync(path.join(root, 'shared/pids'), { recursive: true });
+      const f = path.join(root, 'shared/pids/web.pid');
+      writeFileSync(f, String(victim.pid));
+      plant(f);
+      const r = svc(root, 'stop', '');
+      expect(r.stdout).toBe('web: not running\n');
+      expect(processesWith('sleep 307')).toEqual([victim.pid]);
+      // Control: the same pid in a fresh pid file of orch's own is trusted and stopped.
+      rmSync(f, { force: true });
+      writeFileSync(f, String(victim.pid));
+      expect(svc(root, 'stop', '').stdout).toBe(`web: stopped (pid ${victim.pid})\n`);
+    } finally {
+      try { process.kill(victim.pid, 'SIGKILL'); } catch { /* stopped by the control */ }
+    }
   });
 });

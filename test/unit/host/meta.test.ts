@@ -1,5 +1,5 @@
 /** Behaviour of src/host/meta.sh under real bash (chown needs root; the test hosts run as root too). */
-import { chownSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, symlinkSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,15 @@ const file = (mode = 0o600): string => {
 };
 
 describe('meta.sh', () => {
+  it('orch_meta refuses a symlink at PATH and leaves its target alone', () => {
+    const f = file(0o600);
+    const link = `${f}.link`;
+    symlinkSync(f, link);
+    const r = runBash(LIBS, 'orch_meta "$1" 0777 "" ""', [link]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toBe(`orch: ${link} is a symlink; refusing to change its target\n`);
+    expect(statSync(f).mode & 0o7777).toBe(0o600);
+  });
   it.each([['0644', '644'], ['644', '644'], ['4755', '4755'], ['0600', '600']])('orch_octal %s -> %s', (m, want) => {
     expect(runBash(LIBS, 'orch_octal "$1"', [m]).stdout).toBe(`${want}\n`);
   });

@@ -1,6 +1,6 @@
 /** Behaviour of src/host/put.sh (`orch_put`) under real bash. */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -54,5 +54,21 @@ describe('put.sh', () => {
     expect(r.stderr).toBe(`checksum mismatch uploading ${dest}: got ${sha('tampered')}, want ${sha('expected')}\n`);
     expect(readFileSync(dest, 'utf8')).toBe('old');
     expect(readdirSync(path.dirname(dest))).toEqual(['x']);
+  });
+  it('a symlink at dest fails the step; with FOLLOW 1 the file it points to is written (a new file there)', () => {
+    const d = dir();
+    writeFileSync(path.join(d, 'real.conf'), 'old\n', { mode: 0o600 });
+    symlinkSync('real.conf', path.join(d, 'app.conf'));
+    const dest = path.join(d, 'app.conf');
+    const refused = put('1', dest, 'new\n');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(`${dest} is a symlink (to real.conf); refusing to write through it: remove the link, put the file at its target, or say follow: true\n`);
+    expect(readFileSync(path.join(d, 'real.conf'), 'utf8')).toBe('old\n');
+    const r = runBash(LIBS, 'orch_put "$@"', ['1', dest, sha('new\n'), '', '', '', '1'], { stdin: 'new\n' });
+    expect(r).toEqual({ code: 0, stdout: '::orch:: status=changed\n', stderr: '' });
+    expect(readFileSync(path.join(d, 'real.conf'), 'utf8')).toBe('new\n');
+    expect(statSync(path.join(d, 'real.conf')).mode & 0o7777).toBe(0o600);
+    expect(lstatSync(dest).isSymbolicLink()).toBe(true);
+    expect(readdirSync(d).sort()).toEqual(['app.conf', 'real.conf']);
   });
 });

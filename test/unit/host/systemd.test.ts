@@ -90,9 +90,11 @@ describe('systemd.sh', () => {
     expect(r.code, r.stderr).toBe(0);
     const log = t.read();
     expect(log[0]).toBe(`sudo -n mkdir -p -- ${path.dirname(file)}`);
-    expect(log[1]).toMatch(new RegExp(`^sudo -n install -m 0644 -- \\S+ ${path.dirname(file)}/\\.shop\\.service\\.orch-tmp\\.\\d+$`));
-    expect(log[2]).toMatch(new RegExp(`^sudo -n mv -f -- ${path.dirname(file)}/\\.shop\\.service\\.orch-tmp\\.\\d+ ${file}$`));
-    expect(log.slice(3)).toEqual(['sudo -n systemctl daemon-reload', 'systemctl daemon-reload /run/user/test', 'sudo -n systemctl reload -- shop', 'systemctl reload -- shop /run/user/test']);
+    // The safe write's perl program (several lines of argv), run through sudo -n, with the unit's path, mode 644 and rename.
+    const ctl = log.indexOf('sudo -n systemctl daemon-reload');
+    expect(log[1]).toMatch(/^sudo -n perl -e use strict;/);
+    expect(log[ctl - 1]).toMatch(new RegExp(` -- ${file} 644   1$`));
+    expect(log.slice(ctl)).toEqual(['sudo -n systemctl daemon-reload', 'systemctl daemon-reload /run/user/test', 'sudo -n systemctl reload -- shop', 'systemctl reload -- shop /run/user/test']);
     expect(readFileSync(file, 'utf8')).toBe(UNIT);
   });
 

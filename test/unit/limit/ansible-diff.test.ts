@@ -5,7 +5,7 @@
  * inventories (read by orch's Ansible loader) and patterns. Needs Debian's ansible-core
  * (installed by .ci/run); skipped with a message without it.
  *
- * Deliberate differences (README): a pattern Ansible resolves to no host is an error in
+ * Deliberate differences (docs/reference/cli.md, `--limit`): a pattern Ansible resolves to no host is an error in
  * orch; Ansible's crashes (`web:!`) are errors in orch.
  */
 import { spawnSync } from 'node:child_process';

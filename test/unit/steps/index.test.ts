@@ -20,8 +20,9 @@ describe('step kind registry', () => {
     const broken: StepKind = { name: 'x', schema: {}, defaultWhen: 'always', describe: () => 'x', build: () => undefined };
     expect(broken.name).toBe('x');
   });
-  it('service owns its name and when; no other kind owns a common key', () => {
-    for (const name of STEP_KIND_NAMES) expect([...ownStepKeys(name)]).toEqual(name === 'service' ? ['name', 'when'] : []);
+  it('service owns its name and when; package, group and user their name (what they manage); no other kind owns a common key', () => {
+    const own: Record<string, string[]> = { service: ['name', 'when'], package: ['name'], group: ['name'], user: ['name'] };
+    for (const name of STEP_KIND_NAMES) expect([...ownStepKeys(name)]).toEqual(own[name] ?? []);
   });
   it('dispatches prediction, payload and host work by the task\'s kind', () => {
     const put = { script: '', probes: [], check: { kind: 'put' as const, dest: '/a', sha256: 'x' }, payload: { kind: 'content' as const, base64: '', sha256: 'x', size: 0 } };

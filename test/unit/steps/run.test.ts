@@ -1,4 +1,5 @@
 /** The `run` step kind: exact script, label and its prediction table. */
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { COMMAND_SH, RUN_SH } from '../../../src/host/embedded.generated.js';
 import { run } from '../../../src/steps/run.js';
@@ -22,6 +23,24 @@ describe('run', () => {
     // unless is a probe too: the plan runs it once in the facts round trip.
     expect(r.task!.probes).toEqual([{ kind: 'exists', path: '~/cert.pem' }, { kind: 'unless', path: 'test -f /etc/x' }]);
     expect(r.task!.check).toEqual({ kind: 'run', creates: '~/cert.pem', hasUnless: true, unless: 'test -f /etc/x' });
+  });
+
+  it('user: the command and unless run as that user (orch_as_user), as text', () => {
+    const r = buildStep(run, { cmd: 'echo {{app}} > ~/x', unless: 'test -f ~/x', user: '{{app}}' });
+    expect(r.problems).toEqual([]);
+    expect(r.task!.script).toBe(scriptOf([COMMAND_SH, RUN_SH],
+      "orch_unless() { orch_as_user shop 'test -f ~/x'; }",
+      "orch_cmd() { orch_as_user shop 'echo shop > ~/x'; }",
+      "orch_run '' orch_unless orch_cmd"));
+    expect(buildStep(run, { cmd: 'x', user: 'a b' }).problems).toEqual(['user: "a b" is not a user name: a lowercase letter or _ first, then lowercase letters, digits, _ . - (at most 32), like "shop"']);
+    expect(buildStep(run, { cmd: 'x', user: 'shop', sudo: true }).problems).toEqual(['user: user: and sudo: true exclude each other (user: already runs the command through sudo when orch is not root)']);
+  });
+
+  it('orch_as_user runs as that user with its HOME under real bash (runuser as root)', () => {
+    const r = spawnSync('bash', ['-c', `set -euo pipefail\n${COMMAND_SH}\norch_as_user nobody 'echo "$(id -un) $HOME"'`], { encoding: 'utf8' });
+    if (process.getuid?.() !== 0) return;
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`nobody ${spawnSync('getent', ['passwd', 'nobody'], { encoding: 'utf8' }).stdout.split(':')[5]}\n`);
   });
 
   it('refuses a relative creates', () => {

@@ -2,13 +2,31 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { STEP_KIND_NAMES } from '../../../src/steps/index.js';
-import { planSchemaText, playbookSchemaText } from '../../../src/steps/schema.js';
+import { parse } from 'yaml';
+import { planSchemaText, playbookSchemaText, stepsReferenceText } from '../../../src/steps/schema.js';
 
 const read = (p: string): string => readFileSync(new URL(`../../../${p}`, import.meta.url), 'utf8');
 
 describe('generated schemas', () => {
   it('schema/playbook.schema.json is what scripts/gen-schema.mjs writes (run npm run build after changing a kind)', () => {
     expect(read('schema/playbook.schema.json')).toBe(playbookSchemaText(read('src/steps/playbook-schema.base.json')));
+  });
+  it('docs/reference/steps.md is what scripts/gen-schema.mjs writes from the schema (run npm run build after changing a kind)', () => {
+    expect(read('docs/reference/steps.md')).toBe(stepsReferenceText(read('schema/playbook.schema.json')));
+  });
+  it('docs/reference/steps.md has a section per kind, every key of each kind, and YAML examples that read back as the schema\'s', () => {
+    const doc = read('docs/reference/steps.md');
+    const s = JSON.parse(read('schema/playbook.schema.json')) as { $defs: Record<string, { properties?: Record<string, unknown>; examples?: unknown[] }> };
+    const sections = doc.split(/^## /m).slice(2);
+    expect(sections.map((x) => x.split('\n')[0])).toEqual(STEP_KIND_NAMES);
+    for (const [i, kind] of STEP_KIND_NAMES.entries()) {
+      const def: { properties?: Record<string, unknown>; examples?: unknown[] } = kind === 'bundle' ? (s.$defs.step!.properties!.bundle as { examples: unknown[] }) : s.$defs[kind]!;
+      for (const key of Object.keys(def.properties ?? {}).filter((k) => !['on', 'once'].includes(k) && !(k === 'name' && kind !== 'service') && !(k === 'when' && kind !== 'service'))) {
+        expect(sections[i], `${kind}.${key}`).toContain(`| \`${key}\` |`);
+      }
+      const yaml = /```yaml\n([\s\S]*?)```/.exec(sections[i]!)![1]!;
+      expect(parse(yaml)).toEqual(def.examples!.map((e) => ({ [kind]: e })));
+    }
   });
   it('schema/plan.schema.json names exactly the registry\'s step kinds', () => {
     const plan = read('schema/plan.schema.json');

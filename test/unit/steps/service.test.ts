@@ -61,6 +61,27 @@ describe('service', () => {
     expect(f.get(k)).toBe(sha(UNIT));
   });
 
+  it('enabled: a systemd_enable line after the action; the is-enabled fact probed', () => {
+    const r = buildStep(service, { name: 'shop', unit: UNIT, enabled: true } as never);
+    expect(r.problems).toEqual([]);
+    expect(r.task!.script).toBe(scriptOf([SYSTEMD_SH], `systemd_service system 0 shop restart ${PENDING} /etc/systemd/system/shop.service '[Unit]\nDescription=shop\n[Service]\nExecStart='\\''/srv/shop/current/bin/shop'\\''\n'`, 'systemd_enable system 0 shop 1'));
+    expect(r.task!.probes).toEqual([{ kind: 'sha256', path: '/etc/systemd/system/shop.service' }, { kind: 'enabled', path: 'shop.service' }]);
+    expect(buildStep(service, { name: 'web.socket', enabled: false, sudo: true } as never).task!.script).toBe(scriptOf([SYSTEMD_SH], `systemd_service system 1 web.socket restart ${PENDING}`, 'systemd_enable system 1 web.socket 0'));
+    expect(buildStep(service, { name: 'shop', scope: 'user', enabled: true } as never).problems).toEqual(['enabled: enabled: applies to system units (scope: system)']);
+    expect(buildStep(service, { name: 'shop', manager: 'daemon', command: 'x', enabled: true } as never).problems).toEqual(['enabled: unit, scope and enabled apply to manager: systemd only (manager is daemon)']);
+  });
+
+  it.each([
+    [true, 'enabled', false], [true, 'static', false], [true, 'disabled', true], [true, null, true],
+    [false, 'disabled', false], [false, 'masked', false], [false, null, false], [false, 'enabled', true],
+  ])('enabled: %s with is-enabled %s: a change of its own = %s; after a predicted run it matches', (want, fact, differs) => {
+    const t = buildStep(service, { name: 'shop', unit: UNIT, enabled: want } as never).task!;
+    const f = facts({ 'sha256:/etc/systemd/system/shop.service': sha(UNIT), 'enabled:shop.service': fact });
+    expect(service.changesAlone!(f, t as never)).toBe(differs);
+    expect(service.predict(f, t as never)).toBe('changed');
+    expect(service.changesAlone!(f, t as never)).toBe(false);
+  });
+
   it('manager supervisor: src/host/supervisor.sh with config/server_url (reread + update, judged by status); orch logs knows it', () => {
     const r = buildStep(service, { name: 'shop', action: 'reload', manager: 'supervisor', sudo: true, config: '/etc/sv/a b.conf' } as never);
     expect(r.problems).toEqual([]);
@@ -88,7 +109,7 @@ describe('service', () => {
     [{ name: 'x', action: 'bounce' }, ['action: action must be one of: restart, reload, start, stop']],
     [{ manager: 'command' }, ['(step): service with manager: command needs "command"']],
     [{ manager: 'supervisor' }, ['(step): service with manager: supervisor needs "name"']],
-    [{ name: 'x', manager: 'supervisor', unit: 'x' }, ['unit: unit and scope apply to manager: systemd only (manager is supervisor)']],
+    [{ name: 'x', manager: 'supervisor', unit: 'x' }, ['unit: unit, scope and enabled apply to manager: systemd only (manager is supervisor)']],
     [{ name: 'x', scope: 'user', sudo: true }, ["sudo: scope: user runs the SSH user's own systemctl --user: sudo does not apply"]],
     [{ name: 'x', scope: 'global' }, ['scope: scope must be system or user']],
     [{ name: 'a/b', unit: 'x' }, ['name: a service with unit: needs a unit name that is a file name (letters, digits, _ . @ : - \\), got "a/b"']],

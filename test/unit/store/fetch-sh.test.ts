@@ -52,9 +52,10 @@ describe('fetch.sh', () => {
 
   it.each([
     ['sha256', (d: string) => `orch_fetch file://${src} ${d} ${'0'.repeat(64)} ${body.length}`, `sha256 mismatch: got ${createHash('sha256').update(Buffer.from('release bytes\n'.repeat(1000))).digest('hex')}, want ${'0'.repeat(64)}`],
-    ['size', (d: string) => `orch_fetch file://${src} ${d} ${createHash('sha256').update(Buffer.from('release bytes\n'.repeat(1000))).digest('hex')} 99`, 'size mismatch: got 14000 bytes, want 99 (truncated or replaced download)'],
+    ['size', (d: string) => `orch_fetch file://${src} ${d} ${createHash('sha256').update(Buffer.from('release bytes\n'.repeat(1000))).digest('hex')} 20000`, 'size mismatch: got 14000 bytes, want 20000 (truncated or replaced download)'],
+    ['too long', (d: string) => `orch_fetch file://${src} ${d} ${createHash('sha256').update(Buffer.from('release bytes\n'.repeat(1000))).digest('hex')} 99`, 'refused: the store sends more than the 99 bytes the manifest names (download stopped at 100)'],
   ])('refuses a %s mismatch: exit 5, nothing at DEST, no partial file', (what, cmd, msg) => {
-    const d = join(dir, `bad-${what}`);
+    const d = join(dir, `bad-${what.replace(' ', '-')}`);
     const r = run(`${cmd(join(d, 'x.tar.gz'))} || echo "rc=$?"`);
     expect(r.stdout).toBe('rc=5\n');
     expect(r.stderr).toBe(`fetch file://${src}: ${msg}\n`);

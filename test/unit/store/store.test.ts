@@ -3,7 +3,7 @@
  * real bundles built by the dir builder, a folder store. (HTTP stores: test/integration/store.test.ts.)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -37,21 +37,28 @@ async function makeBundle(dir: string, version: string, content = 'hello'): Prom
 }
 
 describe('channel manifest', () => {
-  const good = { package: 'shop', version: '1.2.0', platform: 'any', sha256: 'a'.repeat(64), size: 10, url: 'shop-1.2.0-any.tar.gz', published_at: '2026-12-01T10:00:00.000Z' };
-  it('formats in SPEC key order, one line, and parses back', () => {
-    const text = formatManifest({ ...good, published_at: good.published_at });
-    expect(text).toBe('{"package":"shop","version":"1.2.0","platform":"any","sha256":"' + 'a'.repeat(64) + '","size":10,"url":"shop-1.2.0-any.tar.gz","published_at":"2026-12-01T10:00:00.000Z"}\n');
+  const good = { channel: 'stable', package: 'shop', version: '1.2.0', platform: 'any', sha256: 'a'.repeat(64), size: 10, url: 'shop-1.2.0-any.tar.gz', published_at: '2026-12-01T10:00:00.000Z', expires: '2026-12-31T10:00:00.000Z' };
+  it('formats format 2 in a fixed key order, one line, and parses back', () => {
+    const text = formatManifest(good);
+    expect(text).toBe('{"format":2,"channel":"stable","package":"shop","version":"1.2.0","platform":"any","sha256":"' + 'a'.repeat(64) + '","size":10,"url":"shop-1.2.0-any.tar.gz","published_at":"2026-12-01T10:00:00.000Z","expires":"2026-12-31T10:00:00.000Z"}\n');
     expect(parseManifest(text, 'x')).toEqual(good);
+  });
+  it('refuses a format 1 manifest (no channel, no expiry) and says how to republish', () => {
+    const { channel: _c, expires: _e, ...v1 } = good;
+    expect(() => parseManifest(JSON.stringify(v1), 'x')).toThrow('x: format 1 channel manifest refused: it signs neither its channel nor an expiry, so it could be replayed or copied to another channel; republish the release with this orch: orch publish shop-<version>-<platform>.tar.gz --to STORE --channel CHANNEL --sign KEY');
   });
   it.each([
     ['not json', 'x: not a channel manifest: invalid JSON'],
     [JSON.stringify([1]), 'x: not a channel manifest: not a JSON object'],
-    [JSON.stringify({ ...good, package: '../evil' }), 'x: not a channel manifest: "package" must be a name'],
-    [JSON.stringify({ ...good, version: 'a b' }), '"version" must be a name'],
-    [JSON.stringify({ ...good, sha256: 'ABC' }), '"sha256" must be 64 lowercase hex digits'],
-    [JSON.stringify({ ...good, size: -1 }), '"size" must be a whole number of bytes'],
-    [JSON.stringify({ ...good, url: '' }), '"url" must be a non-empty string'],
-    [JSON.stringify({ ...good, published_at: 'yesterday' }), '"published_at" must be an ISO 8601 time'],
+    [JSON.stringify({ format: 2, ...good, package: '../evil' }), 'x: not a channel manifest: "package" must be a name'],
+    [JSON.stringify({ format: 2, ...good, version: 'a b' }), '"version" must be a name'],
+    [JSON.stringify({ format: 2, ...good, sha256: 'ABC' }), '"sha256" must be 64 lowercase hex digits'],
+    [JSON.stringify({ format: 2, ...good, size: -1 }), '"size" must be a whole number of bytes'],
+    [JSON.stringify({ format: 2, ...good, url: '' }), '"url" must be a non-empty string'],
+    [JSON.stringify({ format: 2, ...good, published_at: 'yesterday' }), '"published_at" must be a UTC time like 2026-12-01T10:00:00.000Z'],
+    [JSON.stringify({ format: 2, ...good, expires: '2026-12-31' }), '"expires" must be a UTC time'],
+    [JSON.stringify({ format: 3, ...good }), '"format" must be 2'],
+    [JSON.stringify({ format: 2, ...good, channel: 'a/b' }), '"channel" must be a name'],
   ])('refuses %s', (text, msg) => {
     expect(() => parseManifest(text, 'x')).toThrow(msg);
   });
@@ -117,16 +124,16 @@ describe('publish to a folder store, resolve at plan time', () => {
     expect(res.url).toBe(pathToFileURL(join(dir, 'store/shop/shop-1.0.0-any.tar.gz')).toString());
     expect(readdirSync(join(dir, 'store/shop')).sort()).toEqual(['shop-1.0.0-any.tar.gz', 'stable.json', 'stable.json.sig']);
     const m = JSON.parse(readFileSync(join(dir, 'store/shop/stable.json'), 'utf8'));
-    expect(m).toEqual({ package: 'shop', version: '1.0.0', platform: 'any', sha256: v1.sha256, size: v1.size, url: res.url, published_at: '2026-12-01T10:00:00.000Z' });
+    expect(m).toEqual({ format: 2, channel: 'stable', package: 'shop', version: '1.0.0', platform: 'any', sha256: v1.sha256, size: v1.size, url: res.url, published_at: '2026-12-01T10:00:00.000Z', expires: '2026-12-31T10:00:00.000Z' });
 
-    const r = await resolveStoreBundle({ channel: join(dir, 'store/shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir });
+    const r = await resolveStoreBundle({ channel: join(dir, 'store/shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir, now });
     expect(r).toMatchObject({ package: 'shop', version: '1.0.0', sha256: v1.sha256, size: v1.size, dir: 'shop-1.0.0-any', fetch: 'control', path: join(dir, 'cache/orch/store', `${v1.sha256}.tar.gz`) });
     expect(r.manifest?.signer).toBe('ci@release');
     expect(readFileSync(r.path).equals(readFileSync(v1.path))).toBe(true);
 
     // Publishing the next release moves the channel.
     await publishBundle({ bundle: v2, store, channel: 'stable', signKey: keys.key, now });
-    const r2 = await resolveStoreBundle({ channel: join(dir, 'store/shop/stable.json'), allowed_signers: keys.allowed, fetch: 'host' }, { env: env(), baseDir: dir });
+    const r2 = await resolveStoreBundle({ channel: join(dir, 'store/shop/stable.json'), allowed_signers: keys.allowed, fetch: 'host' }, { env: env(), baseDir: dir, now });
     expect(r2).toMatchObject({ version: '1.1.0', sha256: v2.sha256, path: '', dir: 'shop-1.1.0-any', fetch: 'host' });
   });
 
@@ -152,7 +159,7 @@ describe('publish to a folder store, resolve at plan time', () => {
     await publishBundle({ bundle: v1, store: parseStore(s, dir), channel: 'stable', signKey: keys.key, now });
     if (name === 'signed by another key') execFileSync('rm', [join(s, 'shop/stable.json.sig')]);
     await spoil(s);
-    await expect(resolveStoreBundle({ channel: join(s, 'shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir })).rejects.toThrow(msg);
+    await expect(resolveStoreBundle({ channel: join(s, 'shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir, now })).rejects.toThrow(msg);
   });
 
   it('refuses a validly signed manifest of another package copied into this package\'s channel (package swap)', async () => {
@@ -162,11 +169,63 @@ describe('publish to a folder store, resolve at plan time', () => {
     // The same signed bytes under another package's folder: the signature still verifies.
     mkdirSync(join(s, 'admin'), { recursive: true });
     for (const f of ['stable.json', 'stable.json.sig']) writeFileSync(join(s, 'admin', f), readFileSync(join(s, 'shop', f)));
-    await expect(resolveStoreBundle({ channel: join(s, 'admin/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir }))
+    await expect(resolveStoreBundle({ channel: join(s, 'admin/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir, now }))
       .rejects.toThrow('package mismatch refused: the signed manifest names package shop, but the channel is <store>/admin/<channel>.json');
     // The original place still resolves.
-    const ok = await resolveStoreBundle({ channel: join(s, 'shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir });
+    const ok = await resolveStoreBundle({ channel: join(s, 'shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir, now });
     expect(ok).toMatchObject({ package: 'shop', version: '1.0.0' });
+  });
+
+  it('refuses a validly signed beta manifest copied over stable (channel swap)', async () => {
+    const s = join(dir, 'store-chswap');
+    const store = parseStore(s, dir);
+    await publishBundle({ bundle: v1, store, channel: 'stable', signKey: keys.key, now });
+    await publishBundle({ bundle: v2, store, channel: 'beta', signKey: keys.key, now });
+    for (const f of ['.json', '.json.sig']) writeFileSync(join(s, `shop/stable${f}`), readFileSync(join(s, `shop/beta${f}`)));
+    await expect(resolveStoreBundle({ channel: join(s, 'shop/stable.json'), allowed_signers: keys.allowed, fetch: 'control' }, { env: env(), baseDir: dir, now }))
+      .rejects.toThrow(`${join(s, 'shop/stable.json')}: channel mismatch refused: the signed manifest is for channel beta, but it was read as channel stable`);
+    const beta = await resolveStoreBundle({ channel: join(s, 'shop/beta.json'), allowed_signers: keys.allowed, fetch: 'host' }, { env: env(), baseDir: dir, now });
+    expect(beta.version).toBe('1.1.0');
+  });
+
+  it('refuses an expired manifest (freeze); --expires sets the window', async () => {
+    const s = join(dir, 'store-exp');
+    await publishBundle({ bundle: v1, store: parseStore(s, dir), channel: 'stable', signKey: keys.key, now, expiresSeconds: 3600 });
+    const ch = join(s, 'shop/stable.json');
+    expect(JSON.parse(readFileSync(ch, 'utf8')).expires).toBe('2026-12-01T11:00:00.000Z');
+    const at = (iso: string) => ({ env: env(), baseDir: dir, now: () => new Date(iso) });
+    expect((await resolveStoreBundle({ channel: ch, allowed_signers: keys.allowed, fetch: 'host' }, at('2026-12-01T10:59:59.999Z'))).version).toBe('1.0.0');
+    await expect(resolveStoreBundle({ channel: ch, allowed_signers: keys.allowed, fetch: 'host' }, at('2026-12-01T11:00:00.000Z')))
+      .rejects.toThrow(`${ch}: expired manifest refused: shop 1.0.0 expired at 2026-12-01T11:00:00.000Z (now 2026-12-01T11:00:00.000Z)`);
+  });
+
+  it('refuses a replayed older manifest (downgrade) unless the playbook pins that version or --allow-downgrade', async () => {
+    const s = join(dir, 'store-replay');
+    const store = parseStore(s, dir);
+    const ch = join(s, 'shop/stable.json');
+    const cacheDir = join(dir, 'cache-replay');
+    const ctx = { env: process.env, baseDir: dir, cacheDir, now: () => new Date('2026-12-02T00:00:00.000Z') };
+    await publishBundle({ bundle: v1, store, channel: 'stable', signKey: keys.key, now: () => new Date('2026-12-01T10:00:00.000Z') });
+    const old = { m: readFileSync(ch), sig: readFileSync(`${ch}.sig`) };
+    expect((await resolveStoreBundle({ channel: ch, allowed_signers: keys.allowed, fetch: 'host' }, ctx)).version).toBe('1.0.0');
+    await publishBundle({ bundle: v2, store, channel: 'stable', signKey: keys.key, now: () => new Date('2026-12-01T12:00:00.000Z') });
+    expect((await resolveStoreBundle({ channel: ch, allowed_signers: keys.allowed, fetch: 'host' }, ctx)).version).toBe('1.1.0');
+    // The mark is kept per channel URL, 0600, in the cache.
+    const marks = readdirSync(join(cacheDir, 'store/channels'));
+    expect(marks).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(cacheDir, 'store/channels', marks[0]!), 'utf8'))).toMatchObject({ channel: ch, version: '1.1.0', published_at: '2026-12-01T12:00:00.000Z' });
+    expect(statSync(join(cacheDir, 'store/channels', marks[0]!)).mode & 0o777).toBe(0o600);
+
+    writeFileSync(ch, old.m);
+    writeFileSync(`${ch}.sig`, old.sig);
+    await expect(resolveStoreBundle({ channel: ch, allowed_signers: keys.allowed, fetch: 'host' }, ctx))
+      .rejects.toThrow(`${ch}: downgrade refused: the manifest names shop 1.0.0 published 2026-12-01T10:00:00.000Z, older than 1.1.0 published 2026-12-01T12:00:00.000Z already accepted for this channel (a replayed manifest); pin the version in the playbook (pin: 1.0.0) or run with --allow-downgrade`);
+    expect((await resolveStoreBundle({ channel: ch, allowed_signers: keys.allowed, fetch: 'host', pin: '1.0.0' }, ctx)).version).toBe('1.0.0');
+    expect((await resolveStoreBundle({ channel: ch, allowed_signers: keys.allowed, fetch: 'host' }, { ...ctx, allowDowngrade: true })).version).toBe('1.0.0');
+    await expect(resolveStoreBundle({ channel: ch, allowed_signers: keys.allowed, fetch: 'host', pin: '1.1.0' }, ctx))
+      .rejects.toThrow(`${ch}: pinned version mismatch: the channel names shop 1.0.0, the playbook pins 1.1.0`);
+    // Going back on purpose does not lower the mark: the replay is still refused without it.
+    await expect(resolveStoreBundle({ channel: ch, allowed_signers: keys.allowed, fetch: 'host' }, ctx)).rejects.toThrow('downgrade refused');
   });
 
   it('refuses a url whose bytes do not match sha256, and keeps nothing in the cache', async () => {

@@ -29,11 +29,12 @@ describe('transport registry', () => {
     for (const e of enums) expect(e).toEqual(transportNames());
   });
 
-  it('loads only the transports a plan uses, once each', async () => {
+  it('loads only the transports a plan uses, once each; a become host gets them through sudo', async () => {
     const pick = await transportsFor({ a: host('a', 'local'), b: host('b', 'local') });
     expect(pick(host('a', 'local'))).toBeInstanceOf(LocalTransport);
     expect(pick(host('a', 'local'))).toBe(pick(host('b', 'local')));
     expect(() => pick(host('c', 'ssh'))).toThrow('transport ssh of host c was not loaded');
+    expect(pick({ ...host('a', 'local'), become: 'root' })).not.toBeInstanceOf(LocalTransport);
   });
 
   it('marks the local transport as this same machine (one lock for its hosts)', () => {

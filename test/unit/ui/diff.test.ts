@@ -40,6 +40,16 @@ describe('--diff of a put', () => {
     expect(JSON.stringify(d)).not.toContain('hunter2');
   });
 
+  it('old contents of a file not world-readable on the host are hidden unless showPrivate', () => {
+    const f = facts('600 root:root 12\nDB_PASSWORD=x\n');
+    const d = diffTask(put('DB_PASSWORD=y\n'), f, masker());
+    expect(d).toEqual({ kind: 'put', path: DEST, contents: 'hidden: private on the host', hostMode: '600' });
+    expect(formatDiff(d!)).toEqual(['      (old contents hidden: mode 0600 on the host)']);
+    expect(diffTask(put('DB_PASSWORD=y\n'), f, masker(), undefined, { showPrivate: true })).toEqual({ kind: 'put', path: DEST, unified: '@@ -1,1 +1,1 @@\n-DB_PASSWORD=x\n+DB_PASSWORD=y' });
+    // o+r (0644, 0604): shown as before.
+    expect(diffTask(put('b\n'), facts('604 root:root 2\na\n'), masker())).toMatchObject({ unified: '@@ -1,1 +1,1 @@\n-a\n+b' });
+  });
+
   it('a secret in the host\'s old contents is masked in the diff', () => {
     const d = diffTask(put('a=1\n'), facts('644 root:root 9\npw=hunter2\n'), masker('hunter2'));
     expect(d).toMatchObject({ unified: '@@ -1,1 +1,1 @@\n-pw=***\n+a=1' });

@@ -1,0 +1,1 @@
+"""orch's server example app (playbooks/server.yml)."""
