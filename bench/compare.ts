@@ -9,8 +9,8 @@
  * The worktree is removed in `finally` (also on SIGINT/SIGTERM).
  *
  * Scenarios (no root, no host contacted: addresses in 198.18.0.0/15, RFC 2544's benchmarking
- * range): `plan --offline` of a generated N-host inventory, and `validate` of the same
- * inventory. Each repetition runs REF then the working tree (alternating which goes first);
+ * range): `plan --offline` of a generated N-host inventory, `validate` of the same
+ * inventory, and `validate` of a playbook with N `nodes:` entries that are not maps (exit 1). Each repetition runs REF then the working tree (alternating which goes first);
  * one warm-up each. Prints medians (ms), ratio new/old, and `WORSE` for a ratio above 1.15.
  * Exit code 0 always (a report, not a gate), 2 on bad arguments or a failed build.
  *
@@ -93,10 +93,14 @@ async function main(): Promise<number> {
     const pb = `playbook-${args.hosts}.yml`;
     await writeFile(path.join(work, inv), scaleInventoryYaml(args.hosts));
     await writeFile(path.join(work, pb), orchPlaybookYaml(inv));
+    // A playbook whose `nodes:` holds N entries that are not maps: N diagnostics (exit 1).
+    const bad = `invalid-nodes-${args.hosts}.yml`;
+    await writeFile(path.join(work, bad), `inventory: ${inv}\nnodes:\n${Array.from({ length: args.hosts }, (_, i) => `  n${i}: 5\n`).join('')}`);
 
-    const scenarios: { label: string; argv: string[] }[] = [
+    const scenarios: { label: string; argv: string[]; code?: number }[] = [
       { label: `plan --offline, ${args.hosts} hosts`, argv: ['plan', pb, '--offline'] },
       { label: `validate inventory, ${args.hosts} hosts`, argv: ['validate', inv] },
+      { label: `validate, ${args.hosts} invalid nodes`, argv: ['validate', bad], code: 1 },
     ];
     const sides = [{ name: 'old', orch: path.join(refTree, 'bin', 'orch.js') }, { name: 'new', orch: path.join(REPO, 'bin', 'orch.js') }];
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', NO_COLOR: '1' };
@@ -108,7 +112,7 @@ async function main(): Promise<number> {
         const order = i % 2 === 0 ? sides : [...sides].reverse();
         for (const side of order) {
           const r = await runTimed(process.execPath, [side.orch, ...sc.argv], { cwd: work, env, timeoutMs: 300_000, stdoutFile: path.join(work, 'out.txt'), maxOutput: 64 * 1024 });
-          if (r.code !== 0) throw new Error(`${side.name}: orch ${sc.argv.join(' ')} exited ${r.code}: ${tailOf(r.stderr)}`);
+          if (r.code !== (sc.code ?? 0)) throw new Error(`${side.name}: orch ${sc.argv.join(' ')} exited ${r.code}: ${tailOf(r.stderr)}`);
           console.error(`bench:compare: ${sc.label}, ${side.name}, ${i === 0 ? 'warm-up' : `run ${i}/${args.runs}`}: ${r.ms.toFixed(0)} ms`);
           if (i > 0) samples[side.name]!.push(r.ms);
         }

@@ -7,6 +7,7 @@
  * (src/host/logs.sh). `-f` follows until Ctrl-C. No host lock: reading only.
  * Exit 0; 4 when a host could not be read (its error is printed, prefixed by the host).
  */
+import { secretReadingOf } from './secret-flags.js';
 import pLimit from 'p-limit';
 import { LOGS_SH, PRELUDE_SH, SUPERVISOR_SH } from '../host/embedded.generated.js';
 import { preparePlan } from '../engine/prepare.js';
@@ -49,6 +50,7 @@ export async function runLogs(playbook: string, opts: CommonOpts & { lines?: str
   const lines = Number(opts.lines ?? 100);
   if (!Number.isInteger(lines) || lines < 1 || lines > 100_000) throw cmdlineError('-n', `give a whole number of lines from 1 to 100000 (got ${JSON.stringify(opts.lines)})`);
   const prepared = await preparePlan({
+    secrets: await secretReadingOf(opts),
     playbook, inventories: opts.inventory ?? [], extraVars: parseExtraVars(opts.extraVar), env: process.env,
     now: () => new Date(), skipSyntaxCheck: true, ...(opts.limit !== undefined && { limit: opts.limit }), ...(opts.node !== undefined && { node: opts.node }),
   });

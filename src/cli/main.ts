@@ -116,7 +116,7 @@ export function buildProgram(): Command {
       return runQuery(playbook, opts);
     });
 
-  program.command('logs').argument('<playbook>', 'playbook file (its service steps name the logs)')
+  secretFlags(program.command('logs')).argument('<playbook>', 'playbook file (its service steps name the logs)')
     .description('print the last lines of each selected host\'s service logs, prefixed by host, hosts in parallel (journalctl for systemd, supervisorctl tail, the daemon manager\'s <root>/shared/log/NAME.log)')
     .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
     .option('-l, --limit <pattern>', 'only hosts matching this pattern')
@@ -163,7 +163,7 @@ export function buildProgram(): Command {
       return runSsh(args, opts);
     });
 
-  program.command('shell').argument('<playbook>', 'playbook file')
+  secretFlags(program.command('shell')).argument('<playbook>', 'playbook file')
     .description('interactive shell over the playbook\'s node tree: cd, ls, inspect, plan, apply, actions, exec, connect, files (type help); reads commands from stdin when it is not a terminal')
     .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
     .option('-l, --limit <pattern>', 'only hosts matching this pattern')

@@ -126,6 +126,8 @@ export function moveEarlyConnections(from: Plan, to: Plan): void {
  */
 export async function prepare(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: Pick<PrepareOptions, 'selectPlaybook'> = {}): Promise<Prepared & { plan: Plan }> {
   // In a terminal, bundle builds show as one status line that is cleared before the plan; elsewhere their log lines go to stderr.
+  // Asked (--ask-vault-pass) before the status line starts, which would draw over the prompt.
+  const secrets = await secretReadingOf(opts);
   const status = statusLine(opts, quiet);
   status.set('Loading the playbook and building bundles');
   let early: EarlyConnections | undefined;
@@ -142,7 +144,7 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
     early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, options), forks);
   };
   try {
-    const prepared = await timed('prepare', () => prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, ...(onCandidates && { onCandidates }) }));
+    const prepared = await timed('prepare', () => prepareQuietly(playbook, opts, extraVars, quiet, status, { ...more, secrets, ...(onCandidates && { onCandidates }) }));
     if (early) earlyByPlan.set(prepared.plan, early);
     return prepared;
   } catch (err) {
@@ -153,11 +155,9 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
   }
 }
 
-async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook' | 'onCandidates'>): Promise<Prepared & { plan: Plan }> {
-  const secrets = await secretReadingOf(opts);
+async function prepareQuietly(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars: Record<string, string>, quiet: boolean, status: StatusLine, more: Pick<PrepareOptions, 'selectPlaybook' | 'onCandidates' | 'secrets'>): Promise<Prepared & { plan: Plan }> {
   const prepared = await preparePlan({
     ...more,
-    secrets,
     playbook,
     inventories: opts.inventory ?? [],
     ...(opts.limit !== undefined && { limit: opts.limit }),

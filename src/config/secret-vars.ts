@@ -83,7 +83,7 @@ export async function loadSecretVars(playbook: Playbook, index: SourceIndexImpl,
       }
       if (r.text === SECRET_PLACEHOLDER) continue; // validate without the password: its names are unknown
       const p = parseYamlText(r.text, name, index);
-      out.diagnostics.push(...p.diagnostics);
+      out.diagnostics.push(...p.diagnostics.map(hidePlaintext));
       value = p.value;
     } else if (isAgeFile(bytes)) {
       encrypted = true;
@@ -98,7 +98,7 @@ export async function loadSecretVars(playbook: Playbook, index: SourceIndexImpl,
         continue;
       }
       const p = parseYamlText(text, name, index);
-      out.diagnostics.push(...p.diagnostics);
+      out.diagnostics.push(...p.diagnostics.map(hidePlaintext));
       value = p.value;
     } else {
       const l = await loadYaml(vf.file, index);
@@ -140,6 +140,14 @@ export async function loadSecretVars(playbook: Playbook, index: SourceIndexImpl,
   }
   out.secretNames = [...secret];
   return out;
+}
+
+/**
+ * A YAML problem in decrypted text, without the text: YAML messages may quote what they
+ * read, and the values of a file that did not parse are not masked yet.
+ */
+function hidePlaintext(d: Diagnostic): Diagnostic {
+  return { ...d, path: '', message: `the decrypted content is not valid YAML at line ${d.line}, column ${d.col} (fix it with orch secrets edit or ansible-vault edit)` };
 }
 
 /**

@@ -217,13 +217,13 @@ describe.skipIf(!haveTmux())('--ask-vault-pass (pty)', () => {
     writeFileSync(join(work, 'pb.yml'), 'inventory: inv.yml\nvars_files: [vault.yml]\nsteps:\n  - run: { cmd: "echo {{token}}" }\n');
     const p = new Pty([process.execPath, ORCH, 'plan', 'pb.yml', '--offline', '--ask-vault-pass'], env, { cwd: work });
     pties.push(p);
-    await p.waitFor(/Vault password:/, 30_000);
+    await p.waitFor(/Vault password:/, 90_000); // a loaded CI machine starts node slowly
     p.keys('-l', password);
     p.keys('Enter');
-    const { code, text } = await p.exit(60_000);
+    const { code, text } = await p.exit(90_000);
     expect(code, text).toBe(0);
     expect(text).toContain('run echo ***');
     expect(text).not.toContain(password);
     expect(text).not.toContain(value);
-  });
+  }, 200_000);
 });

@@ -18,6 +18,7 @@
  * - Without a terminal on stdin, commands are read from stdin, one per line, run in
  *   order, and the shell exits with the last command's exit code.
  */
+import { secretReadingOf, type SecretFlags } from '../secret-flags.js';
 import { orchBin } from '../package-path.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -46,7 +47,7 @@ import { attachPty, runLocalShell } from './terminal.js';
 import { splitWords } from './words.js';
 
 /** Options of `orch shell`. */
-export interface ShellOpts {
+export interface ShellOpts extends SecretFlags {
   inventory?: string[];
   limit?: string;
   extraVar?: string[];
@@ -96,6 +97,7 @@ export async function loadShellModel(playbookFile: string, opts: ShellOpts, log:
   let index: SourceIndexImpl | undefined;
   const extraVars = parseExtraVars(opts.extraVar);
   const prepared = await preparePlan({
+    secrets: await secretReadingOf(opts),
     playbook: playbookFile, inventories: opts.inventory ?? [], extraVars, env: process.env, now: () => new Date(),
     ...(opts.limit !== undefined && { limit: opts.limit }),
     skipSyntaxCheck: true,

@@ -60,6 +60,15 @@ nodes:
     expect(p.playbook!.secret).not.toContain('a');
   });
 
+  it('a decrypted file that is not YAML: the error gives the position, never the text', async () => {
+    w('bad-vault.yml', encryptVault('ok: 1\npw: [unclosed-secret-text\n', 'pass-word'));
+    const p = await prepare('inventory: inv.yml\nvars_files: [bad-vault.yml]\nsteps:\n  - run: { cmd: "true" }\n', { secrets: vault });
+    expect(p.plan).toBeUndefined();
+    const text = p.diagnostics.map((d) => `${d.file}:${d.line}: ${d.message}`).join('\n');
+    expect(text).toMatch(/bad-vault\.yml:\d+: the decrypted content is not valid YAML at line \d+, column \d+/);
+    expect(text).not.toContain('unclosed-secret');
+  });
+
   it('an inline !vault value in the playbook is decrypted and masked', async () => {
     const text = encryptVault('inline-secret', 'pass-word').trim().split('\n').map((l) => `      ${l}`).join('\n');
     const p = await prepare(`inventory: inv.yml\nvars:\n  token: !vault |\n${text}\nsteps:\n  - put: { dest: /tmp/x, content: "t={{token}}" }\n`, { secrets: vault });
