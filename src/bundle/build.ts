@@ -224,7 +224,8 @@ export async function buildBundle(spec: BuildSpec, ctx: BuildContext): Promise<B
   if (!spec.noCache) {
     const hit = await lookupCache(cacheDir, key);
     if (hit) {
-      log(`bundle ${hit.info.dir}: cache hit (${key.slice(0, 12)})`);
+      // The bundle's own size and sha256, as the build line printed them (not the cache key).
+      log(`bundle ${hit.info.dir}: cache hit, ${hit.info.size} bytes, sha256 ${hit.info.sha256}`);
       const path = await writeOutput(hit.info, outDir, format);
       return { ...hit.info, path, cached: true };
     }

@@ -159,7 +159,7 @@ export async function buildRemote(spec: BuildSpec, conn: Connection, ctx: BuildC
   if (!spec.noCache) {
     const hit = await lookupCache(inp.cacheDir, key);
     if (hit) {
-      log(`bundle ${hit.info.dir}: cache hit (${key.slice(0, 12)}), built on ${conn.host}`);
+      log(`bundle ${hit.info.dir}: cache hit, ${hit.info.size} bytes, sha256 ${hit.info.sha256}, built on ${conn.host}`);
       return { ...hit.info, path: await writeOutput(hit.info, inp.outDir, inp.format), cached: true };
     }
   }

@@ -138,14 +138,14 @@ export function compilePlan(input: CompileInput): CompileResult {
   const phases: PlanPhase[] = [];
   const targets = new Set<string>();
   const renderDiags = new Map<string, { d: Diagnostic; hosts: string[] }>();
-  const report = (file: string, path: (string | number)[], message: string, host?: string): void => {
-    const key = `${file}\0${path.join('\0')}\0${message}`;
+  const report = (file: string, path: (string | number)[], message: string, host?: string, at?: { file: string; line: number; col: number }): void => {
+    const key = `${at ? `${at.file}:${at.line}:${at.col}` : file}\0${path.join('\0')}\0${message}`;
     const prev = renderDiags.get(key);
     if (prev) {
       if (host && prev.hosts.length < 50) prev.hosts.push(host);
       return;
     }
-    renderDiags.set(key, { d: diagAt(index, file, path, message), hosts: host ? [host] : [] });
+    renderDiags.set(key, { d: { ...diagAt(index, file, path, message), ...at }, hosts: host ? [host] : [] });
   };
 
   const scriptMemo = new Map<string, string>();
@@ -342,17 +342,24 @@ function makeStepContext(
   step: StepSpec,
   scope: Record<string, unknown>,
   bundle: PlanBundle | undefined,
-  report: (file: string, path: (string | number)[], message: string, host?: string) => void,
+  report: (file: string, path: (string | number)[], message: string, host?: string, at?: { file: string; line: number; col: number }) => void,
 ): StepContext {
   // A field may be dotted (`unit.content`, `name.1`: an item of a list).
   const fieldPath = (field?: string): (string | number)[] => (field ? [...step.src.path, step.kind, ...field.split('.').map((k) => (/^[0-9]+$/.test(k) ? Number(k) : k))] : [...step.src.path, step.kind]);
   const fail = (field: string | undefined, message: string): void => report(step.src.file, fieldPath(field), message, host.name);
-  const doRender = (text: string, mode: 'shell' | 'text', field: string): string | undefined => {
+  const doRender = (text: string, mode: 'shell' | 'text', field: string, file?: string): string | undefined => {
     try {
       return renderTemplate(text, scope, { mode, env: input.env, masker: input.masker });
     } catch (err) {
-      if (err instanceof RenderError) fail(field, err.message);
-      else throw err;
+      if (!(err instanceof RenderError)) throw err;
+      // A template file's error is at its own line (the playbook line only names the file).
+      if (file !== undefined && err.loc) {
+        // Shown as the playbook's folder (as given) joined with the path written in it.
+        const src = step.src.file;
+        const shown = file.startsWith('/') ? file : `${src.includes('/') ? src.slice(0, src.lastIndexOf('/') + 1) : ''}${file}`;
+        report(src, fieldPath(field), err.message, host.name, { file: shown, line: err.loc.line, col: err.loc.column });
+      }
+      else fail(field, err.message);
       return undefined;
     }
   };
@@ -369,7 +376,7 @@ function makeStepContext(
       if (typeof v !== 'string') return String(v);
       return doRender(v, mode, field);
     },
-    renderText: (text, field) => doRender(text, 'text', field),
+    renderText: (text, field, file) => doRender(text, 'text', field, file),
     getVar(name) {
       try {
         return getVar(scope, name);

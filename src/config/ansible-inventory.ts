@@ -63,6 +63,11 @@ interface AInventory {
   groups: Map<string, AGroup>;
   /** Hosts in creation order with their own vars. */
   hosts: Map<string, Vars>;
+  /**
+   * INI only: 1-based lines, for diagnostics: `h\0HOST` (first line naming the host),
+   * `v\0HOST\0KEY` (a host var), `g\0GROUP\0KEY` (a group var).
+   */
+  lines?: Map<string, number>;
 }
 
 /** Result of `loadAnsibleInventory`. */
@@ -405,12 +410,14 @@ function setOwn(target: Vars, key: string, value: unknown): void {
 /** Ansible's INI inventory parser. @throws AnsibleInputError (with the line) on what Ansible rejects. */
 export function parseIniInventory(text: string): AInventory {
   const inv = newInventory();
+  const lines = new Map<string, number>();
+  inv.lines = lines;
   const pending = new Map<string, { line: number; state: string; parents: string[] }>();
   let group = 'ungrouped';
   let state = 'hosts';
-  const lines = text.split(/\r\n|\n|\r/);
+  const textLines = text.split(/\r\n|\n|\r/);
   const section = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$/;
-  lines.forEach((raw, idx) => {
+  textLines.forEach((raw, idx) => {
     const lineno = idx + 1;
     const line = raw.trim();
     if (!line || line[0] === ';' || line[0] === '#') return;
@@ -460,11 +467,14 @@ export function parseIniInventory(text: string): AInventory {
         if (h.trim() === '---') err(`Invalid host pattern '${tokens[0]}' supplied, '---' is normally a sign this is a YAML file.`);
         const hv = addHost(inv, h, group, expanded.port);
         for (const [k, v] of Object.entries(vars)) setOwn(hv, k, v);
+        if (!lines.has(`h\0${h}`)) lines.set(`h\0${h}`, lineno);
+        for (const k of Object.keys(vars)) lines.set(`v\0${h}\0${k}`, lineno);
       }
     } else if (state === 'vars') {
       const eq = line.indexOf('=');
       if (eq < 0) err(`Expected key=value, got: ${line}`);
       setOwn(inv.groups.get(group)!.vars, line.slice(0, eq).trim(), parseIniValue(line.slice(eq + 1).trim()));
+      lines.set(`g\0${group}\0${line.slice(0, eq).trim()}`, lineno);
     } else {
       const cm = /^([^:\]\s]+)\s*(?:#.*)?$/.exec(line);
       if (!cm) return err(`Expected group name, got: ${line}`);
@@ -692,31 +702,44 @@ interface CommonArgs {
  * `-J HOST`, `-o ProxyJump=HOST`, `-o UserKnownHostsFile=FILE` and
  * `-o StrictHostKeyChecking=yes|accept-new` in ssh common args; anything else is refused
  * (orch does not run the ssh program, so other options would be silently lost).
- * @throws Error naming the option.
+ * @throws Error naming every option refused (and, for `StrictHostKeyChecking=no`, the
+ * settings that do what it wants).
  */
 export function parseSshCommonArgs(args: string): CommonArgs {
   const words = shlexSplit(args);
   const out: CommonArgs = {};
-  const refuse = (what: string): never => {
-    throw new Error(`ansible_ssh_common_args: orch takes only -J HOST, -o ProxyJump=HOST, -o UserKnownHostsFile=FILE and -o StrictHostKeyChecking=yes|accept-new, not "${what}"`);
-  };
+  const bad: string[] = [];
+  let insecure = false;
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
     if (w === '-J' || w.startsWith('-J')) {
       const v = w === '-J' ? words[++i] : w.slice(2);
-      if (!v) refuse(w);
-      out.jump = v;
+      if (!v) bad.push(w);
+      else out.jump = v;
     } else if (w === '-o' || w.startsWith('-o')) {
       const opt = (w === '-o' ? words[++i] : w.slice(2)) ?? '';
       const m = /^(\w+)\s*[= ]\s*(.+)$/.exec(opt.trim());
-      if (!m) return refuse(opt);
+      if (!m) {
+        bad.push(opt);
+        continue;
+      }
       const key = m[1]!.toLowerCase();
       const value = m[2]!.trim();
       if (key === 'proxyjump') out.jump = value;
       else if (key === 'userknownhostsfile') out.knownHosts = value.split(/\s+/)[0]!;
       else if (key === 'stricthostkeychecking' && /^(yes|accept-new)$/i.test(value)) out.hostKeyPolicy = value.toLowerCase() === 'yes' ? 'strict' : 'accept-new';
-      else refuse(opt);
-    } else refuse(w);
+      else {
+        if (key === 'stricthostkeychecking' && /^(no|off)$/i.test(value)) insecure = true;
+        bad.push(opt);
+      }
+    } else bad.push(w);
+  }
+  if (bad.length) {
+    // StrictHostKeyChecking=no: never from an inventory; say what does it.
+    const hint = insecure
+      ? '; to trust a host\'s key on first contact set host_key_policy: accept-new (or -o StrictHostKeyChecking=accept-new here), and for a throwaway test host pass --insecure-host-keys on the command line'
+      : '';
+    throw new Error(`ansible_ssh_common_args: orch takes only -J HOST, -o ProxyJump=HOST, -o UserKnownHostsFile=FILE and -o StrictHostKeyChecking=yes|accept-new, not ${bad.map((b) => JSON.stringify(b)).join(', ')}${hint}`);
   }
   return out;
 }
@@ -820,7 +843,24 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
   }
 
   const diagnostics: Diagnostic[] = [];
-  const problem = (message: string): void => void diagnostics.push({ file: name, line: 1, col: 1, path: '(root)', message });
+  const problem = (message: string, line = 1): void => void diagnostics.push({ file: name, line, col: 1, path: '(root)', message });
+  // INI: the line that set KEY for host H (its own line, else a [group:vars] line of one of
+  // its groups), else the host's first line; YAML inventories: line 1.
+  const lineOf = (h: string, key?: string): number => {
+    const l = inv.lines;
+    if (!l) return 1;
+    if (key !== undefined) {
+      const own = l.get(`v\0${h}\0${key}`);
+      if (own !== undefined) return own;
+      for (const g of groupsOf.get(h) ?? []) {
+        const gl = l.get(`g\0${g}\0${key}`);
+        if (gl !== undefined) return gl;
+      }
+      const all = l.get(`g\0all\0${key}`);
+      if (all !== undefined) return all;
+    }
+    return l.get(`h\0${h}`) ?? 1;
+  };
   const depth = groupDepths(inv);
   const order = new Map<string, string[]>();
   for (const g of inv.groups.keys()) order.set(g, groupHosts(inv, g));
@@ -832,14 +872,14 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
   const hosts: Record<string, unknown> = {};
   for (const h of inv.hosts.keys()) {
     if (!HOST_NAME.test(h)) {
-      problem(`host ${JSON.stringify(h)}: orch host names match ^[A-Za-z0-9][A-Za-z0-9_.-]*$ (give it a name and set ansible_host to the address)`);
+      problem(`host ${JSON.stringify(h)}: orch host names match ^[A-Za-z0-9][A-Za-z0-9_.-]*$ (give it a name and set ansible_host to the address)`, lineOf(h));
       continue;
     }
     const vars = hostAnsibleVars(inv, h, [...(groupsOf.get(h) ?? [])], depth, groupFiles, hostFiles.get(h) ?? {});
     const own: Record<string, unknown> = {};
     for (const k of Object.keys(vars)) {
       if (k.startsWith('ansible_') && !CONNECTION_VARS.has(k) && !PLAIN_ANSIBLE_VARS.has(k)) {
-        problem(`host ${h}: ${k} is not supported by orch (it takes ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file, ansible_connection ssh|local and a ProxyJump in ansible_ssh_common_args)`);
+        problem(`host ${h}: ${k} is not supported by orch (it takes ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file, ansible_connection ssh|local and a ProxyJump in ansible_ssh_common_args)`, lineOf(h, k));
       }
     }
     const str = (k: string): string | undefined => (vars[k] === undefined || vars[k] === null ? undefined : String(vars[k]));
@@ -851,13 +891,13 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
     if (address !== undefined) own.address = address;
     if (portV !== undefined && portV !== null) {
       const port = Number(portV);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) problem(`host ${h}: ansible_port ${JSON.stringify(portV)} is not a port number`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) problem(`host ${h}: ansible_port ${JSON.stringify(portV)} is not a port number`, lineOf(h, vars.ansible_port !== undefined ? 'ansible_port' : 'ansible_ssh_port'));
       else own.port = port;
     }
     if (user !== undefined) own.user = user;
     if (identity !== undefined) own.identity = identity;
     if (connection !== undefined && !['ssh', 'smart', 'paramiko', 'local'].includes(connection)) {
-      problem(`host ${h}: ansible_connection ${connection} is not supported by orch (ssh or local)`);
+      problem(`host ${h}: ansible_connection ${connection} is not supported by orch (ssh or local)`, lineOf(h, 'ansible_connection'));
     }
     if (connection === 'local') own.transport = 'local';
     const common = str('ansible_ssh_common_args');
@@ -869,11 +909,11 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
         if (ca.hostKeyPolicy !== undefined) own.host_key_policy = ca.hostKeyPolicy;
         if (jump === undefined || jump.toLowerCase() === 'none') {
           /* no bastion */
-        } else if (jump.includes(',')) problem(`host ${h}: ProxyJump ${jump}: give orch one bastion per host (the bastion's own ansible_ssh_common_args give the next hop)`);
-        else if (!inv.hosts.has(jump)) problem(`host ${h}: ProxyJump ${jump} is not a host of the inventory (orch's jump names an inventory host; add it)`);
+        } else if (jump.includes(',')) problem(`host ${h}: ProxyJump ${jump}: give orch one bastion per host (the bastion's own ansible_ssh_common_args give the next hop)`, lineOf(h, 'ansible_ssh_common_args'));
+        else if (!inv.hosts.has(jump)) problem(`host ${h}: ProxyJump ${jump} is not a host of the inventory (orch's jump names an inventory host; add it)`, lineOf(h, 'ansible_ssh_common_args'));
         else if (jump !== h) own.jump = jump;
       } catch (e) {
-        problem(`host ${h}: ${(e as Error).message}`);
+        problem(`host ${h}: ${(e as Error).message}`, lineOf(h, 'ansible_ssh_common_args'));
       }
     }
     // Every var, resolved by Ansible's precedence (orch's own group/host layers would order them differently).

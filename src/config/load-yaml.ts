@@ -183,7 +183,7 @@ export function parseYamlText(
       const offset = syntax.pos[0];
       const { line, col } = at(offset);
       const path = index.pathAtOffset(name, offset);
-      diagnostics.push({ file: name, line, col, path: formatPath(path), message: describeYamlError(syntax, path) });
+      diagnostics.push({ file: name, line, col, path: formatPath(path), message: describeYamlError(syntax, path) + quotedTemplateHint(source, offset) });
     }
   } else {
     for (const w of doc.warnings) {
@@ -378,6 +378,21 @@ function findOverIndentedKey(source: string, offset: number, errorOnKeyLine: boo
   const k = /^( *)([^\s#:'"{[-][^:#]*?):(?:\s|$)/.exec(next.text);
   if (!k || k[1]!.length <= keyCol) return undefined;
   return { key: k[2]!.trim(), offset: next.start + k[1]!.length, prevKey: m[2]!.trim(), prevKeyOffset: prev.start + keyCol };
+}
+
+/**
+ * `; the "..." inside {{env "X"}} ends the double-quoted YAML string: ...` when the line of
+ * a syntax error holds a double-quoted value with a Handlebars expression that itself
+ * uses double quotes (`cmd: "run {{env "TOKEN"}}"`); else ''.
+ */
+export function quotedTemplateHint(source: string, offset: number): string {
+  const start = source.lastIndexOf('\n', Math.max(0, offset - 1)) + 1;
+  const end = source.indexOf('\n', offset);
+  const line = source.slice(start, end < 0 ? source.length : end);
+  const m = /:\s*"[^"]*(\{\{[^}]*"[^"}]*"[^}]*\}\})/.exec(line);
+  if (!m) return '';
+  const expr = m[1]!;
+  return `; the quotes in ${expr} end the double-quoted YAML string: write ${expr.replace(/"([^"]*)"/g, "'$1'")} inside it, or quote the whole value with single quotes`;
 }
 
 /** Human text for a `yaml` parse error: its message without the source excerpt. */

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import type { Ajv2020 as Ajv2020Class, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Diagnostic, DocPath, SourceIndex } from '../model/diagnostics.js';
 import { diagAt } from '../model/diagnostics.js';
+import { unknownKeyHint } from './suggest.js';
 
 /** Which schema to validate against. `import` is a file named in a playbook's `import:`. */
 export type SchemaKind = 'inventory' | 'playbook' | 'import';
@@ -157,7 +158,8 @@ function describeError(e: ErrorObject, root: unknown): { path: DocPath; message:
       const known = Object.keys((parent.properties as Record<string, unknown> | undefined) ?? {});
       const hint = parent.patternProperties ? ', or an override key like child__var' : '';
       const expected = known.length > 0 ? ` (expected one of: ${known.join(', ')}${hint})` : '';
-      return { path: [...path, key], message: `unknown key ${JSON.stringify(key)}${expected}` };
+      const teach = unknownKeyHint(key, known);
+      return { path: [...path, key], message: `unknown key ${JSON.stringify(key)}${teach ? `: ${teach}` : ''}${expected}` };
     }
     case 'enum':
       return { path, message: `must be one of: ${(p.allowedValues as unknown[]).map(String).join(', ')}` };
@@ -187,7 +189,11 @@ function describeError(e: ErrorObject, root: unknown): { path: DocPath; message:
       return { path, message: `must be ${String(p.comparison)} ${String(p.limit)}` };
     case 'oneOf':
     case 'anyOf':
-      return { path, message: xMessage ?? describeComposite(e, parent) };
+      if (xMessage !== undefined) return { path, message: xMessage };
+      {
+        const message = describeComposite(e, parent);
+        return message === undefined ? undefined : { path, message };
+      }
     default:
       return { path, message: e.message ?? `invalid (${e.keyword})` };
   }
@@ -197,7 +203,7 @@ function describeError(e: ErrorObject, root: unknown): { path: DocPath; message:
  * Message for a failed oneOf/anyOf. When every branch is `{ required: [key] }` it is an
  * "exactly one of these keys" rule: say which keys were found.
  */
-function describeComposite(e: ErrorObject, parent: Record<string, unknown>): string {
+function describeComposite(e: ErrorObject, parent: Record<string, unknown>): string | undefined {
   const branches = (parent[e.keyword] as unknown[] | undefined) ?? [];
   const keys: string[] = [];
   for (const b of branches) {
@@ -208,6 +214,10 @@ function describeComposite(e: ErrorObject, parent: Record<string, unknown>): str
   }
   const data = e.data !== null && typeof e.data === 'object' ? (e.data as Record<string, unknown>) : {};
   const found = keys.filter((k) => k in data);
+  // A misspelt or foreign key (a step `heathcheck:`, `apt:`): its own `unknown key` error
+  // (additionalProperties, with the hint) says it first and better than "needs one of".
+  const props = (parent.properties ?? {}) as Record<string, unknown>;
+  if (found.length === 0 && parent.additionalProperties === false && Object.keys(data).some((k) => !(k in props))) return undefined;
   return found.length === 0
     ? `needs one of: ${keys.join(', ')}`
     : `needs exactly one of: ${keys.join(', ')} (found: ${found.join(', ')})`;

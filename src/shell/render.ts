@@ -50,11 +50,24 @@ type StringLiteral = hbs.AST.StringLiteral;
  */
 export class RenderError extends OrchError {
   override name = 'RenderError';
+  /** Where in the template text the failing expression is (1-based line and column), when known. */
+  loc?: { line: number; column: number };
   constructor(
     message: string,
     readonly variable?: string,
   ) {
     super(message);
+  }
+}
+
+/** Sets `loc` of a RenderError thrown inside a helper from its Handlebars `options.loc`. */
+function withLoc<T>(options: unknown, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const loc = (options as { loc?: { start?: { line: number; column: number } } } | undefined)?.loc?.start;
+    if (e instanceof RenderError && !e.loc && loc) e.loc = { line: loc.line, column: loc.column + 1 };
+    throw e;
   }
 }
 
@@ -172,12 +185,12 @@ function registerHelpers(env: typeof HandlebarsNs): void {
   // `__orchVar DISPLAY CONTAINER PART... options`
   env.registerHelper(VAR, function (this: unknown, ...args: unknown[]) {
     const [display, start, ...parts] = args.slice(0, -1);
-    return followPath(String(display), start, parts);
+    return withLoc(args.at(-1), () => followPath(String(display), start, parts));
   });
 
   // `__orchOut MODE NAME VALUE options`
-  env.registerHelper(OUT, function (mode: unknown, name: unknown, value: unknown) {
-    const text = toText(String(name), value);
+  env.registerHelper(OUT, function (mode: unknown, name: unknown, value: unknown, options: unknown) {
+    const text = withLoc(options, () => toText(String(name), value));
     if (mode !== 'q') return text;
     try {
       return quote(text);
@@ -375,11 +388,27 @@ function oneLine(message: string): string {
   return lines.length <= 1 ? message : `${lines[0]} ${lines[lines.length - 1]}`;
 }
 
+/**
+ * A Jinja filter (`{{ port | default(8000) }}`, Ansible's habit) in a template that failed
+ * to parse: what to write instead, else undefined. Handlebars has no filters; a default
+ * value is a var of the playbook (`vars:`), which inventory vars and `-e` override.
+ */
+export function jinjaHint(template: string): string | undefined {
+  const m = /\{\{-?\s*([\w.@]+)\s*\|\s*(\w+)\s*(?:\(([^)]*)\))?[^}]*\}\}/.exec(template);
+  if (!m) return undefined;
+  const [, name, filter, arg] = m;
+  if (filter === 'default' || filter === 'd') {
+    return `Jinja filters like "| ${filter}(${arg ?? ''})" are not Handlebars: write {{${name}}} and give "${name}" its default in the playbook's vars: (vars: { ${name}: ${arg?.trim() || '...'} }; inventory vars and -e override it)`;
+  }
+  return `Jinja filters like "| ${filter}" are not Handlebars: orch templates have no filters; put the value you need in a var`;
+}
+
 function parseTemplate(template: string, processed: boolean): Program {
   try {
     return processed ? hb().parse(template) : hb().parseWithoutProcessing(template);
   } catch (e) {
-    throw new RenderError(`template syntax error: ${oneLine((e as Error).message)}`);
+    const hint = jinjaHint(template);
+    throw new RenderError(hint ? `template syntax error: ${hint}` : `template syntax error: ${oneLine((e as Error).message)}`);
   }
 }
 

@@ -69,8 +69,11 @@ export interface StepContext<A = Record<string, unknown>> {
   args: A;
   /** Renders a string arg of the step: `shell` quotes every `{{x}}`; undefined on error (already reported). */
   render(field: string, mode: 'shell' | 'text'): string | undefined;
-  /** Renders a template text (file templates) in text mode; undefined on error. */
-  renderText(text: string, field: string): string | undefined;
+  /**
+   * Renders a template text in text mode; undefined on error. With `file` (the template
+   * file's path) an error is reported at its own line and column in that file.
+   */
+  renderText(text: string, field: string, file?: string): string | undefined;
   /** A var of the effective scope (rendered); undefined when unset. */
   getVar(name: string): unknown;
   /** The bundle the node's install step names, or the playbook's only bundle. */

@@ -145,7 +145,7 @@ export const put: StepKind<PutArgs, PutCheck> = {
       const file = ctx.readLocalFile(path, which);
       if (!file) return undefined;
       if (which === 'template') {
-        const text = ctx.renderText(file.bytes.toString('utf8'), which);
+        const text = ctx.renderText(file.bytes.toString('utf8'), which, path);
         if (text === undefined) return undefined;
         bytes = Buffer.from(text, 'utf8');
       } else {

@@ -46,6 +46,34 @@ describe('ansible_ssh_common_args', () => {
     expect(() => parseSshCommonArgs('-o StrictHostKeyChecking=no')).toThrow('not "StrictHostKeyChecking=no"');
     expect(() => parseSshCommonArgs('-C')).toThrow('not "-C"');
   });
+
+  it('names every option refused; StrictHostKeyChecking=no points to what does it', () => {
+    expect(() => parseSshCommonArgs('-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -C')).toThrow(new Error(
+      'ansible_ssh_common_args: orch takes only -J HOST, -o ProxyJump=HOST, -o UserKnownHostsFile=FILE and -o StrictHostKeyChecking=yes|accept-new, not "StrictHostKeyChecking=no", "-C"'
+      + "; to trust a host's key on first contact set host_key_policy: accept-new (or -o StrictHostKeyChecking=accept-new here), and for a throwaway test host pass --insecure-host-keys on the command line"));
+    expect(() => parseSshCommonArgs('-C -o Compression=yes')).toThrow(new Error(
+      'ansible_ssh_common_args: orch takes only -J HOST, -o ProxyJump=HOST, -o UserKnownHostsFile=FILE and -o StrictHostKeyChecking=yes|accept-new, not "-C", "Compression=yes"'));
+  });
+
+  it('an INI inventory problem points at the line that set it', async () => {
+    const t = tempFiles();
+    const f = t.write('typo.ini', [
+      '[web]',
+      'w1 ansible_host=10.0.0.1',
+      'w2 ansible_host=10.0.0.2 ansible_conection=local',
+      '[web:vars]',
+      "ansible_ssh_common_args='-o StrictHostKeyChecking=no'",
+      '',
+    ].join('\n'));
+    const r = await loadInventory([f], new SourceIndexImpl());
+    expect(r.diagnostics.map((d) => `${d.file.split('/').pop()}:${d.line}:${d.col}: ${d.message}`)).toEqual([
+      'typo.ini:3:1: host w2: ansible_conection is not supported by orch (it takes ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file, ansible_connection ssh|local and a ProxyJump in ansible_ssh_common_args)',
+      'typo.ini:5:1: host w1: ansible_ssh_common_args: orch takes only -J HOST, -o ProxyJump=HOST, -o UserKnownHostsFile=FILE and -o StrictHostKeyChecking=yes|accept-new, not "StrictHostKeyChecking=no"'
+        + "; to trust a host's key on first contact set host_key_policy: accept-new (or -o StrictHostKeyChecking=accept-new here), and for a throwaway test host pass --insecure-host-keys on the command line",
+      'typo.ini:5:1: host w2: ansible_ssh_common_args: orch takes only -J HOST, -o ProxyJump=HOST, -o UserKnownHostsFile=FILE and -o StrictHostKeyChecking=yes|accept-new, not "StrictHostKeyChecking=no"'
+        + "; to trust a host's key on first contact set host_key_policy: accept-new (or -o StrictHostKeyChecking=accept-new here), and for a throwaway test host pass --insecure-host-keys on the command line",
+    ]);
+  });
 });
 
 describe('loading an Ansible inventory into orch', () => {

@@ -201,9 +201,9 @@ describe('loadInventory: invalid inventories', () => {
     [
       'unknown key',
       'hosts:\n  web1: { adress: 10.0.0.1 }\n',
-      ['2:11: hosts.web1.adress: unknown key "adress" (expected one of: address, port, user, identity, known_hosts, host_key_policy, transport, jump, give_up, become, become_user, vars)'],
+      ['2:11: hosts.web1.adress: unknown key "adress": did you mean "address"? (expected one of: address, port, user, identity, known_hosts, host_key_policy, transport, jump, give_up, become, become_user, vars)'],
     ],
-    ['unknown top-level key', 'host:\n  web1: {}\n', ['1:1: host: unknown key "host" (expected one of: defaults, hosts, roles, groups)']],
+    ['unknown top-level key', 'host:\n  web1: {}\n', ['1:1: host: unknown key "host": did you mean "hosts"? (expected one of: defaults, hosts, roles, groups)']],
     [
       'invalid host name',
       'hosts:\n  "-web": {}\n',

@@ -23,6 +23,15 @@ describe('loadYaml', () => {
     expect(index.locate(r.file, ['a', 'b', 1])).toEqual({ file: f, line: 2, col: 10 });
   });
 
+  it('{{env "X"}} inside a double-quoted YAML string: the syntax error says how to write it', async () => {
+    const t = tempFiles();
+    const f = t.write('pb.yml', 'steps:\n  - run:\n      cmd: "deploy --token {{env "TOKEN"}}"\n');
+    const r = await loadYaml(f, new SourceIndexImpl());
+    expect(r.diagnostics.map((d) => `${d.line}:${d.col}: ${d.path}: ${d.message}`)).toEqual([
+      `3:35: steps[0].run.cmd: YAML syntax error: Unexpected scalar at node end; the quotes in {{env "TOKEN"}} end the double-quoted YAML string: write {{env 'TOKEN'}} inside it, or quote the whole value with single quotes`,
+    ]);
+  });
+
   it('shows files inside the cwd relative to it', async () => {
     const r = await loadYaml('./test/fixtures/config/inventory/prod.yml', new SourceIndexImpl());
     expect(r.file).toBe('test/fixtures/config/inventory/prod.yml');

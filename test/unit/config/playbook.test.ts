@@ -224,13 +224,13 @@ describe('loadPlaybook: invalid playbooks', () => {
     [
       'unknown node key',
       { 'main.yml': 'nodes:\n  shop:\n    step: []\n' },
-      [`D/main.yml:3:5: nodes.shop.step: unknown key "step" (expected one of: ${NODE_KEYS})`],
+      [`D/main.yml:3:5: nodes.shop.step: unknown key "step": did you mean "steps"? (expected one of: ${NODE_KEYS})`],
     ],
     [
       'unknown top-level key',
       { 'main.yml': 'hosts: [a]\n' },
       [
-        `D/main.yml:1:1: hosts: unknown key "hosts" (expected one of: inventory, import, vars, bundles, templates, secret, vars_files, secret_commands, become, become_user, extends, roles, required, steps, nodes, serial, max_fail, rollback, shared, on, actions, or an override key like child__var)`,
+        `D/main.yml:1:1: hosts: unknown key "hosts": a playbook names its inventory (\`inventory:\`) and targets hosts by \`roles\`/\`groups\` on nodes, or with --limit (expected one of: inventory, import, vars, bundles, templates, secret, vars_files, secret_commands, become, become_user, extends, roles, required, steps, nodes, serial, max_fail, rollback, shared, on, actions, or an override key like child__var)`,
       ],
     ],
     [
@@ -347,8 +347,8 @@ describe('loadPlaybook: invalid playbooks', () => {
       'D/main.yml:2:1: vars: must be a map',
       'D/main.yml:5:5: nodes.web.serial: must be a number of hosts (1 or more), a percentage like "25%", or a non-empty list of them',
       'D/main.yml:7:9: nodes.web.steps[0].put: needs one of: src, content, template',
-      `D/main.yml:8:9: nodes.web.steps[1]: needs one of: ${STEP_KINDS}`,
-      `D/main.yml:8:9: nodes.web.steps[1].sevrice: unknown key "sevrice" (expected one of: name, on, once, when, ${STEP_KINDS})`,
+      // The unknown key is named first (and once), with its likely spelling.
+      `D/main.yml:8:9: nodes.web.steps[1].sevrice: unknown key "sevrice": did you mean "service"? (expected one of: name, on, once, when, ${STEP_KINDS})`,
     ]);
   });
 

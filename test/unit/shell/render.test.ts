@@ -157,6 +157,9 @@ describe('renderTemplate errors', () => {
     ['{{env}}', 'undefined variable "env" (to read an environment variable, write {{env "NAME"}})'],
     ['{{lookup}}', 'undefined variable "lookup" (to look a key up, write {{lookup object key}})'],
     ['{{each}}', 'undefined variable "each" (for a loop, write {{#each list}}...{{/each}})'],
+    // Ansible habits: Jinja filters get how orch spells them, not a parser trace.
+    ['serve --port {{ port | default(8000) }}', 'template syntax error: Jinja filters like "| default(8000)" are not Handlebars: write {{port}} and give "port" its default in the playbook\'s vars: (vars: { port: 8000 }; inventory vars and -e override it)'],
+    ['{{ name | upper }}', 'template syntax error: Jinja filters like "| upper" are not Handlebars: orch templates have no filters; put the value you need in a var'],
   ])('%j -> %s', (template, message) => {
     const e = renderError(() => shell(template));
     expect(e.message).toBe(message);
