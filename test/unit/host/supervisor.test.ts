@@ -36,7 +36,7 @@ describe.skipIf(!SUPERVISORD)('supervisor.sh (real supervisord, own config and s
     for (let i = 0; i < 100 && !existsSync(sock); i++) spawnSync('sleep', ['0.1']);
   });
   afterAll(() => {
-    try { process.kill(Number(readFileSync(path.join(dir, 'supervisord.pid'), 'utf8')), 'TERM'); } catch { /* gone */ }
+    try { process.kill(Number(readFileSync(path.join(dir, 'supervisord.pid'), 'utf8')), 'SIGTERM'); } catch { /* gone */ }
   });
 
   it('start and restart through config: and server_url; the status decides', () => {
