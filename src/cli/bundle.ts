@@ -27,6 +27,27 @@ export interface BundleCliOptions {
 }
 
 /**
+ * The build options that `orch bundle` and `orch publish` flags give, paths resolved
+ * against the working directory (the `bundles:` keys of a playbook, by their CLI names).
+ */
+export function buildFlags(opts: Omit<BundleCliOptions, 'format'>): {
+  builder: BundleCliOptions['builder']; outDir: string; noCache: boolean;
+  prebuildScript?: string; postbuildScript?: string; python?: string; requirements?: string;
+  pipOptions?: string[]; cacheDir?: string;
+} {
+  return {
+    builder: opts.builder, outDir: resolve(opts.out),
+    ...(opts.prebuildScript !== undefined && { prebuildScript: resolve(opts.prebuildScript) }),
+    ...(opts.postbuildScript !== undefined && { postbuildScript: resolve(opts.postbuildScript) }),
+    ...(opts.python !== undefined && { python: opts.python }),
+    ...(opts.requirements !== undefined && { requirements: resolve(opts.requirements) }),
+    ...(opts.pipOption !== undefined && { pipOptions: opts.pipOption }),
+    noCache: opts.cache === false,
+    ...(opts.cacheDir !== undefined && { cacheDir: resolve(opts.cacheDir) }),
+  };
+}
+
+/**
  * `orch bundle SOURCE` (`--package`, `--version-scheme` as the playbook keys `package:`, `version:`): builds (or takes from the cache) the bundle and prints its
  * path, then `package version (platform), size, sha256 ...`; `--json` prints one JSON
  * object instead. Build progress (tool output, `python: building wheels...`, cache hits)
@@ -36,14 +57,7 @@ export async function runBundle(source: string, opts: BundleCliOptions): Promise
   if (opts.format !== 'tar.gz' && opts.format !== 'dir') throw new OrchError(`--format takes tar.gz or dir (got ${JSON.stringify(opts.format)})`);
   const t0 = Date.now();
   const info = await bundle(source, {
-    builder: opts.builder, outDir: resolve(opts.out), format: opts.format,
-    ...(opts.prebuildScript !== undefined && { prebuildScript: resolve(opts.prebuildScript) }),
-    ...(opts.postbuildScript !== undefined && { postbuildScript: resolve(opts.postbuildScript) }),
-    ...(opts.python !== undefined && { python: opts.python }),
-    ...(opts.requirements !== undefined && { requirements: resolve(opts.requirements) }),
-    ...(opts.pipOption !== undefined && { pipOptions: opts.pipOption }),
-    noCache: opts.cache === false,
-    ...(opts.cacheDir !== undefined && { cacheDir: resolve(opts.cacheDir) }),
+    ...buildFlags(opts), format: opts.format,
     ...(opts.package !== undefined && { package: opts.package }),
     ...(opts.versionScheme !== undefined && { versionScheme: opts.versionScheme }),
     env: process.env,

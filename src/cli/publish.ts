@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { inspectArtifact } from '../bundle/artifact.js';
 import { buildBundle } from '../bundle/build.js';
 import type { BundleInfo } from '../bundle/layout.js';
-import type { BundleCliOptions } from './bundle.js';
+import { buildFlags, type BundleCliOptions } from './bundle.js';
 import { OrchError } from '../model/errors.js';
 import { parseDuration } from '../model/duration.js';
 import { formatManifest } from '../store/manifest.js';
@@ -61,16 +61,7 @@ export async function runPublish(what: string, opts: PublishCliOptions): Promise
   let bundle: BundleInfo;
   if (st.isDirectory()) {
     bundle = await buildBundle(
-      {
-        source: what, builder: opts.builder, outDir: resolve(opts.out),
-        ...(opts.prebuildScript !== undefined && { prebuildScript: resolve(opts.prebuildScript) }),
-        ...(opts.postbuildScript !== undefined && { postbuildScript: resolve(opts.postbuildScript) }),
-        ...(opts.python !== undefined && { python: opts.python }),
-        ...(opts.requirements !== undefined && { requirements: resolve(opts.requirements) }),
-        ...(opts.pipOption !== undefined && { pipOptions: opts.pipOption }),
-        noCache: opts.cache === false,
-        ...(opts.cacheDir !== undefined && { cacheDir: resolve(opts.cacheDir) }),
-      },
+      { source: what, ...buildFlags(opts) },
       { env: process.env, now: () => new Date(), cwd: process.cwd(), log },
     );
   } else {
