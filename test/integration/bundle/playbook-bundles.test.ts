@@ -206,7 +206,7 @@ describe.skipIf(!haveTmux())('same version, other content, at a terminal (tmux)'
       const { code } = await pty.exit();
       const text = pty.text(true);
       expect(code, text).toBe(4);
-      expect(text).toMatch(/! web: install notes 1\.0\.0 {2}failed\n {4}version 1\.0\.0 is already installed in \S+\/srv\/versions\/1\.0\.0 from another bundle \(sha256 [0-9a-f]{12}…, this bundle [0-9a-f]{12}…\): give the new release a new version \(bump VERSION, or version: git \| timestamp\)\n {2}- web: symlink current -> 1\.0\.0 {2}skipped/);
+      expect(text).toMatch(/! web: install notes 1\.0\.0 {2}failed\n {4}version 1\.0\.0 is already installed in \S+\/srv\/versions\/1\.0\.0 from another bundle \(sha256 [0-9a-f]{12}…, this bundle [0-9a-f]{12}…\); one version is one release: give a new build a new version \(bump VERSION, or version: git \| timestamp\)\n {2}- web: symlink current -> 1\.0\.0 {2}skipped/);
       expect(text).toContain('Plan: 1 host, 0 steps to change, 1 step will fail.');
       expect(text).not.toContain('Apply these changes?');
       // Under the failed host, the host's own refusal: the same words.

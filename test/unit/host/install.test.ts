@@ -77,7 +77,7 @@ describe('install.sh', () => {
     mkdirSync(path.join(root, 'versions/1.0'), { recursive: true });
     writeFileSync(path.join(root, 'versions/1.0/.orch-installed'), `${'b'.repeat(64)}\n`);
     const r = runBash(LIBS, call(root, 'a'.repeat(64), 0), [root, '', '', '']);
-    expect(r.stderr).toBe(`version 1.0 is already installed in ${root}/versions/1.0 from another bundle (sha256 ${'b'.repeat(12)}…, this bundle ${'a'.repeat(12)}…): give the new release a new version (bump VERSION, or version: git | timestamp)\n`);
+    expect(r.stderr).toBe(`version 1.0 is already installed in ${root}/versions/1.0 from another bundle (sha256 ${'b'.repeat(12)}…, this bundle ${'a'.repeat(12)}…); one version is one release: give a new build a new version (bump VERSION, or version: git | timestamp)\n`);
   });
   it.each(['1.0.0+g1a2b3c4.dirty', '1.0.0+20261201120000', '2.0'])('refuses %s installed from another bundle in the words plan uses (sameVersionMessage), reading no payload', (v) => {
     const root = mkdtempSync(path.join(tmpdir(), 'orch-inst-'));
