@@ -88,15 +88,17 @@ describe('LocalTransport.exec', () => {
     await expect(c.exec('true')).rejects.toThrow(new ConnectError('ctl', 'connection is closed'));
   });
 
-  it('close kills commands still running', async () => {
+  it('close kills commands still running after its grace time (1.5 s)', async () => {
     const c = await connect();
     const marker = path.join(dir, 'after-close');
-    const p = c.exec(`sleep 1; touch ${marker}`);
+    const p = c.exec(`sleep 3; touch ${marker}`);
     await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
     await c.close();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
     const r = await p;
     expect(r.signal).toBe('SIGKILL');
-    await new Promise((r2) => setTimeout(r2, 1200));
+    await new Promise((r2) => setTimeout(r2, 2000));
     expect(existsSync(marker)).toBe(false);
-  });
+  }, 10_000);
 });
