@@ -101,6 +101,18 @@ export type Probe =
    */
   | { kind: 'package' | 'candidate' | 'passwd' | 'group' | 'enabled'; path: string };
 
+/**
+ * Every probe kind, in the order `schema/plan.schema.json` lists them (the build writes
+ * that enum from this list: src/steps/schema.ts `planSchemaText`).
+ */
+export const PROBE_KINDS = [
+  'sha256', 'link', 'read', 'exists', 'stat', 'versions', 'leftovers', 'delta', 'content', 'unless',
+  'package', 'candidate', 'passwd', 'group', 'enabled',
+] as const satisfies readonly Probe['kind'][];
+/** Compile-time check: a probe kind missing from PROBE_KINDS makes this `true` fail to type-check. */
+const PROBE_KINDS_COMPLETE: [Exclude<Probe['kind'], (typeof PROBE_KINDS)[number]>] extends [never] ? true : false = true;
+void PROBE_KINDS_COMPLETE;
+
 /** Facts of one host: `kind:path` (see `factKey`) -> value (`null` = absent). Missing key = unknown. */
 export type Facts = Map<string, string | null>;
 

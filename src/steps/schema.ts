@@ -6,6 +6,7 @@
  * when the checked-in files differ from what this returns.
  */
 import { COMMON_STEP_KEYS, commonKeyRef, STEP_KIND_NAMES, STEP_KINDS } from './index.js';
+import { PROBE_KINDS } from '../model/task.js';
 
 type Json = Record<string, unknown>;
 
@@ -57,7 +58,11 @@ function withCommonKeys(fragment: Json): Json {
 export function planSchemaText(current: string): string {
   const re = /("kind": \{ "enum": )\[[^\]]*\](, "description": "Step kind\.")/;
   if (!re.test(current)) throw new Error('plan.schema.json: no step kind enum ("kind": { "enum": [...], "description": "Step kind." })');
-  return current.replace(re, `$1${JSON.stringify(STEP_KIND_NAMES).replaceAll(',', ', ')}$2`);
+  const probes = /("kind": \{ "enum": )\[[^\]]*\](, "description": "What to read: )/;
+  if (!probes.test(current)) throw new Error('plan.schema.json: no probe kind enum ("kind": { "enum": [...], "description": "What to read: ..." })');
+  return current
+    .replace(re, `$1${JSON.stringify(STEP_KIND_NAMES).replaceAll(',', ', ')}$2`)
+    .replace(probes, `$1${JSON.stringify(PROBE_KINDS).replaceAll(',', ', ')}$2`);
 }
 
 /** A JSON Schema node as the generated playbook schema writes it. */
