@@ -7,6 +7,7 @@
  * unchanged playbook plans exactly (`--detailed-exitcodes` 0, no systemctl call).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { makeWork, orch } from './cli.js';
@@ -83,8 +84,9 @@ describe('service manager: systemd with unit: and scope: user', () => {
   }, 120_000);
 
   it('a unit change runs the step inside a segment too, after a step that changed nothing on the host', async () => {
-    // The run step plans as `?` (its unless is decided on the host), so it and the service
-    // go to the host as one segment, where the run reports skipped: the unit still counts.
+    // The run step plans as `?` (with `user:` its unless must run as that user, so the plan
+    // does not probe it and it is decided on the host), so it and the service go to the host
+    // as one segment, where the run reports skipped: the unit still counts.
     const pb = join(work, 'segment.yml');
     writeFileSync(pb, `
 inventory: inventory.yml
@@ -92,7 +94,7 @@ vars: { app: shop, root: ${join(work, 'srv2')} }
 nodes:
   web:
     steps:
-      - run: { cmd: "echo ran >> ${join(work, 'ran')}", unless: "true" }
+      - run: { cmd: "echo ran >> ${join(work, 'ran')}", unless: "true", user: ${userInfo().username} }
       - service: { name: shop, scope: user, unit: "[Service]\\nExecStart=/bin/true\\n" }
 `);
     // The run may change the node (?), but the unit differs for sure: will change.
