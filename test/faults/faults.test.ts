@@ -109,8 +109,9 @@ describe.skipIf(!canRunFleet())('faults (issue 6 rows 8-11, 13, 14)', () => {
     const host = (): TestHost => h(4);
     let n = 0;
     beforeAll(async () => {
-      // PATH shims on the host: `mv`, `tar`, `cp` (and `pause-point`) block on a FIFO when
-      // their arguments contain the text in /root/pause-match (bash sources ~/.bashrc under sshd).
+      // PATH shims on the host: `mv`, `tar`, `cp`, `perl` (the safe write of src/host/prelude.sh)
+      // and `pause-point` block on a FIFO when their arguments contain the text in
+      // /root/pause-match (bash sources ~/.bashrc under sshd).
       const shim = onHost(host(), '/root/shim');
       mkdirSync(shim, { recursive: true });
       const body = (real: string): string => [
@@ -123,7 +124,7 @@ describe.skipIf(!canRunFleet())('faults (issue 6 rows 8-11, 13, 14)', () => {
         real ? `exec ${real} "$@"` : 'exit 0',
         '',
       ].join('\n');
-      for (const [name, real] of [['mv', '/usr/bin/mv'], ['tar', '/usr/bin/tar'], ['cp', '/usr/bin/cp'], ['pause-point', '']] as const) {
+      for (const [name, real] of [['mv', '/usr/bin/mv'], ['tar', '/usr/bin/tar'], ['cp', '/usr/bin/cp'], ['perl', '/usr/bin/perl'], ['pause-point', '']] as const) {
         writeFileSync(join(shim, name), body(real));
         chmodSync(join(shim, name), 0o755);
       }
@@ -175,9 +176,10 @@ describe.skipIf(!canRunFleet())('faults (issue 6 rows 8-11, 13, 14)', () => {
       ['between the temp link and mv -T', '.current.tmp.', 2, true],
       // The switch was done; the restart-pending marker makes the next run restart.
       ['after the switch, before the restart', 'restart', 2, true],
-      // Killed inside install's state write, after the marker: the install is complete, so the
-      // next run does not redo it, and its scratch folder waits for the next install.
-      ['while writing state.json', 'state.json.tmp.', 2, false],
+      // Killed at install's state write (the safe write's perl, whose arguments name the
+      // file), after the marker: the install is complete, so the next run does not redo it,
+      // and its scratch folder waits for the next install.
+      ['while writing state.json', '.orch/state.json', 2, false],
     ] as const)('%s', async (_what, match, nextCode, cleaned) => {
       const version = await killAt(match);
       const pb = pbOf();
