@@ -4,7 +4,7 @@
  * output attributed correctly (each host's error carries the address the HOST itself
  * reports), results identical to the serial run.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
@@ -74,7 +74,11 @@ describe.skipIf(!canRunFleet())('load (issue 6 row 15)', () => {
     expect(s.hosts).toHaveLength(COUNT);
     for (const { name, host } of all) {
       const res = s.hosts.find((x) => x.host === name)!;
-      const own = readFileSync(onHost(host, `/srv/who-${id}`), 'utf8').trim();
+      // The host's own result first: a host that failed for another reason (a connection
+      // under load) says why, instead of an ENOENT on the file it never wrote.
+      const whoFile = onHost(host, `/srv/who-${id}`);
+      expect(existsSync(whoFile), `${name}: ${res.status} ${res.error ?? ''}`).toBe(true);
+      const own = readFileSync(whoFile, 'utf8').trim();
       expect(own).toBe(`${host.address}/24`);
       expect(readFileSync(onHost(host, `/srv/name-${id}`), 'utf8')).toBe(name);
       if (name.endsWith('0')) {
