@@ -172,7 +172,7 @@ undrain:
     await new Promise((r) => setTimeout(r, 1000));
     const r = await orch(['apply', playbook(drain), '--json', '--yes'], env, { timeoutMs: 240_000 });
     await new Promise((r) => setTimeout(r, 1000));
-    return { load: await load.stop(), code: r.code, out: r.stdout + r.stderr };
+    return { load: await load.stop(), code: r.code ?? -1, out: r.stdout + r.stderr };
   };
 
   beforeAll(async () => {
