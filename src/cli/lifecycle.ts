@@ -159,7 +159,7 @@ export async function runConverge(playbook: string, opts: CommonOpts & { log?: s
     try {
       const prepared = await prepare(playbook, opts, parseExtraVars(opts.extraVar), true);
       const renderer = opts.json ? await pickRenderer(prepared.plan, opts) : new LinesRenderer(write);
-      summary = await applyPlan(prepared.plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true }, write);
+      summary = await applyPlan(prepared.plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true, ...(prepared.hooks && { hooks: prepared.hooks }) }, write);
       logMasker = prepared.masker;
     } catch (e) {
       const msg = e instanceof ConfigError ? e.message : (e as Error).message;
