@@ -10,14 +10,20 @@
  * lanes, on every `on:` host at once. A failed drain or undrain stops the rollout.
  */
 import type { PlanPhase } from '../model/plan.js';
-import type { LaneHooks } from './lanes.js';
+
+/** What drain needs from the run (a part of lanes.ts's LaneHooks). */
+export interface AroundHooks {
+  isFailed(host: string): boolean;
+  runLane(phase: number, host: string, from?: number, to?: number): Promise<void>;
+  interrupted(): string | undefined;
+}
 
 /**
  * Runs the `which` steps of batch `bi` of phase `pi` on the phase's drain hosts, in
  * parallel. Resolves with why the rollout stops (a drain host failed), else undefined;
  * nothing to run resolves at once.
  */
-export async function runAround(phase: PlanPhase, pi: number, bi: number, which: 'drain' | 'undrain', hooks: Pick<LaneHooks, 'isFailed' | 'runLane' | 'interrupted'>): Promise<string | undefined> {
+export async function runAround(phase: PlanPhase, pi: number, bi: number, which: 'drain' | 'undrain', hooks: AroundHooks): Promise<string | undefined> {
   const range = phase.around?.[bi]?.[which];
   if (!range || range[0] === range[1] || hooks.interrupted()) return undefined;
   const [from, to] = range;
