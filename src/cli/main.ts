@@ -280,6 +280,9 @@ export function buildProgram(): Command {
     .option('--cron <expr>', 'a raw schedule instead of --every: "M H DOM MON DOW" or @hourly/@daily/...')
     .option('-l, --limit <pattern>', 'passed on to converge: only hosts matching this pattern')
     .option('--log <file>', 'converge log, one JSON line per run (default ~/.orch/converge-<playbook>.log)')
+    .option('--vault-password-file <file>', 'passed on to converge: Ansible Vault password file (repeatable; its path goes into the crontab, never the password)', collect, [])
+    .option('--vault-id <[label@]file>', 'passed on to converge: Ansible Vault id (repeatable)', collect, [])
+    .option('--age-identity <file>', 'passed on to converge: age identity for .age vars files (default at run time: ORCH_AGE_IDENTITY, else ~/.config/orch/age.txt)')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runCronInstall } = await import('./cron.js');
       return runCronInstall(playbook, opts);
