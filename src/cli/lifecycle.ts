@@ -15,7 +15,7 @@ import type { RunSummary } from '../engine/events.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError, OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 import { Masker } from '../shell/mask.js';
 import { formatQueryTable, type QueryError, type QueryRow } from '../state/query.js';
 import { LinesRenderer } from '../ui/lines.js';

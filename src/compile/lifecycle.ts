@@ -7,7 +7,7 @@
  * services started again after a rollback, the bundle a node installs — asks this module,
  * never a kind name.
  */
-import type { PlanPhase } from '../model/plan.js';
+import type { PlanPhase } from '../steps/plan.js';
 import { STEP_KINDS, type StepCheck, type StepKindName } from '../steps/index.js';
 import type { LifecycleRole } from '../steps/kind.js';
 import type { InstallCheck } from '../steps/install.js';

@@ -8,7 +8,7 @@
  * rollback a link switch), Capistrano's `deploy:rollback`.
  */
 import { CURRENT_LINK, INSTALLED_MARKER, PREVIOUS_LINK, STATE_FILE, versionDir } from '../host/layout.js';
-import type { Plan, PlanPhase, PlanStep, Task } from '../model/plan.js';
+import type { Plan, PlanPhase, PlanStep, Task } from '../steps/plan.js';
 import { hasRole, startFollows, switchCheck } from './lifecycle.js';
 import { joinPath, RESTART_PENDING, VERSION_RE } from '../steps/common.js';
 import { rollbackSwitchScript } from '../steps/rollback.js';

@@ -12,8 +12,8 @@ import { homedir } from 'node:os';
 import type { Diagnostic, DocPath } from '../model/diagnostics.js';
 import { diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Vars } from '../model/inventory.js';
-import type { BundleSpec, NodeSpec, Playbook, SerialSpec, StepKind, StepSpec } from '../model/playbook.js';
-import { COMMON_STEP_KEYS, ownStepKeys, STEP_KIND_NAMES, STEP_KINDS as STEP_KIND_REGISTRY } from '../steps/index.js';
+import type { BundleSpec, NodeSpec, Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
+import { COMMON_STEP_KEYS, ownStepKeys, STEP_KIND_NAMES, STEP_KINDS as STEP_KIND_REGISTRY, type StepKindName } from '../steps/index.js';
 import { displayPath, expandHome, loadYaml } from './load-yaml.js';
 import type { SourceIndexImpl } from './source-index.js';
 import { validateAgainstSchema } from './validate.js';
@@ -33,7 +33,7 @@ export interface LoadPlaybookOptions {
 }
 
 /** The step kind keys, in the order SPEC lists them: the names of the step kind registry. */
-export const STEP_KINDS: readonly StepKind[] = STEP_KIND_NAMES;
+export const STEP_KINDS: readonly StepKindName[] = STEP_KIND_NAMES;
 
 /** Keys of a playbook that are header keys, not node keys. */
 const HEADER_KEYS = new Set(['inventory', 'import', 'vars', 'bundles', 'templates', 'secret', 'vars_files', 'secret_commands', 'become', 'become_user']);

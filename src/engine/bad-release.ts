@@ -6,7 +6,7 @@
 import { stageCheck } from '../compile/lifecycle.js';
 import { badSha, type Facts } from '../compile/predict.js';
 import { joinPath, STATE_FILE } from '../host/layout.js';
-import type { Plan, Task } from '../model/plan.js';
+import type { Plan, Task } from '../steps/plan.js';
 import { RELEASE_RULE } from '../steps/install.js';
 
 /** The newest `bad` history entry of `version` in the host's state.json under `root`, if readable. */

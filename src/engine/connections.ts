@@ -4,7 +4,7 @@
  * part). Emits `connect` events; never throws anything but ConnectError.
  */
 import { ConnectError } from '../model/errors.js';
-import type { Plan, PlanHost } from '../model/plan.js';
+import type { Plan, PlanHost } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import type { EngineEvent } from './events.js';

@@ -12,7 +12,7 @@ import { stepLabel, type Facts } from '../compile/predict.js';
 import { changesAlone, hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
 import { joinPath, STATE_FILE, qpath } from '../host/layout.js';
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
-import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
+import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../steps/plan.js';
 import { PRELUDE_SH, PROTOCOL_SH } from '../host/embedded.generated.js';
 import { EXIT, protocolLines, withoutProtocolLines } from '../host/protocol.js';
 import { formatStateJson, markBad, type AppState, type Registry } from '../state/state.js';

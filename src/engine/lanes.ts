@@ -16,7 +16,7 @@
  */
 import pLimit from 'p-limit';
 import { stageSteps } from '../compile/lifecycle.js';
-import type { MaxFail, Plan } from '../model/plan.js';
+import type { MaxFail, Plan } from '../steps/plan.js';
 import type { EngineEvent } from './events.js';
 
 /** What the lanes need from the run. */

@@ -15,7 +15,7 @@ import { ManifestUnsupportedError, manifestSha256, parseManifest, readBundleMani
 import { stageCheck } from '../compile/lifecycle.js';
 import type { Facts } from '../compile/predict.js';
 import type { HostPrediction } from '../compile/predict.js';
-import type { Plan, Task } from '../model/plan.js';
+import type { Plan, Task } from '../steps/plan.js';
 import { hostHasPayload } from '../steps/index.js';
 import { INLINE_PAYLOAD_MAX } from './segment.js';
 

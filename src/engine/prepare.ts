@@ -21,7 +21,7 @@ import { loadSecretVars, maskSecretValues, withSecretVars } from '../config/secr
 import type { Diagnostic } from '../model/diagnostics.js';
 import { OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
-import type { Plan, PlanBundle, PlanHost, PlanInputs } from '../model/plan.js';
+import type { Plan, PlanBundle, PlanHost, PlanInputs } from '../steps/plan.js';
 import type { Connection } from '../transport/transport.js';
 import type { Playbook } from '../model/playbook.js';
 import { Masker } from '../shell/mask.js';

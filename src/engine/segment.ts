@@ -5,7 +5,7 @@
  * execution fast). This module builds a segment's fields and parses its output.
  */
 import { EXIT } from '../host/protocol.js';
-import type { PlanStep, StepStatus, Task } from '../model/plan.js';
+import type { PlanStep, StepStatus, Task } from '../steps/plan.js';
 import type { AppState, Registry } from '../state/state.js';
 
 /** Largest `put` content passed inline in the fields instead of as a payload, bytes. */

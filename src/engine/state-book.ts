@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Facts } from '../compile/predict.js';
 import { joinPath, REGISTRY_FILE, STATE_FILE } from '../host/layout.js';
-import type { Task } from '../model/plan.js';
+import type { Task } from '../steps/plan.js';
 import { formatStateJson, nextState, parseRegistry, parseState, type AppState, type Registry, type StateChange } from '../state/state.js';
 
 /** What a state-writing task is given. */

@@ -4,7 +4,6 @@
  * compile does that. Every spec keeps `src` so compile can report file:line:col.
  */
 import type { DocPath } from './diagnostics.js';
-import type { StepKindName } from '../steps/index.js';
 import type { Vars } from './inventory.js';
 
 /** Where a spec came from: file and path inside it (resolved by a SourceIndex). */
@@ -13,12 +12,13 @@ export interface SrcRef {
   path: DocPath;
 }
 
-/** A step kind key: the names of the step kind registry (src/steps/index.ts). */
-export type StepKind = StepKindName;
-
-/** One step as written: exactly one kind key, plus the common keys. */
+/**
+ * One step as written: exactly one kind key, plus the common keys. `kind` is a name of
+ * the step kind registry (src/steps/index.ts), checked by `loadPlaybook`; the model
+ * itself knows no kind (`isStepKind` narrows it to `StepKindName`).
+ */
 export interface StepSpec {
-  kind: StepKind;
+  kind: string;
   /** The kind key's value (for `bundle: NAME` it is `{ bundle: NAME }`). */
   args: Record<string, unknown>;
   name?: string;

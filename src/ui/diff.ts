@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import type { Facts } from '../compile/predict.js';
-import type { PayloadRef, Plan, Probe, Task } from '../model/plan.js';
+import type { PayloadRef, Plan, Probe, Task } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { infoFiles } from '../steps/common.js';
 import { kindOfTask } from '../steps/index.js';

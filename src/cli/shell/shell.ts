@@ -34,7 +34,7 @@ import { preparePlan } from '../../engine/prepare.js';
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import { ConfigError } from '../../model/errors.js';
 import type { Inventory, Vars } from '../../model/inventory.js';
-import type { Plan } from '../../model/plan.js';
+import type { Plan } from '../../steps/plan.js';
 import type { Playbook } from '../../model/playbook.js';
 import { MASK, type Masker } from '../../shell/mask.js';
 import { quote } from '../../shell/quote.js';

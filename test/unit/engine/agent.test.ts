@@ -14,7 +14,7 @@ import { AGENT_BOOTSTRAP, agentStartFrames, HostAgent } from '../../../src/engin
 import { encodeSegment, parseSegmentOutput, type SegmentEntry } from '../../../src/engine/segment.js';
 import { PRELUDE_SH } from '../../../src/host/embedded.generated.js';
 import { LockedError } from '../../../src/model/errors.js';
-import type { PlanStep } from '../../../src/model/plan.js';
+import type { PlanStep } from '../../../src/steps/plan.js';
 import { LocalConnection } from '../../../src/transport/local.js';
 
 const home = (): string => mkdtempSync(path.join(tmpdir(), 'orch-agent-home-'));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeSegment, parseSegmentOutput, type SegmentEntry } from '../../../src/engine/segment.js';
 import { AGENT_SH, LOCK_SH, PRELUDE_SH, PROTOCOL_SH, SEGMENT_SH } from '../../../src/host/embedded.generated.js';
-import type { PlanStep, Task } from '../../../src/model/plan.js';
+import type { PlanStep, Task } from '../../../src/steps/plan.js';
 import { runBash } from '../../harness/bash.js';
 
 const tmp = (p: string): string => mkdtempSync(path.join(tmpdir(), `orch-${p}-`));
