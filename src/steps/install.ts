@@ -113,6 +113,16 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       bytes: task.payload?.size ?? 0,
     };
   },
+  // `release 1.0.0 -> 1.1.0: 2 added, 0 removed, 1 changed files; bundle 1.2 MiB`, then up to 20 names.
+  formatDiff(d, p) {
+    if (d.kind !== 'install') return [];
+    const n = (k: number, w: string): string => `${k} ${w}`;
+    const out = [`release ${d.from ?? '(none)'} -> ${d.to}: ${n(d.added.length, 'added')}, ${n(d.removed.length, 'removed')}, ${n(d.changed.length, 'changed')} file${d.added.length + d.removed.length + d.changed.length === 1 ? '' : 's'}; bundle ${p.bytes(d.bytes)}`];
+    const rows = [...d.added.map((f) => p.add(`+ ${f}`)), ...d.removed.map((f) => p.remove(`- ${f}`)), ...d.changed.map((f) => p.change(`~ ${f}`))];
+    out.push(...rows.slice(0, 20).map((r) => `  ${r}`));
+    if (rows.length > 20) out.push(`  ... ${rows.length - 20} more`);
+    return out;
+  },
   lifecycle: 'stage',
   defaultWhen: 'always',
   describe(ctx) {
