@@ -75,6 +75,21 @@ export function commonKeyRef(key: (typeof COMMON_STEP_KEYS)[number]): string {
 /** Keys every step may carry besides its kind key (also accepted inside the kind's map). */
 export const COMMON_STEP_KEYS = ['name', 'on', 'once', 'when'] as const;
 
+/**
+ * A step's label from its args as written, for listings made before compile (`orch
+ * shell`'s `ls`): its kind's `describe` with templates left unrendered and no host;
+ * the kind name alone when the args do not fit it.
+ */
+export function describeAsWritten(kind: string, args: Record<string, unknown>): string {
+  if (!isStepKind(kind)) return kind;
+  const label = (field: string): string | undefined => (args?.[field] === undefined ? undefined : String(args[field]));
+  try {
+    return (REGISTRY[kind] as AnyKind).describe({ args, bundles: {}, label });
+  } catch {
+    return kind;
+  }
+}
+
 /** True for a playbook step kind key. */
 export const isStepKind = (k: string): k is StepKindName => Object.hasOwn(REGISTRY, k);
 

@@ -125,8 +125,8 @@ export interface DescribeContext<A = Record<string, unknown>> {
   /** The bundle the node's install step names, or the playbook's only bundle. */
   bundle?: PlanBundle;
   bundles: Record<string, PlanBundle>;
-  /** This host (its address may be in the label). */
-  host: Host;
+  /** This host (its address may be in the label); absent for a step described as written (`describeAsWritten`). */
+  host?: Host;
 }
 
 /**
