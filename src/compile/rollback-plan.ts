@@ -21,7 +21,7 @@ export function targetMarker(root: string, to: string | undefined): string {
 }
 
 /**
- * The release `orch rollback` goes back to without `--to` (issue 11; Capistrano's
+ * The release `orch rollback` goes back to without `--to` (Capistrano's
  * rollback to the release before current): from the host's state.json text, the newest
  * version installed before `current` was installed that is still there (not pruned), not
  * `current` and not recorded bad. Undefined when there is none (or no readable state).

@@ -1,6 +1,6 @@
 /**
- * A release recorded bad (SPEC section 6, state.json `bad` entries) is refused loudly:
- * plan and apply name it per host instead of a silent `skipped` (issue 11; Kamal keeps
+ * A release recorded bad (docs/how-it-works.md "What orch leaves on a host", state.json `bad` entries) is refused loudly:
+ * plan and apply name it per host instead of a silent `skipped` (Kamal keeps
  * the old container when the new one fails its healthcheck and says so).
  */
 import { kindsWithRole, stageCheck } from '../compile/lifecycle.js';

@@ -13,8 +13,8 @@ import { now, span } from './trace.js';
 /**
  * Connections opened before the plan exists: the CLI starts them for the run's
  * candidate targets (compile-plan.ts `candidateTargets`) as soon as the inventory is
- * loaded, so SSH handshakes overlap bundle checks, compilation and `bash -n` (issue 16:
- * an apply's fixed cost). Nothing runs on a host over them until the plan is valid;
+ * loaded, so SSH handshakes overlap bundle checks, compilation and `bash -n` (an
+ * apply's fixed cost; see `npm run bench`). Nothing runs on a host over them until the plan is valid;
  * the Session takes the ones it needs, the rest are closed.
  */
 export class EarlyConnections {

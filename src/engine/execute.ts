@@ -105,7 +105,7 @@ export class Executor {
       }
       this.ctx.emit({ type: 'step-end', ...base(step), status, ms, ...(res && this.#outputOf(res)) });
     };
-    // A release recorded bad on this host is refused loudly, never silently skipped (issue 11).
+    // A release recorded bad on this host is refused loudly, never silently skipped.
     const bad = !this.ctx.skipBad && facts && badReleaseMessage(host, items.map((x) => x.task), facts);
     if (bad) {
       record.count(host, phase.node, '', 'failed');

@@ -1,5 +1,5 @@
 /**
- * The front half of the pipeline (DESIGN "The pipeline"): YAML files -> validated model
+ * The front half of the pipeline (docs/how-it-works.md "Architecture"): YAML files -> validated model
  * -> bundles resolved on the control machine -> compiled Plan -> `bash -n` checked.
  * Nothing here connects to a host. Problems come back as diagnostics (exit 1).
  */
@@ -215,8 +215,8 @@ async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpe
 }
 
 /**
- * A `bundles:` entry with `url` + `sha256` or `channel` + `allowed_signers` (SPEC
- * section 7): resolved on the control machine (channel read and signature verified;
+ * A `bundles:` entry with `url` + `sha256` or `channel` + `allowed_signers` (docs/store.md):
+ * resolved on the control machine (channel read and signature verified;
  * downloaded into the cache unless `fetch: host`), see src/store/resolve.ts.
  * @throws StoreError / BundleError (reported as a diagnostic at `bundles.NAME`).
  */

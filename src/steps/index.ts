@@ -1,5 +1,5 @@
 /**
- * The registry of step kinds: one line per kind, in the order SPEC lists them. A kind
+ * The registry of step kinds: one line per kind, in the order docs/reference/steps.md lists them. A kind
  * is one module (`src/steps/<kind>.ts`, see `StepKind`); compile (dispatch and
  * labels), predict, the engine's payload decision, the playbook's step keys and
  * schema/playbook.schema.json (scripts/gen-schema.mjs) all derive from this object.
@@ -46,7 +46,7 @@ export type StepKindName = keyof typeof REGISTRY;
 /** Every step kind by name. */
 export const STEP_KINDS: Readonly<Record<StepKindName, AnyKind>> = REGISTRY;
 
-/** The step kind names, in registry (SPEC) order. */
+/** The step kind names, in registry order. */
 export const STEP_KIND_NAMES = Object.keys(REGISTRY) as StepKindName[];
 
 /** The check data of a kind (`task.check`). */
@@ -54,9 +54,6 @@ type CheckOf<K> = K extends StepKind<unknown, infer C> ? C : never;
 
 /** Check data of every task: the union over the registry, plus the internal `rollback` kind. */
 export type StepCheck = { [K in StepKindName]: CheckOf<(typeof REGISTRY)[K]> }[StepKindName] | RollbackCheck;
-
-/** The names of `task.check.kind`: the playbook kinds and `rollback`. */
-export type CheckKind = StepCheck['kind'];
 
 /**
  * Common step keys (name, on, once, when) a kind's schema fragment defines as its own

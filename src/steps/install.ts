@@ -1,13 +1,13 @@
 /**
  * `install: {bundle, before, after, shared}` — platter's install.sh contract, versioned folders
- * from platter's automation recipe (SPEC section 3, `install` row); src/host/install.sh:
+ * from platter's automation recipe (docs/reference/playbook.md, `install` row); src/host/install.sh:
  * upload the bundle to `<root>/.orch/bundles/<sha256>.tar.gz` unless present, check its
  * members (src/host/tar-check.sh), unpack to a scratch folder, run
  * `install.sh <root>/versions/<V>`, copy `PACKAGE VERSION PLATFORM info.json` in, and
  * LAST write `versions/<V>/.orch-installed`. A version folder without the marker is
  * incomplete: it is removed and redone.
  *
- * Delta releases (issue 16, src/host/delta.sh): each install also keeps
+ * Delta releases (docs/how-it-works.md, src/host/delta.sh): each install also keeps
  * `versions/<V>/.orch-manifest`, the bundle folder as `<root>/.orch/trees/<V>` and its
  * files in `<root>/.orch/objects/<sha256>`. When the host holds releases (the `delta`
  * fact), the engine passes `d:BASE:MANIFEST_SHA256` and a delta stream instead of the

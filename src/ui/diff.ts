@@ -20,7 +20,6 @@ import { PLAIN, type Palette } from './color.js';
 import { formatBytes } from './units.js';
 
 export type { StepDiff } from '../steps/kind.js';
-export { DIFF_LIMIT } from '../steps/put.js';
 
 /** The `files` map (path -> sha256) of a bundle's info.json, read from its tarball; undefined when it has none. */
 export type BundleFiles = (bundle: string) => Record<string, string> | undefined;
