@@ -55,7 +55,7 @@ export interface PlanBundle {
 export type PayloadRef =
   | { kind: 'content'; base64: string; sha256: string; size: number }
   | { kind: 'file'; path: string; sha256: string; size: number }
-  | { kind: 'bundle'; bundle: string; sha256: string; size: number; /** the host first tries to fetch it from a store; the script exits 99 when it could not */ lazy?: boolean };
+  | { kind: 'bundle'; bundle: string; sha256: string; size: number; /** the host first tries to fetch it from a store; the script asks for it (`EXIT.NEED_PAYLOAD`, src/host/protocol.ts) when it could not */ lazy?: boolean };
 
 /**
  * What the plan needs to know from a host to predict a step (one facts round trip per
