@@ -1,6 +1,6 @@
 /**
  * `orch cron install PLAYBOOK --every 15m|--cron EXPR [--limit P] [--log FILE]`,
- * `orch cron list [--json]`, `orch cron remove PLAYBOOK` (SPEC section 5).
+ * `orch cron list [--json]`, `orch cron remove PLAYBOOK` (docs/reference/cli.md).
  *
  * The pure parts (schedule, entry, crontab text editing) live in `src/cron/`; this file
  * resolves paths, reads and writes the crontab through the `crontab` program, and prints.
@@ -12,7 +12,8 @@ import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { SourceIndexImpl, loadPlaybook } from '../config/index.js';
+import { loadPlaybook } from '../config/playbook.js';
+import { SourceIndexImpl } from '../config/source-index.js';
 import { checkEntrySpec, renderCronEntry, vaultIdFile } from '../cron/entry.js';
 import type { ConvergeEntrySpec } from '../cron/entry.js';
 import { listOrchEntries, removeOrchEntry, upsertOrchEntry } from '../cron/crontab-text.js';

@@ -1,6 +1,6 @@
 /**
  * The day-to-day commands: `orch query` (audit what runs where), `orch rollback` (go
- * back safely), `orch converge` (apply from cron). SPEC section 5.
+ * back safely), `orch converge` (apply from cron). docs/reference/cli.md.
  */
 import { secretReadingOf } from './secret-flags.js';
 import { createHash, randomInt } from 'node:crypto';
@@ -15,7 +15,7 @@ import type { RunSummary } from '../engine/events.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError, OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 import { Masker } from '../shell/mask.js';
 import { formatQueryTable, type QueryError, type QueryRow } from '../state/query.js';
 import { LinesRenderer } from '../ui/lines.js';
@@ -50,7 +50,7 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
     names = limitHosts(inventory, opts.limit);
   }
   const rows = await queryHosts(connectionPlan(inventory, names), names, masker, wantedVersions(plan), { ...runOptions(opts), ...(opts.app !== undefined && { app: opts.app }), insecureHostKeys: opts.insecureHostKeys === true });
-  // --json is exactly SPEC section 5's shape; the table also shows incomplete, bad and drift.
+  // --json is exactly docs/reference/cli.md's shape; the table also shows incomplete, bad and drift.
   const spec = (r: QueryRow | QueryError): unknown =>
     'error' in r ? { host: r.host, error: r.error } : { host: r.host, app: r.app, root: r.root, current: r.current, previous: r.previous, versions: r.versions, deployed_at: r.deployed_at, deployed_by: r.deployed_by, sha256: r.sha256 };
   if (opts.json) out(`${JSON.stringify(rows.map(spec))}\n`);

@@ -1,6 +1,6 @@
 /**
  * orch's command line: argv parsing (commander), one top-level catch, exit codes
- * (SPEC section 5). Only this folder prints to the terminal's streams directly and
+ * (docs/reference/cli.md). Only this folder prints to the terminal's streams directly and
  * exits the process. Command modules are imported lazily so `orch --version` stays fast.
  */
 import { Argument, Command, Option } from 'commander';
@@ -14,7 +14,7 @@ function version(): string {
   return pkg.version;
 }
 
-/** Adds the options every run command shares (`common` in SPEC section 5). */
+/** Adds the options every run command shares (`common` in docs/reference/cli.md). */
 function common(cmd: Command): Command {
   cmd
     .option('-i, --inventory <file>', 'inventory file (repeatable; later files win key by key; Ansible INI/YAML accepted, or forced with ansible:FILE); default: the playbook\'s inventory:', collect, [])

@@ -10,7 +10,7 @@ import { Session, type GatheredFacts } from '../engine/apply-plan.js';
 import { loadProjectWith, takeEarlyConnections, type Project, type ProjectInternals } from '../library/project.js';
 import { applyWith, planWith, type ApplyResult, type PlanResult, type RunEvent, type RunOptions } from '../library/run.js';
 import { OrchError } from '../model/errors.js';
-import type { Plan, PlanHost } from '../model/plan.js';
+import type { Plan, PlanHost } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { TRANSPORTS, transportsFor } from '../transport/registry.js';
 import { JsonRenderer } from '../ui/json.js';

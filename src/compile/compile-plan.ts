@@ -8,7 +8,7 @@
 import type { Diagnostic, SourceIndex } from '../model/diagnostics.js';
 import { cmdlineDiagnostic, diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Host, Inventory, Vars } from '../model/inventory.js';
-import type { MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../model/plan.js';
+import type { MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../steps/plan.js';
 import type { Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
 import type { Masker } from '../shell/mask.js';
 import { isTooShortSecret, shortSecretMessage } from '../shell/mask.js';
@@ -16,7 +16,7 @@ import { RenderError, renderTemplate } from '../shell/render.js';
 import { limitUniverse, selectHosts } from './limit.js';
 import { planHostsFor } from './plan-hosts.js';
 import { flattenNodes, resolveNodeTree, type ResolvedNode } from './resolve-nodes.js';
-import { STEP_KINDS } from '../steps/index.js';
+import { isStepKind, STEP_KIND_NAMES, STEP_KINDS } from '../steps/index.js';
 import { sharedPathProblem } from '../steps/install.js';
 import type { DescribeContext, StepContext } from '../steps/kind.js';
 import { buildScope, getVar } from './vars.js';
@@ -248,8 +248,14 @@ export function compilePlan(input: CompileInput): CompileResult {
         report(step.src.file, [...stepPath, 'on'], `node ${n.path || '(root)'} has no role "${step.on ?? n.spec.on}" (roles: ${[...n.roles.keys()].sort().join(', ') || '(none)'})`);
         return;
       }
+      const stepKind = step.kind;
+      if (!isStepKind(stepKind)) {
+        // loadPlaybook refuses unknown keys; a Playbook built in code may still hold one.
+        report(step.src.file, stepPath, `unknown step kind "${stepKind}" (known: ${STEP_KIND_NAMES.join(', ')})`);
+        return;
+      }
       const tasks: Record<string, Task> = {};
-      const kind = STEP_KINDS[step.kind];
+      const kind = STEP_KINDS[stepKind];
       let label: string | undefined;
       for (const h of hosts) {
         const host = inventory.hosts.get(h)!;
@@ -266,7 +272,7 @@ export function compilePlan(input: CompileInput): CompileResult {
       }
       const when = (step.when === 'changed' || step.when === 'always' ? step.when : undefined) ?? kind.whenOf?.(step.args) ?? kind.defaultWhen;
       const pos = index.locate(step.src.file, step.src.path);
-      planSteps.push({ index: i, name: label || step.kind, kind: step.kind, when, tasks, at: `${pos.file}:${pos.line}:${pos.col}` });
+      planSteps.push({ index: i, name: label || stepKind, kind: stepKind, when, tasks, at: `${pos.file}:${pos.line}:${pos.col}` });
     });
     const phaseHosts = [...new Set(planSteps.flatMap((s) => Object.keys(s.tasks)))].sort();
     if (!phaseHosts.length) continue;

@@ -3,7 +3,7 @@
  * double-underscore overrides. Pure.
  *
  * Sources: python-deployer (nodes, role mapping, `"*"`, double-underscore overrides,
- * required properties); SPEC section 3 "Nodes".
+ * required properties); docs/reference/playbook.md "Nodes".
  */
 import type { Diagnostic, SourceIndex } from '../model/diagnostics.js';
 import { diagAt } from '../model/diagnostics.js';

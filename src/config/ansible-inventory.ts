@@ -30,7 +30,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { parseDocument, visit } from 'yaml';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { diagAt } from '../model/diagnostics.js';
@@ -43,7 +43,7 @@ import type { SourceIndexImpl } from './source-index.js';
 /** The prefix that forces `-i` to read a file as an Ansible inventory. */
 export const ANSIBLE_PREFIX = 'ansible:';
 
-/** Host names orch accepts (SPEC section 2). */
+/** Host names orch accepts (docs/reference/inventory.md). */
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 type Vars = Record<string, unknown>;
@@ -952,9 +952,4 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
   if (Object.keys(roles).length) value.roles = roles;
   if (Object.keys(groups).length) value.groups = groups;
   return { file: name, absPath, value, order, diagnostics: [], fileHashes };
-}
-
-/** The file name part of an `-i` argument, for messages (`ansible:` prefix removed). */
-export function ansibleArgFile(arg: string): string {
-  return basename(arg.startsWith(ANSIBLE_PREFIX) ? arg.slice(ANSIBLE_PREFIX.length) : arg);
 }

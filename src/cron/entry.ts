@@ -1,5 +1,5 @@
 /**
- * The crontab entry `orch cron install` writes (SPEC section 5): a marker comment naming
+ * The crontab entry `orch cron install` writes (docs/reference/cli.md): a marker comment naming
  * the playbook, then one line running `orch converge` with absolute paths only, because
  * cron starts jobs in the user's home with a minimal environment (`PATH=/usr/bin:/bin`).
  * Pure: every path comes in as a parameter.

@@ -1,5 +1,5 @@
 /**
- * Phases, batches and lanes (SPEC section 3, "Execution order"): a phase (node) starts
+ * Phases, batches and lanes (docs/reference/playbook.md "Execution order"): a phase (node) starts
  * when the previous one finished on all its hosts; inside it, `serial` batches run one
  * after the other and every host of a batch runs in its own lane, `forks` at a time. A
  * host that failed leaves every later batch and phase (per-host isolation: pyinfra
@@ -16,7 +16,7 @@
  */
 import pLimit from 'p-limit';
 import { stageSteps } from '../compile/lifecycle.js';
-import type { MaxFail, Plan } from '../model/plan.js';
+import type { MaxFail, Plan } from '../steps/plan.js';
 import type { EngineEvent } from './events.js';
 
 /** What the lanes need from the run. */

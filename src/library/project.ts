@@ -8,7 +8,7 @@ import { EarlyConnections } from '../engine/connections.js';
 import { preparePlan, type PrepareOptions } from '../engine/prepare.js';
 import type { SecretReading } from '../config/source-index.js';
 import { ConfigError } from '../model/errors.js';
-import type { Plan, PlanHost } from '../model/plan.js';
+import type { Plan, PlanHost } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { transportsFor } from '../transport/registry.js';
 
