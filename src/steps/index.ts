@@ -16,6 +16,7 @@ import type { StepKind } from './kind.js';
 import { prune } from './prune.js';
 import { pkg } from './package.js';
 import { put } from './put.js';
+import { remove, type RemoveCheck } from './remove.js';
 import { rollback, type RollbackCheck } from './rollback.js';
 import { run } from './run.js';
 import { service } from './service.js';
@@ -52,10 +53,10 @@ export const STEP_KIND_NAMES = Object.keys(REGISTRY) as StepKindName[];
 /** The check data of a kind (`task.check`). */
 type CheckOf<K> = K extends StepKind<unknown, infer C> ? C : never;
 
-/** Check data of every task: the union over the registry, plus the internal `rollback` kind. */
-export type StepCheck = { [K in StepKindName]: CheckOf<(typeof REGISTRY)[K]> }[StepKindName] | RollbackCheck;
+/** Check data of every task: the union over the registry, plus the internal `rollback` and `remove` kinds. */
+export type StepCheck = { [K in StepKindName]: CheckOf<(typeof REGISTRY)[K]> }[StepKindName] | RollbackCheck | RemoveCheck;
 
-/** The names of `task.check.kind`: the playbook kinds and `rollback`. */
+/** The names of `task.check.kind`: the playbook kinds, `rollback` and `remove`. */
 export type CheckKind = StepCheck['kind'];
 
 /**
@@ -78,7 +79,7 @@ export const COMMON_STEP_KEYS = ['name', 'on', 'once', 'when'] as const;
 /** True for a playbook step kind key. */
 export const isStepKind = (k: string): k is StepKindName => Object.hasOwn(REGISTRY, k);
 
-/** The definition a task's check belongs to (undefined for the internal `rollback`). */
+/** The definition a task's check belongs to (undefined for the internal `rollback` and `remove`). */
 export function kindOfTask(task: TaskOf<StepCheck>): AnyKind | undefined {
   return isStepKind(task.check.kind) ? REGISTRY[task.check.kind] : undefined;
 }
@@ -86,6 +87,7 @@ export function kindOfTask(task: TaskOf<StepCheck>): AnyKind | undefined {
 /** Predicts one task from the host's facts: the task's kind decides (see `StepKind.predict`). */
 export function predictTask(facts: Facts, task: TaskOf<StepCheck>): PredictedStatus {
   if (task.check.kind === 'rollback') return rollback.predict(facts, task as TaskOf<RollbackCheck>);
+  if (task.check.kind === 'remove') return remove.predict(facts, task as TaskOf<RemoveCheck>);
   return (REGISTRY[task.check.kind] as AnyKind).predict(facts, task);
 }
 
