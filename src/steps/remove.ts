@@ -87,6 +87,8 @@ export function predictRemove(f: Facts, task: TaskOf<RemoveCheck>): PredictedSta
   const present = cur != null || prev != null || versions === '1' || state != null || listed === true;
   if (!present && !rootThere) return 'ok';
   for (const k of keys.slice(0, 4)) f.set(k, null);
+  const regKey = factKey({ kind: 'read', path: REGISTRY_FILE });
+  if (listed === true) f.set(regKey, f.get(regKey)!.split('\n').filter((l) => !l.startsWith(registryKey(c.app))).join('\n'));
   if (c.purge === true) f.set(factKey({ kind: 'exists', path: c.root }), null);
   return 'changed';
 }
