@@ -159,6 +159,32 @@ describe.skipIf(!can)('package, user and run user: on the machines', () => {
     expect(ssh(0, `dpkg-query -W -f='\${db:Status-Abbrev}' cowsay`).out).toBe('ii');
     expect(took).toBeGreaterThan(7);
   }, 300_000);
+  it('a unit-only change on real systemd: planned as the step\'s own change, written, daemon-reloaded and restarted (the new unit runs); unchanged: plan 0, nothing restarted', async () => {
+    const unit = (tick: number) => `[Unit]\nDescription=orch tick\n\n[Service]\nEnvironment=TICK=${tick}\nExecStart=/bin/sleep infinity\n\n[Install]\nWantedBy=multi-user.target\n`;
+    const m0 = ms.machines[0]!.name;
+    const { pb } = playbook('tick', [{ service: { name: 'orch-tick', enabled: true, unit: unit(1) } }]);
+    const run = (cmd: 'plan' | 'apply') => orch([cmd, pb, '--limit', m0, '--detailed-exitcodes', ...(cmd === 'apply' ? ['--yes'] : [])], env, { timeoutMs: 300_000 });
+    const state = () => ssh(0, 'systemctl is-enabled orch-tick; systemctl is-active orch-tick; systemctl show -p Environment -p NeedDaemonReload --value orch-tick').out;
+    const pid = () => ssh(0, 'systemctl show -p MainPID --value orch-tick').out;
+    const a1 = await run('apply');
+    expect(a1.code, a1.stdout + a1.stderr).toBe(2);
+    expect(state()).toBe('enabled\nactive\nTICK=1\nno');
+    const first = pid();
+    expect((await run('plan')).code).toBe(0);
+    expect((await run('apply')).code).toBe(0);
+    expect(pid()).toBe(first);
+    writeFileSync(pb, readFileSync(pb, 'utf8').replace('TICK=1', 'TICK=2'));
+    const p2 = await run('plan');
+    expect(p2.code, p2.stdout + p2.stderr).toBe(2);
+    expect(p2.stdout).toContain('~ main: service restart orch-tick  will change');
+    const a2 = await run('apply');
+    expect(a2.code, a2.stdout + a2.stderr).toBe(2);
+    // systemd runs the new unit (daemon-reload happened: NeedDaemonReload=no), in a new process.
+    expect(state()).toBe('enabled\nactive\nTICK=2\nno');
+    expect(pid()).not.toBe(first);
+    expect((await run('plan')).code).toBe(0);
+  }, 600_000);
+
   it('become: the same playbook through a sudo user (user: admin, become: true): a converged no-op exits 0; a changed file lands owned by root; a sudo asking for a password fails at connect naming the host', async () => {
     const pub = readFileSync(`${ms.keyFile}.pub`, 'utf8').trim();
     // The sudo users, made with orch's own steps: admin with passwordless sudo, nopw with a sudo that asks.
