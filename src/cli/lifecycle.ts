@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { defaultCacheDir } from '../bundle/cache.js';
-import { startFollows } from '../compile/lifecycle.js';
+import { makeRemovePlan, startFollows } from '../compile/lifecycle.js';
 import { makeRollbackPlan, pickRollbackTarget, retargetRollback, targetMarker } from '../compile/rollback-plan.js';
 import { checkPlanSyntax } from '../engine/check.js';
 import type { RunSummary } from '../engine/events.js';
@@ -101,6 +101,27 @@ export async function runRollback(playbook: string, opts: CommonOpts & { to?: st
       }
     },
   });
+  const code = exitCodeOf(summary, opts.detailedExitcodes === true);
+  if (code !== EXIT.OK) throw new ExitRequest(code);
+}
+
+/**
+ * `orch remove PLAYBOOK [--purge]`: takes the playbook's apps off their hosts as a
+ * planned run like apply (plan printed, confirmation, host locks, exit codes): the
+ * stored before_remove, services stopped and disabled, unit files deleted, releases
+ * deleted, the app dropped from `orch query`, the stored after_remove; `--purge` also
+ * deletes the root (shared/ too). The plan is src/compile/lifecycle.ts makeRemovePlan.
+ */
+export async function runRemove(playbook: string, opts: CommonOpts & { purge?: boolean; yes?: boolean; lockWait?: string }): Promise<void> {
+  const { plan, masker } = await prepare(playbook, opts);
+  const rm = makeRemovePlan(plan, opts.purge === true);
+  if (typeof rm === 'string') throw new OrchError(rm);
+  moveEarlyConnections(plan, rm);
+  const problems = await checkPlanSyntax(rm);
+  if (problems.length) throw new OrchError(`remove scripts fail bash -n: ${problems[0]!.message}`);
+  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const renderer = await pickRenderer(rm, opts);
+  const summary = await applyPlan(rm, masker, opts, renderer, { confirm: tty && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait) });
   const code = exitCodeOf(summary, opts.detailedExitcodes === true);
   if (code !== EXIT.OK) throw new ExitRequest(code);
 }

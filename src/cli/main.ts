@@ -101,6 +101,17 @@ export function buildProgram(): Command {
       return runRollback(playbook, opts);
     });
 
+  common(program.command('remove').argument('<playbook>', 'playbook file'))
+    .description('take the playbook\'s apps off their hosts, as a planned run: runs the before_remove and after_remove kept with the current release, stops and disables the node\'s services, deletes the unit files orch wrote and every release; keeps shared/ (and packages, users) unless --purge')
+    .option('--purge', 'also delete the app\'s root, shared/ included (also after a plain remove)')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runRemove } = await import('./lifecycle.js');
+      return runRemove(playbook, opts);
+    });
+
   secretFlags(program.command('query')).argument('[playbook]', 'playbook file (adds the DRIFT column: version the playbook would deploy)')
     .description('list every app orch installed on each host: current, previous, versions, when and by whom')
     .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])

@@ -170,4 +170,6 @@ export interface ServiceRef {
   sudo?: boolean;
   /** systemd: `scope: user` units are read with `journalctl --user`. */
   scope?: 'user';
+  /** systemd: the unit file the step writes (`unit:`), which `orch remove` deletes. */
+  unitFile?: string;
 }
