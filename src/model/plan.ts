@@ -59,6 +59,11 @@ export interface PlanPhase {
   /** Rolling batches over `hosts` (one batch without `serial`). */
   batches: string[][];
   maxFail?: MaxFail;
+  /**
+   * `bake`, milliseconds: after each batch ran its steps, wait this long, then run the
+   * node's healthchecks again on the batch's hosts (a failure is a failed release there).
+   */
+  bake?: number;
   steps: PlanStep[];
 }
 
