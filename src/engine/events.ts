@@ -80,6 +80,8 @@ export interface RunSummary {
   aborted?: string;
   /** True when the run was interrupted (SIGINT): its remote work was stopped. */
   interrupted?: boolean;
+  /** Releases this run recorded bad (a failed start or healthcheck rolled the host back); absent when none. */
+  recordedBad?: { host: string; version: string; sha256: string; reason: string }[];
   /** Payload bytes sent to hosts. */
   bytesUploaded: number;
   ms: number;

@@ -326,6 +326,7 @@ export class Executor {
       let st = book.next(host, rb.root, { action: 'rollback', app: rb.app, version: to, sha256: '' });
       if (rb.version) st = markBad(st, rb.version, rb.sha256, book.clock.now().toISOString(), book.clock.by, reason);
       await this.#writeState(host, rb.root, st);
+      if (rb.version) this.ctx.record.recordedBad.push({ host, version: rb.version, sha256: rb.sha256, reason });
       const done = `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
       for (const s of this.ctx.plan.phases[pi]!.steps) {
         const t = s.tasks[host];
