@@ -86,6 +86,8 @@ export function buildProgram(): Command {
     .option('--splay <duration>', 'wait a random time up to this long first (spreads cron load): seconds or 30s, 5m', '0')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
+    .option('--revoke-key <key>', 'a release from a signed channel that fails here is revoked fleet-wide, signed with this key (default: ORCH_REVOKE_KEY)')
+    .option('--no-revoke', 'do not revoke a failed channel release')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runConverge } = await import('./lifecycle.js');
       return runConverge(playbook, opts);
