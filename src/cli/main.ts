@@ -73,6 +73,8 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
     .option('--diff', 'show diffs of the changes in the plan before applying (see plan --diff)')
     .option('--diff-private', 'with --diff (implied), also show the old contents of files that are not world-readable on the host')
+    .option('--revoke-key <key>', 'a release from a signed channel that fails here is revoked fleet-wide, signed with this key (the channel\'s signing key; default: ORCH_REVOKE_KEY)')
+    .option('--no-revoke', 'do not revoke a failed channel release (it stays recorded bad only on the hosts where it failed)')
     .action(async (target: string, opts: Record<string, unknown>) => {
       const { runApplyCommand } = await import('./run.js');
       return runApplyCommand(target, opts);
@@ -84,6 +86,8 @@ export function buildProgram(): Command {
     .option('--splay <duration>', 'wait a random time up to this long first (spreads cron load): seconds or 30s, 5m', '0')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
+    .option('--revoke-key <key>', 'a release from a signed channel that fails here is revoked fleet-wide, signed with this key (default: ORCH_REVOKE_KEY)')
+    .option('--no-revoke', 'do not revoke a failed channel release')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runConverge } = await import('./lifecycle.js');
       return runConverge(playbook, opts);
@@ -266,6 +270,17 @@ export function buildProgram(): Command {
     .action(async (what: string, opts: Record<string, unknown>) => {
       const { runPublish } = await import('./publish.js');
       return runPublish(what, opts as unknown as Parameters<typeof runPublish>[1]);
+    });
+
+  program.command('revoke').argument('<channel>', 'the channel manifest: <store>/<package>/<channel>.json (a path, file:// or http(s):// URL)')
+    .argument('<release>', 'the release to revoke: its sha256 (64 hex digits), or the version the channel names now')
+    .description('revoke a release fleet-wide: append it to the channel\'s signed revocation list (<channel>.revoked); plan, apply and converge refuse it, hosts running it roll back at their next converge')
+    .option('--sign <key>', 'the channel\'s signing key (SSH private key, as for orch publish --sign); required')
+    .option('--reason <text>', 'why, kept in the list (default: revoked by hand)')
+    .option('--json', 'print {url, added, entry}')
+    .action(async (channel: string, release: string, opts: Record<string, unknown>) => {
+      const { runRevoke } = await import('./revoke.js');
+      return runRevoke(channel, release, opts as Parameters<typeof runRevoke>[2]);
     });
 
   program.command('clean-cache')

@@ -279,6 +279,12 @@ function buildNode(ctx: Ctx, rawNode: unknown, file: string, path: DocPath): Nod
       case 'max_fail':
         node.max_fail = value as number | string;
         break;
+      case 'max_fail_percentage':
+        node.max_fail_percentage = value as number | string;
+        break;
+      case 'bake':
+        node.bake = value as number | string;
+        break;
       case 'rollback':
         node.rollback = value as boolean;
         break;

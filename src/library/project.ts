@@ -40,6 +40,8 @@ export interface ProjectOptions {
   secrets?: SecretReading;
   /** A store channel may name an older release than the newest accepted (`--allow-downgrade`). */
   allowDowngrade?: boolean;
+  /** converge: keep a channel release revoked fleet-wide in the plan, marked `store.revoked`, instead of refusing it. */
+  keepRevoked?: boolean;
   /**
    * Never connect (`orch plan --offline`): `build_on` bundles are described in `notes`, not
    * built; `plan` reads no facts (every step `maybe`) and `apply` refuses the project.
@@ -101,6 +103,7 @@ export async function loadProjectWith(playbook: string, options: ProjectOptions,
       playbook,
       ...(options.secrets && { secrets: options.secrets }),
       ...(options.allowDowngrade === true && { allowDowngrade: true }),
+      ...(options.keepRevoked === true && { keepRevoked: true }),
       inventories: options.inventories ?? [],
       ...(options.limit !== undefined && { limit: options.limit }),
       ...(options.node !== undefined && { node: options.node }),

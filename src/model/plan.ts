@@ -65,6 +65,11 @@ export interface PlanPhaseOf<C extends CheckBase, K extends string = C['kind']> 
   /** Rolling batches over `hosts` (one batch without `serial`). */
   batches: string[][];
   maxFail?: MaxFail;
+  /**
+   * `bake`, milliseconds: after each batch ran its steps, wait this long, then run the
+   * node's healthchecks again on the batch's hosts (a failure is a failed release there).
+   */
+  bake?: number;
   steps: PlanStepOf<C, K>[];
 }
 

@@ -44,6 +44,10 @@ export interface NodeSpec {
   nodes?: [string, NodeSpec][];
   serial?: SerialSpec;
   max_fail?: number | string;
+  /** Ansible's `max_fail_percentage: P` (0-100): the same as `max_fail: "P%"`. */
+  max_fail_percentage?: number | string;
+  /** `bake: DURATION`: after each batch is healthy, wait this long and run the node's healthchecks again on it. */
+  bake?: number | string;
   /** `rollback: false`: a failed start of a new release keeps it in place (default: roll back). */
   rollback?: boolean;
   /** `shared: [instance/, config.py]`: linked into every release of this node's install steps. */
