@@ -9,7 +9,7 @@
  * (src/compile/compile-plan.ts, `compileAround`); here they run through the ordinary host
  * lanes, on every `on:` host at once. A failed drain or undrain stops the rollout.
  */
-import type { PlanPhase } from '../model/plan.js';
+import type { PlanPhase } from '../steps/plan.js';
 
 /** What drain needs from the run (a part of lanes.ts's LaneHooks). */
 export interface AroundHooks {

@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
 import type { RunSummary } from '../engine/events.js';
 import { OrchError } from '../model/errors.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 import type { Hooks, Webhook } from '../model/playbook.js';
 import type { Masker } from '../shell/mask.js';
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../../src/engine/events.js';
 import { runPhases } from '../../../src/engine/lanes.js';
-import type { Plan, PlanStep } from '../../../src/model/plan.js';
+import type { Plan, PlanStep } from '../../../src/steps/plan.js';
 
 const step = (index: number, name: string, hosts: string[]): PlanStep => ({
   index, name, kind: 'run', when: 'always', at: 'pb.yml:1:1',
