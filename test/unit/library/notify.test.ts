@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../../src/engine/events.js';
 import { RunNotifier } from '../../../src/library/notify.js';
-import type { Plan } from '../../../src/model/plan.js';
+import type { Plan } from '../../../src/steps/plan.js';
 import { Masker } from '../../../src/shell/mask.js';
 
 const SECRET = 'hunter2-very-secret';
