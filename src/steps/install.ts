@@ -151,6 +151,8 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;
     const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), ...(shared.length ? [SHARED_SH] : []), COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH],
       ...(shared.length ? [`ORCH_INSTALL_SHARED=(${shared.map(quote).join(' ')})`] : []),
+      // A presigned S3 URL's query: fetch.sh hands URL?QUERY to curl/wget on stdin, never on a command line.
+      ...(fetch?.query ? [`ORCH_FETCH_QUERY=${quote(fetch.query)}`] : []),
       ...(before !== undefined ? [userFunction('orch_before', before)] : []),
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,
