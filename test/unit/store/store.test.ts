@@ -13,7 +13,7 @@ import { formatManifest, parseManifest, parseTarballName } from '../../../src/st
 import { publishBundle } from '../../../src/store/publish.js';
 import { resolveStoreBundle } from '../../../src/store/resolve.js';
 import { signData, verifyData } from '../../../src/store/sign.js';
-import { parseStore } from '../../../src/store/transfer.js';
+import { parseStore, showUrl } from '../../../src/store/transfer.js';
 import { makeTempDir } from '../bundle/helpers.js';
 
 const now = () => new Date('2026-12-01T10:00:00.000Z');
@@ -254,7 +254,14 @@ describe('publish to a folder store, resolve at plan time', () => {
       .rejects.toThrow('with fetch: host the file must be named <package>-<version>-<platform>.tar.gz');
   });
 
-  it('refuses an unsupported store scheme', () => {
-    expect(() => parseStore('s3://bucket/x', dir)).toThrow('unsupported store (s3://)');
+  it('refuses an unsupported store scheme; takes s3://BUCKET/PREFIX without credentials in the URL', () => {
+    expect(() => parseStore('ftp://host/x', dir)).toThrow('ftp://host/x: unsupported store (ftp://): use a folder, file://, s3://BUCKET/PREFIX, or an http(s):// server that accepts PUT');
+    expect(parseStore('s3://bucket/x', dir)).toEqual({ kind: 's3', base: new URL('s3://bucket/x/'), headers: {} });
+    expect(() => parseStore('s3://key:secret@bucket/x', dir)).toThrow('s3://bucket/x: an S3 store is s3://BUCKET or s3://BUCKET/PREFIX (credentials come from the AWS environment, not the URL)');
+  });
+
+  it('shows a presigned URL without its query (the signature)', () => {
+    expect(showUrl('https://s3.example.com/b/k.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2Fx&X-Amz-Signature=abc')).toBe('https://s3.example.com/b/k.tar.gz');
+    expect(showUrl('https://u:p@example.com/k.tar.gz?v=1')).toBe('https://example.com/k.tar.gz?v=1');
   });
 });
