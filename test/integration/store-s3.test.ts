@@ -133,4 +133,29 @@ nodes:
     // Nothing on the hosts holds AWS credentials.
     expect(existsSync(onHost('h1', 'root/.aws'))).toBe(false);
   }, 180_000);
+
+  it('fetch: control: the control machine downloads through a presigned URL into its cache (checked) and pushes; the hosts never contact S3', async () => {
+    const pb = join(work, 'control.yml');
+    writeFileSync(pb, `inventory: inventory.yml
+vars: { app: shop, root: /srv/shop-control }
+bundles:
+  shop: { channel: s3://releases/rel/shop/stable.json, allowed_signers: allowed_signers, fetch: control }
+nodes:
+  shop:
+    steps:
+      - install: { bundle: shop }
+      - symlink: {}
+`);
+    const cache = join(work, 'cache-control');
+    const before = readFileSync(onHost('h1', 'root/curl-argv.log'), 'utf8');
+    const a = await orch(['apply', pb, '--yes', '--json'], { ...env, AWS_ENDPOINT_URL_S3: endpoint, XDG_CACHE_HOME: cache });
+    expect(a.code, a.stderr + a.stdout).toBe(0);
+    const s = summaryOf(a.stdout);
+    expect(s.hosts.map((h) => `${h.host} ${h.status}`)).toEqual(['h1 changed', 'h2 changed', 'h3 changed']);
+    expect(s.bytesUploaded).toBe(3 * tarball.size);
+    expect(readFileSync(join(cache, 'orch', 'store', `${tarball.sha256}.tar.gz`)).equals(readFileSync(tarball.path))).toBe(true);
+    for (const h of ['h1', 'h2', 'h3']) expect(readlinkSync(onHost(h, 'srv/shop-control/current'))).toBe('versions/1.0.0');
+    expect(readFileSync(onHost('h1', 'root/curl-argv.log'), 'utf8')).toBe(before);
+    expect(/X-Amz-Signature|X-Amz-Credential/i.test(a.stdout + a.stderr)).toBe(false);
+  }, 180_000);
 });
