@@ -134,6 +134,37 @@ nodes:
     expect(existsSync(onHost('h1', 'root/.aws'))).toBe(false);
   }, 180_000);
 
+  it('bounded reads and signatures apply to S3 as to http(s): a 300 KiB channel object and a tampered manifest are refused at plan time', async () => {
+    const { S3Client, PutObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    try {
+      const get = async (k: string): Promise<Buffer> => Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: 'releases', Key: k }))).Body!.transformToByteArray());
+      const manifest = (await get('rel/shop/stable.json')).toString();
+      const sig = await get('rel/shop/stable.json.sig');
+      await client.send(new PutObjectCommand({ Bucket: 'releases', Key: 'big/shop/stable.json', Body: Buffer.alloc(300 * 1024, 'x') }));
+      await client.send(new PutObjectCommand({ Bucket: 'releases', Key: 'tampered/shop/stable.json', Body: manifest.replace('"version":"1.0.0"', '"version":"1.0.1"') }));
+      await client.send(new PutObjectCommand({ Bucket: 'releases', Key: 'tampered/shop/stable.json.sig', Body: sig }));
+    } finally {
+      client.destroy();
+    }
+    const runEnv = { ...env, AWS_ENDPOINT_URL_S3: endpoint };
+    for (const [where, message] of [['big', 'GetObject s3://releases/big/shop/stable.json: refused: larger than 65536 bytes'], ['tampered', 's3://releases/tampered/shop/stable.json: signature refused: the manifest does not match its signature by ci@example.com']] as const) {
+      const pb = join(work, `${where}.yml`);
+      writeFileSync(pb, `inventory: inventory.yml
+vars: { app: shop, root: ${ROOT} }
+bundles:
+  shop: { channel: s3://releases/${where}/shop/stable.json, allowed_signers: allowed_signers, fetch: host }
+nodes:
+  shop:
+    steps:
+      - install: { bundle: shop }
+`);
+      const r = await orch(['plan', pb], runEnv);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stderr).toContain(message);
+    }
+  }, 120_000);
+
   it('fetch: control: the control machine downloads through a presigned URL into its cache (checked) and pushes; the hosts never contact S3', async () => {
     const pb = join(work, 'control.yml');
     writeFileSync(pb, `inventory: inventory.yml
