@@ -8,7 +8,7 @@
 import type { Diagnostic, SourceIndex } from '../model/diagnostics.js';
 import { cmdlineDiagnostic, diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Host, Inventory, Vars } from '../model/inventory.js';
-import type { MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../model/plan.js';
+import type { MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../steps/plan.js';
 import type { Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
 import type { Masker } from '../shell/mask.js';
 import { isTooShortSecret, shortSecretMessage } from '../shell/mask.js';
@@ -16,11 +16,12 @@ import { RenderError, renderTemplate } from '../shell/render.js';
 import { limitUniverse, selectHosts } from './limit.js';
 import { planHostsFor } from './plan-hosts.js';
 import { flattenNodes, resolveNodeTree, type ResolvedNode } from './resolve-nodes.js';
-import { STEP_KINDS } from '../steps/index.js';
+import { isStepKind, STEP_KIND_NAMES, STEP_KINDS } from '../steps/index.js';
 import { sharedPathProblem } from '../steps/install.js';
 import type { DescribeContext, StepContext } from '../steps/kind.js';
 import { buildScope, getVar } from './vars.js';
 import { hasRole, startFollows } from './lifecycle.js';
+import { parseDuration } from '../model/duration.js';
 
 /** Everything compilePlan needs; impure capabilities are injected. */
 export interface CompileInput {
@@ -248,8 +249,14 @@ export function compilePlan(input: CompileInput): CompileResult {
         report(step.src.file, [...stepPath, 'on'], `node ${n.path || '(root)'} has no role "${step.on ?? n.spec.on}" (roles: ${[...n.roles.keys()].sort().join(', ') || '(none)'})`);
         return;
       }
+      const stepKind = step.kind;
+      if (!isStepKind(stepKind)) {
+        // loadPlaybook refuses unknown keys; a Playbook built in code may still hold one.
+        report(step.src.file, stepPath, `unknown step kind "${stepKind}" (known: ${STEP_KIND_NAMES.join(', ')})`);
+        return;
+      }
       const tasks: Record<string, Task> = {};
-      const kind = STEP_KINDS[step.kind];
+      const kind = STEP_KINDS[stepKind];
       let label: string | undefined;
       for (const h of hosts) {
         const host = inventory.hosts.get(h)!;
@@ -266,7 +273,7 @@ export function compilePlan(input: CompileInput): CompileResult {
       }
       const when = (step.when === 'changed' || step.when === 'always' ? step.when : undefined) ?? kind.whenOf?.(step.args) ?? kind.defaultWhen;
       const pos = index.locate(step.src.file, step.src.path);
-      planSteps.push({ index: i, name: label || step.kind, kind: step.kind, when, tasks, at: `${pos.file}:${pos.line}:${pos.col}` });
+      planSteps.push({ index: i, name: label || stepKind, kind: stepKind, when, tasks, at: `${pos.file}:${pos.line}:${pos.col}` });
     });
     const phaseHosts = [...new Set(planSteps.flatMap((s) => Object.keys(s.tasks)))].sort();
     if (!phaseHosts.length) continue;
@@ -278,10 +285,18 @@ export function compilePlan(input: CompileInput): CompileResult {
     }
     const phase: PlanPhase = { node: n.path, hosts: phaseHosts, batches, steps: planSteps };
     const mf = parseMaxFail(n.spec.max_fail);
+    const mfp = parseMaxFailPercentage(n.spec.max_fail_percentage);
     if (typeof mf === 'string') report(n.spec.src.file, [...n.spec.src.path, 'max_fail'], mf);
-    else if (mf) phase.maxFail = mf;
+    else if (typeof mfp === 'string') report(n.spec.src.file, [...n.spec.src.path, 'max_fail_percentage'], mfp);
+    else if (mf && mfp) report(n.spec.src.file, [...n.spec.src.path, 'max_fail_percentage'], 'set either max_fail or max_fail_percentage, not both (max_fail: "P%" is the same as max_fail_percentage: P)');
+    else if (mf ?? mfp) phase.maxFail = (mf ?? mfp)!;
     // Rolling deploys stop at the first failing batch unless max_fail says otherwise (Ansible's serial).
     else if (n.spec.serial !== undefined) phase.maxFail = { count: 0 };
+    if (n.spec.bake !== undefined) {
+      const bake = bakeOf(n.spec.bake, planSteps);
+      if (typeof bake === 'string') report(n.spec.src.file, [...n.spec.src.path, 'bake'], bake);
+      else if (bake > 0) phase.bake = bake;
+    }
     phases.push(phase);
   }
 
@@ -410,8 +425,12 @@ function playbookDirOf(file: string): string {
 }
 
 /**
- * Ansible `serial`: N hosts, "P%" of the phase's hosts (rounded down, at least 1), or a
- * list whose last value repeats. Returns batches or an error message.
+ * Ansible `serial`: N hosts, "P%" of the phase's hosts, or a list whose last value
+ * repeats (`[1, "10%", "100%"]`: a canary, then 10 %, then the rest). A percentage is of
+ * ALL the phase's hosts, not of those left, truncated as ansible-core does it, at least 1
+ * (`pct_to_int` in lib/ansible/utils/helpers.py: `int((pct / 100.0) * n) or 1`, used by
+ * `_get_serialized_batches` in lib/ansible/executor/playbook_executor.py): 50 % of 5 is 2.
+ * Returns batches or an error message.
  */
 export function makeBatches(hosts: string[], serial: SerialSpec | undefined): string[][] | string {
   if (serial === undefined) return [hosts];
@@ -441,10 +460,34 @@ function batchSize(s: number | string, total: number): number | string {
   if (m) {
     const p = Number(m[1]);
     if (p <= 0 || p > 100) return `serial percentage must be in (0, 100] (got "${s}")`;
-    return Math.max(1, Math.floor((total * p) / 100));
+    // The same float arithmetic as Python's (both IEEE doubles): 29 % of 100 is 28 there too.
+    return Math.trunc((p / 100) * total) || 1;
   }
   if (/^\d+$/.test(s) && Number(s) >= 1) return Number(s);
   return `serial must be a whole number >= 1 or "P%" (got ${JSON.stringify(s)})`;
+}
+
+/**
+ * Ansible's `max_fail_percentage: P` (a number 0-100, or `"P%"`): a batch fails the
+ * rollout when more than P % of its hosts failed -> `{percent: P}`, or an error message.
+ */
+export function parseMaxFailPercentage(v: number | string | undefined): MaxFail | undefined | string {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'number' ? v : /^\d+(?:\.\d+)?%?$/.test(v) ? Number(v.replace('%', '')) : NaN;
+  if (Number.isFinite(n) && n >= 0 && n <= 100) return { percent: n };
+  return `max_fail_percentage must be a number from 0 to 100 (got ${JSON.stringify(v)})`;
+}
+
+/**
+ * `bake: DURATION` of a node -> milliseconds, or an error message: the time a batch runs
+ * the new release before the node's healthchecks run on it again (src/engine/stages.ts),
+ * so a node with `bake` needs a healthcheck step.
+ */
+export function bakeOf(v: number | string, steps: PlanStep[]): number | string {
+  const d = parseDuration(v);
+  if (!d.ok) return `bake: ${d.message}`;
+  if (d.seconds > 0 && !steps.some((s) => hasRole(s, 'verify'))) return 'bake needs a healthcheck step in this node: after the bake time its healthchecks run again on the batch';
+  return Math.round(d.seconds * 1000);
 }
 
 /** `max_fail: N | "P%"` -> MaxFail, or an error message. */

@@ -3,7 +3,7 @@
  * double-underscore overrides. Pure.
  *
  * Sources: python-deployer (nodes, role mapping, `"*"`, double-underscore overrides,
- * required properties); SPEC section 3 "Nodes".
+ * required properties); docs/reference/playbook.md "Nodes".
  */
 import type { Diagnostic, SourceIndex } from '../model/diagnostics.js';
 import { diagAt } from '../model/diagnostics.js';
@@ -88,6 +88,8 @@ function mergeNodeSpec(base: NodeSpec, over: NodeSpec): NodeSpec {
   if (over.nodes !== undefined) out.nodes = over.nodes;
   if (over.serial !== undefined) out.serial = over.serial;
   if (over.max_fail !== undefined) out.max_fail = over.max_fail;
+  if (over.max_fail_percentage !== undefined) out.max_fail_percentage = over.max_fail_percentage;
+  if (over.bake !== undefined) out.bake = over.bake;
   if (over.rollback !== undefined) out.rollback = over.rollback;
   if (over.shared !== undefined) out.shared = over.shared;
   if (over.on !== undefined) out.on = over.on;

@@ -1,5 +1,5 @@
 /**
- * Loads a playbook (SPEC section 3) and the files it imports into the `Playbook` model:
+ * Loads a playbook (docs/reference/playbook.md) and the files it imports into the `Playbook` model:
  * schema-validated, paths resolved, nodes in file order, override keys collected,
  * steps normalised to `StepSpec`. Templates and `extends` are NOT expanded here
  * (compile does it), but `extends` naming no template is reported here.
@@ -12,8 +12,8 @@ import { homedir } from 'node:os';
 import type { Diagnostic, DocPath } from '../model/diagnostics.js';
 import { diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Vars } from '../model/inventory.js';
-import type { BundleSpec, NodeSpec, Playbook, SerialSpec, StepKind, StepSpec } from '../model/playbook.js';
-import { COMMON_STEP_KEYS, ownStepKeys, STEP_KIND_NAMES, STEP_KINDS as STEP_KIND_REGISTRY } from '../steps/index.js';
+import type { BundleSpec, NodeSpec, Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
+import { COMMON_STEP_KEYS, ownStepKeys, STEP_KIND_NAMES, STEP_KINDS as STEP_KIND_REGISTRY, type StepKindName } from '../steps/index.js';
 import { displayPath, expandHome, loadYaml } from './load-yaml.js';
 import type { SourceIndexImpl } from './source-index.js';
 import { validateAgainstSchema } from './validate.js';
@@ -32,8 +32,8 @@ export interface LoadPlaybookOptions {
   home?: string;
 }
 
-/** The step kind keys, in the order SPEC lists them: the names of the step kind registry. */
-export const STEP_KINDS: readonly StepKind[] = STEP_KIND_NAMES;
+/** The step kind keys, in the order docs/reference/steps.md lists them: the names of the step kind registry. */
+export const STEP_KINDS: readonly StepKindName[] = STEP_KIND_NAMES;
 
 /** Keys of a playbook that are header keys, not node keys. */
 const HEADER_KEYS = new Set(['inventory', 'import', 'vars', 'bundles', 'templates', 'secret', 'vars_files', 'secret_commands', 'become', 'become_user']);
@@ -279,6 +279,12 @@ function buildNode(ctx: Ctx, rawNode: unknown, file: string, path: DocPath): Nod
       case 'max_fail':
         node.max_fail = value as number | string;
         break;
+      case 'max_fail_percentage':
+        node.max_fail_percentage = value as number | string;
+        break;
+      case 'bake':
+        node.bake = value as number | string;
+        break;
       case 'rollback':
         node.rollback = value as boolean;
         break;
@@ -319,7 +325,7 @@ function buildNode(ctx: Ctx, rawNode: unknown, file: string, path: DocPath): Nod
   return node;
 }
 
-// The common step keys (COMMON_STEP_KEYS), which SPEC also shows inside the kind's map (`run: { cmd: x, once: true }`).
+// The common step keys (COMMON_STEP_KEYS), which docs/reference/playbook.md also shows inside the kind's map (`run: { cmd: x, once: true }`).
 
 /**
  * Builds a StepSpec from a schema-valid raw step at `path` of `file`. Common keys

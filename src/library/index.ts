@@ -24,7 +24,7 @@ export type { EngineEvent, HostResult, RunSummary } from '../engine/events.js';
 export type { GatheredFacts } from '../engine/apply-plan.js';
 export type { Refusal } from '../engine/bad-release.js';
 export type { HostBytes, StepBytes } from '../engine/payloads.js';
-export type { Plan, PlanHost } from '../model/plan.js';
+export type { Plan, PlanHost } from '../steps/plan.js';
 export type { HostPrediction } from '../compile/predict.js';
 export { ConfigError, OrchError } from '../model/errors.js';
 

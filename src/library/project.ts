@@ -8,7 +8,7 @@ import { EarlyConnections } from '../engine/connections.js';
 import { preparePlan, type PrepareOptions } from '../engine/prepare.js';
 import type { SecretReading } from '../config/source-index.js';
 import { ConfigError } from '../model/errors.js';
-import type { Plan, PlanHost } from '../model/plan.js';
+import type { Plan, PlanHost } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { transportsFor } from '../transport/registry.js';
 
@@ -40,6 +40,8 @@ export interface ProjectOptions {
   secrets?: SecretReading;
   /** A store channel may name an older release than the newest accepted (`--allow-downgrade`). */
   allowDowngrade?: boolean;
+  /** converge: keep a channel release revoked fleet-wide in the plan, marked `store.revoked`, instead of refusing it. */
+  keepRevoked?: boolean;
   /**
    * Never connect (`orch plan --offline`): `build_on` bundles are described in `notes`, not
    * built; `plan` reads no facts (every step `maybe`) and `apply` refuses the project.
@@ -101,6 +103,7 @@ export async function loadProjectWith(playbook: string, options: ProjectOptions,
       playbook,
       ...(options.secrets && { secrets: options.secrets }),
       ...(options.allowDowngrade === true && { allowDowngrade: true }),
+      ...(options.keepRevoked === true && { keepRevoked: true }),
       inventories: options.inventories ?? [],
       ...(options.limit !== undefined && { limit: options.limit }),
       ...(options.node !== undefined && { node: options.node }),
