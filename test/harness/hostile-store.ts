@@ -6,8 +6,8 @@
  * - `GET /endless/<name>?mib=N`: N MiB (default 300) of `x`, chunked (no length announced),
  *   1 MiB per write, waiting for the socket to drain;
  * - `GET /declared/<name>?mib=N`: the same with `content-length` announced;
- * - `GET /private/<name>`: `files[name]` (else `body`) when the request has
- *   `Authorization: Basic <user:password>`, else 401;
+ * - `GET /private/<name>`: `files[name]` (else `body`; 404 when that is empty) when the
+ *   request has `Authorization: Basic <user:password>`, else 401;
  * - `GET /signed/<name>?...&X-Amz-Signature=good`: like a presigned S3 URL, `files[name]`
  *   (else `body`) only with that query parameter, else 403; every query is kept in `queries`.
  */
@@ -64,6 +64,10 @@ export async function startHostileStore(opts: { user: string; password: string; 
         return;
       }
       const body = files[url.pathname.slice('/private/'.length)] ?? opts.body;
+      if (body.length === 0) {
+        res.writeHead(404).end();
+        return;
+      }
       res.writeHead(200, { 'content-length': body.length }).end(body);
       return;
     }
