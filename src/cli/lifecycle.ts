@@ -198,7 +198,7 @@ export async function runConverge(playbook: string, opts: CommonOpts & AutoRevok
         };
       }
       const renderer = opts.json ? await pickRenderer(plan, opts) : new LinesRenderer(write);
-      summary = await applyPlan(plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true, ...(precheck && { precheck }) }, write);
+      summary = await applyPlan(plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true, ...(precheck && { precheck }), ...(prepared.hooks && { hooks: prepared.hooks }) }, write);
       // A release from a signed channel that failed on this host is revoked fleet-wide.
       if (summary.recordedBad?.length) await revokeRecordedBad(plan, summary, opts, (l) => err(`${prepared.masker.mask(l)}\n`));
       logMasker = prepared.masker;

@@ -168,6 +168,16 @@ export function buildProgram(): Command {
       return runActionCommand(playbook, ref, opts);
     });
 
+  common(program.command('maintenance').argument('<on|off>', 'on: put the hosts in maintenance; off: take them out').argument('<playbook>', 'playbook file'))
+    .description('run the nodes\' maintenance: on or off step lists (e.g. an nginx 503 page and a reload) on their hosts; planned and confirmed like apply')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
+    .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
+    .action(async (mode: string, playbook: string, opts: Record<string, unknown>) => {
+      const { runMaintenanceCommand } = await import('./maintenance.js');
+      return runMaintenanceCommand(mode, playbook, opts);
+    });
+
   program.command('ssh').argument('<args...>', '[PLAYBOOK] HOST [-- COMMAND...]: an optional playbook (for its inventory), the inventory host, then -- and a command')
     .usage('[options] [playbook] <host> [-- command...]')
     .description('open a login shell (or run -- COMMAND) on an inventory host, with its user, key, bastions and host-key rules')
