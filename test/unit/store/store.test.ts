@@ -14,6 +14,7 @@ import { publishBundle } from '../../../src/store/publish.js';
 import { resolveStoreBundle } from '../../../src/store/resolve.js';
 import { signData, verifyData } from '../../../src/store/sign.js';
 import { parseStore, showUrl } from '../../../src/store/transfer.js';
+import { presignSeconds, S3Access, splitS3Url } from '../../../src/store/s3.js';
 import { makeTempDir } from '../bundle/helpers.js';
 
 const now = () => new Date('2026-12-01T10:00:00.000Z');
@@ -263,5 +264,26 @@ describe('publish to a folder store, resolve at plan time', () => {
   it('shows a presigned URL without its query (the signature)', () => {
     expect(showUrl('https://s3.example.com/b/k.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2Fx&X-Amz-Signature=abc')).toBe('https://s3.example.com/b/k.tar.gz');
     expect(showUrl('https://u:p@example.com/k.tar.gz?v=1')).toBe('https://example.com/k.tar.gz?v=1');
+  });
+});
+
+describe('S3 settings (src/store/s3.ts; the SDK is not loaded for these)', () => {
+  it('presigned URLs live 3600 s unless ORCH_S3_URL_EXPIRES says otherwise (60 s to 7 days)', () => {
+    expect(presignSeconds({})).toBe(3600);
+    expect(presignSeconds({ ORCH_S3_URL_EXPIRES: '900' })).toBe(900);
+    for (const v of ['59', '604801', '1.5', 'soon']) {
+      expect(() => presignSeconds({ ORCH_S3_URL_EXPIRES: v })).toThrow(`ORCH_S3_URL_EXPIRES=${JSON.stringify(v)}: expected whole seconds from 60 to 604800 (7 days)`);
+    }
+  });
+
+  it('the endpoint: --s3-endpoint, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS', () => {
+    expect(new S3Access({ endpoint: 'http://a:9000' }, { AWS_ENDPOINT_URL_S3: 'http://b', AWS_ENDPOINT_URL: 'http://c' }).endpoint()).toBe('http://a:9000');
+    expect(new S3Access({}, { AWS_ENDPOINT_URL_S3: 'http://b', AWS_ENDPOINT_URL: 'http://c' }).endpoint()).toBe('http://b');
+    expect(new S3Access({}, { AWS_ENDPOINT_URL: 'http://c' }).endpoint()).toBe('http://c');
+    expect(new S3Access({}, {}).endpoint()).toBeUndefined();
+  });
+
+  it('splits s3://BUCKET/KEY', () => {
+    expect(splitS3Url(new URL('s3://releases/apps/shop/stable.json'))).toEqual({ bucket: 'releases', key: 'apps/shop/stable.json' });
   });
 });
