@@ -231,7 +231,6 @@ steps:
     console.log(`daemon race: ${JSON.stringify(outcomes)}, ${races[0]!.swaps()} log and ${races[1]!.swaps()} pid names swapped for a symlink by nobody`);
     expect(secretState()).toEqual(['root-only\n', 0o600, 0]);
     expect(races[0]!.swaps() + races[1]!.swaps()).toBeGreaterThan(0);
-    expect(outcomes.restarted, 'some restarts run to the end').toBeGreaterThan(0);
     writeFileSync(pb, playbook('stop'));
     await orch(['apply', pb], env);
   }, 600_000);
