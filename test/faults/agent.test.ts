@@ -255,7 +255,7 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
       const state = JSON.parse(readFileSync(onHost(host(), `${root}/.orch/state.json`), 'utf8')) as { current: string };
       expect(state.current).toBe(v);
       violations.push(...leftovers().map((l) => `kill ${k} (${stage}, at ${killAt} ms, seed ${seed}): ${l}`));
-      console.log(`kill soak: kill ${kills} (attempt ${k}, ${stage}, at ${killAt} ms): ${violations.length} violations so far`);
+      console.log(`kill soak: kill ${kills} (attempt ${k}, aimed at ${WINDOWS[aim.w]!.name} + ${aim.offset} ms, reached ${stage}, at ${killAt} ms): ${violations.length} violations so far`);
       expect(summaryOf(rb.stdout).hosts[0]!.status).not.toBe('failed');
     }
     expect(kills).toBe(KILLS);
