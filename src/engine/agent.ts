@@ -12,6 +12,7 @@
  */
 import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { AGENT_SH, LOCK_SH, PROTOCOL_SH, SEGMENT_SH } from '../host/embedded.generated.js';
 import { EXIT, LIMITS, parseLine } from '../host/protocol.js';
 import { ConnectError, InternalError, LockedError, RemoteCommandError } from '../model/errors.js';
@@ -93,6 +94,8 @@ export class HostAgent {
   readonly #done: Promise<ExecResult>;
   #queue: Promise<void> = Promise.resolve();
   #partial = '';
+  // Facts come as UTF-8 text: a character split between two chunks is joined, not replaced.
+  readonly #decoder = new StringDecoder('utf8');
   #waiter: Waiter | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #ended: Error | undefined;
@@ -172,11 +175,12 @@ export class HostAgent {
   #onStdout(chunk: Buffer): void {
     // A long line (the facts: one base64 line of up to MBs) arrives in many chunks:
     // gather them without re-splitting what came before (no quadratic scan).
-    if (!chunk.includes(10)) {
-      this.#partial += chunk.toString('utf8');
+    const text = this.#decoder.write(chunk);
+    if (!text.includes('\n')) {
+      this.#partial += text;
       return;
     }
-    const lines = (this.#partial + chunk.toString('utf8')).split('\n');
+    const lines = (this.#partial + text).split('\n');
     this.#partial = lines.pop() ?? '';
     for (const line of lines) {
       const w = this.#waiter;
