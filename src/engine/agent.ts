@@ -48,6 +48,16 @@ export function agentCode(): string {
   return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\norch_agent\n`;
 }
 
+/**
+ * `holder` for the settings frame: one word, every byte but `[A-Za-z0-9@.:_+-]` written
+ * `\xHH`, which the agent decodes with bash's `printf '%b'` (no process).
+ */
+export function holderArg(holder: string): string {
+  let out = '';
+  for (const b of Buffer.from(holder, 'utf8')) out += /[A-Za-z0-9@.:_+-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
 /** The first frames an agent reads: the code, `C` settings, `F` facts script. */
 export function agentStartFrames(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string }): Buffer {
   const code = agentCode();
@@ -55,7 +65,7 @@ export function agentStartFrames(opts: { giveUpSeconds: number; graceSeconds: nu
   const facts = Buffer.from(opts.factsScript, 'utf8');
   return Buffer.concat([
     Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8'),
-    Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${Buffer.from(opts.holder).toString('base64')}\n`),
+    Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${holderArg(opts.holder)}\n`),
     Buffer.from(`F ${facts.length}\n`), facts,
   ]);
 }

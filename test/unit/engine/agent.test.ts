@@ -56,6 +56,15 @@ describe('HostAgent on the local transport', () => {
     expect(await waitUntil(() => lockFree(h), 2000)).toBeLessThan(2000);
   });
 
+  it('a holder with quotes, backslashes, % and UTF-8 is recorded as given (escaped in the settings frame, decoded without a process)', async () => {
+    const h = home();
+    const holder = `d'o"e\\x41 %s\\n ü@ctl pid 7 since T`;
+    const { agent } = await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder, factsScript: 'echo END\n' });
+    await expect(HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' })).rejects.toEqual(new LockedError(`locked by ${holder}`, 'ctl'));
+    await agent.close();
+    await agent.finished;
+  });
+
   it('stdin closing mid-step (orch killed): the step is ended and the lock freed within 2 s', async () => {
     const h = home();
     const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
