@@ -43,9 +43,13 @@ export const DATA_FRAME_MAX = LIMITS.DATA_FRAME_BYTES;
  */
 export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && s=$(head -c "$n") && eval "$s"')} orch-agent`;
 
-/** The bash the bootstrap reads from stdin: the host libraries, then the main loop. */
-export function agentCode(): string {
-  return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\norch_agent\n`;
+/**
+ * The bash the bootstrap reads from stdin: the host libraries, the facts script in
+ * ORCH_AGENT_FACTS (single-quoted: one read for code and facts, no second frame to
+ * spool), then the main loop.
+ */
+export function agentCode(factsScript = 'echo END\n'): string {
+  return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\nORCH_AGENT_FACTS=${quote(factsScript)}\norch_agent\n`;
 }
 
 /**
@@ -58,15 +62,13 @@ export function holderArg(holder: string): string {
   return out;
 }
 
-/** The first frames an agent reads: the code, `C` settings, `F` facts script. */
+/** The first frames an agent reads: the code (with the facts script), then `C` settings. */
 export function agentStartFrames(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string }): Buffer {
-  const code = agentCode();
+  const code = agentCode(opts.factsScript);
   const lockWait = opts.lockWaitSeconds === undefined ? '-' : String(Math.ceil(opts.lockWaitSeconds));
-  const facts = Buffer.from(opts.factsScript, 'utf8');
   return Buffer.concat([
     Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8'),
     Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${holderArg(opts.holder)}\n`),
-    Buffer.from(`F ${facts.length}\n`), facts,
   ]);
 }
 

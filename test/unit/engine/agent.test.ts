@@ -115,4 +115,24 @@ describe('HostAgent on the local transport', () => {
     const res = await done;
     expect(res.stderr.toString()).toContain('no heartbeat from the control machine for 2 s');
   });
+
+  it('no heartbeat while the facts run (a partition before the watchdog starts): the agent ends the facts and frees the lock', async () => {
+    const h = home();
+    const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
+    const stdin = new PassThrough(); // written once, then silent
+    const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin });
+    const facts = `sh -c 'echo $$ > ${d}/pid.tmp && mv ${d}/pid.tmp ${d}/pid; exec sleep 60'\necho END\n`;
+    stdin.write(agentStartFrames({ giveUpSeconds: 2, graceSeconds: 1, lockWaitSeconds: 0, holder: 'x', factsScript: facts }));
+    await waitUntil(() => existsSync(path.join(d, 'pid')), 5000);
+    const t0 = Date.now();
+    const pid = pidFile(d);
+    expect(lockFree(h)).toBe(false);
+    await waitUntil(() => !alive(pid) && lockFree(h), 3000 + 5000);
+    const ms = Date.now() - t0;
+    console.log(`no heartbeat during the facts (give-up 2 s): facts gone and lock free ${ms} ms after they started`);
+    expect(ms).toBeGreaterThanOrEqual(1000);
+    stdin.end();
+    const res = await done;
+    expect(res.stderr.toString()).toContain('no heartbeat from the control machine for 2 s');
+  });
 });
