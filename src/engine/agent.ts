@@ -126,7 +126,7 @@ export class HostAgent {
   }
 
   /**
-   * Starts the agent on `conn`: settings and facts frames go out at once; resolves with
+   * Starts the agent on `conn`: the code (with the facts script) and the settings go out in one write; resolves with
    * the facts output once the lock is held and the facts were read (one round trip).
    * @throws LockedError (`locked by USER@HOST pid N since T`) when another run keeps the
    *   lock past the wait; ConnectError when the connection is lost; RemoteCommandError
