@@ -40,8 +40,10 @@ export const DATA_FRAME_MAX = LIMITS.DATA_FRAME_BYTES;
 /**
  * The session's command: reads a length line and that many bytes of bash (the agent's
  * functions) from stdin and runs them. Constant, so `ps` on the host shows nothing else.
+ * The bytes are read by bash's own `read -N` in the C locale (a count of bytes; no `head`
+ * process to start; the code holds no NUL).
  */
-export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && s=$(head -c "$n") && eval "$s"')} orch-agent`;
+export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && LC_ALL=C IFS= read -r -N "$n" s && eval "$s"')} orch-agent`;
 
 /**
  * The bash the bootstrap reads from stdin: the host libraries, the facts script in
