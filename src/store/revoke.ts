@@ -96,7 +96,7 @@ export async function readRevocations(channelUrl: URL, expect: { channel: string
   try {
     await verifyData(text, sig.toString('utf8'), allowedSigners, shown, opts.env);
   } catch (e) {
-    throw new StoreError((e as Error).message.replace('signature refused', 'revocation list refused: signature refused'));
+    throw new StoreError((e as Error).message.replace('signature refused', 'revocation list refused: signature refused').replace('the manifest does not match', 'the list does not match'));
   }
   const list = parseRevocations(text.toString('utf8'), shown);
   if (list.channel !== expect.channel || list.package !== expect.package) {
