@@ -88,7 +88,8 @@ export async function readRevocations(channelUrl: URL, expect: { channel: string
   const url = revokedUrlOf(channelUrl);
   const shown = showUrl(url);
   const text = await readUrl(url, { ...opts, maxBytes: 1024 * 1024, missingOk: true });
-  if (!text) return { format: 1, channel: expect.channel, package: expect.package, revoked: [] };
+  // No list (or an empty file, as a catch-all server answers): nothing is revoked.
+  if (!text || text.length === 0) return { format: 1, channel: expect.channel, package: expect.package, revoked: [] };
   const sigUrl = new URL(url);
   sigUrl.pathname += '.sig';
   const sig = await readUrl(sigUrl, { ...opts, maxBytes: 64 * 1024, missingOk: true });
