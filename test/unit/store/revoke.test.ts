@@ -92,6 +92,23 @@ describe('revocation lists', () => {
     }
     expect((await read()).revoked.map((e) => e.sha256)).toEqual([v1.sha256]);
   });
+
+  it('a list deleted from the store does not lift the revocation on a machine that read it', async () => {
+    const list = join(dir, 'store/shop/stable.revoked');
+    const good = readFileSync(list, 'utf8');
+    const sig = readFileSync(`${list}.sig`, 'utf8');
+    try {
+      rmSync(list);
+      rmSync(`${list}.sig`);
+      await expect(resolveIt()).rejects.toThrow(/revoked release refused: shop 1\.0\.0/);
+      // Another machine (an empty cache) never saw it: the list was its only source.
+      const fresh = await resolveStoreBundle({ channel, allowed_signers: keys.allowed, fetch: 'host' }, { env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache2') }, baseDir: dir, now });
+      expect(fresh.version).toBe('1.0.0');
+    } finally {
+      writeFileSync(list, good);
+      writeFileSync(`${list}.sig`, sig);
+    }
+  });
 });
 
 describe('narrowToRevoked', () => {
