@@ -18,6 +18,7 @@ import { resolveStoreBundle } from '../../../src/store/resolve.js';
 import { readRevocations, revokeRelease } from '../../../src/store/revoke.js';
 import { parseStore } from '../../../src/store/transfer.js';
 import { makeTempDir } from '../bundle/helpers.js';
+import { revokeRecordedBad } from '../../../src/cli/revoke.js';
 
 const now = () => new Date('2026-12-01T10:00:00.000Z');
 
@@ -136,5 +137,22 @@ describe('narrowToRevoked', () => {
     expect(stuck).toEqual(['h3 (/srv/web)']);
     expect(rb.phases[0]!.steps.map((s) => Object.keys(s.tasks))).toEqual([['h2'], ['h2']]);
     expect(rb.phases[0]!.steps[0]!.tasks.h2!.label).toBe('rollback current -> 1.0.0');
+  });
+});
+
+describe('revokeRecordedBad (apply and converge, after the run)', () => {
+  const sha = 'c'.repeat(64);
+  const plan = { bundles: { web: { name: 'web', package: 'web', version: '2.0.0', sha256: sha, store: { url: 'x', fetch: 'host', channel: '/nowhere/web/stable.json', signer: 'ci' } } } } as unknown as Plan;
+  const summary = { recordedBad: [{ host: 'h1', version: '2.0.0', sha256: sha, reason: 'healthcheck' }] } as never;
+  it('without a key says the release is NOT revoked and how to do it; --no-revoke says it was skipped; an unsigned-channel bundle is left alone', async () => {
+    const lines: string[] = [];
+    expect(await revokeRecordedBad(plan, summary, {}, (l) => lines.push(l), {})).toBe(false);
+    expect(await revokeRecordedBad(plan, summary, { revoke: false }, (l) => lines.push(l), {})).toBe(true);
+    const unsigned = { bundles: { web: { ...plan.bundles.web!, store: { url: 'x', fetch: 'host' } } } } as unknown as Plan;
+    expect(await revokeRecordedBad(unsigned, summary, {}, (l) => lines.push(l), {})).toBe(true);
+    expect(lines).toEqual([
+      `orch: web 2.0.0 (sha256 ${sha}) failed on h1 but is NOT revoked fleet-wide: pass --revoke-key KEY (the channel's signing key, or ORCH_REVOKE_KEY), or --no-revoke; by hand: orch revoke /nowhere/web/stable.json ${sha} --sign KEY`,
+      `orch: web 2.0.0 (sha256 ${sha}) failed on h1; not revoked (--no-revoke)`,
+    ]);
   });
 });
