@@ -1,6 +1,6 @@
 /**
  * The day-to-day commands: `orch query` (audit what runs where), `orch rollback` (go
- * back safely), `orch converge` (apply from cron). SPEC section 5.
+ * back safely), `orch converge` (apply from cron). docs/reference/cli.md.
  */
 import { secretReadingOf } from './secret-flags.js';
 import { createHash, randomInt } from 'node:crypto';
@@ -8,14 +8,14 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { defaultCacheDir } from '../bundle/cache.js';
-import { startFollows } from '../compile/lifecycle.js';
+import { makeRemovePlan, startFollows } from '../compile/lifecycle.js';
 import { makeRollbackPlan, narrowToRevoked, pickRollbackTarget, retargetRollback, targetMarker } from '../compile/rollback-plan.js';
 import { checkPlanSyntax } from '../engine/check.js';
 import type { RunSummary } from '../engine/events.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError, OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 import { Masker } from '../shell/mask.js';
 import { formatQueryTable, type QueryError, type QueryRow } from '../state/query.js';
 import { LinesRenderer } from '../ui/lines.js';
@@ -51,7 +51,7 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
     names = limitHosts(inventory, opts.limit);
   }
   const rows = await queryHosts(connectionPlan(inventory, names), names, masker, wantedVersions(plan), { ...runOptions(opts), ...(opts.app !== undefined && { app: opts.app }), insecureHostKeys: opts.insecureHostKeys === true });
-  // --json is exactly SPEC section 5's shape; the table also shows incomplete, bad and drift.
+  // --json is exactly docs/reference/cli.md's shape; the table also shows incomplete, bad and drift.
   const spec = (r: QueryRow | QueryError): unknown =>
     'error' in r ? { host: r.host, error: r.error } : { host: r.host, app: r.app, root: r.root, current: r.current, previous: r.previous, versions: r.versions, deployed_at: r.deployed_at, deployed_by: r.deployed_by, sha256: r.sha256 };
   if (opts.json) out(`${JSON.stringify(rows.map(spec))}\n`);
@@ -106,6 +106,27 @@ export async function runRollback(playbook: string, opts: CommonOpts & { to?: st
       }
     },
   });
+  const code = exitCodeOf(summary, opts.detailedExitcodes === true);
+  if (code !== EXIT.OK) throw new ExitRequest(code);
+}
+
+/**
+ * `orch remove PLAYBOOK [--purge]`: takes the playbook's apps off their hosts as a
+ * planned run like apply (plan printed, confirmation, host locks, exit codes): the
+ * stored before_remove, services stopped and disabled, unit files deleted, releases
+ * deleted, the app dropped from `orch query`, the stored after_remove; `--purge` also
+ * deletes the root (shared/ too). The plan is src/compile/lifecycle.ts makeRemovePlan.
+ */
+export async function runRemove(playbook: string, opts: CommonOpts & { purge?: boolean; yes?: boolean; lockWait?: string }): Promise<void> {
+  const { plan, masker } = await prepare(playbook, opts);
+  const rm = makeRemovePlan(plan, opts.purge === true);
+  if (typeof rm === 'string') throw new OrchError(rm);
+  moveEarlyConnections(plan, rm);
+  const problems = await checkPlanSyntax(rm);
+  if (problems.length) throw new OrchError(`remove scripts fail bash -n: ${problems[0]!.message}`);
+  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const renderer = await pickRenderer(rm, opts);
+  const summary = await applyPlan(rm, masker, opts, renderer, { confirm: tty && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait) });
   const code = exitCodeOf(summary, opts.detailedExitcodes === true);
   if (code !== EXIT.OK) throw new ExitRequest(code);
 }
@@ -181,7 +202,7 @@ export async function runConverge(playbook: string, opts: CommonOpts & AutoRevok
         };
       }
       const renderer = opts.json ? await pickRenderer(plan, opts) : new LinesRenderer(write);
-      summary = await applyPlan(plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true, ...(precheck && { precheck }) }, write);
+      summary = await applyPlan(plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true, ...(precheck && { precheck }), ...(prepared.hooks && { hooks: prepared.hooks }) }, write);
       // A release from a signed channel that failed on this host is revoked fleet-wide.
       if (summary.recordedBad?.length) await revokeRecordedBad(plan, summary, opts, (l) => err(`${prepared.masker.mask(l)}\n`));
       logMasker = prepared.masker;

@@ -1,6 +1,6 @@
 /**
  * orch's command line: argv parsing (commander), one top-level catch, exit codes
- * (SPEC section 5). Only this folder prints to the terminal's streams directly and
+ * (docs/reference/cli.md). Only this folder prints to the terminal's streams directly and
  * exits the process. Command modules are imported lazily so `orch --version` stays fast.
  */
 import { Argument, Command, Option } from 'commander';
@@ -14,7 +14,7 @@ function version(): string {
   return pkg.version;
 }
 
-/** Adds the options every run command shares (`common` in SPEC section 5). */
+/** Adds the options every run command shares (`common` in docs/reference/cli.md). */
 function common(cmd: Command): Command {
   cmd
     .option('-i, --inventory <file>', 'inventory file (repeatable; later files win key by key; Ansible INI/YAML accepted, or forced with ansible:FILE); default: the playbook\'s inventory:', collect, [])
@@ -105,6 +105,17 @@ export function buildProgram(): Command {
       return runRollback(playbook, opts);
     });
 
+  common(program.command('remove').argument('<playbook>', 'playbook file'))
+    .description('take the playbook\'s apps off their hosts, as a planned run: runs the before_remove and after_remove kept with the current release, stops and disables the node\'s services, deletes the unit files orch wrote and every release; keeps shared/ (and packages, users) unless --purge')
+    .option('--purge', 'also delete the app\'s root, shared/ included (also after a plain remove)')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runRemove } = await import('./lifecycle.js');
+      return runRemove(playbook, opts);
+    });
+
   secretFlags(program.command('query')).argument('[playbook]', 'playbook file (adds the DRIFT column: version the playbook would deploy)')
     .description('list every app orch installed on each host: current, previous, versions, when and by whom')
     .option('-i, --inventory <file>', 'inventory file (repeatable)', collect, [])
@@ -155,6 +166,16 @@ export function buildProgram(): Command {
     .action(async (playbook: string, ref: string, opts: Record<string, unknown>) => {
       const { runActionCommand } = await import('./run-action.js');
       return runActionCommand(playbook, ref, opts);
+    });
+
+  common(program.command('maintenance').argument('<on|off>', 'on: put the hosts in maintenance; off: take them out').argument('<playbook>', 'playbook file'))
+    .description('run the nodes\' maintenance: on or off step lists (e.g. an nginx 503 page and a reload) on their hosts; planned and confirmed like apply')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
+    .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
+    .action(async (mode: string, playbook: string, opts: Record<string, unknown>) => {
+      const { runMaintenanceCommand } = await import('./maintenance.js');
+      return runMaintenanceCommand(mode, playbook, opts);
     });
 
   program.command('ssh').argument('<args...>', '[PLAYBOOK] HOST [-- COMMAND...]: an optional playbook (for its inventory), the inventory host, then -- and a command')
@@ -295,6 +316,9 @@ export function buildProgram(): Command {
     .option('--cron <expr>', 'a raw schedule instead of --every: "M H DOM MON DOW" or @hourly/@daily/...')
     .option('-l, --limit <pattern>', 'passed on to converge: only hosts matching this pattern')
     .option('--log <file>', 'converge log, one JSON line per run (default ~/.orch/converge-<playbook>.log)')
+    .option('--vault-password-file <file>', 'passed on to converge: Ansible Vault password file (repeatable; its path goes into the crontab, never the password)', collect, [])
+    .option('--vault-id <[label@]file>', 'passed on to converge: Ansible Vault id (repeatable)', collect, [])
+    .option('--age-identity <file>', 'passed on to converge: age identity for .age vars files (default at run time: ORCH_AGE_IDENTITY, else ~/.config/orch/age.txt)')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runCronInstall } = await import('./cron.js');
       return runCronInstall(playbook, opts);

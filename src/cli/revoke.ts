@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { RunSummary } from '../engine/events.js';
 import { OrchError } from '../model/errors.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 import { revokeRelease } from '../store/revoke.js';
 import { showUrl, toUrl } from '../store/transfer.js';
 

@@ -7,10 +7,11 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Session, type GatheredFacts } from '../engine/apply-plan.js';
+import type { RunHooks } from '../library/notify.js';
 import { loadProjectWith, takeEarlyConnections, type Project, type ProjectInternals } from '../library/project.js';
 import { applyWith, planWith, type ApplyResult, type PlanResult, type RunEvent, type RunOptions } from '../library/run.js';
 import { OrchError } from '../model/errors.js';
-import type { Plan, PlanHost } from '../model/plan.js';
+import type { Plan, PlanHost } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { TRANSPORTS, transportsFor } from '../transport/registry.js';
 import { JsonRenderer } from '../ui/json.js';
@@ -350,6 +351,8 @@ export interface ApplyMode {
   lockWait: number;
   /** converge: a release recorded bad is skipped quietly (cron), not a failed host. */
   skipBad?: boolean;
+  /** The playbook's `hooks:` and `notify:` (apply and converge; src/library/notify.ts). */
+  hooks?: RunHooks;
   /** Called after facts were read, before anything changes; may throw ExitRequest to refuse. */
   precheck?: (session: Pick<Session, 'isFailed'>, facts: GatheredFacts) => void;
 }
@@ -397,7 +400,11 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
   process.on('SIGINT', onSigint);
   let result: ApplyResult;
   try {
-    result = await applyWith({ plan, masker, options: { insecureHostKeys: opts.insecureHostKeys === true } }, {
+    result = await applyWith({
+      plan, masker,
+      options: { insecureHostKeys: opts.insecureHostKeys === true, warn: (l: string) => err(`orch: warning: ${l}\n`) },
+      ...(mode.hooks && { hooks: mode.hooks }),
+    }, {
       ...run,
       lockWaitSeconds: mode.lockWait,
       signal: controller.signal,
@@ -467,9 +474,9 @@ export function parseLockWait(v: string | undefined): number {
 /** `orch apply PLAYBOOK|PLAN.json`. */
 export async function runApplyCommand(target: string, opts: CommonOpts & AutoRevokeOptions & { yes?: boolean; lockWait?: string }): Promise<void> {
   const isPlanFile = target.endsWith('.json');
-  const { plan, masker } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, opts);
+  const { plan, masker, hooks } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, opts);
   const renderer = await pickRenderer(plan, opts);
-  const summary = await applyPlan(plan, masker, opts, renderer, { confirm: isInteractive() && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait) });
+  const summary = await applyPlan(plan, masker, opts, renderer, { confirm: isInteractive() && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait), ...(hooks && { hooks }) });
   // A release from a signed channel that failed here is revoked fleet-wide (src/store/revoke.ts).
   if (summary.recordedBad?.length) await revokeRecordedBad(plan, summary, opts, (l) => err(`${masker.mask(l)}\n`));
   const code = exitCodeOf(summary, opts.detailedExitcodes === true);

@@ -3,7 +3,7 @@
  * double-underscore overrides. Pure.
  *
  * Sources: python-deployer (nodes, role mapping, `"*"`, double-underscore overrides,
- * required properties); SPEC section 3 "Nodes".
+ * required properties); docs/reference/playbook.md "Nodes".
  */
 import type { Diagnostic, SourceIndex } from '../model/diagnostics.js';
 import { diagAt } from '../model/diagnostics.js';
@@ -93,6 +93,9 @@ function mergeNodeSpec(base: NodeSpec, over: NodeSpec): NodeSpec {
   if (over.rollback !== undefined) out.rollback = over.rollback;
   if (over.shared !== undefined) out.shared = over.shared;
   if (over.on !== undefined) out.on = over.on;
+  if (over.drain !== undefined) out.drain = over.drain;
+  if (over.undrain !== undefined) out.undrain = over.undrain;
+  if (over.maintenance !== undefined) out.maintenance = over.maintenance;
   // actions merge by name: the extending node's action of a name replaces the template's.
   if (over.actions !== undefined) out.actions = [...(base.actions ?? []).filter(([a]) => !over.actions!.some(([b]) => b === a)), ...over.actions];
   return out;

@@ -8,7 +8,7 @@
  * rollback a link switch), Capistrano's `deploy:rollback`.
  */
 import { CURRENT_LINK, INSTALLED_MARKER, PREVIOUS_LINK, STATE_FILE, versionDir } from '../host/layout.js';
-import type { Plan, PlanPhase, PlanStep, Task } from '../model/plan.js';
+import type { Plan, PlanPhase, PlanStep, Task } from '../steps/plan.js';
 import { hasRole, startFollows, switchCheck } from './lifecycle.js';
 import { joinPath, RESTART_PENDING, VERSION_RE } from '../steps/common.js';
 import { rollbackSwitchScript } from '../steps/rollback.js';
@@ -21,7 +21,7 @@ export function targetMarker(root: string, to: string | undefined): string {
 }
 
 /**
- * The release `orch rollback` goes back to without `--to` (issue 11; Capistrano's
+ * The release `orch rollback` goes back to without `--to` (Capistrano's
  * rollback to the release before current): from the host's state.json text, the newest
  * version installed before `current` was installed that is still there (not pruned), not
  * `current` and not recorded bad. Undefined when there is none (or no readable state).

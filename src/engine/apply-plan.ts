@@ -18,7 +18,7 @@ import pLimit from 'p-limit';
 import type { Facts, HostPrediction } from '../compile/predict.js';
 import { predictHost, probesForHost } from '../compile/predict.js';
 import { ConnectError, LockedError, RemoteCommandError } from '../model/errors.js';
-import type { Plan, PlanHost, PredictedStatus, Probe } from '../model/plan.js';
+import type { Plan, PlanHost, PredictedStatus, Probe } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import { DEFAULT_GIVE_UP_SECONDS, HostAgent } from './agent.js';

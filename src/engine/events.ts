@@ -2,7 +2,7 @@
  * Engine events: the engine emits, renderers subscribe (terraform hooks, listr2
  * renderers). Every string in an event is already masked.
  */
-import type { PredictedStatus, StepStatus } from '../model/plan.js';
+import type { StepStatus } from '../model/plan.js';
 
 export type EngineEvent =
   | { type: 'connect'; host: string; ok: boolean; error?: string; ms: number }
@@ -48,14 +48,6 @@ export type EngineEvent =
   | { type: 'host-failed'; host: string; node?: string; step?: string; error: string; unreachable: boolean }
   | { type: 'phase-end'; phase: number; node: string }
   | { type: 'aborted'; reason: string };
-
-/** One host's predicted step, for plan output. */
-export interface PlannedStep {
-  node: string;
-  step: number;
-  name: string;
-  status: PredictedStatus;
-}
 
 /** Final per-host result of a run. */
 export interface HostResult {

@@ -12,7 +12,7 @@ import { stepLabel, type Facts } from '../compile/predict.js';
 import { changesAlone, hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
 import { joinPath, STATE_FILE, qpath } from '../host/layout.js';
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
-import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
+import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../steps/plan.js';
 import { PRELUDE_SH, PROTOCOL_SH } from '../host/embedded.generated.js';
 import { EXIT, protocolLines, withoutProtocolLines } from '../host/protocol.js';
 import { formatStateJson, markBad, type AppState, type Registry } from '../state/state.js';
@@ -20,7 +20,7 @@ import type { HostAgent } from './agent.js';
 import type { EngineEvent } from './events.js';
 import type { PayloadBook } from './payloads.js';
 import type { RunRecord } from './record.js';
-import { encodeSegment, INLINE_PAYLOAD_MAX, parseSegmentOutput, STATE_CONFLICT_EXIT, tail, type SegmentEntry, type SegmentResult } from './segment.js';
+import { encodeSegment, INLINE_PAYLOAD_MAX, parseSegmentOutput, STATE_CONFLICT_EXIT, tail, type OwnStep, type OwnTask, type SegmentEntry, type SegmentResult } from './segment.js';
 import { badReleaseMessage } from './bad-release.js';
 import type { StateBook } from './state-book.js';
 
@@ -105,7 +105,7 @@ export class Executor {
       }
       this.ctx.emit({ type: 'step-end', ...base(step), status, ms, ...(res && this.#outputOf(res)) });
     };
-    // A release recorded bad on this host is refused loudly, never silently skipped (issue 11).
+    // A release recorded bad on this host is refused loudly, never silently skipped.
     const bad = !this.ctx.skipBad && facts && badReleaseMessage(host, items.map((x) => x.task), facts);
     if (bad) {
       record.count(host, phase.node, '', 'failed');
@@ -266,7 +266,8 @@ export class Executor {
   async #finishTask(host: string, e: SegmentEntry, res: SegmentResult): Promise<void> {
     const task = e.task;
     const book = this.ctx.book;
-    if (task.check.kind === 'prune' && task.state) {
+    // A prune's state effect: the host reports what it removed, and the history records it.
+    if (task.state?.action === 'prune') {
       const pruned = protocolLines(res.out).flatMap((l) => (l.type === 'pruned' ? [l] : []));
       if (pruned.length && book.known(host, task.state.root)) {
         const root = task.state.root;
@@ -285,7 +286,7 @@ export class Executor {
    * Runs a segment through the host's agent. Resolves with the result of every step it
    * reached; rejects with ConnectError when the connection is lost.
    */
-  async #runSegment(host: string, seg: SegmentEntry[], changed: boolean, onStart?: (k: number) => void): Promise<SegmentResult[]> {
+  async #runSegment(host: string, seg: SegmentEntry<OwnStep, OwnTask>[], changed: boolean, onStart?: (k: number) => void): Promise<SegmentResult[]> {
     const agent = await this.ctx.agentOf(host);
     const limit = this.ctx.stepTimeoutMs ? Math.ceil(this.ctx.stepTimeoutMs / 1000) : 0;
     let payload: Buffer | Readable | undefined;
@@ -302,9 +303,8 @@ export class Executor {
   /** Writes state.json for `root` on the host (temp name + rename; text on the agent's stdin, never a command line). */
   async #writeState(host: string, root: string, state: AppState): Promise<void> {
     const book = this.ctx.book;
-    const step: PlanStep = { index: 0, name: 'write state.json', kind: 'run', when: 'always', tasks: {}, at: '' };
     const script = `${PROTOCOL_SH}${PRELUDE_SH}orch_write ${qpath(joinPath(root, STATE_FILE))} "$2"\n`;
-    const [res] = await this.#runSegment(host, [{ step, task: { script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: formatStateJson(state), registryArg: '', stateBase: book.baseOf(host, root) }], true);
+    const [res] = await this.#runSegment(host, [{ step: { when: 'always' }, task: { script }, expect: '-', stateArg: formatStateJson(state), registryArg: '', stateBase: book.baseOf(host, root) }], true);
     if (!res || res.rc !== 0) throw new RemoteCommandError(host, `writing ${joinPath(root, STATE_FILE)}`, res?.rc ?? null, tail(res?.err ?? '', 500));
     book.wrote(host, root, state);
   }
@@ -318,8 +318,7 @@ export class Executor {
   async #rollBack(pi: number, host: string, rb: NonNullable<Task['rollback']>, reason: string): Promise<string> {
     if (rb.afterSwitch && !this.#switched.has(`${host}\0${rb.root}`)) return '';
     try {
-      const step: PlanStep = { index: 0, name: 'rollback', kind: 'run', when: 'always', tasks: {}, at: '' };
-      const [res] = await this.#runSegment(host, [{ step, task: { script: rb.script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: '', registryArg: '' }], true);
+      const [res] = await this.#runSegment(host, [{ step: { when: 'always' }, task: { script: rb.script }, expect: '-', stateArg: '', registryArg: '' }], true);
       if (!res || res.rc !== 0) return `; rollback failed: ${tail(res?.err ?? '', 500)}`;
       const to = protocolLines(res.out).flatMap((l) => (l.type === 'rolledback' ? [l.version] : []))[0] ?? '?';
       const book = this.ctx.book;
@@ -352,7 +351,7 @@ export class Executor {
     return res.status;
   }
 
-  #payloadStream(task: Task): Buffer | Readable {
+  #payloadStream(task: OwnTask): Buffer | Readable {
     const p = task.payload!;
     if (p.kind === 'content') return Buffer.from(p.base64, 'base64');
     if (p.kind === 'file') return createReadStream(p.path);

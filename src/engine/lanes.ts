@@ -1,5 +1,5 @@
 /**
- * Phases, batches and lanes (SPEC section 3, "Execution order"): a phase (node) starts
+ * Phases, batches and lanes (docs/reference/playbook.md "Execution order"): a phase (node) starts
  * when the previous one finished on all its hosts; inside it, `serial` batches run one
  * after the other and every host of a batch runs in its own lane, `forks` at a time. A
  * host that failed leaves every later batch and phase (per-host isolation: pyinfra
@@ -17,7 +17,8 @@
  */
 import pLimit from 'p-limit';
 import { stageSteps } from '../compile/lifecycle.js';
-import type { MaxFail, Plan } from '../model/plan.js';
+import type { MaxFail, Plan } from '../steps/plan.js';
+import { runAround } from './drain.js';
 import type { EngineEvent } from './events.js';
 import { bakeBatch } from './stages.js';
 
@@ -78,6 +79,10 @@ export async function runPhases(plan: Plan, forks: number, hooks: LaneHooks): Pr
       const batch = phase.batches[bi]!.filter((h) => !hooks.isFailed(h));
       if (!batch.length) continue;
       hooks.emit({ type: 'batch-start', phase: pi, node: phase.node, batch: bi, hosts: batch });
+      if ((aborted = await runAround(phase, pi, bi, 'drain', hooks))) {
+        hooks.emit({ type: 'aborted', reason: aborted });
+        break;
+      }
       await Promise.all(batch.map((h) => limit(() => (hooks.interrupted() ? Promise.resolve() : hooks.runLane(pi, h, staged, phase.steps.length)))));
       if (phase.bake && hooks.recheck) await bakeBatch(pi, phase, bi, batch, { ...hooks, recheck: hooks.recheck, limit });
       const failed = batch.filter((h) => hooks.isFailed(h)).length;
@@ -86,7 +91,7 @@ export async function runPhases(plan: Plan, forks: number, hooks: LaneHooks): Pr
         const kept = staged > 0 ? phase.batches.slice(bi + 1).flat().filter((h) => !hooks.isFailed(h)) : [];
         aborted = `node ${phase.node || '(root)'}: ${failed} of ${batch.length} hosts failed in batch ${bi + 1}, more than max_fail ${maxFailText(phase.maxFail)}; later batches and nodes were not started${kept.length ? ` (${hostList(kept)}: installed, not switched; they keep the release they run)` : ''}`;
         hooks.emit({ type: 'aborted', reason: aborted });
-      }
+      } else if ((aborted = await runAround(phase, pi, bi, 'undrain', hooks))) hooks.emit({ type: 'aborted', reason: aborted });
     }
     hooks.emit({ type: 'phase-end', phase: pi, node: phase.node });
   }

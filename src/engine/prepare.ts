@@ -1,5 +1,5 @@
 /**
- * The front half of the pipeline (DESIGN "The pipeline"): YAML files -> validated model
+ * The front half of the pipeline (docs/how-it-works.md "Architecture"): YAML files -> validated model
  * -> bundles resolved on the control machine -> compiled Plan -> `bash -n` checked.
  * Nothing here connects to a host. Problems come back as diagnostics (exit 1).
  */
@@ -21,7 +21,7 @@ import { loadSecretVars, maskSecretValues, withSecretVars } from '../config/secr
 import type { Diagnostic } from '../model/diagnostics.js';
 import { OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
-import type { Plan, PlanBundle, PlanHost, PlanInputs } from '../model/plan.js';
+import type { Plan, PlanBundle, PlanHost, PlanInputs } from '../steps/plan.js';
 import type { Connection } from '../transport/transport.js';
 import type { Playbook } from '../model/playbook.js';
 import { Masker } from '../shell/mask.js';
@@ -217,8 +217,8 @@ async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpe
 }
 
 /**
- * A `bundles:` entry with `url` + `sha256` or `channel` + `allowed_signers` (SPEC
- * section 7): resolved on the control machine (channel read and signature verified;
+ * A `bundles:` entry with `url` + `sha256` or `channel` + `allowed_signers` (docs/store.md):
+ * resolved on the control machine (channel read and signature verified;
  * downloaded into the cache unless `fetch: host`), see src/store/resolve.ts.
  * @throws StoreError / BundleError (reported as a diagnostic at `bundles.NAME`).
  */

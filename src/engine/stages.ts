@@ -9,7 +9,7 @@
  * `max_fail` with the batch's other failures, so later batches never start.
  * (Argo Rollouts' `pause: {duration}` between canary steps, Spinnaker's bake stage.)
  */
-import type { PlanPhase } from '../model/plan.js';
+import type { PlanPhase } from '../steps/plan.js';
 import type { EngineEvent } from './events.js';
 
 /** What a bake needs from the run. */

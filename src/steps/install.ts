@@ -1,13 +1,13 @@
 /**
- * `install: {bundle, before, after, shared}` — platter's install.sh contract, versioned folders
- * from platter's automation recipe (SPEC section 3, `install` row); src/host/install.sh:
+ * `install: {bundle, before, after, shared, before_remove, after_remove}` — platter's install.sh contract, versioned folders
+ * from platter's automation recipe (docs/reference/playbook.md, `install` row); src/host/install.sh:
  * upload the bundle to `<root>/.orch/bundles/<sha256>.tar.gz` unless present, check its
  * members (src/host/tar-check.sh), unpack to a scratch folder, run
  * `install.sh <root>/versions/<V>`, copy `PACKAGE VERSION PLATFORM info.json` in, and
  * LAST write `versions/<V>/.orch-installed`. A version folder without the marker is
  * incomplete: it is removed and redone.
  *
- * Delta releases (issue 16, src/host/delta.sh): each install also keeps
+ * Delta releases (docs/how-it-works.md, src/host/delta.sh): each install also keeps
  * `versions/<V>/.orch-manifest`, the bundle folder as `<root>/.orch/trees/<V>` and its
  * files in `<root>/.orch/objects/<sha256>`. When the host holds releases (the `delta`
  * fact), the engine passes `d:BASE:MANIFEST_SHA256` and a delta stream instead of the
@@ -27,6 +27,8 @@ export interface InstallArgs {
   before?: string;
   after?: string;
   shared?: string[];
+  before_remove?: string;
+  after_remove?: string;
 }
 export interface InstallCheck {
   kind: 'install';
@@ -90,6 +92,16 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       bundle: { description: "Name of the bundle to install (default: the playbook's only bundle).", examples: ['shop'], type: 'string', minLength: 1 },
       before: { $ref: '#/$defs/command', description: 'Command run before installing.', examples: ['systemctl stop shop-worker'] },
       after: { $ref: '#/$defs/command', description: 'Command run after installing.', examples: ['{{release.dir}}/bin/shop migrate'] },
+      before_remove: {
+        $ref: '#/$defs/command',
+        description: "Command `orch remove` runs first, in the release folder (dpkg's prerm): rendered with this release's vars and kept on the host with the release, so a removal runs what was installed even if the playbook changed since.",
+        examples: ['{{release.dir}}/bin/shop drain'],
+      },
+      after_remove: {
+        $ref: '#/$defs/command',
+        description: "Command `orch remove` runs last, in the app's root, after the releases are deleted (dpkg's postrm); kept with the release like before_remove.",
+        examples: ['rm -f /etc/cron.d/shop'],
+      },
       shared: {
         description: "Paths kept across releases (Capistrano's linked_dirs/linked_files): each is created once as <root>/shared/PATH (seeded from the first release that has it) and linked into every release before its `after` command and the switch; never pruned, never rolled back. A trailing / means a folder.",
         examples: [['instance/', 'log/', 'config.py']], type: 'array', items: { type: 'string', minLength: 1 },
@@ -112,6 +124,16 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       changed: names(Object.keys(next).filter((f) => f in now && now[f] !== next[f])),
       bytes: task.payload?.size ?? 0,
     };
+  },
+  // `release 1.0.0 -> 1.1.0: 2 added, 0 removed, 1 changed files; bundle 1.2 MiB`, then up to 20 names.
+  formatDiff(d, p) {
+    if (d.kind !== 'install') return [];
+    const n = (k: number, w: string): string => `${k} ${w}`;
+    const out = [`release ${d.from ?? '(none)'} -> ${d.to}: ${n(d.added.length, 'added')}, ${n(d.removed.length, 'removed')}, ${n(d.changed.length, 'changed')} file${d.added.length + d.removed.length + d.changed.length === 1 ? '' : 's'}; bundle ${p.bytes(d.bytes)}`];
+    const rows = [...d.added.map((f) => p.add(`+ ${f}`)), ...d.removed.map((f) => p.remove(`- ${f}`)), ...d.changed.map((f) => p.change(`~ ${f}`))];
+    out.push(...rows.slice(0, 20).map((r) => `  ${r}`));
+    if (rows.length > 20) out.push(`  ... ${rows.length - 20} more`);
+    return out;
   },
   lifecycle: 'stage',
   defaultWhen: 'always',
@@ -138,6 +160,9 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     const before = a.before === undefined ? undefined : ctx.render('before', 'shell');
     const after = a.after === undefined ? undefined : ctx.render('after', 'shell');
     if ((a.before !== undefined && before === undefined) || (a.after !== undefined && after === undefined)) return undefined;
+    const beforeRemove = a.before_remove === undefined ? undefined : ctx.render('before_remove', 'shell');
+    const afterRemove = a.after_remove === undefined ? undefined : ctx.render('after_remove', 'shell');
+    if ((a.before_remove !== undefined && beforeRemove === undefined) || (a.after_remove !== undefined && afterRemove === undefined)) return undefined;
     // `shared: [instance/, config.py]` (Capistrano's linked_dirs/linked_files): src/host/shared.sh.
     // The node's `shared` paths first, then the step's own (once each).
     const own = a.shared === undefined ? [] : Array.isArray(a.shared) ? a.shared.map(String) : [String(a.shared)];
@@ -151,6 +176,8 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;
     const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), ...(shared.length ? [SHARED_SH] : []), COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH],
       ...(shared.length ? [`ORCH_INSTALL_SHARED=(${shared.map(quote).join(' ')})`] : []),
+      ...(beforeRemove !== undefined ? [`ORCH_INSTALL_BEFORE_REMOVE=${quote(beforeRemove)}`] : []),
+      ...(afterRemove !== undefined ? [`ORCH_INSTALL_AFTER_REMOVE=${quote(afterRemove)}`] : []),
       ...(before !== undefined ? [userFunction('orch_before', before)] : []),
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,

@@ -1,5 +1,5 @@
 /**
- * Bundles from a store, resolved on the control machine at plan time (SPEC section 7):
+ * Bundles from a store, resolved on the control machine at plan time (docs/store.md):
  *
  * - `{ url, sha256 }`: a tarball pinned by its checksum; package, version and platform
  *   come from its platter name `<package>-<version>-<platform>.tar.gz` (or, when the

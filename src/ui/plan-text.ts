@@ -2,7 +2,7 @@
 import type { HostPrediction } from '../compile/predict.js';
 import type { HostBytes, StepBytes } from '../engine/payloads.js';
 import type { Refusal } from '../engine/bad-release.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 import { PLAIN, type Palette } from './color.js';
 import { formatDiff, type StepDiff } from './diff.js';
 import { formatBytes, formatMs } from './units.js';

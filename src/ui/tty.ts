@@ -9,7 +9,7 @@
  */
 import { Listr } from 'listr2';
 import type { EngineEvent, RunSummary } from '../engine/events.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 import { PLAIN, type Palette } from './color.js';
 import { errorHeadline, formatStepFailure, formatStepOutput, stepLabel } from './failure.js';
 import type { Renderer, RendererOptions, Write } from './renderer.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../../src/engine/events.js';
 import { runPhases } from '../../../src/engine/lanes.js';
-import type { Plan, PlanPhase, PlanStep } from '../../../src/model/plan.js';
+import type { Plan, PlanPhase, PlanStep } from '../../../src/steps/plan.js';
 
 const hosts = ['h1', 'h2', 'h3', 'h4', 'h5'];
 const kinds: PlanStep['kind'][] = ['install', 'symlink', 'service', 'healthcheck'];
