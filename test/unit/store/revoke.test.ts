@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../../../src/bundle/build.js';
 import type { BundleInfo } from '../../../src/bundle/layout.js';
 import { narrowToRevoked } from '../../../src/compile/rollback-plan.js';
-import type { Plan, Task } from '../../../src/model/plan.js';
+import type { Plan, Task } from '../../../src/steps/plan.js';
 import { publishBundle } from '../../../src/store/publish.js';
 import { resolveStoreBundle } from '../../../src/store/resolve.js';
 import { readRevocations, revokeRelease } from '../../../src/store/revoke.js';
