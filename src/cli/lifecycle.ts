@@ -66,7 +66,11 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
  * `--force`; a failing service or healthcheck puts the host back on the release it ran.
  */
 export async function runRollback(playbook: string, opts: CommonOpts & { to?: string; force?: boolean; yes?: boolean; lockWait?: string }): Promise<void> {
-  const { plan, masker } = await prepare(playbook, opts);
+  // A rollback installs nothing: a channel whose release is revoked does not stop it (src/store/revoke.ts),
+  // but going back --to a revoked release does.
+  const { plan, masker } = await prepare(playbook, { ...opts, keepRevoked: true });
+  const revokedTo = Object.values(plan.bundles).find((b) => b.store?.revoked && b.version === opts.to);
+  if (revokedTo) throw new OrchError(`rollback refused: ${revokedTo.package} ${revokedTo.version} is revoked in its channel (${revokedTo.store!.revoked!.reason}); pick another --to VERSION`);
   if (opts.force && opts.to === undefined) throw cmdlineError('--force', 'goes with --to VERSION (rollback without --to never picks a release recorded bad)');
   const rb = makeRollbackPlan(plan, opts.to, opts.force === true);
   if (typeof rb === 'string') throw new OrchError(rb);

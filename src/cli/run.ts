@@ -241,6 +241,10 @@ export async function runPlanCommand(playbook: string, opts: CommonOpts & { offl
       hosts: plan.targets.map((h) => ({ host: h, ...(unreachable.has(h) ? { error: unreachable.get(h) } : { ...(bytes.has(h) && { bytes: bytes.get(h)!.bytes }), ...(refused.has(h) && { refused: refused.get(h)!.message }), steps: steps(h) }) })),
       pending: countPending(counted),
       ...(notes && { notes }),
+      // Rolling nodes: their batches in order and the bake after each (ms), as apply runs them.
+      ...(plan.phases.some((ph) => ph.batches.length > 1 || ph.bake) && {
+        stages: plan.phases.filter((ph) => ph.batches.length > 1 || ph.bake).map((ph) => ({ node: ph.node, batches: ph.batches, ...(ph.bake && { bake: ph.bake }) })),
+      }),
     }))}\n`);
   } else {
     out(masker.mask(formatPlan(plan, predictions, unreachable, opts.offline === true, stdoutPalette(opts), diffs, bytes, refusedOrWarned)));

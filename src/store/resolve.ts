@@ -124,6 +124,31 @@ async function writeHighWater(file: string, v: ChannelHighWater): Promise<void> 
 }
 
 /**
+ * `<cache>/store/revoked/<sha256 of the channel URL>.json`: every revocation this machine
+ * read for the channel, merged with `listed` and written back (mode 0600) when it grew.
+ * @returns the entry revoking `sha256`, if any.
+ */
+async function rememberRevoked(cacheDir: string, shownUrl: string, listed: RevokedEntry[], sha256: string): Promise<RevokedEntry | undefined> {
+  const file = join(cacheDir, 'store', 'revoked', `${createHash('sha256').update(shownUrl).digest('hex')}.json`);
+  let known: RevokedEntry[] = [];
+  try {
+    const v = JSON.parse(await readFile(file, 'utf8')) as { revoked?: RevokedEntry[] };
+    known = Array.isArray(v.revoked) ? v.revoked.filter((e) => e && typeof e.sha256 === 'string') : [];
+  } catch {
+    /* none yet */
+  }
+  const fresh = listed.filter((e) => !known.some((k) => k.sha256 === e.sha256));
+  if (fresh.length) {
+    known = [...known, ...fresh];
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    await writeFile(tmp, `${JSON.stringify({ channel: shownUrl, revoked: known })}\n`, { mode: 0o600 });
+    await rename(tmp, file);
+  }
+  return known.find((e) => e.sha256 === sha256);
+}
+
+/**
  * Reads and verifies a channel: the manifest at `channel` and its signature at
  * `channel + ".sig"`, then what the signature binds: the manifest must name the
  * channel and package of its place (`<store>/<package>/<channel>.json`), must not be
@@ -175,8 +200,12 @@ export async function readChannel(channel: string, allowedSigners: string, ctx: 
   if (pin !== undefined && value.version !== pin) {
     throw new StoreError(`${shown}: pinned version mismatch: the channel names ${value.package} ${value.version}, the playbook pins ${pin}`);
   }
-  // The channel's signed revocation list (revoke.ts): a release revoked fleet-wide is never installed.
-  const revoked = (await readRevocations(url, { channel: pathChannel, package: pathPackage || value.package }, allowedSigners, opts)).revoked.find((e) => e.sha256 === value.sha256);
+  // The channel's signed revocation list (revoke.ts): a release revoked fleet-wide is never
+  // installed. What this machine once read stays revoked here (a list deleted from the store
+  // does not lift it), as the newest accepted manifest is kept against replays.
+  const cacheDir = ctx.cacheDir ?? defaultCacheDir(ctx.env);
+  const listed = (await readRevocations(url, { channel: pathChannel, package: pathPackage || value.package }, allowedSigners, opts)).revoked;
+  const revoked = await rememberRevoked(cacheDir, shown, listed, value.sha256);
   if (revoked && ctx.keepRevoked) {
     ctx.log?.(`channel ${shown}: ${value.package} ${value.version} is revoked (${revoked.reason}); hosts running it roll back`);
     return {
@@ -187,7 +216,7 @@ export async function readChannel(channel: string, allowedSigners: string, ctx: 
   if (revoked) {
     throw new RevokedReleaseError(`${shown}: revoked release refused: ${value.package} ${value.version} (sha256 ${value.sha256}) was revoked at ${revoked.at}${revoked.reason ? ` (${revoked.reason})` : ''}; publish a fixed release, or publish the previous good one again (orch publish ... --channel ${value.channel} --sign KEY)`, value.sha256, value.version);
   }
-  const mark = highWaterFile(ctx.cacheDir ?? defaultCacheDir(ctx.env), shown);
+  const mark = highWaterFile(cacheDir, shown);
   const seen = await readHighWater(mark);
   if (seen && value.published_at < seen.published_at) {
     if (pin === undefined && !ctx.allowDowngrade) {

@@ -88,7 +88,8 @@ export async function readRevocations(channelUrl: URL, expect: { channel: string
   const url = revokedUrlOf(channelUrl);
   const shown = showUrl(url);
   const text = await readUrl(url, { ...opts, maxBytes: 1024 * 1024, missingOk: true });
-  if (!text) return { format: 1, channel: expect.channel, package: expect.package, revoked: [] };
+  // No list (or an empty file, as a catch-all server answers): nothing is revoked.
+  if (!text || text.length === 0) return { format: 1, channel: expect.channel, package: expect.package, revoked: [] };
   const sigUrl = new URL(url);
   sigUrl.pathname += '.sig';
   const sig = await readUrl(sigUrl, { ...opts, maxBytes: 64 * 1024, missingOk: true });
@@ -96,7 +97,7 @@ export async function readRevocations(channelUrl: URL, expect: { channel: string
   try {
     await verifyData(text, sig.toString('utf8'), allowedSigners, shown, opts.env);
   } catch (e) {
-    throw new StoreError((e as Error).message.replace('signature refused', 'revocation list refused: signature refused'));
+    throw new StoreError((e as Error).message.replace('signature refused', 'revocation list refused: signature refused').replace('the manifest does not match', 'the list does not match'));
   }
   const list = parseRevocations(text.toString('utf8'), shown);
   if (list.channel !== expect.channel || list.package !== expect.package) {

@@ -139,5 +139,9 @@ import json; p='.orch/state.json'; s=json.load(open(p)); s['current']='2.0.0'; j
     expect(current(host('h1'), 'srv/web')).toBe('versions/1.0.0');
     const again = await orch(['converge', pb, '--detailed-exitcodes'], env);
     expect(again.code, again.stdout + again.stderr).toBe(0);
+    // orch rollback still plans, but never goes back to a revoked release.
+    const back = await orch(['rollback', pb, '--to', '2.0.0', '--yes'], env);
+    expect(back.code).toBe(1);
+    expect(back.stderr).toMatch(/rollback refused: web 2\.0\.0 is revoked in its channel \(healthcheck failed on h1\); pick another --to VERSION/);
   }, 180_000);
 });

@@ -66,6 +66,8 @@ steps:
     const plan = await orch(['plan', pb], env);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
     expect(plan.stdout).toContain('Node (root) runs in 3 batches (serial), each baked 5s then healthchecked again: 1) h1  2) h2, h3  3) h4, h5');
+    const pj = await orch(['plan', pb, '--json'], env);
+    expect(JSON.parse(pj.stdout).stages).toEqual([{ node: '', batches: [['h1'], ['h2', 'h3'], ['h4', 'h5']], bake: 5000 }]);
     const t0 = Date.now();
     const r = await orch(['apply', pb, '--json'], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
