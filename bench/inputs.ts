@@ -1,5 +1,5 @@
 /**
- * `npm run bench:inputs`: how fast hostile YAML inputs are refused. The wall-clock
+ * `npm run bench:inputs`: how fast hostile YAML inputs are refused (and a hostile glob matched). The wall-clock
  * bounds live here, not in the unit tests (test/unit/config/load-yaml.test.ts checks
  * the same inputs' errors), so a loaded CI machine cannot fail a unit test. Exits 1
  * when a case takes 1 s or more (the median of 5 runs).
@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compileGlob } from '../src/config/glob.js';
 import { loadYaml } from '../src/config/load-yaml.js';
 import { SourceIndexImpl } from '../src/config/source-index.js';
 import { validateAgainstSchema } from '../src/config/validate.js';
@@ -51,6 +52,15 @@ try {
     times.push(performance.now() - t0);
   }
   report('100,000-character underscore key', median(times));
+  // A glob that makes a backtracking matcher exponential (test/unit/config/glob-detect.test.ts checks its answer).
+  const glob = compileGlob(`${'*a'.repeat(30)}*b`);
+  const globTimes: number[] = [];
+  for (let run = 0; run < 5; run++) {
+    const t0 = performance.now();
+    glob('a'.repeat(20_000));
+    globTimes.push(performance.now() - t0);
+  }
+  report('glob *a*a...*b (30 stars) over 20,000 characters', median(globTimes));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

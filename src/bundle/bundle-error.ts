@@ -1,6 +1,6 @@
 /**
  * The error class of the bundle layer.
- * Source: DESIGN.md "few error classes under one base" (pyinfra `api/exceptions.py`).
+ * Source: few error classes under one base, `OrchError` (src/model/errors.ts; pyinfra `api/exceptions.py`).
  */
 import { OrchError } from '../model/errors.js';
 

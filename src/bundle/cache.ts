@@ -1,6 +1,6 @@
 /**
  * The bundle cache: a finished tarball per build key, so an unchanged SOURCE is never
- * rebuilt (SPEC section 4).
+ * rebuilt (docs/reference/playbook.md "Bundles").
  *
  * Layout: `<cacheDir>/bundles/<key>/{bundle.json, <package>-<version>-<platform>.tar.gz}`.
  * An entry is written complete in `<cacheDir>/tmp/` and renamed into place (one

@@ -1,5 +1,5 @@
 /**
- * The delta payload of a release (SPEC section 7, issue 16): ONE tar stream that the
+ * The delta payload of a release (docs/how-it-works.md "Delta releases"): ONE tar stream that the
  * host unpacks in `<root>/.orch/` with GNU tar, rebuilding the bundle folder from the
  * objects it already holds plus the members it lacks. The stream is gzip'd unless that
  * saves less than an eighth of its bytes (an incompressible object and a few headers):

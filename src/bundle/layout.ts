@@ -1,5 +1,5 @@
 /**
- * The platter bundle layout (SPEC section 4), shared by every builder and by the
+ * The platter bundle layout (docs/reference/playbook.md "Bundles"), shared by every builder and by the
  * artifact checker.
  *
  * Source: platter's `Builder.put_meta_info` / `create_archive`: a tarball holding exactly

@@ -2,7 +2,7 @@
  * The file manifest of a bundle: path, type, mode, size and sha256 of every member,
  * computed on the control machine from the tarball (node-tar 7), and the same text the
  * host computes from an unpacked or rebuilt folder (`orch_delta_manifest` in
- * src/host/delta.sh). Delta releases (SPEC section 7, issue 16) compare the two.
+ * src/host/delta.sh). Delta releases (docs/how-it-works.md "Delta releases") compare the two.
  *
  * ## Text format (`versions/<V>/.orch-manifest`), version 1
  *

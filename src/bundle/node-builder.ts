@@ -98,7 +98,7 @@ export function listNodeDependencies(lock: Lockfile): string[] {
  * auth come from the user's own npm configuration (`~/.npmrc`, the project's `.npmrc`,
  * `npm_config_*` variables), never guessed from the lockfile — a lockfile written with
  * `omit-lockfile-registry-resolved=true` has no `resolved` URLs and still needs the
- * registry (issue 11, item 9).
+ * registry.
  */
 export function npmCiArgv(): string[] {
   return ['npm', 'ci', '--omit=dev', '--no-audit', '--no-fund'];

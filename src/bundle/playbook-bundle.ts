@@ -74,8 +74,8 @@ export async function resolvePlaybookBundle(spec: BundleSpec, opts: ResolveBundl
 }
 
 /**
- * What an offline plan can say of a `build_on` bundle without connecting (issue 18,
- * item 2): its package name and version as far as SOURCE tells them locally (the
+ * What an offline plan can say of a `build_on` bundle without connecting: its
+ * package name and version as far as SOURCE tells them locally (the
  * version scheme `git` works offline; `timestamp` is fixed only when it is built, as is
  * a python bundle's platform), `unknown` otherwise; sha256 {@link UNBUILT_SHA256}, size
  * 0, no path. `note` reads `built on HOST at apply`. Never throws for unreadable

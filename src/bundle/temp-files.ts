@@ -6,8 +6,7 @@
  * reader never sees half a tarball. A build killed meanwhile (SIGKILL, power loss)
  * leaves that temp behind; the next build into the same folder removes it when its
  * pid is no longer running on this machine, or when it is older than
- * {@link STALE_TEMP_AGE_MS} (a pid may have been reused). Issue 18, item 6; the
- * pid-in-the-name idea is the one of lock files (`proper-lockfile`, git's `*.lock`).
+ * {@link STALE_TEMP_AGE_MS} (a pid may have been reused). The pid-in-the-name idea is the one of lock files (`proper-lockfile`, git's `*.lock`).
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, readdir, rm } from 'node:fs/promises';

@@ -150,8 +150,8 @@ export async function detectPackageName(source: string, fallback?: string): Prom
 /**
  * The package name of a bundle, in order: `explicit` (the bundle's `package:` key,
  * `--package`), the package metadata of SOURCE, the bundle's key in `bundles:`
- * (`bundleName`), SOURCE's folder name. Issue 17: never the folder name when the
- * bundle has a name.
+ * (`bundleName`), SOURCE's folder name; never the folder name when the bundle has a
+ * name.
  * @throws BundleError `invalid package name "<n>" from <origin>: must match ...`
  */
 export async function resolvePackageName(source: string, explicit: string | undefined, bundleName: string | undefined): Promise<string> {
@@ -267,7 +267,7 @@ export function bumpSemver(version: string, part: BumpPart): string {
 
 /**
  * `orch version bump PART [SOURCE]`: writes the bumped version to `SOURCE/VERSION`
- * (created when absent, as the SPEC has it) and to every version field of the package
+ * (created when absent) and to every version field of the package
  * metadata that holds one, so the installed package reports the new version too:
  * `pyproject.toml` `[project] version` (that one value rewritten, quotes and comment
  * kept, checked by parsing it again), `package.json` `version` and `package-lock.json`

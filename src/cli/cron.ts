@@ -1,6 +1,6 @@
 /**
  * `orch cron install PLAYBOOK --every 15m|--cron EXPR [--limit P] [--log FILE]`,
- * `orch cron list [--json]`, `orch cron remove PLAYBOOK` (SPEC section 5).
+ * `orch cron list [--json]`, `orch cron remove PLAYBOOK` (docs/reference/cli.md).
  *
  * The pure parts (schedule, entry, crontab text editing) live in `src/cron/`; this file
  * resolves paths, reads and writes the crontab through the `crontab` program, and prints.
@@ -12,8 +12,9 @@ import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { SourceIndexImpl, loadPlaybook } from '../config/index.js';
-import { checkEntrySpec, renderCronEntry } from '../cron/entry.js';
+import { loadPlaybook } from '../config/playbook.js';
+import { SourceIndexImpl } from '../config/source-index.js';
+import { checkEntrySpec, renderCronEntry, vaultIdFile } from '../cron/entry.js';
 import type { ConvergeEntrySpec } from '../cron/entry.js';
 import { listOrchEntries, removeOrchEntry, upsertOrchEntry } from '../cron/crontab-text.js';
 import { findCrontab, readCrontab, writeCrontab } from '../cron/crontab.js';
@@ -29,7 +30,19 @@ export interface CronInstallOptions {
   cron?: string;
   limit?: string;
   log?: string;
+  /** Ansible Vault password files for converge (repeatable); relative paths resolve against the cwd. */
+  vaultPasswordFile?: string[];
+  /** `[label@]FILE` vault ids for converge (repeatable). */
+  vaultId?: string[];
+  /** age identity file for converge's `.age` vars files. */
+  ageIdentity?: string;
   /** Accepted for clarity: the invoking user's crontab is the default (and only) target. */
+}
+
+/** `[label@]FILE` with FILE made absolute against the cwd. */
+function absoluteVaultId(id: string): string {
+  const at = id.indexOf('@');
+  return at < 0 ? resolve(id) : `${id.slice(0, at)}@${resolve(id.slice(at + 1))}`;
 }
 
 /** Absolute playbook path as used in markers: resolved against the cwd, symlinks resolved when it exists. */
@@ -85,8 +98,20 @@ export async function runCronInstall(playbook: string, opts: CronInstallOptions)
     orch: orchBin(),
     log: opts.log !== undefined ? resolve(opts.log) : defaultLogPath(pb, homedir()),
     ...(opts.limit !== undefined && { limit: opts.limit }),
+    ...(opts.vaultPasswordFile?.length && { vaultPasswordFiles: opts.vaultPasswordFile.map((f) => resolve(f)) }),
+    ...(opts.vaultId?.length && { vaultIds: opts.vaultId.map(absoluteVaultId) }),
+    ...(opts.ageIdentity !== undefined && { ageIdentity: resolve(opts.ageIdentity) }),
   };
   const problems = [...sched.diagnostics, ...checkEntrySpec(spec)];
+  // A secret file cron cannot read fails every run in silence: refuse it now (its path only, never its contents).
+  const secretFiles: [string, string][] = [
+    ...(spec.vaultPasswordFiles ?? []).map((f): [string, string] => ['--vault-password-file', f]),
+    ...(spec.vaultIds ?? []).map((f): [string, string] => ['--vault-id', vaultIdFile(f)]),
+    ...(spec.ageIdentity !== undefined ? [['--age-identity', spec.ageIdentity] as [string, string]] : []),
+  ];
+  for (const [flag, f] of secretFiles) {
+    if (!existsSync(f) || !statSync(f).isFile()) problems.push(cmdlineDiagnostic(flag, `${f}: no such file (converge reads it at every run)`));
+  }
   if (problems.length) throw new ConfigError(problems);
   // A playbook that does not load would fail every run in silence: refuse it now.
   const loaded = await loadPlaybook(pb, new SourceIndexImpl());

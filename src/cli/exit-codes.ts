@@ -1,6 +1,6 @@
 /**
- * Exit codes (SPEC section 5; Puppet's detailed exit codes) and the one place that maps
- * an error to one (DESIGN conventions 4 and 5). Every command module imports these from
+ * Exit codes (docs/reference/cli.md; Puppet's detailed exit codes) and the one place that maps
+ * an error to one (only src/cli exits the process, from one top-level catch, as changesets does). Every command module imports these from
  * here, never from `main.ts`, so no two files of src/cli import each other.
  */
 import type { RunSummary } from '../engine/events.js';
@@ -21,7 +21,7 @@ export class ExitRequest extends Error {
   }
 }
 
-/** Exit code of a finished run (SPEC section 5): failures, changes, `--detailed-exitcodes`. */
+/** Exit code of a finished run (docs/reference/cli.md): failures, changes, `--detailed-exitcodes`. */
 export function exitCodeOf(summary: RunSummary, detailed: boolean): number {
   if (summary.interrupted) return EXIT.INTERRUPTED;
   const failed = summary.failed + summary.unreachable > 0 || summary.aborted !== undefined;

@@ -1,6 +1,6 @@
 /**
  * The day-to-day commands: `orch query` (audit what runs where), `orch rollback` (go
- * back safely), `orch converge` (apply from cron). SPEC section 5.
+ * back safely), `orch converge` (apply from cron). docs/reference/cli.md.
  */
 import { secretReadingOf } from './secret-flags.js';
 import { createHash, randomInt } from 'node:crypto';
@@ -9,20 +9,21 @@ import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { defaultCacheDir } from '../bundle/cache.js';
 import { makeRemovePlan, startFollows } from '../compile/lifecycle.js';
-import { makeRollbackPlan, pickRollbackTarget, retargetRollback, targetMarker } from '../compile/rollback-plan.js';
+import { makeRollbackPlan, narrowToRevoked, pickRollbackTarget, retargetRollback, targetMarker } from '../compile/rollback-plan.js';
 import { checkPlanSyntax } from '../engine/check.js';
 import type { RunSummary } from '../engine/events.js';
 import { preparePlan } from '../engine/prepare.js';
 import { ConfigError, OrchError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 import { Masker } from '../shell/mask.js';
 import { formatQueryTable, type QueryError, type QueryRow } from '../state/query.js';
 import { LinesRenderer } from '../ui/lines.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError, connectionPlan, limitHosts, loadCommandInventory } from './targets.js';
 import { queryHosts, wantedVersions } from '../library/query.js';
-import { applyPlan, moveEarlyConnections, parseDurationFlag, parseExtraVars, parseLockWait, pickRenderer, prepare, runOptions, type CommonOpts } from './run.js';
+import { revokeRecordedBad, type AutoRevokeOptions } from './revoke.js';
+import { applyPlan, moveEarlyConnections, parseDurationFlag, parseExtraVars, parseLockWait, pickRenderer, prepare, runOptions, type ApplyMode, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 const err = (s: string): void => void process.stderr.write(s);
@@ -50,7 +51,7 @@ export async function runQuery(playbook: string | undefined, opts: CommonOpts & 
     names = limitHosts(inventory, opts.limit);
   }
   const rows = await queryHosts(connectionPlan(inventory, names), names, masker, wantedVersions(plan), { ...runOptions(opts), ...(opts.app !== undefined && { app: opts.app }), insecureHostKeys: opts.insecureHostKeys === true });
-  // --json is exactly SPEC section 5's shape; the table also shows incomplete, bad and drift.
+  // --json is exactly docs/reference/cli.md's shape; the table also shows incomplete, bad and drift.
   const spec = (r: QueryRow | QueryError): unknown =>
     'error' in r ? { host: r.host, error: r.error } : { host: r.host, app: r.app, root: r.root, current: r.current, previous: r.previous, versions: r.versions, deployed_at: r.deployed_at, deployed_by: r.deployed_by, sha256: r.sha256 };
   if (opts.json) out(`${JSON.stringify(rows.map(spec))}\n`);
@@ -152,7 +153,7 @@ const STATUS_OF: Record<number, ConvergeLogLine['status']> = { 0: 'ok', 2: 'chan
  * same playbook holds the control-machine lock), quiet unless something changed or
  * failed, one JSON line per run appended to --log.
  */
-export async function runConverge(playbook: string, opts: CommonOpts & { log?: string; splay?: string; lockWait?: string }): Promise<void> {
+export async function runConverge(playbook: string, opts: CommonOpts & AutoRevokeOptions & { log?: string; splay?: string; lockWait?: string }): Promise<void> {
   const masker = new Masker();
   const abs = resolve(playbook);
   const start = new Date();
@@ -178,9 +179,28 @@ export async function runConverge(playbook: string, opts: CommonOpts & { log?: s
     let summary: RunSummary;
     let logMasker = masker;
     try {
-      const prepared = await prepare(playbook, opts, parseExtraVars(opts.extraVar), true);
-      const renderer = opts.json ? await pickRenderer(prepared.plan, opts) : new LinesRenderer(write);
-      summary = await applyPlan(prepared.plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true }, write);
+      const prepared = await prepare(playbook, { ...opts, keepRevoked: true }, parseExtraVars(opts.extraVar), true);
+      // A channel release revoked fleet-wide (src/store/revoke.ts) is never installed; the
+      // hosts that run it go back to their last good release instead.
+      const revoked = Object.values(prepared.plan.bundles).filter((b) => b.store?.revoked);
+      let plan = prepared.plan;
+      let precheck: ApplyMode['precheck'];
+      if (revoked.length) {
+        for (const b of revoked) write(`orch: ${b.package} ${b.version} (sha256 ${b.sha256}) is revoked (${b.store!.revoked!.reason}): not installed; hosts running it roll back\n`);
+        const rb = makeRollbackPlan(prepared.plan, undefined);
+        if (typeof rb === 'string') throw new OrchError(rb);
+        moveEarlyConnections(prepared.plan, rb);
+        plan = rb;
+        const shas = new Set(revoked.map((b) => b.sha256));
+        precheck = (_session, facts) => {
+          const stuck = narrowToRevoked(rb, shas, (host, root) => facts.byHost.get(host)?.get(`read:${root.replace(/\/+$/, '')}/.orch/state.json`));
+          if (stuck.length) write(`orch: a revoked release runs on ${stuck.join(', ')} with no good release to go back to\n`);
+        };
+      }
+      const renderer = opts.json ? await pickRenderer(plan, opts) : new LinesRenderer(write);
+      summary = await applyPlan(plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true, ...(precheck && { precheck }), ...(prepared.hooks && { hooks: prepared.hooks }) }, write);
+      // A release from a signed channel that failed on this host is revoked fleet-wide.
+      if (summary.recordedBad?.length) await revokeRecordedBad(plan, summary, opts, (l) => err(`${prepared.masker.mask(l)}\n`));
       logMasker = prepared.masker;
     } catch (e) {
       const msg = e instanceof ConfigError ? e.message : (e as Error).message;

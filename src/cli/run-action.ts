@@ -51,7 +51,7 @@ export async function runAction(playbook: string, ref: string, opts: RunActionOp
   return exitCodeOf(summary, opts.detailedExitcodes === true);
 }
 
-/** The `orch run` command: exits with apply's codes (SPEC section 5). */
+/** The `orch run` command: exits with apply's codes (docs/reference/cli.md). */
 export async function runActionCommand(playbook: string, ref: string, opts: RunActionOpts): Promise<void> {
   const code = await runAction(playbook, ref, opts);
   if (code !== EXIT.OK) throw new ExitRequest(code);

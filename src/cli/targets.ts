@@ -12,7 +12,7 @@ import { SourceIndexImpl } from '../config/source-index.js';
 import { cmdlineDiagnostic } from '../model/diagnostics.js';
 import { ConfigError } from '../model/errors.js';
 import type { Inventory } from '../model/inventory.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 
 /** A problem with the command line, as a diagnostic (`<command line>:1:1: PATH: MESSAGE`). */
 export function cmdlineError(path: string, message: string): ConfigError {

@@ -197,7 +197,7 @@ async function describeBundleOffline(name: string, spec: BundleSpec): Promise<Pl
   }
   const source = resolve(spec.source ?? '.');
   await checkBundleSource(source);
-  const pkg = await resolvePackageName(source, spec.package, name); // as builds name it (issue 17)
+  const pkg = await resolvePackageName(source, spec.package, name); // as builds name it
   const version = (await detectVersion(source)).value;
   const platform = PLATFORM_ANY;
   return {

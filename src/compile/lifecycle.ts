@@ -7,10 +7,10 @@
  * services started again after a rollback, the bundle a node installs — asks this module,
  * never a kind name.
  */
-import type { Plan, PlanPhase, Task } from '../model/plan.js';
+import type { Plan, PlanPhase, Task } from '../steps/plan.js';
 import type { ServiceRef } from '../model/task.js';
 import { removeProbes, removeScript } from '../steps/remove.js';
-import { STEP_KINDS, type StepCheck, type StepKindName } from '../steps/index.js';
+import { STEP_KIND_NAMES, STEP_KINDS, type StepCheck, type StepKindName } from '../steps/index.js';
 import type { LifecycleRole } from '../steps/kind.js';
 import type { InstallCheck } from '../steps/install.js';
 import type { SymlinkCheck } from '../steps/symlink.js';
@@ -20,6 +20,11 @@ export type { LifecycleRole } from '../steps/kind.js';
 /** The lifecycle role of a step kind (`check.kind` or a step's `kind`); undefined for kinds outside it (and `rollback`). */
 export function roleOf(kind: string): LifecycleRole | undefined {
   return Object.hasOwn(STEP_KINDS, kind) ? STEP_KINDS[kind as StepKindName].lifecycle : undefined;
+}
+
+/** The kinds that play `role`, in registry order (`verify`: the checks a release must pass). */
+export function kindsWithRole(role: LifecycleRole): StepKindName[] {
+  return STEP_KIND_NAMES.filter((k) => STEP_KINDS[k].lifecycle === role);
 }
 
 /** True when the step (a plan step, a playbook step or a task's check) plays `role`. */

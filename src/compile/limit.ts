@@ -1,5 +1,5 @@
 /**
- * `--limit` patterns (SPEC section 5), pure: Ansible's host patterns, exactly.
+ * `--limit` patterns (docs/reference/cli.md), pure: Ansible's host patterns, exactly.
  *
  * Source: ansible-core 2.14 `ansible/inventory/manager.py` (`split_host_pattern`,
  * `order_patterns`, `_evaluate_patterns`, `_match_one_pattern`, `_split_subscript`,

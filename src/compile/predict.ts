@@ -3,7 +3,7 @@
  * (terraform plan; Ansible check mode). Pure: facts in, statuses out. Each task's kind
  * predicts it (`StepKind.predict`, src/steps/): nothing here knows a kind.
  */
-import type { Facts, Plan, PlanStep, PredictedStatus, Probe } from '../model/plan.js';
+import type { Facts, Plan, PlanStep, PredictedStatus, Probe } from '../steps/plan.js';
 import { badSha, EARLIER_CHANGE, factKey } from '../steps/common.js';
 import { changesAlone, noteTask, predictTask, refuseTask, runsOnHost } from '../steps/index.js';
 

@@ -1,7 +1,7 @@
 /**
  * Variable scopes for rendering. Pure.
  *
- * Precedence, lowest first (SPEC section 3 "Variables"): inventory defaults.vars <
+ * Precedence, lowest first (docs/reference/playbook.md "Variables"): inventory defaults.vars <
  * group vars < host vars (already merged in `Host.vars`) < playbook `vars` < node
  * `vars` from root to leaf (each node inheriting its parent's) < overrides (outermost
  * wins) < `-e key=value`.

@@ -30,7 +30,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { parseDocument, visit } from 'yaml';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { diagAt } from '../model/diagnostics.js';
@@ -43,7 +43,7 @@ import type { SourceIndexImpl } from './source-index.js';
 /** The prefix that forces `-i` to read a file as an Ansible inventory. */
 export const ANSIBLE_PREFIX = 'ansible:';
 
-/** Host names orch accepts (SPEC section 2). */
+/** Host names orch accepts (docs/reference/inventory.md). */
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 type Vars = Record<string, unknown>;
@@ -110,6 +110,8 @@ export async function detectAnsibleInventory(arg: string): Promise<string | unde
     return undefined;
   }
   if (text.startsWith('#!')) return arg;
+  // A whole file made with `ansible-vault encrypt` is Ansible's (orch's own format encrypts values, not files).
+  if (isVaultText(text)) return arg;
   const ext = extname(arg).toLowerCase();
   if (ext === '.ini' || ext === '.cfg') return arg;
   if (ext === '.yml' || ext === '.yaml') {
@@ -817,6 +819,13 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
       inv = readYamlInventory(yamlValue);
     } else inv = parseIniInventory(text);
     reconcile(inv);
+    // Every var of a whole encrypted inventory is a secret, as every var of an encrypted
+    // vars file is — except the connection vars orch shows in its output (address, port, user…).
+    if (encrypted) {
+      const secretVars = (vars: Vars): Record<string, unknown> => Object.fromEntries(Object.entries(vars).filter(([k]) => !CONNECTION_VARS.has(k) && !PLAIN_ANSIBLE_VARS.has(k)));
+      for (const g of inv.groups.values()) recordSecretLeaves(secretVars(g.vars), index, name);
+      for (const vars of inv.hosts.values()) recordSecretLeaves(secretVars(vars), index, name);
+    }
   } catch (e) {
     if (e instanceof AnsibleInputError) return fail(e.message, e.line, e.path);
     throw e;
@@ -943,9 +952,4 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
   if (Object.keys(roles).length) value.roles = roles;
   if (Object.keys(groups).length) value.groups = groups;
   return { file: name, absPath, value, order, diagnostics: [], fileHashes };
-}
-
-/** The file name part of an `-i` argument, for messages (`ansible:` prefix removed). */
-export function ansibleArgFile(arg: string): string {
-  return basename(arg.startsWith(ANSIBLE_PREFIX) ? arg.slice(ANSIBLE_PREFIX.length) : arg);
 }

@@ -1,9 +1,9 @@
 /**
- * Tells inventories from playbooks, for `orch validate FILE...` (SPEC section 5).
+ * Tells inventories from playbooks, for `orch validate FILE...` (docs/reference/cli.md).
  */
 
 /**
- * `'inventory'` when `value` is a map with a `hosts:` key (SPEC section 2: inventories
+ * `'inventory'` when `value` is a map with a `hosts:` key (docs/reference/inventory.md: inventories
  * list hosts; playbooks never have that key), else `'playbook'`.
  */
 export function detectFileKind(value: unknown): 'inventory' | 'playbook' {

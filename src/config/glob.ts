@@ -1,7 +1,7 @@
 /**
  * Shell-style globs over names (host, role, group): `*` any run of characters, `?` one
  * character, `[abc]` / `[a-z]` / `[!a-z]` (or `[^a-z]`) one character of a class;
- * anything else matches itself. Used by inventory role/group members (SPEC section 2).
+ * anything else matches itself. Used by inventory role/group members (docs/reference/inventory.md).
  *
  * Matching does not use regular expressions: the classic two-pointer wildcard
  * algorithm (backtrack to the last `*` only) is O(name x glob) in the worst case, so a

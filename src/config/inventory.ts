@@ -1,6 +1,6 @@
 /**
- * Loads, validates and merges inventory files into the `Inventory` model (SPEC
- * section 2): defaults applied to hosts, role globs resolved, group children resolved,
+ * Loads, validates and merges inventory files into the `Inventory` model
+ * (docs/reference/inventory.md): defaults applied to hosts, role globs resolved, group children resolved,
  * vars merged by precedence, every semantic problem reported with file:line:col.
  *
  * Vocabulary and group semantics after Ansible inventories (groups with `children`,

@@ -2,8 +2,8 @@
  * Maps document paths (`nodes.shop.steps[2].put`) to file:line:column through the
  * parsed `yaml` Documents and their `LineCounter`s.
  *
- * Source: DESIGN "Map ajv's instancePath to positions through the yaml document's node
- * ranges and LineCounter" (the technique of terraform's hcl source ranges).
+ * Source: ajv's `instancePath` mapped to positions through the yaml document's node
+ * ranges and LineCounter (the technique of terraform's hcl source ranges).
  */
 import { Composer, LineCounter as YamlLineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, LineCounter, Node as YamlNode, YAMLMap, YAMLSeq } from 'yaml';

@@ -1,8 +1,8 @@
 /**
  * JSON Schema validation of loaded YAML data against `schema/*.schema.json` (draft
  * 2020-12, ajv `Ajv2020`, `allErrors`), with ajv errors turned into human diagnostics
- * positioned through the SourceIndex (DESIGN convention 3: ajv `instancePath` -> the
- * `yaml` node's range -> file:line:col).
+ * positioned through the SourceIndex (ajv `instancePath` -> the `yaml` node's range ->
+ * file:line:col, as terraform's tfdiags carry source ranges).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,8 +29,8 @@ function readSchema(name: string): Record<string, unknown> {
 
 /**
  * The compiled validators. Compiled once, lazily: the schemas are constant files of the
- * package, so this cache holds no run state (DESIGN's "no global singletons" concerns
- * run context, which never reaches here).
+ * package, so this cache holds no run state (run context is passed explicitly and never
+ * reaches here).
  */
 let validators: Record<SchemaKind, ValidateFunction> | undefined;
 

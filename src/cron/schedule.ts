@@ -1,5 +1,5 @@
 /**
- * Cron schedules for `orch cron install` (SPEC section 5): `--every 15m|1h|1d` shorthands
+ * Cron schedules for `orch cron install` (docs/reference/cli.md): `--every 15m|1h|1d` shorthands
  * and validated raw expressions (`--cron "M H DOM MON DOW"`). Pure: no fs, no clock, no env.
  *
  * Source: the five-field syntax and ranges of Vixie cron / Debian `cron` (crontab(5));

@@ -18,7 +18,7 @@ import pLimit from 'p-limit';
 import type { Facts, HostPrediction } from '../compile/predict.js';
 import { predictHost, probesForHost } from '../compile/predict.js';
 import { ConnectError, LockedError, RemoteCommandError } from '../model/errors.js';
-import type { Plan, PlanHost, PredictedStatus, Probe } from '../model/plan.js';
+import type { Plan, PlanHost, PredictedStatus, Probe } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import { DEFAULT_GIVE_UP_SECONDS, HostAgent } from './agent.js';
@@ -273,6 +273,7 @@ export class Session {
       runLane: (pi, h, from, to) => timed('execute lane', () => executor.runLane(pi, h, from, to), h),
       emit: (e) => this.#emitFn(e),
       interrupted: () => (this.record.interrupted ? 'interrupted' : undefined),
+      recheck: (pi, h) => timed('bake recheck', () => executor.recheck(pi, h), h),
     });
     if (aborted !== undefined) this.record.aborted = aborted;
   }

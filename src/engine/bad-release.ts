@@ -1,12 +1,12 @@
 /**
- * A release recorded bad (SPEC section 6, state.json `bad` entries) is refused loudly:
- * plan and apply name it per host instead of a silent `skipped` (issue 11; Kamal keeps
+ * A release recorded bad (docs/how-it-works.md "What orch leaves on a host", state.json `bad` entries) is refused loudly:
+ * plan and apply name it per host instead of a silent `skipped` (Kamal keeps
  * the old container when the new one fails its healthcheck and says so).
  */
-import { stageCheck } from '../compile/lifecycle.js';
+import { kindsWithRole, stageCheck } from '../compile/lifecycle.js';
 import { badSha, type Facts } from '../compile/predict.js';
 import { joinPath, STATE_FILE } from '../host/layout.js';
-import type { Plan, Task } from '../model/plan.js';
+import type { Plan, Task } from '../steps/plan.js';
 import { RELEASE_RULE } from '../steps/install.js';
 
 /** The newest `bad` history entry of `version` in the host's state.json under `root`, if readable. */
@@ -20,9 +20,12 @@ function badEntry(facts: Facts, root: string, version: string): { at?: string; r
   }
 }
 
-/** `1.0.3 failed its healthcheck on h1 at T` from a bad entry. */
+/**
+ * `1.0.3 failed its healthcheck on h1 at T` from a bad entry; the reason is the kind of
+ * the step that failed, and an entry without one (older state.json) failed a verify step.
+ */
 const failedText = (version: string, host: string, entry: { at?: string; reason?: string } | undefined): string =>
-  `${version} failed its ${entry?.reason ?? 'healthcheck'} on ${host}${entry?.at ? ` at ${entry.at}` : ''}`;
+  `${version} failed its ${entry?.reason ?? kindsWithRole('verify').join(' or ')} on ${host}${entry?.at ? ` at ${entry.at}` : ''}`;
 
 /**
  * Why apply refuses `tasks` on `host`, else undefined: a task installs a version whose

@@ -9,7 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 
 /** A script that fails `bash -n`, with where it comes from. */
 export interface SyntaxProblem {

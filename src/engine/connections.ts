@@ -4,7 +4,7 @@
  * part). Emits `connect` events; never throws anything but ConnectError.
  */
 import { ConnectError } from '../model/errors.js';
-import type { Plan, PlanHost } from '../model/plan.js';
+import type { Plan, PlanHost } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import type { EngineEvent } from './events.js';
@@ -13,8 +13,8 @@ import { now, span } from './trace.js';
 /**
  * Connections opened before the plan exists: the CLI starts them for the run's
  * candidate targets (compile-plan.ts `candidateTargets`) as soon as the inventory is
- * loaded, so SSH handshakes overlap bundle checks, compilation and `bash -n` (issue 16:
- * an apply's fixed cost). Nothing runs on a host over them until the plan is valid;
+ * loaded, so SSH handshakes overlap bundle checks, compilation and `bash -n` (an
+ * apply's fixed cost; see `npm run bench`). Nothing runs on a host over them until the plan is valid;
  * the Session takes the ones it needs, the rest are closed.
  */
 export class EarlyConnections {

@@ -12,7 +12,7 @@ import { stepLabel, type Facts } from '../compile/predict.js';
 import { changesAlone, hostHasPayload, runsOnHost, runsWhenOk } from '../steps/index.js';
 import { joinPath, STATE_FILE, qpath } from '../host/layout.js';
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
-import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../model/plan.js';
+import type { Plan, PlanStep, PredictedStatus, StepStatus, Task } from '../steps/plan.js';
 import { PRELUDE_SH, PROTOCOL_SH } from '../host/embedded.generated.js';
 import { EXIT, protocolLines, withoutProtocolLines } from '../host/protocol.js';
 import { formatStateJson, markBad, type AppState, type Registry } from '../state/state.js';
@@ -20,7 +20,7 @@ import type { HostAgent } from './agent.js';
 import type { EngineEvent } from './events.js';
 import type { PayloadBook } from './payloads.js';
 import type { RunRecord } from './record.js';
-import { encodeSegment, INLINE_PAYLOAD_MAX, parseSegmentOutput, STATE_CONFLICT_EXIT, tail, type SegmentEntry, type SegmentResult } from './segment.js';
+import { encodeSegment, INLINE_PAYLOAD_MAX, parseSegmentOutput, STATE_CONFLICT_EXIT, tail, type OwnStep, type OwnTask, type SegmentEntry, type SegmentResult } from './segment.js';
 import { badReleaseMessage } from './bad-release.js';
 import type { StateBook } from './state-book.js';
 
@@ -105,7 +105,7 @@ export class Executor {
       }
       this.ctx.emit({ type: 'step-end', ...base(step), status, ms, ...(res && this.#outputOf(res)) });
     };
-    // A release recorded bad on this host is refused loudly, never silently skipped (issue 11).
+    // A release recorded bad on this host is refused loudly, never silently skipped.
     const bad = !this.ctx.skipBad && facts && badReleaseMessage(host, items.map((x) => x.task), facts);
     if (bad) {
       record.count(host, phase.node, '', 'failed');
@@ -217,6 +217,44 @@ export class Executor {
     }
   }
 
+  /**
+   * The bake's re-check (src/engine/stages.ts): runs the node's healthcheck steps of phase
+   * `pi` again on `host`, each on its own, whatever the facts predicted. A failure is what
+   * it is during the batch: the step fails, the healthcheck's rollback runs (the host goes
+   * back to the release before; the new one is recorded bad), the host fails.
+   * Failures are recorded in the run record, never thrown.
+   */
+  async recheck(pi: number, host: string): Promise<void> {
+    const { plan, record } = this.ctx;
+    const phase = plan.phases[pi]!;
+    for (const step of phase.steps) {
+      const task = step.tasks[host];
+      if (!task || !hasRole(step, 'verify') || record.isFailed(host)) continue;
+      const base = { host, phase: pi, node: phase.node, step: step.index, name: stepLabel(step, host), ...(task.label !== undefined && task.label !== step.name && { label: task.label }) };
+      this.ctx.emit({ type: 'step-start', ...base });
+      let res: SegmentResult | undefined;
+      let lost: unknown;
+      try {
+        [res] = await this.#runSegment(host, [{ step: { ...step, when: 'always' }, task, send: false, expect: '-', stateArg: '', registryArg: '' }], true);
+      } catch (err) {
+        lost = err;
+      }
+      if (res && res.rc === 0) {
+        record.count(host, phase.node, stepLabel(step, host), res.status);
+        this.ctx.emit({ type: 'step-end', ...base, status: res.status, ms: res.ms, ...this.#outputOf(res) });
+        continue;
+      }
+      const errText = res ? tail(res.err.trim() || withoutProtocolLines(res.out).trim()) : '';
+      const why = lost !== undefined ? (record.interrupted ? 'interrupted' : lost instanceof Error ? lost.message : String(lost)) : res ? (res.rc === 124 ? `timed out after ${(this.ctx.stepTimeoutMs ?? 0) / 1000} s` : `exit ${res.rc}`) : 'no result';
+      let error = this.ctx.mask(`after the bake time: ${why}${errText ? `: ${errText}` : ''}`);
+      this.ctx.emit({ type: 'step-end', ...base, status: 'failed', ms: res?.ms ?? 0, error, ...(res && { exitCode: res.rc, ...this.#outputOf(res) }) });
+      record.count(host, phase.node, step.name, 'failed');
+      if (task.rollback && lost === undefined) error += await this.#rollBack(pi, host, task.rollback, step.kind);
+      record.failHost(host, `${phase.node || '(root)'}: ${stepLabel(step, host)}: ${error}`, lost instanceof ConnectError && !record.interrupted, phase.node, stepLabel(step, host));
+      return;
+    }
+  }
+
   /** A step's output for its step-end event: stdout without orch's `::orch::` lines, stderr tail; masked; empty ones left out. */
   #outputOf(res: SegmentResult): { stdout?: string; stderr?: string } {
     const stdout = this.ctx.mask(withoutProtocolLines(res.out).trimEnd());
@@ -228,7 +266,8 @@ export class Executor {
   async #finishTask(host: string, e: SegmentEntry, res: SegmentResult): Promise<void> {
     const task = e.task;
     const book = this.ctx.book;
-    if (task.check.kind === 'prune' && task.state) {
+    // A prune's state effect: the host reports what it removed, and the history records it.
+    if (task.state?.action === 'prune') {
       const pruned = protocolLines(res.out).flatMap((l) => (l.type === 'pruned' ? [l] : []));
       if (pruned.length && book.known(host, task.state.root)) {
         const root = task.state.root;
@@ -247,7 +286,7 @@ export class Executor {
    * Runs a segment through the host's agent. Resolves with the result of every step it
    * reached; rejects with ConnectError when the connection is lost.
    */
-  async #runSegment(host: string, seg: SegmentEntry[], changed: boolean, onStart?: (k: number) => void): Promise<SegmentResult[]> {
+  async #runSegment(host: string, seg: SegmentEntry<OwnStep, OwnTask>[], changed: boolean, onStart?: (k: number) => void): Promise<SegmentResult[]> {
     const agent = await this.ctx.agentOf(host);
     const limit = this.ctx.stepTimeoutMs ? Math.ceil(this.ctx.stepTimeoutMs / 1000) : 0;
     let payload: Buffer | Readable | undefined;
@@ -264,9 +303,8 @@ export class Executor {
   /** Writes state.json for `root` on the host (temp name + rename; text on the agent's stdin, never a command line). */
   async #writeState(host: string, root: string, state: AppState): Promise<void> {
     const book = this.ctx.book;
-    const step: PlanStep = { index: 0, name: 'write state.json', kind: 'run', when: 'always', tasks: {}, at: '' };
     const script = `${PROTOCOL_SH}${PRELUDE_SH}orch_write ${qpath(joinPath(root, STATE_FILE))} "$2"\n`;
-    const [res] = await this.#runSegment(host, [{ step, task: { script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: formatStateJson(state), registryArg: '', stateBase: book.baseOf(host, root) }], true);
+    const [res] = await this.#runSegment(host, [{ step: { when: 'always' }, task: { script }, expect: '-', stateArg: formatStateJson(state), registryArg: '', stateBase: book.baseOf(host, root) }], true);
     if (!res || res.rc !== 0) throw new RemoteCommandError(host, `writing ${joinPath(root, STATE_FILE)}`, res?.rc ?? null, tail(res?.err ?? '', 500));
     book.wrote(host, root, state);
   }
@@ -280,14 +318,14 @@ export class Executor {
   async #rollBack(pi: number, host: string, rb: NonNullable<Task['rollback']>, reason: string): Promise<string> {
     if (rb.afterSwitch && !this.#switched.has(`${host}\0${rb.root}`)) return '';
     try {
-      const step: PlanStep = { index: 0, name: 'rollback', kind: 'run', when: 'always', tasks: {}, at: '' };
-      const [res] = await this.#runSegment(host, [{ step, task: { script: rb.script, probes: [], check: { kind: 'healthcheck' } }, expect: '-', stateArg: '', registryArg: '' }], true);
+      const [res] = await this.#runSegment(host, [{ step: { when: 'always' }, task: { script: rb.script }, expect: '-', stateArg: '', registryArg: '' }], true);
       if (!res || res.rc !== 0) return `; rollback failed: ${tail(res?.err ?? '', 500)}`;
       const to = protocolLines(res.out).flatMap((l) => (l.type === 'rolledback' ? [l.version] : []))[0] ?? '?';
       const book = this.ctx.book;
       let st = book.next(host, rb.root, { action: 'rollback', app: rb.app, version: to, sha256: '' });
       if (rb.version) st = markBad(st, rb.version, rb.sha256, book.clock.now().toISOString(), book.clock.by, reason);
       await this.#writeState(host, rb.root, st);
+      if (rb.version) this.ctx.record.recordedBad.push({ host, version: rb.version, sha256: rb.sha256, reason });
       const done = `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
       for (const s of this.ctx.plan.phases[pi]!.steps) {
         const t = s.tasks[host];
@@ -313,7 +351,7 @@ export class Executor {
     return res.status;
   }
 
-  #payloadStream(task: Task): Buffer | Readable {
+  #payloadStream(task: OwnTask): Buffer | Readable {
     const p = task.payload!;
     if (p.kind === 'content') return Buffer.from(p.base64, 'base64');
     if (p.kind === 'file') return createReadStream(p.path);

@@ -1,5 +1,5 @@
 /**
- * What each host will receive (delta releases, issue 16): for an install whose host
+ * What each host will receive (docs/how-it-works.md "Delta releases"): for an install whose host
  * already holds releases of the app (its `delta` fact), the delta stream of
  * src/bundle/delta.ts instead of the tarball. Computed once per host and step from the
  * facts of stage 2, so `plan` shows the bytes that `apply` then sends (the same
@@ -15,7 +15,7 @@ import { ManifestUnsupportedError, manifestSha256, parseManifest, readBundleMani
 import { stageCheck } from '../compile/lifecycle.js';
 import type { Facts } from '../compile/predict.js';
 import type { HostPrediction } from '../compile/predict.js';
-import type { Plan, Task } from '../model/plan.js';
+import type { Plan, Task } from '../steps/plan.js';
 import { hostHasPayload } from '../steps/index.js';
 import { INLINE_PAYLOAD_MAX } from './segment.js';
 

@@ -5,8 +5,13 @@
  * execution fast). This module builds a segment's fields and parses its output.
  */
 import { EXIT } from '../host/protocol.js';
-import type { PlanStep, StepStatus, Task } from '../model/plan.js';
+import type { PlanStep, StepStatus, Task } from '../steps/plan.js';
 import type { AppState, Registry } from '../state/state.js';
+
+/** What a segment reads of a step: whether it runs without an earlier change. */
+export type OwnStep = Pick<PlanStep, 'when'>;
+/** What a segment reads of a task: its script and the payload fed to it. */
+export type OwnTask = Pick<Task, 'script' | 'payload'>;
 
 /** Largest `put` content passed inline in the fields instead of as a payload, bytes. */
 export const INLINE_PAYLOAD_MAX = 64 * 1024;
@@ -14,10 +19,15 @@ export const INLINE_PAYLOAD_MAX = 64 * 1024;
 /** Exit code segment.sh gives a step whose state.json changed since the facts were read. */
 export const STATE_CONFLICT_EXIT = EXIT.STATE_CONFLICT;
 
-/** One step of a segment: run on the host, or decided already (`static`). */
-export interface SegmentEntry {
-  step: PlanStep;
-  task: Task;
+/**
+ * One step of a segment: run on the host, or decided already (`static`). `S` and `T`
+ * are a plan's step and task; orch's own bookkeeping scripts (state.json writes, a
+ * rollback) run as entries with only the parts the segment reads (`when`, `script`,
+ * `payload`), never as a made-up step of some kind.
+ */
+export interface SegmentEntry<S extends OwnStep = PlanStep, T extends OwnTask = Task> {
+  step: S;
+  task: T;
   static?: StepStatus;
   /** The payload follows the fields (only a segment's first run entry). */
   send?: boolean;
@@ -52,7 +62,7 @@ export interface SegmentResult {
  * segment.sh's fields: CHANGED LIMIT, then 8 per run entry (INDEX WHEN EXPECT SCRIPT
  * PAYLOAD STATE REGISTRY BASE), each NUL-terminated. Static entries are left out.
  */
-export function encodeSegment(entries: SegmentEntry[], changed: boolean, limitSeconds: number): Buffer {
+export function encodeSegment<S extends OwnStep, T extends OwnTask>(entries: SegmentEntry<S, T>[], changed: boolean, limitSeconds: number): Buffer {
   const fields: string[] = [changed ? '1' : '0', String(limitSeconds)];
   entries.forEach((e, k) => {
     if (e.static) return;

@@ -1,5 +1,5 @@
 /**
- * State bookkeeping of a run (SPEC section 6): what `<root>/.orch/state.json` and
+ * State bookkeeping of a run (docs/how-it-works.md "What orch leaves on a host"): what `<root>/.orch/state.json` and
  * `~/.orch/registry.json` hold on each host — read with the facts, then updated as the
  * run's steps change them. Computes the texts a step writes and the compare-and-swap
  * base it must find on the host first (segment.sh refuses the step when state.json
@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Facts } from '../compile/predict.js';
 import { joinPath, REGISTRY_FILE, STATE_FILE } from '../host/layout.js';
-import type { Task } from '../model/plan.js';
+import type { Task } from '../steps/plan.js';
 import { formatStateJson, nextState, parseRegistry, parseState, type AppState, type Registry, type StateChange } from '../state/state.js';
 
 /** What a state-writing task is given. */

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The `daemon` service manager: runs an app that has no process manager of its own
-# (issue 11; the shape of start-stop-daemon and Capistrano's shared/tmp/pids).
+# (the shape of start-stop-daemon and Capistrano's shared/tmp/pids).
 #
 # Layout under an app's <root>:
 #   <root>/shared/log/<name>.log   the app's stdout and stderr, appended (never truncated)

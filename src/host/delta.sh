@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Delta releases on the host (SPEC section 7, issue 16): the content store
+# Delta releases on the host (docs/how-it-works.md "Delta releases"): the content store
 # <root>/.orch/objects/<sha256> (hard links to files of bundles this host received),
 # each release's manifest versions/<V>/.orch-manifest, the bundle folder of each kept
 # release <root>/.orch/trees/<V> (hard links to objects: the base a delta starts from),
@@ -44,7 +44,7 @@ orch_delta_objects() {
   find "$d" -mindepth 1 -maxdepth 1 -type f -name '????????????????????????????????????????????????????????????????' -printf '%f\n'
 }
 
-# orch_delta_check_manifest FILE: the host-side checks of SPEC section 4 applied to a
+# orch_delta_check_manifest FILE: the host-side checks of docs/reference/playbook.md "Bundles" applied to a
 # release's manifest (paths relative to the bundle's top folder): no absolute path, no
 # ".." segment, only files, folders and symlinks, no setuid/setgid bit, no path through
 # a symlink, no symlink whose target leaves the bundle folder; then the platter layout

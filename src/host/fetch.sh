@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Host-side download of a release from an artifact store (SPEC section 7, "Bundles
+# Host-side download of a release from an artifact store (docs/store.md; docs/reference/playbook.md "Bundles
 # from a store"): the host fetches the tarball itself, with curl or wget (whichever it
 # has), into a temp name beside the destination, resumes a cut download, and renames
 # it into place only after its size and sha256 match. The manifest's signature is

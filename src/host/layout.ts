@@ -1,5 +1,5 @@
 /**
- * The one module that names orch's layout on a host (SPEC section 6): every other module
+ * The one module that names orch's layout on a host (docs/how-it-works.md "What orch leaves on a host"): every other module
  * takes these names from here. Paths are relative to an app's `<root>` unless noted.
  *
  * ```
@@ -13,7 +13,6 @@
  * ```
  */
 import { quote } from '../shell/quote.js';
-import { LOCK } from './protocol.js';
 
 /** Folder of installed versions: `<root>/versions/<V>`. */
 export const VERSIONS_DIR = 'versions';
@@ -36,8 +35,6 @@ export const BUNDLES_DIR = '.orch/bundles';
 export const RESTART_PENDING = '.orch/restart-pending';
 /** The SSH user's registry of apps (home-relative). */
 export const REGISTRY_FILE = '~/.orch/registry.json';
-/** The host lock file (home-relative). */
-export const LOCK_FILE = `~/${LOCK.FILE}`;
 
 /** `versions/<V>` (relative to root). */
 export const versionDir = (version: string): string => `${VERSIONS_DIR}/${version}`;

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The host lock (SPEC section 6): a flock on ~/.orch/lock held on fd 9 by the run's
+# The host lock (docs/how-it-works.md "What orch leaves on a host"): a flock on ~/.orch/lock held on fd 9 by the run's
 # agent (agent.sh) for the whole run. The kernel frees it when the last process holding
 # fd 9 exits, so a lock is never left behind by a dead run; the agent exits only after
 # its children are gone, so the lock is free only then.

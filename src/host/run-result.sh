@@ -2,7 +2,7 @@
 # The result tests of a `run` step, sent only with steps that have changed_when or
 # failed_when (orch_run calls orch_run_judged then). Needs prelude.sh, command.sh, run.sh.
 #
-# changed_when and failed_when: issue 17; Ansible's keys, Puppet's detailed exit codes.
+# changed_when and failed_when (docs/reference/playbook.md): Ansible's keys, Puppet's detailed exit codes.
 # A test is three arguments KIND EXITS NEEDLE:
 #   KIND    true (always holds) | false (never) | test | not-exit
 #   EXITS   comma-separated exit codes: `test` holds only when the command's exit code is

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared paths (issue 11; Capistrano's linked_dirs/linked_files, Deployer's shared_dirs):
+# Shared paths (Capistrano's linked_dirs/linked_files, Deployer's shared_dirs):
 # state an app keeps across releases (a database, uploads, logs) lives once in
 # <root>/shared/<path> and every release links to it. Linked into a release before its
 # `after` command and before the switch; never pruned, never rolled back (prune and

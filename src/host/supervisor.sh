@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The `supervisor` service manager (issue 11): supervisorctl against the supervisord of
+# The `supervisor` service manager: supervisorctl against the supervisord of
 # the step's `config:` file or `server_url` (else supervisorctl's own search: ./supervisord.conf
 # in the SSH user's home, then /etc/supervisord.conf). Before the action it runs
 # `reread` and, when the program's config changed or is new, `update NAME` — so a

@@ -19,6 +19,8 @@ import { applyWith, planWith, type ApplyOptions, type ApplyResult, type PlanOpti
 export type { Project, ProjectOptions } from './project.js';
 export type { ApplyOptions, ApplyResult, PlanOptions, PlanResult, RunEvent, RunOptions } from './run.js';
 export type { BundleOptions } from './bundle.js';
+export type { NotifyEvent, RunHooks, RunReport } from './notify.js';
+export type { Hooks, Webhook } from '../model/playbook.js';
 export type { QueryOptions } from './query.js';
 export type { QueryError, QueryRow } from '../state/query.js';
 export type { BuildResult } from '../bundle/build.js';
@@ -26,7 +28,7 @@ export type { EngineEvent, HostResult, RunSummary } from '../engine/events.js';
 export type { GatheredFacts } from '../engine/apply-plan.js';
 export type { Refusal } from '../engine/bad-release.js';
 export type { HostBytes, StepBytes } from '../engine/payloads.js';
-export type { Plan, PlanHost } from '../model/plan.js';
+export type { Plan, PlanHost } from '../steps/plan.js';
 export type { HostPrediction } from '../compile/predict.js';
 export { ConfigError, OrchError } from '../model/errors.js';
 

@@ -5,7 +5,7 @@
  * row also says the version the playbook would deploy there when it differs (`drift`).
  */
 import pLimit from 'p-limit';
-import type { Plan } from '../model/plan.js';
+import type { Plan } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { parseQueryOutput, queryScript, type QueryError, type QueryRow } from '../state/query.js';
 import type { Project } from './project.js';

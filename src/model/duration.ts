@@ -1,6 +1,6 @@
 /**
  * Durations, parsed in one place for the playbook, the inventory and the command line
- * (issue 17): a number of seconds (`2`, `0.5`) or a string with a unit — `ms`, `s`, `m`,
+ *: a number of seconds (`2`, `0.5`) or a string with a unit — `ms`, `s`, `m`,
  * `h` (`500ms`, `2s`, `1.5m`, `1h`), as Kamal, Docker (`--health-interval 2s`) and systemd
  * (`TimeoutSec=1min`, but only these four units) write them. A bare number in a string
  * (`"2"`, from `-e` or a CLI flag) is seconds too. Anything else is refused with

@@ -18,11 +18,6 @@ export class ConfigError extends OrchError {
   }
 }
 
-/** The playbook is valid YAML/schema but cannot be compiled (missing vars, bash -n fails...). Exit 1. */
-export class CompileError extends ConfigError {
-  override name = 'CompileError';
-}
-
 /** A host could not be reached or refused us (host key, auth, timeout). Fails that host only. */
 export class ConnectError extends OrchError {
   override name = 'ConnectError';

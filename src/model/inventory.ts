@@ -1,6 +1,6 @@
 /**
  * The inventory model: what `loadInventory` returns after validation and merging of
- * every `-i` file (later files win key by key). Shapes follow SPEC section 2.
+ * every `-i` file (later files win key by key). Shapes follow docs/reference/inventory.md.
  */
 
 /** `strict` refuses unknown and changed keys; `accept-new` records unknown keys, refuses changed ones; `off` only via --insecure-host-keys. */

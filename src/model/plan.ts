@@ -2,13 +2,22 @@
  * The Plan: the only thing that decides what `apply` does (terraform's rule).
  * JSON-serialisable, `planVersion: 1`, schema in `schema/plan.schema.json`.
  * Produced by `compilePlan` (pure), checked (bash -n, facts), then applied.
+ *
+ * Generic over the step data, as terraform's `internal/plans` knows no resource type:
+ * `C` is a task's check data (`{ kind, ... }`), `K` a step's kind name. The model
+ * imports nothing from src/steps; src/steps/plan.ts closes these types over the step
+ * kind registry (`Plan`, `PlanPhase`, `PlanStep`, `Task`), and code above the steps
+ * layer imports them from there.
  */
 import type { HostKeyPolicy } from './inventory.js';
-import type { StepCheck, StepKindName } from '../steps/index.js';
 import type { PlanBundle, TaskOf } from './task.js';
 
 export type { Facts, PayloadRef, PlanBundle, PredictedStatus, Probe, ServiceRef, StateEffect, StepStatus, TaskOf } from './task.js';
-export type { StepCheck } from '../steps/index.js';
+
+/** The least every task's check data has: the name of the kind that made it. */
+export interface CheckBase {
+  kind: string;
+}
 
 /** Connection settings of a host the plan touches (targeted hosts and their bastions). */
 export interface PlanHost {
@@ -29,20 +38,17 @@ export interface PlanHost {
   become?: string;
 }
 
-/** One host's part of one step; `check` is one of the registry's kinds (src/steps/index.ts). */
-export type Task = TaskOf<StepCheck>;
-
-/** One step of a node, compiled for every host that runs it. */
-export interface PlanStep {
+/** One step of a node, compiled for every host that runs it; `C` its tasks' check data, `K` its kind name. */
+export interface PlanStepOf<C extends CheckBase, K extends string = C['kind']> {
   /** Index in the node's `steps` list. */
   index: number;
   /** `name` (rendered) or the kind's label (`describe`), for the first host; per host: `stepLabel`. */
   name: string;
-  kind: StepKindName;
+  kind: K;
   /** `changed`: run only if an earlier step of this node changed the host (service default). */
   when: 'always' | 'changed';
   /** Host name -> task, hosts sorted by name. */
-  tasks: Record<string, Task>;
+  tasks: Record<string, TaskOf<C>>;
   /** Source position `file:line:col` of the step, for messages. */
   at: string;
 }
@@ -51,7 +57,7 @@ export interface PlanStep {
 export type MaxFail = { count: number } | { percent: number };
 
 /** One node = one phase: starts when the previous phase finished on all its hosts. */
-export interface PlanPhase {
+export interface PlanPhaseOf<C extends CheckBase, K extends string = C['kind']> {
   /** Dotted node path; `` (empty) for the root node. */
   node: string;
   /** Every host of the node (after --limit), sorted. */
@@ -59,7 +65,26 @@ export interface PlanPhase {
   /** Rolling batches over `hosts` (one batch without `serial`). */
   batches: string[][];
   maxFail?: MaxFail;
-  steps: PlanStep[];
+  /**
+   * `bake`, milliseconds: after each batch ran its steps, wait this long, then run the
+   * node's healthchecks again on the batch's hosts (a failure is a failed release there).
+   */
+  bake?: number;
+  steps: PlanStepOf<C, K>[];
+  /**
+   * `drain:`/`undrain:` of the node, per batch (same order as `batches`): the positions in
+   * `steps` (`[from, to)`) of the steps run before the batch switches and after it is
+   * healthy. Those steps run only on `aroundHosts` (another role's hosts, in no batch).
+   */
+  around?: BatchAround[];
+  /** The hosts drain/undrain steps run on (sorted); never in `hosts` or `batches`. */
+  aroundHosts?: string[];
+}
+
+/** Positions in a phase's `steps` of one batch's drain and undrain steps, `[from, to)`. */
+export interface BatchAround {
+  drain: [number, number];
+  undrain: [number, number];
 }
 
 /** The inputs a saved plan was made from; `apply PLAN.json` refuses if they changed. */
@@ -76,7 +101,8 @@ export interface PlanInputs {
   extraVars: Record<string, string>;
 }
 
-export interface Plan {
+/** A whole plan; `C` and `K` as in `PlanStepOf`. */
+export interface PlanOf<C extends CheckBase, K extends string = C['kind']> {
   planVersion: 1;
   inputs: PlanInputs;
   /** Targeted hosts and their bastions, by name. */
@@ -84,5 +110,5 @@ export interface Plan {
   /** Hosts selected by --limit and the playbook's roles, sorted. */
   targets: string[];
   bundles: Record<string, PlanBundle>;
-  phases: PlanPhase[];
+  phases: PlanPhaseOf<C, K>[];
 }

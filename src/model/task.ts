@@ -24,7 +24,7 @@ export interface PlanBundle {
   /** Name of the single top folder inside the tarball: `<package>-<version>-<platform>`. */
   dir: string;
   /**
-   * A bundle from an artifact store (SPEC section 7): hosts fetch `url` themselves
+   * A bundle from an artifact store (docs/store.md): hosts fetch `url` themselves
    * unless `fetch` is `control`. `path` is `''` with `fetch: host` (the control machine
    * holds no copy); `size` is 0 when unknown (a `url` bundle fetched by hosts only).
    */
@@ -36,6 +36,8 @@ export interface PlanBundle {
     /** Channel bundles: the manifest URL and the principal whose signature was verified. */
     channel?: string;
     signer?: string;
+    /** converge only: the channel's signed revocation list names this release (src/store/revoke.ts); it is never installed. */
+    revoked?: { at: string; reason: string };
     /**
      * Channel bundles fetched by hosts: what each host checks again before it downloads
      * (src/host/fetch.sh orch_check_manifest): the channel and package the manifest was
@@ -55,7 +57,7 @@ export interface PlanBundle {
 export type PayloadRef =
   | { kind: 'content'; base64: string; sha256: string; size: number }
   | { kind: 'file'; path: string; sha256: string; size: number }
-  | { kind: 'bundle'; bundle: string; sha256: string; size: number; /** the host first tries to fetch it from a store; the script exits 99 when it could not */ lazy?: boolean };
+  | { kind: 'bundle'; bundle: string; sha256: string; size: number; /** the host first tries to fetch it from a store; the script asks for it (`EXIT.NEED_PAYLOAD`, src/host/protocol.ts) when it could not */ lazy?: boolean };
 
 /**
  * What the plan needs to know from a host to predict a step (one facts round trip per
@@ -80,7 +82,7 @@ export type Probe =
   /** How many things runs that died left under the root `path` (src/host/versions.sh orch_leftovers). */
   | { kind: 'leftovers'; path: string }
   /**
-   * Delta releases (issue 16): `path` is an app's root. Lines `O <sha256>` (objects
+   * Delta releases (docs/how-it-works.md): `path` is an app's root. Lines `O <sha256>` (objects
    * held), then, when `current`'s bundle folder is kept, `B <version>` and that
    * release's `.orch-manifest` (src/host/facts.sh `orch_fact_delta`); absent when the
    * host holds no object store.
@@ -116,7 +118,7 @@ void PROBE_KINDS_COMPLETE;
 /** Facts of one host: `kind:path` (see `factKey`) -> value (`null` = absent). Missing key = unknown. */
 export type Facts = Map<string, string | null>;
 
-/** Host-state bookkeeping the engine does after a step changed a host (SPEC section 6). */
+/** Host-state bookkeeping the engine does after a step changed a host (docs/how-it-works.md "What orch leaves on a host"). */
 export interface StateEffect {
   action: 'install' | 'switch' | 'rollback' | 'prune';
   app: string;

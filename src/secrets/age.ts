@@ -149,8 +149,3 @@ export async function initIdentity(path: string): Promise<string> {
   chmodSync(path, 0o600);
   return recipient;
 }
-
-/** Recipient (`age1...`) of each identity. */
-export async function recipientsOf(identities: string[]): Promise<string[]> {
-  return Promise.all(identities.map((i) => age.identityToRecipient(i)));
-}

@@ -1,5 +1,5 @@
 /**
- * The one place values enter shell text (DESIGN convention 2).
+ * The one place values enter shell text (pyinfra's `QuoteString`/`MaskString` idea).
  *
  * Source: pyinfra's `QuoteString` and Python's `shlex.quote`: a value is either left bare
  * when it is made only of characters no POSIX shell treats specially, or wrapped in

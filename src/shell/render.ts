@@ -1,10 +1,10 @@
 /**
- * Strict Handlebars rendering of orch's string values (SPEC section 3 "Variables").
+ * Strict Handlebars rendering of orch's string values (docs/reference/playbook.md "Variables").
  *
  * One isolated Handlebars environment (`Handlebars.create()`), templates compiled with
  * `strict: true`, `noEscape: true` and the default prototype-access denial left on.
  * Handlebars' own escaping is for HTML, so instead of overriding `escapeExpression`
- * every template's AST is rewritten before compilation (DESIGN convention 2):
+ * every template's AST is rewritten before compilation (values enter shell text only through src/shell/quote.ts):
  *
  * - every `{{...}}` / `{{{...}}}` becomes `{{__orchOut MODE NAME VALUE}}`, where MODE is
  *   `q` (shell-quote with {@link quote}) for an escaped mustache in `shell` mode and `r`

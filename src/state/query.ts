@@ -6,7 +6,7 @@
 import { PROTOCOL_SH, QUERY_SH } from '../host/embedded.generated.js';
 import { parseRegistry, parseState } from './state.js';
 
-/** One row of `query --json` (SPEC section 5). */
+/** One row of `query --json` (docs/reference/cli.md). */
 export interface QueryRow {
   host: string;
   app: string;

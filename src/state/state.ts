@@ -1,5 +1,5 @@
 /**
- * Host-side state (SPEC section 6): `<root>/.orch/state.json` and `~/.orch/registry.json`.
+ * Host-side state (docs/how-it-works.md "What orch leaves on a host"): `<root>/.orch/state.json` and `~/.orch/registry.json`.
  * Computed on the control machine from what the host reported (facts) and what the run
  * changed, then written by the step's script to a temp name and renamed.
  * Source: "The Ultimate Python Deployment System" (auditing installed versions).

@@ -1,5 +1,5 @@
 /**
- * The registry of step kinds: one line per kind, in the order SPEC lists them. A kind
+ * The registry of step kinds: one line per kind, in the order docs/reference/steps.md lists them. A kind
  * is one module (`src/steps/<kind>.ts`, see `StepKind`); compile (dispatch and
  * labels), predict, the engine's payload decision, the playbook's step keys and
  * schema/playbook.schema.json (scripts/gen-schema.mjs) all derive from this object.
@@ -47,7 +47,7 @@ export type StepKindName = keyof typeof REGISTRY;
 /** Every step kind by name. */
 export const STEP_KINDS: Readonly<Record<StepKindName, AnyKind>> = REGISTRY;
 
-/** The step kind names, in registry (SPEC) order. */
+/** The step kind names, in registry order. */
 export const STEP_KIND_NAMES = Object.keys(REGISTRY) as StepKindName[];
 
 /** The check data of a kind (`task.check`). */
@@ -55,9 +55,6 @@ type CheckOf<K> = K extends StepKind<unknown, infer C> ? C : never;
 
 /** Check data of every task: the union over the registry, plus the internal `rollback` and `remove` kinds. */
 export type StepCheck = { [K in StepKindName]: CheckOf<(typeof REGISTRY)[K]> }[StepKindName] | RollbackCheck | RemoveCheck;
-
-/** The names of `task.check.kind`: the playbook kinds, `rollback` and `remove`. */
-export type CheckKind = StepCheck['kind'];
 
 /**
  * Common step keys (name, on, once, when) a kind's schema fragment defines as its own
@@ -75,6 +72,21 @@ export function commonKeyRef(key: (typeof COMMON_STEP_KEYS)[number]): string {
 
 /** Keys every step may carry besides its kind key (also accepted inside the kind's map). */
 export const COMMON_STEP_KEYS = ['name', 'on', 'once', 'when'] as const;
+
+/**
+ * A step's label from its args as written, for listings made before compile (`orch
+ * shell`'s `ls`): its kind's `describe` with templates left unrendered and no host;
+ * the kind name alone when the args do not fit it.
+ */
+export function describeAsWritten(kind: string, args: Record<string, unknown>): string {
+  if (!isStepKind(kind)) return kind;
+  const label = (field: string): string | undefined => (args?.[field] === undefined ? undefined : String(args[field]));
+  try {
+    return (REGISTRY[kind] as AnyKind).describe({ args, bundles: {}, label });
+  } catch {
+    return kind;
+  }
+}
 
 /** True for a playbook step kind key. */
 export const isStepKind = (k: string): k is StepKindName => Object.hasOwn(REGISTRY, k);

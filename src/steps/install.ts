@@ -1,13 +1,13 @@
 /**
  * `install: {bundle, before, after, shared, before_remove, after_remove}` — platter's install.sh contract, versioned folders
- * from platter's automation recipe (SPEC section 3, `install` row); src/host/install.sh:
+ * from platter's automation recipe (docs/reference/playbook.md, `install` row); src/host/install.sh:
  * upload the bundle to `<root>/.orch/bundles/<sha256>.tar.gz` unless present, check its
  * members (src/host/tar-check.sh), unpack to a scratch folder, run
  * `install.sh <root>/versions/<V>`, copy `PACKAGE VERSION PLATFORM info.json` in, and
  * LAST write `versions/<V>/.orch-installed`. A version folder without the marker is
  * incomplete: it is removed and redone.
  *
- * Delta releases (issue 16, src/host/delta.sh): each install also keeps
+ * Delta releases (docs/how-it-works.md, src/host/delta.sh): each install also keeps
  * `versions/<V>/.orch-manifest`, the bundle folder as `<root>/.orch/trees/<V>` and its
  * files in `<root>/.orch/objects/<sha256>`. When the host holds releases (the `delta`
  * fact), the engine passes `d:BASE:MANIFEST_SHA256` and a delta stream instead of the
@@ -124,6 +124,16 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       changed: names(Object.keys(next).filter((f) => f in now && now[f] !== next[f])),
       bytes: task.payload?.size ?? 0,
     };
+  },
+  // `release 1.0.0 -> 1.1.0: 2 added, 0 removed, 1 changed files; bundle 1.2 MiB`, then up to 20 names.
+  formatDiff(d, p) {
+    if (d.kind !== 'install') return [];
+    const n = (k: number, w: string): string => `${k} ${w}`;
+    const out = [`release ${d.from ?? '(none)'} -> ${d.to}: ${n(d.added.length, 'added')}, ${n(d.removed.length, 'removed')}, ${n(d.changed.length, 'changed')} file${d.added.length + d.removed.length + d.changed.length === 1 ? '' : 's'}; bundle ${p.bytes(d.bytes)}`];
+    const rows = [...d.added.map((f) => p.add(`+ ${f}`)), ...d.removed.map((f) => p.remove(`- ${f}`)), ...d.changed.map((f) => p.change(`~ ${f}`))];
+    out.push(...rows.slice(0, 20).map((r) => `  ${r}`));
+    if (rows.length > 20) out.push(`  ... ${rows.length - 20} more`);
+    return out;
   },
   lifecycle: 'stage',
   defaultWhen: 'always',

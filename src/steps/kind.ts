@@ -45,6 +45,23 @@ export type StepDiff =
       bytes: number;
     };
 
+/**
+ * How `--diff` text is styled and sizes are written; src/ui gives its colour palette
+ * (src/ui/color.ts) and `formatBytes` (src/ui/units.ts).
+ */
+export interface DiffStyle {
+  /** `+` added (diff lines, new files). */
+  add(s: string): string;
+  /** `-` removed. */
+  remove(s: string): string;
+  /** `~` changed. */
+  change(s: string): string;
+  /** Hunk headers. */
+  dim(s: string): string;
+  /** A size in bytes as text (`1.2 MiB`). */
+  bytes(n: number): string;
+}
+
 /** What a kind's `diff` hook may use besides the task and the facts (src/ui/diff.ts provides it). */
 export interface DiffContext {
   /** Masks every secret value in a text. */
@@ -108,8 +125,8 @@ export interface DescribeContext<A = Record<string, unknown>> {
   /** The bundle the node's install step names, or the playbook's only bundle. */
   bundle?: PlanBundle;
   bundles: Record<string, PlanBundle>;
-  /** This host (its address may be in the label). */
-  host: Host;
+  /** This host (its address may be in the label); absent for a step described as written (`describeAsWritten`). */
+  host?: Host;
 }
 
 /**
@@ -165,6 +182,8 @@ export interface StepKind<A = Record<string, unknown>, C extends { kind: string 
   diffProbes?(task: TaskOf<C>): Probe[];
   /** `--diff`: what the task would change on the host, from its facts (read with `diffProbes`); undefined when there is nothing to show. */
   diff?(task: TaskOf<C>, facts: Facts | undefined, ctx: DiffContext): StepDiff | undefined;
+  /** `--diff` as text: the lines (unindented) that show this kind's own `diff` result under its plan line. */
+  formatDiff?(d: StepDiff, style: DiffStyle): string[];
   /** False for kinds done on the control machine (`bundle`): `ok` without facts, nothing runs on the host. */
   readonly hostWork?: false;
   /** A check, not a change (`healthcheck`): predicted `ok`, yet still run by apply. */

@@ -8,7 +8,7 @@ import { structuredPatch } from 'diff';
 import { META_SH, PUT_SH } from '../host/embedded.generated.js';
 import { LIMITS } from '../host/protocol.js';
 import type { Facts, PayloadRef, TaskOf } from '../model/task.js';
-import type { DiffContext, StepDiff, StepKind } from './kind.js';
+import type { DiffContext, DiffStyle, StepDiff, StepKind } from './kind.js';
 import { checkHostPath, MODE_SCHEMA, statAfter, factKey, hostPath, hostScript, metaArgs, PAYLOAD_ARG, shCall, statMatches, type MetaSpec } from './common.js';
 
 export interface PutArgs extends MetaSpec {
@@ -52,6 +52,23 @@ function newContents(task: { payload?: PayloadRef }, ctx: DiffContext): { text?:
 
 /** Normalises a mode to 3-4 octal digits without a leading zero (`0640` -> `640`). */
 const octal = (m: string): string => parseInt(m, 8).toString(8);
+
+/** A put's diff as text: why the contents are not shown, the unified diff, then mode and owner changes. */
+function formatPutDiff(d: StepDiff, p: DiffStyle): string[] {
+  if (d.kind !== 'put') return [];
+  const out: string[] = [];
+  if (d.contents === 'hidden: uses a secret') out.push('(contents changed; hidden: uses a secret)');
+  else if (d.contents === 'new file') out.push('(new file)');
+  else if (d.contents === 'hidden: private on the host') out.push(`(old contents hidden: mode ${(d.hostMode ?? '').padStart(4, '0')} on the host)`);
+  else if (d.contents) out.push(`(${d.contents})`);
+  if (d.unified) {
+    out.push(p.remove(`--- ${d.path} (on the host)`), p.add(`+++ ${d.path} (new)`));
+    for (const l of d.unified.split('\n')) out.push(l.startsWith('@@') ? p.dim(l) : l.startsWith('+') ? p.add(l) : l.startsWith('-') ? p.remove(l) : l);
+  }
+  if (d.mode) out.push(`mode ${d.mode.from} -> ${d.mode.to}`);
+  if (d.owner) out.push(`owner ${d.owner.from} -> ${d.owner.to}`);
+  return out;
+}
 
 /**
  * A unified diff (npm `diff`) of the host's file against the new contents; binary files say
@@ -119,6 +136,7 @@ export const put: StepKind<PutArgs, PutCheck> = {
   // --diff reads the host's current file (at most DIFF_LIMIT bytes of it) with the facts.
   diffProbes: (t) => [{ kind: 'content', path: t.check.dest }],
   diff: putDiff,
+  formatDiff: formatPutDiff,
   defaultWhen: 'always',
   describe: (ctx) => `put ${ctx.label('dest')}`,
   build(ctx) {

@@ -3,7 +3,7 @@
  * when, sudo}` — restart/reload/start/stop through systemd, sysv, supervisor
  * (src/host/supervisor.sh: own config/socket, reread + update, judged by status), orch's
  * daemon manager (src/host/daemon.sh) or a plain command (src/host/service.sh). A failure
- * after this run switched `current` rolls the host back (issue 11; `rollback: false` opts out). `when:
+ * after this run switched `current` rolls the host back (`rollback: false` opts out). `when:
  * changed` (default) is decided by the engine: the task runs only if an earlier step of
  * this node changed the host. When it runs, it changes the host.
  */
@@ -155,7 +155,7 @@ export const service: StepKind<ServiceArgs, ServiceCheck> = {
       task = { script: hostScript(ctx, [COMMAND_SH, SERVICE_SH], ...lines), probes: [], check: { kind: 'service' } };
     }
     }
-    // A failed start after this run switched `current` is a failed release (issue 11): back to
+    // A failed start after this run switched `current` is a failed release: back to
     // the release before, services restarted, the version recorded bad. `rollback: false` opts out.
     if ((a.rollback ?? ctx.nodeRollback) && ctx.bundle && rootPath !== undefined && action !== 'stop') {
       task.rollback = { root: rootPath, app: appName(ctx, ctx.bundle) ?? ctx.bundle.name, version: ctx.bundle.version, sha256: ctx.bundle.sha256, script: rollbackScript(rootPath, ctx.memo), afterSwitch: true };

@@ -37,6 +37,7 @@ export const symlink: StepKind<SymlinkArgs | null, SymlinkCheck> = {
     const from = currentVersion(facts, task.check.root);
     return from === task.check.version ? undefined : { kind: 'symlink', current: { from, to: task.check.version } };
   },
+  formatDiff: (d) => (d.kind === 'symlink' ? [`current ${d.current.from ?? '(none)'} -> ${d.current.to}`] : []),
   lifecycle: 'switch',
   defaultWhen: 'always',
   describe: (ctx) => `symlink current -> ${ctx.args?.version !== undefined ? ctx.label('version') : ctx.bundle?.version ?? '?'}`,

@@ -1,6 +1,6 @@
 /**
  * The local transport: runs commands on this machine through `bash -c`, no SSH
- * (inventory `transport: local`, SPEC section 2).
+ * (inventory `transport: local`, docs/reference/inventory.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Buffer } from 'node:buffer';

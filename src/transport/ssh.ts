@@ -1,5 +1,5 @@
 /**
- * The SSH transport, on `ssh2` (the only module of orch importing ssh2, DESIGN.md).
+ * The SSH transport, on `ssh2` (the only module of orch importing ssh2).
  *
  * - One `Client` per host per run; `exec` opens one session channel per call on it.
  *   OpenSSH's default `MaxSessions` is 10 per connection, so at most 8 channels run at
@@ -10,7 +10,7 @@
  * - ssh_config (`./ssh-config.ts`: `~/.ssh/config` and `/etc/ssh/ssh_config` with their
  *   Includes, or `options.sshConfigFile` alone) supplies HostName/User/Port/IdentityFile/
  *   ProxyJump as `ssh` resolves them; inventory values win.
- * - Auth (SPEC section 2): the identity files (inventory `identity`, else every
+ * - Auth (docs/reference/inventory.md): the identity files (inventory `identity`, else every
  *   IdentityFile of ssh_config, in order; a file that does not exist is skipped, as ssh
  *   skips it), then ssh-agent (`SSH_AUTH_SOCK` of `options.env`); with no identity file
  *   given: ssh-agent then `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` (those that exist); tried

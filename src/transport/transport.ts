@@ -1,5 +1,5 @@
 /**
- * The Transport interface: the engine knows only this (DESIGN: engine never imports ssh2).
+ * The Transport interface: the engine knows only this (the engine never imports ssh2; test/unit/engine/layers.test.ts keeps the layers).
  * Implementations: `ssh.ts` (ssh2, the only importer of ssh2) and `local.ts` (bash).
  */
 import type { Duplex, Readable } from 'node:stream';

@@ -11,16 +11,15 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import type { Facts } from '../compile/predict.js';
-import type { PayloadRef, Plan, Probe, Task } from '../model/plan.js';
+import type { PayloadRef, Plan, Probe, Task } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import { infoFiles } from '../steps/common.js';
-import { kindOfTask } from '../steps/index.js';
+import { isStepKind, kindOfTask, STEP_KINDS } from '../steps/index.js';
 import type { StepDiff } from '../steps/kind.js';
 import { PLAIN, type Palette } from './color.js';
 import { formatBytes } from './units.js';
 
 export type { StepDiff } from '../steps/kind.js';
-export { DIFF_LIMIT } from '../steps/put.js';
 
 /** The `files` map (path -> sha256) of a bundle's info.json, read from its tarball; undefined when it has none. */
 export type BundleFiles = (bundle: string) => Record<string, string> | undefined;
@@ -68,29 +67,8 @@ export function diffTask(task: Task, facts: Facts | undefined, masker: Masker, b
   });
 }
 
-/** Text of a step's diff, indented under its plan line; `+` green, `-` red. */
+/** Text of a step's diff, indented under its plan line (the kind that made it renders it: `StepKind.formatDiff`); `+` green, `-` red. */
 export function formatDiff(d: StepDiff, p: Palette = PLAIN, indent = '      '): string[] {
-  if (d.kind === 'symlink') return [`${indent}current ${d.current.from ?? '(none)'} -> ${d.current.to}`];
-  if (d.kind === 'install') {
-    const n = (k: number, w: string): string => `${k} ${w}`;
-    const out = [`${indent}release ${d.from ?? '(none)'} -> ${d.to}: ${n(d.added.length, 'added')}, ${n(d.removed.length, 'removed')}, ${n(d.changed.length, 'changed')} file${d.added.length + d.removed.length + d.changed.length === 1 ? '' : 's'}; bundle ${formatBytes(d.bytes)}`];
-    const rows = [...d.added.map((f) => p.add(`+ ${f}`)), ...d.removed.map((f) => p.remove(`- ${f}`)), ...d.changed.map((f) => p.change(`~ ${f}`))];
-    out.push(...rows.slice(0, 20).map((r) => `${indent}  ${r}`));
-    if (rows.length > 20) out.push(`${indent}  ... ${rows.length - 20} more`);
-    return out;
-  }
-  const out: string[] = [];
-  if (d.contents === 'hidden: uses a secret') out.push(`${indent}(contents changed; hidden: uses a secret)`);
-  else if (d.contents === 'new file') out.push(`${indent}(new file)`);
-  else if (d.contents === 'hidden: private on the host') out.push(`${indent}(old contents hidden: mode ${(d.hostMode ?? '').padStart(4, '0')} on the host)`);
-  else if (d.contents) out.push(`${indent}(${d.contents})`);
-  if (d.unified) {
-    out.push(`${indent}${p.remove(`--- ${d.path} (on the host)`)}`, `${indent}${p.add(`+++ ${d.path} (new)`)}`);
-    for (const l of d.unified.split('\n')) {
-      out.push(`${indent}${l.startsWith('@@') ? p.dim(l) : l.startsWith('+') ? p.add(l) : l.startsWith('-') ? p.remove(l) : l}`);
-    }
-  }
-  if (d.mode) out.push(`${indent}mode ${d.mode.from} -> ${d.mode.to}`);
-  if (d.owner) out.push(`${indent}owner ${d.owner.from} -> ${d.owner.to}`);
-  return out;
+  const kind = isStepKind(d.kind) ? STEP_KINDS[d.kind] : undefined;
+  return (kind?.formatDiff?.(d, { add: p.add, remove: p.remove, change: p.change, dim: p.dim, bytes: formatBytes }) ?? []).map((l) => `${indent}${l}`);
 }

@@ -34,7 +34,8 @@ import { preparePlan } from '../../engine/prepare.js';
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import { ConfigError } from '../../model/errors.js';
 import type { Inventory, Vars } from '../../model/inventory.js';
-import type { Plan } from '../../model/plan.js';
+import type { Plan } from '../../steps/plan.js';
+import { describeAsWritten } from '../../steps/index.js';
 import type { Playbook } from '../../model/playbook.js';
 import { MASK, type Masker } from '../../shell/mask.js';
 import { quote } from '../../shell/quote.js';
@@ -494,7 +495,7 @@ export class Shell {
     const acts = n.spec.actions ?? [];
     if (acts.length) {
       lines.push('actions:');
-      for (const [a, list] of acts) lines.push(`  ${a}: ${list.map((s) => (s.name ?? (s.kind === 'run' ? `run ${String(s.args.cmd).split('\n')[0]}` : s.kind))).join('; ')}`);
+      for (const [a, list] of acts) lines.push(`  ${a}: ${list.map((s) => s.name ?? describeAsWritten(s.kind, s.args)).join('; ')}`);
     }
     if (n.children.length) lines.push(`children: ${n.children.map((c) => c.name).join(', ')}`);
     return `${lines.join('\n')}\n`;

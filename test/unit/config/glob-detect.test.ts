@@ -30,11 +30,12 @@ describe('compileGlob', () => {
     expect(compileGlob(glob)(name)).toBe(expected);
   });
 
-  it('matches a pathological pattern in linear-ish time', () => {
+  // Its speed (O(name x glob), no catastrophic backtracking) is measured by `npm run
+  // bench:inputs`; here, the answer (a backtracking matcher would not finish in the test's time).
+  it('matches a pathological pattern', () => {
     const name = 'a'.repeat(20_000);
-    const t0 = performance.now();
     expect(compileGlob(`${'*a'.repeat(30)}*b`)(name)).toBe(false);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(compileGlob(`${'*a'.repeat(30)}*`)(name)).toBe(true);
   });
 
   it.each([

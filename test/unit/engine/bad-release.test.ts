@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { badReleaseMessage, forcedRollbackWarning, refusedHosts } from '../../../src/engine/bad-release.js';
-import type { Plan, PlanStep, Task } from '../../../src/model/plan.js';
+import type { Plan, PlanStep, Task } from '../../../src/steps/plan.js';
 import { formatPlan } from '../../../src/ui/plan-text.js';
 
 const SHA = 'b'.repeat(64);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { checkPlanSyntax } from '../../../src/engine/check.js';
-import type { Plan } from '../../../src/model/plan.js';
+import type { Plan } from '../../../src/steps/plan.js';
 
 /** A plan of one phase whose step `s` has `scripts` (host -> script). */
 function planOf(scripts: Record<string, string>): Plan {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Connections, EarlyConnections } from '../../../src/engine/connections.js';
 import type { EngineEvent } from '../../../src/engine/events.js';
 import { ConnectError } from '../../../src/model/errors.js';
-import type { Plan, PlanHost } from '../../../src/model/plan.js';
+import type { Plan, PlanHost } from '../../../src/steps/plan.js';
 import { Masker } from '../../../src/shell/mask.js';
 import type { Connection, Transport } from '../../../src/transport/transport.js';
 

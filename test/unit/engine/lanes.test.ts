@@ -12,7 +12,7 @@ import { Session } from '../../../src/engine/apply-plan.js';
 import type { EngineEvent } from '../../../src/engine/events.js';
 import { exceeds, runPhases, stageSteps } from '../../../src/engine/lanes.js';
 import { PRELUDE_SH } from '../../../src/host/embedded.generated.js';
-import type { MaxFail, Plan, PlanHost, PlanPhase, PlanStep, Task } from '../../../src/model/plan.js';
+import type { MaxFail, Plan, PlanHost, PlanPhase, PlanStep, Task } from '../../../src/steps/plan.js';
 import { Masker } from '../../../src/shell/mask.js';
 import { quote } from '../../../src/shell/quote.js';
 import { LocalTransport } from '../../../src/transport/local.js';

@@ -1,5 +1,5 @@
 /**
- * No import cycle anywhere in src/ (issue 9): every relative import of every src/*.ts
+ * No import cycle anywhere in src/: every relative import of every src/*.ts
  * file (`import ... from`, `export ... from`, `import('...')`) is resolved (the `.js` of
  * an ESM import names the `.ts` source), and a depth-first search reports each cycle it
  * finds as `a.ts -> b.ts -> a.ts`. Lazy `import()`s count (they run), and so does
@@ -7,35 +7,9 @@
  * (TypeScript 7's compiler has no JS API to ask, and src/ keeps to one import style, so
  * a scan suffices.)
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const SRC = path.resolve(import.meta.dirname, '../../../src');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = path.join(dir, f);
-    if (statSync(p).isDirectory()) return sourceFiles(p);
-    return p.endsWith('.ts') ? [p] : [];
-  });
-}
-
-/** file -> the src files it imports (relative imports only). */
-export function importGraph(files: string[]): Map<string, string[]> {
-  const set = new Set(files);
-  const graph = new Map<string, string[]>();
-  for (const f of files) {
-    const text = readFileSync(f, 'utf8');
-    const names = [...text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+'([^']+)'/gm), ...text.matchAll(/^\s*import\s+'([^']+)'/gm), ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!);
-    const deps = names
-      .filter((n) => n.startsWith('.'))
-      .map((n) => path.resolve(path.dirname(f), n.replace(/\.js$/, '.ts')))
-      .filter((p) => set.has(p));
-    graph.set(f, [...new Set(deps)]);
-  }
-  return graph;
-}
+import { importGraph, SRC, sourceFiles } from './import-graph.js';
 
 /** Every cycle found by a DFS (each reported once, from where the search entered it). */
 export function findCycles(graph: Map<string, string[]>): string[][] {

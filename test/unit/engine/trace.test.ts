@@ -38,9 +38,9 @@ describe('ORCH_TRACE', () => {
     const [, start, lock, facts] = spans;
     expect(lock!.start).toBeGreaterThanOrEqual(start!.end - 1);
     expect(facts!.start).toBeGreaterThanOrEqual(lock!.end - 1);
-    // The facts script sleeps 0.2 s under the lock: the facts phase holds it, not the lock phase.
+    // The facts script sleeps 0.2 s under the lock: the facts phase holds it, not the lock
+    // phase (the spans are disjoint, checked above, so the one sleep is in one of them).
     expect(facts!.ms).toBeGreaterThanOrEqual(190);
-    expect(lock!.ms).toBeLessThan(facts!.ms + 5000);
     expect(r.stderr).toMatch(/^orch trace: phase +n +first start +last end +min +median +max \(ms\)$/m);
     expect(r.stderr).toMatch(/^orch trace: facts +1 /m);
   });

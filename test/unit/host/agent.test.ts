@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeSegment, parseSegmentOutput, type SegmentEntry } from '../../../src/engine/segment.js';
 import { AGENT_SH, LOCK_SH, PRELUDE_SH, PROTOCOL_SH, SEGMENT_SH } from '../../../src/host/embedded.generated.js';
-import type { PlanStep, Task } from '../../../src/model/plan.js';
+import type { PlanStep, Task } from '../../../src/steps/plan.js';
 import { runBash } from '../../harness/bash.js';
 
 const tmp = (p: string): string => mkdtempSync(path.join(tmpdir(), `orch-${p}-`));
@@ -138,7 +138,7 @@ describe('agent.sh', () => {
     expect(r.stdout).toMatch(/^ms=\d+\n$/);
     const ms = Number(/ms=(\d+)/.exec(r.stdout)![1]);
     expect(ms).toBeGreaterThanOrEqual(950); // KILL only after the 1 s grace
-    expect(ms).toBeLessThan(3000); // and soon after it (a loaded machine adds some)
+    // ... and both are gone when it returns (no "alive" line above): it waited for them.
   });
   it('orch_agent_kill_session ends a forking loop, a process in its own group and its newcomers at once, without waiting for the grace', () => {
     const d = tmp('kill2');
@@ -148,7 +148,8 @@ describe('agent.sh', () => {
       'while :; do sleep 0.005; done &',
       'timeout 30 sleep 30 &',
       `bash -c 'trap "sleep 30 & echo \\$! > \\"\\$1/late\\"; exit 0" TERM; sleep 30 & wait' x "$1" &`,
-      'sleep 0.3; t0=$(date +%s%N); orch_agent_kill_session 5; t1=$(date +%s%N)',
+      // A 600 s grace: waiting for it would outlast runInOwnSession's 30 s timeout (no output).
+      'sleep 0.3; t0=$(date +%s%N); orch_agent_kill_session 600; t1=$(date +%s%N)',
       'orch_agent_session_pids; echo "left=${#ORCH_AGENT_PIDS[@]}"',
       // (A zombie is gone: its parent, here init, has not reaped it yet.)
       'read -r st < "/proc/$(cat "$1/late")/stat" 2>/dev/null && st=${st##*) } && [ "${st%% *}" != Z ] && echo "late alive"',
@@ -156,8 +157,7 @@ describe('agent.sh', () => {
     ].join('\n'), [d]);
     expect(r.stdout, r.stderr).toMatch(/^left=0\nms=\d+\n$/);
     expect(existsSync(path.join(d, 'late')), 'the TERM handler ran').toBe(true);
-    // Newcomers get their TERM at once: far sooner than the 5 s grace, after which KILL would go.
-    expect(Number(/ms=(\d+)/.exec(r.stdout)![1])).toBeLessThan(2500);
+    // Newcomers got their TERM at once: the call returned (above), long before its 600 s grace.
   });
   it('orch_agent_orphaned: false while the agent is the parent, true once it died (even before it is reaped)', () => {
     const d = tmp('orphan');
@@ -178,11 +178,12 @@ describe('agent.sh', () => {
       // The agent (its own session, as under sshd) waits up to 60 s; its control machine goes away 0.5 s later.
       '{ printf "C 30 1 60 %s\\nF %s\\n%s" "$(printf me | base64)" "${#facts}" "$facts"; sleep 0.5; } | setsid bash -c "$(declare -p $(compgen -v ORCH_); declare -f); orch_agent" > "$1/out" 2> "$1/err" & agent=$!',
       't0=$(date +%s%N); wait $agent; echo "rc=$? ms=$(( ($(date +%s%N) - t0) / 1000000 ))"',
+      // The agent ended while the other run still held the lock: its wait ended, not the holder's hold.
+      'kill -0 $holder 2>/dev/null || echo "holder gone"',
       'ps -eo args= | grep -qx "flock -w 60 9" && echo "waiter alive"',
       'kill $holder',
     ].join('\n'), [home]);
     expect(r.stdout, r.stderr).toMatch(/^rc=0 ms=\d+\n$/);
-    expect(Number(/ms=(\d+)/.exec(r.stdout)![1])).toBeLessThan(5000);
     // Only the start line (a trace point): never `::orch:: locked` nor facts.
     expect(readFileSync(path.join(home, 'out'), 'utf8')).toBe('::orch:: started\n');
     expect(readFileSync(path.join(home, 'err'), 'utf8')).toContain('stdin closed');

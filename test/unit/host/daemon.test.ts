@@ -36,10 +36,10 @@ afterEach(() => {
 describe('daemon.sh', () => {
   it('start: stdout and stderr land in shared/log/<name>.log, pid file is the process group, stdin is /dev/null', () => {
     const root = makeRoot();
-    const t0 = Date.now();
+    // start returns while the daemon sleeps 301 s: a daemon holding start's stdout or
+    // being waited for would keep runBash past its 30 s timeout (code null, not 0).
     const r = svc(root, 'start', 'echo "out $(cat VERSION)"; echo err >&2; exec sleep 301');
     expect(r.code, r.stderr).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(r.stdout).toMatch(/^web: started \(pid \d+, log .*shared\/log\/web\.log\)\n$/);
     const log = readFileSync(path.join(root, 'shared/log/web.log'), 'utf8');
     expect(log).toMatch(/^== orch: starting web at \S+ in .*\/current\nout 1\.0\.0\nerr\n$/);

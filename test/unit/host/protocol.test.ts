@@ -82,6 +82,8 @@ describe('no copies of the protocol elsewhere in src/', () => {
   const code = (text: string): string[] => text.split('\n').filter((l) => !/^\s*(#|\/\/|\/?\*)/.test(l));
   const STRAY: [string, RegExp][] = [
     ['an exit code of the protocol', /\b(exit|return|rc\s*[=!]==?|rc=|code\s*[=!]==?|EXIT\s*=)\s*"?(75|76|99)\b/],
+    // Any other spelling (`exitCode === 76`, `[75, 99].includes(rc)`): the number itself, outside a longer number or name.
+    ['an exit code of the protocol as a number', /(?<![\w.])(75|76|99)(?![\w.])/],
     ['a read limit', /\b(1048576|262144)\b|=\s*(1024 \* 1024|256 \* 1024);/],
     ['the lock path', /\.orch\/lock\b/],
     ['a b64 definition', /\bb64\s*\(\)\s*\{|base64 -w0/],

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { PRELUDE_SH, PROTOCOL_SH } from '../../../src/host/embedded.generated.js';
 import type { Host } from '../../../src/model/inventory.js';
-import type { Facts, PlanBundle, Task } from '../../../src/model/plan.js';
+import type { Facts, PlanBundle, Task } from '../../../src/steps/plan.js';
 import { Masker } from '../../../src/shell/mask.js';
 import { renderTemplate } from '../../../src/shell/render.js';
 import type { DescribeContext, StepContext, StepKind } from '../../../src/steps/kind.js';

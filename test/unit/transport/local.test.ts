@@ -72,12 +72,11 @@ describe('LocalTransport.exec', () => {
   it('kills the whole process group on timeout and rejects with the timeout message', async () => {
     const c = await connect();
     const marker = path.join(dir, 'survivor');
-    const started = Date.now();
     // The background child would create the marker after 1.5 s if it survived the kill.
     const p = c.exec(`(sleep 1.5; touch ${marker}) & echo started >&2; sleep 30`, { timeoutMs: 300 });
     await expect(p).rejects.toThrow(new RemoteCommandError('ctl', 'timed out after 300 ms', null, 'started'));
     await expect(p).rejects.toBeInstanceOf(RemoteCommandError);
-    expect(Date.now() - started).toBeLessThan(3000);
+    // (The rejection is the timeout's, not the end of `sleep 30`: its message says so.)
     await new Promise((r) => setTimeout(r, 1800));
     expect(existsSync(marker)).toBe(false);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/compile/predict.js';
-import type { Task } from '../../../src/model/plan.js';
+import type { Task } from '../../../src/steps/plan.js';
 import { Masker } from '../../../src/shell/mask.js';
 import { diffTask, formatDiff } from '../../../src/ui/diff.js';
 

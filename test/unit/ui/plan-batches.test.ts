@@ -1,6 +1,6 @@
 /** The plan text of a rolling node (`serial`): its batches listed in order, as apply runs them. */
 import { describe, expect, it } from 'vitest';
-import type { Plan, PlanStep, Task } from '../../../src/model/plan.js';
+import type { Plan, PlanStep, Task } from '../../../src/steps/plan.js';
 import { formatPlan } from '../../../src/ui/plan-text.js';
 
 const run: Task = { script: '', probes: [], check: { kind: 'run', hasUnless: false } as never };

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RunSummary } from '../../../src/engine/events.js';
-import type { Plan, PlanStep } from '../../../src/model/plan.js';
+import type { Plan, PlanStep } from '../../../src/steps/plan.js';
 import { TtyRenderer } from '../../../src/ui/tty.js';
 
 const step: PlanStep = { index: 0, name: 'install app 1.0.0', kind: 'run', when: 'always', at: 'pb.yml:1:1', tasks: { h1: { script: '', probes: [], check: { kind: 'run', hasUnless: false } as never }, h2: { script: '', probes: [], check: { kind: 'run', hasUnless: false } as never } } };
