@@ -88,6 +88,7 @@ export function makeRemovePlan(plan: Plan, purge: boolean): Plan | string {
       }
       const app = t.state.app;
       const stops = services.map((s) => s.name);
+      const disable = services.filter((s) => s.manager === 'systemd').map((s) => s.name);
       const units = services.flatMap((s) => (s.unitFile !== undefined ? [s.unitFile] : []));
       tasks[host] = {
         script: removeScript(c.root, app, purge, services, memo),
@@ -95,9 +96,10 @@ export function makeRemovePlan(plan: Plan, purge: boolean): Plan | string {
         check: { kind: 'remove', root: c.root, app, ...(purge && { purge: true }) },
         label: [
           `remove ${app} from ${c.root}`,
-          ...(stops.length ? [`stop and disable ${stops.join(', ')}`] : []),
+          ...(stops.length ? [`stop ${stops.join(', ')}`] : []),
+          ...(disable.length ? [`disable ${disable.join(', ')}`] : []),
           ...(units.length ? [`delete ${units.join(', ')}`] : []),
-          purge ? `delete ${c.root} (shared/ too)` : 'keep shared/',
+          purge ? `delete ${c.root} (shared/ too); keep packages and users` : 'keep shared/, packages and users',
         ].join('; '),
       };
     }

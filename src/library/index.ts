@@ -1,5 +1,5 @@
 /**
- * orch as a library: `import { loadProject, plan, apply, query, bundle } from 'orch'`.
+ * orch as a library: `import { loadProject, plan, apply, remove, query, bundle } from 'orch'`.
  *
  * The same stages the CLI runs (src/cli/run.ts is a client of these), without argv,
  * console output, `process.exit` or process-wide state: each call takes its own
@@ -9,7 +9,9 @@
  */
 import type { BuildResult } from '../bundle/build.js';
 import type { QueryError, QueryRow } from '../state/query.js';
-import { loadProjectWith, type Project, type ProjectOptions } from './project.js';
+import { makeRemovePlan } from '../compile/lifecycle.js';
+import { OrchError } from '../model/errors.js';
+import { loadProjectWith, moveEarlyConnections, type Project, type ProjectOptions } from './project.js';
 import { bundle as buildBundle, type BundleOptions } from './bundle.js';
 import { queryProject, type QueryOptions } from './query.js';
 import { applyWith, planWith, type ApplyOptions, type ApplyResult, type PlanOptions, type PlanResult } from './run.js';
@@ -51,6 +53,21 @@ export function plan(project: Project, run: PlanOptions = {}): Promise<PlanResul
  */
 export function apply(project: Project, run: ApplyOptions = {}): Promise<ApplyResult> {
   return applyWith(project, run);
+}
+
+/**
+ * Takes the project's apps off their hosts (`orch remove`; dpkg's remove/purge): per node
+ * that installs, the release's stored before_remove, its services stopped and disabled,
+ * the unit files orch wrote and every release deleted, the app dropped from the registry,
+ * the stored after_remove; `purge` also deletes the root (shared/ too). Runs like `apply`
+ * (lock, facts, `beforeExecute` with the removal plan, a summary; `planned` is that plan).
+ * @throws OrchError when the playbook has no install step.
+ */
+export function remove(project: Project, run: ApplyOptions & { purge?: boolean } = {}): Promise<ApplyResult> {
+  const rm = makeRemovePlan(project.plan, run.purge === true);
+  if (typeof rm === 'string') return Promise.reject(new OrchError(rm));
+  moveEarlyConnections(project.plan, rm);
+  return applyWith({ ...project, plan: rm }, run);
 }
 
 /**

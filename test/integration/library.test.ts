@@ -80,11 +80,12 @@ steps:
       summaries: { hosts: { host: string; status: string }[]; changed: number; failed: number }[];
       aborted: { interrupted: boolean; summary: { hosts: { host: string; status: string }[] } };
       events: Record<string, string[]>;
-      planAbort: string; beforeExecute: number[]; queried: string[];
+      planAbort: string; removeRefused: string; beforeExecute: number[]; queried: string[];
       built: { path: string; package: string; version: string; sha256: string };
     };
     // plan with an already aborted signal rejects with its reason (an AbortError)
     expect(r.planAbort).toBe('AbortError');
+    expect(r.removeRefused).toBe('the playbook has no install step, so there is no app to remove');
     // beforeExecute ran once, before the step ran (it was still pending)
     expect(r.beforeExecute).toEqual([1]);
     // query reads every host of the project; none is an error row

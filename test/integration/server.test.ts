@@ -231,7 +231,7 @@ describe.skipIf(!can)('orch remove on the machines', () => {
     // The playbook changed since the install (another port): the hooks run with the release's own values.
     const r = await remove('-e', 'port=9999');
     expect(r.code, r.stdout + r.stderr).toBe(2);
-    expect(r.stdout).toContain('remove greet from /srv/greet; stop and disable greet; delete /etc/systemd/system/greet.service; keep shared/');
+    expect(r.stdout).toContain('remove greet from /srv/greet; stop greet; disable greet; delete /etc/systemd/system/greet.service; keep shared/, packages and users');
     for (const i of [0, 1]) {
       expect(ssh(i, `journalctl -t greet --since ${JSON.stringify(since)} --no-pager -o cat`).out).toBe('removing greet 1.0.0 port 8000\nremoved greet from /srv/greet');
       expect(ssh(i, 'systemctl is-active greet; test -e /etc/systemd/system/greet.service && echo unit-there || echo unit-gone; systemctl is-enabled greet 2>/dev/null || echo not-enabled').out).toBe('inactive\nunit-gone\nnot-enabled');

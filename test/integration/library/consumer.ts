@@ -1,7 +1,7 @@
 // A consumer of the packed orch library (test/integration/library.test.ts): type-checked with
 // `tsc --strict`, then run. Plans and applies two playbooks against two fleets at once, then
 // aborts a third apply mid-step. Prints one JSON object on stdout.
-import { apply, bundle, loadProject, plan, query, type ApplyResult, type BuildResult, type QueryError, type QueryRow, type RunEvent, type PlanResult } from 'orch';
+import { apply, bundle, loadProject, OrchError, plan, query, remove, type ApplyResult, type BuildResult, type QueryError, type QueryRow, type RunEvent, type PlanResult } from 'orch';
 
 const [pb1, pb2, pbAbort, bundleSource, bundleOut] = process.argv.slice(2) as [string, string, string, string, string];
 
@@ -23,6 +23,8 @@ async function main(): Promise<void> {
     }),
   ]);
   const rows: (QueryRow | QueryError)[] = await query(p1);
+  // remove: a playbook that installs nothing has no app to remove (an OrchError, nothing runs)
+  const removeRefused = await remove(p1, { purge: true }).then(() => 'resolved', (e: unknown) => (e instanceof OrchError ? e.message : String(e)));
   const built: BuildResult = await bundle(bundleSource, { outDir: bundleOut, package: 'libpkg' });
   const controller = new AbortController();
   const p3 = await loadProject(pbAbort);
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
     summaries: applied.map((a) => a.summary),
     aborted: { interrupted: aborted.interrupted, summary: aborted.summary },
     planAbort,
+    removeRefused,
     beforeExecute,
     queried: rows.map((r) => ('error' in r ? `${r.host}: ${r.error}` : `${r.host} ${r.app}`)),
     built: { path: built.path, package: built.package, version: built.version, sha256: built.sha256 },

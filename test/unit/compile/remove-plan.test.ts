@@ -62,12 +62,12 @@ describe('makeRemovePlan', () => {
     expect(step.when).toBe('always');
     const t = step.tasks.web1!;
     expect(t.check).toEqual({ kind: 'remove', root: '/srv/shop', app: 'shop' });
-    expect(t.label).toBe('remove shop from /srv/shop; stop and disable shop, shop-worker; delete /etc/systemd/system/shop.service; keep shared/');
+    expect(t.label).toBe('remove shop from /srv/shop; stop shop, shop-worker; disable shop, shop-worker; delete /etc/systemd/system/shop.service; keep shared/, packages and users');
     expect(t.payload).toBeUndefined();
     expect(t.script).toContain(`ORCH_REMOVE_SYSTEMD=(system 0 shop system 0 shop-worker)\nORCH_REMOVE_UNITS=(system 0 /etc/systemd/system/shop.service)\norch_remove /srv/shop '    "shop": ' 0 "$HOME"/.orch/registry.json\n`);
     const purge = makeRemovePlan(res.plan!, true);
     if (typeof purge === 'string') throw new Error(purge);
-    expect(purge.phases[0]!.steps[0]!.tasks.web2!.label).toBe('remove shop from /srv/shop; stop and disable shop, shop-worker; delete /etc/systemd/system/shop.service; delete /srv/shop (shared/ too)');
+    expect(purge.phases[0]!.steps[0]!.tasks.web2!.label).toBe('remove shop from /srv/shop; stop shop, shop-worker; disable shop, shop-worker; delete /etc/systemd/system/shop.service; delete /srv/shop (shared/ too); keep packages and users');
     expect(purge.phases[0]!.steps[0]!.tasks.web2!.check).toEqual({ kind: 'remove', root: '/srv/shop', app: 'shop', purge: true });
   });
 
