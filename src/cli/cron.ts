@@ -14,7 +14,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { loadPlaybook } from '../config/playbook.js';
 import { SourceIndexImpl } from '../config/source-index.js';
-import { checkEntrySpec, renderCronEntry } from '../cron/entry.js';
+import { checkEntrySpec, renderCronEntry, vaultIdFile } from '../cron/entry.js';
 import type { ConvergeEntrySpec } from '../cron/entry.js';
 import { listOrchEntries, removeOrchEntry, upsertOrchEntry } from '../cron/crontab-text.js';
 import { findCrontab, readCrontab, writeCrontab } from '../cron/crontab.js';
@@ -30,7 +30,19 @@ export interface CronInstallOptions {
   cron?: string;
   limit?: string;
   log?: string;
+  /** Ansible Vault password files for converge (repeatable); relative paths resolve against the cwd. */
+  vaultPasswordFile?: string[];
+  /** `[label@]FILE` vault ids for converge (repeatable). */
+  vaultId?: string[];
+  /** age identity file for converge's `.age` vars files. */
+  ageIdentity?: string;
   /** Accepted for clarity: the invoking user's crontab is the default (and only) target. */
+}
+
+/** `[label@]FILE` with FILE made absolute against the cwd. */
+function absoluteVaultId(id: string): string {
+  const at = id.indexOf('@');
+  return at < 0 ? resolve(id) : `${id.slice(0, at)}@${resolve(id.slice(at + 1))}`;
 }
 
 /** Absolute playbook path as used in markers: resolved against the cwd, symlinks resolved when it exists. */
@@ -86,8 +98,20 @@ export async function runCronInstall(playbook: string, opts: CronInstallOptions)
     orch: orchBin(),
     log: opts.log !== undefined ? resolve(opts.log) : defaultLogPath(pb, homedir()),
     ...(opts.limit !== undefined && { limit: opts.limit }),
+    ...(opts.vaultPasswordFile?.length && { vaultPasswordFiles: opts.vaultPasswordFile.map((f) => resolve(f)) }),
+    ...(opts.vaultId?.length && { vaultIds: opts.vaultId.map(absoluteVaultId) }),
+    ...(opts.ageIdentity !== undefined && { ageIdentity: resolve(opts.ageIdentity) }),
   };
   const problems = [...sched.diagnostics, ...checkEntrySpec(spec)];
+  // A secret file cron cannot read fails every run in silence: refuse it now (its path only, never its contents).
+  const secretFiles: [string, string][] = [
+    ...(spec.vaultPasswordFiles ?? []).map((f): [string, string] => ['--vault-password-file', f]),
+    ...(spec.vaultIds ?? []).map((f): [string, string] => ['--vault-id', vaultIdFile(f)]),
+    ...(spec.ageIdentity !== undefined ? [['--age-identity', spec.ageIdentity] as [string, string]] : []),
+  ];
+  for (const [flag, f] of secretFiles) {
+    if (!existsSync(f) || !statSync(f).isFile()) problems.push(cmdlineDiagnostic(flag, `${f}: no such file (converge reads it at every run)`));
+  }
   if (problems.length) throw new ConfigError(problems);
   // A playbook that does not load would fail every run in silence: refuse it now.
   const loaded = await loadPlaybook(pb, new SourceIndexImpl());

@@ -8,8 +8,8 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { defaultCacheDir } from '../bundle/cache.js';
-import { startFollows } from '../compile/lifecycle.js';
-import { makeRollbackPlan, pickRollbackTarget, retargetRollback, targetMarker } from '../compile/rollback-plan.js';
+import { makeRemovePlan, startFollows } from '../compile/lifecycle.js';
+import { makeRollbackPlan, narrowToRevoked, pickRollbackTarget, retargetRollback, targetMarker } from '../compile/rollback-plan.js';
 import { checkPlanSyntax } from '../engine/check.js';
 import type { RunSummary } from '../engine/events.js';
 import { preparePlan } from '../engine/prepare.js';
@@ -22,7 +22,8 @@ import { LinesRenderer } from '../ui/lines.js';
 import { EXIT, ExitRequest, exitCodeOf } from './exit-codes.js';
 import { cmdlineError, connectionPlan, limitHosts, loadCommandInventory } from './targets.js';
 import { queryHosts, wantedVersions } from '../library/query.js';
-import { applyPlan, moveEarlyConnections, parseDurationFlag, parseExtraVars, parseLockWait, pickRenderer, prepare, runOptions, type CommonOpts } from './run.js';
+import { revokeRecordedBad, type AutoRevokeOptions } from './revoke.js';
+import { applyPlan, moveEarlyConnections, parseDurationFlag, parseExtraVars, parseLockWait, pickRenderer, prepare, runOptions, type ApplyMode, type CommonOpts } from './run.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 const err = (s: string): void => void process.stderr.write(s);
@@ -105,6 +106,27 @@ export async function runRollback(playbook: string, opts: CommonOpts & { to?: st
   if (code !== EXIT.OK) throw new ExitRequest(code);
 }
 
+/**
+ * `orch remove PLAYBOOK [--purge]`: takes the playbook's apps off their hosts as a
+ * planned run like apply (plan printed, confirmation, host locks, exit codes): the
+ * stored before_remove, services stopped and disabled, unit files deleted, releases
+ * deleted, the app dropped from `orch query`, the stored after_remove; `--purge` also
+ * deletes the root (shared/ too). The plan is src/compile/lifecycle.ts makeRemovePlan.
+ */
+export async function runRemove(playbook: string, opts: CommonOpts & { purge?: boolean; yes?: boolean; lockWait?: string }): Promise<void> {
+  const { plan, masker } = await prepare(playbook, opts);
+  const rm = makeRemovePlan(plan, opts.purge === true);
+  if (typeof rm === 'string') throw new OrchError(rm);
+  moveEarlyConnections(plan, rm);
+  const problems = await checkPlanSyntax(rm);
+  if (problems.length) throw new OrchError(`remove scripts fail bash -n: ${problems[0]!.message}`);
+  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const renderer = await pickRenderer(rm, opts);
+  const summary = await applyPlan(rm, masker, opts, renderer, { confirm: tty && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait) });
+  const code = exitCodeOf(summary, opts.detailedExitcodes === true);
+  if (code !== EXIT.OK) throw new ExitRequest(code);
+}
+
 /** One JSON line per converge run (`--log`). */
 interface ConvergeLogLine {
   playbook: string;
@@ -131,7 +153,7 @@ const STATUS_OF: Record<number, ConvergeLogLine['status']> = { 0: 'ok', 2: 'chan
  * same playbook holds the control-machine lock), quiet unless something changed or
  * failed, one JSON line per run appended to --log.
  */
-export async function runConverge(playbook: string, opts: CommonOpts & { log?: string; splay?: string; lockWait?: string }): Promise<void> {
+export async function runConverge(playbook: string, opts: CommonOpts & AutoRevokeOptions & { log?: string; splay?: string; lockWait?: string }): Promise<void> {
   const masker = new Masker();
   const abs = resolve(playbook);
   const start = new Date();
@@ -157,9 +179,28 @@ export async function runConverge(playbook: string, opts: CommonOpts & { log?: s
     let summary: RunSummary;
     let logMasker = masker;
     try {
-      const prepared = await prepare(playbook, opts, parseExtraVars(opts.extraVar), true);
-      const renderer = opts.json ? await pickRenderer(prepared.plan, opts) : new LinesRenderer(write);
-      summary = await applyPlan(prepared.plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true }, write);
+      const prepared = await prepare(playbook, { ...opts, keepRevoked: true }, parseExtraVars(opts.extraVar), true);
+      // A channel release revoked fleet-wide (src/store/revoke.ts) is never installed; the
+      // hosts that run it go back to their last good release instead.
+      const revoked = Object.values(prepared.plan.bundles).filter((b) => b.store?.revoked);
+      let plan = prepared.plan;
+      let precheck: ApplyMode['precheck'];
+      if (revoked.length) {
+        for (const b of revoked) write(`orch: ${b.package} ${b.version} (sha256 ${b.sha256}) is revoked (${b.store!.revoked!.reason}): not installed; hosts running it roll back\n`);
+        const rb = makeRollbackPlan(prepared.plan, undefined);
+        if (typeof rb === 'string') throw new OrchError(rb);
+        moveEarlyConnections(prepared.plan, rb);
+        plan = rb;
+        const shas = new Set(revoked.map((b) => b.sha256));
+        precheck = (_session, facts) => {
+          const stuck = narrowToRevoked(rb, shas, (host, root) => facts.byHost.get(host)?.get(`read:${root.replace(/\/+$/, '')}/.orch/state.json`));
+          if (stuck.length) write(`orch: a revoked release runs on ${stuck.join(', ')} with no good release to go back to\n`);
+        };
+      }
+      const renderer = opts.json ? await pickRenderer(plan, opts) : new LinesRenderer(write);
+      summary = await applyPlan(plan, prepared.masker, opts, renderer, { confirm: false, showPlan: false, lockWait: parseLockWait(opts.lockWait), skipBad: true, ...(precheck && { precheck }), ...(prepared.hooks && { hooks: prepared.hooks }) }, write);
+      // A release from a signed channel that failed on this host is revoked fleet-wide.
+      if (summary.recordedBad?.length) await revokeRecordedBad(plan, summary, opts, (l) => err(`${prepared.masker.mask(l)}\n`));
       logMasker = prepared.masker;
     } catch (e) {
       const msg = e instanceof ConfigError ? e.message : (e as Error).message;

@@ -73,6 +73,8 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
     .option('--diff', 'show diffs of the changes in the plan before applying (see plan --diff)')
     .option('--diff-private', 'with --diff (implied), also show the old contents of files that are not world-readable on the host')
+    .option('--revoke-key <key>', 'a release from a signed channel that fails here is revoked fleet-wide, signed with this key (the channel\'s signing key; default: ORCH_REVOKE_KEY)')
+    .option('--no-revoke', 'do not revoke a failed channel release (it stays recorded bad only on the hosts where it failed)')
     .action(async (target: string, opts: Record<string, unknown>) => {
       const { runApplyCommand } = await import('./run.js');
       return runApplyCommand(target, opts);
@@ -84,6 +86,8 @@ export function buildProgram(): Command {
     .option('--splay <duration>', 'wait a random time up to this long first (spreads cron load): seconds or 30s, 5m', '0')
     .option('--forks <n>', 'hosts worked on in parallel', '50')
     .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
+    .option('--revoke-key <key>', 'a release from a signed channel that fails here is revoked fleet-wide, signed with this key (default: ORCH_REVOKE_KEY)')
+    .option('--no-revoke', 'do not revoke a failed channel release')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runConverge } = await import('./lifecycle.js');
       return runConverge(playbook, opts);
@@ -99,6 +103,17 @@ export function buildProgram(): Command {
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runRollback } = await import('./lifecycle.js');
       return runRollback(playbook, opts);
+    });
+
+  common(program.command('remove').argument('<playbook>', 'playbook file'))
+    .description('take the playbook\'s apps off their hosts, as a planned run: runs the before_remove and after_remove kept with the current release, stops and disables the node\'s services, deletes the unit files orch wrote and every release; keeps shared/ (and packages, users) unless --purge')
+    .option('--purge', 'also delete the app\'s root, shared/ included (also after a plain remove)')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (playbook: string, opts: Record<string, unknown>) => {
+      const { runRemove } = await import('./lifecycle.js');
+      return runRemove(playbook, opts);
     });
 
   secretFlags(program.command('query')).argument('[playbook]', 'playbook file (adds the DRIFT column: version the playbook would deploy)')
@@ -151,6 +166,16 @@ export function buildProgram(): Command {
     .action(async (playbook: string, ref: string, opts: Record<string, unknown>) => {
       const { runActionCommand } = await import('./run-action.js');
       return runActionCommand(playbook, ref, opts);
+    });
+
+  common(program.command('maintenance').argument('<on|off>', 'on: put the hosts in maintenance; off: take them out').argument('<playbook>', 'playbook file'))
+    .description('run the nodes\' maintenance: on or off step lists (e.g. an nginx 503 page and a reload) on their hosts; planned and confirmed like apply')
+    .option('--forks <n>', 'hosts worked on in parallel', '50')
+    .option('--lock-wait <duration>', 'wait this long for another run\'s host lock: seconds or 500ms, 2s, 1m, 1h', '0')
+    .option('-y, --yes', 'do not ask for confirmation (only asked when stdin and stdout are a terminal)')
+    .action(async (mode: string, playbook: string, opts: Record<string, unknown>) => {
+      const { runMaintenanceCommand } = await import('./maintenance.js');
+      return runMaintenanceCommand(mode, playbook, opts);
     });
 
   program.command('ssh').argument('<args...>', '[PLAYBOOK] HOST [-- COMMAND...]: an optional playbook (for its inventory), the inventory host, then -- and a command')
@@ -257,6 +282,17 @@ export function buildProgram(): Command {
       return runPublish(what, opts as unknown as Parameters<typeof runPublish>[1]);
     });
 
+  program.command('revoke').argument('<channel>', 'the channel manifest: <store>/<package>/<channel>.json (a path, file:// or http(s):// URL)')
+    .argument('<release>', 'the release to revoke: its sha256 (64 hex digits), or the version the channel names now')
+    .description('revoke a release fleet-wide: append it to the channel\'s signed revocation list (<channel>.revoked); plan, apply and converge refuse it, hosts running it roll back at their next converge')
+    .option('--sign <key>', 'the channel\'s signing key (SSH private key, as for orch publish --sign); required')
+    .option('--reason <text>', 'why, kept in the list (default: revoked by hand)')
+    .option('--json', 'print {url, added, entry}')
+    .action(async (channel: string, release: string, opts: Record<string, unknown>) => {
+      const { runRevoke } = await import('./revoke.js');
+      return runRevoke(channel, release, opts as Parameters<typeof runRevoke>[2]);
+    });
+
   program.command('clean-cache')
     .description('delete the bundle build cache')
     .option('--cache-dir <dir>', 'cache folder (default $XDG_CACHE_HOME/orch or ~/.cache/orch)')
@@ -280,6 +316,9 @@ export function buildProgram(): Command {
     .option('--cron <expr>', 'a raw schedule instead of --every: "M H DOM MON DOW" or @hourly/@daily/...')
     .option('-l, --limit <pattern>', 'passed on to converge: only hosts matching this pattern')
     .option('--log <file>', 'converge log, one JSON line per run (default ~/.orch/converge-<playbook>.log)')
+    .option('--vault-password-file <file>', 'passed on to converge: Ansible Vault password file (repeatable; its path goes into the crontab, never the password)', collect, [])
+    .option('--vault-id <[label@]file>', 'passed on to converge: Ansible Vault id (repeatable)', collect, [])
+    .option('--age-identity <file>', 'passed on to converge: age identity for .age vars files (default at run time: ORCH_AGE_IDENTITY, else ~/.config/orch/age.txt)')
     .action(async (playbook: string, opts: Record<string, unknown>) => {
       const { runCronInstall } = await import('./cron.js');
       return runCronInstall(playbook, opts);

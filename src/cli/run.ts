@@ -7,6 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Session, type GatheredFacts } from '../engine/apply-plan.js';
+import type { RunHooks } from '../library/notify.js';
 import { loadProjectWith, takeEarlyConnections, type Project, type ProjectInternals } from '../library/project.js';
 import { applyWith, planWith, type ApplyResult, type PlanResult, type RunEvent, type RunOptions } from '../library/run.js';
 import { OrchError } from '../model/errors.js';
@@ -27,6 +28,7 @@ import { cmdlineError } from './targets.js';
 import { parseDuration } from '../model/duration.js';
 import { now, span, timed } from '../engine/trace.js';
 import { secretReadingOf, type SecretFlags } from './secret-flags.js';
+import { revokeRecordedBad, type AutoRevokeOptions } from './revoke.js';
 
 /** Parsed common options. */
 export interface CommonOpts extends SecretFlags {
@@ -39,6 +41,8 @@ export interface CommonOpts extends SecretFlags {
   insecureHostKeys?: boolean;
   /** `--allow-downgrade`: a channel may name an older release than the newest accepted. */
   allowDowngrade?: boolean;
+  /** converge (internal): keep a revoked channel release in the plan (src/store/revoke.ts). */
+  keepRevoked?: boolean;
   forks?: string;
   timeout?: string;
   /** `--verbose`: every step's output. */
@@ -139,6 +143,7 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
       // --offline never connects: build_on bundles are described, not built.
       ...(opts.offline === true && { offline: true }),
       ...(opts.allowDowngrade === true && { allowDowngrade: true }),
+      ...(opts.keepRevoked === true && { keepRevoked: true }),
       // A warning ends the status line first, so it stays on screen.
       warn: (l: string) => {
         status.clear();
@@ -342,6 +347,8 @@ export interface ApplyMode {
   lockWait: number;
   /** converge: a release recorded bad is skipped quietly (cron), not a failed host. */
   skipBad?: boolean;
+  /** The playbook's `hooks:` and `notify:` (apply and converge; src/library/notify.ts). */
+  hooks?: RunHooks;
   /** Called after facts were read, before anything changes; may throw ExitRequest to refuse. */
   precheck?: (session: Pick<Session, 'isFailed'>, facts: GatheredFacts) => void;
 }
@@ -389,7 +396,11 @@ export async function applyPlan(plan: Plan, masker: Masker, opts: CommonOpts, re
   process.on('SIGINT', onSigint);
   let result: ApplyResult;
   try {
-    result = await applyWith({ plan, masker, options: { insecureHostKeys: opts.insecureHostKeys === true } }, {
+    result = await applyWith({
+      plan, masker,
+      options: { insecureHostKeys: opts.insecureHostKeys === true, warn: (l: string) => err(`orch: warning: ${l}\n`) },
+      ...(mode.hooks && { hooks: mode.hooks }),
+    }, {
       ...run,
       lockWaitSeconds: mode.lockWait,
       signal: controller.signal,
@@ -457,11 +468,13 @@ export function parseLockWait(v: string | undefined): number {
 }
 
 /** `orch apply PLAYBOOK|PLAN.json`. */
-export async function runApplyCommand(target: string, opts: CommonOpts & { yes?: boolean; lockWait?: string }): Promise<void> {
+export async function runApplyCommand(target: string, opts: CommonOpts & AutoRevokeOptions & { yes?: boolean; lockWait?: string }): Promise<void> {
   const isPlanFile = target.endsWith('.json');
-  const { plan, masker } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, opts);
+  const { plan, masker, hooks } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, opts);
   const renderer = await pickRenderer(plan, opts);
-  const summary = await applyPlan(plan, masker, opts, renderer, { confirm: isInteractive() && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait) });
+  const summary = await applyPlan(plan, masker, opts, renderer, { confirm: isInteractive() && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait), ...(hooks && { hooks }) });
+  // A release from a signed channel that failed here is revoked fleet-wide (src/store/revoke.ts).
+  if (summary.recordedBad?.length) await revokeRecordedBad(plan, summary, opts, (l) => err(`${masker.mask(l)}\n`));
   const code = exitCodeOf(summary, opts.detailedExitcodes === true);
   if (code !== EXIT.OK) throw new ExitRequest(code);
 }

@@ -8,7 +8,7 @@
 import type { Diagnostic, SourceIndex } from '../model/diagnostics.js';
 import { cmdlineDiagnostic, diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Host, Inventory, Vars } from '../model/inventory.js';
-import type { MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../steps/plan.js';
+import type { BatchAround, MaxFail, Plan, PlanBundle, PlanInputs, PlanPhase, PlanStep, Task } from '../steps/plan.js';
 import type { Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
 import type { Masker } from '../shell/mask.js';
 import { isTooShortSecret, shortSecretMessage } from '../shell/mask.js';
@@ -21,6 +21,7 @@ import { sharedPathProblem } from '../steps/install.js';
 import type { DescribeContext, StepContext } from '../steps/kind.js';
 import { buildScope, getVar } from './vars.js';
 import { hasRole, startFollows } from './lifecycle.js';
+import { parseDuration } from '../model/duration.js';
 
 /** Everything compilePlan needs; impure capabilities are injected. */
 export interface CompileInput {
@@ -119,6 +120,8 @@ export function candidateTargets(playbook: Playbook, inventory: Inventory, index
     for (const step of n.spec.steps ?? []) {
       for (const h of stepHosts(n, step, sel.limited) ?? []) out.add(h);
     }
+    // drain/undrain hosts (load balancers): every host of the step's role, whatever the limit.
+    for (const step of [...(n.spec.drain ?? []), ...(n.spec.undrain ?? [])]) for (const h of (step.on !== undefined && n.roles.get(step.on)) || []) out.add(h);
   }
   return [...out].sort();
 }
@@ -241,25 +244,17 @@ export function compilePlan(input: CompileInput): CompileResult {
     const steps = n.spec.steps ?? [];
     if (!steps.length || !nodeHosts.length) continue;
     const planSteps: PlanStep[] = [];
-    steps.forEach((step, i) => {
-      const stepPath = [...step.src.path];
-      const hosts = stepHosts(n, step, limited);
-      if (!hosts) {
-        report(step.src.file, [...stepPath, 'on'], `node ${n.path || '(root)'} has no role "${step.on ?? n.spec.on}" (roles: ${[...n.roles.keys()].sort().join(', ') || '(none)'})`);
-        return;
-      }
+    /** One step compiled for `hosts` (each with `scopeOf` its scope), at `index` of the phase. */
+    const compileStep = (step: StepSpec, i: number, hosts: string[], scopeOf: (host: Host) => Record<string, unknown>, prefix = ''): PlanStep => {
       const stepKind = step.kind;
-      if (!isStepKind(stepKind)) {
-        // loadPlaybook refuses unknown keys; a Playbook built in code may still hold one.
-        report(step.src.file, stepPath, `unknown step kind "${stepKind}" (known: ${STEP_KIND_NAMES.join(', ')})`);
-        return;
-      }
+      // The callers report unknown kinds (loadPlaybook refuses them; a Playbook built in code may still hold one).
+      if (!isStepKind(stepKind)) throw new Error(`unknown step kind "${stepKind}"`);
       const tasks: Record<string, Task> = {};
       const kind = STEP_KINDS[stepKind];
       let label: string | undefined;
       for (const h of hosts) {
         const host = inventory.hosts.get(h)!;
-        const scope = scopeFor(n, host);
+        const scope = scopeOf(host);
         const ctx = makeStepContext(scriptMemo, input, n, host, step, scope, nodeBundle(n), report);
         const task = kind.build(ctx) as Task | undefined;
         if (!task) continue;
@@ -272,7 +267,20 @@ export function compilePlan(input: CompileInput): CompileResult {
       }
       const when = (step.when === 'changed' || step.when === 'always' ? step.when : undefined) ?? kind.whenOf?.(step.args) ?? kind.defaultWhen;
       const pos = index.locate(step.src.file, step.src.path);
-      planSteps.push({ index: i, name: label || stepKind, kind: stepKind, when, tasks, at: `${pos.file}:${pos.line}:${pos.col}` });
+      return { index: i, name: `${prefix}${label || stepKind}`, kind: stepKind, when, tasks, at: `${pos.file}:${pos.line}:${pos.col}` };
+    };
+    steps.forEach((step, i) => {
+      const stepPath = [...step.src.path];
+      const hosts = stepHosts(n, step, limited);
+      if (!hosts) {
+        report(step.src.file, [...stepPath, 'on'], `node ${n.path || '(root)'} has no role "${step.on ?? n.spec.on}" (roles: ${[...n.roles.keys()].sort().join(', ') || '(none)'})`);
+        return;
+      }
+      if (!isStepKind(step.kind)) {
+        report(step.src.file, stepPath, `unknown step kind "${step.kind}" (known: ${STEP_KIND_NAMES.join(', ')})`);
+        return;
+      }
+      planSteps.push(compileStep(step, i, hosts, (host) => scopeFor(n, host)));
     });
     const phaseHosts = [...new Set(planSteps.flatMap((s) => Object.keys(s.tasks)))].sort();
     if (!phaseHosts.length) continue;
@@ -283,11 +291,28 @@ export function compilePlan(input: CompileInput): CompileResult {
       continue;
     }
     const phase: PlanPhase = { node: n.path, hosts: phaseHosts, batches, steps: planSteps };
+    if (n.spec.drain?.length || n.spec.undrain?.length) {
+      const around = compileAround(n, batches, steps.length, planSteps.length, (h) => inventory.hosts.get(h)!.address, (step, i, hosts, batch, prefix) => compileStep(step, i, hosts, (host) => withBatch(scopeFor(n, host), batch), prefix), report);
+      if (around) {
+        phase.steps.push(...around.steps);
+        phase.around = around.around;
+        phase.aroundHosts = around.hosts;
+        around.hosts.forEach((h) => targets.add(h));
+      }
+    }
     const mf = parseMaxFail(n.spec.max_fail);
+    const mfp = parseMaxFailPercentage(n.spec.max_fail_percentage);
     if (typeof mf === 'string') report(n.spec.src.file, [...n.spec.src.path, 'max_fail'], mf);
-    else if (mf) phase.maxFail = mf;
+    else if (typeof mfp === 'string') report(n.spec.src.file, [...n.spec.src.path, 'max_fail_percentage'], mfp);
+    else if (mf && mfp) report(n.spec.src.file, [...n.spec.src.path, 'max_fail_percentage'], 'set either max_fail or max_fail_percentage, not both (max_fail: "P%" is the same as max_fail_percentage: P)');
+    else if (mf ?? mfp) phase.maxFail = (mf ?? mfp)!;
     // Rolling deploys stop at the first failing batch unless max_fail says otherwise (Ansible's serial).
     else if (n.spec.serial !== undefined) phase.maxFail = { count: 0 };
+    if (n.spec.bake !== undefined) {
+      const bake = bakeOf(n.spec.bake, planSteps);
+      if (typeof bake === 'string') report(n.spec.src.file, [...n.spec.src.path, 'bake'], bake);
+      else if (bake > 0) phase.bake = bake;
+    }
     phases.push(phase);
   }
 
@@ -416,8 +441,12 @@ function playbookDirOf(file: string): string {
 }
 
 /**
- * Ansible `serial`: N hosts, "P%" of the phase's hosts (rounded down, at least 1), or a
- * list whose last value repeats. Returns batches or an error message.
+ * Ansible `serial`: N hosts, "P%" of the phase's hosts, or a list whose last value
+ * repeats (`[1, "10%", "100%"]`: a canary, then 10 %, then the rest). A percentage is of
+ * ALL the phase's hosts, not of those left, truncated as ansible-core does it, at least 1
+ * (`pct_to_int` in lib/ansible/utils/helpers.py: `int((pct / 100.0) * n) or 1`, used by
+ * `_get_serialized_batches` in lib/ansible/executor/playbook_executor.py): 50 % of 5 is 2.
+ * Returns batches or an error message.
  */
 export function makeBatches(hosts: string[], serial: SerialSpec | undefined): string[][] | string {
   if (serial === undefined) return [hosts];
@@ -447,10 +476,34 @@ function batchSize(s: number | string, total: number): number | string {
   if (m) {
     const p = Number(m[1]);
     if (p <= 0 || p > 100) return `serial percentage must be in (0, 100] (got "${s}")`;
-    return Math.max(1, Math.floor((total * p) / 100));
+    // The same float arithmetic as Python's (both IEEE doubles): 29 % of 100 is 28 there too.
+    return Math.trunc((p / 100) * total) || 1;
   }
   if (/^\d+$/.test(s) && Number(s) >= 1) return Number(s);
   return `serial must be a whole number >= 1 or "P%" (got ${JSON.stringify(s)})`;
+}
+
+/**
+ * Ansible's `max_fail_percentage: P` (a number 0-100, or `"P%"`): a batch fails the
+ * rollout when more than P % of its hosts failed -> `{percent: P}`, or an error message.
+ */
+export function parseMaxFailPercentage(v: number | string | undefined): MaxFail | undefined | string {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'number' ? v : /^\d+(?:\.\d+)?%?$/.test(v) ? Number(v.replace('%', '')) : NaN;
+  if (Number.isFinite(n) && n >= 0 && n <= 100) return { percent: n };
+  return `max_fail_percentage must be a number from 0 to 100 (got ${JSON.stringify(v)})`;
+}
+
+/**
+ * `bake: DURATION` of a node -> milliseconds, or an error message: the time a batch runs
+ * the new release before the node's healthchecks run on it again (src/engine/stages.ts),
+ * so a node with `bake` needs a healthcheck step.
+ */
+export function bakeOf(v: number | string, steps: PlanStep[]): number | string {
+  const d = parseDuration(v);
+  if (!d.ok) return `bake: ${d.message}`;
+  if (d.seconds > 0 && !steps.some((s) => hasRole(s, 'verify'))) return 'bake needs a healthcheck step in this node: after the bake time its healthchecks run again on the batch';
+  return Math.round(d.seconds * 1000);
 }
 
 /** `max_fail: N | "P%"` -> MaxFail, or an error message. */
@@ -461,4 +514,80 @@ export function parseMaxFail(v: number | string | undefined): MaxFail | undefine
   if (m && Number(m[1]) <= 100) return { percent: Number(m[1]) };
   if (/^\d+$/.test(v)) return { count: Number(v) };
   return `max_fail must be a whole number >= 0 or "P%" (got ${JSON.stringify(v)})`;
+}
+
+/** `scope` plus `batch` (a copy: scopes are memoised per node and host). */
+function withBatch(scope: Record<string, unknown>, batch: { name: string; address: string }[]): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  const own = Object.getOwnPropertyDescriptors(scope);
+  delete own.batch;
+  Object.defineProperties(out, own);
+  Object.defineProperty(out, 'batch', { enumerable: true, value: batch });
+  return out;
+}
+
+type Report = (file: string, path: (string | number)[], message: string, host?: string) => void;
+
+/**
+ * A node's `drain:`/`undrain:` steps compiled once per batch (Ansible's rolling update:
+ * pre_tasks/post_tasks delegated to the load balancers), on the hosts of each step's
+ * `on:` role (all of them: `--limit` narrows the batches, never the load balancers),
+ * with `batch` in scope. Each copy gets its own index, from `firstIndex` on.
+ * Undefined (reported) when a step has no `on:`, names a role the node lacks, or one of
+ * its hosts is also in a batch.
+ */
+function compileAround(
+  n: ResolvedNode,
+  batches: string[][],
+  firstIndex: number,
+  firstPos: number,
+  addressOf: (host: string) => string,
+  compile: (step: StepSpec, index: number, hosts: string[], batch: { name: string; address: string }[], prefix: string) => PlanStep,
+  report: Report,
+): { steps: PlanStep[]; around: BatchAround[]; hosts: string[] } | undefined {
+  const lists = { drain: n.spec.drain ?? [], undrain: n.spec.undrain ?? [] };
+  const inBatch = new Set(batches.flat());
+  const hostsOf = new Map<StepSpec, string[]>();
+  let ok = true;
+  for (const [key, list] of Object.entries(lists)) {
+    for (const step of list) {
+      if (step.on === undefined) {
+        report(step.src.file, [...step.src.path], `${key} steps run on another role's hosts (e.g. a load balancer): add on: ROLE (roles of node ${n.path || '(root)'}: ${[...n.roles.keys()].sort().join(', ') || '(none)'})`);
+        ok = false;
+        continue;
+      }
+      const hosts = n.roles.get(step.on);
+      if (!hosts) {
+        report(step.src.file, [...step.src.path, 'on'], `node ${n.path || '(root)'} has no role "${step.on}" (roles: ${[...n.roles.keys()].sort().join(', ') || '(none)'})`);
+        ok = false;
+        continue;
+      }
+      const both = hosts.filter((h) => inBatch.has(h));
+      if (both.length) {
+        report(step.src.file, [...step.src.path, 'on'], `${key} runs on ${both.join(', ')}, which ${both.length > 1 ? 'are' : 'is'} also in a batch of node ${n.path || '(root)'}: give the node's own hosts role "host" (or its steps on: ROLE) so that role "${step.on}" is not among them`);
+        ok = false;
+        continue;
+      }
+      hostsOf.set(step, step.once && hosts.length > 1 ? hosts.slice(0, 1) : [...hosts]);
+    }
+  }
+  if (!ok) return undefined;
+  const steps: PlanStep[] = [];
+  const around: BatchAround[] = [];
+  let next = firstIndex;
+  const all = new Set<string>();
+  batches.forEach((hosts, bi) => {
+    const batch = hosts.map((h) => ({ name: h, address: addressOf(h) }));
+    const range = (key: 'drain' | 'undrain'): [number, number] => {
+      const from = firstPos + steps.length;
+      for (const step of lists[key]) {
+        const on = hostsOf.get(step)!;
+        on.forEach((h) => all.add(h));
+        steps.push(compile(step, next++, on, batch, `${key} batch ${bi + 1}/${batches.length}: `));
+      }
+      return [from, firstPos + steps.length];
+    };
+    around.push({ drain: range('drain'), undrain: range('undrain') });
+  });
+  return { steps, around, hosts: [...all].sort() };
 }

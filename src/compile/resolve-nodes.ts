@@ -88,9 +88,14 @@ function mergeNodeSpec(base: NodeSpec, over: NodeSpec): NodeSpec {
   if (over.nodes !== undefined) out.nodes = over.nodes;
   if (over.serial !== undefined) out.serial = over.serial;
   if (over.max_fail !== undefined) out.max_fail = over.max_fail;
+  if (over.max_fail_percentage !== undefined) out.max_fail_percentage = over.max_fail_percentage;
+  if (over.bake !== undefined) out.bake = over.bake;
   if (over.rollback !== undefined) out.rollback = over.rollback;
   if (over.shared !== undefined) out.shared = over.shared;
   if (over.on !== undefined) out.on = over.on;
+  if (over.drain !== undefined) out.drain = over.drain;
+  if (over.undrain !== undefined) out.undrain = over.undrain;
+  if (over.maintenance !== undefined) out.maintenance = over.maintenance;
   // actions merge by name: the extending node's action of a name replaces the template's.
   if (over.actions !== undefined) out.actions = [...(base.actions ?? []).filter(([a]) => !over.actions!.some(([b]) => b === a)), ...over.actions];
   return out;

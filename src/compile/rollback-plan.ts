@@ -113,3 +113,47 @@ export function makeRollbackPlan(plan: Plan, to: string | undefined, force = fal
   const targets = [...new Set(phases.flatMap((p) => p.steps.flatMap((s) => Object.keys(s.tasks))))].sort();
   return { ...plan, targets, phases };
 }
+
+/** The sha256 of the release `current` names, from a host's state.json text (its last install entry of that version). */
+export function currentSha256(stateText: string | null | undefined): string | undefined {
+  if (!stateText) return undefined;
+  try {
+    const st = JSON.parse(stateText) as { current?: string | null; history?: { action: string; version: string; sha256?: string }[] };
+    if (!st.current) return undefined;
+    return (st.history ?? []).filter((h) => h.action === 'install' && h.version === st.current).at(-1)?.sha256 || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A rollback plan (from {@link makeRollbackPlan}) narrowed to the hosts that run a
+ * revoked release (converge after `orch revoke`, src/store/revoke.ts): a host whose
+ * `current` (per its state.json text, `stateOf(host, root)`) is one of `revoked`
+ * (sha256s) goes back to its last good release ({@link pickRollbackTarget}); every other
+ * host loses its tasks in that phase and is left alone. Mutates `rb`.
+ * @returns `host (root)` of hosts that run a revoked release and have no good release to go back to (left alone too).
+ */
+export function narrowToRevoked(rb: Plan, revoked: ReadonlySet<string>, stateOf: (host: string, root: string) => string | null | undefined): string[] {
+  const stuck: string[] = [];
+  for (const phase of rb.phases) {
+    for (const host of phase.hosts) {
+      let keep = false;
+      for (const step of phase.steps) {
+        const t = step.tasks[host];
+        if (t?.check.kind !== 'rollback') continue;
+        const text = stateOf(host, t.check.root);
+        const sha = currentSha256(text);
+        const target = sha !== undefined && revoked.has(sha) ? pickRollbackTarget(text) : undefined;
+        if (sha !== undefined && revoked.has(sha) && target === undefined) stuck.push(`${host} (${t.check.root})`);
+        if (target === undefined) delete step.tasks[host];
+        else {
+          retargetRollback(t, target, startFollows(phase.steps));
+          keep = true;
+        }
+      }
+      if (!keep) for (const step of phase.steps) delete step.tasks[host];
+    }
+  }
+  return stuck;
+}

@@ -110,6 +110,8 @@ export async function detectAnsibleInventory(arg: string): Promise<string | unde
     return undefined;
   }
   if (text.startsWith('#!')) return arg;
+  // A whole file made with `ansible-vault encrypt` is Ansible's (orch's own format encrypts values, not files).
+  if (isVaultText(text)) return arg;
   const ext = extname(arg).toLowerCase();
   if (ext === '.ini' || ext === '.cfg') return arg;
   if (ext === '.yml' || ext === '.yaml') {
@@ -817,6 +819,13 @@ export async function loadAnsibleInventory(file: string, index: SourceIndexImpl)
       inv = readYamlInventory(yamlValue);
     } else inv = parseIniInventory(text);
     reconcile(inv);
+    // Every var of a whole encrypted inventory is a secret, as every var of an encrypted
+    // vars file is — except the connection vars orch shows in its output (address, port, user…).
+    if (encrypted) {
+      const secretVars = (vars: Vars): Record<string, unknown> => Object.fromEntries(Object.entries(vars).filter(([k]) => !CONNECTION_VARS.has(k) && !PLAIN_ANSIBLE_VARS.has(k)));
+      for (const g of inv.groups.values()) recordSecretLeaves(secretVars(g.vars), index, name);
+      for (const vars of inv.hosts.values()) recordSecretLeaves(secretVars(vars), index, name);
+    }
   } catch (e) {
     if (e instanceof AnsibleInputError) return fail(e.message, e.line, e.path);
     throw e;

@@ -12,7 +12,8 @@ import { homedir } from 'node:os';
 import type { Diagnostic, DocPath } from '../model/diagnostics.js';
 import { diagAt, sortDiagnostics } from '../model/diagnostics.js';
 import type { Vars } from '../model/inventory.js';
-import type { BundleSpec, NodeSpec, Playbook, SerialSpec, StepSpec } from '../model/playbook.js';
+import type { BundleSpec, Hooks, NodeSpec, Playbook, SerialSpec, StepSpec, Webhook } from '../model/playbook.js';
+import { parseDuration } from '../model/duration.js';
 import { COMMON_STEP_KEYS, ownStepKeys, STEP_KIND_NAMES, STEP_KINDS as STEP_KIND_REGISTRY, type StepKindName } from '../steps/index.js';
 import { displayPath, expandHome, loadYaml } from './load-yaml.js';
 import type { SourceIndexImpl } from './source-index.js';
@@ -157,7 +158,7 @@ export async function loadPlaybook(
   checkExtends(root);
   for (const t of templates.values()) checkExtends(t);
   walkNodes(root, (n) => {
-    for (const step of [...(n.steps ?? []), ...(n.actions ?? []).flatMap(([, list]) => list)]) {
+    for (const step of [...(n.steps ?? []), ...(n.actions ?? []).flatMap(([, list]) => list), ...(n.drain ?? []), ...(n.undrain ?? []), ...(n.maintenance?.on ?? []), ...(n.maintenance?.off ?? [])]) {
       const ref = step.args.bundle;
       if ((step.kind === 'bundle' || step.kind === 'install') && typeof ref === 'string' && !ref.includes('{{') && !bundles.has(ref)) {
         const hint = bundles.size > 0 ? `known: ${[...bundles.keys()].join(', ')}` : 'the playbook has no bundles';
@@ -166,6 +167,17 @@ export async function loadPlaybook(
       }
     }
   });
+  // notify: timeouts are durations (a bad one is reported at its position).
+  const webhooks: Webhook[] = [];
+  if (Array.isArray(raw.notify)) {
+    raw.notify.forEach((w, i) => {
+      if (!isMap(w) || typeof w.webhook !== 'string') return;
+      const d = w.timeout === undefined ? { ok: true as const, seconds: DEFAULT_WEBHOOK_TIMEOUT_SECONDS } : parseDuration(w.timeout);
+      if (!d.ok) at(name, ['notify', i, 'timeout'], d.message);
+      else if (d.seconds <= 0 || d.seconds > 300) at(name, ['notify', i, 'timeout'], `timeout must be more than 0 and at most 300 s (got ${JSON.stringify(w.timeout)})`);
+      else webhooks.push({ webhook: w.webhook, timeoutSeconds: d.seconds, src: { file: name, path: ['notify', i] } });
+    });
+  }
   if (ctx.diagnostics.length > 0) return done();
 
   const playbook: Playbook = {
@@ -187,9 +199,18 @@ export async function loadPlaybook(
       .filter((k) => typeof cmds[k] === 'string')
       .map((k) => ({ name: k, command: cmds[k] as string, src: { file: name, path: ['secret_commands', k] } }));
   }
+  if (isMap(raw.hooks)) {
+    const hooks: Hooks = {};
+    for (const k of ['pre_apply', 'post_apply', 'on_failure', 'on_rollback'] as const) if (typeof raw.hooks[k] === 'string') hooks[k] = raw.hooks[k];
+    playbook.hooks = hooks;
+  }
+  if (webhooks.length) playbook.notify = webhooks;
   if (raw.become === true) playbook.become = typeof raw.become_user === 'string' ? raw.become_user : 'root';
   return { playbook, diagnostics: [], fileHashes: ctx.fileHashes };
 }
+
+/** A webhook POST's timeout when `notify:` gives none, seconds. */
+export const DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 5;
 
 /** `~/` expansion, then resolution against `dir`. */
 function resolvePath(p: string, dir: string, home: string): string {
@@ -279,6 +300,12 @@ function buildNode(ctx: Ctx, rawNode: unknown, file: string, path: DocPath): Nod
       case 'max_fail':
         node.max_fail = value as number | string;
         break;
+      case 'max_fail_percentage':
+        node.max_fail_percentage = value as number | string;
+        break;
+      case 'bake':
+        node.bake = value as number | string;
+        break;
       case 'rollback':
         node.rollback = value as boolean;
         break;
@@ -295,6 +322,16 @@ function buildNode(ctx: Ctx, rawNode: unknown, file: string, path: DocPath): Nod
         const acts = isMap(value) ? value : {};
         const names = ctx.index.keysAt(file, [...path, 'actions']) ?? Object.keys(acts);
         node.actions = names.filter((a) => a in acts).map((a) => [a, (Array.isArray(acts[a]) ? acts[a] : []).map((s, i) => buildStep(ctx, s, file, [...path, 'actions', a, i]))]);
+        break;
+      }
+      case 'drain':
+      case 'undrain':
+        node[key] = (Array.isArray(value) ? value : []).map((s, i) => buildStep(ctx, s, file, [...path, key, i]));
+        break;
+      case 'maintenance': {
+        const m = isMap(value) ? value : {};
+        const list = (k: 'on' | 'off'): StepSpec[] => (Array.isArray(m[k]) ? m[k] : []).map((s, i) => buildStep(ctx, s, file, [...path, 'maintenance', k, i]));
+        node.maintenance = { on: list('on'), off: list('off') };
         break;
       }
       case 'nodes': {

@@ -47,11 +47,16 @@ const ANSIBLE_HINTS: Record<string, string> = {
   handlers: 'a step runs after a change with `when: changed`',
 };
 
+/** Keys of an Ansible play (https://docs.ansible.com/ansible/latest/reference_appendices/playbooks_keywords.html#play). */
+const ANSIBLE_PLAY_KEYS = new Set(['hosts', 'tasks', 'handlers']);
+
 /**
  * The hint after `unknown key "KEY"`: `did you mean "serial"?` or an Ansible pointer, or
  * undefined.
  */
 export function unknownKeyHint(key: string, known: readonly string[]): string | undefined {
+  // An Ansible play's own keys get their pointer first: `hosts:` is no typo of `hooks:`.
+  if (ANSIBLE_PLAY_KEYS.has(key)) return ANSIBLE_HINTS[key];
   const close = closestKey(key, known);
   if (close !== undefined) return `did you mean ${JSON.stringify(close)}?`;
   return ANSIBLE_HINTS[key];

@@ -31,6 +31,12 @@ export interface ConvergeEntrySpec {
   log: string;
   /** `--limit` pattern passed on to converge, if any. */
   limit?: string;
+  /** Absolute paths of Ansible Vault password files, passed on as `--vault-password-file` (paths, never passwords). */
+  vaultPasswordFiles?: string[];
+  /** `[label@]FILE` vault ids with absolute FILE, passed on as `--vault-id`. */
+  vaultIds?: string[];
+  /** Absolute path of the age identity, passed on as `--age-identity`. */
+  ageIdentity?: string;
 }
 
 /** `# orch:<playbook>` — the marker line for `playbook` (absolute path). */
@@ -46,6 +52,9 @@ export function checkEntrySpec(spec: ConvergeEntrySpec): Diagnostic[] {
   const out: Diagnostic[] = [];
   const fields: [string, string | undefined, boolean][] = [
     ['PLAYBOOK', spec.playbook, true], ['--log', spec.log, true], ['node', spec.node, true], ['orch', spec.orch, true], ['--limit', spec.limit, false],
+    ...(spec.vaultPasswordFiles ?? []).map((f): [string, string, boolean] => ['--vault-password-file', f, true]),
+    ...(spec.vaultIds ?? []).map((f): [string, string, boolean] => ['--vault-id', vaultIdFile(f), true]),
+    ['--age-identity', spec.ageIdentity, true],
   ];
   for (const [flag, v, abs] of fields) {
     if (v === undefined) continue;
@@ -55,10 +64,17 @@ export function checkEntrySpec(spec: ConvergeEntrySpec): Diagnostic[] {
   return out;
 }
 
+/** The FILE of a `[label@]FILE` vault id (Ansible's `--vault-id` syntax). */
+export function vaultIdFile(id: string): string {
+  const at = id.indexOf('@');
+  return at < 0 ? id : id.slice(at + 1);
+}
+
 /**
  * The shell command of a converge entry, as cron's `/bin/sh -c` will run it:
  *
- * `cd DIR && PATH=NODEDIR:/usr/local/sbin:…:/bin NODE ORCH converge PLAYBOOK [--limit P] --log LOG`
+ * `cd DIR && PATH=NODEDIR:/usr/local/sbin:…:/bin NODE ORCH converge PLAYBOOK [--limit P]
+ *  [--vault-password-file F]… [--vault-id [L@]F]… [--age-identity F] --log LOG`
  *
  * Every value is shell-quoted (`shell/quote.ts`), then each `%` is written `\%`, since
  * cron turns a bare `%` in the command into a newline (crontab(5)).
@@ -70,6 +86,9 @@ export function renderConvergeCommand(spec: ConvergeEntrySpec): string {
     'cd', quote(posix.dirname(spec.playbook)), '&&',
     `PATH=${quote(path)}`, quote(spec.node), quote(spec.orch), 'converge', quote(spec.playbook),
     ...(spec.limit !== undefined ? ['--limit', quote(spec.limit)] : []),
+    ...(spec.vaultPasswordFiles ?? []).flatMap((f) => ['--vault-password-file', quote(f)]),
+    ...(spec.vaultIds ?? []).flatMap((f) => ['--vault-id', quote(f)]),
+    ...(spec.ageIdentity !== undefined ? ['--age-identity', quote(spec.ageIdentity)] : []),
     '--log', quote(spec.log),
   ];
   return words.join(' ').replaceAll('%', '\\%');

@@ -273,6 +273,7 @@ export class Session {
       runLane: (pi, h, from, to) => timed('execute lane', () => executor.runLane(pi, h, from, to), h),
       emit: (e) => this.#emitFn(e),
       interrupted: () => (this.record.interrupted ? 'interrupted' : undefined),
+      recheck: (pi, h) => timed('bake recheck', () => executor.recheck(pi, h), h),
     });
     if (aborted !== undefined) this.record.aborted = aborted;
   }

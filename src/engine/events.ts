@@ -9,6 +9,10 @@ export type EngineEvent =
   | { type: 'facts'; host: string; ok: boolean; error?: string }
   | { type: 'phase-start'; phase: number; node: string; hosts: string[] }
   | { type: 'batch-start'; phase: number; node: string; batch: number; hosts: string[] }
+  /** `bake`: batch `batch` runs the new release for `ms` before the node's healthchecks run on it again (src/engine/stages.ts). */
+  | { type: 'bake-start'; phase: number; node: string; batch: number; hosts: string[]; ms: number }
+  /** The bake's re-check is done; `failed`: hosts whose healthcheck failed (rolled back where the node rolls back). */
+  | { type: 'bake-end'; phase: number; node: string; batch: number; hosts: string[]; failed: string[] }
   /** A rolling phase stages its first `steps` steps (upload + install) on every host before its batches. */
   | { type: 'stage-start'; phase: number; node: string; hosts: string[]; steps: number }
   | {
@@ -68,6 +72,8 @@ export interface RunSummary {
   aborted?: string;
   /** True when the run was interrupted (SIGINT): its remote work was stopped. */
   interrupted?: boolean;
+  /** Releases this run recorded bad (a failed start or healthcheck rolled the host back); absent when none. */
+  recordedBad?: { host: string; version: string; sha256: string; reason: string }[];
   /** Payload bytes sent to hosts. */
   bytesUploaded: number;
   ms: number;

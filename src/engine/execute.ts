@@ -217,6 +217,44 @@ export class Executor {
     }
   }
 
+  /**
+   * The bake's re-check (src/engine/stages.ts): runs the node's healthcheck steps of phase
+   * `pi` again on `host`, each on its own, whatever the facts predicted. A failure is what
+   * it is during the batch: the step fails, the healthcheck's rollback runs (the host goes
+   * back to the release before; the new one is recorded bad), the host fails.
+   * Failures are recorded in the run record, never thrown.
+   */
+  async recheck(pi: number, host: string): Promise<void> {
+    const { plan, record } = this.ctx;
+    const phase = plan.phases[pi]!;
+    for (const step of phase.steps) {
+      const task = step.tasks[host];
+      if (!task || !hasRole(step, 'verify') || record.isFailed(host)) continue;
+      const base = { host, phase: pi, node: phase.node, step: step.index, name: stepLabel(step, host), ...(task.label !== undefined && task.label !== step.name && { label: task.label }) };
+      this.ctx.emit({ type: 'step-start', ...base });
+      let res: SegmentResult | undefined;
+      let lost: unknown;
+      try {
+        [res] = await this.#runSegment(host, [{ step: { ...step, when: 'always' }, task, send: false, expect: '-', stateArg: '', registryArg: '' }], true);
+      } catch (err) {
+        lost = err;
+      }
+      if (res && res.rc === 0) {
+        record.count(host, phase.node, stepLabel(step, host), res.status);
+        this.ctx.emit({ type: 'step-end', ...base, status: res.status, ms: res.ms, ...this.#outputOf(res) });
+        continue;
+      }
+      const errText = res ? tail(res.err.trim() || withoutProtocolLines(res.out).trim()) : '';
+      const why = lost !== undefined ? (record.interrupted ? 'interrupted' : lost instanceof Error ? lost.message : String(lost)) : res ? (res.rc === 124 ? `timed out after ${(this.ctx.stepTimeoutMs ?? 0) / 1000} s` : `exit ${res.rc}`) : 'no result';
+      let error = this.ctx.mask(`after the bake time: ${why}${errText ? `: ${errText}` : ''}`);
+      this.ctx.emit({ type: 'step-end', ...base, status: 'failed', ms: res?.ms ?? 0, error, ...(res && { exitCode: res.rc, ...this.#outputOf(res) }) });
+      record.count(host, phase.node, step.name, 'failed');
+      if (task.rollback && lost === undefined) error += await this.#rollBack(pi, host, task.rollback, step.kind);
+      record.failHost(host, `${phase.node || '(root)'}: ${stepLabel(step, host)}: ${error}`, lost instanceof ConnectError && !record.interrupted, phase.node, stepLabel(step, host));
+      return;
+    }
+  }
+
   /** A step's output for its step-end event: stdout without orch's `::orch::` lines, stderr tail; masked; empty ones left out. */
   #outputOf(res: SegmentResult): { stdout?: string; stderr?: string } {
     const stdout = this.ctx.mask(withoutProtocolLines(res.out).trimEnd());
@@ -287,6 +325,7 @@ export class Executor {
       let st = book.next(host, rb.root, { action: 'rollback', app: rb.app, version: to, sha256: '' });
       if (rb.version) st = markBad(st, rb.version, rb.sha256, book.clock.now().toISOString(), book.clock.by, reason);
       await this.#writeState(host, rb.root, st);
+      if (rb.version) this.ctx.record.recordedBad.push({ host, version: rb.version, sha256: rb.sha256, reason });
       const done = `; rolled back to ${to}${rb.version ? ` (${rb.version} recorded as bad)` : ''}`;
       for (const s of this.ctx.plan.phases[pi]!.steps) {
         const t = s.tasks[host];

@@ -4,7 +4,8 @@
  * after the other and every host of a batch runs in its own lane, `forks` at a time. A
  * host that failed leaves every later batch and phase (per-host isolation: pyinfra
  * `fail_hosts`, Ansible); when failures in a batch exceed `max_fail`, later batches and
- * phases do not start.
+ * phases do not start. With `bake`, a batch's hosts run the node's healthchecks again
+ * after the bake time before its failures are counted (src/engine/stages.ts).
  *
  * Stage, then switch (Capistrano's deploy:updating before deploy:publishing, Kamal):
  * in a rolling phase (more than one batch) whose steps install a release and then
@@ -17,7 +18,9 @@
 import pLimit from 'p-limit';
 import { stageSteps } from '../compile/lifecycle.js';
 import type { MaxFail, Plan } from '../steps/plan.js';
+import { runAround } from './drain.js';
 import type { EngineEvent } from './events.js';
+import { bakeBatch } from './stages.js';
 
 /** What the lanes need from the run. */
 export interface LaneHooks {
@@ -31,6 +34,10 @@ export interface LaneHooks {
   emit(e: EngineEvent): void;
   /** A reason when the run was interrupted: no further batch or phase starts. */
   interrupted(): string | undefined;
+  /** Runs the phase's healthchecks again on a host after the bake time (`bake`: stages.ts); needed when a phase has `bake`. */
+  recheck?(phase: number, host: string): Promise<void>;
+  /** The bake's wait (tests); default a timer. */
+  sleep?(ms: number): Promise<void>;
 }
 
 /** max_fail: true when failures in a batch exceed the allowance. */
@@ -72,14 +79,19 @@ export async function runPhases(plan: Plan, forks: number, hooks: LaneHooks): Pr
       const batch = phase.batches[bi]!.filter((h) => !hooks.isFailed(h));
       if (!batch.length) continue;
       hooks.emit({ type: 'batch-start', phase: pi, node: phase.node, batch: bi, hosts: batch });
+      if ((aborted = await runAround(phase, pi, bi, 'drain', hooks))) {
+        hooks.emit({ type: 'aborted', reason: aborted });
+        break;
+      }
       await Promise.all(batch.map((h) => limit(() => (hooks.interrupted() ? Promise.resolve() : hooks.runLane(pi, h, staged, phase.steps.length)))));
+      if (phase.bake && hooks.recheck) await bakeBatch(pi, phase, bi, batch, { ...hooks, recheck: hooks.recheck, limit });
       const failed = batch.filter((h) => hooks.isFailed(h)).length;
       if (phase.maxFail && exceeds(failed, batch.length, phase.maxFail)) {
         // Staged hosts of later batches have the new release installed, not switched to: say so.
         const kept = staged > 0 ? phase.batches.slice(bi + 1).flat().filter((h) => !hooks.isFailed(h)) : [];
         aborted = `node ${phase.node || '(root)'}: ${failed} of ${batch.length} hosts failed in batch ${bi + 1}, more than max_fail ${maxFailText(phase.maxFail)}; later batches and nodes were not started${kept.length ? ` (${hostList(kept)}: installed, not switched; they keep the release they run)` : ''}`;
         hooks.emit({ type: 'aborted', reason: aborted });
-      }
+      } else if ((aborted = await runAround(phase, pi, bi, 'undrain', hooks))) hooks.emit({ type: 'aborted', reason: aborted });
     }
     hooks.emit({ type: 'phase-end', phase: pi, node: phase.node });
   }

@@ -54,6 +54,8 @@ export interface PrepareOptions {
   offline?: boolean;
   /** `--allow-downgrade`: a channel may name an older release than the newest accepted before (src/store/resolve.ts). */
   allowDowngrade?: boolean;
+  /** converge: a channel release revoked fleet-wide is kept in the plan, marked `store.revoked` (src/store/revoke.ts). */
+  keepRevoked?: boolean;
   /** Receives warnings that do not stop the run (a `--limit` term matching nothing). */
   warn?: (line: string) => void;
   /** Opens a connection to a host (for `build_on`); injected by the CLI, which owns the transports. */
@@ -130,7 +132,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
     try {
       const buildCtx = { env: opts.env, now: opts.now, cwd: resolve(playbookFile, '..'), ...(opts.log && { log: opts.log }) };
       if (spec.url !== undefined || spec.channel !== undefined) {
-        bundles[name] = await resolveFromStore(name, spec, buildCtx, opts.allowDowngrade === true, masker);
+        bundles[name] = await resolveFromStore(name, spec, buildCtx, opts.allowDowngrade === true, masker, opts.keepRevoked === true);
         continue;
       }
       const info = await resolvePlaybookBundle(spec, {
@@ -220,7 +222,7 @@ async function buildOnHost(inventory: Inventory, buildOn: string, spec: BuildSpe
  * downloaded into the cache unless `fetch: host`), see src/store/resolve.ts.
  * @throws StoreError / BundleError (reported as a diagnostic at `bundles.NAME`).
  */
-async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContext, allowDowngrade: boolean, masker: Masker): Promise<PlanBundle> {
+async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContext, allowDowngrade: boolean, masker: Masker, keepRevoked = false): Promise<PlanBundle> {
   const r = await resolveStoreBundle(
     {
       ...(spec.url !== undefined && { url: spec.url }),
@@ -230,7 +232,7 @@ async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContex
       ...(spec.fetch !== undefined && { fetch: spec.fetch }),
       ...(spec.pin !== undefined && { pin: spec.pin }),
     },
-    { env: ctx.env, baseDir: ctx.cwd ?? process.cwd(), now: ctx.now, ...(ctx.log && { log: ctx.log }), ...(allowDowngrade && { allowDowngrade }) },
+    { env: ctx.env, baseDir: ctx.cwd ?? process.cwd(), now: ctx.now, ...(ctx.log && { log: ctx.log }), ...(allowDowngrade && { allowDowngrade }), ...(keepRevoked && { keepRevoked }) },
   );
   // The password is a secret of the run: masked in output, logs and saved plans.
   const password = r.auth?.slice(r.auth.indexOf(':') + 1);
@@ -240,6 +242,7 @@ async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContex
     store: {
       url: r.url, fetch: r.fetch, ...(r.auth !== undefined && { auth: r.auth }),
       ...(spec.channel !== undefined && { channel: withoutCredentials(spec.channel) }), ...(r.manifest && { signer: r.manifest.signer }),
+      ...(r.manifest?.revoked && { revoked: { at: r.manifest.revoked.at, reason: r.manifest.revoked.reason } }),
       ...(r.manifest && r.fetch !== 'control' && {
         verify: {
           channel: r.manifest.readAs.channel, package: r.manifest.readAs.package, manifest: r.manifest.text, signature: r.manifest.signature,

@@ -16,6 +16,8 @@ export class RunRecord {
   payloadBytes = 0;
   aborted?: string;
   interrupted = false;
+  /** Releases recorded bad on a host by this run (rollbacks after a failed start or healthcheck). */
+  readonly recordedBad: { host: string; version: string; sha256: string; reason: string }[] = [];
 
   constructor(targets: string[], private readonly emit: (e: EngineEvent) => void, private readonly masker: Masker) {
     for (const h of targets) this.results.set(h, { host: h, status: 'ok', counts: EMPTY_COUNTS(), changedSteps: [] });
@@ -61,6 +63,7 @@ export class RunRecord {
       ok: hosts.filter((h) => h.status === 'ok').length,
       ...(this.aborted !== undefined && { aborted: this.aborted }),
       ...(this.interrupted && { interrupted: true }),
+      ...(this.recordedBad.length > 0 && { recordedBad: [...this.recordedBad] }),
       bytesUploaded: this.payloadBytes,
       ms: Date.now() - this.#started,
     };

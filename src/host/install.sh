@@ -14,7 +14,9 @@
 # host first checks the signed channel manifest itself: orch_check_manifest). BEFORE/AFTER name functions run around the install
 # ('' = none). STATE/REGISTRY: texts written to ROOT/.orch/state.json and REGFILE when
 # not empty. `ok` when .orch-installed already holds SHA256; a different sha256 for the
-# same version fails. The marker is written last: a folder without it is incomplete and
+# same version fails. ORCH_INSTALL_BEFORE_REMOVE / ORCH_INSTALL_AFTER_REMOVE (set by the
+# step's script when the step has them): commands kept as versions/VERSION/.orch-before-remove
+# and .orch-after-remove. The marker is written last: a folder without it is incomplete and
 # is removed and redone.
 orch_install() {
   local payload=$1 state=$2 registry=$3 regfile=$4 root=$5 v=$6 sha=$7 top=$8 before=$9 after=${10} fetch=${11:-} url=${12:-} size=${13:-0} auth=${14:-}
@@ -117,6 +119,10 @@ orch_install() {
     orch_delta_record "$root" "$vdir" "$ORCH_INSTALL_SCRATCH/$top"
   fi
   orch_delta_keep_tree "$root" "$v" "$ORCH_INSTALL_SCRATCH/$top"
+  # before_remove / after_remove: kept with the release (as dpkg keeps prerm/postrm), so
+  # `orch remove` runs what was installed (src/host/remove.sh), not a later playbook's.
+  if [ -n "${ORCH_INSTALL_BEFORE_REMOVE:-}" ]; then orch_write "$vdir/.orch-before-remove" "$ORCH_INSTALL_BEFORE_REMOVE"; fi
+  if [ -n "${ORCH_INSTALL_AFTER_REMOVE:-}" ]; then orch_write "$vdir/.orch-after-remove" "$ORCH_INSTALL_AFTER_REMOVE"; fi
   orch_write "$vdir/.orch-installed" "$sha"
   trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar"' EXIT
   [ -z "$state" ] || orch_write "$root/.orch/state.json" "$state"

@@ -17,6 +17,8 @@ import { applyWith, planWith, type ApplyOptions, type ApplyResult, type PlanOpti
 export type { Project, ProjectOptions } from './project.js';
 export type { ApplyOptions, ApplyResult, PlanOptions, PlanResult, RunEvent, RunOptions } from './run.js';
 export type { BundleOptions } from './bundle.js';
+export type { NotifyEvent, RunHooks, RunReport } from './notify.js';
+export type { Hooks, Webhook } from '../model/playbook.js';
 export type { QueryOptions } from './query.js';
 export type { QueryError, QueryRow } from '../state/query.js';
 export type { BuildResult } from '../bundle/build.js';

@@ -4,6 +4,7 @@
  * (src/library/index.ts) and the CLI (src/cli/run.ts), which adds the status line and the
  * `orch run` playbook rewrite.
  */
+import type { RunHooks } from './notify.js';
 import { EarlyConnections } from '../engine/connections.js';
 import { preparePlan, type PrepareOptions } from '../engine/prepare.js';
 import type { SecretReading } from '../config/source-index.js';
@@ -40,6 +41,8 @@ export interface ProjectOptions {
   secrets?: SecretReading;
   /** A store channel may name an older release than the newest accepted (`--allow-downgrade`). */
   allowDowngrade?: boolean;
+  /** converge: keep a channel release revoked fleet-wide in the plan, marked `store.revoked`, instead of refusing it. */
+  keepRevoked?: boolean;
   /**
    * Never connect (`orch plan --offline`): `build_on` bundles are described in `notes`, not
    * built; `plan` reads no facts (every step `maybe`) and `apply` refuses the project.
@@ -60,6 +63,8 @@ export interface Project {
   /** Lines about bundles not built (offline: `bundle NAME: PKG V, built on HOST at apply`). */
   readonly notes?: string[];
   readonly options: ProjectOptions;
+  /** The playbook's `hooks:` and `notify:` (src/library/notify.ts), run and sent by apply; absent for `orch run` actions and maintenance. */
+  readonly hooks?: RunHooks;
 }
 
 /** What the CLI adds to ProjectOptions (not public: `orch run`'s playbook rewrite). */
@@ -101,6 +106,7 @@ export async function loadProjectWith(playbook: string, options: ProjectOptions,
       playbook,
       ...(options.secrets && { secrets: options.secrets }),
       ...(options.allowDowngrade === true && { allowDowngrade: true }),
+      ...(options.keepRevoked === true && { keepRevoked: true }),
       inventories: options.inventories ?? [],
       ...(options.limit !== undefined && { limit: options.limit }),
       ...(options.node !== undefined && { node: options.node }),
@@ -117,7 +123,9 @@ export async function loadProjectWith(playbook: string, options: ProjectOptions,
     });
     if (prepared.diagnostics.length || !prepared.plan) throw new ConfigError(prepared.diagnostics.map((d) => ({ ...d, message: prepared.masker.mask(d.message) })));
     if (early) earlyByPlan.set(prepared.plan, early);
-    return { plan: prepared.plan, masker: prepared.masker, ...(prepared.notes && { notes: prepared.notes }), options };
+    const pb = prepared.playbook;
+    const hooks: RunHooks | undefined = !internals.selectPlaybook && (pb?.hooks || pb?.notify) ? { ...(pb.hooks && { hooks: pb.hooks }), ...(pb.notify && { notify: pb.notify }) } : undefined;
+    return { plan: prepared.plan, masker: prepared.masker, ...(prepared.notes && { notes: prepared.notes }), options, ...(hooks && { hooks }) };
   } catch (err) {
     void (early as EarlyConnections | undefined)?.closeRest();
     throw err;

@@ -14,6 +14,7 @@ import type { HostPrediction } from '../compile/predict.js';
 import { OrchError } from '../model/errors.js';
 import type { PlanHost, Probe } from '../model/plan.js';
 import { TRANSPORTS, transportsFor } from '../transport/registry.js';
+import { RunNotifier } from './notify.js';
 import { takeEarlyConnections, type Project } from './project.js';
 
 /** Every event `orch apply --json` prints, one per line: the engine's events, then the summary last. */
@@ -107,8 +108,13 @@ export async function openSession(project: Project, run: RunOptions, internals: 
     emit: (e) => emit?.(e),
     masker,
     now: () => new Date(),
-    by: `${userInfo().username}@${hostname()}`,
+    by: performer(),
   });
+}
+
+/** `user@control-host`: who runs this (state.json's `by`, hooks' ORCH_PERFORMER). */
+function performer(): string {
+  return `${userInfo().username}@${hostname()}`;
 }
 
 function planResult(project: Project, session: Session, facts: GatheredFacts, prediction: Prediction, remoteProblems: string[]): PlanResult {
@@ -173,11 +179,14 @@ export async function applyWith(project: Project, run: ApplyOptions, internals: 
   if (run.signal?.aborted) onAbort();
   run.signal?.addEventListener('abort', onAbort, { once: true });
   let planned: PlanResult;
+  const notifier = project.hooks ? new RunNotifier(project.plan, project.hooks, project.masker, { performer: performer(), env: project.options.env ?? process.env, warn: project.options.warn ?? (() => undefined) }) : undefined;
   try {
     const facts = await session.gatherFacts();
     const prediction = session.predict(facts);
     planned = planResult(project, session, facts, prediction, []);
     if (!interrupted) await run.beforeExecute?.(planned);
+    // pre_apply after the plan was accepted and before any host changes: a failure stops the run here.
+    if (!interrupted) await notifier?.preApply();
     if (!interrupted) await session.execute(prediction);
     await interrupted;
   } finally {
@@ -185,6 +194,7 @@ export async function applyWith(project: Project, run: ApplyOptions, internals: 
     await session.close();
   }
   const summary = session.summary();
+  await notifier?.after(summary);
   run.onEvent?.(summary);
   return { summary, interrupted: summary.interrupted === true, planned };
 }

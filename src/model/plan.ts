@@ -65,7 +65,26 @@ export interface PlanPhaseOf<C extends CheckBase, K extends string = C['kind']> 
   /** Rolling batches over `hosts` (one batch without `serial`). */
   batches: string[][];
   maxFail?: MaxFail;
+  /**
+   * `bake`, milliseconds: after each batch ran its steps, wait this long, then run the
+   * node's healthchecks again on the batch's hosts (a failure is a failed release there).
+   */
+  bake?: number;
   steps: PlanStepOf<C, K>[];
+  /**
+   * `drain:`/`undrain:` of the node, per batch (same order as `batches`): the positions in
+   * `steps` (`[from, to)`) of the steps run before the batch switches and after it is
+   * healthy. Those steps run only on `aroundHosts` (another role's hosts, in no batch).
+   */
+  around?: BatchAround[];
+  /** The hosts drain/undrain steps run on (sorted); never in `hosts` or `batches`. */
+  aroundHosts?: string[];
+}
+
+/** Positions in a phase's `steps` of one batch's drain and undrain steps, `[from, to)`. */
+export interface BatchAround {
+  drain: [number, number];
+  undrain: [number, number];
 }
 
 /** The inputs a saved plan was made from; `apply PLAN.json` refuses if they changed. */

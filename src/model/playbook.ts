@@ -44,6 +44,10 @@ export interface NodeSpec {
   nodes?: [string, NodeSpec][];
   serial?: SerialSpec;
   max_fail?: number | string;
+  /** Ansible's `max_fail_percentage: P` (0-100): the same as `max_fail: "P%"`. */
+  max_fail_percentage?: number | string;
+  /** `bake: DURATION`: after each batch is healthy, wait this long and run the node's healthchecks again on it. */
+  bake?: number | string;
   /** `rollback: false`: a failed start of a new release keeps it in place (default: roll back). */
   rollback?: boolean;
   /** `shared: [instance/, config.py]`: linked into every release of this node's install steps. */
@@ -54,6 +58,15 @@ export interface NodeSpec {
    * `orch run PLAYBOOK NODE.ACTION` (Capistrano/Fabric tasks; python-deployer's node actions).
    */
   actions?: [string, StepSpec[]][];
+  /**
+   * `drain:` / `undrain:` step lists run before each batch switches and after it is
+   * healthy, on the hosts of each step's `on:` role, with `batch` in scope (Ansible's
+   * rolling update pre_tasks/post_tasks around haproxy; src/engine/drain.ts).
+   */
+  drain?: StepSpec[];
+  undrain?: StepSpec[];
+  /** `maintenance: {on, off}`: the step lists of `orch maintenance on|off` (Kamal's `app maintenance`). */
+  maintenance?: { on: StepSpec[]; off: StepSpec[] };
   /** Double-underscore override keys as written: `a__b__name` -> value. */
   overrides: Record<string, unknown>;
   src: SrcRef;
@@ -108,6 +121,25 @@ export interface Playbook {
   templates: Map<string, NodeSpec>;
   /** The root node (the playbook itself). */
   root: NodeSpec;
+  /** `hooks:` commands on the control machine around apply (src/library/notify.ts). */
+  hooks?: Hooks;
+  /** `notify:` webhooks told of the run's events (src/library/notify.ts). */
+  notify?: Webhook[];
   /** `become: true` (with `become_user`, default root): the user every command on the hosts runs as through `sudo -n`, unless the inventory sets become for a host. */
   become?: string;
+}
+
+/** `hooks:` (Kamal's hooks): shell commands run on the control machine, in the playbook's folder. */
+export interface Hooks {
+  pre_apply?: string;
+  post_apply?: string;
+  on_failure?: string;
+  on_rollback?: string;
+}
+
+/** One `notify:` entry: a URL POSTed each run event, with a per-POST timeout in seconds. */
+export interface Webhook {
+  webhook: string;
+  timeoutSeconds: number;
+  src: SrcRef;
 }

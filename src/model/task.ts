@@ -36,6 +36,8 @@ export interface PlanBundle {
     /** Channel bundles: the manifest URL and the principal whose signature was verified. */
     channel?: string;
     signer?: string;
+    /** converge only: the channel's signed revocation list names this release (src/store/revoke.ts); it is never installed. */
+    revoked?: { at: string; reason: string };
     /**
      * Channel bundles fetched by hosts: what each host checks again before it downloads
      * (src/host/fetch.sh orch_check_manifest): the channel and package the manifest was
@@ -170,4 +172,6 @@ export interface ServiceRef {
   sudo?: boolean;
   /** systemd: `scope: user` units are read with `journalctl --user`. */
   scope?: 'user';
+  /** systemd: the unit file the step writes (`unit:`), which `orch remove` deletes. */
+  unitFile?: string;
 }

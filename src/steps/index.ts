@@ -16,6 +16,7 @@ import type { StepKind } from './kind.js';
 import { prune } from './prune.js';
 import { pkg } from './package.js';
 import { put } from './put.js';
+import { remove, type RemoveCheck } from './remove.js';
 import { rollback, type RollbackCheck } from './rollback.js';
 import { run } from './run.js';
 import { service } from './service.js';
@@ -52,8 +53,8 @@ export const STEP_KIND_NAMES = Object.keys(REGISTRY) as StepKindName[];
 /** The check data of a kind (`task.check`). */
 type CheckOf<K> = K extends StepKind<unknown, infer C> ? C : never;
 
-/** Check data of every task: the union over the registry, plus the internal `rollback` kind. */
-export type StepCheck = { [K in StepKindName]: CheckOf<(typeof REGISTRY)[K]> }[StepKindName] | RollbackCheck;
+/** Check data of every task: the union over the registry, plus the internal `rollback` and `remove` kinds. */
+export type StepCheck = { [K in StepKindName]: CheckOf<(typeof REGISTRY)[K]> }[StepKindName] | RollbackCheck | RemoveCheck;
 
 /**
  * Common step keys (name, on, once, when) a kind's schema fragment defines as its own
@@ -90,7 +91,7 @@ export function describeAsWritten(kind: string, args: Record<string, unknown>): 
 /** True for a playbook step kind key. */
 export const isStepKind = (k: string): k is StepKindName => Object.hasOwn(REGISTRY, k);
 
-/** The definition a task's check belongs to (undefined for the internal `rollback`). */
+/** The definition a task's check belongs to (undefined for the internal `rollback` and `remove`). */
 export function kindOfTask(task: TaskOf<StepCheck>): AnyKind | undefined {
   return isStepKind(task.check.kind) ? REGISTRY[task.check.kind] : undefined;
 }
@@ -98,6 +99,7 @@ export function kindOfTask(task: TaskOf<StepCheck>): AnyKind | undefined {
 /** Predicts one task from the host's facts: the task's kind decides (see `StepKind.predict`). */
 export function predictTask(facts: Facts, task: TaskOf<StepCheck>): PredictedStatus {
   if (task.check.kind === 'rollback') return rollback.predict(facts, task as TaskOf<RollbackCheck>);
+  if (task.check.kind === 'remove') return remove.predict(facts, task as TaskOf<RemoveCheck>);
   return (REGISTRY[task.check.kind] as AnyKind).predict(facts, task);
 }
 

@@ -1,5 +1,5 @@
 /**
- * `install: {bundle, before, after, shared}` — platter's install.sh contract, versioned folders
+ * `install: {bundle, before, after, shared, before_remove, after_remove}` — platter's install.sh contract, versioned folders
  * from platter's automation recipe (docs/reference/playbook.md, `install` row); src/host/install.sh:
  * upload the bundle to `<root>/.orch/bundles/<sha256>.tar.gz` unless present, check its
  * members (src/host/tar-check.sh), unpack to a scratch folder, run
@@ -27,6 +27,8 @@ export interface InstallArgs {
   before?: string;
   after?: string;
   shared?: string[];
+  before_remove?: string;
+  after_remove?: string;
 }
 export interface InstallCheck {
   kind: 'install';
@@ -90,6 +92,16 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       bundle: { description: "Name of the bundle to install (default: the playbook's only bundle).", examples: ['shop'], type: 'string', minLength: 1 },
       before: { $ref: '#/$defs/command', description: 'Command run before installing.', examples: ['systemctl stop shop-worker'] },
       after: { $ref: '#/$defs/command', description: 'Command run after installing.', examples: ['{{release.dir}}/bin/shop migrate'] },
+      before_remove: {
+        $ref: '#/$defs/command',
+        description: "Command `orch remove` runs first, in the release folder (dpkg's prerm): rendered with this release's vars and kept on the host with the release, so a removal runs what was installed even if the playbook changed since.",
+        examples: ['{{release.dir}}/bin/shop drain'],
+      },
+      after_remove: {
+        $ref: '#/$defs/command',
+        description: "Command `orch remove` runs last, in the app's root, after the releases are deleted (dpkg's postrm); kept with the release like before_remove.",
+        examples: ['rm -f /etc/cron.d/shop'],
+      },
       shared: {
         description: "Paths kept across releases (Capistrano's linked_dirs/linked_files): each is created once as <root>/shared/PATH (seeded from the first release that has it) and linked into every release before its `after` command and the switch; never pruned, never rolled back. A trailing / means a folder.",
         examples: [['instance/', 'log/', 'config.py']], type: 'array', items: { type: 'string', minLength: 1 },
@@ -148,6 +160,9 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     const before = a.before === undefined ? undefined : ctx.render('before', 'shell');
     const after = a.after === undefined ? undefined : ctx.render('after', 'shell');
     if ((a.before !== undefined && before === undefined) || (a.after !== undefined && after === undefined)) return undefined;
+    const beforeRemove = a.before_remove === undefined ? undefined : ctx.render('before_remove', 'shell');
+    const afterRemove = a.after_remove === undefined ? undefined : ctx.render('after_remove', 'shell');
+    if ((a.before_remove !== undefined && beforeRemove === undefined) || (a.after_remove !== undefined && afterRemove === undefined)) return undefined;
     // `shared: [instance/, config.py]` (Capistrano's linked_dirs/linked_files): src/host/shared.sh.
     // The node's `shared` paths first, then the step's own (once each).
     const own = a.shared === undefined ? [] : Array.isArray(a.shared) ? a.shared.map(String) : [String(a.shared)];
@@ -161,6 +176,8 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
     const fetch = bundle.store && bundle.store.fetch !== 'control' ? bundle.store : undefined;
     const script = hostScript(ctx, [...(fetch ? [FETCH_SH] : []), ...(shared.length ? [SHARED_SH] : []), COMMAND_SH, TAR_CHECK_SH, DELTA_SH, INSTALL_SH],
       ...(shared.length ? [`ORCH_INSTALL_SHARED=(${shared.map(quote).join(' ')})`] : []),
+      ...(beforeRemove !== undefined ? [`ORCH_INSTALL_BEFORE_REMOVE=${quote(beforeRemove)}`] : []),
+      ...(afterRemove !== undefined ? [`ORCH_INSTALL_AFTER_REMOVE=${quote(afterRemove)}`] : []),
       ...(before !== undefined ? [userFunction('orch_before', before)] : []),
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,

@@ -8,7 +8,7 @@
 import type { PlanOf, PlanPhaseOf, PlanStepOf, TaskOf } from '../model/plan.js';
 import type { StepCheck, StepKindName } from './index.js';
 
-export type { Facts, MaxFail, PayloadRef, PlanBundle, PlanHost, PlanInputs, PredictedStatus, Probe, StepStatus, TaskOf } from '../model/plan.js';
+export type { BatchAround, Facts, MaxFail, PayloadRef, PlanBundle, PlanHost, PlanInputs, PredictedStatus, Probe, StepStatus, TaskOf } from '../model/plan.js';
 export type { StepCheck } from './index.js';
 
 /** One host's part of one step; `check` is one of the registry's kinds (src/steps/index.ts). */

@@ -149,7 +149,7 @@ export const service: StepKind<ServiceArgs, ServiceCheck> = {
     if (manager === 'systemd') {
       const st = buildSystemdTask(ctx, { name: target, action, sudo: a.sudo === true, pending });
       if (!st) return undefined;
-      task = { ...st, service: { manager, name: target, ...(a.sudo === true && { sudo: true }), ...(a.scope === 'user' && { scope: 'user' as const }) } };
+      task = { ...st, service: { manager, name: target, ...(a.sudo === true && { sudo: true }), ...(a.scope === 'user' && { scope: 'user' as const }), ...(st.check.unit && { unitFile: st.check.unit.path }) } };
     } else {
       lines.push(shCall('orch_service', manager, action, target, a.sudo === true && manager !== 'command' ? '1' : '0', pending));
       task = { script: hostScript(ctx, [COMMAND_SH, SERVICE_SH], ...lines), probes: [], check: { kind: 'service' } };

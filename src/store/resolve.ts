@@ -27,10 +27,18 @@ import type { BundleInfo } from '../bundle/layout.js';
 import { formatBundleDir } from '../bundle/layout.js';
 import { MANIFEST_TIME, parseManifest, parseTarballName } from './manifest.js';
 import type { ChannelManifest } from './manifest.js';
+import { readRevocations, type RevokedEntry } from './revoke.js';
 import { verifyData } from './sign.js';
 import { StoreError } from './store-error.js';
 import { DownloadMismatchError, downloadFile, readUrl, showUrl, splitCredentials, toUrl } from './transfer.js';
 import type { TransferOptions } from './transfer.js';
+
+/** The channel names a release its signed revocation list revokes (revoke.ts). */
+export class RevokedReleaseError extends StoreError {
+  constructor(message: string, readonly sha256: string, readonly version: string) {
+    super(message);
+  }
+}
 
 /** Who downloads a store bundle. */
 export type FetchMode = 'host' | 'control' | 'auto';
@@ -58,7 +66,7 @@ export interface ResolvedStoreBundle extends BundleInfo {
    * channel and package it was read as, the allowed_signers text, and whether it may be
    * older than the newest accepted (`pin` or `allowDowngrade`): hosts check it again.
    */
-  manifest?: { text: string; signature: string; signer: string; value: ChannelManifest; readAs: { channel: string; package: string }; allowedSigners: string; allowOlder: boolean };
+  manifest?: { text: string; signature: string; signer: string; value: ChannelManifest; readAs: { channel: string; package: string }; allowedSigners: string; allowOlder: boolean; revoked?: RevokedEntry };
 }
 
 export interface ResolveContext {
@@ -73,6 +81,11 @@ export interface ResolveContext {
   now?: () => Date;
   /** `--allow-downgrade`: accept a manifest older than the newest accepted for its channel. */
   allowDowngrade?: boolean;
+  /**
+   * converge: a revoked release is returned with `manifest.revoked` set instead of refused,
+   * so the run can roll back the hosts that run it (src/cli/lifecycle.ts).
+   */
+  keepRevoked?: boolean;
 }
 
 /** What the control machine remembers of a channel: the newest manifest it accepted. */
@@ -111,7 +124,9 @@ async function writeHighWater(file: string, v: ChannelHighWater): Promise<void> 
  * @throws StoreError unreachable channel, no signature ("unsigned channel refused"),
  *   signature refused, malformed or format 1 manifest, "package mismatch refused",
  *   "channel mismatch refused", "expired manifest refused", "pinned version mismatch",
- *   "downgrade refused".
+ *   "downgrade refused"; RevokedReleaseError ("revoked release refused") when the
+ *   channel's signed revocation list names the manifest's sha256, StoreError
+ *   ("revocation list refused") when that list's signature does not verify.
  */
 export async function readChannel(channel: string, allowedSigners: string, ctx: ResolveContext, pin?: string): Promise<NonNullable<ResolvedStoreBundle['manifest']> & { url: URL }> {
   const url = toUrl(channel, ctx.baseDir);
@@ -149,6 +164,18 @@ export async function readChannel(channel: string, allowedSigners: string, ctx: 
   }
   if (pin !== undefined && value.version !== pin) {
     throw new StoreError(`${shown}: pinned version mismatch: the channel names ${value.package} ${value.version}, the playbook pins ${pin}`);
+  }
+  // The channel's signed revocation list (revoke.ts): a release revoked fleet-wide is never installed.
+  const revoked = (await readRevocations(url, { channel: pathChannel, package: pathPackage || value.package }, allowedSigners, opts)).revoked.find((e) => e.sha256 === value.sha256);
+  if (revoked && ctx.keepRevoked) {
+    ctx.log?.(`channel ${shown}: ${value.package} ${value.version} is revoked (${revoked.reason}); hosts running it roll back`);
+    return {
+      url, text: text.toString('utf8'), signature: sig.toString('utf8'), signer, value, revoked,
+      readAs: { channel: pathChannel, package: pathPackage || value.package }, allowedSigners: allowedText, allowOlder: pin !== undefined || ctx.allowDowngrade === true,
+    };
+  }
+  if (revoked) {
+    throw new RevokedReleaseError(`${shown}: revoked release refused: ${value.package} ${value.version} (sha256 ${value.sha256}) was revoked at ${revoked.at}${revoked.reason ? ` (${revoked.reason})` : ''}; publish a fixed release, or publish the previous good one again (orch publish ... --channel ${value.channel} --sign KEY)`, value.sha256, value.version);
   }
   const mark = highWaterFile(ctx.cacheDir ?? defaultCacheDir(ctx.env), shown);
   const seen = await readHighWater(mark);

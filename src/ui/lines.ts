@@ -8,6 +8,7 @@ import { PLAIN, type Palette } from './color.js';
 import { formatStepFailure, formatStepOutput } from './failure.js';
 import type { Renderer, RendererOptions, Write } from './renderer.js';
 import { formatSummary } from './summary.js';
+import { formatMs } from './units.js';
 
 export class LinesRenderer implements Renderer {
   private readonly p: Palette;
@@ -29,6 +30,12 @@ export class LinesRenderer implements Renderer {
         break;
       case 'stage-start':
         this.out(`-- staging the release on ${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'} before the first batch switches\n`);
+        break;
+      case 'bake-start':
+        this.out(`-- baking batch ${e.batch + 1} (${e.hosts.join(', ')}) for ${formatMs(e.ms)}, then its healthchecks run again\n`);
+        break;
+      case 'bake-end':
+        this.out(e.failed.length ? `-- bake of batch ${e.batch + 1}: ${this.p.fail(`${e.failed.join(', ')} failed the healthcheck`)}\n` : `-- bake of batch ${e.batch + 1}: healthy\n`);
         break;
       case 'step-end':
         if (e.status === 'failed') {

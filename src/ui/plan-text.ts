@@ -5,7 +5,7 @@ import type { Refusal } from '../engine/bad-release.js';
 import type { Plan } from '../steps/plan.js';
 import { PLAIN, type Palette } from './color.js';
 import { formatDiff, type StepDiff } from './diff.js';
-import { formatBytes } from './units.js';
+import { formatBytes, formatMs } from './units.js';
 
 /** `--diff`: host -> `phase:step` -> what the step would change there. */
 export type PlanDiffs = Map<string, Map<string, StepDiff>>;
@@ -80,10 +80,14 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
     }
   }
   lines.push('');
-  // A rolling node (`serial`): its batches in order, as apply will run them.
+  // A rolling node (`serial`): its stages in order, as apply will run them, and the bake after each.
   for (const ph of plan.phases) {
-    if (ph.batches.length < 2) continue;
-    lines.push(`Node ${ph.node || '(root)'} runs in ${ph.batches.length} batches (serial): ${ph.batches.map((b, i) => `${i + 1}) ${b.join(', ')}`).join('  ')}`);
+    const bake = ph.bake ? `, each baked ${formatMs(ph.bake)} then healthchecked again` : '';
+    if (ph.batches.length < 2) {
+      if (bake) lines.push(`Node ${ph.node || '(root)'} runs in 1 batch${bake}`);
+      continue;
+    }
+    lines.push(`Node ${ph.node || '(root)'} runs in ${ph.batches.length} batches (serial)${bake}: ${ph.batches.map((b, i) => `${i + 1}) ${b.join(', ')}`).join('  ')}`);
   }
   let total = 0;
   let full = 0;

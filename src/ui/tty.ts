@@ -14,6 +14,7 @@ import { PLAIN, type Palette } from './color.js';
 import { errorHeadline, formatStepFailure, formatStepOutput, stepLabel } from './failure.js';
 import type { Renderer, RendererOptions, Write } from './renderer.js';
 import { formatSummary } from './summary.js';
+import { formatMs } from './units.js';
 
 interface HostLine {
   name: string;
@@ -167,6 +168,12 @@ export class TtyRenderer implements Renderer {
         for (const n of e.hosts) {
           const h = this.hosts.get(n);
           if (h && !h.finished) this.set(h, `${this.nodeName(e.phase)}: staging the release`);
+        }
+        break;
+      case 'bake-start':
+        for (const n of e.hosts) {
+          const h = this.hosts.get(n);
+          if (h && !h.finished) this.set(h, `${this.nodeName(e.phase)}: baking ${formatMs(e.ms)}, then the healthchecks run again`, Date.now());
         }
         break;
       case 'batch-start': {

@@ -4,7 +4,7 @@
  * Run `npm run build` first.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeWork, ORCH, orch } from './cli.js';
@@ -182,5 +182,33 @@ describe.skipIf(!hasCrontab() && !isRoot)('orch cron with the real crontab', () 
     const logLines = readFileSync(join(env.HOME!, '.orch', 'converge-site.log'), 'utf8').trim().split('\n');
     expect(logLines).toHaveLength(1);
     JSON.parse(logLines[0]!);
+  });
+
+  it('--age-identity is passed on: the job decrypts an age vars file cron could not find by default, and logs no secret', async () => {
+    const pb = playbook('s');
+    const dir = join(pb, '..');
+    const identity = join(work, 'keys', 'deploy-age.txt');
+    const init = await orch(['secrets', 'init', '--identity', identity], env, { cwd: dir });
+    expect(init.code, init.stderr).toBe(0);
+    const secret = `s3cr3t-${process.pid}-${Date.now()}`;
+    writeFileSync(join(dir, 'secrets.yml'), `token: ${secret}\n`);
+    const enc = await orch(['secrets', 'encrypt', 'secrets.yml', '-o', 'secrets.yml.age', '-r', init.stdout.trim()], env, { cwd: dir });
+    expect(enc.code, enc.stderr).toBe(0);
+    rmSync(join(dir, 'secrets.yml'));
+    writeFileSync(pb, readFileSync(pb, 'utf8').replace('vars: {', 'vars_files: [secrets.yml.age]\nvars: {') + `      - put: { dest: ${join(work, 'srv', 's', 'token')}, content: "{{token}}" }\n`);
+    // Refused while the identity file does not exist (every run would fail in silence).
+    const missing = await orch(['cron', 'install', pb, '--every', '30m', '--age-identity', join(work, 'keys', 'nope.txt')], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('--age-identity');
+    expect(blockOf(readTable(), pb)).toEqual([]);
+    expect((await orch(['cron', 'install', pb, '--every', '30m', '--age-identity', identity], env)).code).toBe(0);
+    const job = blockOf(readTable(), pb)[1]!.replace(/^(\S+ ){5}/, '');
+    expect(job).toContain(`--age-identity ${identity}`);
+    expect(job).not.toContain(secret);
+    const run = spawnSync('/bin/sh', ['-c', job.replaceAll('\\%', '%')], { cwd: env.HOME, env: { HOME: env.HOME!, PATH: '/usr/bin:/bin', SHELL: '/bin/sh', LOGNAME: 'root' }, encoding: 'utf8' });
+    expect(run.status, run.stderr + run.stdout).toBe(2);
+    expect(readFileSync(join(work, 'srv', 's', 'token'), 'utf8')).toBe(secret);
+    const log = readFileSync(join(env.HOME!, '.orch', 'converge-site.log'), 'utf8');
+    expect(log).not.toContain(secret);
   });
 });

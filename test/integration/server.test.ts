@@ -159,6 +159,32 @@ describe.skipIf(!can)('package, user and run user: on the machines', () => {
     expect(ssh(0, `dpkg-query -W -f='\${db:Status-Abbrev}' cowsay`).out).toBe('ii');
     expect(took).toBeGreaterThan(7);
   }, 300_000);
+  it('a unit-only change on real systemd: planned as the step\'s own change, written, daemon-reloaded and restarted (the new unit runs); unchanged: plan 0, nothing restarted', async () => {
+    const unit = (tick: number) => `[Unit]\nDescription=orch tick\n\n[Service]\nEnvironment=TICK=${tick}\nExecStart=/bin/sleep infinity\n\n[Install]\nWantedBy=multi-user.target\n`;
+    const m0 = ms.machines[0]!.name;
+    const { pb } = playbook('tick', [{ service: { name: 'orch-tick', enabled: true, unit: unit(1) } }]);
+    const run = (cmd: 'plan' | 'apply') => orch([cmd, pb, '--limit', m0, '--detailed-exitcodes', ...(cmd === 'apply' ? ['--yes'] : [])], env, { timeoutMs: 300_000 });
+    const state = () => ssh(0, 'systemctl is-enabled orch-tick; systemctl is-active orch-tick; systemctl show -p Environment -p NeedDaemonReload --value orch-tick').out;
+    const pid = () => ssh(0, 'systemctl show -p MainPID --value orch-tick').out;
+    const a1 = await run('apply');
+    expect(a1.code, a1.stdout + a1.stderr).toBe(2);
+    expect(state()).toBe('enabled\nactive\nTICK=1\nno');
+    const first = pid();
+    expect((await run('plan')).code).toBe(0);
+    expect((await run('apply')).code).toBe(0);
+    expect(pid()).toBe(first);
+    writeFileSync(pb, readFileSync(pb, 'utf8').replace('TICK=1', 'TICK=2'));
+    const p2 = await run('plan');
+    expect(p2.code, p2.stdout + p2.stderr).toBe(2);
+    expect(p2.stdout).toContain('~ main: service restart orch-tick  will change');
+    const a2 = await run('apply');
+    expect(a2.code, a2.stdout + a2.stderr).toBe(2);
+    // systemd runs the new unit (daemon-reload happened: NeedDaemonReload=no), in a new process.
+    expect(state()).toBe('enabled\nactive\nTICK=2\nno');
+    expect(pid()).not.toBe(first);
+    expect((await run('plan')).code).toBe(0);
+  }, 600_000);
+
   it('become: the same playbook through a sudo user (user: admin, become: true): a converged no-op exits 0; a changed file lands owned by root; a sudo asking for a password fails at connect naming the host', async () => {
     const pub = readFileSync(`${ms.keyFile}.pub`, 'utf8').trim();
     // The sudo users, made with orch's own steps: admin with passwordless sudo, nopw with a sudo that asks.
@@ -184,4 +210,43 @@ describe.skipIf(!can)('package, user and run user: on the machines', () => {
     expect(bad.code, bad.stdout + bad.stderr).toBe(4);
     for (const m of ms.machines) expect(bad.stdout + bad.stderr).toContain(`${m.name} (nopw@${m.address})\n  ! unreachable: become: sudo -n as root failed (sudo: a password is required): become needs passwordless sudo (NOPASSWD in sudoers) for the login user nopw`);
   }, 900_000);
+});
+
+describe.skipIf(!can)('orch remove on the machines', () => {
+  const remove = (...extra: string[]) => orch(['remove', PLAYBOOK, '-i', inventory, '--detailed-exitcodes', '--yes', ...extra], env, { timeoutMs: 600_000 });
+  const apps = async (): Promise<string[]> => {
+    const q = await orch(['query', '-i', inventory, '--json'], env, { timeoutMs: 120_000 });
+    expect(q.code, q.stdout + q.stderr).toBe(0);
+    return (JSON.parse(q.stdout) as { host: string; app: string }[]).map((r) => `${r.host} ${r.app}`).sort();
+  };
+  const names = () => ms.machines.map((m) => m.name);
+
+  it('runs the hooks kept with the release (its own values), stops, disables and deletes the unit, deletes the releases, keeps shared/ and packages, drops the app from query; --purge takes the root; a new apply brings it back', async () => {
+    // Serving first (converged by the tests above: exit 0; alone: 2).
+    const up = await serverRun('apply');
+    expect([0, 2], up.stdout + up.stderr).toContain(up.code);
+    expect(await apps()).toEqual(names().map((n) => `${n} greet`));
+    for (const i of [0, 1]) expect(ssh(i, 'mkdir -p /srv/greet/shared && echo keep > /srv/greet/shared/data').code).toBe(0);
+    const since = ssh(0, 'date "+%Y-%m-%d %H:%M:%S"').out;
+    // The playbook changed since the install (another port): the hooks run with the release's own values.
+    const r = await remove('-e', 'port=9999');
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stdout).toContain('remove greet from /srv/greet; stop and disable greet; delete /etc/systemd/system/greet.service; keep shared/');
+    for (const i of [0, 1]) {
+      expect(ssh(i, `journalctl -t greet --since ${JSON.stringify(since)} --no-pager -o cat`).out).toBe('removing greet 1.0.0 port 8000\nremoved greet from /srv/greet');
+      expect(ssh(i, 'systemctl is-active greet; test -e /etc/systemd/system/greet.service && echo unit-there || echo unit-gone; systemctl is-enabled greet 2>/dev/null || echo not-enabled').out).toBe('inactive\nunit-gone\nnot-enabled');
+      expect(ssh(i, 'ls -A /srv/greet; cat /srv/greet/shared/data').out).toBe('shared\nkeep');
+      expect(ssh(i, `dpkg-query -W -f='\${db:Status-Abbrev}' nginx python3-venv; echo; getent passwd greet | cut -d: -f1`).out).toBe('ii ii \ngreet');
+    }
+    expect(await apps()).toEqual([]);
+    // Nothing of the app is left: removing again changes nothing.
+    expect((await remove()).code).toBe(0);
+    const purge = await remove('--purge');
+    expect(purge.code, purge.stdout + purge.stderr).toBe(2);
+    for (const i of [0, 1]) expect(ssh(i, 'test -e /srv/greet && echo root-there || echo root-gone').out).toBe('root-gone');
+    const back = await serverRun('apply');
+    expect(back.code, back.stdout + back.stderr).toBe(2);
+    for (const i of [0, 1]) expect(served(i)).toBe('greet 1.0.0 as greet');
+    expect(await apps()).toEqual(names().map((n) => `${n} greet`));
+  }, 1_200_000);
 });

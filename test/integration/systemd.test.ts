@@ -5,6 +5,10 @@
  * from a template and daemon-reloaded only when it changed, a unit-only change plans
  * and applies as a change of the step's own (restart without a new release), and an
  * unchanged playbook plans exactly (`--detailed-exitcodes` 0, no systemctl call).
+ * Kept here because the stand-in shows the exact systemctl calls (`--user`, daemon-reload
+ * only when the unit changed) in seconds; what needs a real systemd — the unit runs as
+ * written after the reload, enablement survives a reboot, a unit-only change restarts the
+ * process — is proved on booted Debian machines in test/integration/server.test.ts.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';

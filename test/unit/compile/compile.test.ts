@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { makeBatches, parseMaxFail } from '../../../src/compile/compile-plan.js';
+import { makeBatches, parseMaxFail, parseMaxFailPercentage } from '../../../src/compile/compile-plan.js';
 import { formatDiagnostic } from '../../../src/model/diagnostics.js';
 import { compileYaml, hostsOf } from './helpers.js';
 
@@ -203,8 +203,28 @@ describe('serial and max_fail', () => {
     ['40%', [['a', 'b'], ['c', 'd'], ['e']]],
     ['10%', [['a'], ['b'], ['c'], ['d'], ['e']]],
     [[1, '50%'], [['a'], ['b', 'c'], ['d', 'e']]],
+    // Ansible's list form: the last size repeats; a percentage is of all the node's hosts.
+    [[1, '50%', '100%'], [['a'], ['b', 'c'], ['d', 'e']]],
+    [[1, '10%', '100%'], [['a'], ['b'], ['c', 'd', 'e']]],
   ] as const)('serial %j', (serial, want) => {
     expect(makeBatches(hosts, serial as never)).toEqual(want);
+  });
+  // ansible-core's pct_to_int (lib/ansible/utils/helpers.py): int((pct / 100.0) * n) or 1 —
+  // truncated in float arithmetic, so 29 % of 100 hosts is 28, and never 0.
+  it.each([
+    ['29%', 100, 28],
+    ['50%', 5, 2],
+    ['50%', 4, 2],
+    ['33%', 10, 3],
+    ['1%', 10, 1],
+    ['100%', 7, 7],
+    ['57%', 100, 56],
+  ] as const)('serial %s of %i hosts: first batch of %i (as Ansible)', (serial, n, want) => {
+    const many = Array.from({ length: n }, (_, i) => `h${String(i).padStart(3, '0')}`);
+    expect((makeBatches(many, serial) as string[][])[0]).toHaveLength(want);
+  });
+  it.each([[25, { percent: 25 }], ['10%', { percent: 10 }], [0, { percent: 0 }], [101, 'max_fail_percentage must be a number from 0 to 100 (got 101)']] as const)('max_fail_percentage %j', (v, want) => {
+    expect(parseMaxFailPercentage(v)).toEqual(want);
   });
   it.each([[0, { count: 0 }], ['25%', { percent: 25 }], ['3', { count: 3 }], ['x', 'max_fail must be a whole number >= 0 or "P%" (got "x")']] as const)('max_fail %j', (v, want) => {
     expect(parseMaxFail(v)).toEqual(want);
@@ -281,5 +301,32 @@ describe('compilePlan: labels', () => {
     expect(svc!.name).toBe('service restart shop');
     expect(run!.name).toBe('run login *** ***');
     expect([hc!.name, hc!.tasks.a!.label, hc!.tasks.b!.label]).toEqual(['healthcheck http://10.0.0.1:8000/health', undefined, 'healthcheck http://10.0.0.2:8000/health']);
+  });
+});
+
+describe('canary stages: serial list, bake, max_fail_percentage', () => {
+  const compile = (node: string) => compileYaml({
+    inventory: `hosts:\n${['a', 'b', 'c', 'd', 'e'].map((h, i) => `  ${h}: { address: 10.0.0.${i + 1} }`).join('\n')}\n`,
+    playbook: ['vars: { app: shop, root: /srv/shop }', 'bundles: { shop: { source: app } }', 'nodes:', '  shop:', ...node.split('\n').map((l) => `    ${l}`), ''].join('\n'),
+  });
+  const steps = 'steps:\n  - install: { bundle: shop }\n  - symlink: {}\n  - healthcheck: { cmd: "true" }';
+  it('compiles the stages and the bake (ms) into the plan', async () => {
+    const res = await compile(`serial: [1, "50%", "100%"]\nbake: 5s\nmax_fail_percentage: 20\n${steps}`);
+    expect(res.diagnostics.map(formatDiagnostic)).toEqual([]);
+    const ph = res.plan!.phases[0]!;
+    expect(ph.batches).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
+    expect(ph.bake).toBe(5000);
+    expect(ph.maxFail).toEqual({ percent: 20 });
+  });
+  it.each([
+    ['bake: 5s\nsteps:\n  - install: { bundle: shop }\n  - symlink: {}', /playbook\.yml:5:5: nodes\.shop\.bake: bake needs a healthcheck step in this node: after the bake time its healthchecks run again on the batch$/],
+    [`bake: 5 minutes\n${steps}`, /playbook\.yml:5:5: nodes\.shop\.bake: "5 minutes": expected a number of seconds or 500ms \/ 2s \/ 1m \/ 1h$/],
+    [`max_fail: 1\nmax_fail_percentage: 10\n${steps}`, /playbook\.yml:6:5: nodes\.shop\.max_fail_percentage: set either max_fail or max_fail_percentage, not both/],
+    [`max_fail_percentage: 150\n${steps}`, /playbook\.yml:5:5: nodes\.shop\.max_fail_percentage: must be a percentage from 0 to 100, like 25 or "25%"$/],
+    [`serial: [1, "150%"]\n${steps}`, /playbook\.yml:5:5: nodes\.shop\.serial: must be a number of hosts \(1 or more\), a percentage like "25%", or a non-empty list of them$/],
+  ])('refuses %j at file:line:col', async (node, want) => {
+    const res = await compile(node);
+    expect(res.plan).toBeUndefined();
+    expect(res.diagnostics.map(formatDiagnostic).join('\n')).toMatch(want);
   });
 });

@@ -153,7 +153,7 @@ const STEP_KINDS = STEP_KIND_NAMES.join(', ');
 it('the registry starts with SPEC\'s step kinds, in SPEC\'s order', () => {
   expect(STEP_KIND_NAMES.slice(0, 8).join(', ')).toBe('bundle, put, install, symlink, service, run, healthcheck, prune');
 });
-const NODE_KEYS = 'extends, roles, vars, required, steps, nodes, serial, max_fail, rollback, shared, on, actions, or an override key like child__var';
+const NODE_KEYS = 'extends, roles, vars, required, steps, nodes, serial, max_fail, max_fail_percentage, bake, rollback, shared, on, actions, drain, undrain, maintenance, or an override key like child__var';
 
 describe('loadPlaybook: invalid playbooks', () => {
   it.each<[string, Record<string, string>, string[]]>([
@@ -230,14 +230,14 @@ describe('loadPlaybook: invalid playbooks', () => {
       'unknown top-level key',
       { 'main.yml': 'hosts: [a]\n' },
       [
-        `D/main.yml:1:1: hosts: unknown key "hosts": a playbook names its inventory (\`inventory:\`) and targets hosts by \`roles\`/\`groups\` on nodes, or with --limit (expected one of: inventory, import, vars, bundles, templates, secret, vars_files, secret_commands, become, become_user, extends, roles, required, steps, nodes, serial, max_fail, rollback, shared, on, actions, or an override key like child__var)`,
+        `D/main.yml:1:1: hosts: unknown key "hosts": a playbook names its inventory (\`inventory:\`) and targets hosts by \`roles\`/\`groups\` on nodes, or with --limit (expected one of: inventory, import, vars, bundles, templates, secret, vars_files, secret_commands, become, become_user, extends, roles, required, steps, nodes, serial, max_fail, max_fail_percentage, bake, rollback, shared, on, actions, drain, undrain, maintenance, hooks, notify, or an override key like child__var)`,
       ],
     ],
     [
       'an override key must have a name before __',
       { 'main.yml': '__root: /x\n' },
       [
-        `D/main.yml:1:1: __root: unknown key "__root" (expected one of: inventory, import, vars, bundles, templates, secret, vars_files, secret_commands, become, become_user, extends, roles, required, steps, nodes, serial, max_fail, rollback, shared, on, actions, or an override key like child__var)`,
+        `D/main.yml:1:1: __root: unknown key "__root" (expected one of: inventory, import, vars, bundles, templates, secret, vars_files, secret_commands, become, become_user, extends, roles, required, steps, nodes, serial, max_fail, max_fail_percentage, bake, rollback, shared, on, actions, drain, undrain, maintenance, hooks, notify, or an override key like child__var)`,
       ],
     ],
     [

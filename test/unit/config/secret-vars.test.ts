@@ -77,6 +77,14 @@ nodes:
     expect(p.masker.mask('t=inline-secret')).toBe('t=***');
   });
 
+  it('a whole inventory encrypted with Ansible Vault: its vars are masked, its connection vars are not', async () => {
+    w('vinv.yml', encryptVault('all:\n  hosts:\n    local:\n      ansible_connection: local\n      ansible_port: 22\n      api_token: inv-secret-token\n  vars:\n    db_url: postgres://inv-secret-db\n', 'pass-word'));
+    const p = await prepare('inventory: vinv.yml\nsteps:\n  - put: { dest: /tmp/x, content: "{{api_token}} {{db_url}}" }\n', { secrets: vault });
+    expect(p.diagnostics).toEqual([]);
+    expect(names(p)).toEqual(['inv-secret-token postgres://inv-secret-db']);
+    expect(p.masker.mask('inv-secret-token postgres://inv-secret-db local 22')).toBe('*** *** local 22');
+  });
+
   it.each([
     ['a missing file', 'vars_files: [nope.yml]', {}, /^pb\.yml:2:\d+ vars_files\[0\] cannot read vars file .*nope\.yml: no such file$/],
     ['a wrong vault password', 'vars_files: [vault.yml]', { secrets: { vault: [{ id: 'default', password: Buffer.from('bad'), source: '--vault-password-file bad.txt' }] } }, /^pb\.yml:2:\d+ vars_files\[0\] .*vault\.yml: cannot decrypt: the vault password given \(--vault-password-file bad\.txt\) does not decrypt it: wrong password$/],

@@ -52,7 +52,7 @@ describe('playbook messages for unknown keys', () => {
     const KINDS = 'bundle, put, install, symlink, service, run, healthcheck, prune, directory, package, group, user';
     const RUN_KEYS = 'cmd, creates, unless, sudo, user, changed_when, failed_when, name, on, once, when';
     expect(r.diagnostics.map((d) => `${d.line}:${d.col}: ${d.path}: ${d.message}`)).toEqual([
-      '4:5: nodes.web.serail: unknown key "serail": did you mean "serial"? (expected one of: extends, roles, vars, required, steps, nodes, serial, max_fail, rollback, shared, on, actions, or an override key like child__var)',
+      '4:5: nodes.web.serail: unknown key "serail": did you mean "serial"? (expected one of: extends, roles, vars, required, steps, nodes, serial, max_fail, max_fail_percentage, bake, rollback, shared, on, actions, drain, undrain, maintenance, or an override key like child__var)',
       `6:9: nodes.web.steps[0].heathcheck: unknown key "heathcheck": did you mean "healthcheck"? (expected one of: name, on, once, when, ${KINDS})`,
       `7:9: nodes.web.steps[1].apt: unknown key "apt": packages are the \`package\` step: - package: { name: nginx } (expected one of: name, on, once, when, ${KINDS})`,
       `9:24: nodes.web.steps[3].run.unles: unknown key "unles": did you mean "unless"? (expected one of: ${RUN_KEYS})`,

@@ -27,6 +27,10 @@ describe('renderCronEntry', () => {
       '# orch:/srv/ops/site.yml',
       `*/15 * * * * cd /srv/ops && PATH=/opt/node/bin:${PATH_TAIL} /opt/node/bin/node /opt/orch/bin/orch.js converge /srv/ops/site.yml --limit 'web*:!web3' --log /root/.orch/converge-site.log`,
     ]],
+    ['secret flags pass on file paths only', { ...BASE, vaultPasswordFiles: ['/root/.vault pass'], vaultIds: ['prod@/root/prod.pw'], ageIdentity: '/root/age.txt' }, [
+      '# orch:/srv/ops/site.yml',
+      `*/15 * * * * cd /srv/ops && PATH=/opt/node/bin:${PATH_TAIL} /opt/node/bin/node /opt/orch/bin/orch.js converge /srv/ops/site.yml --vault-password-file '/root/.vault pass' --vault-id prod@/root/prod.pw --age-identity /root/age.txt --log /root/.orch/converge-site.log`,
+    ]],
     ['node in /usr/bin is not listed twice', { ...BASE, node: '/usr/bin/node', schedule: '7 3 * * *' }, [
       '# orch:/srv/ops/site.yml',
       '7 3 * * * cd /srv/ops && PATH=/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/bin /usr/bin/node /opt/orch/bin/orch.js converge /srv/ops/site.yml --log /root/.orch/converge-site.log',
