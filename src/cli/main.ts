@@ -261,13 +261,15 @@ export function buildProgram(): Command {
     });
 
   program.command('publish').argument('<bundle|source>', 'a bundle tarball (.tar.gz), or a source folder built first as `orch bundle` would')
-    .description('put a release into an artifact store (folder, file://, or http(s):// accepting PUT) and point a channel at it')
-    .option('--to <store>', 'the store: a folder, file:///path, or http(s)://server/path (WebDAV PUT + MOVE)')
+    .description('put a release into an artifact store (folder, file://, s3://, or http(s):// accepting PUT) and point a channel at it')
+    .option('--to <store>', 'the store: a folder, file:///path, s3://BUCKET/PREFIX, or http(s)://server/path (WebDAV PUT + MOVE)')
     .option('--channel <name>', 'write <store>/<package>/<name>.json naming this release (e.g. stable)')
     .option('--sign <key>', 'sign the channel manifest with this SSH private key (ssh-keygen -Y sign -n orch-release)')
     .option('--base-url <url>', 'the store as hosts reach it, written into the manifest\'s url (default: --to)')
     .option('--expires <duration>', 'how long the signed channel manifest is valid: hosts refuse it afterwards (30d, 12h, 90m; default 30d)')
-    .option('--json', 'print {url, manifest_url, manifest, signed}')
+    .option('--s3-endpoint <url>', 's3:// store: an S3-compatible server (MinIO, Ceph...); default AWS, or $AWS_ENDPOINT_URL_S3')
+    .option('--s3-region <region>', 's3:// store: its region; default $AWS_REGION or the AWS config files')
+    .option('--json', 'print {url, manifest_url, manifest, signed, bytesUploaded}')
     .addOption(new Option('--builder <builder>', 'how to build a source folder').choices(['python', 'node', 'dir']).default('dir'))
     .option('--out <dir>', 'output folder of a build', 'dist')
     .option('-p, --python <python>', 'python builder: interpreter for the build virtualenv')

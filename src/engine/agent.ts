@@ -12,6 +12,7 @@
  */
 import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { AGENT_SH, LOCK_SH, PROTOCOL_SH, SEGMENT_SH } from '../host/embedded.generated.js';
 import { EXIT, LIMITS, parseLine } from '../host/protocol.js';
 import { ConnectError, InternalError, LockedError, RemoteCommandError } from '../model/errors.js';
@@ -39,23 +40,37 @@ export const DATA_FRAME_MAX = LIMITS.DATA_FRAME_BYTES;
 /**
  * The session's command: reads a length line and that many bytes of bash (the agent's
  * functions) from stdin and runs them. Constant, so `ps` on the host shows nothing else.
+ * The bytes are read by bash's own `read -N` in the C locale (a count of bytes; no `head`
+ * process to start; the code holds no NUL).
  */
-export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && s=$(head -c "$n") && eval "$s"')} orch-agent`;
+export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && LC_ALL=C IFS= read -r -N "$n" s && eval "$s"')} orch-agent`;
 
-/** The bash the bootstrap reads from stdin: the host libraries, then the main loop. */
-export function agentCode(): string {
-  return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\norch_agent\n`;
+/**
+ * The bash the bootstrap reads from stdin: the host libraries, the facts script in
+ * ORCH_AGENT_FACTS (single-quoted: one read for code and facts, no second frame to
+ * spool), then the main loop.
+ */
+export function agentCode(factsScript = 'echo END\n'): string {
+  return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\nORCH_AGENT_FACTS=${quote(factsScript)}\norch_agent\n`;
 }
 
-/** The first frames an agent reads: the code, `C` settings, `F` facts script. */
+/**
+ * `holder` for the settings frame: one word, every byte but `[A-Za-z0-9@.:_+-]` written
+ * `\xHH`, which the agent decodes with bash's `printf '%b'` (no process).
+ */
+export function holderArg(holder: string): string {
+  let out = '';
+  for (const b of Buffer.from(holder, 'utf8')) out += /[A-Za-z0-9@.:_+-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+/** The first frames an agent reads: the code (with the facts script), then `C` settings. */
 export function agentStartFrames(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string }): Buffer {
-  const code = agentCode();
+  const code = agentCode(opts.factsScript);
   const lockWait = opts.lockWaitSeconds === undefined ? '-' : String(Math.ceil(opts.lockWaitSeconds));
-  const facts = Buffer.from(opts.factsScript, 'utf8');
   return Buffer.concat([
     Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8'),
-    Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${Buffer.from(opts.holder).toString('base64')}\n`),
-    Buffer.from(`F ${facts.length}\n`), facts,
+    Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${holderArg(opts.holder)}\n`),
   ]);
 }
 
@@ -93,6 +108,8 @@ export class HostAgent {
   readonly #done: Promise<ExecResult>;
   #queue: Promise<void> = Promise.resolve();
   #partial = '';
+  // Facts come as UTF-8 text: a character split between two chunks is joined, not replaced.
+  readonly #decoder = new StringDecoder('utf8');
   #waiter: Waiter | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #ended: Error | undefined;
@@ -111,7 +128,7 @@ export class HostAgent {
   }
 
   /**
-   * Starts the agent on `conn`: settings and facts frames go out at once; resolves with
+   * Starts the agent on `conn`: the code (with the facts script) and the settings go out in one write; resolves with
    * the facts output once the lock is held and the facts were read (one round trip).
    * @throws LockedError (`locked by USER@HOST pid N since T`) when another run keeps the
    *   lock past the wait; ConnectError when the connection is lost; RemoteCommandError
@@ -172,11 +189,12 @@ export class HostAgent {
   #onStdout(chunk: Buffer): void {
     // A long line (the facts: one base64 line of up to MBs) arrives in many chunks:
     // gather them without re-splitting what came before (no quadratic scan).
-    if (!chunk.includes(10)) {
-      this.#partial += chunk.toString('utf8');
+    const text = this.#decoder.write(chunk);
+    if (!text.includes('\n')) {
+      this.#partial += text;
       return;
     }
-    const lines = (this.#partial + chunk.toString('utf8')).split('\n');
+    const lines = (this.#partial + text).split('\n');
     this.#partial = lines.pop() ?? '';
     for (const line of lines) {
       const w = this.#waiter;

@@ -2,7 +2,8 @@
  * One round trip per host reads everything the plan needs to predict its steps
  * (Mitogen/pyinfra: gather facts in bulk, not per task). The script is
  * src/host/facts.sh plus one call per probe; it prints one line per probe,
- * `F <index> <base64 value | ->`, then `END` (the protocol is documented in facts.sh).
+ * `F <index> <base64 value | ->` or `T <index> <text>` (backslash and newline escaped as
+ * `\\` and `\n`), then `END` (the protocol is documented in facts.sh).
  */
 import { FACTS_SH, PROTOCOL_SH, VERSIONS_SH } from '../host/embedded.generated.js';
 import { LIMITS } from '../host/protocol.js';
@@ -33,6 +34,13 @@ export function parseFacts(probes: Probe[], stdout: string): Facts {
   for (const line of stdout.split('\n')) {
     if (line === 'END') {
       ended = true;
+      continue;
+    }
+    // `T INDEX TEXT` (escaped text) or `F INDEX BASE64|-` (src/host/facts.sh).
+    const t = /^T (\d+) (.*)$/s.exec(line);
+    if (t) {
+      const p = probes[Number(t[1])];
+      if (p) facts.set(factKey(p), t[2]!.replace(/\\([\\n])/g, (_, c: string) => (c === 'n' ? '\n' : '\\')));
       continue;
     }
     const m = /^F (\d+) (\S*)$/.exec(line);

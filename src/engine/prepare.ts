@@ -237,10 +237,11 @@ async function resolveFromStore(name: string, spec: BundleSpec, ctx: BuildContex
   // The password is a secret of the run: masked in output, logs and saved plans.
   const password = r.auth?.slice(r.auth.indexOf(':') + 1);
   if (password) masker.add(password);
+  if (r.query) masker.add(r.query);
   return {
     name, package: r.package, version: r.version, platform: r.platform, sha256: r.sha256, size: r.size, path: r.path, dir: r.dir,
     store: {
-      url: r.url, fetch: r.fetch, ...(r.auth !== undefined && { auth: r.auth }),
+      url: r.url, fetch: r.fetch, ...(r.auth !== undefined && { auth: r.auth }), ...(r.query !== undefined && { query: r.query }),
       ...(spec.channel !== undefined && { channel: withoutCredentials(spec.channel) }), ...(r.manifest && { signer: r.manifest.signer }),
       ...(r.manifest?.revoked && { revoked: { at: r.manifest.revoked.at, reason: r.manifest.revoked.reason } }),
       ...(r.manifest && r.fetch !== 'control' && {

@@ -9,8 +9,10 @@
 # is left; the lock (held by the agent and its watchdog only) is free only then.
 #
 # Frames on stdin (control machine -> agent), one header line each:
-#   C GIVEUP GRACE LOCKWAIT HOLDER_B64   first: settings; LOCKWAIT - = take no lock
-#   F LEN + LEN bytes                     second: the facts script, run under the lock
+#   (the code read by the bootstrap ends by setting ORCH_AGENT_FACTS: the facts script,
+#   run under the lock)
+#   C GIVEUP GRACE LOCKWAIT HOLDER       first: settings; LOCKWAIT - = take no lock; HOLDER
+#                                         with every byte but [A-Za-z0-9@.:_+-] written \xHH
 #   S LEN PAYLOAD + LEN bytes             a segment (segment.sh fields); PAYLOAD 1 = data frames follow
 #   D LEN + LEN bytes ... D 0             payload data of the segment (spooled), then its end
 #   H                                     heartbeat (every few seconds)
@@ -271,19 +273,31 @@ orch_agent_segment() {
 # still reading frames, so the dead-man's switch works during both: a heartbeat counts
 # as hearing from the control machine; stdin closing or X stops the run (the child with
 # it). Any other frame header is kept in ORCH_AGENT_PENDING for the main loop, which
-# reads the rest of that frame; the wait then goes on without reading. Sets
-# ORCH_AGENT_RC to the child's exit status. Polls every 20 ms (a read with a timeout:
-# no fork).
+# reads the rest of that frame; the wait then goes on without reading. It is also the
+# dead-man's switch while it waits (the watchdog starts after the facts): nothing heard
+# for GIVEUP seconds stops the run. Sets
+# ORCH_AGENT_RC to the child's exit status. Polls every 5 ms for the first 0.2 s (the
+# facts of a host usually take less: each poll is latency on the run's critical path),
+# then every 20 ms (a read with a timeout: no fork).
 orch_agent_await() {
-  local pid=$1 line='' part rc
+  local pid=$1 line='' part rc polls=0 tick=0.005 now heard
+  orch_agent_now heard
   while [ -z "$ORCH_AGENT_PENDING" ] && kill -0 "$pid" 2>/dev/null; do
     rc=0
-    IFS= read -r -t 0.02 part || rc=$?
+    polls=$((polls + 1))
+    [ "$polls" -le 40 ] || tick=0.02
+    IFS= read -r -t "$tick" part || rc=$?
     # A timeout keeps what was read so far of a line in part.
-    if [ "$rc" -gt 128 ]; then line+=$part; continue; fi
+    if [ "$rc" -gt 128 ]; then
+      line+=$part
+      orch_agent_now now
+      [ $((now - heard)) -le "$ORCH_AGENT_GIVEUP" ] || orch_agent_stop "no heartbeat from the control machine for $ORCH_AGENT_GIVEUP s"
+      continue
+    fi
     [ "$rc" = 0 ] || orch_agent_stop 'stdin closed (the control machine is gone)'
     line+=$part
     orch_agent_alive
+    orch_agent_now heard
     case "$line" in
       H) ;;
       X) orch_agent_stop stop ;;
@@ -299,7 +313,7 @@ orch_agent_await() {
 
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
-  local line giveup grace lockwait holder n rc me
+  local line giveup grace lockwait holder n rc me note
   echo '::orch:: started'
   IFS= read -r line || exit 70
   read -r _ giveup grace lockwait holder <<< "$line"
@@ -310,16 +324,46 @@ orch_agent() {
   [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || exit 70
   orch_agent_mkdir || exit 70
   orch_agent_sweep
-  mkfifo -m 600 -- "$ORCH_AGENT_DIR/tick" || exit 70
   orch_agent_alive
-  IFS= read -r line || { rm -rf -- "$ORCH_AGENT_DIR"; exit 70; }
-  n=${line#F }
-  head -c "$n" > "$ORCH_AGENT_DIR/facts"
   if [ "$lockwait" != - ]; then
     rc=0
     orch_lock_open || rc=$?
     [ "$rc" = 0 ] || { rm -rf -- "$ORCH_AGENT_DIR"; exit "$rc"; }
   fi
+  # Until the facts are out, the agent is its own dead-man's switch (orch_agent_await);
+  # the nap fifo and the watchdog come after them, off the run's critical path.
+  ORCH_AGENT_PENDING=
+  note=
+  if [ "$lockwait" != - ]; then
+    rc=0
+    # A free lock (the usual case) is taken at once by one flock on the agent's fd 9.
+    # Else the wait runs as a child on the same fd (one open file, so the flock it takes
+    # is the agent's), while the agent keeps reading frames.
+    if ! flock -n 9; then
+      echo 1 > "$ORCH_AGENT_DIR/busy"
+      orch_lock_wait "$lockwait" < /dev/null > /dev/null &
+      orch_agent_await $!
+      rc=$ORCH_AGENT_RC
+    fi
+    if [ "$rc" != 0 ]; then
+      rm -rf -- "$ORCH_AGENT_DIR"
+      exit "$rc"
+    fi
+    # The holder (`\xHH`-escaped, src/engine/agent.ts) is recorded while the facts run.
+    printf -v holder '%b' "$holder"
+    orch_lock_note "$holder" < /dev/null > /dev/null 9>&- &
+    note=$!
+  fi
+  echo '::orch:: locked'
+  echo 1 > "$ORCH_AGENT_DIR/busy"
+  # A subshell that runs the facts script (ORCH_AGENT_FACTS, set with the agent's code
+  # by src/engine/agent.ts): no new bash to start, no file to write.
+  ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
+  orch_agent_await $!
+  # lock.info names this run before the facts are reported.
+  [ -z "$note" ] || wait "$note" 2>/dev/null
+  echo '::orch:: end'
+  mkfifo -m 600 -- "$ORCH_AGENT_DIR/tick" || orch_agent_stop 'cannot make the agent fifo'
   # The watchdog holds the lock's fd too; its stdout is not the protocol's.
   # (A background command's words expand in the child: take this pid first.)
   me=$BASHPID
@@ -327,27 +371,6 @@ orch_agent() {
   ORCH_AGENT_WD=$!
   # No "Killed" notice on stderr when it is ended.
   disown "$ORCH_AGENT_WD"
-  ORCH_AGENT_PENDING=
-  if [ "$lockwait" != - ]; then
-    # The wait runs as a child on the agent's fd 9 (one open file, so the flock it takes
-    # is the agent's), while the agent keeps reading frames.
-    echo 1 > "$ORCH_AGENT_DIR/busy"
-    orch_lock_wait "$lockwait" "$(printf '%s' "$holder" | base64 -d)" < /dev/null > /dev/null &
-    orch_agent_await $!
-    rc=$ORCH_AGENT_RC
-    if [ "$rc" != 0 ]; then
-      kill -KILL "$ORCH_AGENT_WD" 2>/dev/null
-      rm -rf -- "$ORCH_AGENT_DIR"
-      exit "$rc"
-    fi
-  fi
-  echo '::orch:: locked'
-  echo 1 > "$ORCH_AGENT_DIR/busy"
-  # A subshell that sources the script: no new bash to start.
-  # shellcheck source=/dev/null # the facts script arrives at run time
-  ( . "$ORCH_AGENT_DIR/facts" ) < /dev/null 9>&- &
-  orch_agent_await $!
-  echo '::orch:: end'
   orch_agent_alive
   while :; do
     if [ -n "$ORCH_AGENT_PENDING" ]; then

@@ -373,7 +373,7 @@ orch_delta_record() {
 # <root>/versions, then every object no release there uses (per its .orch-manifest),
 # and prints "pruned N objects". Run after versions are pruned.
 orch_delta_prune() {
-  local root="$1" m sha unused n=0
+  local root="$1" m unused n=0
   while IFS= read -r m; do
     [ -d "$root/versions/$m" ] || rm -rf -- "$root/.orch/trees/$m"
   done < <(orch_delta_trees "$root")
@@ -384,10 +384,11 @@ orch_delta_prune() {
   unused=$(LC_ALL=C comm -23 <(orch_delta_objects "$root" | LC_ALL=C sort) \
     <(find "$root/versions" -mindepth 2 -maxdepth 2 -name .orch-manifest -type f -print0 2>/dev/null |
       LC_ALL=C xargs -0r awk -F '\t' '$2 == "f" { print $5 }' | LC_ALL=C sort -u))
-  while IFS= read -r sha; do
-    [ -n "$sha" ] || continue
-    rm -f -- "$root/.orch/objects/$sha"
-    n=$((n + 1))
-  done <<<"$unused"
+  # One rm for them all (names are 64 hex digits): a fork per object cost seconds per
+  # thousand files on a busy host.
+  if [ -n "$unused" ]; then
+    n=$(printf '%s\n' "$unused" | wc -l)
+    (cd -- "$root/.orch/objects" && printf '%s\n' "$unused" | xargs -r rm -f --)
+  fi
   printf 'pruned %s objects\n' "$n"
 }

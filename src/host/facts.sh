@@ -3,15 +3,25 @@
 # (src/engine/facts.ts builds one call per probe and parses the output). Needs b64
 # (src/shell/snippets.ts) and versions.sh. Runs under `set -u` only: a probe never fails the script.
 # Output protocol, one line per probe: `F INDEX VALUE`, VALUE the base64 of the fact or
-# `-` when absent; then `END`.
+# `-` when absent, or `T INDEX TEXT`, TEXT the fact itself with `\` written `\\` and
+# each newline `\n` (no process: most facts are text, and a `$(… | base64)` per value
+# costs two or three processes); then `END`. Parsed by parseFacts in src/engine/facts.ts.
 
 # orch_fact INDEX VALUE: prints one fact line.
 orch_fact() { printf 'F %s %s\n' "$1" "$2"; }
 
+# orch_fact_text INDEX TEXT: prints one fact line of TEXT (no NUL byte), escaped as
+# above, byte by byte (C locale).
+orch_fact_text() {
+  local LC_ALL=C v=$2
+  v=${v//\\/\\\\}
+  printf 'T %s %s\n' "$1" "${v//$'\n'/\\n}"
+}
+
 # orch_fact_sha256 INDEX PATH: hex sha256 of the regular file PATH.
 orch_fact_sha256() {
   local s
-  if [ -f "$2" ]; then s=$(sha256sum < "$2"); s=${s%% *}; orch_fact "$1" "$(printf '%s' "$s" | b64)"; else orch_fact "$1" -; fi
+  if [ -f "$2" ]; then s=$(sha256sum < "$2"); orch_fact_text "$1" "${s%% *}"; else orch_fact "$1" -; fi
 }
 
 # orch_fact_readlink PATH VAR: `$(readlink -- PATH)` into VAR, read once per PATH and
@@ -29,23 +39,24 @@ orch_fact_readlink() {
 # orch_fact_link INDEX PATH: the target of the symlink PATH (newlines dropped).
 orch_fact_link() {
   local t=''
-  if [ -L "$2" ]; then orch_fact_readlink "$2" t; orch_fact "$1" "$(printf '%s' "${t//$'\n'/}" | b64)"; else orch_fact "$1" -; fi
+  if [ -L "$2" ]; then orch_fact_readlink "$2" t; orch_fact_text "$1" "${t//$'\n'/}"; else orch_fact "$1" -; fi
 }
 
 # orch_fact_small FILE: true when the regular file FILE is at most 32 KiB and holds no
 # NUL byte, proven by one bounded builtin read (no process): it ends at the end of the
 # file (status 1) before 32 KiB + 1 bytes and before any NUL. Then the whole file is its
-# first 1 MiB.
+# first 1 MiB, and it is in ORCH_FACT_BUF.
 orch_fact_small() {
-  local LC_ALL=C x
-  ! IFS= read -r -n 32769 -d '' x < "$1" && [ "${#x}" -le 32768 ]
+  local LC_ALL=C
+  ORCH_FACT_BUF=
+  ! IFS= read -r -n 32769 -d '' ORCH_FACT_BUF < "$1" && [ "${#ORCH_FACT_BUF}" -le 32768 ]
 }
 
 # orch_fact_read INDEX PATH: the first 1 MiB of the readable regular file PATH
-# (READ_LIMIT in src/engine/facts.ts); no head process when the file is smaller.
+# (READ_LIMIT in src/engine/facts.ts); no process when the file is small (orch_fact_small).
 orch_fact_read() {
   if [ -f "$2" ] && [ -r "$2" ]; then
-    if orch_fact_small "$2"; then orch_fact "$1" "$(b64 < "$2")"; else orch_fact "$1" "$(head -c "$ORCH_READ_BYTES" -- "$2" | b64)"; fi
+    if orch_fact_small "$2"; then orch_fact_text "$1" "$ORCH_FACT_BUF"; else orch_fact "$1" "$(head -c "$ORCH_READ_BYTES" -- "$2" | b64)"; fi
   else
     orch_fact "$1" -
   fi
@@ -74,20 +85,20 @@ orch_fact_stat() {
   if [ ! -e "$2" ]; then orch_fact "$1" -; return 0; fi
   if [ -d "$2" ]; then kind=d; elif [ -f "$2" ]; then kind=f; fi
   meta=$(stat -L -c '%a %U %G %u %g' -- "$2" 2>/dev/null) || { orch_fact "$1" -; return 0; }
-  orch_fact "$1" "$(printf '%s %s' "$kind" "$meta" | b64)"
+  orch_fact_text "$1" "$kind $meta"
 }
 
 # orch_fact_leftovers INDEX ROOT: how many things runs that died left under ROOT
-# (orch_leftovers); removed by the next switch of current (switch.sh orch_cleanup).
+# (orch_leftovers, no process in the usual case); removed by the next switch of current
+# (switch.sh orch_cleanup).
 orch_fact_leftovers() {
-  local n
-  n=$(orch_leftovers "$2" | wc -l)
-  orch_fact "$1" "$(printf '%s' "$((n))" | b64)"
+  orch_leftovers "$2"
+  orch_fact_text "$1" "${#ORCH_LEFTOVERS[@]}"
 }
 
 # orch_fact_versions INDEX ROOT: the complete versions of ROOT, newest first (orch_versions).
 orch_fact_versions() {
-  orch_fact "$1" "$(printf '%s' "$(orch_versions "$2")" | b64)"
+  orch_fact_text "$1" "$(orch_versions "$2")"
 }
 
 # orch_fact_delta INDEX ROOT (delta releases): `O SHA256` per object in
@@ -96,21 +107,29 @@ orch_fact_versions() {
 # patch, src/bundle/delta.ts), `B VERSION` and that version's .orch-manifest; absent
 # without a store. Needs GNU find.
 orch_fact_delta() {
-  local c='' v m=''
+  local c='' v m='' out f
   if [ ! -d "$2/.orch/objects" ]; then orch_fact "$1" -; return 0; fi
   orch_fact_readlink "$2/current" c 2>/dev/null || c=''
   v=${c#versions/}
-  orch_fact "$1" "$({
-    find "$2/.orch/objects" -mindepth 1 -maxdepth 1 -type f -printf 'O %f\n' 2>/dev/null
-    if [ -n "$c" ] && [ -d "$2/.orch/trees/$v" ] && [ -f "$2/versions/$v/.orch-manifest" ]; then
-      if [ -f "$2/.orch/trees/$v/info.json" ] && [ "$(stat -c %s -- "$2/.orch/trees/$v/info.json")" -le "$ORCH_READ_BYTES" ]; then
-        printf 'J %s\n' "$(b64 < "$2/.orch/trees/$v/info.json")"
-      fi
-      printf 'B %s\n' "$v"
-      # The builtin read has all of a file without a NUL (status 1 at its end): no cat.
-      if IFS= read -r -d '' m < "$2/versions/$v/.orch-manifest"; then cat -- "$2/versions/$v/.orch-manifest"; else printf '%s' "$m"; fi
+  # Objects by a glob (no find): names only, regular files (not links).
+  out=''
+  for f in "$2/.orch/objects"/*; do
+    if [ -f "$f" ] && [ ! -L "$f" ]; then out+="O ${f##*/}"$'\n'; fi
+  done
+  if [ -n "$c" ] && [ -d "$2/.orch/trees/$v" ] && [ -f "$2/versions/$v/.orch-manifest" ]; then
+    if [ -f "$2/.orch/trees/$v/info.json" ] && [ "$(stat -c %s -- "$2/.orch/trees/$v/info.json")" -le "$ORCH_READ_BYTES" ]; then
+      out+="J $(b64 < "$2/.orch/trees/$v/info.json")"$'\n'
     fi
-  } | b64)"
+    out+="B $v"$'\n'
+    # The builtin read has all of a file without a NUL (status 1 at its end): no cat.
+    # A manifest with a NUL (never written by orch) goes as base64, whole.
+    if IFS= read -r -d '' m < "$2/versions/$v/.orch-manifest"; then
+      orch_fact "$1" "$({ printf '%s' "$out"; cat -- "$2/versions/$v/.orch-manifest"; } | b64)"
+      return 0
+    fi
+    out+=$m
+  fi
+  orch_fact_text "$1" "$out"
 }
 
 # orch_fact_unless INDEX COMMAND: the exit status of a `run` step's `unless` COMMAND, run
@@ -125,7 +144,7 @@ $2
   (set -euo pipefail; orch_fact_unless_fn) </dev/null >/dev/null 2>&1 &
   wait "$!" || rc=$?
   unset -f orch_fact_unless_fn
-  orch_fact "$1" "$(printf '%s' "$rc" | b64)"
+  orch_fact_text "$1" "$rc"
 }
 
 # orch_fact_package INDEX NAME: the installed version of the Debian package NAME
@@ -134,7 +153,7 @@ orch_fact_package() {
   local out
   out=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}' -- "$2" 2>/dev/null) || out=''
   case "$out" in
-    ii*|hi*) orch_fact "$1" "$(printf '%s' "${out#*|}" | b64)" ;;
+    ii*|hi*) orch_fact_text "$1" "${out#*|}" ;;
     *) orch_fact "$1" - ;;
   esac
 }
@@ -144,7 +163,7 @@ orch_fact_package() {
 orch_fact_candidate() {
   local c
   c=$(apt-cache policy -- "$2" 2>/dev/null | sed -n 's/^ *Candidate: *//p')
-  if [ -n "$c" ] && [ "$c" != '(none)' ]; then orch_fact "$1" "$(printf '%s' "$c" | b64)"; else orch_fact "$1" -; fi
+  if [ -n "$c" ] && [ "$c" != '(none)' ]; then orch_fact_text "$1" "$c"; else orch_fact "$1" -; fi
 }
 
 # orch_fact_passwd INDEX NAME: the user NAME as `getent passwd` prints it, a newline,
@@ -153,13 +172,13 @@ orch_fact_passwd() {
   local pw gs
   pw=$(getent passwd -- "$2") || { orch_fact "$1" -; return 0; }
   gs=$(id -Gn -- "$2" 2>/dev/null) || gs=''
-  orch_fact "$1" "$(printf '%s\n%s' "$pw" "$gs" | b64)"
+  orch_fact_text "$1" "$pw"$'\n'"$gs"
 }
 
 # orch_fact_group INDEX NAME: the group NAME as `getent group` prints it.
 orch_fact_group() {
   local g
-  if g=$(getent group -- "$2"); then orch_fact "$1" "$(printf '%s' "$g" | b64)"; else orch_fact "$1" -; fi
+  if g=$(getent group -- "$2"); then orch_fact_text "$1" "$g"; else orch_fact "$1" -; fi
 }
 
 # orch_fact_enabled INDEX UNIT: the first line of `systemctl is-enabled UNIT` (enabled,
@@ -169,5 +188,5 @@ orch_fact_enabled() {
   command -v systemctl > /dev/null 2>&1 || { orch_fact "$1" -; return 0; }
   e=$(systemctl is-enabled -- "$2" 2>/dev/null) || true
   e=${e%%$'\n'*}
-  if [ -n "$e" ] && [ "$e" != not-found ]; then orch_fact "$1" "$(printf '%s' "$e" | b64)"; else orch_fact "$1" -; fi
+  if [ -n "$e" ] && [ "$e" != not-found ]; then orch_fact_text "$1" "$e"; else orch_fact "$1" -; fi
 }

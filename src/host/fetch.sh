@@ -12,6 +12,9 @@
 #   5 the bytes are wrong (size or sha256 mismatch): the partial file is removed
 # Tunables (environment): ORCH_FETCH_ATTEMPTS (3), ORCH_FETCH_CONNECT_TIMEOUT (10 s),
 # ORCH_FETCH_IDLE_TIMEOUT (30 s without a byte), ORCH_FETCH_MAX_TIME (1800 s per attempt).
+# Secrets (set by the install step, never on a command line): ORCH_FETCH_AUTH
+# (`user:password`) and ORCH_FETCH_QUERY (the query of a presigned S3 URL: the URL is
+# then given to curl/wget on standard input, with it).
 
 # orch_fetch_client: prints the download client this host has (curl, else wget). bash's
 # command -v also reports a file that is not executable, hence the -x test.
@@ -29,15 +32,24 @@ orch_file_size() {
   if [ -f "$1" ]; then wc -c < "$1" | tr -d ' '; else printf '0\n'; fi
 }
 
-# orch_fetch_config: curl's config for the store credentials in ORCH_FETCH_AUTH
-# (`user:password`), printed by a builtin so they are never on a command line: curl
-# reads them with --config - (curl(1) "-K, --config": `user = "..."`, backslash escapes).
+# orch_fetch_config URL: curl's config for the store credentials in ORCH_FETCH_AUTH
+# (`user:password`) and, with ORCH_FETCH_QUERY, the presigned URL `URL?QUERY`, printed
+# by a builtin so they are never on a command line: curl reads them with --config -
+# (curl(1) "-K, --config": `user = "..."`, `url = "..."`, backslash escapes).
 orch_fetch_config() {
   local v=${ORCH_FETCH_AUTH:-}
-  [ -n "$v" ] || return 0
-  v=${v//\\/\\\\}
-  v=${v//\"/\\\"}
-  printf 'user = "%s"\n' "$v"
+  if [ -n "$v" ]; then
+    v=${v//\\/\\\\}
+    v=${v//\"/\\\"}
+    printf 'user = "%s"\n' "$v"
+  fi
+  if [ -n "${ORCH_FETCH_QUERY:-}" ]; then
+    v="$1?$ORCH_FETCH_QUERY"
+    v=${v//\\/\\\\}
+    v=${v//\"/\\\"}
+    printf 'url = "%s"\n' "$v"
+  fi
+  return 0
 }
 
 # orch_fetch_once CLIENT URL PART [SIZE]: one download attempt into PART, resuming it.
@@ -55,7 +67,9 @@ orch_fetch_once() {
       head -c "$((size + 1))" -- "$src" > "$3"
       ;;
   esac
-  local -a st
+  local -a st target=(-- "$2")
+  # A presigned URL goes on stdin with its query (orch_fetch_config, wget -i -).
+  [ -z "${ORCH_FETCH_QUERY:-}" ] || target=()
   if [ "$1" = file ]; then
     :
   elif [ "$size" != 0 ] && [ "$1" = wget ]; then : > "$3"; fi # wget cannot resume into a pipe: start again
@@ -69,12 +83,12 @@ orch_fetch_once() {
       [ "$have" != 0 ] && curl+=(-C "$have")
       # --max-filesize stops a body whose length is announced; head -c stops any other
       # at SIZE+1 bytes (curl then ends on a write error).
-      orch_fetch_config | "${curl[@]}" --max-filesize "$size" -o - -- "$2" | head -c "$limit" >> "$3" && true
+      orch_fetch_config "$2" | "${curl[@]}" --max-filesize "$size" -o - "${target[@]}" | head -c "$limit" >> "$3" && true
       st=("${PIPESTATUS[@]}")
       rc=${st[1]:-0}
     else
       [ "$have" != 0 ] && curl+=(-C -)
-      orch_fetch_config | "${curl[@]}" -o "$3" -- "$2" || rc=$?
+      orch_fetch_config "$2" | "${curl[@]}" -o "$3" "${target[@]}" || rc=$?
     fi
   else
     local cfg=''
@@ -83,12 +97,13 @@ orch_fetch_once() {
       printf 'user = %s\npassword = %s\n' "${ORCH_FETCH_AUTH%%:*}" "${ORCH_FETCH_AUTH#*:}" > "$cfg"
     fi
     local -a wget=(wget ${cfg:+"--config=$cfg"} -q -T "$idle" --dns-timeout="$ct" --connect-timeout="$ct" -t 1)
+    [ -z "${ORCH_FETCH_QUERY:-}" ] || wget+=(-i -)
     if [ "$size" != 0 ]; then
-      "${wget[@]}" -O - -- "$2" | head -c "$limit" >> "$3" && true
+      printf '%s\n' "$2?${ORCH_FETCH_QUERY:-}" | "${wget[@]}" -O - "${target[@]}" | head -c "$limit" >> "$3" && true
       st=("${PIPESTATUS[@]}")
-      rc=${st[0]:-0}
+      rc=${st[1]:-0}
     else
-      "${wget[@]}" -c -O "$3" -- "$2" || rc=$?
+      printf '%s\n' "$2?${ORCH_FETCH_QUERY:-}" | "${wget[@]}" -c -O "$3" "${target[@]}" || rc=$?
     fi
     [ -z "$cfg" ] || rm -f -- "$cfg"
     if [ "$rc" = 0 ] && [ "$(orch_file_size "$3")" = 0 ]; then rc=1; fi

@@ -12,24 +12,30 @@ orch_lock_open() {
   exec 9>>"$HOME/$ORCH_LOCK_FILE" || return "$ORCH_EXIT_BAD_INPUT"
 }
 
-# orch_lock_wait WAIT HOLDER: takes the flock of the open fd 9 (orch_lock_open), waiting
-# up to WAIT seconds (0 = fail at once). A child may run it: the lock belongs to the open
+# orch_lock_wait WAIT: takes the flock of the open fd 9 (orch_lock_open), waiting up to
+# WAIT seconds (0 = fail at once). A child may run it: the lock belongs to the open
 # file, which the child shares with its parent, so it stays held after the child exits.
-# Records HOLDER ("USER@HOST pid N since T") in ~/.orch/lock.info. Returns 75 with
-# "locked by HOLDER" on stderr when another run keeps the lock past WAIT.
+# Returns 75 with "locked by HOLDER" (from ~/.orch/lock.info) on stderr when another
+# run keeps the lock past WAIT.
 orch_lock_wait() {
-  local wait=$1 holder=$2 info rc=0
+  local wait=$1 info rc=0
   if [ "$wait" -gt 0 ]; then flock -w "$wait" 9 || rc=$?; else flock -n 9 || rc=$?; fi
   if [ "$rc" != 0 ]; then
     info=$(cat -- "$HOME/$ORCH_LOCK_INFO" 2>/dev/null || true)
     printf 'locked by %s\n' "${info:-another orch run}" >&2
     return "$ORCH_EXIT_LOCKED"
   fi
-  printf '%s\n' "$holder" > "$HOME/$ORCH_LOCK_INFO.tmp.$$" && mv -f -- "$HOME/$ORCH_LOCK_INFO.tmp.$$" "$HOME/$ORCH_LOCK_INFO"
 }
 
-# orch_lock_take WAIT HOLDER: orch_lock_open, then orch_lock_wait in this shell.
+# orch_lock_note HOLDER: records HOLDER ("USER@HOST pid N since T") in ~/.orch/lock.info
+# (a temp file, then rename), for the "locked by" message of a run that finds the lock held.
+orch_lock_note() {
+  printf '%s\n' "$1" > "$HOME/$ORCH_LOCK_INFO.tmp.$$" && mv -f -- "$HOME/$ORCH_LOCK_INFO.tmp.$$" "$HOME/$ORCH_LOCK_INFO"
+}
+
+# orch_lock_take WAIT HOLDER: orch_lock_open, orch_lock_wait and orch_lock_note in this shell.
 orch_lock_take() {
   orch_lock_open || return $?
-  orch_lock_wait "$1" "$2"
+  orch_lock_wait "$1" || return $?
+  orch_lock_note "$2"
 }

@@ -24,11 +24,10 @@ orch_relink() {
 # versions.sh; the caller holds the host lock, so no other orch run is active there).
 # Prints `cleanup: N leftovers of an interrupted run` on stderr when it removed any.
 orch_cleanup() {
-  local -a left=()
-  mapfile -t left < <(orch_leftovers "$1")
-  [ "${#left[@]}" = 0 ] && return 0
-  rm -rf -- "${left[@]}"
-  printf 'cleanup: %s leftovers of an interrupted run\n' "${#left[@]}" >&2
+  orch_leftovers "$1"
+  [ "${#ORCH_LEFTOVERS[@]}" = 0 ] && return 0
+  rm -rf -- "${ORCH_LEFTOVERS[@]}"
+  printf 'cleanup: %s leftovers of an interrupted run\n' "${#ORCH_LEFTOVERS[@]}" >&2
 }
 
 # orch_switch ROOT TARGET PENDING STATE: points ROOT/current at TARGET (`versions/<V>`,

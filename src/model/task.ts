@@ -33,6 +33,8 @@ export interface PlanBundle {
     fetch: 'host' | 'control' | 'auto';
     /** `user:password` for the store (from the URL); the password is a secret of the run (masked in saved plans). */
     auth?: string;
+    /** An S3 tarball: the query of this run's presigned GET URL for `url` (without `?`); a secret of the run (masked). */
+    query?: string;
     /** Channel bundles: the manifest URL and the principal whose signature was verified. */
     channel?: string;
     signer?: string;

@@ -178,6 +178,8 @@ export const install: StepKind<InstallArgs | null, InstallCheck> = {
       ...(shared.length ? [`ORCH_INSTALL_SHARED=(${shared.map(quote).join(' ')})`] : []),
       ...(beforeRemove !== undefined ? [`ORCH_INSTALL_BEFORE_REMOVE=${quote(beforeRemove)}`] : []),
       ...(afterRemove !== undefined ? [`ORCH_INSTALL_AFTER_REMOVE=${quote(afterRemove)}`] : []),
+      // A presigned S3 URL's query: fetch.sh hands URL?QUERY to curl/wget on stdin, never on a command line.
+      ...(fetch?.query ? [`ORCH_FETCH_QUERY=${quote(fetch.query)}`] : []),
       ...(before !== undefined ? [userFunction('orch_before', before)] : []),
       ...(after !== undefined ? [userFunction('orch_after', after)] : []),
       shCall('orch_install', PAYLOAD_ARG, STATE_ARG, REGISTRY_ARG, hostPath(REGISTRY_FILE), hostPath(root), bundle.version, bundle.sha256, bundle.dir,

@@ -8,6 +8,7 @@
  * <store>/<package>/<channel>.json                           the channel manifest (manifest.ts)
  * <store>/<package>/<channel>.json.sig                       its ssh-keygen signature (namespace orch-release)
  * ```
+ * `<store>` is a folder, an HTTP(S) server accepting PUT, or `s3://BUCKET/PREFIX` (transfer.ts, s3.ts).
  * Order: the tarball first, then the signature, then the manifest, each atomically, so
  * a reader that sees a manifest finds its tarball. Between the last two renames a reader
  * may pair the new signature with the old manifest (or the reverse): that pair fails
@@ -20,7 +21,7 @@ import { formatManifest, parseManifest } from './manifest.js';
 import type { ChannelManifest } from './manifest.js';
 import { signData } from './sign.js';
 import { StoreError } from './store-error.js';
-import { putFile, putText, readUrl, showUrl } from './transfer.js';
+import { putFileCounted, putText, readUrl, showUrl } from './transfer.js';
 import type { StoreLocation, TransferOptions } from './transfer.js';
 
 /** How long a channel manifest is valid by default: 30 days (`orch publish --expires`). */
@@ -55,6 +56,12 @@ export interface PublishResult {
   manifestUrl?: string;
   manifest?: ChannelManifest;
   signed: boolean;
+  /**
+   * Bytes of the release tarball sent to the store: its size, or 0 when an S3 store
+   * already held the same bytes under that name (HEAD before PUT). The manifest and its
+   * signature (under 1 KiB) are not counted.
+   */
+  bytesUploaded: number;
 }
 
 /**
@@ -85,11 +92,13 @@ export async function publishBundle(req: PublishRequest): Promise<PublishResult>
       }
     }
   }
-  const tarUrl = await putFile(store, rel, bundle.path, req.transfer);
-  log(`published ${showUrl(tarUrl)} (${bundle.size} bytes, sha256 ${bundle.sha256})`);
+  const { url: tarUrl, uploaded } = await putFileCounted(store, rel, bundle.path, req.transfer);
+  log(uploaded === 0 && bundle.size > 0
+    ? `${showUrl(tarUrl)} already holds these bytes (sha256 ${bundle.sha256}): nothing uploaded`
+    : `published ${showUrl(tarUrl)} (${bundle.size} bytes, sha256 ${bundle.sha256})`);
   const publicUrl = req.baseUrl === undefined ? showUrl(tarUrl) : new URL(rel, req.baseUrl.endsWith('/') ? req.baseUrl : `${req.baseUrl}/`).toString();
   const url = tarUrl.protocol === 'file:' && req.baseUrl === undefined ? tarUrl.toString() : publicUrl;
-  if (manifestRel === undefined || req.channel === undefined) return { url, signed: false };
+  if (manifestRel === undefined || req.channel === undefined) return { url, signed: false, bytesUploaded: uploaded };
   const published = req.now();
   const manifest: ChannelManifest = {
     channel: req.channel,
@@ -109,5 +118,5 @@ export async function publishBundle(req: PublishRequest): Promise<PublishResult>
   }
   const manifestUrl = await putText(store, manifestRel, text, req.transfer);
   log(`channel ${req.channel} -> ${bundle.package} ${bundle.version}: ${showUrl(manifestUrl)}${req.signKey ? ' (signed)' : ' (unsigned)'}, expires ${manifest.expires}`);
-  return { url, manifestUrl: manifestUrl.toString(), manifest, signed: req.signKey !== undefined };
+  return { url, manifestUrl: manifestUrl.toString(), manifest, signed: req.signKey !== undefined, bytesUploaded: uploaded };
 }

@@ -17,6 +17,10 @@
  * has neither curl nor wget or cannot reach the store. When the control machine itself
  * cannot download (but the manifest or the file name names the release), `auto` goes on
  * as `host` for this run; wrong bytes always stop the plan.
+ *
+ * `s3://BUCKET/KEY` channels and tarballs (s3.ts): the control machine reads the channel
+ * through the AWS SDK with its own credentials; hosts get a presigned GET URL for the
+ * tarball, valid for `ORCH_S3_URL_EXPIRES` seconds (3600), never AWS credentials.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -28,9 +32,10 @@ import { formatBundleDir } from '../bundle/layout.js';
 import { MANIFEST_TIME, parseManifest, parseTarballName } from './manifest.js';
 import type { ChannelManifest } from './manifest.js';
 import { readRevocations, type RevokedEntry } from './revoke.js';
+import { presignSeconds, S3Access, s3Presign } from './s3.js';
 import { verifyData } from './sign.js';
 import { StoreError } from './store-error.js';
-import { DownloadMismatchError, downloadFile, readUrl, showUrl, splitCredentials, toUrl } from './transfer.js';
+import { DownloadMismatchError, downloadFile, isS3, readUrl, showUrl, splitCredentials, toUrl } from './transfer.js';
 import type { TransferOptions } from './transfer.js';
 
 /** The channel names a release its signed revocation list revokes (revoke.ts). */
@@ -60,6 +65,11 @@ export interface ResolvedStoreBundle extends BundleInfo {
   url: string;
   /** `user:password` from the URL (or the channel's, for a tarball on the same origin): hosts get it on curl's stdin. */
   auth?: string;
+  /**
+   * An `s3://` tarball: the query of the presigned GET URL made for this run (signature,
+   * key id, expiry; without `?`), a secret like `auth`; `url` is the presigned URL without it.
+   */
+  query?: string;
   fetch: FetchMode;
   /**
    * The verified channel manifest and its signature text, for channel bundles; with the
@@ -201,6 +211,16 @@ export async function readChannel(channel: string, allowedSigners: string, ctx: 
  *   manifest. BundleError when the downloaded tarball fails the artifact check.
  */
 export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContext): Promise<ResolvedStoreBundle> {
+  if (ctx.transfer?.s3) return resolveWith(ref, ctx);
+  const s3 = new S3Access({}, ctx.env);
+  try {
+    return await resolveWith(ref, { ...ctx, transfer: { ...ctx.transfer, s3 } });
+  } finally {
+    s3.close();
+  }
+}
+
+async function resolveWith(ref: StoreBundleRef, ctx: ResolveContext): Promise<ResolvedStoreBundle> {
   const fetch = ref.fetch ?? 'auto';
   let url: URL;
   let want: { package: string; version: string; platform: string; sha256: string; size?: number };
@@ -224,7 +244,15 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
   } else {
     throw new StoreError('a store bundle needs "url" and "sha256", or "channel" and "allowed_signers"');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'file:') throw new StoreError(`${showUrl(url)}: unsupported URL scheme`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'file:' && !isS3(url)) throw new StoreError(`${showUrl(url)}: unsupported URL scheme`);
+  // S3: hosts (and the control machine's download) use a presigned GET URL; its query is
+  // the secret part, kept apart so nothing prints or saves it.
+  let query: string | undefined;
+  if (isS3(url)) {
+    const signed = await s3Presign(ctx.transfer!.s3!, url, presignSeconds(ctx.env));
+    url = new URL(signed.url);
+    query = signed.query;
+  }
   // Credentials never travel inside the URL (plans, messages, a host's command line).
   // A tarball on the channel's origin is fetched with the channel's credentials.
   if (!url.username && !url.password && ref.channel !== undefined) {
@@ -235,7 +263,7 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
     }
   }
   const { url: bare, auth } = splitCredentials(url);
-  const where = { url: bare.toString(), ...(auth !== undefined && { auth }) };
+  const where = { url: bare.toString(), ...(auth !== undefined && { auth }), ...(query !== undefined && { query }) };
   if (fetch === 'host') {
     return {
       package: want.package, version: want.version, platform: want.platform, sha256: want.sha256,
@@ -249,7 +277,9 @@ export async function resolveStoreBundle(ref: StoreBundleRef, ctx: ResolveContex
   if (!have) {
     ctx.log?.(`downloading ${showUrl(url)} into ${path}`);
     try {
-      await downloadFile(url, path, { sha256: want.sha256, ...(want.size !== undefined && { size: want.size }) }, { ...ctx.transfer, env: ctx.env });
+      const from = new URL(url);
+      if (query !== undefined) from.search = query;
+      await downloadFile(from, path, { sha256: want.sha256, ...(want.size !== undefined && { size: want.size }) }, { ...ctx.transfer, env: ctx.env });
     } catch (err) {
       // auto: a store only the hosts can reach still works, without the push fallback.
       // Wrong bytes are never excused: the store is corrupt or tampered with.

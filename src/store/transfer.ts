@@ -1,7 +1,8 @@
 /**
  * Reading and writing an artifact store from the control machine: a folder (a path or a
- * `file://` URL) or an HTTP(S) server that accepts WebDAV `PUT` and `MOVE` (nginx
- * `dav_methods PUT MOVE;`, Apache mod_dav, Artifactory/Nexus raw repositories).
+ * `file://` URL), an HTTP(S) server that accepts WebDAV `PUT` and `MOVE` (nginx
+ * `dav_methods PUT MOVE;`, Apache mod_dav, Artifactory/Nexus raw repositories), or an
+ * S3 bucket (`s3://BUCKET/PREFIX`, through the AWS SDK loaded on first use: s3.ts).
  *
  * Every write is atomic for readers: the bytes go to a temp name beside the target
  * (`.<name>.tmp-<random>`), then a rename (folder) or `MOVE` (HTTP) puts them in place.
@@ -20,12 +21,13 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { S3Access, s3PutFile, s3ReadObject } from './s3.js';
 import { StoreError } from './store-error.js';
 
 /** Where a store is: its base URL always ends with `/`. */
 export interface StoreLocation {
-  kind: 'dir' | 'http';
-  /** `file:///abs/path/` or `http(s)://host/path/`, credentials removed. */
+  kind: 'dir' | 'http' | 's3';
+  /** `file:///abs/path/`, `http(s)://host/path/` or `s3://bucket/prefix/`, credentials removed. */
   base: URL;
   /** Headers sent with every HTTP request (Authorization). */
   headers: Record<string, string>;
@@ -41,16 +43,24 @@ export interface TransferOptions {
   retryDelayMs?: number;
   /** Environment (ORCH_STORE_TOKEN). */
   env?: NodeJS.ProcessEnv;
+  /** The S3 client of this command, for `s3://` URLs (made on first use from the environment when absent). */
+  s3?: S3Access;
 }
 
 const DEFAULTS = { attempts: 3, idleTimeoutMs: 30_000, retryDelayMs: 500 };
 
-/** A URL as shown in messages: without user and password. */
+/** A URL as shown in messages: without user and password, and without the query of a presigned S3 URL (its signature). */
 export function showUrl(u: URL | string): string {
   const url = new URL(String(u));
   url.username = '';
   url.password = '';
+  if (/(^|&)X-Amz-(Signature|Credential)=/i.test(url.search.slice(1))) url.search = '';
   return url.protocol === 'file:' ? fileURLToPath(url) : url.toString();
+}
+
+/** True for an `s3://` URL. */
+export function isS3(u: URL): boolean {
+  return u.protocol === 's3:';
 }
 
 /**
@@ -88,9 +98,9 @@ function authHeaders(url: URL, env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 /**
- * Parses `--to STORE`: `http(s)://...`, `file:///...`, or a path (relative to `cwd`).
- * @throws StoreError for another URL scheme (`s3://` is not supported: use an
- *   S3-compatible server's HTTP PUT endpoint or a mounted folder).
+ * Parses `--to STORE`: `http(s)://...`, `file:///...`, `s3://BUCKET/PREFIX`, or a path
+ * (relative to `cwd`).
+ * @throws StoreError for another URL scheme, or an `s3://` URL without a bucket.
  */
 export function parseStore(to: string, cwd: string, env: NodeJS.ProcessEnv = process.env): StoreLocation {
   if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(to)) {
@@ -100,8 +110,13 @@ export function parseStore(to: string, cwd: string, env: NodeJS.ProcessEnv = pro
     } catch {
       throw new StoreError(`${to}: not a valid store URL`);
     }
+    if (isS3(url)) {
+      if (!url.hostname || url.username || url.password || url.search) throw new StoreError(`${showUrl(url)}: an S3 store is s3://BUCKET or s3://BUCKET/PREFIX (credentials come from the AWS environment, not the URL)`);
+      if (!url.pathname.endsWith('/')) url.pathname += '/';
+      return { kind: 's3', base: url, headers: {} };
+    }
     if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'file:') {
-      throw new StoreError(`${showUrl(url)}: unsupported store (${url.protocol}//): use a folder, file://, or an http(s):// server that accepts PUT`);
+      throw new StoreError(`${showUrl(url)}: unsupported store (${url.protocol}//): use a folder, file://, s3://BUCKET/PREFIX, or an http(s):// server that accepts PUT`);
     }
     const headers = authHeaders(url, env);
     url.username = '';
@@ -122,7 +137,7 @@ export function parseStore(to: string, cwd: string, env: NodeJS.ProcessEnv = pro
 export function toUrl(ref: string, baseDir: string): URL {
   if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(ref)) {
     const url = new URL(ref);
-    if (!['http:', 'https:', 'file:'].includes(url.protocol)) throw new StoreError(`${showUrl(url)}: unsupported URL scheme ${url.protocol}// (http, https or file)`);
+    if (!['http:', 'https:', 'file:', 's3:'].includes(url.protocol)) throw new StoreError(`${showUrl(url)}: unsupported URL scheme ${url.protocol}// (http, https, file or s3)`);
     return url;
   }
   return pathToFileURL(resolvePath(baseDir, ref));
@@ -179,14 +194,36 @@ async function httpRequest(url: URL, init: RequestInit & { duplex?: 'half' }, he
   return fetch(url, { ...init, headers: { ...headers, ...(init.headers as Record<string, string> | undefined) }, signal, redirect: 'follow' });
 }
 
+/** The S3 client of `opts`, or a new one from its environment (closed by the caller: {@link TransferOptions.s3}). */
+function s3Of(opts: TransferOptions): S3Access {
+  return opts.s3 ?? new S3Access({}, opts.env ?? process.env);
+}
+
 /**
  * Puts the local file `file` at `rel` (a `/`-separated path under the store's base)
- * atomically (temp name, then rename or MOVE).
+ * atomically (temp name, then rename, MOVE, or S3 CopyObject).
+ * @returns the final URL, and the bytes sent (`uploaded`: 0 when an S3 store already
+ *   held the same bytes there).
+ * @throws StoreError naming the URL and the server's status/answer.
+ */
+export async function putFileCounted(store: StoreLocation, rel: string, file: string, opts: TransferOptions = {}): Promise<{ url: URL; uploaded: number }> {
+  const target = new URL(rel, store.base);
+  if (store.kind === 's3') return { url: target, uploaded: await s3PutFile(s3Of(opts), target, file) };
+  return { url: await putFile(store, rel, file, opts), uploaded: (await stat(file)).size };
+}
+
+/**
+ * Puts the local file `file` at `rel` (a `/`-separated path under the store's base)
+ * atomically (temp name, then rename or MOVE; S3: see {@link putFileCounted}).
  * @returns the final URL.
  * @throws StoreError naming the URL and the server's status/answer.
  */
 export async function putFile(store: StoreLocation, rel: string, file: string, opts: TransferOptions = {}): Promise<URL> {
   const target = new URL(rel, store.base);
+  if (store.kind === 's3') {
+    await s3PutFile(s3Of(opts), target, file);
+    return target;
+  }
   const tmpName = `.${rel.split('/').pop()}.tmp-${randomBytes(6).toString('hex')}`;
   const tmp = new URL(tmpName, target);
   if (store.kind === 'dir') {
@@ -246,13 +283,14 @@ export async function putText(store: StoreLocation, rel: string, text: string, o
 }
 
 /**
- * Reads a small file (manifest, signature) from a URL (`file:`, `http(s):`).
+ * Reads a small file (manifest, signature) from a URL (`file:`, `http(s):`, `s3:`).
  * @param maxBytes refuse anything larger (a manifest is a few hundred bytes).
  * @returns the bytes, or `undefined` when it does not exist (404 / ENOENT) and `missingOk`.
  * @throws StoreError naming the URL: unreachable, HTTP status, too large.
  */
 export async function readUrl(url: URL, opts: TransferOptions & { maxBytes?: number; missingOk?: boolean } = {}): Promise<Buffer | undefined> {
   const max = opts.maxBytes ?? 1024 * 1024;
+  if (isS3(url)) return s3ReadObject(s3Of(opts), url, max, opts.missingOk === true);
   if (url.protocol === 'file:') {
     const p = fileURLToPath(url);
     try {

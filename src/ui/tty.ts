@@ -128,7 +128,7 @@ export class TtyRenderer implements Renderer {
 
   /** What a host does once its part of phase `pi` is over: wait for a later node, or done. */
   private afterPhase(hl: HostLine, pi: number): void {
-    const next = this.plan.phases.findIndex((ph, i) => i > pi && ph.hosts.includes(hl.name));
+    const next = this.plan.phases.findIndex((ph, i) => i > pi && (ph.hosts.includes(hl.name) || ph.aroundHosts?.includes(hl.name)));
     if (next >= 0) this.set(hl, `waiting for node ${this.nodeName(next)}`);
     else this.finishHost(hl, hl.changed ? this.p.change(`done, ${hl.changed} changed`) : 'done');
   }
@@ -160,6 +160,8 @@ export class TtyRenderer implements Renderer {
         for (const h of this.hosts.values()) {
           if (h.finished) continue;
           if (e.hosts.includes(h.name)) this.set(h, nb > 1 ? `waiting for batch ${(this.batchOf.get(e.phase)?.get(h.name) ?? 0) + 1} of ${nb} (${this.nodeName(e.phase)})` : `${this.nodeName(e.phase)}: starting`);
+          // A load balancer of the node's drain/undrain steps works around every batch.
+          else if (ph?.aroundHosts?.includes(h.name)) this.set(h, `${this.nodeName(e.phase)}: drain and undrain around ${nb} batch${nb === 1 ? '' : 'es'}`);
           else this.afterPhase(h, e.phase);
         }
         break;

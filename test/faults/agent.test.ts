@@ -1,9 +1,11 @@
 /**
  * Issue 10: a run's remote work never outlives it. On real sshd hosts:
- * - a seeded random schedule of SIGKILLs of orch over a 2,000-file release, with a
- *   second run waiting on the lock each time: the killed run's processes are gone
- *   within 2 s, `current` always resolves to a complete release matching its files,
- *   state.json agrees with the link, and the waiting run (the next apply) exits 0;
+ * - a seeded random schedule of SIGKILLs of orch, each aimed at a moment inside one
+ *   window of the run (before the steps, install, symlink, service, prune) counted from
+ *   the killed run's own progress events, with a second run waiting on the lock each
+ *   time: the killed run's processes are gone within 2 s, `current` always resolves to a
+ *   complete release matching its files, and after the waiting run (the next apply,
+ *   exit 0) state.json agrees with the links and nothing of the killed run remains;
  * - the control machine in its own network namespace, its link cut, orch killed: the
  *   host lock is free within the give-up time + 5 s and no child remains;
  * - Ctrl-C in a real terminal (tmux) during a long `run` step: exit 130, `interrupted`
@@ -20,14 +22,17 @@ import { agentSessions, RunProcs, sessionsAlive, type HostProc } from './host-pr
 
 const prng = seededRandom;
 
-/** Files of the soak's release: 2000, or ORCH_KILL_FILES (fewer: cheaper kills on a slow machine). */
-const FILES = Number(process.env.ORCH_KILL_FILES ?? 2000);
 /**
- * The kill soak's number of kills: 50 (issue 10), or ORCH_KILL_SOAK (0 skips it; run
- * it with 100 or more before changing the host scripts' switch, state or cleanup).
- * ORCH_KILL_SEED replays a schedule (the seed is printed first).
+ * Files of the soak's release: 400, or ORCH_KILL_FILES. The kills are aimed from the
+ * run's own events, so a smaller release still has every window hit (it only shortens
+ * them); 400 files keep install and prune long enough for offsets inside them.
  */
-const KILLS = Number(process.env.ORCH_KILL_SOAK ?? 50);
+const FILES = Number(process.env.ORCH_KILL_FILES ?? 400);
+/**
+ * The kill soak's number of kills: 100, or ORCH_KILL_SOAK (0 skips it). ORCH_KILL_SEED
+ * (and ORCH_KILL_SPANS) replay a schedule (both are printed first).
+ */
+const KILLS = Number(process.env.ORCH_KILL_SOAK ?? 100);
 
 describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partition, Ctrl-C)', () => {
   let fleet: Fleet;
@@ -43,7 +48,7 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
     await fleet?.teardown();
   });
 
-  it.skipIf(KILLS === 0)(`SIGKILL at ${KILLS} seeded random moments over a ${FILES}-file release, a second run waiting on the lock each time`, async () => {
+  it.skipIf(KILLS === 0)(`SIGKILL at ${KILLS} seeded moments inside the run's windows over a ${FILES}-file release, a second run waiting on the lock each time`, async () => {
     const root = '/srv/soak';
     const seed = Number(process.env.ORCH_KILL_SEED ?? randomInt(2 ** 31));
     console.log(`kill soak: seed ${seed} (ORCH_KILL_SEED=${seed} replays it), ${KILLS} kills`);
@@ -83,18 +88,75 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
         return '';
       }
     };
-    // Calibration: one full run gives the span the kill moments are drawn from.
+    /**
+     * Times of a run's progress events, ms from its start: the first step-start and the
+     * step-end of each step index. Read live from the --json stream, so a kill can be aimed
+     * at a moment inside one step (a seeded offset after that step's own start event).
+     */
+    type StepTimes = { t0: number; steps: Map<number, number>; ends: Map<number, number>; onStep?: (i: number) => void };
+    const watchSteps = (run: ReturnType<typeof startOrch>): StepTimes => {
+      const w: StepTimes = { t0: Date.now(), steps: new Map(), ends: new Map() };
+      let buf = '';
+      run.child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          const m = /^\{"type":"step-start".*?"step":(\d+)/.exec(line);
+          if (m && !w.steps.has(Number(m[1]))) {
+            w.steps.set(Number(m[1]), Date.now() - w.t0);
+            w.onStep?.(Number(m[1]));
+          }
+          const e = /^\{"type":"step-end".*?"step":(\d+)/.exec(line);
+          if (e) w.ends.set(Number(e[1]), Date.now() - w.t0);
+        }
+      });
+      return w;
+    };
     // The three bundles built into the cache (one deploy of each), then calibration: a
     // deploy that re-installs a pruned release, as every deploy of the schedule does.
     for (const pb of playbooks) {
       const r = await orch(['apply', pb, '--json'], work.env, { cwd: work.dir });
       expect(r.code, r.stdout.slice(-2000) + r.stderr).toBe(0);
     }
-    const first = await orch(['apply', playbooks[0]!, '--json'], work.env, { cwd: work.dir });
+    const cal = startOrch(['apply', playbooks[0]!, '--json'], work.env, { cwd: work.dir });
+    const calSteps = watchSteps(cal);
+    const first = await cal.done;
     expect(first.code, first.stdout.slice(-2000) + first.stderr).toBe(0);
-    // The moments are fractions of this span: ORCH_KILL_SPAN pins it to replay a schedule exactly.
-    const span = Number(process.env.ORCH_KILL_SPAN ?? Math.max(1000, first.ms));
-    console.log(`kill soak: a full apply of the ${FILES}-file release takes ${first.ms} ms; kills fall in [0, ${span}] ms (ORCH_KILL_SEED=${seed} ORCH_KILL_SPAN=${span} replays them)`);
+    /**
+     * The kill windows, from the calibration run: before the first step (connect, facts,
+     * lock, upload), then each step from its start event to the next one's (the last: to its end)
+     * (install: check, unpack, install script, state write; symlink: the switch and its
+     * state write; the service; prune: removals and the state write). A kill is
+     * aimed at a seeded window (weighted towards the host-side writes) and a seeded offset
+     * inside it, counted from that window's start event in the killed run itself: no kill
+     * is spent waiting through a fixed span. ORCH_KILL_SPANS (ms, comma-separated) pins the
+     * windows to replay a schedule exactly.
+     */
+    const WINDOWS = [
+      { name: 'before the steps', step: -1, weight: 1 },
+      { name: 'install', step: 0, weight: 4 },
+      { name: 'symlink', step: 1, weight: 2 },
+      { name: 'service', step: 2, weight: 1 },
+      { name: 'prune', step: 3, weight: 2 },
+    ];
+    const spans = process.env.ORCH_KILL_SPANS?.split(',').map(Number) ?? WINDOWS.map((w) => {
+      const from = w.step < 0 ? 0 : calSteps.steps.get(w.step) ?? first.ms;
+      // To the next step's start (the steps of a segment end together), the last one to its end.
+      const to = calSteps.steps.get(w.step + 1) ?? calSteps.ends.get(w.step) ?? first.ms;
+      return Math.max(20, to - from);
+    });
+    expect(spans.length, 'ORCH_KILL_SPANS: one span per window').toBe(WINDOWS.length);
+    const weights = WINDOWS.reduce((n, w) => n + w.weight, 0);
+    /** The seeded kill: a window and an offset (ms) after its start event. */
+    const draw = (): { w: number; offset: number } => {
+      let r = rand() * weights;
+      let w = 0;
+      while (w < WINDOWS.length - 1 && r >= WINDOWS[w]!.weight) r -= WINDOWS[w++]!.weight;
+      return { w, offset: Math.round(rand() * spans[w]!) };
+    };
+    console.log(`kill soak: a full apply of the ${FILES}-file release takes ${first.ms} ms; kill windows ${WINDOWS.map((w, i) => `${w.name} ${spans[i]} ms`).join(', ')} (ORCH_KILL_SEED=${seed} ORCH_KILL_SPANS=${spans.join(',')} replays them)`);
     const soakStart = Date.now();
     checkCurrent();
     let lingerMax = 0;
@@ -131,21 +193,29 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
     for (let k = 1; kills < KILLS && k <= 2 * KILLS; k++) {
       const v = versions[k % 3]!; // never current nor previous: pruned, so installed again
       const pb = playbooks[k % 3]!;
-      const killAt = Math.round(rand() * span);
+      const aim = draw();
       const a = startOrch(['apply', pb, '--json'], work.env, { cwd: work.dir });
-      const t0 = Date.now();
+      const aSteps = watchSteps(a);
+      const t0 = aSteps.t0;
       const aPid = String(a.child.pid);
       let b: ReturnType<typeof startOrch> | undefined;
       // A's processes on the host: marked while A alone runs there (before B starts).
       const aProcs = new RunProcs(host());
+      // The kill moment: the aimed window's start event in A's own stream, plus the offset.
+      let fire = WINDOWS[aim.w]!.step < 0 ? t0 + aim.offset : Infinity;
+      const windowStep = WINDOWS[aim.w]!.step;
+      if (windowStep >= 0) aSteps.onStep = (i) => { if (i === windowStep) fire = Date.now() + aim.offset; };
+      const aExited = (): boolean => a.child.exitCode !== null || a.child.signalCode !== null;
       // B starts once A holds the lock (or right after the kill, whichever comes first).
-      while (Date.now() - t0 < killAt) {
+      // Bounded: A ends on its own (a window never reached) or the kill moment comes.
+      while (Date.now() < fire && !aExited()) {
         if (!b && lockInfo().includes(`pid ${aPid} `)) {
           aProcs.mark();
           b = startOrch(['apply', pb, '--json', '--lock-wait', '120'], work.env, { cwd: work.dir });
         }
-        await sleep(10);
+        await sleep(Math.max(1, Math.min(10, fire - Date.now())));
       }
+      const killAt = Date.now() - t0;
       const killed = a.child.exitCode === null && a.child.signalCode === null && a.child.kill('SIGKILL');
       const tk = Date.now();
       if (!b) aProcs.mark();
@@ -185,14 +255,14 @@ describe.skipIf(!canRunFleet())('issue 10: the remote agent (kill soak, partitio
       const state = JSON.parse(readFileSync(onHost(host(), `${root}/.orch/state.json`), 'utf8')) as { current: string };
       expect(state.current).toBe(v);
       violations.push(...leftovers().map((l) => `kill ${k} (${stage}, at ${killAt} ms, seed ${seed}): ${l}`));
-      console.log(`kill soak: kill ${kills} (attempt ${k}, ${stage}, at ${killAt} ms): ${violations.length} violations so far`);
+      console.log(`kill soak: kill ${kills} (attempt ${k}, aimed at ${WINDOWS[aim.w]!.name} + ${aim.offset} ms, reached ${stage}, at ${killAt} ms): ${violations.length} violations so far`);
       expect(summaryOf(rb.stdout).hosts[0]!.status).not.toBe('failed');
     }
     expect(kills).toBe(KILLS);
     console.log(`kill soak: ${violations.length} violations of state/link agreement or leftovers after ${kills} kills (seed ${seed})${violations.length ? `:\n${violations.join('\n')}` : ''}`);
     expect(violations).toEqual([]);
     console.log(`kill soak: ${kills} kills (seed ${seed}), by last step reached: ${JSON.stringify(killedIn)}; killed run's processes gone within ${lingerMax} ms at worst (${lingerWhy}); ${Math.round((Date.now() - soakStart) / 1000)} s for the kills (ms until the kills ${spent.killAt}, watching and checking ${spent.afterKill}, the waiting runs' rest ${spent.nextApply})`);
-  }, 1_800_000);
+  }, Math.max(1_800_000, KILLS * 60_000));
 
   it('control machine in its own netns, link cut, orch killed: the lock is free within give-up + 5 s and no child remains', async () => {
     const giveUp = 5;

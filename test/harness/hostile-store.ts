@@ -6,8 +6,10 @@
  * - `GET /endless/<name>?mib=N`: N MiB (default 300) of `x`, chunked (no length announced),
  *   1 MiB per write, waiting for the socket to drain;
  * - `GET /declared/<name>?mib=N`: the same with `content-length` announced;
- * - `GET /private/<name>`: `files[name]` (else `body`) when the request has
- *   `Authorization: Basic <user:password>`, else 401.
+ * - `GET /private/<name>`: `files[name]` (else `body`; 404 when that is empty) when the
+ *   request has `Authorization: Basic <user:password>`, else 401;
+ * - `GET /signed/<name>?...&X-Amz-Signature=good`: like a presigned S3 URL, `files[name]`
+ *   (else `body`) only with that query parameter, else 403; every query is kept in `queries`.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +21,8 @@ export interface HostileStore {
   sent: Map<string, number>;
   /** Authorization headers received on /private/. */
   auth: string[];
+  /** Query strings received on /signed/. */
+  queries: string[];
   /** The files /private/ serves (may be filled after start). */
   files: Record<string, Buffer>;
   /** Resolves once the answer to `path` has ended (client gone or body done). */
@@ -33,6 +37,7 @@ export async function startHostileStore(opts: { user: string; password: string; 
   const files = opts.files ?? {};
   const waiters = new Map<string, ((n: number) => void)[]>();
   const auth: string[] = [];
+  const queries: string[] = [];
   const done = (path: string, n: number): void => {
     sent.set(path, n);
     for (const w of waiters.get(path) ?? []) w(n);
@@ -41,6 +46,16 @@ export async function startHostileStore(opts: { user: string; password: string; 
   const chunk = Buffer.alloc(MIB, 'x');
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname.startsWith('/signed/')) {
+      queries.push(url.search);
+      if (url.searchParams.get('X-Amz-Signature') !== 'good') {
+        res.writeHead(403).end();
+        return;
+      }
+      const body = files[url.pathname.slice('/signed/'.length)] ?? opts.body;
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+      return;
+    }
     if (url.pathname.startsWith('/private/')) {
       auth.push(req.headers.authorization ?? '');
       const want = `Basic ${Buffer.from(`${opts.user}:${opts.password}`).toString('base64')}`;
@@ -49,6 +64,10 @@ export async function startHostileStore(opts: { user: string; password: string; 
         return;
       }
       const body = files[url.pathname.slice('/private/'.length)] ?? opts.body;
+      if (body.length === 0) {
+        res.writeHead(404).end();
+        return;
+      }
       res.writeHead(200, { 'content-length': body.length }).end(body);
       return;
     }
@@ -84,6 +103,7 @@ export async function startHostileStore(opts: { user: string; password: string; 
     base: `http://127.0.0.1:${port}/`,
     sent,
     auth,
+    queries,
     files,
     finished: (path) => {
       const have = sent.get(path);

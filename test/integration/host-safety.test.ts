@@ -18,7 +18,7 @@ describe.skipIf(!canRunFleet())('host-side safety against a planted symlink', ()
   let fleet: Fleet;
   let env: Record<string, string>;
   let work: string;
-  let racer: ChildProcess | undefined;
+  const racers: ChildProcess[] = [];
   const onHost = (p: string): string => join(fleet.hosts[0]!.dir, p);
 
   const secretState = (): [string, number, number] => {
@@ -28,19 +28,22 @@ describe.skipIf(!canRunFleet())('host-side safety against a planted symlink', ()
 
   /**
    * A bounded loop (300 s) run as nobody in `dir`: every new name matching the glob
-   * `pattern` is renamed away and replaced with a symlink to ../secret. Counts its swaps.
+   * `pattern` is renamed away and replaced with a symlink to `target` (../secret unless
+   * given). Counts its swaps.
    */
-  const startRacer = (dir: string, pattern: string): { stop: () => void; swaps: () => number } => {
-    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', '-c', `
-      cd -- "$1" || exit 1; end=$((SECONDS + 300))
-      while [ "$SECONDS" -lt "$end" ]; do
-        for f in $2; do
-          [ -e "$f" ] && [ ! -L "$f" ] || continue
-          mv -f -- "$f" "x$f" 2>/dev/null && ln -s ../secret "$f" 2>/dev/null && echo swap
-          rm -f -- "x$f" 2>/dev/null
-        done
-      done`, 'racer', dir, pattern], { stdio: ['ignore', 'pipe', 'inherit'] });
-    racer = child;
+  const startRacer = (dir: string, pattern: string, target = '../secret'): { stop: () => void; swaps: () => number } => {
+    // perl: rename(2) and symlink(2) without a fork per swap, so the loop is fast enough
+    // to win the short window between orch creating a name and using it.
+    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'perl', '-e', `
+      my ($dir, $pat, $target) = @ARGV; chdir($dir) or exit 1; $| = 1; my $end = time + 300;
+      while (time < $end) {
+        for my $f (glob $pat) {
+          next if -l $f || !-e _;
+          print "swap\n" if rename($f, "x$f") && symlink($target, $f);
+          unlink("x$f") or rmdir("x$f");
+        }
+      }`, dir, pattern, target], { stdio: ['ignore', 'pipe', 'inherit'] });
+    racers.push(child);
     let swaps = 0;
     child.stdout!.on('data', (b: Buffer) => { swaps += b.toString().split('\n').filter((l) => l === 'swap').length; });
     return { stop: () => void child.kill('SIGKILL'), swaps: () => swaps };
@@ -61,7 +64,7 @@ describe.skipIf(!canRunFleet())('host-side safety against a planted symlink', ()
   }, 60_000);
 
   afterAll(async () => {
-    racer?.kill('SIGKILL');
+    for (const r of racers) r.kill('SIGKILL');
     await fleet?.teardown();
   });
 
@@ -166,4 +169,71 @@ steps:
     const st = statSync(onHost('srv/rootonly'));
     expect([st.mode & 0o7777, st.uid]).toEqual([0o700, 0]);
   }, 60_000);
+  it('directory with owner: and mode: over 20 creations while nobody swaps the new folder for a symlink: the root-only folder keeps owner and mode', async () => {
+    mkdirSync(onHost('srv/rootdir'), { mode: 0o700 });
+    chmodSync(onHost('srv/rootdir'), 0o700);
+    const target = (): [number, number] => { const st = statSync(onHost('srv/rootdir')); return [st.mode & 0o7777, st.uid]; };
+    const pb = join(work, 'dir-race.yml');
+    writeFileSync(pb, `
+inventory: inventory.yml
+steps:
+  - directory: { path: /srv/shared/cache, mode: "0777", owner: nobody }
+`);
+    const race = startRacer(onHost('srv/shared'), 'cache', '../rootdir');
+    const outcomes = { created: 0, refused: 0 };
+    for (let i = 0; i < 20; i++) {
+      // Gone before each apply, so every apply creates it (mkdir, then owner and mode).
+      rmSync(onHost('srv/shared/cache'), { recursive: true, force: true });
+      const r = await orch(['apply', pb], env);
+      expect(target(), `apply ${i + 1}`).toEqual([0o700, 0]);
+      if (r.code === 0) outcomes.created++;
+      else {
+        expect(r.stdout + r.stderr, `apply ${i + 1}`).toMatch(/\/srv\/shared\/cache is a symlink.*refusing to change its target/);
+        outcomes.refused++;
+      }
+    }
+    race.stop();
+    console.log(`directory race: ${JSON.stringify(outcomes)}, ${race.swaps()} folders swapped for a symlink by nobody`);
+    expect(race.swaps()).toBeGreaterThan(0);
+    expect(target()).toEqual([0o700, 0]);
+  }, 300_000);
+
+  it('daemon restarts x10 while nobody swaps every new log and pid file for a symlink to a root-only file: the file is unchanged; orch logs never shows it', async () => {
+    const before = secretState();
+    const pb = join(work, 'daemon-race.yml');
+    const playbook = (action: string): string => `
+inventory: inventory.yml
+vars: { root: /srv/race }
+steps:
+  - service: { name: web, manager: daemon, action: ${action}, command: "echo app-output; exec sleep 120", when: always, startsecs: 0.2 }
+`;
+    writeFileSync(pb, playbook('restart'));
+    const first = await orch(['apply', pb], env);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    // The app user's folders, as Capistrano's shared/log and shared/tmp/pids often are.
+    for (const d of ['log', 'pids']) chownSync(onHost(`srv/race/shared/${d}`), NOBODY, NOBODY);
+    const races = [startRacer(onHost('srv/race/shared/log'), 'web.*', '../../../secret'), startRacer(onHost('srv/race/shared/pids'), 'web.*', '../../../secret')];
+    const outcomes = { restarted: 0, refused: 0 };
+    for (let i = 0; i < 10; i++) {
+      const r = await orch(['apply', pb], env);
+      expect(secretState(), `restart ${i + 1}`).toEqual(before);
+      if (r.code === 0) outcomes.restarted++;
+      else {
+        expect(r.stdout + r.stderr, `restart ${i + 1}`).toMatch(/is a symlink/);
+        outcomes.refused++;
+      }
+      const logs = await orch(['logs', pb, '-n', '5'], env);
+      expect(logs.stdout + logs.stderr, `orch logs after restart ${i + 1}`).not.toContain('root-only');
+      // A won race leaves the link: remove it so the next restart tries again.
+      for (const f of ['log/web.log', 'pids/web.pid']) {
+        try { if (lstatSync(onHost(`srv/race/shared/${f}`)).isSymbolicLink()) rmSync(onHost(`srv/race/shared/${f}`)); } catch { /* absent */ }
+      }
+    }
+    for (const race of races) race.stop();
+    console.log(`daemon race: ${JSON.stringify(outcomes)}, ${races[0]!.swaps()} log and ${races[1]!.swaps()} pid names swapped for a symlink by nobody`);
+    expect(secretState()).toEqual(['root-only\n', 0o600, 0]);
+    expect(races[0]!.swaps() + races[1]!.swaps()).toBeGreaterThan(0);
+    writeFileSync(pb, playbook('stop'));
+    await orch(['apply', pb], env);
+  }, 600_000);
 });

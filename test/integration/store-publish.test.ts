@@ -35,14 +35,16 @@ describe('orch publish to a folder store', () => {
   });
 
   it.each([
-    [['publish', 'shop'], 'orch: publish needs --to STORE (a folder, file:///path, or http(s)://server/path accepting PUT)\n'],
+    [['publish', 'shop'], 'orch: publish needs --to STORE (a folder, file:///path, s3://BUCKET/PREFIX, or http(s)://server/path accepting PUT)\n'],
     [['publish', 'nothing.tar.gz', '--to', 'store'], 'orch: nothing.tar.gz: no such bundle tarball or source folder\n'],
-    [['publish', 'shop', '--to', 's3://bucket/x'], 'orch: s3://bucket/x: unsupported store (s3://): use a folder, file://, or an http(s):// server that accepts PUT\n'],
+    [['publish', 'shop', '--to', 'ftp://host/x'], 'orch: ftp://host/x: unsupported store (ftp://): use a folder, file://, s3://BUCKET/PREFIX, or an http(s):// server that accepts PUT\n'],
+    [['publish', 'shop', '--to', 'store', '--s3-endpoint', 'http://127.0.0.1:9000'], `orch: --s3-endpoint and --s3-region are for an s3://BUCKET/PREFIX store, not ${'${STORE}'}\n`],
+    [['publish', 'shop', '--to', 's3://bucket/x', '--s3-endpoint', 'localhost:9000'], 'orch: --s3-endpoint "localhost:9000": expected an http(s):// URL like http://127.0.0.1:9000\n'],
     [['publish', 'shop', '--to', 'store', '--channel', 'beta', '--expires', '0'], 'orch: --expires "0": expected a duration greater than 0 like 30d, 12h, 90m or seconds\n'],
     [['publish', 'shop', '--to', 'store', '--channel', '../x'], 'orch: --channel "../x": use letters, digits, \'.\', \'_\', \'-\' (e.g. stable, beta)\n'],
   ])('%j -> exit 1: %s', async (args, message) => {
     const r = await orch(args, env, { cwd: work });
     expect(r.code).toBe(1);
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('orch:')).join('\n') + '\n').toBe(message);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('orch:')).join('\n') + '\n').toBe(message.replace('${STORE}', `${join(work, 'store')}/`));
   });
 });

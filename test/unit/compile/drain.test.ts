@@ -1,4 +1,6 @@
 /** `drain:`/`undrain:` compiled per batch on another role's hosts, with `batch` in scope. */
+import { readFileSync } from 'node:fs';
+import Ajv2020 from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../../src/model/diagnostics.js';
 import { compileYaml } from './helpers.js';
@@ -47,6 +49,9 @@ undrain:
       [4, 'undrain batch 2/2: ready 1', ['lb1']],
     ]);
     expect(phase.steps[1]!.tasks.lb1!.script).toContain("echo drain web1=10.0.0.1 web2=10.0.0.2");
+    // A saved plan with drain steps is valid against schema/plan.schema.json.
+    const validate = new Ajv2020.default({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(new URL('../../../schema/plan.schema.json', import.meta.url), 'utf8')));
+    expect(validate(JSON.parse(JSON.stringify(res.plan))), JSON.stringify(validate.errors)).toBe(true);
   });
 
   it('--limit narrows the batches, never the load balancers', async () => {

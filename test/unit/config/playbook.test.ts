@@ -163,6 +163,20 @@ describe('loadPlaybook: invalid playbooks', () => {
       ['D/main.yml:6:9: nodes.shop.steps[2].put: missing "dest"'],
     ],
     [
+      'a webhook timeout that is no duration, a webhook that is no URL, an unknown hook',
+      { 'main.yml': 'notify:\n  - { webhook: "http://127.0.0.1:9/h", timeout: soon }\n  - { webhook: "ftp://x" }\nhooks:\n  pre_deploy: x\n' },
+      [
+        'D/main.yml:2:40: notify[0].timeout: "soon": expected a number of seconds or 500ms / 2s / 1m / 1h',
+        'D/main.yml:3:7: notify[1].webhook: must match ^https?://',
+        'D/main.yml:5:3: hooks.pre_deploy: unknown key "pre_deploy": did you mean "pre_apply"? (expected one of: pre_apply, post_apply, on_failure, on_rollback)',
+      ],
+    ],
+    [
+      'a webhook timeout too long',
+      { 'main.yml': 'notify:\n  - { webhook: "http://127.0.0.1:9/h", timeout: 10m }\n' },
+      ['D/main.yml:2:40: notify[0].timeout: timeout must be more than 0 and at most 300 s (got "10m")'],
+    ],
+    [
       'bad service action',
       { 'main.yml': 'steps:\n  - service: { name: shop, action: bounce }\n' },
       ['D/main.yml:2:28: steps[0].service.action: must be one of: restart, reload, start, stop'],

@@ -61,6 +61,15 @@ describe('HostAgent on the local transport', () => {
     await waitUntil(() => lockFree(h), 15_000);
   });
 
+  it('a holder with quotes, backslashes, % and UTF-8 is recorded as given (escaped in the settings frame, decoded without a process)', async () => {
+    const h = home();
+    const holder = `d'o"e\\x41 %s\\n ü@ctl pid 7 since T`;
+    const { agent } = await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder, factsScript: 'echo END\n' });
+    await expect(HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' })).rejects.toEqual(new LockedError(`locked by ${holder}`, 'ctl'));
+    await agent.close();
+    await agent.finished;
+  });
+
   it('stdin closing mid-step (orch killed): the step is ended and the lock freed, before the give-up timer', async () => {
     const h = home();
     const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
@@ -106,6 +115,26 @@ describe('HostAgent on the local transport', () => {
     await waitUntil(() => !alive(pid) && lockFree(h), 2000 + 5000);
     const ms = Date.now() - t0;
     console.log(`no heartbeat (give-up 2 s): step gone and lock free ${ms} ms after the step started`);
+    expect(ms).toBeGreaterThanOrEqual(1000);
+    stdin.end();
+    const res = await done;
+    expect(res.stderr.toString()).toContain('no heartbeat from the control machine for 2 s');
+  });
+
+  it('no heartbeat while the facts run (a partition before the watchdog starts): the agent ends the facts and frees the lock', async () => {
+    const h = home();
+    const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
+    const stdin = new PassThrough(); // written once, then silent
+    const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin });
+    const facts = `sh -c 'echo $$ > ${d}/pid.tmp && mv ${d}/pid.tmp ${d}/pid; exec sleep 60'\necho END\n`;
+    stdin.write(agentStartFrames({ giveUpSeconds: 2, graceSeconds: 1, lockWaitSeconds: 0, holder: 'x', factsScript: facts }));
+    await waitUntil(() => existsSync(path.join(d, 'pid')), 5000);
+    const t0 = Date.now();
+    const pid = pidFile(d);
+    expect(lockFree(h)).toBe(false);
+    await waitUntil(() => !alive(pid) && lockFree(h), 3000 + 5000);
+    const ms = Date.now() - t0;
+    console.log(`no heartbeat during the facts (give-up 2 s): facts gone and lock free ${ms} ms after they started`);
     expect(ms).toBeGreaterThanOrEqual(1000);
     stdin.end();
     const res = await done;

@@ -27,8 +27,9 @@ function plan(): Plan {
 }
 
 /** Runs the plan on fake lanes; `fail` names `pi:host:from` lanes that fail their host. Returns the lanes run, in order. */
-async function run(fail: string[]): Promise<{ order: string[]; aborted?: string; events: EngineEvent[] }> {
+async function run(fail: string[], bake?: { ms: number; unhealthy?: string }): Promise<{ order: string[]; aborted?: string; events: EngineEvent[] }> {
   const p = plan();
+  if (bake) p.phases[0]!.bake = bake.ms;
   const failed = new Set<string>();
   const order: string[] = [];
   const events: EngineEvent[] = [];
@@ -36,6 +37,13 @@ async function run(fail: string[]): Promise<{ order: string[]; aborted?: string;
     isFailed: (h) => failed.has(h),
     interrupted: () => undefined,
     emit: (e) => events.push(e),
+    ...(bake && {
+      sleep: () => Promise.resolve(),
+      recheck: async (pi: number, h: string) => {
+        order.push(`${h}: bake recheck`);
+        if (h === bake.unhealthy) failed.add(h);
+      },
+    }),
     runLane: async (pi, h, from = 0, to) => {
       // The app hosts' lanes run every step from the staged ones on: they hold tasks only in the app's.
       const names = p.phases[pi]!.steps.slice(from, to).filter((s) => s.tasks[h]).map((s) => s.name);
@@ -77,5 +85,13 @@ describe('drain and undrain around each batch', () => {
     const r = await run(['0:h1:0']);
     expect(r.order).toEqual(['lb1: drain batch 1/3', 'h1: deploy']);
     expect(r.aborted).toMatch(/^node app: 1 of 1 hosts failed in batch 1, more than max_fail 0/);
+  });
+
+  it("with bake, undrain waits for the batch's bake; a batch that turns unhealthy in its bake stays drained", async () => {
+    const ok = await run([], { ms: 1000 });
+    expect(ok.order.slice(0, 4)).toEqual(['lb1: drain batch 1/3', 'h1: deploy', 'h1: bake recheck', 'lb1: undrain batch 1/3']);
+    const bad = await run([], { ms: 1000, unhealthy: 'h1' });
+    expect(bad.order).toEqual(['lb1: drain batch 1/3', 'h1: deploy', 'h1: bake recheck']);
+    expect(bad.aborted).toMatch(/^node app: 1 of 1 hosts failed in batch 1/);
   });
 });

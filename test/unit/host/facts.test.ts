@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { factsScript, parseFacts, READ_LIMIT } from '../../../src/engine/facts.js';
 import { FACTS_SH } from '../../../src/host/embedded.generated.js';
+import { factKey } from '../../../src/steps/common.js';
 import type { Probe } from '../../../src/model/plan.js';
 
 const run = (probes: Probe[], home?: string) => parseFacts(probes, execFileSync('bash', ['-c', factsScript(probes)], { encoding: 'utf8', env: { ...process.env, ...(home && { HOME: home }) } }));
@@ -67,15 +68,40 @@ describe('facts.sh', () => {
       return { kind: 'read', path: path.join(d, `r-${name}`) };
     });
     const out = execFileSync('bash', ['-c', factsScript(probes)], { encoding: 'utf8', env: { ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' }, maxBuffer: 64 << 20 });
-    const lines = out.split('\n').filter((l) => l.startsWith('F '));
-    expect(lines).toEqual(Object.values(files).map((b, i) => `F ${i} ${b.subarray(0, READ_LIMIT).toString('base64')}`));
+    const lines = out.split('\n').filter((l) => /^[FT] /.test(l));
+    // Small files without a NUL come as escaped text (no process), the rest as base64.
+    const esc = (t: string): string => t.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+    expect(lines).toEqual(Object.values(files).map((b, i) => (b.length <= 32 * 1024 && !b.includes(0) ? `T ${i} ${esc(b.toString('utf8'))}` : `F ${i} ${b.subarray(0, READ_LIMIT).toString('base64')}`)));
+    const facts = parseFacts(probes, out);
+    probes.forEach((pr, i) => expect(facts.get(factKey(pr))).toBe(Object.values(files)[i]!.subarray(0, READ_LIMIT).toString('utf8')));
+  });
+  it('text facts keep backslashes, newlines, CR and a line that looks like the protocol (escaped on one line, parsed back)', () => {
+    const body = 'a\\nb\\\\\nEND\n::orch:: end\r\n\\\n\n\n';
+    writeFileSync(path.join(d, 'esc'), body);
+    const probes: Probe[] = [{ kind: 'read', path: path.join(d, 'esc') }, p('leftovers', 'nothing-here')];
+    const out = execFileSync('bash', ['-c', factsScript(probes)], { encoding: 'utf8' });
+    expect(out.split('\n')).toHaveLength(4);
+    const facts = parseFacts(probes, out);
+    expect(facts.get(factKey(probes[0]!))).toBe(body);
+    expect(facts.get(factKey(probes[1]!))).toBe('0');
   });
   it('a link read twice in one script (the link and delta probes of a root) gives its target both times, one readlink', () => {
     const probes = [p('link', 'link'), p('link', 'link'), p('link', 'f')];
     const r = spawnSync('bash', ['-c', factsScript(probes).replace('set -u\n', 'set -u\nreadlink() { echo called >&2; command readlink "$@"; }\n')], { encoding: 'utf8' });
-    const b = Buffer.from('versions/1').toString('base64');
-    expect(r.stdout).toBe(`F 0 ${b}\nF 1 ${b}\nF 2 -\nEND\n`);
+    expect(r.stdout).toBe('T 0 versions/1\nT 1 versions/1\nF 2 -\nEND\n');
     expect(r.stderr).toBe('called\n');
+  });
+  it('leftovers counts what dead runs left under a root (temp files, scratch folders, incomplete versions), not current or previous', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'orch-left-'));
+    for (const v of ['1', '2', '3', '4']) mkdirSync(path.join(root, 'versions', v), { recursive: true });
+    writeFileSync(path.join(root, 'versions', '1', '.orch-installed'), 'x');
+    mkdirSync(path.join(root, '.orch', 'unpack.123'), { recursive: true });
+    writeFileSync(path.join(root, '.orch', '.orch-tmp.1.2'), '');
+    symlinkSync('versions/1', path.join(root, 'current'));
+    symlinkSync('versions/2', path.join(root, 'previous'));
+    const probes: Probe[] = [{ kind: 'leftovers', path: root }, { kind: 'leftovers', path: path.join(root, 'versions', '1') }];
+    // versions/3 and versions/4 (incomplete, neither current nor previous), unpack.123, .orch-tmp.1.2.
+    expect([...run(probes).values()]).toEqual(['4', '0']);
   });
   it('output cut short is an error', () => {
     expect(() => parseFacts([p('exists', 'f')], 'F 0 MQ==\n')).toThrow('facts output was cut short');

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AGENT_SH, PRELUDE_SH, PROTOCOL_SH, ROLLBACK_SH, SWITCH_SH } from '../../../src/host/embedded.generated.js';
+import { AGENT_SH, PRELUDE_SH, PROTOCOL_SH, ROLLBACK_SH, SWITCH_SH, VERSIONS_SH } from '../../../src/host/embedded.generated.js';
 import { EXIT, formatLine, LIMITS, LINE_TYPES, LOCK, MARK, parseLine, protocolLines, protocolShellText, withoutProtocolLines, type ProtocolLine } from '../../../src/host/protocol.js';
 import { runBash } from '../../harness/bash.js';
 
@@ -51,7 +51,7 @@ describe('output lines', () => {
     expect(protocolLines(status.stdout)).toEqual(samples.slice(0, 3));
     // rollback.sh prints target= and rolledback= around a real switch of `current`.
     const root = runBash([], 'mktemp -d').stdout.trim();
-    const rb = runBash([PRELUDE_SH, SWITCH_SH, ROLLBACK_SH], [
+    const rb = runBash([PRELUDE_SH, VERSIONS_SH, SWITCH_SH, ROLLBACK_SH], [
       'r=$1; mkdir -p "$r/versions/1.0.0" "$r/versions/1.1.0"; : > "$r/versions/1.0.0/.orch-installed"; : > "$r/versions/1.1.0/.orch-installed"',
       'ln -s versions/1.1.0 "$r/current"; ln -s versions/1.0.0 "$r/previous"',
       'orch_rollback "$r" "" "" ""',

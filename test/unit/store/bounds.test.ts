@@ -110,3 +110,50 @@ describe('bounded reads and credentials against a hostile store', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('tmp.'))).toEqual([]);
   });
 });
+
+describe('a presigned URL on a host (src/host/fetch.sh, ORCH_FETCH_QUERY)', () => {
+  let store: HostileStore;
+  let dir: string;
+  let wrap: string;
+  let argvLog: string;
+  beforeAll(async () => {
+    store = await startHostileStore({ user: USER, password: PASSWORD, body: BODY });
+    dir = makeTempDir('orch-presigned-');
+    wrap = join(dir, 'wrap');
+    mkdirSync(wrap);
+    argvLog = join(dir, 'argv.log');
+    for (const c of ['curl', 'wget']) {
+      writeFileSync(join(wrap, c), `#!/bin/bash\nprintf '%s %s\\n' ${c} "$*" >> ${argvLog}\nexec /usr/bin/${c} "$@"\n`);
+      chmodSync(join(wrap, c), 0o755);
+    }
+    mkdirSync(join(dir, 'only-wget'));
+    for (const t of ['mkdir', 'dirname', 'wc', 'tr', 'sha256sum', 'cut', 'mv', 'rm', 'cat', 'sleep', 'head', 'mktemp', 'ls']) symlinkSync(`/usr/bin/${t}`, join(dir, 'only-wget', t));
+    symlinkSync(join(wrap, 'wget'), join(dir, 'only-wget/wget'));
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+  const QUERY = 'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Expires=3600&X-Amz-Signature=good';
+
+  it.each([['curl', 'size'], ['curl', 'no size'], ['wget', 'size'], ['wget', 'no size']])('%s (%s): the URL and its query reach the store on stdin, never on the command line', async (client, sized) => {
+    writeFileSync(argvLog, '');
+    const d = join(dir, `${client}-${sized.replace(' ', '-')}`);
+    const before = store.queries.length;
+    const path = client === 'curl' ? `${wrap}:${process.env.PATH}` : join(dir, 'only-wget');
+    const r = await bash(`ORCH_FETCH_QUERY='${QUERY}'\norch_fetch '${store.base}signed/app-1.0.0-any.tar.gz' ${join(d, 'x.tar.gz')} ${sha(BODY)} ${sized === 'size' ? BODY.length : "''"} && echo rc=0`, { PATH: path, HOME: dir, ORCH_FETCH_ATTEMPTS: '1' });
+    expect([r.stdout, r.stderr]).toEqual(['rc=0\n', '']);
+    expect(readFileSync(join(d, 'x.tar.gz')).equals(BODY)).toBe(true);
+    expect(store.queries.slice(before)).toEqual([`?${QUERY}`]);
+    const argv = readFileSync(argvLog, 'utf8');
+    expect(argv.startsWith(`${client} `)).toBe(true);
+    expect(argv).not.toContain('X-Amz');
+    expect(argv).not.toContain('signed/');
+  });
+
+  it('a refused signature (expired URL): the download fails after its attempts, the message shows the URL without its query', async () => {
+    const r = await bash(`ORCH_FETCH_QUERY='X-Amz-Signature=expired'\norch_fetch '${store.base}signed/app-1.0.0-any.tar.gz' ${join(dir, 'bad', 'x.tar.gz')} ${sha(BODY)} ${BODY.length} || echo "rc=$?"; [ -e ${join(dir, 'bad', 'x.tar.gz')} ] || echo 'no x.tar.gz'`, { PATH: `${wrap}:${process.env.PATH}`, HOME: dir, ORCH_FETCH_ATTEMPTS: '1' });
+    expect(r.stdout).toBe('rc=4\nno x.tar.gz\n');
+    expect(r.stderr).toContain(`fetch ${store.base}signed/app-1.0.0-any.tar.gz: curl failed (exit 22) after 1 attempts`);
+    expect(r.stderr).not.toContain('expired');
+  });
+});

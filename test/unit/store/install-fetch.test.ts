@@ -30,6 +30,13 @@ describe('install of a store bundle', () => {
     expect(t.script).toContain('\norch_fetch() {');
   });
 
+  it('an S3 bundle: the presigned query is set before the call (quoted), the call line names the URL without it', async () => {
+    const query = "X-Amz-Credential=AKID%2F20261206&X-Amz-Signature=0ab'c";
+    const t = await installTask({ ...BUNDLE, path: '', store: { url: 'https://s3.example.com/releases/shop/shop-1.2.0-any.tar.gz', fetch: 'host', query } });
+    expect(t.script).toContain("\nORCH_FETCH_QUERY='X-Amz-Credential=AKID%2F20261206&X-Amz-Signature=0ab'\\''c'\norch_install ");
+    expect(t.script.endsWith(" shop-1.2.0-any '' '' host https://s3.example.com/releases/shop/shop-1.2.0-any.tar.gz 100\n")).toBe(true);
+  });
+
   it('fetch: control (and any pushed bundle): no fetch library, the payload is sent when the host lacks it', async () => {
     for (const b of [{ ...BUNDLE, store: { url: URL, fetch: 'control' as const } }, BUNDLE]) {
       const t = await installTask(b);

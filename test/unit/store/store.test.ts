@@ -13,7 +13,8 @@ import { formatManifest, parseManifest, parseTarballName } from '../../../src/st
 import { publishBundle } from '../../../src/store/publish.js';
 import { resolveStoreBundle } from '../../../src/store/resolve.js';
 import { signData, verifyData } from '../../../src/store/sign.js';
-import { parseStore } from '../../../src/store/transfer.js';
+import { parseStore, showUrl } from '../../../src/store/transfer.js';
+import { presignSeconds, S3Access, splitS3Url } from '../../../src/store/s3.js';
 import { makeTempDir } from '../bundle/helpers.js';
 
 const now = () => new Date('2026-12-01T10:00:00.000Z');
@@ -254,7 +255,35 @@ describe('publish to a folder store, resolve at plan time', () => {
       .rejects.toThrow('with fetch: host the file must be named <package>-<version>-<platform>.tar.gz');
   });
 
-  it('refuses an unsupported store scheme', () => {
-    expect(() => parseStore('s3://bucket/x', dir)).toThrow('unsupported store (s3://)');
+  it('refuses an unsupported store scheme; takes s3://BUCKET/PREFIX without credentials in the URL', () => {
+    expect(() => parseStore('ftp://host/x', dir)).toThrow('ftp://host/x: unsupported store (ftp://): use a folder, file://, s3://BUCKET/PREFIX, or an http(s):// server that accepts PUT');
+    expect(parseStore('s3://bucket/x', dir)).toEqual({ kind: 's3', base: new URL('s3://bucket/x/'), headers: {} });
+    expect(() => parseStore('s3://key:secret@bucket/x', dir)).toThrow('s3://bucket/x: an S3 store is s3://BUCKET or s3://BUCKET/PREFIX (credentials come from the AWS environment, not the URL)');
+  });
+
+  it('shows a presigned URL without its query (the signature)', () => {
+    expect(showUrl('https://s3.example.com/b/k.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2Fx&X-Amz-Signature=abc')).toBe('https://s3.example.com/b/k.tar.gz');
+    expect(showUrl('https://u:p@example.com/k.tar.gz?v=1')).toBe('https://example.com/k.tar.gz?v=1');
+  });
+});
+
+describe('S3 settings (src/store/s3.ts; the SDK is not loaded for these)', () => {
+  it('presigned URLs live 3600 s unless ORCH_S3_URL_EXPIRES says otherwise (60 s to 7 days)', () => {
+    expect(presignSeconds({})).toBe(3600);
+    expect(presignSeconds({ ORCH_S3_URL_EXPIRES: '900' })).toBe(900);
+    for (const v of ['59', '604801', '1.5', 'soon']) {
+      expect(() => presignSeconds({ ORCH_S3_URL_EXPIRES: v })).toThrow(`ORCH_S3_URL_EXPIRES=${JSON.stringify(v)}: expected whole seconds from 60 to 604800 (7 days)`);
+    }
+  });
+
+  it('the endpoint: --s3-endpoint, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS', () => {
+    expect(new S3Access({ endpoint: 'http://a:9000' }, { AWS_ENDPOINT_URL_S3: 'http://b', AWS_ENDPOINT_URL: 'http://c' }).endpoint()).toBe('http://a:9000');
+    expect(new S3Access({}, { AWS_ENDPOINT_URL_S3: 'http://b', AWS_ENDPOINT_URL: 'http://c' }).endpoint()).toBe('http://b');
+    expect(new S3Access({}, { AWS_ENDPOINT_URL: 'http://c' }).endpoint()).toBe('http://c');
+    expect(new S3Access({}, {}).endpoint()).toBeUndefined();
+  });
+
+  it('splits s3://BUCKET/KEY', () => {
+    expect(splitS3Url(new URL('s3://releases/apps/shop/stable.json'))).toEqual({ bucket: 'releases', key: 'apps/shop/stable.json' });
   });
 });
