@@ -12,7 +12,7 @@
 import type { HostKeyPolicy } from './inventory.js';
 import type { PlanBundle, TaskOf } from './task.js';
 
-export type { Facts, PayloadRef, PlanBundle, PredictedStatus, Probe, ServiceRef, StateEffect, StepStatus, TaskOf } from './task.js';
+export type { Facts, PayloadRef, PlanBundle, PredictedStatus, Probe, ServiceRef, StepStatus, TaskOf } from './task.js';
 
 /** The least every task's check data has: the name of the kind that made it. */
 export interface CheckBase {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { closestKey, unknownKeyHint } from '../../../src/config/suggest.js';
 import { loadPlaybook } from '../../../src/config/playbook.js';
 import { SourceIndexImpl } from '../../../src/config/source-index.js';
+import { STEP_KIND_NAMES } from '../../../src/steps/index.js';
 
 describe('closestKey', () => {
   it.each([
@@ -49,7 +50,7 @@ describe('playbook messages for unknown keys', () => {
       '',
     ].join('\n'));
     const r = await loadPlaybook(join(dir, 'pb.yml'), new SourceIndexImpl());
-    const KINDS = 'bundle, put, install, symlink, service, run, healthcheck, prune, directory, package, group, user';
+    const KINDS = STEP_KIND_NAMES.join(', '); // the registry's order (src/steps/index.ts)
     const RUN_KEYS = 'cmd, creates, unless, sudo, user, changed_when, failed_when, name, on, once, when';
     expect(r.diagnostics.map((d) => `${d.line}:${d.col}: ${d.path}: ${d.message}`)).toEqual([
       '4:5: nodes.web.serail: unknown key "serail": did you mean "serial"? (expected one of: extends, roles, vars, required, steps, nodes, serial, max_fail, max_fail_percentage, bake, rollback, shared, on, actions, drain, undrain, maintenance, or an override key like child__var)',
