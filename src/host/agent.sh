@@ -301,6 +301,8 @@ orch_agent_await() {
     case "$line" in
       H) ;;
       X) orch_agent_stop stop ;;
+      # A goodbye while the lock or the facts are awaited ends the wait (never a lock taken late).
+      Q) orch_agent_gone goodbye ;;
       *) ORCH_AGENT_PENDING=$line ;;
     esac
     line=''

@@ -174,9 +174,10 @@ describe('agent.sh', () => {
       'export HOME=$1',
       // Another run holds the lock for 20 s.
       'mkdir -p "$HOME/.orch"; ( exec 8>>"$HOME/.orch/lock"; flock 8; exec sleep 20 ) > /dev/null 2>&1 & holder=$!; sleep 0.3',
-      'facts="echo FACTS"',
+      // The facts script travels with the agent's code (ORCH_AGENT_FACTS, src/engine/agent.ts).
+      'ORCH_AGENT_FACTS="echo FACTS"',
       // The agent (its own session, as under sshd) waits up to 60 s; its control machine goes away 0.5 s later.
-      '{ printf "C 30 1 60 %s\\nF %s\\n%s" "$(printf me | base64)" "${#facts}" "$facts"; sleep 0.5; } | setsid bash -c "$(declare -p $(compgen -v ORCH_); declare -f); orch_agent" > "$1/out" 2> "$1/err" & agent=$!',
+      '{ printf "C 30 1 60 me\\n"; sleep 0.5; } | setsid bash -c "$(declare -p $(compgen -v ORCH_); declare -f); orch_agent" > "$1/out" 2> "$1/err" & agent=$!',
       't0=$(date +%s%N); wait $agent; echo "rc=$? ms=$(( ($(date +%s%N) - t0) / 1000000 ))"',
       // The agent ended while the other run still held the lock: its wait ended, not the holder's hold.
       'kill -0 $holder 2>/dev/null || echo "holder gone"',
@@ -187,6 +188,26 @@ describe('agent.sh', () => {
     // Only the start line (a trace point): never `::orch:: locked` nor facts.
     expect(readFileSync(path.join(home, 'out'), 'utf8')).toBe('::orch:: started\n');
     expect(readFileSync(path.join(home, 'err'), 'utf8')).toContain('stdin closed');
+  });
+  it('orch_agent: a goodbye (Q) while it waits for the lock ends the wait at once, stdin still open', () => {
+    const home = tmp('home-q');
+    const r = runInOwnSession(lib, [
+      'export HOME=$1',
+      'mkdir -p "$HOME/.orch"; ( exec 8>>"$HOME/.orch/lock"; flock 8; exec sleep 20 ) > /dev/null 2>&1 & holder=$!; sleep 0.3',
+      'ORCH_AGENT_FACTS="echo FACTS"',
+      // The run is cancelled 0.5 s into the wait: Q, and its stdin stays open for 20 s more
+      // (through a fifo: the writer is a process of its own, ended below).
+      'mkfifo "$1/in"',
+      '{ printf "C 30 1 60 me\\n"; sleep 0.5; printf "Q\\n"; exec sleep 20; } > "$1/in" & writer=$!',
+      'setsid bash -c "$(declare -p $(compgen -v ORCH_); declare -f); orch_agent" < "$1/in" > "$1/out" 2> "$1/err" & agent=$!',
+      'wait $agent; echo "rc=$?"',
+      'kill -0 $holder 2>/dev/null || echo "holder gone"',
+      'kill -0 $writer 2>/dev/null || echo "stdin closed"',
+      'ps -eo args= | grep -qx "flock -w 60 9" && echo "waiter alive"',
+      'kill $holder $writer',
+    ].join('\n'), [home]);
+    expect(r.stdout, r.stderr + readFileSync(path.join(home, 'err'), 'utf8')).toBe('rc=0\n');
+    expect(readFileSync(path.join(home, 'out'), 'utf8')).toBe('::orch:: started\n');
   });
   it('orch_agent_pump spools D frames to a file, heartbeats between them, and stops at D 0', () => {
     const d = tmp('pump');
