@@ -13,7 +13,11 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlin
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
-import { makeWork, ORCH, orch } from './cli.js';
+import { makeWork, orch } from './cli.js';
+import { hostVisibleOrch } from './host-orch.js';
+
+// A CI clone under /tmp is invisible inside the hosts: their converge runs a copy (./host-orch.ts).
+const [HOST_ORCH, removeHostOrch] = hostVisibleOrch();
 
 const APP = new URL('../fixtures/apps/health-app/app.py', import.meta.url).pathname;
 
@@ -29,7 +33,7 @@ describe.skipIf(!canRunFleet())('revocation: a release failing the canary is rev
   const tarball: Record<string, string> = {};
   const host = (n: string): TestHost => fleet.hosts.find((h) => h.name === n)!;
   const current = (h: TestHost, root: string): string | undefined => (existsSync(join(h.dir, root, 'current')) ? readlinkSync(join(h.dir, root, 'current')) : undefined);
-  const pull = (h: TestHost) => fleet.hostExec(h, `cd /root && env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin node ${ORCH} converge /srv/orch/app.yml --detailed-exitcodes; echo "exit=$?"`);
+  const pull = (h: TestHost) => fleet.hostExec(h, `cd /root && env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin ${JSON.stringify(process.execPath)} ${JSON.stringify(HOST_ORCH)} converge /srv/orch/app.yml --detailed-exitcodes; echo "exit=$?"`);
 
   beforeAll(async () => {
     fleet = await startFleet({ count: 3 });
@@ -70,6 +74,7 @@ steps:
   }, 120_000);
 
   afterAll(async () => {
+    removeHostOrch();
     for (const h of fleet?.hosts ?? []) await fleet.hostExec(h, 'p=$(cat /srv/web/shared/pids/web.pid 2>/dev/null) && kill -KILL -- "-$p"; true').catch(() => undefined);
     await fleet?.teardown();
     if (shared) rmSync(shared, { recursive: true, force: true });

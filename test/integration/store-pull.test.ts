@@ -7,28 +7,14 @@
  * wrong-key releases are refused by each host's orch. Run `npm run build` first.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../harness/fleet.js';
 import { canRunStore, startStore, type TestStore } from '../harness/store.js';
-import { makeWork, ORCH, orch } from './cli.js';
+import { makeWork, orch } from './cli.js';
+import { hostVisibleOrch } from './host-orch.js';
 
-/**
- * orch as the test hosts see it. Every host mounts its own /tmp, /root and /srv, so a
- * checkout under one of them (a CI clone in /tmp, say) is invisible inside the hosts:
- * then its runtime (bin, build, schema, package.json, node_modules) is copied under
- * /var/tmp, which the hosts share with the control machine. Returns [path, cleanup].
- */
-function hostVisibleOrch(): [string, () => void] {
-  const root = dirname(dirname(ORCH));
-  if (!/^\/(tmp|root|srv)(\/|$)/.test(root)) return [ORCH, () => undefined];
-  const dir = mkdtempSync('/var/tmp/orch-pull-');
-  for (const part of ['bin', 'build', 'schema', 'package.json', 'node_modules']) {
-    if (existsSync(join(root, part))) cpSync(join(root, part), join(dir, part), { recursive: true, verbatimSymlinks: true });
-  }
-  return [join(dir, 'bin/orch.js'), () => rmSync(dir, { recursive: true, force: true })];
-}
 const [HOST_ORCH, removeHostOrch] = hostVisibleOrch();
 
 describe.skipIf(!canRunFleet() || !canRunStore())('pull mode: hosts converge from cron against a signed channel', () => {

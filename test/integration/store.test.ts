@@ -226,10 +226,11 @@ nodes:
     const gets = accessLog().slice(before).filter((l) => l.startsWith('GET /shop/shop-1.2.0-any.tar.gz'));
     expect(gets.map((l) => /"(\w+)/.exec(l)?.[1])).toEqual(['node']);
     for (const h of ['h1', 'h2', 'h3']) expect(current(h)).toBe('versions/1.2.0');
-    // A second plan reads only the channel: the tarball comes from the cache.
+    // A second plan reads only the channel (its manifest, signature and revocation list):
+    // the tarball comes from the cache.
     const again = accessLog().length;
     expect((await orch(['plan', pb], env)).code).toBe(0);
-    expect(accessLog().slice(again).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['GET /shop/beta.json', 'GET /shop/beta.json.sig']);
+    expect(accessLog().slice(again).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['GET /shop/beta.json', 'GET /shop/beta.json.sig', 'GET /shop/beta.revoked']);
   }, 180_000);
 
   it('orch_verify_manifest on a host (real bash, ssh-keygen): accepts the signed manifest, refuses tampered, wrong-key and unsigned ones', async () => {
