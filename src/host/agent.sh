@@ -269,6 +269,21 @@ orch_agent_segment() {
   return 0
 }
 
+# orch_agent_running PID: true while the child PID runs. A child that exited but is not
+# reaped yet is a zombie, which `kill -0` still finds (bash may leave its background
+# children unreaped while a `read -t` waits): /proc/PID/stat's state tells, read by the
+# builtin (no fork); kill -0 where there is no /proc.
+orch_agent_running() {
+  local st
+  if [ -r "/proc/$1/stat" ]; then
+    { IFS= read -r st < "/proc/$1/stat"; } 2>/dev/null || return 1
+    st=${st##*) }
+    [ "${st:0:1}" != Z ]
+  else
+    kill -0 "$1" 2>/dev/null
+  fi
+}
+
 # orch_agent_await PID: waits for the agent's child PID (the lock wait, the facts) while
 # still reading frames, so the dead-man's switch works during both: a heartbeat counts
 # as hearing from the control machine; stdin closing or X stops the run (the child with
@@ -282,7 +297,7 @@ orch_agent_segment() {
 orch_agent_await() {
   local pid=$1 line='' part rc polls=0 tick=0.005 now heard
   orch_agent_now heard
-  while [ -z "$ORCH_AGENT_PENDING" ] && kill -0 "$pid" 2>/dev/null; do
+  while [ -z "$ORCH_AGENT_PENDING" ] && orch_agent_running "$pid"; do
     rc=0
     polls=$((polls + 1))
     [ "$polls" -le 40 ] || tick=0.02

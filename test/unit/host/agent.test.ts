@@ -209,6 +209,20 @@ describe('agent.sh', () => {
     expect(r.stdout, r.stderr + readFileSync(path.join(home, 'err'), 'utf8')).toBe('rc=0\n');
     expect(readFileSync(path.join(home, 'out'), 'utf8')).toBe('::orch:: started\n');
   });
+  it('orch_agent_running: false for a child that exited and is not reaped yet (a zombie, which kill -0 still finds)', () => {
+    const d = tmp('zombie');
+    // `exec sleep` never reaps the short sleep it inherited: that child stays a zombie.
+    const r = runInOwnSession(lib, [
+      'bash -c \'sleep 0.1 & echo $! > "$1/z"; exec sleep 3\' x "$1" & parent=$!',
+      'sleep 0.6; z=$(cat "$1/z")',
+      'kill -0 "$z" && echo "kill-0 finds it"',
+      'orch_agent_running "$z" || echo "not running"',
+      'orch_agent_running "$parent" && echo "parent running"',
+      'kill "$parent"; wait "$parent" 2>/dev/null',
+      'orch_agent_running "$parent" || echo "parent gone"',
+    ].join('\n'), [d]);
+    expect(r.stdout, r.stderr).toBe('kill-0 finds it\nnot running\nparent running\nparent gone\n');
+  });
   it('orch_agent_pump spools D frames to a file, heartbeats between them, and stops at D 0', () => {
     const d = tmp('pump');
     const frames = 'D 3\nabcH\nD 2\ndeD 0\nNEXT\n';
