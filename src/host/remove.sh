@@ -18,9 +18,11 @@ orch_remove_hook() {
   [ "$rc" = 0 ] || orch_fail "$3 failed (exit $rc); nothing more was removed"
 }
 
-# orch_remove_read FILE: prints FILE's text when it is a regular file (not a link).
+# orch_remove_read FILE: prints FILE's text when it is a regular file (not a link) owned
+# by the user orch runs as and writable by no one else: the hook runs as that user, so a
+# file another user could write (an app user owning the release folder) is not run.
 orch_remove_read() {
-  if [ -f "$1" ] && [ ! -L "$1" ]; then cat -- "$1"; fi
+  if [ -f "$1" ] && [ ! -L "$1" ] && [ -O "$1" ] && [ -z "$(find "$1" -maxdepth 0 -perm /022 2>/dev/null)" ]; then cat -- "$1"; fi
 }
 
 # orch_registry_has REGFILE KEY: true when the registry (the format orch writes: one app

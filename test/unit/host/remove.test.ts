@@ -1,5 +1,5 @@
 /** Behaviour of src/host/remove.sh under real bash (no services: those are proven on real machines, test/integration/server.test.ts). */
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PRELUDE_SH, REMOVE_SH, SYSTEMD_SH } from '../../../src/host/embedded.generated.js';
@@ -70,5 +70,19 @@ describe('remove.sh', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(`${root}.pwned`)).toBe(false);
     expect(readFileSync(reg, 'utf8')).toBe(`${formatStateJson({ apps: {} })}\n`);
+  });
+
+  it('a hook file another user could write (group/other-writable, or owned by another user) is not run', () => {
+    for (const spoil of ['writable', ...(process.getuid?.() === 0 ? ['owner'] : [])]) {
+      const { root, reg } = installed();
+      const hook = path.join(root, 'versions/2/.orch-after-remove');
+      writeFileSync(hook, `touch ${JSON.stringify(`${root}.pwned`)}\n`);
+      if (spoil === 'writable') chmodSync(hook, 0o666);
+      else chownSync(hook, 65534, 65534);
+      writeFileSync(reg, `${formatStateJson({ apps: { only: root } })}\n`);
+      const r = runBash(LIBS, 'orch_remove "$1" "$2" 1 "$3"', [root, registryKey('only'), reg]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(existsSync(`${root}.pwned`), spoil).toBe(false);
+    }
   });
 });
