@@ -27,6 +27,11 @@ export function factsScript(probes: Probe[]): string {
   return lines.join('\n') + '\n';
 }
 
+/** The text of a `T` fact line (or a `K` line of the delta fact): `\\` is `\`, `\n` a newline (src/host/facts.sh orch_fact_text). */
+export function unescapeFactText(text: string): string {
+  return text.replace(/\\([\\n])/g, (_, c: string) => (c === 'n' ? '\n' : '\\'));
+}
+
 /** Parses the facts script's output. Throws Error when the output is cut short. */
 export function parseFacts(probes: Probe[], stdout: string): Facts {
   const facts: Facts = new Map();
@@ -40,7 +45,7 @@ export function parseFacts(probes: Probe[], stdout: string): Facts {
     const t = /^T (\d+) (.*)$/s.exec(line);
     if (t) {
       const p = probes[Number(t[1])];
-      if (p) facts.set(factKey(p), t[2]!.replace(/\\([\\n])/g, (_, c: string) => (c === 'n' ? '\n' : '\\')));
+      if (p) facts.set(factKey(p), unescapeFactText(t[2]!));
       continue;
     }
     const m = /^F (\d+) (\S*)$/.exec(line);

@@ -17,6 +17,7 @@ import type { Facts } from '../compile/predict.js';
 import type { HostPrediction } from '../compile/predict.js';
 import type { Plan, Task } from '../steps/plan.js';
 import { hostHasPayload } from '../steps/index.js';
+import { unescapeFactText } from './facts.js';
 import { INLINE_PAYLOAD_MAX } from './segment.js';
 
 /** An install's delta payload: `$1` of the install script and the stream fed on stdin. */
@@ -132,21 +133,14 @@ export class PayloadBook {
   }
 
   async #build(fact: string, bundlePath: string, size: number): Promise<DeltaSend | undefined> {
-    const have = new Set<string>();
-    const lines = fact.split('\n');
-    const b = lines.findIndex((l) => l.startsWith('B '));
-    for (const l of b < 0 ? lines : lines.slice(0, b)) if (/^O [0-9a-f]{64}$/.test(l)) have.add(l.slice(2));
+    const parsed = parseDeltaFact(fact);
+    const have = parsed.have;
     try {
       const { manifest, content } = await this.manifests.get(bundlePath);
       let base: { version: string; manifest: BundleManifest; infoJson?: Buffer } | undefined;
-      if (b >= 0) {
+      if (parsed.base) {
         try {
-          const j = lines.slice(0, b).find((l) => l.startsWith('J '));
-          base = {
-            version: lines[b]!.slice(2),
-            manifest: parseManifest(lines.slice(b + 1).join('\n'), manifest.top),
-            ...(j && { infoJson: Buffer.from(j.slice(2), 'base64') }),
-          };
+          base = { version: parsed.base.version, manifest: parseManifest(parsed.base.manifest, manifest.top), ...(parsed.base.infoJson && { infoJson: parsed.base.infoJson }) };
         } catch {
           base = undefined;
         }
@@ -191,4 +185,23 @@ export class PayloadBook {
     }
     return out;
   }
+}
+
+/**
+ * The delta fact of a root (src/host/facts.sh orch_fact_delta): the objects the host
+ * has (`O SHA256` lines), and, when `current`'s bundle folder is kept, the base: its
+ * version (`B VERSION`), its .orch-manifest (the text after that line) and its
+ * info.json (`K TEXT`, escaped as a `T` fact, or `J BASE64`).
+ */
+export function parseDeltaFact(fact: string): { have: Set<string>; base?: { version: string; manifest: string; infoJson?: Buffer } } {
+  const have = new Set<string>();
+  const lines = fact.split('\n');
+  const b = lines.findIndex((l) => l.startsWith('B '));
+  const head = b < 0 ? lines : lines.slice(0, b);
+  for (const l of head) if (/^O [0-9a-f]{64}$/.test(l)) have.add(l.slice(2));
+  if (b < 0) return { have };
+  const k = head.find((l) => l.startsWith('K '));
+  const j = head.find((l) => l.startsWith('J '));
+  const infoJson = k !== undefined ? Buffer.from(unescapeFactText(k.slice(2)), 'utf8') : j !== undefined ? Buffer.from(j.slice(2), 'base64') : undefined;
+  return { have, base: { version: lines[b]!.slice(2), manifest: lines.slice(b + 1).join('\n'), ...(infoJson && { infoJson }) } };
 }

@@ -28,8 +28,9 @@
 # orch_agent_now: seconds since the epoch, into the variable named by $1 (no fork).
 orch_agent_now() { printf -v "$1" '%(%s)T' -1; }
 
-# orch_agent_alive: records that the control machine was heard from just now.
-orch_agent_alive() { printf '%(%s)T\n' -1 > "$ORCH_AGENT_DIR/alive"; }
+# orch_agent_alive: records that the control machine was heard from just now (for the
+# watchdog; nothing to do before the scratch folder exists, see orch_agent_ready).
+orch_agent_alive() { [ -z "$ORCH_AGENT_DIR" ] || printf '%(%s)T\n' -1 > "$ORCH_AGENT_DIR/alive"; }
 
 # orch_agent_ms VAR: milliseconds since the epoch into VAR (bash 5's EPOCHREALTIME: no
 # fork; `date` on older bash).
@@ -115,8 +116,17 @@ orch_agent_kill_session() {
 # orch_agent_busy: true while a child doing the run's work lives: the lock wait, the
 # facts, a segment (the agent writes `1` to ORCH_AGENT_DIR/busy before starting one;
 # the segment child empties it when over, the agent after the lock wait and the facts:
-# redirections, no process).
-orch_agent_busy() { [ -s "$ORCH_AGENT_DIR/busy" ]; }
+# redirections, no process). Before the scratch folder exists (the lock wait and the
+# facts: no watchdog reads it yet) the flag is the variable ORCH_AGENT_BUSY.
+orch_agent_busy() {
+  if [ -n "$ORCH_AGENT_DIR" ]; then [ -s "$ORCH_AGENT_DIR/busy" ]; else [ -n "$ORCH_AGENT_BUSY" ]; fi
+}
+
+# orch_agent_set_busy 1|'': sets the flag orch_agent_busy reads.
+orch_agent_set_busy() {
+  ORCH_AGENT_BUSY=$1
+  [ -z "$ORCH_AGENT_DIR" ] || printf '%s' "$1" > "$ORCH_AGENT_DIR/busy"
+}
 
 # orch_agent_mkdir: makes the agent's private scratch folder ~/.orch/agent.PID.RANDOM
 # (mode 700) with its seg/ folder (the segments' scratch space) in one mkdir, sets
@@ -180,7 +190,7 @@ orch_agent_gone() {
   if orch_agent_busy; then orch_agent_stop "$1"; fi
   # The watchdog holds the lock too: it goes first (ORCH_AGENT_WD is unset in the watchdog).
   [ -z "${ORCH_AGENT_WD:-}" ] || kill -KILL "$ORCH_AGENT_WD" 2>/dev/null
-  rm -rf -- "$ORCH_AGENT_DIR"
+  [ -z "$ORCH_AGENT_DIR" ] || rm -rf -- "$ORCH_AGENT_DIR"
   exit 0
 }
 
@@ -192,7 +202,7 @@ orch_agent_stop() {
   trap '' TERM HUP INT PIPE
   printf 'orch agent: %s: stopping\n' "$1" >&2
   orch_agent_kill_session "$ORCH_AGENT_GRACE"
-  rm -rf -- "$ORCH_AGENT_DIR"
+  [ -z "$ORCH_AGENT_DIR" ] || rm -rf -- "$ORCH_AGENT_DIR"
   [ "$1" != stop ] || echo '::orch:: stopped'
   exit 0
 }
@@ -263,7 +273,7 @@ orch_agent_segment() {
     in=$d.payload
     orch_agent_pump "$in" || return 1
   fi
-  echo 1 > "$ORCH_AGENT_DIR/busy"
+  orch_agent_set_busy 1
   # Over: busy cleared (a redirection), the payload spool (if any) removed.
   { orch_seg_run "$d.fields" "$d"; rc=$?; : > "$ORCH_AGENT_DIR/busy"; [ "$payload" != 1 ] || rm -f -- "$d.payload"; printf '::orch-seg:: done %s\n' "$rc"; } < "$in" 9>&- &
   return 0
@@ -325,82 +335,92 @@ orch_agent_await() {
   rc=0
   wait "$pid" || rc=$?
   ORCH_AGENT_RC=$rc
-  : > "$ORCH_AGENT_DIR/busy"
+  orch_agent_set_busy ''
 }
 
-# orch_agent: the agent's main loop (see the top of this file).
-orch_agent() {
-  local line giveup grace lockwait holder n rc me note
-  echo '::orch:: started'
-  IFS= read -r line || exit 70
-  read -r _ giveup grace lockwait holder <<< "$line"
-  case "$giveup$grace" in *[!0-9]*|'') echo "orch agent: bad settings line" >&2; exit 70 ;; esac
-  ORCH_AGENT_GIVEUP=$giveup
-  ORCH_AGENT_GRACE=$grace
-  # Under ~/.orch, not /tmp: payloads are spooled here (a tmpfs /tmp may be small).
-  [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || exit 70
-  orch_agent_mkdir || exit 70
-  orch_agent_sweep
-  orch_agent_alive
-  if [ "$lockwait" != - ]; then
-    rc=0
-    orch_lock_open || rc=$?
-    [ "$rc" = 0 ] || { rm -rf -- "$ORCH_AGENT_DIR"; exit "$rc"; }
-  fi
-  # Until the facts are out, the agent is its own dead-man's switch (orch_agent_await);
-  # the nap fifo and the watchdog come after them, off the run's critical path.
-  ORCH_AGENT_PENDING=
-  note=
-  if [ "$lockwait" != - ]; then
-    rc=0
-    # A free lock (the usual case) is taken at once by one flock on the agent's fd 9.
-    # Else the wait runs as a child on the same fd (one open file, so the flock it takes
-    # is the agent's), while the agent keeps reading frames.
-    if ! flock -n 9; then
-      echo 1 > "$ORCH_AGENT_DIR/busy"
-      orch_lock_wait "$lockwait" < /dev/null > /dev/null &
-      orch_agent_await $!
-      rc=$ORCH_AGENT_RC
-    fi
-    if [ "$rc" != 0 ]; then
-      rm -rf -- "$ORCH_AGENT_DIR"
-      exit "$rc"
-    fi
-    # The holder (`\xHH`-escaped, src/engine/agent.ts) is recorded while the facts run.
-    printf -v holder '%b' "$holder"
-    orch_lock_note "$holder" < /dev/null > /dev/null 9>&- &
-    note=$!
-  fi
-  echo '::orch:: locked'
-  echo 1 > "$ORCH_AGENT_DIR/busy"
-  # A subshell that runs the facts script (ORCH_AGENT_FACTS, set with the agent's code
-  # by src/engine/agent.ts): no new bash to start, no file to write.
-  ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
-  orch_agent_await $!
-  # lock.info names this run before the facts are reported.
-  [ -z "$note" ] || wait "$note" 2>/dev/null
-  echo '::orch:: end'
+# orch_agent_ready: what only a run with segments needs, made before its first segment
+# (a run that ends after its facts, a no-op, makes none of it: fewer processes on the
+# host): the scratch folder (orch_agent_mkdir), the nap fifo, and the watchdog, which
+# holds the lock's fd too. Until then the agent's own frame reads time out after
+# GIVEUP seconds (orch_agent_await, the main loop).
+orch_agent_ready() {
+  local me
+  [ -z "$ORCH_AGENT_DIR" ] || return 0
+  orch_agent_mkdir || orch_agent_stop 'cannot make the agent folder'
   mkfifo -m 600 -- "$ORCH_AGENT_DIR/tick" || orch_agent_stop 'cannot make the agent fifo'
-  # The watchdog holds the lock's fd too; its stdout is not the protocol's.
+  orch_agent_alive
+  # The watchdog's stdout is not the protocol's.
   # (A background command's words expand in the child: take this pid first.)
   me=$BASHPID
   orch_agent_watchdog "$me" < /dev/null > /dev/null &
   ORCH_AGENT_WD=$!
   # No "Killed" notice on stderr when it is ended.
   disown "$ORCH_AGENT_WD"
-  orch_agent_alive
+}
+
+# orch_agent: the agent's main loop (see the top of this file).
+orch_agent() {
+  local line giveup grace lockwait holder n rc
+  echo '::orch:: started'
+  IFS= read -r line || exit 70
+  read -r _ giveup grace lockwait holder <<< "$line"
+  case "$giveup$grace" in *[!0-9]*|'') echo "orch agent: bad settings line" >&2; exit 70 ;; esac
+  ORCH_AGENT_GIVEUP=$giveup
+  ORCH_AGENT_GRACE=$grace
+  # The scratch folder (payloads are spooled there: under ~/.orch, not /tmp, which may be
+  # a small tmpfs) comes with the first segment (orch_agent_ready).
+  ORCH_AGENT_DIR=
+  ORCH_AGENT_BUSY=
+  ORCH_AGENT_WD=
+  [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || exit 70
+  orch_agent_sweep
+  if [ "$lockwait" != - ]; then
+    rc=0
+    orch_lock_open || rc=$?
+    [ "$rc" = 0 ] || exit "$rc"
+  fi
+  # Until the facts are out, the agent is its own dead-man's switch (orch_agent_await).
+  ORCH_AGENT_PENDING=
+  if [ "$lockwait" != - ]; then
+    rc=0
+    # A free lock (the usual case) is taken at once by one flock on the agent's fd 9.
+    # Else the wait runs as a child on the same fd (one open file, so the flock it takes
+    # is the agent's), while the agent keeps reading frames.
+    if ! flock -n 9; then
+      orch_agent_set_busy 1
+      orch_lock_wait "$lockwait" < /dev/null > /dev/null &
+      orch_agent_await $!
+      rc=$ORCH_AGENT_RC
+    fi
+    [ "$rc" = 0 ] || exit "$rc"
+    # The holder (`\xHH`-escaped, src/engine/agent.ts) names this run in lock.info.
+    printf -v holder '%b' "$holder"
+    orch_lock_note "$holder"
+  fi
+  echo '::orch:: locked'
+  orch_agent_set_busy 1
+  # A subshell that runs the facts script (ORCH_AGENT_FACTS, set with the agent's code
+  # by src/engine/agent.ts): no new bash to start, no file to write.
+  ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
+  orch_agent_await $!
+  echo '::orch:: end'
   while :; do
     if [ -n "$ORCH_AGENT_PENDING" ]; then
       line=$ORCH_AGENT_PENDING
       ORCH_AGENT_PENDING=
     else
-      IFS= read -r line || orch_agent_gone 'stdin closed (the control machine is gone)'
+      rc=0
+      # Without the watchdog (no segment yet), a read that waits GIVEUP seconds is the switch.
+      if [ -n "$ORCH_AGENT_WD" ]; then IFS= read -r line || rc=$?; else IFS= read -r -t "$ORCH_AGENT_GIVEUP" line || rc=$?; fi
+      [ "$rc" -le 128 ] || orch_agent_gone "no heartbeat from the control machine for $ORCH_AGENT_GIVEUP s"
+      [ "$rc" = 0 ] || orch_agent_gone 'stdin closed (the control machine is gone)'
     fi
     orch_agent_alive
     case "$line" in
       H) ;;
       S\ *)
         read -r _ n rc <<< "$line"
+        orch_agent_ready
         orch_agent_segment "$n" "$rc" || orch_agent_stop 'malformed segment frame'
         ;;
       X) orch_agent_stop stop ;;

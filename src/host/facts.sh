@@ -103,11 +103,11 @@ orch_fact_versions() {
 
 # orch_fact_delta INDEX ROOT (delta releases): `O SHA256` per object in
 # ROOT/.orch/objects, then, when the bundle folder of `current`'s version is kept in
-# ROOT/.orch/trees, `J BASE64` of its info.json (at most 1 MiB: the base of a line
-# patch, src/bundle/delta.ts), `B VERSION` and that version's .orch-manifest; absent
-# without a store. Needs GNU find.
+# ROOT/.orch/trees, its info.json (the base of a line patch, src/bundle/delta.ts) as
+# `K TEXT` (at most 32 KiB, `\` and newlines escaped) or `J BASE64` (at most 1 MiB),
+# `B VERSION` and that version's .orch-manifest; absent without a store.
 orch_fact_delta() {
-  local c='' v m='' out f
+  local LC_ALL=C c='' v m='' out f
   if [ ! -d "$2/.orch/objects" ]; then orch_fact "$1" -; return 0; fi
   orch_fact_readlink "$2/current" c 2>/dev/null || c=''
   v=${c#versions/}
@@ -117,8 +117,17 @@ orch_fact_delta() {
     if [ -f "$f" ] && [ ! -L "$f" ]; then out+="O ${f##*/}"$'\n'; fi
   done
   if [ -n "$c" ] && [ -d "$2/.orch/trees/$v" ] && [ -f "$2/versions/$v/.orch-manifest" ]; then
-    if [ -f "$2/.orch/trees/$v/info.json" ] && [ "$(stat -c %s -- "$2/.orch/trees/$v/info.json")" -le "$ORCH_READ_BYTES" ]; then
-      out+="J $(b64 < "$2/.orch/trees/$v/info.json")"$'\n'
+    f=$2/.orch/trees/$v/info.json
+    if [ -f "$f" ]; then
+      # A small one (the usual case) as `K TEXT`, escaped as orch_fact_text does, read by
+      # the builtin (no process); a larger one up to 1 MiB as `J BASE64`.
+      if orch_fact_small "$f"; then
+        m=${ORCH_FACT_BUF//\\/\\\\}
+        out+="K ${m//$'\n'/\\n}"$'\n'
+        m=''
+      elif [ "$(stat -c %s -- "$f")" -le "$ORCH_READ_BYTES" ]; then
+        out+="J $(b64 < "$f")"$'\n'
+      fi
     fi
     out+="B $v"$'\n'
     # The builtin read has all of a file without a NUL (status 1 at its end): no cat.

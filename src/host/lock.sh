@@ -27,10 +27,13 @@ orch_lock_wait() {
   fi
 }
 
-# orch_lock_note HOLDER: records HOLDER ("USER@HOST pid N since T") in ~/.orch/lock.info
-# (a temp file, then rename), for the "locked by" message of a run that finds the lock held.
+# orch_lock_note HOLDER: records HOLDER ("USER@HOST pid N since T") in ~/.orch/lock.info,
+# for the "locked by" message of a run that finds the lock held. Written in place by the
+# lock's holder (one writer at a time; no `mv` process on every run's critical path): a
+# run that reads it at that very instant may see it empty and says "another orch run".
+# ~/.orch is the user's own folder, so nobody else can put a link there.
 orch_lock_note() {
-  printf '%s\n' "$1" > "$HOME/$ORCH_LOCK_INFO.tmp.$$" && mv -f -- "$HOME/$ORCH_LOCK_INFO.tmp.$$" "$HOME/$ORCH_LOCK_INFO"
+  printf '%s\n' "$1" > "$HOME/$ORCH_LOCK_INFO"
 }
 
 # orch_lock_take WAIT HOLDER: orch_lock_open, orch_lock_wait and orch_lock_note in this shell.

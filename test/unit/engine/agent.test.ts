@@ -5,7 +5,7 @@
  * and frees the lock, within the bounds docs/how-it-works.md promises ("Crashes, locks and Ctrl-C").
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -139,5 +139,24 @@ describe('HostAgent on the local transport', () => {
     stdin.end();
     const res = await done;
     expect(res.stderr.toString()).toContain('no heartbeat from the control machine for 2 s');
+  });
+  it('a run that ends after its facts (a no-op) makes no scratch folder and no watchdog; silent after the facts, the agent exits at the give-up time and frees the lock', async () => {
+    const h = home();
+    const stdin = new PassThrough(); // written once, then silent
+    let out = '';
+    const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin, onStdout: (c) => void (out += c.toString()) });
+    stdin.write(agentStartFrames({ giveUpSeconds: 2, graceSeconds: 1, lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' }));
+    await waitUntil(() => out.includes('::orch:: end'), 5000);
+    const t0 = Date.now();
+    expect(readdirSync(path.join(h, '.orch')).filter((n) => n.startsWith('agent.'))).toEqual([]);
+    expect(lockFree(h)).toBe(false);
+    await waitUntil(() => lockFree(h), 2000 + 5000);
+    const ms = Date.now() - t0;
+    console.log(`no heartbeat after the facts (give-up 2 s): lock free ${ms} ms after the facts`);
+    expect(ms).toBeGreaterThanOrEqual(1000);
+    stdin.end();
+    const res = await done;
+    expect(res.code).toBe(0);
+    expect(readdirSync(path.join(h, '.orch')).filter((n) => n.startsWith('agent.'))).toEqual([]);
   });
 });

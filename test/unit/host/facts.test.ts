@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { factsScript, parseFacts, READ_LIMIT } from '../../../src/engine/facts.js';
+import { parseDeltaFact } from '../../../src/engine/payloads.js';
 import { FACTS_SH } from '../../../src/host/embedded.generated.js';
 import { factKey } from '../../../src/steps/common.js';
 import type { Probe } from '../../../src/model/plan.js';
@@ -102,6 +103,27 @@ describe('facts.sh', () => {
     const probes: Probe[] = [{ kind: 'leftovers', path: root }, { kind: 'leftovers', path: path.join(root, 'versions', '1') }];
     // versions/3 and versions/4 (incomplete, neither current nor previous), unpack.123, .orch-tmp.1.2.
     expect([...run(probes).values()]).toEqual(['4', '0']);
+  });
+  it.each([
+    ['a small info.json goes as escaped text (K, read by the builtin)', Buffer.from('{\n  "a": "b\\\\c",\n  "ü": "\\n"\n}\n'), 'K '],
+    ['a larger one (over 32 KiB) as base64 (J)', Buffer.from(`{"x":"${'y'.repeat(40_000)}"}\n`), 'J '],
+  ])('delta: %s; parseDeltaFact gives its bytes, the objects and the base', (_n, info, kind) => {
+    const root = mkdtempSync(path.join(tmpdir(), 'orch-facts-delta-'));
+    const sha = 'a'.repeat(64);
+    mkdirSync(path.join(root, '.orch', 'objects'), { recursive: true });
+    writeFileSync(path.join(root, '.orch', 'objects', sha), 'x');
+    mkdirSync(path.join(root, '.orch', 'trees', '1'), { recursive: true });
+    writeFileSync(path.join(root, '.orch', 'trees', '1', 'info.json'), info);
+    mkdirSync(path.join(root, 'versions', '1'), { recursive: true });
+    writeFileSync(path.join(root, 'versions', '1', '.orch-manifest'), 'm1\nm2\n');
+    symlinkSync('versions/1', path.join(root, 'current'));
+    const fact = run([{ kind: 'delta', path: root }]).get(`delta:${root}`)!;
+    expect(fact.split('\n').filter((l) => /^[KJ] /.test(l)).map((l) => l.slice(0, 2))).toEqual([kind]);
+    const d = parseDeltaFact(fact);
+    expect([...d.have]).toEqual([sha]);
+    expect(d.base?.version).toBe('1');
+    expect(d.base?.manifest).toBe('m1\nm2\n');
+    expect(d.base?.infoJson?.equals(info)).toBe(true);
   });
   it('output cut short is an error', () => {
     expect(() => parseFacts([p('exists', 'f')], 'F 0 MQ==\n')).toThrow('facts output was cut short');
