@@ -14,7 +14,8 @@ const { createRequire, wrap } = require('node:module');
 
 /**
  * Evaluates the CommonJS module FILE (an absolute path) with the code cache CACHE (a
- * path; missing or rejected = compile) and returns its exports. With `writeCache`, the
+ * path; missing or rejected = compile). Returns its exports, and what became of the
+ * cache: `used`, `rejected` (V8 refused it) or `none` (no file). With `writeCache`, the
  * cache is (re)written from what V8 compiled, when the process exits.
  * @param {string} file
  * @param {string} cache
@@ -46,7 +47,7 @@ function loadBundle(file, cache, opts = {}) {
       fs.renameSync(tmp, cache);
     });
   }
-  return module.exports;
+  return { exports: module.exports, cache: cachedData ? (script.cachedDataRejected ? 'rejected' : 'used') : 'none' };
 }
 
 module.exports = { loadBundle };

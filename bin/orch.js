@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const bundle = fileURLToPath(new URL('../build/cli/orch.bundle.cjs', import.meta.url));
 const loaded = existsSync(bundle)
-  ? Promise.resolve().then(() => createRequire(import.meta.url)('./load-bundle.cjs').loadBundle(bundle, bundle.replace(/\.cjs$/, '.cache')))
+  ? Promise.resolve().then(() => createRequire(import.meta.url)('./load-bundle.cjs').loadBundle(bundle, bundle.replace(/\.cjs$/, '.cache')).exports)
   : import('../build/cli/main.js');
 loaded.then((m) => m.main(process.argv)).catch((err) => {
   process.stderr.write(`orch: internal error: ${err && err.stack ? err.stack : err}\n`);

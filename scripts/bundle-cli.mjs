@@ -42,4 +42,4 @@ rmSync(fileURLToPath(new URL('build/cli/orch.bundle.mjs', root)), { force: true 
 rmSync(cache, { force: true });
 // The cache holds what V8 compiled while `orch --help` ran (start-up, the commands' set-up).
 const loader = fileURLToPath(new URL('bin/load-bundle.cjs', root));
-execFileSync(process.execPath, ['-e', `require(${JSON.stringify(loader)}).loadBundle(${JSON.stringify(out)}, ${JSON.stringify(cache)}, { writeCache: true }).main(['node', 'orch', '--help'])`], { stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync(process.execPath, ['-e', `require(${JSON.stringify(loader)}).loadBundle(${JSON.stringify(out)}, ${JSON.stringify(cache)}, { writeCache: true }).exports.main(['node', 'orch', '--help'])`], { stdio: ['ignore', 'ignore', 'inherit'] });
