@@ -1,6 +1,6 @@
 /**
  * Paths inside the orch package, found from wherever this code runs: the sources
- * (vitest), build/ (tsc output) or the single-file bundle build/cli/orch.bundle.mjs
+ * (vitest), build/ (tsc output) or the single-file bundle build/cli/orch.bundle.cjs
  * (scripts/bundle-cli.mjs), whose modules sit at different depths.
  */
 import { existsSync } from 'node:fs';
