@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { inspectArtifact } from '../../../src/bundle/artifact.js';
@@ -296,6 +296,26 @@ describe('cache store', () => {
     const third = await storeCache(cacheDir, key, mk('three', 'fresh'));
     expect(readFileSync(third.info.path, 'utf8')).toBe('fresh');
     expect(await lookupCache(cacheDir, key)).toEqual(third);
+  });
+
+  it('a cached tarball is hashed once: its fingerprint is recorded, a lookup that finds it unchanged trusts it, any write is seen', async () => {
+    const cacheDir = join(work, 'cache-fp');
+    const key = 'b'.repeat(64);
+    const p = join(work, 'fp-src');
+    writeFileSync(p, 'content');
+    const stored = await storeCache(cacheDir, key, { package: 'p', version: '1', platform: 'any', sha256: execFileSync('sha256sum', [p], { encoding: 'utf8' }).slice(0, 64), size: 7, path: p, dir: 'p-1-any' });
+    expect(await lookupCache(cacheDir, key)).toEqual(stored);
+    const verified = join(cacheDir, 'bundles', key, 'verified');
+    const st = statSync(stored.info.path);
+    expect(readFileSync(verified, 'utf8')).toBe(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev} ${stored.info.sha256}`);
+    // Same size, mtime put back: the ctime still tells.
+    writeFileSync(stored.info.path, 'CONTENT');
+    utimesSync(stored.info.path, st.atime, st.mtime);
+    expect(await lookupCache(cacheDir, key)).toBeUndefined();
+    // The record is what is trusted (it is written only after a hash matched).
+    const now = statSync(stored.info.path);
+    writeFileSync(verified, `${now.size}:${now.mtimeMs}:${now.ctimeMs}:${now.ino}:${now.dev} ${stored.info.sha256}`);
+    expect(await lookupCache(cacheDir, key)).toEqual(stored);
   });
 });
 
