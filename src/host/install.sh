@@ -66,8 +66,9 @@ orch_install() {
   elif [ "$payload" = 1 ]; then
     ORCH_INSTALL_TMP=$(mktemp "$root/.orch/bundles/.upload.XXXXXX")
     trap 'rm -f -- "$ORCH_INSTALL_TMP"' EXIT
-    cat > "$ORCH_INSTALL_TMP"
-    got=$(sha256sum < "$ORCH_INSTALL_TMP" | cut -d" " -f1)
+    # One pass: the copy and its sha256 (no second read of the file, no cut).
+    got=$(tee -- "$ORCH_INSTALL_TMP" | sha256sum)
+    got=${got%% *}
     [ "$got" = "$sha" ] || orch_fail "checksum mismatch uploading bundle: got $got, want $sha"
     mv -f -- "$ORCH_INSTALL_TMP" "$bfile"
     trap - EXIT
@@ -77,7 +78,8 @@ orch_install() {
     orch_fetch_bundle "$fetch" "$url" "$bfile" "$sha" "$size"
   else
     [ -f "$bfile" ] || exit "$ORCH_EXIT_NEED_PAYLOAD"
-    got=$(sha256sum < "$bfile" | cut -d" " -f1)
+    got=$(sha256sum < "$bfile")
+    got=${got%% *}
     if [ "$got" != "$sha" ]; then rm -f -- "$bfile"; exit "$ORCH_EXIT_NEED_PAYLOAD"; fi
   fi
   if [ -n "$before" ]; then
