@@ -416,6 +416,8 @@ export class SshConnection implements Connection {
 
   #markLost(reason: string): void {
     this.#lost ??= reason;
+    // An error (and its stack) only for commands still waiting: a no-op's close has none.
+    if (!this.#pending.size) return;
     const err = new ConnectError(this.host, `connection lost: ${this.#lost}`);
     for (const p of this.#pending) p.reject(err);
     this.#pending.clear();
