@@ -27,11 +27,16 @@
 import { readFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { createRequire } from 'node:module';
 import pLimit from 'p-limit';
-import ssh2 from 'ssh2';
-import type { AnyAuthMethod, Client, ClientChannel, ConnectConfig, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
-// ssh2 is CommonJS: named value imports work under vitest but not in Node's native ESM loader.
-const { Client: SshClient, utils: ssh2Utils } = ssh2;
+import type { AnyAuthMethod, Client, ClientChannel, ConnectConfig, FileEntryWithStats, SFTPWrapper, Stats, utils as Ssh2Utils } from 'ssh2';
+// ssh2's client and key parser, required by path: its index (`require('ssh2')`) also loads
+// its HTTP agents (Node's http, https and tls), its server and its key generator, about
+// 14 ms of every run's start on a 2-core host that orch never uses. ssh2 has no
+// `exports` map, so these paths are its public files (node_modules/ssh2/lib/index.js).
+const requireSsh2 = createRequire(import.meta.url);
+const SshClient = requireSsh2('ssh2/lib/client.js') as typeof Client;
+const ssh2Utils = requireSsh2('ssh2/lib/protocol/keyParser.js') as { parseKey: typeof Ssh2Utils.parseKey };
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
 import type { HostKeyPolicy } from '../model/inventory.js';
 import type { PlanHost } from '../model/plan.js';
