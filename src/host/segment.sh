@@ -58,11 +58,25 @@ orch_seg_status() {
   done
 }
 
+# orch_seg_umask VAR: this process's umask (`0022`) into VAR, read from /proc by the
+# builtin (no process); `$(umask)` where there is no /proc.
+orch_seg_umask() {
+  local k v
+  if [ -r "/proc/$BASHPID/status" ]; then
+    while read -r k v; do
+      if [ "$k" = Umask: ]; then printf -v "$1" '%s' "$v"; return 0; fi
+    done < "/proc/$BASHPID/status"
+  fi
+  printf -v "$1" '%s' "$(umask)"
+}
+
 # orch_seg_run FIELDS DIR: runs the steps described in FIELDS, with DIR (private; the files it writes there are overwritten per step)
 # as scratch space. Stops after a failed step, after exit 99 ("send the payload"), and
 # after a step whose status differs from EXPECT. Returns 0 (outcomes are in the output).
+# Sets the umask to 077 while it writes the step's private files (the caller runs it as its
+# own child: the agent, src/host/agent.sh); each step runs with the umask it had before.
 orch_seg_run() {
-  local fields=$1 d=$2 changed limit idx when expect p st rg base rc status ms t0 t1 after sha o64 e64 nl=$'\n'
+  local fields=$1 d=$2 changed limit idx when expect p st rg base rc status ms t0 t1 after sha o64 e64 nl=$'\n' um
   local -a a run
   mapfile -d '' -t a < "$fields"
   set -- "${a[@]}"
@@ -72,18 +86,22 @@ orch_seg_run() {
   # The runner of one step: reads its three arguments from DIR and sources the script.
   # Each is the file's text minus its trailing newlines (what `$(cat FILE)` gives: the
   # files never hold a NUL), read by the builtin `read`: no process.
+  orch_seg_umask um
+  umask 077
   # shellcheck disable=SC2016 # expanded by the step's bash, not here
-  local runner='for _v in p st rg; do IFS= read -r -d "" "$_v" < "$1/$_v"; while [[ ${!_v} == *"'"$nl"'" ]]; do printf -v "$_v" %s "${!_v%"'"$nl"'"}"; done; done; unset _v; set -- "$p" "$st" "$rg"; . "$0"'
+  local runner="umask $um; "'for _v in p st rg; do IFS= read -r -d "" "$_v" < "$1/$_v"; while [[ ${!_v} == *"'"$nl"'" ]]; do printf -v "$_v" %s "${!_v%"'"$nl"'"}"; done; done; unset _v; set -- "$p" "$st" "$rg"; . "$0"'
   while [ $# -ge 8 ]; do
     idx=$1 when=$2 expect=$3 p=$5 st=$6 rg=$7 base=$8
-    (umask 077; printf '%s' "$4" > "$d/s"; printf '%s' "$st" > "$d/st"; printf '%s' "$rg" > "$d/rg")
+    printf '%s' "$4" > "$d/s"
+    printf '%s' "$st" > "$d/st"
+    printf '%s' "$rg" > "$d/rg"
     shift 8
     if [ "$when" = changed ] && [ "$changed" = 0 ]; then
       printf '::orch-seg:: %s 0 skipped 0 - - -\n' "$idx"
       continue
     fi
     case "$p" in
-      b64:*) (umask 077; printf '%s' "${p#b64:}" | base64 -d > "$d/in"); p="f:$d/in" ;;
+      b64:*) printf '%s' "${p#b64:}" | base64 -d > "$d/in"; p="f:$d/in" ;;
     esac
     printf '%s' "$p" > "$d/p"
     printf '::orch-seg-start:: %s\n' "$idx"

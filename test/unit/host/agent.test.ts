@@ -1,7 +1,7 @@
 /** Behaviour of src/host/{lock,segment,agent}.sh under real bash, function by function. */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,6 +48,16 @@ describe('segment.sh', () => {
     expect(results.map((r) => [r.index, r.rc, r.status])).toEqual([[0, 0, 'ok'], [1, 0, 'changed']]);
     expect(results[0]!.out).toBe('0||\n::orch:: status=ok\n');
     expect(results[1]!.out).not.toContain('secret-state');
+  });
+  it('writes the step\'s scratch files private (umask 077) without a subshell, and runs each step with the umask it was given', () => {
+    const d = tmp('seg-umask');
+    // A step's prelude sets umask 022 itself: this one has none, so it shows what it was given.
+    const bare = { ...entry(1, ''), task: { ...task(''), script: 'umask; echo "::orch:: status=ok"\n' } };
+    writeFileSync(path.join(d, 'fields'), encodeSegment([entry(0, 'ls -l "$0" | cut -c1-10; orch_status ok', { stateArg: 's' }), bare], false, 0));
+    const r = runBash([SEGMENT_SH], 'mkdir -m 700 "$1/d" && umask 027 && orch_seg_run "$1/fields" "$1/d"', [d]);
+    const res = parseSegmentOutput(r.stdout);
+    expect(res.map((x) => x.out)).toEqual(['-rw-------\n::orch:: status=ok\n', '0027\n::orch:: status=ok\n']);
+    expect((statSync(path.join(d, 'd', 'st')).mode & 0o777).toString(8)).toBe('600');
   });
   it('skips `when: changed` steps until a step changed the host', () => {
     const { results } = runSegment([{ ...entry(0, 'orch_status changed'), step: step(0, 'changed') }, entry(1, 'orch_status changed'), { ...entry(2, 'orch_status changed'), step: step(2, 'changed') }]);
