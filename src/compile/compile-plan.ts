@@ -242,7 +242,7 @@ export function compilePlan(input: CompileInput): CompileResult {
   /** The key of hosts alike (their vars as JSON), or null when a var is not plain data. */
   const classOf = (host: Host): string | null => {
     let k = classKeys.get(host.name);
-    if (k === undefined) classKeys.set(host.name, (k = plainDataKey(host.vars)));
+    if (k === undefined) classKeys.set(host.name, (k = isEmptyPlain(host.vars) ? '{}' : plainDataKey(host.vars)));
     return k;
   };
   let reports = 0;
@@ -409,6 +409,14 @@ export function plainDataKey(v: unknown): string | null {
     return Object.getOwnPropertySymbols(x).length === 0;
   };
   return plain(v, 0) ? JSON.stringify(v) : null;
+}
+
+/** True for `{}` (a plain object without own keys). */
+function isEmptyPlain(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const k in v) if (Object.hasOwn(v, k)) return false;
+  return Object.getOwnPropertySymbols(v).length === 0;
 }
 
 function safeRender(text: string, scope: Record<string, unknown>, input: CompileInput): string {
