@@ -297,7 +297,13 @@ export function compilePlan(input: CompileInput): CompileResult {
         if (known) {
           // Secret vars are still read (and masked) per host, as the host's own compile would.
           if (secretNames.size) scopeFor(n, host);
-          got = { task: known.task && { ...known.task }, own: known.own };
+          if (!known.task) continue;
+          // A copy per host (a later change to one host's task never shows in another's).
+          const task = { ...known.task };
+          if (label === undefined) label = known.own;
+          else if (known.own !== label) task.label = known.own;
+          tasks[h] = task;
+          continue;
         } else if (cls !== null && known === undefined) {
           const before = reports;
           hostRead = false;
