@@ -271,7 +271,11 @@ export function compilePlan(input: CompileInput): CompileResult {
     const steps = n.spec.steps ?? [];
     if (!steps.length || !nodeHosts.length) continue;
     const planSteps: PlanStep[] = [];
-    /** One step compiled for `hosts` (each with `scopeOf` its scope), at `index` of the phase. */
+    /**
+     * One step compiled for `hosts` (each with `scopeOf` its scope), at `index` of the phase;
+     * with `share`, hosts alike share one compile (see above; scopeOf must then be the node's
+     * plain scope, so not for drain/undrain copies, whose scope holds the batch).
+     */
     const compileStep = (step: StepSpec, i: number, hosts: string[], scopeOf: (host: Host) => Record<string, unknown>, prefix = '', share = false): PlanStep => {
       const stepKind = step.kind;
       // The callers report unknown kinds (loadPlaybook refuses them; a Playbook built in code may still hold one).
