@@ -8,7 +8,6 @@
  * The identity comes from `--age-identity FILE`, then `$ORCH_AGE_IDENTITY`, then
  * `~/.config/orch/age.txt` (the format `age-keygen` writes: `AGE-SECRET-KEY-1...` lines).
  */
-import * as age from 'age-encryption';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -17,6 +16,13 @@ import { cmdlineDiagnostic } from '../model/diagnostics.js';
 import { ConfigError } from '../model/errors.js';
 
 const ARMOR_HEADER = '-----BEGIN AGE ENCRYPTED FILE-----';
+
+/**
+ * The age-encryption module, loaded on first use: initialising its curves takes about
+ * 15 ms, which every command that decrypts nothing (most plans) would pay at start.
+ */
+let ageModule: Promise<typeof import('age-encryption')> | undefined;
+const loadAge = (): Promise<typeof import('age-encryption')> => (ageModule ??= import('age-encryption'));
 
 /** Name of the recipients file looked up next to an encrypted file and in its parent folders. */
 export const RECIPIENTS_FILE = '.orch-recipients';
@@ -93,6 +99,7 @@ export function isAgeFile(data: Uint8Array): boolean {
 
 /** Encrypts `plaintext` to X25519 `recipients`; armored text when `armor` (the default), else binary bytes. */
 export async function encryptAge(plaintext: Uint8Array | string, recipients: string[], armor = true): Promise<Uint8Array> {
+  const age = await loadAge();
   const e = new age.Encrypter();
   for (const r of recipients) e.addRecipient(r);
   const bin = await e.encrypt(plaintext);
@@ -105,6 +112,7 @@ export async function encryptAge(plaintext: Uint8Array | string, recipients: str
  */
 export async function decryptAge(data: Uint8Array, identities: string[], file: string): Promise<Uint8Array> {
   if (!isAgeFile(data)) fail(file, `${file} is not an age-encrypted file (no age-encryption.org/v1 header)`);
+  const age = await loadAge();
   const text = Buffer.from(data).toString('latin1');
   const bin = text.trimStart().startsWith(ARMOR_HEADER) ? age.armor.decode(text) : data;
   const d = new age.Decrypter();
@@ -143,6 +151,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
 export async function initIdentity(path: string): Promise<string> {
   if (existsSync(path)) fail(path, `${path} exists already; orch will not overwrite an identity (its recipient: age-keygen -y ${path})`);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const age = await loadAge();
   const id = await age.generateX25519Identity();
   const recipient = await age.identityToRecipient(id);
   writeFileAtomic(path, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${id}\n`, 0o600);
