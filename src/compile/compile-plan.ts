@@ -142,6 +142,7 @@ export function compilePlan(input: CompileInput): CompileResult {
   const targets = new Set<string>();
   const renderDiags = new Map<string, { d: Diagnostic; hosts: string[] }>();
   const report = (file: string, path: (string | number)[], message: string, host?: string, at?: { file: string; line: number; col: number }): void => {
+    reports++;
     const key = `${at ? `${at.file}:${at.line}:${at.col}` : file}\0${path.join('\0')}\0${message}`;
     const prev = renderDiags.get(key);
     if (prev) {
@@ -181,18 +182,11 @@ export function compilePlan(input: CompileInput): CompileResult {
     return b;
   };
   const secretNames = new Set(playbook.secret);
-  const scopeFor = (n: ResolvedNode, host: Host): Record<string, unknown> => {
-    let perNode = scopes.get(n);
-    if (!perNode) scopes.set(n, (perNode = new Map()));
-    const hit = perNode.get(host.name);
-    if (hit) return hit;
+  /** The scope of node `n` for `host`, whose `host` object is `hostObj`, below `parent` (no memo, no secret check). */
+  const makeScope = (n: ResolvedNode, host: Host, hostObj: Record<string, unknown>, parent: Record<string, unknown>): Record<string, unknown> => {
     const raw: Vars = Object.assign({}, host.vars, playbook.vars, ...nodeVarsChain(n), input.extraVars);
     const bundle = nodeBundle(n);
-    const extras: Record<string, unknown> = {
-      host: hostExtras.get(host.name) ?? hostExtras.set(host.name, { name: host.name, address: host.address, roles: host.roles, groups: host.groups, vars: host.vars }).get(host.name),
-      node: { name: n.name, path: n.path },
-      parent: n.parent ? scopeFor(n.parent, host) : {},
-    };
+    const extras: Record<string, unknown> = { host: hostObj, node: { name: n.name, path: n.path }, parent };
     if (bundle) extras.bundle = { name: bundle.name, package: bundle.package, version: bundle.version, platform: bundle.platform, sha256: bundle.sha256 };
     const scope = buildScope(raw, extras, { env: input.env, masker: input.masker });
     if (bundle) {
@@ -204,6 +198,15 @@ export function compilePlan(input: CompileInput): CompileResult {
       Object.defineProperty(release, 'previous', { enumerable: true, get: () => `${rootOf()}/previous` });
       Object.defineProperty(scope, 'release', { enumerable: true, value: release });
     }
+    return scope;
+  };
+  const scopeFor = (n: ResolvedNode, host: Host): Record<string, unknown> => {
+    let perNode = scopes.get(n);
+    if (!perNode) scopes.set(n, (perNode = new Map()));
+    const hit = perNode.get(host.name);
+    if (hit) return hit;
+    const hostObj = hostExtras.get(host.name) ?? hostExtras.set(host.name, { name: host.name, address: host.address, roles: host.roles, groups: host.groups, vars: host.vars }).get(host.name)!;
+    const scope = makeScope(n, host, hostObj, n.parent ? scopeFor(n.parent, host) : {});
     // Secret vars: their rendered values are masked everywhere.
     for (const s of secretNames) {
       try {
@@ -219,6 +222,30 @@ export function compilePlan(input: CompileInput): CompileResult {
     perNode.set(host.name, scope);
     return scope;
   };
+
+  // Hosts alike for a step: a task depends on its host only through the scope (the step
+  // kinds read no other host field), so hosts with the same inventory vars share the task
+  // compiled for the first of them when that compile read nothing else of its host (no
+  // `host.*`, no field of `ctx.host`) and reported nothing. The first host is compiled
+  // with a fresh scope whose `host` object records reads (a memoised scope's cached vars
+  // would hide an earlier read). 10,000 alike hosts then cost one compile per step.
+  let hostRead = false;
+  const watched = (src: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> => {
+    const view: Record<string, unknown> = {};
+    for (const k of keys) Object.defineProperty(view, k, { enumerable: true, get: () => ((hostRead = true), src[k]) });
+    return view;
+  };
+  const HOST_OBJ_KEYS = ['name', 'address', 'roles', 'groups', 'vars'] as const;
+  const freshScope = (n: ResolvedNode, host: Host, hostObj: Record<string, unknown>): Record<string, unknown> =>
+    makeScope(n, host, hostObj, n.parent ? freshScope(n.parent, host, hostObj) : {});
+  const classKeys = new Map<string, string | null>();
+  /** The key of hosts alike (their vars as JSON), or null when a var is not plain data. */
+  const classOf = (host: Host): string | null => {
+    let k = classKeys.get(host.name);
+    if (k === undefined) classKeys.set(host.name, (k = isEmptyPlain(host.vars) ? '{}' : plainDataKey(host.vars)));
+    return k;
+  };
+  let reports = 0;
 
   for (const n of nodes) {
     const nodeHosts = n.hosts.filter((h) => limited.has(h));
@@ -244,25 +271,58 @@ export function compilePlan(input: CompileInput): CompileResult {
     const steps = n.spec.steps ?? [];
     if (!steps.length || !nodeHosts.length) continue;
     const planSteps: PlanStep[] = [];
-    /** One step compiled for `hosts` (each with `scopeOf` its scope), at `index` of the phase. */
-    const compileStep = (step: StepSpec, i: number, hosts: string[], scopeOf: (host: Host) => Record<string, unknown>, prefix = ''): PlanStep => {
+    /**
+     * One step compiled for `hosts` (each with `scopeOf` its scope), at `index` of the phase;
+     * with `share`, hosts alike share one compile (see above; scopeOf must then be the node's
+     * plain scope, so not for drain/undrain copies, whose scope holds the batch).
+     */
+    const compileStep = (step: StepSpec, i: number, hosts: string[], scopeOf: (host: Host) => Record<string, unknown>, prefix = '', share = false): PlanStep => {
       const stepKind = step.kind;
       // The callers report unknown kinds (loadPlaybook refuses them; a Playbook built in code may still hold one).
       if (!isStepKind(stepKind)) throw new Error(`unknown step kind "${stepKind}"`);
       const tasks: Record<string, Task> = {};
       const kind = STEP_KINDS[stepKind];
       let label: string | undefined;
-      for (const h of hosts) {
-        const host = inventory.hosts.get(h)!;
-        const scope = scopeOf(host);
-        const ctx = makeStepContext(scriptMemo, input, n, host, step, scope, nodeBundle(n), report);
+      /** Per class of alike hosts: the shared task and label, or null when each host compiles its own. */
+      const shared = new Map<string, { task: Task | undefined; own: string } | null>();
+      const one = (host: Host, scope: Record<string, unknown>, ctxHost: Host): { task: Task | undefined; own: string } => {
+        const ctx = makeStepContext(scriptMemo, input, n, host, step, scope, nodeBundle(n), report, ctxHost);
         const task = kind.build(ctx) as Task | undefined;
-        if (!task) continue;
+        if (!task) return { task, own: '' };
         // The label is rendered per host (host.address may be in it); the step keeps the first one.
         // Masked here: labels are printed everywhere (plan, progress, JSON, tree) and may hold a secret var.
-        const own = input.masker.mask(step.name !== undefined ? safeRender(step.name, scope, input) : kind.describe(describeContext(ctx, scope, input)));
-        if (label === undefined) label = own;
-        else if (own !== label) task.label = own;
+        return { task, own: input.masker.mask(step.name !== undefined ? safeRender(step.name, scope, input) : kind.describe(describeContext(ctx, scope, input))) };
+      };
+      for (const h of hosts) {
+        const host = inventory.hosts.get(h)!;
+        const cls = share ? classOf(host) : null;
+        let got: { task: Task | undefined; own: string };
+        const known = cls === null ? null : shared.get(cls);
+        if (known) {
+          // Secret vars are still read (and masked) per host, as the host's own compile would.
+          if (secretNames.size) scopeFor(n, host);
+          if (!known.task) continue;
+          // A copy per host (a later change to one host's task never shows in another's).
+          const task = { ...known.task };
+          if (label === undefined) label = known.own;
+          else if (known.own !== label) task.label = known.own;
+          tasks[h] = task;
+          continue;
+        } else if (cls !== null && known === undefined) {
+          const before = reports;
+          hostRead = false;
+          const hostObj = watched(host as unknown as Record<string, unknown>, HOST_OBJ_KEYS);
+          got = one(host, freshScope(n, host, hostObj), watched(host as unknown as Record<string, unknown>, Object.keys(host)) as unknown as Host);
+          const alike = !hostRead && reports === before;
+          hostRead = false;
+          if (secretNames.size) scopeFor(n, host);
+          // Not alike: this compile still is this host's own (its scope is equal to the memoised one).
+          shared.set(cls, alike ? { task: got.task && { ...got.task }, own: got.own } : null);
+        } else got = one(host, scopeOf(host), host);
+        const task = got.task;
+        if (!task) continue;
+        if (label === undefined) label = got.own;
+        else if (got.own !== label) task.label = got.own;
         tasks[h] = task;
       }
       const when = (step.when === 'changed' || step.when === 'always' ? step.when : undefined) ?? kind.whenOf?.(step.args) ?? kind.defaultWhen;
@@ -280,7 +340,7 @@ export function compilePlan(input: CompileInput): CompileResult {
         report(step.src.file, stepPath, `unknown step kind "${step.kind}" (known: ${STEP_KIND_NAMES.join(', ')})`);
         return;
       }
-      planSteps.push(compileStep(step, i, hosts, (host) => scopeFor(n, host)));
+      planSteps.push(compileStep(step, i, hosts, (host) => scopeFor(n, host), '', true));
     });
     const phaseHosts = [...new Set(planSteps.flatMap((s) => Object.keys(s.tasks)))].sort();
     if (!phaseHosts.length) continue;
@@ -342,6 +402,33 @@ export function compilePlan(input: CompileInput): CompileResult {
   };
 }
 
+/**
+ * A key equal for equal plain data (JSON text; objects' keys in their order), or null when
+ * `v` holds anything else (a class instance, a function, undefined, a non-finite number).
+ */
+export function plainDataKey(v: unknown): string | null {
+  const plain = (x: unknown, depth: number): boolean => {
+    if (depth > 64) return false;
+    if (x === null || typeof x === 'string' || typeof x === 'boolean') return true;
+    if (typeof x === 'number') return Number.isFinite(x) && !Object.is(x, -0);
+    if (Array.isArray(x)) return x.every((e) => plain(e, depth + 1));
+    if (typeof x !== 'object') return false;
+    const proto = Object.getPrototypeOf(x);
+    if (proto !== Object.prototype && proto !== null) return false;
+    for (const k of Object.keys(x)) if (!plain((x as Record<string, unknown>)[k], depth + 1)) return false;
+    return Object.getOwnPropertySymbols(x).length === 0;
+  };
+  return plain(v, 0) ? JSON.stringify(v) : null;
+}
+
+/** True for `{}` (a plain object without own keys). */
+function isEmptyPlain(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const k in v) if (Object.hasOwn(v, k)) return false;
+  return Object.getOwnPropertySymbols(v).length === 0;
+}
+
 function safeRender(text: string, scope: Record<string, unknown>, input: CompileInput): string {
   try {
     return renderTemplate(text, scope, { mode: 'text', env: input.env, masker: input.masker });
@@ -374,6 +461,7 @@ function makeStepContext(
   scope: Record<string, unknown>,
   bundle: PlanBundle | undefined,
   report: (file: string, path: (string | number)[], message: string, host?: string, at?: { file: string; line: number; col: number }) => void,
+  ctxHost: Host = host,
 ): StepContext {
   // A field may be dotted (`unit.content`, `name.1`: an item of a list).
   const fieldPath = (field?: string): (string | number)[] => (field ? [...step.src.path, step.kind, ...field.split('.').map((k) => (/^[0-9]+$/.test(k) ? Number(k) : k))] : [...step.src.path, step.kind]);
@@ -396,7 +484,7 @@ function makeStepContext(
   };
   const baseDir = input.resolvePath(playbookDirOf(input.playbook.file), '.');
   return {
-    host,
+    host: ctxHost,
     nodePath: n.path,
     args: step.args,
     ...(bundle && { bundle }),

@@ -9,18 +9,24 @@ export function planHostsFor(inventory: Inventory, names: string[]): Record<stri
     if (out[name]) return;
     const h = inventory.hosts.get(name)!;
     const jump: string[] = [];
-    const seen = new Set<string>([name]);
-    for (let j = h.jump; j !== undefined && !seen.has(j); j = inventory.hosts.get(j)?.jump) {
-      jump.unshift(j);
-      seen.add(j);
+    if (h.jump !== undefined) {
+      const seen = new Set<string>([name]);
+      for (let j: string | undefined = h.jump; j !== undefined && !seen.has(j); j = inventory.hosts.get(j)?.jump) {
+        jump.unshift(j);
+        seen.add(j);
+      }
     }
-    out[name] = {
-      name, address: h.address, addressExplicit: h.addressExplicit, transport: h.transport,
-      ...(h.user !== undefined && { user: h.user }), ...(h.port !== undefined && { port: h.port }),
-      ...(h.identity !== undefined && { identity: h.identity }), ...(h.knownHosts !== undefined && { knownHosts: h.knownHosts }),
-      hostKeyPolicy: h.hostKeyPolicy, jump, ...(h.giveUpSeconds !== undefined && { giveUpSeconds: h.giveUpSeconds }),
-      ...(h.become !== undefined && { become: h.become }),
-    };
+    // Assigned key by key in the plan's key order (no spread of a temporary object per key: 10,000 hosts).
+    const ph: PlanHost = { name, address: h.address, addressExplicit: h.addressExplicit, transport: h.transport } as PlanHost;
+    if (h.user !== undefined) ph.user = h.user;
+    if (h.port !== undefined) ph.port = h.port;
+    if (h.identity !== undefined) ph.identity = h.identity;
+    if (h.knownHosts !== undefined) ph.knownHosts = h.knownHosts;
+    ph.hostKeyPolicy = h.hostKeyPolicy;
+    ph.jump = jump;
+    if (h.giveUpSeconds !== undefined) ph.giveUpSeconds = h.giveUpSeconds;
+    if (h.become !== undefined) ph.become = h.become;
+    out[name] = ph;
     jump.forEach(add);
   };
   [...names].sort().forEach(add);

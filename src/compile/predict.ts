@@ -70,7 +70,10 @@ export function predictHost(plan: Plan, host: string, facts: Facts | undefined):
       if ((status === 'changed' || status === 'maybe') && f) f.set(EARLIER_CHANGE, '1');
       if (status === 'changed') nodeChanged = 'yes';
       else if (status === 'maybe' && nodeChanged === 'no') nodeChanged = 'maybe';
-      out.push({ phase: pi, step: step.index, name: stepLabel(step, host), node: phase.node, status, ...(reason !== undefined && { reason }), ...(note !== undefined && { note }) });
+      const item: HostPrediction[number] = { phase: pi, step: step.index, name: stepLabel(step, host), node: phase.node, status };
+      if (reason !== undefined) item.reason = reason;
+      if (note !== undefined) item.note = note;
+      out.push(item);
     }
   });
   return out;

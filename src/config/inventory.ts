@@ -93,7 +93,8 @@ function setOwn(target: RawMap, key: string, value: unknown): void {
 
 /** Copies the own keys of `src` onto `target` var by var (like Object.assign, but prototype-safe). */
 function assignVars(target: Vars, src: Vars | undefined): void {
-  for (const [k, v] of Object.entries(src ?? {})) setOwn(target, k, v);
+  if (src === undefined) return;
+  for (const k in src) if (Object.hasOwn(src, k)) setOwn(target, k, src[k]);
 }
 
 /** The file that set `path` (the deepest recorded key on the way). */
@@ -294,8 +295,11 @@ function buildInventory(
   for (const name of hostNames) {
     const own_ = raw.hosts?.[name] ?? {};
     const transport = own_.transport ?? defaults.transport ?? 'ssh';
-    const hostGroups = groupNames.filter((g) => resolved.get(g)?.has(name)).sort();
-    const varGroups = [...hostGroups].sort((a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));
+    // Per host, so without a copy or a sort where one group (or none) holds it.
+    const hostGroups: string[] = [];
+    for (const g of groupNames) if (resolved.get(g)?.has(name)) hostGroups.push(g);
+    if (hostGroups.length > 1) hostGroups.sort();
+    const varGroups = hostGroups.length > 1 ? [...hostGroups].sort((a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0)) : hostGroups;
     const vars: Vars = {};
     assignVars(vars, defaults.vars);
     for (const g of varGroups) assignVars(vars, raw.groups?.[g]?.vars);
@@ -308,7 +312,7 @@ function buildInventory(
       transport,
       hostKeyPolicy: (own_.host_key_policy ?? defaults.host_key_policy ?? 'strict') as HostKeyPolicy,
       groups: hostGroups,
-      roles: [...(rolesOf.get(name) ?? [])].sort(),
+      roles: rolesOf.get(name)?.sort() ?? [], // a fresh list per host (built above)
       vars,
     };
     const user = own_.user ?? defaults.user;

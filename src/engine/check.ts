@@ -52,24 +52,34 @@ const BATCH = 200;
 
 /** Runs `bash -n` over every task script of the plan; returns the problems (empty = fine). */
 export async function checkPlanSyntax(plan: Plan): Promise<SyntaxProblem[]> {
-  type Entry = { script: string; uses: { at: string; node: string; step: string; host: string }[] };
+  // Per distinct script, its hosts grouped by step (a host name pushed per use, nothing else).
+  type Use = { at: string; node: string; step: string; hosts: string[] };
+  type Entry = { script: string; uses: Use[] };
   const entries: Entry[] = [];
   const byText = new Map<string, Entry>();
   for (const phase of plan.phases) {
     for (const step of phase.steps) {
       // Hosts of one step usually share a few scripts: compare against those first
-      // (string equality is a memcmp); hash whole texts only past a handful.
-      const local: Entry[] = [];
-      for (const [host, task] of Object.entries(step.tasks)) {
-        if (!task.script) continue;
-        let u = local.find((e) => e.script === task.script) ?? byText.get(task.script);
-        if (!u) {
-          u = { script: task.script, uses: [] };
-          byText.set(task.script, u);
-          entries.push(u);
+      // (string equality is a memcmp, or a pointer compare for one shared string); hash
+      // whole texts only past a handful.
+      const local: { entry: Entry; use: Use }[] = [];
+      for (const host in step.tasks) {
+        const script = step.tasks[host]!.script;
+        if (!script) continue;
+        let l = local.find((e) => e.entry.script === script);
+        if (!l) {
+          let entry = byText.get(script);
+          if (!entry) {
+            entry = { script, uses: [] };
+            byText.set(script, entry);
+            entries.push(entry);
+          }
+          const use: Use = { at: step.at, node: phase.node || '(root)', step: step.name, hosts: [] };
+          entry.uses.push(use);
+          l = { entry, use };
+          if (local.length < 8) local.push(l);
         }
-        if (local.length < 8 && !local.includes(u)) local.push(u);
-        u.uses.push({ at: step.at, node: phase.node || '(root)', step: step.name, host });
+        l.use.hosts.push(host);
       }
     }
   }
@@ -91,7 +101,7 @@ export async function checkPlanSyntax(plan: Plan): Promise<SyntaxProblem[]> {
       const key = `${u.at}\0${u.node}\0${u.step}`;
       let p = groups.get(key);
       if (!p) groups.set(key, (p = { at: u.at, node: u.node, step: u.step, hosts: [], message }));
-      p.hosts.push(u.host);
+      p.hosts.push(...u.hosts);
     }
     problems.push(...groups.values());
   }

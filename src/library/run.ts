@@ -102,7 +102,8 @@ export async function openSession(project: Project, run: RunOptions, internals: 
     sameMachine: (h: PlanHost) => TRANSPORTS[h.transport]?.sameMachine === true,
     ...(internals.extraProbes && { extraProbes: internals.extraProbes }),
     forks: run.forks ?? 50,
-    transportFor: await transportsFor(plan.hosts),
+    // An offline plan connects to nothing: no transport module is loaded (ssh's is the largest).
+    transportFor: options.offline ? offlineTransport : await transportsFor(plan.hosts),
     connect: { hosts: plan.hosts, insecureHostKeys: options.insecureHostKeys === true, env: options.env ?? process.env },
     ...(run.stepTimeoutSeconds !== undefined && { stepTimeoutMs: run.stepTimeoutSeconds * 1000 }),
     emit: (e) => emit?.(e),
@@ -110,6 +111,11 @@ export async function openSession(project: Project, run: RunOptions, internals: 
     now: () => new Date(),
     by: performer(),
   });
+}
+
+/** The transport picker of an offline session, which never connects. */
+function offlineTransport(h: PlanHost): never {
+  throw new OrchError(`host ${h.name}: an offline plan opens no connection`);
 }
 
 /** `user@control-host`: who runs this (state.json's `by`, hooks' ORCH_PERFORMER). */

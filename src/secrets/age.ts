@@ -15,14 +15,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { cmdlineDiagnostic } from '../model/diagnostics.js';
 import { ConfigError } from '../model/errors.js';
 
-/**
- * age-encryption, loaded on first use: its post-quantum recipients build tables when the
- * module is evaluated (about 20 ms of CPU on a 2-core host), which a run without age
- * secrets never needs.
- */
-const ageModule = (): Promise<typeof import('age-encryption')> => import('age-encryption');
-
 const ARMOR_HEADER = '-----BEGIN AGE ENCRYPTED FILE-----';
+
+/**
+ * The age-encryption module, loaded on first use: initialising its curves takes about
+ * 15 ms, which every command that decrypts nothing (most plans) would pay at start.
+ */
+let ageModule: Promise<typeof import('age-encryption')> | undefined;
+const loadAge = (): Promise<typeof import('age-encryption')> => (ageModule ??= import('age-encryption'));
 
 /** Name of the recipients file looked up next to an encrypted file and in its parent folders. */
 export const RECIPIENTS_FILE = '.orch-recipients';
@@ -99,7 +99,7 @@ export function isAgeFile(data: Uint8Array): boolean {
 
 /** Encrypts `plaintext` to X25519 `recipients`; armored text when `armor` (the default), else binary bytes. */
 export async function encryptAge(plaintext: Uint8Array | string, recipients: string[], armor = true): Promise<Uint8Array> {
-  const age = await ageModule();
+  const age = await loadAge();
   const e = new age.Encrypter();
   for (const r of recipients) e.addRecipient(r);
   const bin = await e.encrypt(plaintext);
@@ -112,7 +112,7 @@ export async function encryptAge(plaintext: Uint8Array | string, recipients: str
  */
 export async function decryptAge(data: Uint8Array, identities: string[], file: string): Promise<Uint8Array> {
   if (!isAgeFile(data)) fail(file, `${file} is not an age-encrypted file (no age-encryption.org/v1 header)`);
-  const age = await ageModule();
+  const age = await loadAge();
   const text = Buffer.from(data).toString('latin1');
   const bin = text.trimStart().startsWith(ARMOR_HEADER) ? age.armor.decode(text) : data;
   const d = new age.Decrypter();
@@ -151,7 +151,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
 export async function initIdentity(path: string): Promise<string> {
   if (existsSync(path)) fail(path, `${path} exists already; orch will not overwrite an identity (its recipient: age-keygen -y ${path})`);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const age = await ageModule();
+  const age = await loadAge();
   const id = await age.generateX25519Identity();
   const recipient = await age.identityToRecipient(id);
   writeFileAtomic(path, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${id}\n`, 0o600);

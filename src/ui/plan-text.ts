@@ -44,6 +44,25 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
   let changes = 0;
   let maybe = 0;
   let failing = 0;
+  // plannedLabel's lookup, with each phase's steps by index found once (not per host and step).
+  const stepsByIndex = plan.phases.map((ph) => {
+    const m = new Map<number, (typeof ph.steps)[number]>();
+    for (const s of ph.steps) if (!m.has(s.index)) m.set(s.index, s);
+    return m;
+  });
+  const labelOf = (host: string, p: { phase: number; step: number; name: string }): string => stepsByIndex[p.phase]?.get(p.step)?.tasks[host]?.label ?? p.name;
+  // A step's line is the same on every host with the same label and status: made once.
+  const made = new Map<string, string>();
+  const stepLine = (phase: number, node: string, label: string, status: string): string => {
+    const key = `${phase}\0${status}\0${label}`;
+    let line = made.get(key);
+    if (line === undefined) {
+      const text = `${MARK[status] ?? ' '} ${node ? `${node}: ` : ''}${label}  ${status === 'maybe' ? 'may change' : status === 'changed' ? 'will change' : status}`;
+      const paint = status === 'changed' || status === 'maybe' ? c.change : status === 'failed' ? c.fail : status === 'skipped' ? c.dim : (t: string) => t;
+      made.set(key, (line = `  ${paint(text)}`));
+    }
+    return line;
+  };
   for (const host of plan.targets) {
     const ph = plan.hosts[host]!;
     const where = ph.transport === 'local' ? 'local' : `${ph.user ? `${ph.user}@` : ''}${ph.address}${ph.port && ph.port !== 22 ? `:${ph.port}` : ''}`;
@@ -70,9 +89,7 @@ export function formatPlan(plan: Plan, predictions: Map<string, HostPrediction>,
       if (p.status === 'changed') changes++;
       if (p.status === 'maybe') maybe++;
       if (p.status === 'failed') failing++;
-      const text = `${MARK[p.status] ?? ' '} ${p.node ? `${p.node}: ` : ''}${plannedLabel(plan, host, p)}  ${p.status === 'maybe' ? 'may change' : p.status === 'changed' ? 'will change' : p.status}`;
-      const paint = p.status === 'changed' || p.status === 'maybe' ? c.change : p.status === 'failed' ? c.fail : p.status === 'skipped' ? c.dim : (s: string) => s;
-      lines.push(`  ${paint(text)}`);
+      lines.push(stepLine(p.phase, p.node, labelOf(host, p), p.status));
       if (p.reason) lines.push(`    ${c.fail(p.reason)}`);
       if (p.note) lines.push(`    - ${p.note}`);
       const d = diffs?.get(host)?.get(`${p.phase}:${p.step}`);

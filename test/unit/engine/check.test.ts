@@ -28,4 +28,21 @@ describe('checkPlanSyntax (bash -n on the control machine)', () => {
     else process.env.TMPDIR = saved;
     expect(readdirSync(tmp)).toEqual([]);
   });
+
+  it('lists every host of a bad script per step, in order, also past a step\'s first 8 distinct scripts', async () => {
+    const bad = 'if then fi\n';
+    // Step a: 12 distinct good scripts first (the per-step shortlist holds 8), then the bad one on 3 hosts.
+    const a: Record<string, { script: string }> = {};
+    for (let i = 0; i < 12; i++) a[`g${i}`] = { script: `echo ${i}\n` };
+    for (const h of ['b1', 'b2', 'b3']) a[h] = { script: bad };
+    a.g99 = { script: 'echo 0\n' };
+    // Step b: the same bad script on 2 hosts, shared with a good one.
+    const b = { b1: { script: bad }, ok: { script: 'true' }, b4: { script: bad } };
+    const plan = { phases: [{ node: '', steps: [{ at: 'pb.yml:3:7', name: 'a', tasks: a }, { at: 'pb.yml:4:7', name: 'b', tasks: b }] }] } as unknown as Plan;
+    const problems = await checkPlanSyntax(plan);
+    expect(problems.map((p) => ({ at: p.at, node: p.node, step: p.step, hosts: p.hosts }))).toEqual([
+      { at: 'pb.yml:3:7', node: '(root)', step: 'a', hosts: ['b1', 'b2', 'b3'] },
+      { at: 'pb.yml:4:7', node: '(root)', step: 'b', hosts: ['b1', 'b4'] },
+    ]);
+  });
 });

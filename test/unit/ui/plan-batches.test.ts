@@ -43,4 +43,18 @@ describe('formatPlan: serial batches', () => {
       '    - cleanup: 3 leftovers of an interrupted run',
     ]);
   });
+
+  it('prints each host\'s own label and status of a step (lines shared by hosts alike are still per host)', () => {
+    const labelled = { ...plan, phases: [{ ...plan.phases[1]!, steps: [step({ h1: run, h2: { ...run, label: 'restart h2' }, h3: run })] }] } as Plan;
+    const p = (status: 'changed' | 'ok' | 'maybe', name = 'restart') => [{ phase: 0, step: 0, node: 'web', name, status }];
+    const predictions = new Map([['h1', p('changed')], ['h2', p('changed', 'restart h2')], ['h3', p('ok')]]);
+    expect(formatPlan(labelled, predictions, new Map(), false).split('\n').slice(0, 6)).toEqual([
+      'h1 (h1)',
+      '  ~ web: restart  will change',
+      'h2 (h2)',
+      '  ~ web: restart h2  will change',
+      'h3 (h3)',
+      '    web: restart  ok',
+    ]);
+  });
 });
