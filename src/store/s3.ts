@@ -28,6 +28,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { StoreError } from './store-error.js';
 
 /** Where the S3 API is: `--s3-endpoint` and `--s3-region` (else the standard AWS chain). */
@@ -71,7 +72,13 @@ export class S3Access {
     // The SDK warns on every start under Node 20 that its releases after January 2027
     // need Node >= 22 (README "Artifact store"); orch says so in its docs instead.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.#sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/s3-request-presigner')]).then(
+    // Required (their CommonJS builds), not import()ed: the CLI bundle runs as a vm.Script
+    // with V8's code cache (bin/load-bundle.cjs), where Node 20 gives a cached script no
+    // dynamic import ("A dynamic import callback was not specified").
+    this.#sdk ??= Promise.resolve().then(() => {
+      const require = createRequire(import.meta.url);
+      return [require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3'), require('@aws-sdk/s3-request-presigner') as typeof import('@aws-sdk/s3-request-presigner')] as const;
+    }).then(
       ([sdk, presigner]) => ({ sdk, presigner }),
       (err: Error) => {
         throw new StoreError(`s3:// stores need @aws-sdk/client-s3 and @aws-sdk/s3-request-presigner (installed with orch): ${err.message}`);

@@ -42,6 +42,7 @@
  * Differences from ssh: `~` is the HOME of the environment given (ssh uses the passwd
  * entry); file permissions of included files are not checked.
  */
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -520,9 +521,8 @@ export interface EndpointOverrides {
 }
 
 const defaultLookup = async (name: string): Promise<boolean> => {
-  const dns = await import('node:dns/promises');
   try {
-    await dns.lookup(name);
+    await dnsLookup(name);
     return true;
   } catch {
     return false;

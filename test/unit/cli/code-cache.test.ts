@@ -4,7 +4,7 @@
  * CLI still runs (V8 compiles as usual), and bin/orch.js runs the bundle.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,11 @@ describe.runIf(existsSync(bundle))('CLI bundle code cache', () => {
     writeFileSync(path.join(d, 'bad.cache'), Buffer.alloc(4096, 7));
     expect(load(copy, path.join(d, 'bad.cache'))).toBe('rejected function');
     expect(load(copy, path.join(d, 'none.cache'))).toBe('none function');
+  });
+
+  it('the bundle holds no import() of a module it does not contain: a vm.Script run with a code cache gets no dynamic import in Node 20', () => {
+    const text = readFileSync(bundle, 'latin1');
+    expect(text.match(/[^\w.$]import\(\s*["'`][^"'`]+["'`]\s*\)/g) ?? []).toEqual([]);
   });
 
   it('bin/orch.js runs the bundle', () => {
