@@ -309,13 +309,14 @@ export function compilePlan(input: CompileInput): CompileResult {
           tasks[h] = task;
           continue;
         } else if (cls !== null && known === undefined) {
+          // The host's secret values are known to the masker before its label is masked.
+          if (secretNames.size) scopeFor(n, host);
           const before = reports;
           hostRead = false;
           const hostObj = watched(host as unknown as Record<string, unknown>, HOST_OBJ_KEYS);
           got = one(host, freshScope(n, host, hostObj), watched(host as unknown as Record<string, unknown>, Object.keys(host)) as unknown as Host);
           const alike = !hostRead && reports === before;
           hostRead = false;
-          if (secretNames.size) scopeFor(n, host);
           // Not alike: this compile still is this host's own (its scope is equal to the memoised one).
           shared.set(cls, alike ? { task: got.task && { ...got.task }, own: got.own } : null);
         } else got = one(host, scopeOf(host), host);
