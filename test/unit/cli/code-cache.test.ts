@@ -33,7 +33,7 @@ describe.runIf(existsSync(bundle))('CLI bundle code cache', () => {
 
   it('the bundle holds no import() of a module it does not contain: a vm.Script run with a code cache gets no dynamic import in Node 20', () => {
     const text = readFileSync(bundle, 'latin1');
-    expect(text.match(/[^\w.$]import\(\s*["'`][^"'`]+["'`]\s*\)/g) ?? []).toEqual([]);
+    expect(text.match(/[^\w.$]import\([^)]{0,80}/g) ?? []).toEqual([]);
   });
 
   it('bin/orch.js runs the bundle', () => {
