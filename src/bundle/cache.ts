@@ -153,8 +153,13 @@ export async function lookupCache(cacheDir: string, key: string): Promise<Cached
     if ((await readFile(verified, 'utf8').catch(() => '')) !== fp) {
       if ((await sha256File(path)) !== info.sha256) return undefined;
       const tmp = `${verified}.${process.pid}.${randomBytes(6).toString('hex')}`;
-      // A cache: when the record cannot be written, the next lookup hashes again.
-      await writeFile(tmp, fp).then(() => rename(tmp, verified), () => undefined).catch(() => rm(tmp, { force: true }));
+      try {
+        await writeFile(tmp, fp);
+        await rename(tmp, verified);
+      } catch {
+        // A cache: when the record cannot be written, the next lookup hashes again.
+        await rm(tmp, { force: true });
+      }
     }
   } catch {
     return undefined;

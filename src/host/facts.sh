@@ -10,12 +10,20 @@
 # orch_fact INDEX VALUE: prints one fact line.
 orch_fact() { printf 'F %s %s\n' "$1" "$2"; }
 
+# orch_fact_escape VAR TEXT: TEXT (no NUL byte) on one line into VAR: `\` written `\\`,
+# each newline `\n`, byte by byte (C locale).
+orch_fact_escape() {
+  local LC_ALL=C _orch_e=$2
+  _orch_e=${_orch_e//\\/\\\\}
+  printf -v "$1" '%s' "${_orch_e//$'\n'/\\n}"
+}
+
 # orch_fact_text INDEX TEXT: prints one fact line of TEXT (no NUL byte), escaped as
-# above, byte by byte (C locale).
+# above (orch_fact_escape).
 orch_fact_text() {
-  local LC_ALL=C v=$2
-  v=${v//\\/\\\\}
-  printf 'T %s %s\n' "$1" "${v//$'\n'/\\n}"
+  local v
+  orch_fact_escape v "$2"
+  printf 'T %s %s\n' "$1" "$v"
 }
 
 # orch_fact_sha256 INDEX PATH: hex sha256 of the regular file PATH.
@@ -122,8 +130,8 @@ orch_fact_delta() {
       # A small one (the usual case) as `K TEXT`, escaped as orch_fact_text does, read by
       # the builtin (no process); a larger one up to 1 MiB as `J BASE64`.
       if orch_fact_small "$f"; then
-        m=${ORCH_FACT_BUF//\\/\\\\}
-        out+="K ${m//$'\n'/\\n}"$'\n'
+        orch_fact_escape m "$ORCH_FACT_BUF"
+        out+="K $m"$'\n'
         m=''
       elif [ "$(stat -c %s -- "$f")" -le "$ORCH_READ_BYTES" ]; then
         out+="J $(b64 < "$f")"$'\n'

@@ -123,6 +123,12 @@ function runInOwnSession(libs: string[], body: string, args: string[] = []): { c
 
 describe('agent.sh', () => {
   const lib = [PROTOCOL_SH, LOCK_SH, SEGMENT_SH, AGENT_SH];
+  /** Bash lines: HOME=$1, another run holding the lock for 20 s (pid in $holder), and the facts script the agent's code carries (ORCH_AGENT_FACTS, src/engine/agent.ts). */
+  const lockHeld = [
+    'export HOME=$1',
+    'mkdir -p "$HOME/.orch"; ( exec 8>>"$HOME/.orch/lock"; flock 8; exec sleep 20 ) > /dev/null 2>&1 & holder=$!; sleep 0.3',
+    'ORCH_AGENT_FACTS="echo FACTS"',
+  ];
   it('orch_agent_fields_ok counts the bytes of a frame\'s NUL-terminated fields (any locale), refusing a frame cut short', () => {
     const d = tmp('fields');
     const frame = Buffer.from('1\0é—x\0\0last\0', 'utf8');
@@ -181,11 +187,7 @@ describe('agent.sh', () => {
   it('orch_agent: stdin closing while it waits for the lock ends the wait at once (the lock is never taken late)', () => {
     const home = tmp('home');
     const r = runInOwnSession(lib, [
-      'export HOME=$1',
-      // Another run holds the lock for 20 s.
-      'mkdir -p "$HOME/.orch"; ( exec 8>>"$HOME/.orch/lock"; flock 8; exec sleep 20 ) > /dev/null 2>&1 & holder=$!; sleep 0.3',
-      // The facts script travels with the agent's code (ORCH_AGENT_FACTS, src/engine/agent.ts).
-      'ORCH_AGENT_FACTS="echo FACTS"',
+      ...lockHeld,
       // The agent (its own session, as under sshd) waits up to 60 s; its control machine goes away 0.5 s later.
       '{ printf "C 30 1 60 me\\n"; sleep 0.5; } | setsid bash -c "$(declare -p $(compgen -v ORCH_); declare -f); orch_agent" > "$1/out" 2> "$1/err" & agent=$!',
       't0=$(date +%s%N); wait $agent; echo "rc=$? ms=$(( ($(date +%s%N) - t0) / 1000000 ))"',
@@ -202,9 +204,7 @@ describe('agent.sh', () => {
   it('orch_agent: a goodbye (Q) while it waits for the lock ends the wait at once, stdin still open', () => {
     const home = tmp('home-q');
     const r = runInOwnSession(lib, [
-      'export HOME=$1',
-      'mkdir -p "$HOME/.orch"; ( exec 8>>"$HOME/.orch/lock"; flock 8; exec sleep 20 ) > /dev/null 2>&1 & holder=$!; sleep 0.3',
-      'ORCH_AGENT_FACTS="echo FACTS"',
+      ...lockHeld,
       // The run is cancelled 0.5 s into the wait: Q, and its stdin stays open for 20 s more
       // (through a fifo: the writer is a process of its own, ended below).
       'mkfifo "$1/in"',
