@@ -42,6 +42,7 @@ import type { HostKeyPolicy } from '../model/inventory.js';
 import type { PlanHost } from '../model/plan.js';
 import { appendKnownHost, checkHostKey, decideHostKey, knownHostsName, knownKeyTypes, readKnownHosts } from './known-hosts.js';
 import { feedStdin, tailLines } from './local.js';
+import { capInFlight } from './upload-window.js';
 import { expandPath, loadSshConfig, resolveContextFromEnv, resolvePlanHost, type ParsedSshConfig, type ResolveContext, type ResolvedEndpoint } from './ssh-config.js';
 import type { ConnectOptions, Connection, ExecOptions, ExecResult, PtyOptions, PtySession, RemoteFileInfo, RemoteFiles, Transport } from './transport.js';
 
@@ -483,6 +484,8 @@ export class SshConnection implements Connection {
         ch.close();
         return;
       }
+      // Little stdin in flight: sshd copies its whole pending buffer per packet (upload-window.ts).
+      if (options.stdin !== undefined) capInFlight(ch, (this.client as unknown as { _remoteVer?: string })._remoteVer);
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
       let exitCode: number | null = null;

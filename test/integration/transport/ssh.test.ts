@@ -97,6 +97,32 @@ describe.skipIf(!canRunFleet())('SshTransport on a real sshd fleet', () => {
       expect(readFileSync(path.join(h1.dir, 'srv', 'payload.bin')).equals(data)).toBe(true);
     });
 
+    it('keeps little stdin in flight to a slow reader (sshd buffers what its child has not read)', async () => {
+      const c = await connect(new SshTransport(), planHost(h1), options([planHost(h1)]));
+      const total = 2 * 1024 * 1024;
+      // Bytes handed to the kernel's socket, sampled every 5 ms (ssh2's socket: what is in
+      // flight to sshd is what was written less what the host's reader took).
+      const sock = (c as unknown as { client: { _sock: { bytesWritten: number } } }).client._sock;
+      const start = sock.bytesWritten;
+      const written: Array<[number, number]> = [];
+      const timer = setInterval(() => written.push([Date.now(), sock.bytesWritten - start]), 5);
+      // The host reads 64 KiB at a time, slowly, and logs how much it has read (same clock:
+      // the host is a namespace of this machine).
+      const r = await c.exec('n=0; while :; do k=$(head -c 65536 | wc -c); [ "$k" = 0 ] && break; n=$((n + k)); echo "$n $(date +%s%3N)"; sleep 0.02; done', { stdin: randomBytes(total) }).finally(() => clearInterval(timer));
+      expect(r.code).toBe(0);
+      const read = r.stdout.toString().trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]);
+      expect(read.at(-1)![0]).toBe(total);
+      let maxInFlight = 0;
+      for (const [t, w] of written) {
+        const done = read.filter(([, at]) => at <= t).at(-1)?.[0] ?? 0;
+        maxInFlight = Math.max(maxInFlight, w - done);
+      }
+      expect(written.at(-1)![1]).toBeGreaterThan(total);
+      // The cap (256 KiB), the pipe (64 KiB), head's read and SSH's framing; without the cap,
+      // sshd takes its whole 2 MiB window at once.
+      expect(maxInFlight).toBeLessThan(640 * 1024);
+    });
+
     it('runs 20 execs at once on one connection, at most 8 channels at a time', async () => {
       const t = new SshTransport();
       const c = await connect(t, planHost(h1), options([planHost(h1)]));

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { capInFlight, FIRST_CAP, InFlightCap } from '../../../src/transport/upload-window.js';
+
+const FULL = 2 * 1024 * 1024;
+
+/**
+ * A model of one upload through a capped channel: the link delays every byte by `rttMs`
+ * (there and back), the host's reader consumes at most `readerRate` bytes/ms, and the
+ * server credits what was consumed in adjusts of 128 KiB (as OpenSSH does past 96 KiB).
+ * Steps of 1 ms; returns the controller and the ms taken to move `total` bytes.
+ */
+function simulate(rttMs: number, readerRate: number, total: number): { ctl: InFlightCap; ms: number; maxQueued: number } {
+  const ctl = new InFlightCap(FULL);
+  ctl.rtt(rttMs);
+  let sent = 0;
+  let credited = 0;
+  let consumed = 0;
+  let maxQueued = 0;
+  const arriving: Array<{ at: number; bytes: number }> = [];
+  const credits: Array<{ at: number; bytes: number }> = [];
+  let pendingCredit = 0;
+  let t = 0;
+  for (; t < 600_000 && credited < total; t++) {
+    for (const c of credits.filter((c) => c.at <= t)) {
+      const blocked = sent - credited >= ctl.cap;
+      credited += c.bytes;
+      ctl.credit(c.bytes, t, blocked);
+    }
+    credits.splice(0, credits.filter((c) => c.at <= t).length);
+    const room = Math.min(ctl.cap - (sent - credited), total - sent);
+    if (room > 0) {
+      arriving.push({ at: t + rttMs / 2, bytes: room });
+      sent += room;
+    }
+    let arrived = 0;
+    while (arriving.length && arriving[0]!.at <= t) arrived += arriving.shift()!.bytes;
+    const queue = sent - consumed - arriving.reduce((n, a) => n + a.bytes, 0);
+    maxQueued = Math.max(maxQueued, queue);
+    const eat = Math.min(readerRate, queue);
+    consumed += eat;
+    pendingCredit += eat;
+    if (pendingCredit >= 128 * 1024 || (consumed === total && pendingCredit > 0)) {
+      credits.push({ at: t + rttMs / 2, bytes: pendingCredit });
+      pendingCredit = 0;
+    }
+  }
+  return { ctl, ms: t, maxQueued };
+}
+
+describe('in-flight cap (upload-window.ts)', () => {
+  it('keeps the cap at its floor when the reader, not a LAN link, sets the pace', () => {
+    // 0.2 ms round trip, a reader of 20 MB/s: sshd would otherwise hold up to 2 MiB.
+    const { ctl, maxQueued } = simulate(0.2, 20_000, 20 * 1024 * 1024);
+    expect(ctl.cap).toBe(FIRST_CAP);
+    expect(maxQueued).toBeLessThanOrEqual(FIRST_CAP);
+  });
+
+  it('grows to the full window on a 50 ms link, losing at most 8 round trips to an uncapped upload', () => {
+    const capped = simulate(50, 1_000_000, 40 * 1024 * 1024);
+    expect(capped.ctl.cap).toBe(FULL);
+    // Uncapped: the full window per round trip from the start.
+    const uncappedMs = Math.ceil((40 * 1024 * 1024) / FULL) * 50;
+    expect(capped.ms).toBeLessThanOrEqual(uncappedMs + 8 * 50);
+  });
+
+  it('never goes below the floor, and takes a smaller round trip as it comes', () => {
+    const ctl = new InFlightCap(FULL);
+    ctl.rtt(40);
+    for (let t = 0; t <= 400; t += 10) ctl.credit(64 * 1024, t, true);
+    const high = ctl.cap;
+    expect(high).toBeGreaterThan(FIRST_CAP);
+    ctl.rtt(0.1);
+    expect(ctl.cap).toBe(FIRST_CAP);
+    expect(ctl.minRttMs).toBe(0.1);
+  });
+
+  it('does not measure credits that come while the sender had nothing to send', () => {
+    const ctl = new InFlightCap(FULL);
+    ctl.rtt(50);
+    // A burst of credits 1 ms apart, but the sender was not held back: no rate sample.
+    for (let t = 0; t < 100; t++) ctl.credit(128 * 1024, t, false);
+    expect(ctl.maxRate).toBe(0);
+    expect(ctl.cap).toBe(FIRST_CAP);
+  });
+
+  it('applies to OpenSSH only, and hides all but the cap from a writer that follows ssh2\'s window rules', () => {
+    const pings: number[] = [];
+    const fake = () => ({ outgoing: { window: FULL }, _client: { _callbacks: [] as Array<(f: boolean) => void>, _protocol: { ping: () => pings.push(1) } } });
+    expect(capInFlight(fake(), 'dropbear_2022.83')).toBeUndefined();
+    expect(capInFlight(fake(), undefined)).toBeUndefined();
+    const ch = fake();
+    let now = 0;
+    const ctl = capInFlight(ch, 'OpenSSH_9.2p1', () => now)!;
+    expect(ctl).toBeDefined();
+    expect(pings).toHaveLength(1);
+    // ssh2's Channel._write: read the window, send up to it, write back what is left.
+    const write = (n: number): number => {
+      const w = ch.outgoing.window;
+      const s = Math.min(w, n);
+      ch.outgoing.window = w - s;
+      return s;
+    };
+    expect(write(FULL)).toBe(FIRST_CAP);
+    expect(write(1)).toBe(0);
+    // A credit of 100 KiB (the peer's window grows back by it) lets 100 KiB more go.
+    now = 5;
+    ch.outgoing.window += 100 * 1024;
+    expect(write(FULL)).toBe(100 * 1024);
+    // The ping's reply (callbacks run in order) records a round trip.
+    now = 7;
+    ch._client._callbacks.shift()!(true);
+    expect(ctl.minRttMs).toBe(7);
+  });
+});
