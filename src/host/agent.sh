@@ -10,7 +10,7 @@
 #
 # Frames on stdin (control machine -> agent), one header line each:
 #   (the code read by the bootstrap ends by setting ORCH_AGENT_FACTS: the facts script,
-#   run under the lock)
+#   run under the lock, and ORCH_AGENT_FACTS_INLINE: `1` to run it in the agent's shell)
 #   C GIVEUP GRACE LOCKWAIT HOLDER       first: settings; LOCKWAIT - = take no lock; HOLDER
 #                                         with every byte but [A-Za-z0-9@.:_+-] written \xHH
 #   S LEN PAYLOAD + LEN bytes             a segment (segment.sh fields); PAYLOAD 1 = data frames follow
@@ -274,8 +274,9 @@ orch_agent_segment() {
     orch_agent_pump "$in" || return 1
   fi
   orch_agent_set_busy 1
-  # Over: busy cleared (a redirection), the payload spool (if any) removed.
-  { orch_seg_run "$d.fields" "$d"; rc=$?; : > "$ORCH_AGENT_DIR/busy"; [ "$payload" != 1 ] || rm -f -- "$d.payload"; printf '::orch-seg:: done %s\n' "$rc"; } < "$in" 9>&- &
+  # Over: busy cleared and the payload spool (if any) emptied, by redirections (no process;
+  # the agent's folder goes at the end of the run).
+  { orch_seg_run "$d.fields" "$d"; rc=$?; : > "$ORCH_AGENT_DIR/busy"; [ "$payload" != 1 ] || : > "$d.payload"; printf '::orch-seg:: done %s\n' "$rc"; } < "$in" 9>&- &
   return 0
 }
 
@@ -358,6 +359,15 @@ orch_agent_ready() {
   disown "$ORCH_AGENT_WD"
 }
 
+# orch_agent_facts_inline: runs the facts script (ORCH_AGENT_FACTS) in the agent's own
+# shell, for a script of quick probes only (ORCH_AGENT_FACTS_INLINE). Its shell options
+# (`set -u`) and the variables it declares stay in this function (`local -`, dynamic
+# scope); the caller gives it stdin /dev/null and closes the lock's fd for its children.
+orch_agent_facts_inline() {
+  local -
+  eval "$ORCH_AGENT_FACTS"
+}
+
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
   local line giveup grace lockwait holder n rc
@@ -398,11 +408,16 @@ orch_agent() {
     orch_lock_note "$holder"
   fi
   echo '::orch:: locked'
-  orch_agent_set_busy 1
-  # A subshell that runs the facts script (ORCH_AGENT_FACTS, set with the agent's code
-  # by src/engine/agent.ts): no new bash to start, no file to write.
-  ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
-  orch_agent_await $!
+  if [ -n "${ORCH_AGENT_FACTS_INLINE:-}" ]; then
+    # Quick probes only (factsInline, src/engine/facts.ts): run here, no subshell to wait for.
+    orch_agent_facts_inline < /dev/null 9>&-
+  else
+    orch_agent_set_busy 1
+    # A subshell that runs the facts script (ORCH_AGENT_FACTS, set with the agent's code
+    # by src/engine/agent.ts): no new bash to start, no file to write.
+    ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
+    orch_agent_await $!
+  fi
   echo '::orch:: end'
   while :; do
     if [ -n "$ORCH_AGENT_PENDING" ]; then
