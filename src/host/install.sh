@@ -36,7 +36,10 @@ orch_install() {
     if [[ $v =~ \+g[0-9a-f]+\.dirty$ ]]; then how='commit the changes, or use version: timestamp'; fi
     orch_fail "version $v is already installed in $vdir from another bundle (sha256 ${have:0:12}…, this bundle ${sha:0:12}…); one version is one release: give a new build a new version ($how)"
   fi
-  if [ ! -d "$root/.orch/bundles" ] || [ ! -d "$root/versions" ]; then mkdir -p -- "$root/.orch/bundles" "$root/versions"; fi
+  # The folders of a first install in one mkdir (also the delta store's, src/host/delta.sh).
+  if [ ! -d "$root/.orch/bundles" ] || [ ! -d "$root/versions" ] || [ ! -d "$root/.orch/objects" ] || [ ! -d "$root/.orch/trees" ]; then
+    mkdir -p -- "$root/.orch/bundles" "$root/versions" "$root/.orch/objects" "$root/.orch/trees"
+  fi
   # Leftovers of a run killed mid-install (SIGKILL, lost connection: no trap ran). The
   # host lock is held, so no other run is uploading or unpacking here. (One rm, and only
   # when there are some.)
@@ -123,11 +126,17 @@ orch_install() {
   orch_delta_keep_tree "$root" "$v" "$ORCH_INSTALL_SCRATCH/$top"
   # before_remove / after_remove: kept with the release (as dpkg keeps prerm/postrm), so
   # `orch remove` runs what was installed (src/host/remove.sh), not a later playbook's.
-  if [ -n "${ORCH_INSTALL_BEFORE_REMOVE:-}" ]; then orch_write "$vdir/.orch-before-remove" "$ORCH_INSTALL_BEFORE_REMOVE"; fi
-  if [ -n "${ORCH_INSTALL_AFTER_REMOVE:-}" ]; then orch_write "$vdir/.orch-after-remove" "$ORCH_INSTALL_AFTER_REMOVE"; fi
-  orch_write "$vdir/.orch-installed" "$sha"
+  # One perl process writes them all, in this order: the remove scripts, the marker, then
+  # state.json and the registry. From here a failure removes the version only while it
+  # has no marker (the writes stop at the first that fails).
+  trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar"; [ -f "$ORCH_INSTALL_VDIR/.orch-installed" ] || rm -rf -- "$ORCH_INSTALL_VDIR"' EXIT
+  local -a writes=()
+  if [ -n "${ORCH_INSTALL_BEFORE_REMOVE:-}" ]; then writes+=("$vdir/.orch-before-remove" "$ORCH_INSTALL_BEFORE_REMOVE"); fi
+  if [ -n "${ORCH_INSTALL_AFTER_REMOVE:-}" ]; then writes+=("$vdir/.orch-after-remove" "$ORCH_INSTALL_AFTER_REMOVE"); fi
+  writes+=("$vdir/.orch-installed" "$sha")
+  [ -z "$state" ] || writes+=("$root/.orch/state.json" "$state")
+  [ -z "$registry" ] || writes+=("$regfile" "$registry")
+  orch_write_files "${writes[@]}"
   trap 'rm -rf -- "$ORCH_INSTALL_SCRATCH" "$ORCH_INSTALL_SCRATCH.tar"' EXIT
-  [ -z "$state" ] || orch_write "$root/.orch/state.json" "$state"
-  [ -z "$registry" ] || orch_write "$regfile" "$registry"
   orch_status changed
 }

@@ -21,12 +21,27 @@
 #   STATE_SHA: sha256 of BASE's state.json after the step (0 = absent, - = no BASE), so
 #   the control machine knows whether the step really wrote it.
 
-# orch_seg_sha FILE [VAR]: sha256 of FILE, or 0 when it does not exist; printed, or put
-# into the variable VAR (one sha256sum process, no cut).
+# orch_seg_sha FILE VAR TMP: sha256 of FILE, or 0 when it does not exist, into the
+# variable VAR. One process: sha256sum writes to the private scratch file TMP, read back by
+# the builtin (a command substitution would fork a subshell too).
 orch_seg_sha() {
   local s=0
-  if [ -e "$1" ]; then s=$(sha256sum < "$1"); s=${s%% *}; fi
-  if [ -n "${2:-}" ]; then printf -v "$2" '%s' "$s"; else printf '%s\n' "$s"; fi
+  if [ -e "$1" ]; then
+    sha256sum < "$1" > "$3"
+    read -r s _ < "$3"
+  fi
+  printf -v "$2" '%s' "$s"
+}
+
+# orch_seg_b64 FILE VAR TMP: base64 of FILE (one line) into VAR, through the private scratch
+# file TMP: one process, none when FILE is empty.
+orch_seg_b64() {
+  local v=''
+  if [ -s "$1" ]; then
+    b64 < "$1" > "$3"
+    IFS= read -r v < "$3" || true
+  fi
+  printf -v "$2" '%s' "$v"
 }
 
 # orch_seg_us VAR: microseconds since the epoch into VAR (bash 5's EPOCHREALTIME: no
@@ -76,7 +91,7 @@ orch_seg_umask() {
 # Sets the umask to 077 while it writes the step's private files (the caller runs it as its
 # own child: the agent, src/host/agent.sh); each step runs with the umask it had before.
 orch_seg_run() {
-  local fields=$1 d=$2 changed limit idx when expect p st rg base rc status ms t0 t1 after sha o64 e64 nl=$'\n' um
+  local fields=$1 d=$2 changed limit idx when expect p st rg base rc status ms t0 t1 after sha o64 e64 et nl=$'\n' um
   local -a a run
   mapfile -d '' -t a < "$fields"
   set -- "${a[@]}"
@@ -108,7 +123,7 @@ orch_seg_run() {
     orch_seg_us t0
     rc=0
     sha=-
-    [ "$base" = - ] || orch_seg_sha "${base#* }" sha
+    [ "$base" = - ] || orch_seg_sha "${base#* }" sha "$d/t"
     if [ "$base" != - ] && [ "$sha" != "${base%% *}" ]; then
       printf 'state.json %s changed since the facts were read (another writer?); not running the step\n' "${base#* }" > "$d/e"
       : > "$d/o"
@@ -129,11 +144,20 @@ orch_seg_run() {
     orch_seg_status "$d/o" status
     status=${status:-changed}
     after=-
-    [ "$base" = - ] || orch_seg_sha "${base#* }" after
-    # An empty file's base64 is empty: no process for it.
-    o64='' e64=''
-    [ ! -s "$d/o" ] || o64=$(b64 < "$d/o")
-    [ ! -s "$d/e" ] || e64=$(tail -c 4000 -- "$d/e" | b64)
+    [ "$base" = - ] || orch_seg_sha "${base#* }" after "$d/t"
+    orch_seg_b64 "$d/o" o64 "$d/t"
+    # The last 4000 bytes of stderr: a tail only when there are more (read -N counts bytes
+    # in the C locale; it skips NUL bytes, so a stderr with some may be sent a little longer).
+    e64=''
+    if [ -s "$d/e" ]; then
+      LC_ALL=C IFS= read -r -N 4001 et < "$d/e" || true
+      if [ "${#et}" -gt 4000 ]; then
+        tail -c 4000 -- "$d/e" > "$d/et"
+        orch_seg_b64 "$d/et" e64 "$d/t"
+      else
+        orch_seg_b64 "$d/e" e64 "$d/t"
+      fi
+    fi
     printf '::orch-seg:: %s %s %s %s %s %s %s\n' "$idx" "$rc" "$status" "$ms" "$o64" "$e64" "$after"
     [ "$rc" = 0 ] || return 0
     [ "$status" = changed ] && changed=1

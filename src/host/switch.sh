@@ -42,7 +42,9 @@ orch_cleanup() {
 orch_switch() {
   local root=$1 target=$2 pending=$3 state=$4 cur f
   orch_cleanup "$root"
-  cur=$(orch_link_of "$root/current")
+  # readlink only when there is a link (none on a first deploy); one process, not two.
+  cur=''
+  if [ -L "$root/current" ]; then cur=$(readlink -- "$root/current" 2>/dev/null) || cur=''; fi
   if [ "$cur" = "$target" ]; then
     if [ -n "$state" ] && ! grep -qF -- "\"current\": \"${target#versions/}\"" "$root/.orch/state.json" 2>/dev/null; then
       orch_write "$root/.orch/state.json" "$state"

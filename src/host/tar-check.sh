@@ -26,14 +26,19 @@ orch_norm_path() {
 }
 
 orch_check_tar() {
-  local tarball="$1" top="${2%/}" listing errfile rc=0 line mode size rest name target kind resolved prefix n seg
+  local tarball="$1" top="${2%/}" errs='' rc='' line mode size rest name target kind resolved prefix n seg
   local count=0 total=0 i
   local -A seen=() links=() names=()
   local -a segs order=() stack tsegs
-  listing="$(mktemp)" && errfile="$(mktemp)" || return 1
-  LC_ALL=C tar --numeric-owner -P -tvzf "$tarball" >"$listing" 2>"$errfile" || rc=$?
-  _orch_unsafe() { printf 'unsafe bundle member: %s: %s\n' "$1" "$2" >&2; rm -f "$listing" "$errfile"; }
+  _orch_unsafe() { printf 'unsafe bundle member: %s: %s\n' "$1" "$2" >&2; }
+  # tar's listing, its (and gzip's) messages and then its exit status (`::rc N`) come
+  # through one pipe: no temp file. A listing line starts with the member's mode.
   while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in
+      '::rc '*) rc=${line#::rc }; continue ;;
+      'tar: '* | 'gzip: '*) errs+="${errs:+; }$line"; continue ;;
+      '') continue ;;
+    esac
     read -r mode _ size _ _ rest <<<"$line"
     kind="${mode:0:1}"
     name="$rest" target=""
@@ -85,13 +90,11 @@ orch_check_tar() {
     seen[$n]="$kind$mode"
     names[$n]="$name"
     order+=("$n")
-  done <"$listing"
-  if [ "$rc" -ne 0 ]; then
-    printf 'cannot list %s: %s\n' "$tarball" "$(grep -v '^$' "$errfile" | tr '\n' ';' | sed 's/;$//; s/;/; /g')" >&2
-    rm -f "$listing" "$errfile"
+  done < <(LC_ALL=C tar --numeric-owner -P -tvzf "$tarball" 2>&1; printf '::rc %s\n' "$?")
+  if [ "$rc" != 0 ]; then
+    printf 'cannot list %s: %s\n' "$tarball" "${errs:-tar exited ${rc:-early}}" >&2
     return 1
   fi
-  rm -f "$listing" "$errfile"
   # Second pass, every symlink known: archive order must not matter.
   for n in "${order[@]}"; do
     IFS=/ read -r -a segs <<<"$n"

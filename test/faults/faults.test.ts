@@ -176,9 +176,9 @@ describe.skipIf(!canRunFleet())('faults (issue 6 rows 8-11, 13, 14)', () => {
       ['between the temp link and mv -T', '.current.tmp.', 2, true],
       // The switch was done; the restart-pending marker makes the next run restart.
       ['after the switch, before the restart', 'restart', 2, true],
-      // Killed at install's state write (the safe write's perl, whose arguments name the
-      // file), after the marker: the install is complete, so the next run does not redo it,
-      // and its scratch folder waits for the next install.
+      // Killed as install's last writes start (one perl writes the marker, state.json and
+      // the registry; its arguments name state.json): the version has no marker yet, so the
+      // next run installs it again, and the scratch folder waits for that install.
       ['while writing state.json', '.orch/state.json', 2, false],
     ] as const)('%s', async (_what, match, nextCode, cleaned) => {
       const version = await killAt(match);

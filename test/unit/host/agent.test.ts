@@ -100,15 +100,18 @@ describe('segment.sh', () => {
     expect(results[2]!.out).toBe('');
     expect(results[2]!.err).toBe('');
   });
-  it('orch_seg_sha FILE VAR puts the sha256 (0 when absent) into VAR', () => {
+  it('orch_seg_sha FILE VAR TMP puts the sha256 (0 when absent) into VAR, through the scratch file TMP', () => {
     const d = tmp('sha');
     writeFileSync(path.join(d, 'f'), 'x');
-    expect(runBash([SEGMENT_SH], 'orch_seg_sha "$1/f" a; orch_seg_sha "$1/none" b; echo "$a $b"', [d]).stdout).toBe(`${createHash('sha256').update('x').digest('hex')} 0\n`);
+    expect(runBash([SEGMENT_SH], 'orch_seg_sha "$1/f" a "$1/t"; orch_seg_sha "$1/none" b "$1/t"; echo "$a $b"', [d]).stdout).toBe(`${createHash('sha256').update('x').digest('hex')} 0\n`);
   });
-  it('orch_seg_sha prints a file\'s sha256, 0 when absent', () => {
-    const d = tmp('sha');
-    writeFileSync(path.join(d, 'f'), 'x');
-    expect(runBash([SEGMENT_SH], 'orch_seg_sha "$1/f"; orch_seg_sha "$1/none"', [d]).stdout).toBe(`${createHash('sha256').update('x').digest('hex')}\n0\n`);
+  it('orch_seg_b64 FILE VAR TMP puts the one-line base64 of FILE (empty for an empty file) into VAR', () => {
+    const d = tmp('b64');
+    const data = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
+    writeFileSync(path.join(d, 'f'), data);
+    writeFileSync(path.join(d, 'empty'), '');
+    const out = runBash([PROTOCOL_SH, SEGMENT_SH], 'orch_seg_b64 "$1/f" a "$1/t"; orch_seg_b64 "$1/empty" b "$1/t"; printf "%s|%s" "$a" "$b"', [d]).stdout;
+    expect(out).toBe(`${data.toString('base64')}|`);
   });
 });
 

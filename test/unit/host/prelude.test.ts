@@ -1,5 +1,5 @@
 /** Behaviour of src/host/prelude.sh under real bash. */
-import { lstatSync, statSync, symlinkSync, writeFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +44,32 @@ describe('prelude.sh', () => {
     const bad = runBash([PRELUDE_SH], 'orch_safe_write "$1" 0640 "" "" 1', [path.join(d, 'no/x.conf')], { stdin: 'data' });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/^orch: cannot create a temp file in .*\/no: No such file or directory\n$/);
+  });
+  it('orch_write_files writes each file in turn (multi-byte text, newlines, a symlink replaced, never followed)', () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'orch-prelude-'));
+    writeFileSync(path.join(d, 'target'), 'keep\n');
+    symlinkSync('target', path.join(d, 'b.json'));
+    const texts = ['été ✓ {"a":1}', 'two\nlines\n', ''];
+    const r = runBash([PRELUDE_SH], 'orch_write_files "$1/sub/a.json" "$2" "$1/b.json" "$3" "$1/c" "$4"', [d, ...texts]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(path.join(d, 'sub/a.json'), 'utf8')).toBe(`${texts[0]}\n`);
+    expect(readFileSync(path.join(d, 'b.json'), 'utf8')).toBe(`${texts[1]}\n`);
+    expect(readFileSync(path.join(d, 'c'), 'utf8')).toBe('\n');
+    expect(readFileSync(path.join(d, 'target'), 'utf8')).toBe('keep\n');
+    expect(lstatSync(path.join(d, 'b.json')).isFile()).toBe(true);
+    expect(statSync(path.join(d, 'c')).mode & 0o7777).toBe(0o644);
+    expect(readdirSync(d).sort()).toEqual(['b.json', 'c', 'sub', 'target']);
+  });
+  it('orch_write_files stops at the first file it cannot write: those before it are written, none after, no temp file left', () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'orch-prelude-'));
+    // A folder that is not empty cannot be renamed over (even by root).
+    mkdirSync(path.join(d, 'blocker'));
+    writeFileSync(path.join(d, 'blocker', 'x'), 'x');
+    const r = runBash([PRELUDE_SH], 'orch_write_files "$1/first" one "$1/blocker" two "$1/third" three', [d]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^orch: rename .*\/\.orch-tmp\.\d+\.\d{6} to .*\/blocker: /);
+    expect(readFileSync(path.join(d, 'first'), 'utf8')).toBe('one\n');
+    expect(readdirSync(d).sort()).toEqual(['blocker', 'first']);
   });
   it('b64 prints one line', () => {
     const r = runBash([PRELUDE_SH], 'printf %s "$1" | b64', ['x'.repeat(200)]);
