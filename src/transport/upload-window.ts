@@ -26,8 +26,9 @@
  * blocked write. That field is replaced by an accessor: the real window is tracked from the
  * changes ssh2 makes (a decrease is data sent, an increase a credit), and ssh2 reads the
  * real window minus what the cap holds back, never below 0. The cap grows inside a credit,
- * before ssh2 resumes a blocked write; a ping reply only ever lowers it (its round trip can
- * only lower the smallest one), so no blocked write is left waiting.
+ * before ssh2 resumes a blocked write. A ping reply can raise it too (the assumed rate ×
+ * a first round trip): ssh2 sees that at the next credit, which comes because a held-back
+ * sender has at least FIRST_CAP in flight, above OpenSSH's adjust threshold.
  */
 
 /** The first cap and the least, bytes (256 KiB: above OpenSSH's 96 KiB adjust threshold). */
@@ -36,7 +37,17 @@ export const FIRST_CAP = 0x40000;
 /** The cap is this many times the measured bandwidth-delay product (BBR's startup gain is 2.89; 2 doubles per round trip). */
 const GAIN = 2;
 
-/** Credit-rate samples kept for the maximum (each over at least one cap's worth of credits and two round trips). */
+/**
+ * The link rate assumed before one is measured, bytes/ms (12,500: 100 Mbit/s). With the
+ * first round trip it sets the least cap, GAIN × this × round trip: below 10 ms (a LAN, or
+ * a busy control machine's event loop) that is under FIRST_CAP, so the floor holds; at
+ * 50 ms it is 1.25 MB and from 84 ms the full window, so a long link does not wait for the
+ * cap to grow from 256 KiB. On a long link the link, not the reader, is usually the
+ * slower, and sshd's buffer stays short anyway.
+ */
+const PRIOR_RATE = 12_500;
+
+/** Credit-rate samples kept for the maximum (each over at least one cap's worth of credits and one round trip). */
 const RATE_SAMPLES = 4;
 
 /** Least span of a credit-rate sample, ms. */
@@ -48,11 +59,13 @@ export const PING_EVERY_MS = 200;
 /**
  * The cap's controller, separate from ssh2 so it can be tested alone: the cap is
  * {@link GAIN} × the bandwidth-delay product, the product of the largest recent credit
- * rate (while the sender was held back) and the smallest round trip seen (SSH pings,
- * answered by sshd's main loop: no queue behind them). A host whose reader sets the pace
- * gives a small product (its rate × a LAN round trip): the cap stays at FIRST_CAP. On a
- * long link the rate grows with the cap (rate = cap / round trip), so the cap doubles per
- * round trip until the peer's full window, as TCP's slow start does. Times in ms (any
+ * rate (while the sender was held back; at least {@link PRIOR_RATE}) and the smallest
+ * round trip seen (SSH pings, answered by sshd's main loop: no queue behind them). A host
+ * whose reader sets the pace gives a small product (its rate × a LAN round trip): the cap
+ * stays at FIRST_CAP. On a long link the first round trip alone opens the cap to the
+ * assumed rate's product, and from there the rate grows with the cap (rate = cap / round
+ * trip), so the cap doubles about once per round trip until the peer's full window, as
+ * TCP's slow start does. Times in ms (any
  * monotonic clock), sizes in bytes.
  */
 export class InFlightCap {
@@ -99,10 +112,10 @@ export class InFlightCap {
       return;
     }
     this.#sampleBytes += bytes;
-    // A sample spans one cap's worth of credits and two round trips (at least MIN_SAMPLE_MS):
+    // A sample spans one cap's worth of credits and one round trip (at least MIN_SAMPLE_MS):
     // credits that a busy control machine handles in a clump must not read as a fast link.
     const span = now - this.#sampleStart;
-    if (this.#sampleBytes < this.cap || span < Math.max(MIN_SAMPLE_MS, 2 * (this.minRttMs ?? 0))) return;
+    if (this.#sampleBytes < this.cap || span < Math.max(MIN_SAMPLE_MS, this.minRttMs ?? 0)) return;
     this.#rates.push(this.#sampleBytes / span);
     if (this.#rates.length > RATE_SAMPLES) this.#rates.shift();
     this.#sampleStart = now;
@@ -111,8 +124,8 @@ export class InFlightCap {
   }
 
   #update(): void {
-    if (this.minRttMs === undefined || !this.#rates.length) return;
-    const want = GAIN * this.maxRate * this.minRttMs;
+    if (this.minRttMs === undefined) return;
+    const want = GAIN * Math.max(PRIOR_RATE, this.maxRate) * this.minRttMs;
     this.cap = Math.min(this.fullWindow, Math.max(FIRST_CAP, Math.ceil(want)));
   }
 }

@@ -55,12 +55,30 @@ describe('in-flight cap (upload-window.ts)', () => {
     expect(maxQueued).toBeLessThanOrEqual(FIRST_CAP);
   });
 
-  it('grows to the full window on a 50 ms link, losing at most 8 round trips to an uncapped upload', () => {
-    const capped = simulate(50, 1_000_000, 40 * 1024 * 1024);
+  it.each([
+    [25, 3],
+    [50, 1],
+    [100, 0],
+  ])('grows to the full window on a %i ms link, losing at most %i round trips to an uncapped upload', (rtt, lost) => {
+    const total = 40 * 1024 * 1024;
+    const capped = simulate(rtt, 1_000_000, total);
     expect(capped.ctl.cap).toBe(FULL);
-    // Uncapped: the full window per round trip from the start.
-    const uncappedMs = Math.ceil((40 * 1024 * 1024) / FULL) * 50;
-    expect(capped.ms).toBeLessThanOrEqual(uncappedMs + 8 * 50);
+    // Uncapped: the full window per round trip from the start, and one more round trip for
+    // the last credit to come back (the model's end); 2 ms for its 1 ms steps.
+    const uncappedMs = (Math.ceil(total / FULL) + 1) * rtt + 2;
+    expect(capped.ms).toBeLessThanOrEqual(uncappedMs + lost * rtt);
+  });
+
+  it('opens the cap by the assumed 100 Mbit/s at the first round trip: full window from 84 ms, the floor below 10 ms', () => {
+    const far = new InFlightCap(FULL);
+    far.rtt(84);
+    expect(far.cap).toBe(FULL);
+    const mid = new InFlightCap(FULL);
+    mid.rtt(50);
+    expect(mid.cap).toBe(2 * 12_500 * 50);
+    const near = new InFlightCap(FULL);
+    near.rtt(9);
+    expect(near.cap).toBe(FIRST_CAP);
   });
 
   it('never goes below the floor, and takes a smaller round trip as it comes', () => {
@@ -76,7 +94,7 @@ describe('in-flight cap (upload-window.ts)', () => {
 
   it('does not measure credits that come while the sender had nothing to send', () => {
     const ctl = new InFlightCap(FULL);
-    ctl.rtt(50);
+    ctl.rtt(5);
     // A burst of credits 1 ms apart, but the sender was not held back: no rate sample.
     for (let t = 0; t < 100; t++) ctl.credit(128 * 1024, t, false);
     expect(ctl.maxRate).toBe(0);
