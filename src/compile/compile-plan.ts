@@ -327,8 +327,21 @@ export function compilePlan(input: CompileInput): CompileResult {
         tasks[h] = task;
       }
       const when = (step.when === 'changed' || step.when === 'always' ? step.when : undefined) ?? kind.whenOf?.(step.args) ?? kind.defaultWhen;
-      const pos = index.locate(step.src.file, step.src.path);
-      return { index: i, name: `${prefix}${label || stepKind}`, kind: stepKind, when, tasks, at: `${pos.file}:${pos.line}:${pos.col}` };
+      // The position is found when first read (a message, a printed or saved plan): finding
+      // it composes the file's YAML document with source ranges (SourceIndex.entry), which a
+      // run that reports nothing about its steps never needs. Enumerable, so JSON has it.
+      let at: string | undefined;
+      const src = step.src;
+      return {
+        index: i, name: `${prefix}${label || stepKind}`, kind: stepKind, when, tasks,
+        get at(): string {
+          if (at === undefined) {
+            const pos = index.locate(src.file, src.path);
+            at = `${pos.file}:${pos.line}:${pos.col}`;
+          }
+          return at;
+        },
+      };
     };
     steps.forEach((step, i) => {
       const stepPath = [...step.src.path];

@@ -53,7 +53,8 @@ const BATCH = 200;
 /** Runs `bash -n` over every task script of the plan; returns the problems (empty = fine). */
 export async function checkPlanSyntax(plan: Plan): Promise<SyntaxProblem[]> {
   // Per distinct script, its hosts grouped by step (a host name pushed per use, nothing else).
-  type Use = { at: string; node: string; step: string; hosts: string[] };
+  // The step itself, not its `at`: a step's position is found when first read (compile-plan.ts).
+  type Use = { planStep: { at: string; name: string }; node: string; hosts: string[] };
   type Entry = { script: string; uses: Use[] };
   const entries: Entry[] = [];
   const byText = new Map<string, Entry>();
@@ -74,7 +75,7 @@ export async function checkPlanSyntax(plan: Plan): Promise<SyntaxProblem[]> {
             byText.set(script, entry);
             entries.push(entry);
           }
-          const use: Use = { at: step.at, node: phase.node || '(root)', step: step.name, hosts: [] };
+          const use: Use = { planStep: step, node: phase.node || '(root)', hosts: [] };
           entry.uses.push(use);
           l = { entry, use };
           if (local.length < 8) local.push(l);
@@ -98,9 +99,10 @@ export async function checkPlanSyntax(plan: Plan): Promise<SyntaxProblem[]> {
   for (const { entry, message } of bad) {
     const groups = new Map<string, SyntaxProblem>();
     for (const u of entry.uses) {
-      const key = `${u.at}\0${u.node}\0${u.step}`;
+      const { at, name } = u.planStep;
+      const key = `${at}\0${u.node}\0${name}`;
       let p = groups.get(key);
-      if (!p) groups.set(key, (p = { at: u.at, node: u.node, step: u.step, hosts: [], message }));
+      if (!p) groups.set(key, (p = { at, node: u.node, step: name, hosts: [], message }));
       p.hosts.push(...u.hosts);
     }
     problems.push(...groups.values());
