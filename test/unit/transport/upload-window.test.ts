@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capInFlight, FIRST_CAP, InFlightCap } from '../../../src/transport/upload-window.js';
+import { capInFlight, FIRST_CAP, InFlightCap, PING_EVERY_MS } from '../../../src/transport/upload-window.js';
 
 const FULL = 2 * 1024 * 1024;
 
@@ -99,6 +99,36 @@ describe('in-flight cap (upload-window.ts)', () => {
     for (let t = 0; t < 100; t++) ctl.credit(128 * 1024, t, false);
     expect(ctl.maxRate).toBe(0);
     expect(ctl.cap).toBe(FIRST_CAP);
+  });
+
+  it('pings at most every PING_EVERY_MS while the sender is held back, one ping at a time', () => {
+    const pings: number[] = [];
+    const ch = { outgoing: { window: FULL }, _client: { _callbacks: [] as Array<(f: boolean) => void>, _protocol: { ping: () => pings.push(now) } } };
+    let now = 0;
+    const ctl = capInFlight(ch, 'OpenSSH_9.2p1', () => now)!;
+    expect(pings).toEqual([0]);
+    now = 2;
+    ch._client._callbacks.shift()!(false);
+    expect(ctl.minRttMs).toBe(2);
+    const block = (): void => void (ch.outgoing.window = ch.outgoing.window - ch.outgoing.window);
+    block();
+    // A credit to a held-back sender sooner than PING_EVERY_MS after the last ping: no ping.
+    now = PING_EVERY_MS - 1;
+    ch.outgoing.window += 128 * 1024;
+    expect(pings).toEqual([0]);
+    block();
+    now = PING_EVERY_MS;
+    ch.outgoing.window += 128 * 1024;
+    expect(pings).toEqual([0, PING_EVERY_MS]);
+    // Its reply has not come: no second ping in flight, however long it takes.
+    block();
+    now = 3 * PING_EVERY_MS;
+    ch.outgoing.window += 128 * 1024;
+    expect(pings).toEqual([0, PING_EVERY_MS]);
+    now = 3 * PING_EVERY_MS + 1;
+    ch._client._callbacks.shift()!(false);
+    expect(ctl.minRttMs).toBe(2);
+    expect(ch._client._callbacks).toHaveLength(0);
   });
 
   it('applies to OpenSSH only, and hides all but the cap from a writer that follows ssh2\'s window rules', () => {
