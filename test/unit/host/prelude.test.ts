@@ -1,10 +1,12 @@
 /** Behaviour of src/host/prelude.sh under real bash. */
-import { lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PRELUDE_SH } from '../../../src/host/embedded.generated.js';
 import { runBash } from '../../harness/bash.js';
+import { findExecutable } from '../../harness/fleet.js';
 
 describe('prelude.sh', () => {
   it('orch_status prints the protocol line', () => {
@@ -71,6 +73,42 @@ describe('prelude.sh', () => {
     expect(readFileSync(path.join(d, 'first'), 'utf8')).toBe('one\n');
     expect(readdirSync(d).sort()).toEqual(['blocker', 'first']);
   });
+  it.skipIf(process.getuid?.() !== 0 || !findExecutable('setpriv'))('orch_write_files as root, 40 times, while nobody swaps every temp name in its folder for a symlink: the root-only file is unchanged', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'orch-prelude-race-'));
+    chmodSync(d, 0o711);
+    writeFileSync(path.join(d, 'secret'), 'root-only\n', { mode: 0o600 });
+    const shared = path.join(d, 'shared');
+    mkdirSync(shared);
+    chownSync(shared, 65534, 65534);
+    // A bounded loop (60 s) as nobody: every new temp name is renamed away and replaced with
+    // a symlink to the root-only file (perl: no fork per swap).
+    const racer = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'perl', '-e', `
+      my ($dir) = @ARGV; chdir($dir) or exit 1; $| = 1; my $end = time + 60;
+      while (time < $end) {
+        for my $f (glob ".orch-tmp.*") {
+          next if -l $f || !-e _;
+          print "swap\n" if rename($f, "x$f") && symlink("../secret", $f);
+          unlink("x$f");
+        }
+      }`, shared], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let swaps = 0;
+    racer.stdout!.on('data', (b: Buffer) => { swaps += b.toString().split('\n').filter((l) => l === 'swap').length; });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const text = 'x'.repeat(20_000);
+      for (let i = 0; i < 40; i++) {
+        runBash([PRELUDE_SH], 'orch_write_files "$1/a" "$2" "$1/b" "$2" "$1/c" "$2"', [shared, `${i} ${text}`]);
+        expect(readFileSync(path.join(d, 'secret'), 'utf8')).toBe('root-only\n');
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      racer.kill('SIGKILL');
+    }
+    const st = statSync(path.join(d, 'secret'));
+    expect([readFileSync(path.join(d, 'secret'), 'utf8'), st.mode & 0o7777, st.uid]).toEqual(['root-only\n', 0o600, 0]);
+    // The race was run, not only started: some temp names were swapped under orch.
+    expect(swaps).toBeGreaterThan(0);
+  }, 120_000);
   it('b64 prints one line', () => {
     const r = runBash([PRELUDE_SH], 'printf %s "$1" | b64', ['x'.repeat(200)]);
     expect(r.stdout).toBe(Buffer.from('x'.repeat(200)).toString('base64'));
