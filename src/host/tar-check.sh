@@ -31,12 +31,13 @@ orch_check_tar() {
   local -A seen=() links=() names=()
   local -a segs order=() stack tsegs
   _orch_unsafe() { printf 'unsafe bundle member: %s: %s\n' "$1" "$2" >&2; }
-  # tar's listing, its (and gzip's) messages and then its exit status (`::rc N`) come
-  # through one pipe: no temp file. A listing line starts with the member's mode.
+  # tar's listing and then its exit status (`::rc N`) come through one pipe: no temp file.
+  # A listing line starts with the member's mode, so it is never `::rc`. tar's messages
+  # stay out of it: a message written between two blocks of the buffered listing would
+  # land inside a line. When tar fails they are read by listing again (below).
   while IFS= read -r line || [ -n "$line" ]; do
     case "$line" in
       '::rc '*) rc=${line#::rc }; continue ;;
-      'tar: '* | 'gzip: '*) errs+="${errs:+; }$line"; continue ;;
       '') continue ;;
     esac
     read -r mode _ size _ _ rest <<<"$line"
@@ -90,8 +91,10 @@ orch_check_tar() {
     seen[$n]="$kind$mode"
     names[$n]="$name"
     order+=("$n")
-  done < <(LC_ALL=C tar --numeric-owner -P -tvzf "$tarball" 2>&1; printf '::rc %s\n' "$?")
+  done < <(LC_ALL=C tar --numeric-owner -P -tvzf "$tarball" 2>/dev/null; printf '::rc %s\n' "$?")
   if [ "$rc" != 0 ]; then
+    # The failure path only: tar's (and gzip's) messages, on one line.
+    errs=$(LC_ALL=C tar --numeric-owner -P -tvzf "$tarball" 2>&1 >/dev/null | grep -v '^$' | tr '\n' ';' | sed 's/;$//; s/;/; /g') || true
     printf 'cannot list %s: %s\n' "$tarball" "${errs:-tar exited ${rc:-early}}" >&2
     return 1
   fi
