@@ -4,8 +4,13 @@
 # Layout (src/host/layout.ts): ROOT/current and ROOT/previous are relative links to
 # versions/<V>; a complete version holds versions/<V>/.orch-installed.
 
-# orch_link_of LINK: prints the target of the symlink LINK, nothing when it is none.
-orch_link_of() { readlink -- "$1" 2>/dev/null || true; }
+# orch_link_of LINK VAR: the target of the symlink LINK into the variable VAR, '' when LINK
+# is not a symlink (then no process: a first deploy has no `current`).
+orch_link_of() {
+  local _orch_link=''
+  if [ -L "$1" ]; then _orch_link=$(readlink -- "$1" 2>/dev/null) || _orch_link=''; fi
+  printf -v "$2" '%s' "$_orch_link"
+}
 
 # orch_relink LINK TARGET: points LINK at TARGET atomically: a temp link beside it, then
 # rename(2) over it (`mv -T`), so a reader sees the old or the new target, never none.
@@ -42,9 +47,7 @@ orch_cleanup() {
 orch_switch() {
   local root=$1 target=$2 pending=$3 state=$4 cur f
   orch_cleanup "$root"
-  # readlink only when there is a link (none on a first deploy); one process, not two.
-  cur=''
-  if [ -L "$root/current" ]; then cur=$(readlink -- "$root/current" 2>/dev/null) || cur=''; fi
+  orch_link_of "$root/current" cur
   if [ "$cur" = "$target" ]; then
     if [ -n "$state" ] && ! grep -qF -- "\"current\": \"${target#versions/}\"" "$root/.orch/state.json" 2>/dev/null; then
       orch_write "$root/.orch/state.json" "$state"

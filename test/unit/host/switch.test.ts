@@ -8,9 +8,10 @@ import { appRoot } from './helpers.js';
 
 const LIBS = [PRELUDE_SH, VERSIONS_SH, SWITCH_SH];
 describe('switch.sh', () => {
-  it('orch_link_of prints a link target, nothing for a missing link', () => {
+  it('orch_link_of puts a link target into VAR, nothing for a missing link or a folder', () => {
     const root = appRoot(['1'], '1');
-    expect(runBash(LIBS, 'orch_link_of "$1/current"; orch_link_of "$1/nope"', [root]).stdout).toBe('versions/1\n');
+    const r = runBash(LIBS, 'a=x b=x c=x; orch_link_of "$1/current" a; orch_link_of "$1/nope" b; orch_link_of "$1/versions" c; printf "%s|%s|%s\\n" "$a" "$b" "$c"', [root]);
+    expect(r.stdout, r.stderr).toBe('versions/1||\n');
   });
   it('orch_relink replaces a link atomically and leaves no temp link', () => {
     const root = appRoot(['1', '2'], '1');
