@@ -48,11 +48,10 @@ export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && LC_ALL=C IFS=
 /**
  * The bash the bootstrap reads from stdin: the host libraries, the facts script in
  * ORCH_AGENT_FACTS (single-quoted: one read for code and facts, no second frame to
- * spool), ORCH_AGENT_FACTS_INLINE (`1`: quick probes only, run in the agent's own shell,
- * see factsInline in facts.ts), then the main loop.
+ * spool), then the main loop.
  */
-export function agentCode(factsScript = 'echo END\n', factsInline = false): string {
-  return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\nORCH_AGENT_FACTS=${quote(factsScript)}\nORCH_AGENT_FACTS_INLINE=${factsInline ? 1 : ''}\norch_agent\n`;
+export function agentCode(factsScript = 'echo END\n'): string {
+  return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\nORCH_AGENT_FACTS=${quote(factsScript)}\norch_agent\n`;
 }
 
 /**
@@ -66,8 +65,8 @@ export function holderArg(holder: string): string {
 }
 
 /** The first frames an agent reads: the code (with the facts script), then `C` settings. */
-export function agentStartFrames(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string; factsInline?: boolean }): Buffer {
-  const code = agentCode(opts.factsScript, opts.factsInline);
+export function agentStartFrames(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string }): Buffer {
+  const code = agentCode(opts.factsScript);
   const lockWait = opts.lockWaitSeconds === undefined ? '-' : String(Math.ceil(opts.lockWaitSeconds));
   return Buffer.concat([
     Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8'),
@@ -83,8 +82,6 @@ export interface AgentOptions {
   holder: string;
   /** The facts script, run under the lock. */
   factsScript: string;
-  /** The facts script holds quick probes only (factsInline in facts.ts): the agent runs it in its own shell. */
-  factsInline?: boolean;
   /** Dead-man's switch: seconds without a frame before the agent stops (default 30). */
   giveUpSeconds?: number;
   /** Fails the start (ConnectError) when lock + facts take longer than this, ms. */
@@ -161,7 +158,7 @@ export class HostAgent {
       opts.onAgent?.(agent);
       const giveUp = Math.max(1, Math.ceil(opts.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS));
       agent.#send(agentStartFrames({
-        giveUpSeconds: giveUp, graceSeconds: STOP_GRACE_SECONDS, holder: opts.holder, factsScript: opts.factsScript, factsInline: opts.factsInline === true,
+        giveUpSeconds: giveUp, graceSeconds: STOP_GRACE_SECONDS, holder: opts.holder, factsScript: opts.factsScript,
         ...(opts.lockWaitSeconds !== undefined && { lockWaitSeconds: opts.lockWaitSeconds }),
       }));
       agent.#heartbeat = setInterval(() => agent.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);

@@ -25,7 +25,7 @@ import { DEFAULT_GIVE_UP_SECONDS, HostAgent } from './agent.js';
 import { Connections, type EarlyConnections } from './connections.js';
 import type { EngineEvent, HostResult, RunSummary } from './events.js';
 import { Executor, type Predicted } from './execute.js';
-import { factsInline, factsScript, parseFacts } from './facts.js';
+import { factsScript, parseFacts } from './facts.js';
 import { runPhases } from './lanes.js';
 import { BundleManifests, PayloadBook, type HostBytes } from './payloads.js';
 import { RunRecord } from './record.js';
@@ -136,7 +136,7 @@ export class Session {
         const conn = await this.connection(host);
         const probes = [...probesForHost(this.plan, host), ...(this.opts.extraProbes?.(host) ?? [])];
         let stdout: string;
-        if (this.opts.lock) stdout = await this.#startAgent(host, conn, factsScript(probes), factsInline(probes), this.opts.lock.waitSeconds);
+        if (this.opts.lock) stdout = await this.#startAgent(host, conn, factsScript(probes), this.opts.lock.waitSeconds);
         else {
           const res = await conn.exec(factsScript(probes), this.opts.stepTimeoutMs ? { timeoutMs: this.opts.stepTimeoutMs } : {});
           if (res.code !== 0) throw new RemoteCommandError(host, 'reading facts', res.code, tail(res.stderr.toString('utf8'), 500));
@@ -163,7 +163,7 @@ export class Session {
    * same machine, like every `local` host, share it: one lock per machine and SSH user)
    * and the others start theirs once it is held. Resolves with the facts output.
    */
-  async #startAgent(host: string, conn: Connection, facts: string, inline: boolean, waitSeconds?: number): Promise<string> {
+  async #startAgent(host: string, conn: Connection, facts: string, waitSeconds?: number): Promise<string> {
     const ph = this.plan.hosts[host]!;
     const key = this.opts.sameMachine?.(ph) ? '\0machine' : host;
     const holderOf = this.#locks.get(key);
@@ -172,7 +172,6 @@ export class Session {
       ...(!holderOf && waitSeconds !== undefined && { lockWaitSeconds: waitSeconds }),
       holder: `${this.opts.by} pid ${process.pid} since ${this.opts.now().toISOString()}`,
       factsScript: facts,
-      factsInline: inline,
       giveUpSeconds: this.opts.giveUpSeconds ?? ph.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS,
       ...(this.opts.stepTimeoutMs !== undefined && { timeoutMs: this.opts.stepTimeoutMs }),
       onAgent: (a) => {
@@ -192,7 +191,7 @@ export class Session {
     const a = this.#agents.get(host);
     if (a) return a;
     return this.connection(host).then(async (conn) => {
-      if (!this.#agents.has(host)) await this.#startAgent(host, conn, 'echo END\n', true);
+      if (!this.#agents.has(host)) await this.#startAgent(host, conn, 'echo END\n');
       return this.#agents.get(host)!;
     });
   }

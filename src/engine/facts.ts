@@ -18,18 +18,6 @@ export const READ_LIMIT = LIMITS.READ_BYTES;
 /** Largest file a `content` probe (`--diff`) returns, bytes (256 KiB; src/host/facts.sh `orch_fact_content`); larger ones report only their metadata. */
 export const CONTENT_LIMIT = LIMITS.CONTENT_BYTES;
 
-/**
- * Probes that only read local files with builtins or a few coreutils (no name service, no
- * package database, no user command): a facts script made of these alone is quick, and
- * the agent runs it in its own shell instead of a subshell it waits for (src/host/agent.sh).
- */
-const INLINE_PROBES: ReadonlySet<Probe['kind']> = new Set(['link', 'read', 'exists', 'sha256', 'versions', 'leftovers', 'delta', 'content']);
-
-/** True when every probe is one the agent may run inline ({@link INLINE_PROBES}). */
-export function factsInline(probes: readonly Probe[]): boolean {
-  return probes.every((p) => INLINE_PROBES.has(p.kind));
-}
-
 /** Builds the facts script for these probes (bash, `set -u`; a probe never fails it). */
 export function factsScript(probes: Probe[]): string {
   const lines = ['set -u', PROTOCOL_SH.trimEnd(), VERSIONS_SH.trimEnd(), FACTS_SH.trimEnd()];

@@ -10,7 +10,7 @@
 #
 # Frames on stdin (control machine -> agent), one header line each:
 #   (the code read by the bootstrap ends by setting ORCH_AGENT_FACTS: the facts script,
-#   run under the lock, and ORCH_AGENT_FACTS_INLINE: `1` to run it in the agent's shell)
+#   run under the lock)
 #   C GIVEUP GRACE LOCKWAIT HOLDER       first: settings; LOCKWAIT - = take no lock; HOLDER
 #                                         with every byte but [A-Za-z0-9@.:_+-] written \xHH
 #   S LEN PAYLOAD + LEN bytes             a segment (segment.sh fields); PAYLOAD 1 = data frames follow
@@ -359,15 +359,6 @@ orch_agent_ready() {
   disown "$ORCH_AGENT_WD"
 }
 
-# orch_agent_facts_inline: runs the facts script (ORCH_AGENT_FACTS) in the agent's own
-# shell, for a script of quick probes only (ORCH_AGENT_FACTS_INLINE). Its shell options
-# (`set -u`) and the variables it declares stay in this function (`local -`, dynamic
-# scope); the caller gives it stdin /dev/null and closes the lock's fd for its children.
-orch_agent_facts_inline() {
-  local -
-  eval "$ORCH_AGENT_FACTS"
-}
-
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
   local line giveup grace lockwait holder n rc
@@ -408,16 +399,11 @@ orch_agent() {
     orch_lock_note "$holder"
   fi
   echo '::orch:: locked'
-  if [ -n "${ORCH_AGENT_FACTS_INLINE:-}" ]; then
-    # Quick probes only (factsInline, src/engine/facts.ts): run here, no subshell to wait for.
-    orch_agent_facts_inline < /dev/null 9>&-
-  else
-    orch_agent_set_busy 1
-    # A subshell that runs the facts script (ORCH_AGENT_FACTS, set with the agent's code
-    # by src/engine/agent.ts): no new bash to start, no file to write.
-    ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
-    orch_agent_await $!
-  fi
+  orch_agent_set_busy 1
+  # A subshell that runs the facts script (ORCH_AGENT_FACTS, set with the agent's code
+  # by src/engine/agent.ts): no new bash to start, no file to write.
+  ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
+  orch_agent_await $!
   echo '::orch:: end'
   while :; do
     if [ -n "$ORCH_AGENT_PENDING" ]; then

@@ -140,38 +140,6 @@ describe('HostAgent on the local transport', () => {
     const res = await done;
     expect(res.stderr.toString()).toContain('no heartbeat from the control machine for 2 s');
   });
-  it('quick facts run in the agent\'s own shell (no subshell), their set -u and variables stay there, and the run goes on', async () => {
-    const h = home();
-    const d = mkdtempSync(path.join(tmpdir(), 'orch-agent-'));
-    const stdin = new PassThrough();
-    let out = '';
-    const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin, onStdout: (c) => void (out += c.toString()) });
-    // $$ is the agent's pid in any shell of it; BASHPID is the pid of the shell running the line.
-    const facts = 'set -u\nFACTS_ONLY=1\necho "T 0 $$ $BASHPID"\necho END\n';
-    stdin.write(agentStartFrames({ giveUpSeconds: 5, graceSeconds: 1, lockWaitSeconds: 0, holder: 'x', factsScript: facts, factsInline: true }));
-    await waitUntil(() => out.includes('::orch:: end'), 5000);
-    const [, agentPid, shellPid] = /T 0 (\d+) (\d+)/.exec(out)!;
-    expect(shellPid).toBe(agentPid);
-    // A segment after them: its step sees neither the facts' variable nor their `set -u`.
-    const fields = seg(`echo "seen=\${FACTS_ONLY:-none}" > ${d}/seen; orch_status changed`);
-    stdin.write(Buffer.concat([Buffer.from(`S ${fields.length} 0\n`), fields]));
-    await waitUntil(() => out.includes('::orch-seg:: done'), 5000);
-    expect(readFileSync(path.join(d, 'seen'), 'utf8')).toBe('seen=none\n');
-    stdin.end('Q\n');
-    expect((await done).code).toBe(0);
-  });
-  it('facts that are not all quick run in a subshell the agent waits for', async () => {
-    const h = home();
-    const stdin = new PassThrough();
-    let out = '';
-    const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin, onStdout: (c) => void (out += c.toString()) });
-    stdin.write(agentStartFrames({ giveUpSeconds: 5, graceSeconds: 1, lockWaitSeconds: 0, holder: 'x', factsScript: 'echo "T 0 $$ $BASHPID"\necho END\n' }));
-    await waitUntil(() => out.includes('::orch:: end'), 5000);
-    const [, agentPid, shellPid] = /T 0 (\d+) (\d+)/.exec(out)!;
-    expect(shellPid).not.toBe(agentPid);
-    stdin.end('Q\n');
-    expect((await done).code).toBe(0);
-  });
   it('a run that ends after its facts (a no-op) makes no scratch folder and no watchdog; silent after the facts, the agent exits at the give-up time and frees the lock', async () => {
     const h = home();
     const stdin = new PassThrough(); // written once, then silent

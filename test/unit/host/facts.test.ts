@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { factsInline, factsScript, parseFacts, READ_LIMIT } from '../../../src/engine/facts.js';
+import { factsScript, parseFacts, READ_LIMIT } from '../../../src/engine/facts.js';
 import { parseDeltaFact } from '../../../src/engine/payloads.js';
 import { FACTS_SH } from '../../../src/host/embedded.generated.js';
 import { factKey } from '../../../src/steps/common.js';
@@ -131,15 +131,5 @@ describe('facts.sh', () => {
   it('the read limit in the script is READ_LIMIT, from protocol.sh', () => {
     expect(FACTS_SH).toContain('head -c "$ORCH_READ_BYTES" ');
     expect(factsScript([])).toContain(`\nORCH_READ_BYTES=${READ_LIMIT}\n`);
-  });
-});
-
-describe('factsInline (src/engine/facts.ts)', () => {
-  it('is true only when every probe reads local files (no name service, package database or user command)', () => {
-    expect(factsInline([])).toBe(true);
-    expect(factsInline([{ kind: 'link', path: '/srv/a/current' }, { kind: 'delta', path: '/srv/a' }, { kind: 'versions', path: '/srv/a' }, { kind: 'leftovers', path: '/srv/a' }])).toBe(true);
-    for (const kind of ['stat', 'unless', 'package', 'candidate', 'passwd', 'group', 'enabled'] as const) {
-      expect(factsInline([{ kind: 'link', path: '/srv/a/current' }, { kind, path: 'x' } as Probe]), kind).toBe(false);
-    }
   });
 });
