@@ -183,7 +183,7 @@ export async function runConverge(playbook: string, opts: CommonOpts & AutoRevok
     let summary: RunSummary;
     let logMasker = masker;
     try {
-      const prepared = await prepare(playbook, { ...opts, keepRevoked: true }, parseExtraVars(opts.extraVar), true);
+      const prepared = await prepare(playbook, { ...opts, keepRevoked: true, lockEarly: true }, parseExtraVars(opts.extraVar), true);
       // A channel release revoked fleet-wide (src/store/revoke.ts) is never installed; the
       // hosts that run it go back to their last good release instead.
       const revoked = Object.values(prepared.plan.bundles).filter((b) => b.store?.revoked);

@@ -119,7 +119,7 @@ export { moveEarlyConnections } from '../library/project.js';
  * them before the plan exists. The first session of the returned plan takes them.
  * @throws ConfigError with the diagnostics.
  */
-export async function prepare(playbook: string, opts: CommonOpts & { offline?: boolean }, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: ProjectInternals = {}): Promise<Project> {
+export async function prepare(playbook: string, opts: CommonOpts & { offline?: boolean; lockEarly?: boolean }, extraVars = parseExtraVars(opts.extraVar), quiet = opts.json === true, more: ProjectInternals = {}): Promise<Project> {
   // In a terminal, bundle builds show as one status line that is cleared before the plan; elsewhere their log lines go to stderr.
   // Asked (--ask-vault-pass) before the status line starts, which would draw over the prompt.
   const secrets = await secretReadingOf(opts);
@@ -151,6 +151,8 @@ export async function prepare(playbook: string, opts: CommonOpts & { offline?: b
       },
       insecureHostKeys: opts.insecureHostKeys === true,
       connectEarly,
+      // apply: the lock too is taken while the playbook compiles (ProjectOptions.lockEarly).
+      ...(opts.lockEarly === true && { lockEarly: { by: `${userInfo().username}@${hostname()}` } }),
     }, more));
   } finally {
     status.clear();
@@ -474,7 +476,7 @@ export function parseLockWait(v: string | undefined): number {
 /** `orch apply PLAYBOOK|PLAN.json`. */
 export async function runApplyCommand(target: string, opts: CommonOpts & AutoRevokeOptions & { yes?: boolean; lockWait?: string }): Promise<void> {
   const isPlanFile = target.endsWith('.json');
-  const { plan, masker, hooks } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, opts);
+  const { plan, masker, hooks } = isPlanFile ? await loadSavedPlan(target, opts) : await prepare(target, { ...opts, lockEarly: true });
   const renderer = await pickRenderer(plan, opts);
   const summary = await applyPlan(plan, masker, opts, renderer, { confirm: isInteractive() && !opts.yes, showPlan: true, lockWait: parseLockWait(opts.lockWait), ...(hooks && { hooks }) });
   // A release from a signed channel that failed here is revoked fleet-wide (src/store/revoke.ts).

@@ -46,12 +46,12 @@ export const DATA_FRAME_MAX = LIMITS.DATA_FRAME_BYTES;
 export const AGENT_BOOTSTRAP = `bash -c ${quote('IFS= read -r n && LC_ALL=C IFS= read -r -N "$n" s && eval "$s"')} orch-agent`;
 
 /**
- * The bash the bootstrap reads from stdin: the host libraries, the facts script in
- * ORCH_AGENT_FACTS (single-quoted: one read for code and facts, no second frame to
- * spool), then the main loop.
+ * The bash the bootstrap reads from stdin: the host libraries, then the main loop, which
+ * waits for the settings frame (and the facts script after it). It depends on nothing of
+ * the run, so an agent can start before the plan exists (`HostAgent.launch`).
  */
-export function agentCode(factsScript = 'echo END\n'): string {
-  return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\nORCH_AGENT_FACTS=${quote(factsScript)}\norch_agent\n`;
+export function agentCode(): string {
+  return `${PROTOCOL_SH}${LOCK_SH}\n${SEGMENT_SH}\n${AGENT_SH}\norch_agent\n`;
 }
 
 /**
@@ -64,14 +64,34 @@ export function holderArg(holder: string): string {
   return out;
 }
 
-/** The first frames an agent reads: the code (with the facts script), then `C` settings. */
-export function agentStartFrames(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string }): Buffer {
-  const code = agentCode(opts.factsScript);
+/** The code frame an agent reads first (the bootstrap's length line and bash). */
+export function agentCodeFrame(): Buffer {
+  const code = agentCode();
+  return Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8');
+}
+
+/** The settings frame: `C GIVEUP GRACE LOCKWAIT HOLDER FLEN`, then the facts script's FLEN bytes. */
+export function agentSettingsFrame(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string }): Buffer {
   const lockWait = opts.lockWaitSeconds === undefined ? '-' : String(Math.ceil(opts.lockWaitSeconds));
-  return Buffer.concat([
-    Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8'),
-    Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${holderArg(opts.holder)}\n`),
-  ]);
+  const facts = Buffer.from(opts.factsScript, 'utf8');
+  return Buffer.concat([Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${holderArg(opts.holder)} ${facts.length}\n`), facts]);
+}
+
+/** The first frames an agent reads: the code, then the settings and the facts script. */
+export function agentStartFrames(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string }): Buffer {
+  return Buffer.concat([agentCodeFrame(), agentSettingsFrame(opts)]);
+}
+
+/**
+ * An early launch (`HostAgent.launch` before the plan exists, agent.sh `P` frame):
+ * heartbeats keep the waiting agent alive until `begin`; with `lockHolder` it takes the
+ * host lock at once when the lock is free and its file exists.
+ */
+export interface EarlyLaunch {
+  /** Seconds without a frame before the waiting agent exits (default 30). */
+  giveUpSeconds?: number;
+  /** `USER@HOST pid N since T`: take the lock early, recorded in ~/.orch/lock.info. */
+  lockHolder?: string;
 }
 
 /** How to start an agent. */
@@ -116,7 +136,15 @@ export class HostAgent {
   #stopped = false;
   #exit: ExecResult | undefined;
 
-  private constructor(readonly host: string, conn: Connection, private readonly onFactsLine: (line: string) => void) {
+  /** Where a line outside a segment goes (the start's phases and the facts). */
+  #onLine: (line: string) => void = (line) => {
+    if (parseLine(line)?.type === 'started') this.#startedAt = now();
+  };
+  /** When `::orch:: started` came before `begin` (a launched agent), trace time. */
+  #startedAt: number | undefined;
+  #begun = false;
+
+  private constructor(readonly host: string, conn: Connection) {
     this.#done = conn.exec(AGENT_BOOTSTRAP, { stdin: this.#stdin, onStdout: (c) => this.#onStdout(c) });
     this.#done.then(
       (res) => {
@@ -128,19 +156,53 @@ export class HostAgent {
   }
 
   /**
-   * Starts the agent on `conn`: the code (with the facts script) and the settings go out in one write; resolves with
+   * Starts an agent on `conn` that waits for its settings: the session and its bash start
+   * and read the code; nothing on the host changes until `begin` (with
+   * `early.lockHolder`: but the host lock, taken when free and its file exists). The CLI launches agents on the
+   * connections it opens early (connections.ts), so their start, and for an apply the
+   * lock, overlap the compile. An agent never begun ends with `discard`.
+   */
+  static launch(host: string, conn: Connection, early?: EarlyLaunch): HostAgent {
+    const agent = new HostAgent(host, conn);
+    if (!early) {
+      agent.#send(agentCodeFrame());
+      return agent;
+    }
+    const giveUp = Math.max(1, Math.ceil(early.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS));
+    const lock = early.lockHolder === undefined ? '0 -' : `1 ${holderArg(early.lockHolder)}`;
+    agent.#send(Buffer.concat([agentCodeFrame(), Buffer.from(`P ${giveUp} ${lock}\n`)]));
+    agent.#heartbeat = setInterval(() => agent.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);
+    agent.#heartbeat.unref();
+    return agent;
+  }
+
+  /**
+   * Starts the agent on `conn`: the code, the settings and the facts script go out in one write; resolves with
    * the facts output once the lock is held and the facts were read (one round trip).
    * @throws LockedError (`locked by USER@HOST pid N since T`) when another run keeps the
    *   lock past the wait; ConnectError when the connection is lost; RemoteCommandError
    *   when the agent cannot start.
    */
   static start(host: string, conn: Connection, opts: AgentOptions): Promise<{ agent: HostAgent; factsOutput: string }> {
+    return HostAgent.launch(host, conn).begin(opts);
+  }
+
+  /**
+   * Sends a launched agent its settings and facts script (once); resolves as `start` does.
+   * @throws as `start`; InternalError when called twice.
+   */
+  begin(opts: AgentOptions): Promise<{ agent: HostAgent; factsOutput: string }> {
+    if (this.#begun) return Promise.reject(new InternalError(`${this.host}: the agent was already given its settings`));
+    this.#begun = true;
+    const host = this.host;
     return new Promise((resolve, reject) => {
       let phase: 'wait' | 'facts' | 'ready' = 'wait';
       const facts: string[] = [];
       let t = now();
       let timer: NodeJS.Timeout | undefined;
-      const agent: HostAgent = new HostAgent(host, conn, (line) => {
+      // Started before it was given its settings (launched early): no wait to trace.
+      if (this.#startedAt !== undefined) span('agent start', t, host);
+      this.#onLine = (line) => {
         if (phase === 'wait' && parseLine(line)?.type === 'started') {
           span('agent start', t, host);
           t = now();
@@ -152,25 +214,26 @@ export class HostAgent {
           span('facts', t, host);
           phase = 'ready';
           clearTimeout(timer);
-          resolve({ agent, factsOutput: `${facts.join('\n')}\n` });
+          resolve({ agent: this, factsOutput: `${facts.join('\n')}\n` });
         } else if (phase === 'facts') facts.push(line);
-      });
-      opts.onAgent?.(agent);
+      };
+      opts.onAgent?.(this);
       const giveUp = Math.max(1, Math.ceil(opts.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS));
-      agent.#send(agentStartFrames({
+      this.#send(agentSettingsFrame({
         giveUpSeconds: giveUp, graceSeconds: STOP_GRACE_SECONDS, holder: opts.holder, factsScript: opts.factsScript,
         ...(opts.lockWaitSeconds !== undefined && { lockWaitSeconds: opts.lockWaitSeconds }),
       }));
-      agent.#heartbeat = setInterval(() => agent.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);
-      agent.#heartbeat.unref();
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = setInterval(() => this.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);
+      this.#heartbeat.unref();
       if (opts.timeoutMs !== undefined) {
         timer = setTimeout(() => {
           if (phase === 'ready') return;
           reject(new ConnectError(host, `no lock and facts within ${Math.round(opts.timeoutMs! / 1000)} s`));
-          void agent.close();
+          void this.close();
         }, opts.timeoutMs + (opts.lockWaitSeconds ?? 0) * 1000);
       }
-      agent.#done.then(
+      this.#done.then(
         (res) => {
           if (phase === 'ready') return;
           clearTimeout(timer);
@@ -186,6 +249,15 @@ export class HostAgent {
     });
   }
 
+  /** Ends a launched agent that was never begun (its stdin closes; it exits, having changed nothing). */
+  discard(): void {
+    if (this.#begun) return;
+    this.#begun = true;
+    clearInterval(this.#heartbeat);
+    this.#stdin.end();
+    this.#done.catch(() => undefined);
+  }
+
   #onStdout(chunk: Buffer): void {
     // A long line (the facts: one base64 line of up to MBs) arrives in many chunks:
     // gather them without re-splitting what came before (no quadratic scan).
@@ -199,7 +271,7 @@ export class HostAgent {
     for (const line of lines) {
       const w = this.#waiter;
       if (!w) {
-        this.onFactsLine(line);
+        this.#onLine(line);
         continue;
       }
       const done = /^::orch-seg:: done (\d+)$/.exec(line);

@@ -136,7 +136,8 @@ export class Session {
         const conn = await this.connection(host);
         const probes = [...probesForHost(this.plan, host), ...(this.opts.extraProbes?.(host) ?? [])];
         let stdout: string;
-        if (this.opts.lock) stdout = await this.#startAgent(host, conn, factsScript(probes), this.opts.lock.waitSeconds);
+        // An agent launched on an early connection reads the facts too (without the lock when the run takes none).
+        if (this.opts.lock || this.#connections.hasAgent(host)) stdout = await this.#startAgent(host, conn, factsScript(probes), this.opts.lock?.waitSeconds);
         else {
           const res = await conn.exec(factsScript(probes), this.opts.stepTimeoutMs ? { timeoutMs: this.opts.stepTimeoutMs } : {});
           if (res.code !== 0) throw new RemoteCommandError(host, 'reading facts', res.code, tail(res.stderr.toString('utf8'), 500));
@@ -168,7 +169,7 @@ export class Session {
     const key = this.opts.sameMachine?.(ph) ? '\0machine' : host;
     const holderOf = this.#locks.get(key);
     if (holderOf) await holderOf;
-    const started = HostAgent.start(host, conn, {
+    const started = (this.#connections.takeAgent(host) ?? HostAgent.launch(host, conn)).begin({
       ...(!holderOf && waitSeconds !== undefined && { lockWaitSeconds: waitSeconds }),
       holder: `${this.opts.by} pid ${process.pid} since ${this.opts.now().toISOString()}`,
       factsScript: facts,

@@ -7,6 +7,7 @@ import { ConnectError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
+import { HostAgent, type EarlyLaunch } from './agent.js';
 import type { EngineEvent } from './events.js';
 import { now, span } from './trace.js';
 
@@ -18,35 +19,43 @@ import { now, span } from './trace.js';
  * the Session takes the ones it needs, the rest are closed.
  */
 export class EarlyConnections {
-  readonly #opened = new Map<string, { t0: number; p0: number; conn: Promise<Connection> }>();
+  readonly #opened = new Map<string, EarlyConnection>();
 
   /**
    * Starts `connect` for each of `hosts` (at most `max` of them, in the order given:
    * the order the run's facts stage takes them). Failures are kept for the Session,
-   * which reports them as its own connect would.
+   * which reports them as its own connect would. With `agents`, each connection also
+   * launches its host agent as soon as it is up (`HostAgent.launch`: it waits for its
+   * settings and changes nothing on the host before), so the agent's start overlaps the
+   * compile too; `agents(host)` gives each its give-up time, and for runs that take the
+   * host lock, the holder that takes it then, when free.
    */
-  constructor(hosts: PlanHost[], connect: (host: PlanHost) => Promise<Connection>, max: number) {
+  constructor(hosts: PlanHost[], connect: (host: PlanHost) => Promise<Connection>, max: number, agents?: (host: PlanHost) => EarlyLaunch) {
     for (const ph of hosts.slice(0, Math.max(0, max))) {
       const conn = Promise.resolve().then(() => connect(ph));
       conn.catch(() => undefined);
-      this.#opened.set(ph.name, { t0: Date.now(), p0: now(), conn });
+      const e: EarlyConnection = { t0: Date.now(), p0: now(), conn };
+      if (agents) conn.then((c) => (e.agent = HostAgent.launch(ph.name, c, agents(ph))), () => undefined);
+      this.#opened.set(ph.name, e);
     }
   }
 
   /** The connection started for `host` (removed from the pool), or undefined. */
-  take(host: string): { t0: number; p0: number; conn: Promise<Connection> } | undefined {
+  take(host: string): EarlyConnection | undefined {
     const e = this.#opened.get(host);
     this.#opened.delete(host);
     return e;
   }
 
-  /** Closes every connection nobody took. */
+  /** Closes every connection nobody took (and ends their launched agents). */
   async closeRest(): Promise<void> {
     const rest = [...this.#opened.values()];
     this.#opened.clear();
     await Promise.all(rest.map(async (e) => {
       try {
-        await (await e.conn).close();
+        const c = await e.conn;
+        e.agent?.discard();
+        await c.close();
       } catch {
         /* never connected */
       }
@@ -54,9 +63,19 @@ export class EarlyConnections {
   }
 }
 
+/** One connection opened early: when it started, and its launched agent once up. */
+export interface EarlyConnection {
+  t0: number;
+  p0: number;
+  conn: Promise<Connection>;
+  agent?: HostAgent;
+}
+
 /** Memoised connections of one run. */
 export class Connections {
   readonly #conns = new Map<string, Promise<Connection>>();
+  /** Agents launched on early connections, until the run takes them (`takeAgent`). */
+  readonly #launched = new Map<string, HostAgent>();
 
   constructor(
     private readonly plan: Plan,
@@ -78,7 +97,16 @@ export class Connections {
       const p0 = pre?.p0 ?? now();
       const open = (): Promise<Connection> => this.transportFor(ph).connect(ph, this.options);
       // An early connection lost while the plan was prepared (a long build) is replaced.
-      const conn = pre ? pre.conn.then((e) => (e.alive === false ? e.close().then(open, open) : e)) : open();
+      const conn = pre
+        ? pre.conn.then((e) => {
+          if (e.alive === false) {
+            pre.agent?.discard();
+            return e.close().then(open, open);
+          }
+          if (pre.agent) this.#launched.set(host, pre.agent);
+          return e;
+        })
+        : open();
       c = conn.then(
         (conn) => {
           span('connect', p0, host);
@@ -97,8 +125,22 @@ export class Connections {
     return c;
   }
 
+  /** True when an agent was launched on the host's early connection and not yet taken (after `get` resolved). */
+  hasAgent(host: string): boolean {
+    return this.#launched.has(host);
+  }
+
+  /** The agent launched on the host's early connection, removed from the pool (the caller owns it), or undefined. */
+  takeAgent(host: string): HostAgent | undefined {
+    const a = this.#launched.get(host);
+    this.#launched.delete(host);
+    return a;
+  }
+
   /** Closes every connection that was opened (early ones nobody took too). */
   async closeAll(): Promise<void> {
+    for (const a of this.#launched.values()) a.discard();
+    this.#launched.clear();
     await Promise.all([this.early?.closeRest(), ...[...this.#conns.values()].map(async (c) => {
       try {
         await (await c).close();

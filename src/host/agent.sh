@@ -9,10 +9,13 @@
 # is left; the lock (held by the agent and its watchdog only) is free only then.
 #
 # Frames on stdin (control machine -> agent), one header line each:
-#   (the code read by the bootstrap ends by setting ORCH_AGENT_FACTS: the facts script,
-#   run under the lock)
-#   C GIVEUP GRACE LOCKWAIT HOLDER       first: settings; LOCKWAIT - = take no lock; HOLDER
-#                                         with every byte but [A-Za-z0-9@.:_+-] written \xHH
+#   P GIVEUP LOCK HOLDER                 optional, first: launched early (see orch_agent)
+#   C GIVEUP GRACE LOCKWAIT HOLDER FLEN  settings; LOCKWAIT - = take no lock; HOLDER
+#     + FLEN bytes                        with every byte but [A-Za-z0-9@.:_+-] written \xHH;
+#                                         then the facts script (FLEN bytes), run under the
+#                                         lock. The control machine may start the agent
+#                                         before it knows them (the agent waits, changing
+#                                         nothing on the host until it has them).
 #   S LEN PAYLOAD + LEN bytes             a segment (segment.sh fields); PAYLOAD 1 = data frames follow
 #   D LEN + LEN bytes ... D 0             payload data of the segment (spooled), then its end
 #   H                                     heartbeat (every few seconds)
@@ -361,11 +364,38 @@ orch_agent_ready() {
 
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
-  local line giveup grace lockwait holder n rc
+  local line giveup grace lockwait holder n rc early=
   echo '::orch:: started'
   IFS= read -r line || exit 70
-  read -r _ giveup grace lockwait holder <<< "$line"
-  case "$giveup$grace" in *[!0-9]*|'') echo "orch agent: bad settings line" >&2; exit 70 ;; esac
+  # Launched early (P GIVEUP LOCK HOLDER, sent with the code while the control machine
+  # still compiles): with LOCK 1, take a free lock at once when its file exists already (a
+  # host orch never ran on gets nothing before its plan is valid); then wait for the
+  # settings, heartbeats (H) keeping it alive: GIVEUP seconds without a frame end it (and
+  # free the lock).
+  if [ "${line:0:2}" = 'P ' ]; then
+    read -r _ giveup early holder <<< "$line"
+    case "$giveup" in '' | *[!0-9]*) echo "orch agent: bad launch line" >&2; exit 70 ;; esac
+    if [ "$early" = 1 ] && [ -f "$HOME/$ORCH_LOCK_FILE" ] && [ ! -L "$HOME/$ORCH_LOCK_FILE" ] && exec 9>>"$HOME/$ORCH_LOCK_FILE"; then
+      if flock -n 9; then
+        printf -v holder '%b' "$holder"
+        orch_lock_note "$holder"
+      else
+        exec 9>&-
+        early=
+      fi
+    else
+      early=
+    fi
+    while :; do
+      IFS= read -r -t "$giveup" line || exit 70
+      [ "$line" = H ] || break
+    done
+  fi
+  read -r _ giveup grace lockwait holder n <<< "$line"
+  case "${line:0:2}" in 'C ') ;; *) echo "orch agent: bad settings line" >&2; exit 70 ;; esac
+  case "$giveup/$grace/$n" in *[!0-9/]*|/*|*//*|*/) echo "orch agent: bad settings line" >&2; exit 70 ;; esac
+  ORCH_AGENT_FACTS=
+  if [ "$n" != 0 ]; then LC_ALL=C IFS= read -r -N "$n" ORCH_AGENT_FACTS || exit 70; fi
   ORCH_AGENT_GIVEUP=$giveup
   ORCH_AGENT_GRACE=$grace
   # The scratch folder (payloads are spooled there: under ~/.orch, not /tmp, which may be
@@ -375,7 +405,9 @@ orch_agent() {
   ORCH_AGENT_WD=
   [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || exit 70
   orch_agent_sweep
-  if [ "$lockwait" != - ]; then
+  # A lock taken early is kept by a run that takes one, and freed by one that does not.
+  if [ -n "$early" ] && [ "$lockwait" = - ]; then exec 9>&-; early=; fi
+  if [ "$lockwait" != - ] && [ -z "$early" ]; then
     rc=0
     orch_lock_open || rc=$?
     [ "$rc" = 0 ] || exit "$rc"
@@ -387,7 +419,7 @@ orch_agent() {
     # A free lock (the usual case) is taken at once by one flock on the agent's fd 9.
     # Else the wait runs as a child on the same fd (one open file, so the flock it takes
     # is the agent's), while the agent keeps reading frames.
-    if ! flock -n 9; then
+    if [ -z "$early" ] && ! flock -n 9; then
       orch_agent_set_busy 1
       orch_lock_wait "$lockwait" < /dev/null > /dev/null &
       orch_agent_await $!
@@ -400,8 +432,8 @@ orch_agent() {
   fi
   echo '::orch:: locked'
   orch_agent_set_busy 1
-  # A subshell that runs the facts script (ORCH_AGENT_FACTS, set with the agent's code
-  # by src/engine/agent.ts): no new bash to start, no file to write.
+  # A subshell that runs the facts script (ORCH_AGENT_FACTS, read after the settings
+  # line): no new bash to start, no file to write.
   ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
   orch_agent_await $!
   echo '::orch:: end'

@@ -5,13 +5,14 @@
  * `orch run` playbook rewrite.
  */
 import type { RunHooks } from './notify.js';
+import type { EarlyLaunch } from '../engine/agent.js';
 import { EarlyConnections } from '../engine/connections.js';
 import { preparePlan, type PrepareOptions } from '../engine/prepare.js';
 import type { SecretReading } from '../config/source-index.js';
 import { ConfigError } from '../model/errors.js';
 import type { Plan, PlanHost } from '../steps/plan.js';
 import type { Masker } from '../shell/mask.js';
-import { transportsFor } from '../transport/registry.js';
+import { TRANSPORTS, transportsFor } from '../transport/registry.js';
 
 /** What loadProject takes: the playbook file and how it is targeted (the CLI's `-i`, `--limit`, `--node`, `-e`). */
 export interface ProjectOptions {
@@ -54,6 +55,13 @@ export interface ProjectOptions {
    * `plan` or `apply` of the project takes them. Default 0: connect when planning.
    */
   connectEarly?: number;
+  /**
+   * With `connectEarly`, for a run that takes the host lock (apply): each early
+   * connection's agent takes the lock as soon as it is up, when it is free and the host
+   * has a lock file (an earlier run), so the lock overlaps the compile. `by` is
+   * `USER@HOST` for lock.info. Not for same-machine (`local`) hosts, which share a lock.
+   */
+  lockEarly?: { by: string };
 }
 
 /** Stage 1's result: the compiled plan, its bundles built, and the masker for its secrets. */
@@ -97,7 +105,14 @@ export async function loadProjectWith(playbook: string, options: ProjectOptions,
   const onCandidates = options.offline || !options.connectEarly ? undefined : (names: string[], hosts: Record<string, PlanHost>): void => {
     const transports = transportsFor(hosts);
     transports.catch(() => undefined);
-    early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, { hosts, insecureHostKeys, env }), options.connectEarly!);
+    // Each with its host agent launched (waiting for its settings: nothing but the lock, for a run that takes it, changes on a host before the plan is valid).
+    const holder = options.lockEarly ? `${options.lockEarly.by} pid ${process.pid} since ${new Date().toISOString()}` : undefined;
+    const launch = (h: PlanHost): EarlyLaunch => ({
+      ...(h.giveUpSeconds !== undefined && { giveUpSeconds: h.giveUpSeconds }),
+      // Same-machine (`local`) hosts share one lock, taken by the run's first of them.
+      ...(holder !== undefined && !TRANSPORTS[h.transport]?.sameMachine && { lockHolder: holder }),
+    });
+    early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, { hosts, insecureHostKeys, env }), options.connectEarly!, launch);
   };
   try {
     const prepared = await preparePlan({

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { AGENT_BOOTSTRAP, agentStartFrames, HostAgent } from '../../../src/engine/agent.js';
+import { AGENT_BOOTSTRAP, agentCodeFrame, agentStartFrames, HostAgent } from '../../../src/engine/agent.js';
 import { encodeSegment, parseSegmentOutput, type SegmentEntry } from '../../../src/engine/segment.js';
 import { PRELUDE_SH } from '../../../src/host/embedded.generated.js';
 import { LockedError } from '../../../src/model/errors.js';
@@ -159,4 +159,83 @@ describe('HostAgent on the local transport', () => {
     expect(res.code).toBe(0);
     expect(readdirSync(path.join(h, '.orch')).filter((n) => n.startsWith('agent.'))).toEqual([]);
   });
+
+  it('launched early with a lock to take: holds the lock before its settings (lock.info names the run), keeps it through begin, frees it when done', async () => {
+    const h = home();
+    // An earlier run left the lock file (a host orch never ran on gets nothing early: next test).
+    (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
+    await waitUntil(() => lockFree(h), 15_000);
+    const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me@ctl pid 9 since T0', giveUpSeconds: 5 });
+    await waitUntil(() => !lockFree(h), 5000);
+    expect(readFileSync(path.join(h, '.orch/lock.info'), 'utf8')).toBe('me@ctl pid 9 since T0\n');
+    // Another run meanwhile is told who holds it.
+    await expect(HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' })).rejects.toEqual(new LockedError('locked by me@ctl pid 9 since T0', 'ctl'));
+    const { factsOutput } = await agent.begin({ lockWaitSeconds: 0, holder: 'me@ctl pid 9 since T1', factsScript: 'echo F 0 -\necho END\n' });
+    expect(factsOutput).toBe('F 0 -\nEND\n');
+    expect(lockFree(h)).toBe(false);
+    expect(readFileSync(path.join(h, '.orch/lock.info'), 'utf8')).toBe('me@ctl pid 9 since T1\n');
+    await agent.close();
+    await agent.finished;
+    await waitUntil(() => lockFree(h), 15_000);
+  });
+
+  it('launched early on a host without a lock file: creates nothing before its settings; discarded, it exits having changed nothing', async () => {
+    const h = home();
+    let out = '';
+    const c = conn(h);
+    const agent = HostAgent.launch('ctl', { host: c.host, bytesSent: 0, close: () => c.close(), exec: (cmd, o) => c.exec(cmd, { ...o, onStdout: (b) => { out += b.toString(); o?.onStdout?.(b); } }) }, { lockHolder: 'me', giveUpSeconds: 5 });
+    await waitUntil(() => out.includes('::orch:: started'), 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(existsSync(path.join(h, '.orch'))).toBe(false);
+    agent.discard();
+    await agent.finished;
+    expect(existsSync(path.join(h, '.orch'))).toBe(false);
+  });
+
+  it('launched early and begun without a lock (a run that takes none): the early lock is freed at once', async () => {
+    const h = home();
+    (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
+    await waitUntil(() => lockFree(h), 15_000);
+    const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me', giveUpSeconds: 5 });
+    await waitUntil(() => !lockFree(h), 5000);
+    const { factsOutput } = await agent.begin({ holder: 'me', factsScript: 'echo END\n' });
+    expect(factsOutput).toBe('END\n');
+    expect(lockFree(h)).toBe(true);
+    await agent.close();
+    await agent.finished;
+  });
+
+  it('launched early, then no frame for the give-up time (a control machine stuck or cut off while compiling): the agent exits and frees the lock', async () => {
+    const h = home();
+    (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
+    await waitUntil(() => lockFree(h), 15_000);
+    const stdin = new PassThrough(); // written once, then silent
+    const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin });
+    stdin.write(Buffer.concat([agentCodeFrame(), Buffer.from('P 2 1 me\n')]));
+    await waitUntil(() => !lockFree(h), 5000);
+    const t0 = Date.now();
+    await waitUntil(() => lockFree(h), 2000 + 5000);
+    const ms = Date.now() - t0;
+    console.log(`launched early, silent (give-up 2 s): lock free after ${ms} ms`);
+    expect(ms).toBeGreaterThanOrEqual(1000);
+    stdin.end();
+    expect((await done).code).toBe(70);
+  });
+
+  it('launched early for a run that takes no lock: leaves an existing lock alone, and exits after the give-up time without frames', async () => {
+    const h = home();
+    (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
+    await waitUntil(() => lockFree(h), 15_000);
+    const stdin = new PassThrough(); // written once, then silent
+    let out = '';
+    const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin, onStdout: (c) => void (out += c.toString()) });
+    stdin.write(Buffer.concat([agentCodeFrame(), Buffer.from('P 2 0 -\n')]));
+    await waitUntil(() => out.includes('::orch:: started'), 5000);
+    const t0 = Date.now();
+    expect(lockFree(h)).toBe(true);
+    expect((await done).code).toBe(70);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(readFileSync(path.join(h, '.orch/lock.info'), 'utf8')).toBe('old\n');
+  });
 });
+

@@ -192,7 +192,7 @@ describe('agent.sh', () => {
     const r = runInOwnSession(lib, [
       ...lockHeld,
       // The agent (its own session, as under sshd) waits up to 60 s; its control machine goes away 0.5 s later.
-      '{ printf "C 30 1 60 me\\n"; sleep 0.5; } | setsid bash -c "$(declare -p $(compgen -v ORCH_); declare -f); orch_agent" > "$1/out" 2> "$1/err" & agent=$!',
+      '{ printf "C 30 1 60 me 0\\n"; sleep 0.5; } | setsid bash -c "$(declare -p $(compgen -v ORCH_); declare -f); orch_agent" > "$1/out" 2> "$1/err" & agent=$!',
       't0=$(date +%s%N); wait $agent; echo "rc=$? ms=$(( ($(date +%s%N) - t0) / 1000000 ))"',
       // The agent ended while the other run still held the lock: its wait ended, not the holder's hold.
       'kill -0 $holder 2>/dev/null || echo "holder gone"',
@@ -211,7 +211,7 @@ describe('agent.sh', () => {
       // The run is cancelled 0.5 s into the wait: Q, and its stdin stays open for 20 s more
       // (through a fifo: the writer is a process of its own, ended below).
       'mkfifo "$1/in"',
-      '{ printf "C 30 1 60 me\\n"; sleep 0.5; printf "Q\\n"; exec sleep 20; } > "$1/in" & writer=$!',
+      '{ printf "C 30 1 60 me 0\\n"; sleep 0.5; printf "Q\\n"; exec sleep 20; } > "$1/in" & writer=$!',
       'setsid bash -c "$(declare -p $(compgen -v ORCH_); declare -f); orch_agent" < "$1/in" > "$1/out" 2> "$1/err" & agent=$!',
       'wait $agent; echo "rc=$?"',
       'kill -0 $holder 2>/dev/null || echo "holder gone"',
