@@ -51,7 +51,14 @@ export function buildProgram(): Command {
     .version(version(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', [
+      '',
+      'Environment:',
+      '  ORCH_SSH_PERSIST=SECONDS  keep SSH connections open between runs for SECONDS idle (like',
+      '                            ControlPersist): later runs skip the handshake (docs/reference/cli.md)',
+      '  NO_COLOR, FORCE_COLOR     turn colours off / on',
+    ].join('\n'));
 
   common(program.command('plan').argument('<playbook>', 'playbook file'))
     .description('compile the playbook, check every script with bash -n, read each host\'s state and print what would change')

@@ -35,14 +35,22 @@ import type { AnyAuthMethod, Client, ClientChannel, ConnectConfig, FileEntryWith
 // 14 ms of every run's start on a 2-core host that orch never uses. ssh2 has no
 // `exports` map, so these paths are its public files (node_modules/ssh2/lib/index.js).
 const requireSsh2 = createRequire(import.meta.url);
-const SshClient = requireSsh2('ssh2/lib/client.js') as typeof Client;
-const ssh2Utils = requireSsh2('ssh2/lib/protocol/keyParser.js') as { parseKey: typeof Ssh2Utils.parseKey };
+// Loaded on first use: a run whose connections its control master holds
+// (ORCH_SSH_PERSIST, ./control-master.ts) never loads ssh2 (about 30 ms of CPU at start).
+let ssh2Loaded: { Client: typeof Client; parseKey: typeof Ssh2Utils.parseKey } | undefined;
+function ssh2(): NonNullable<typeof ssh2Loaded> {
+  return (ssh2Loaded ??= {
+    Client: requireSsh2('ssh2/lib/client.js') as typeof Client,
+    parseKey: (requireSsh2('ssh2/lib/protocol/keyParser.js') as { parseKey: typeof Ssh2Utils.parseKey }).parseKey,
+  });
+}
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
 import type { HostKeyPolicy } from '../model/inventory.js';
 import type { PlanHost } from '../model/plan.js';
 import { appendKnownHost, checkHostKey, decideHostKey, knownHostsName, knownKeyTypes, readKnownHosts } from './known-hosts.js';
 import { feedStdin, tailLines } from './local.js';
 import { capInFlight } from './upload-window.js';
+import { connectViaMaster, PERSIST_ENV, persistSeconds } from './control-master.js';
 import { expandPath, loadSshConfig, resolveContextFromEnv, resolvePlanHost, type ParsedSshConfig, type ResolveContext, type ResolvedEndpoint } from './ssh-config.js';
 import type { ConnectOptions, Connection, ExecOptions, ExecResult, PtyOptions, PtySession, RemoteFileInfo, RemoteFiles, Transport } from './transport.js';
 
@@ -104,6 +112,8 @@ export class SshTransport implements Transport {
   #configs = new Map<string, Promise<ParsedSshConfig>>();
   #fileLocks = new Map<string, Promise<unknown>>();
   #hops = new Map<string, SharedHop>();
+  /** The control master this transport started (ORCH_SSH_PERSIST), at most one per run. */
+  #master: { p?: Promise<void> } = {};
 
   /**
    * Connects to `host` (through its jump chain) and authenticates.
@@ -113,6 +123,16 @@ export class SshTransport implements Transport {
    */
   async connect(host: PlanHost, options: ConnectOptions): Promise<Connection> {
     const env = options.env ?? process.env;
+    let persist: number | undefined;
+    try {
+      persist = persistSeconds(env);
+    } catch (e) {
+      throw new ConnectError(host.name, (e as Error).message);
+    }
+    if (persist !== undefined) {
+      const direct = (): Promise<Connection> => this.connect(host, { ...options, env: { ...env, [PERSIST_ENV]: '' } });
+      return connectViaMaster(host, options, env, persist, this.#master, direct);
+    }
     const ctx = resolveContextFromEnv(env);
     let hops: HopSpec[];
     let target: HopSpec;
@@ -252,7 +272,7 @@ export class SshTransport implements Transport {
           }
           throw new Error(`cannot read identity ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
-        const parsed = ssh2Utils.parseKey(data);
+        const parsed = ssh2().parseKey(data);
         if (parsed instanceof Error) throw new Error(`identity ${file}: ${parsed.message} (a passphrase-protected key must be loaded into ssh-agent and the identity key left unset)`);
         attempts.push({ label: `identity ${file}`, method: { type: 'publickey', username, key: data } });
       }
@@ -269,7 +289,7 @@ export class SshTransport implements Transport {
         continue;
       }
       const data = await readFile(file).catch(() => undefined);
-      if (!data || ssh2Utils.parseKey(data) instanceof Error) continue;
+      if (!data || ssh2().parseKey(data) instanceof Error) continue;
       attempts.push({ label: file, method: { type: 'publickey', username, key: data } });
     }
     if (attempts.length === 0) {
@@ -288,7 +308,7 @@ export class SshTransport implements Transport {
     const known = policy === 'off' ? [] : knownKeyTypes((await readKnownHosts(spec.knownHosts)).entries, name);
 
     return new Promise<Client>((resolve, reject) => {
-      const client = new SshClient();
+      const client = new (ssh2().Client)();
       let refusal: string | undefined;
       let settled = false;
       let next = 0;
@@ -530,6 +550,19 @@ export class SshConnection implements Connection {
           // If the server never closes the channel, give the slot back anyway.
           setTimeout(freeSlot, 5000).unref();
         }, options.timeoutMs);
+      }
+      const signal = options.signal;
+      if (signal) {
+        const onAbort = (): void => {
+          sendSignal(ch, 'KILL');
+          ch.close();
+          fail(new ConnectError(this.host, 'the command was cancelled'));
+        };
+        if (signal.aborted) onAbort();
+        else {
+          signal.addEventListener('abort', onAbort, { once: true });
+          ch.once('close', () => signal.removeEventListener('abort', onAbort));
+        }
       }
       feedStdin(ch, options.stdin, (n) => (this.#bytesSent += n)).catch((e: Error) => {
         stdinError = e;

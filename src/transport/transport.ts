@@ -23,6 +23,11 @@ export interface ExecOptions {
   onStdout?: (chunk: Buffer) => void;
   /** Called with every stderr chunk as it arrives. */
   onStderr?: (chunk: Buffer) => void;
+  /**
+   * Aborting it ends the command as a dropped connection would (ssh: the channel is
+   * signalled KILL and closed) and rejects with ConnectError. Ignored by `local`.
+   */
+  signal?: AbortSignal;
 }
 
 /**

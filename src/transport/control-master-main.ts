@@ -1,0 +1,208 @@
+/**
+ * The control master (`ORCH_SSH_PERSIST`, ./control-master.ts has the protocol and the
+ * client): `node control-master-main.js DIR SECONDS`, started detached by the first run
+ * that finds none. It listens on `DIR/<pid>.sock`, points `DIR/master.sock` at it (a
+ * symlink renamed into place, so a run never sees a half-made link), prints `ready`,
+ * and then serves requests:
+ *
+ * - `connect`: opens (or reuses) the SSH connection of the request's key through
+ *   SshTransport, which verifies the host key and authenticates as a direct run does;
+ *   the request's socket then stays open as the run's lease on that connection;
+ * - `exec`: runs a command on the connection of the key (never reconnecting: a lost
+ *   connection fails the exec with `connection lost`, as it does without a master).
+ *
+ * A connection unused for SECONDS (no lease, no exec running) is closed; the master exits
+ * when it holds none and no request came for SECONDS, removing its socket (and `master.sock`
+ * when that still points at it). Messages go to stderr (`DIR/master.log`).
+ */
+import { rename, symlink, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { ConnectError } from '../model/errors.js';
+import { errorResult, frame, frameReader, masterLink, type MasterRequest, type MasterResult } from './control-master.js';
+import { SshTransport } from './ssh.js';
+import type { Connection } from './transport.js';
+
+/** Longest request line accepted, bytes (a spec with its jump hosts is a few KiB). */
+const MAX_HEADER = 1 << 20;
+
+interface Held {
+  conn: Promise<Connection>;
+  /** Execs running on it. */
+  busy: number;
+  /** Runs holding it (their `connect` sockets, open until the run closes it). */
+  leases: number;
+  /** Date.now() of its last use. */
+  used: number;
+}
+
+/** Serves requests on `dir` until idle for `persist` seconds (see the module comment). */
+export async function serveControlMaster(dir: string, persist: number): Promise<void> {
+  const transport = new SshTransport();
+  const held = new Map<string, Held>();
+  let active = 0;
+  let lastRequest = Date.now();
+  const own = `${process.pid}.sock`;
+  const socketPath = path.join(dir, own);
+  const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} orch control master ${process.pid}: ${line}\n`);
+
+  const connectionFor = (key: string, req: Extract<MasterRequest, { op: 'connect' }>): Promise<Connection> => {
+    const h = held.get(key);
+    if (h) return h.conn.then((c) => {
+      if (c.alive !== false) return c;
+      if (held.get(key) === h) held.delete(key);
+      return connectionFor(key, req);
+    });
+    const { host, hosts, options, env } = req.spec;
+    const conn = transport.connect(host, { ...options, hosts: { ...hosts, [host.name]: host }, env: { ...env, PATH: process.env.PATH } });
+    const entry: Held = { conn, busy: 0, leases: 0, used: Date.now() };
+    held.set(key, entry);
+    conn.catch(() => {
+      if (held.get(key) === entry) held.delete(key);
+    });
+    return conn;
+  };
+
+  const serve = (sock: net.Socket): void => {
+    active++;
+    lastRequest = Date.now();
+    let head = Buffer.alloc(0);
+    let req: MasterRequest | undefined;
+    let stdin: PassThrough | undefined;
+    let finished = false;
+    const abort = new AbortController();
+    const reply = (r: MasterResult): void => {
+      finished = true;
+      if (!sock.destroyed) sock.end(frame('r', Buffer.from(JSON.stringify(r))));
+    };
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      active--;
+      lastRequest = Date.now();
+      // The client went away first: the remote command is cut off, as on a dropped connection.
+      if (!finished) abort.abort();
+      stdin?.end();
+    });
+    // After the request line: `d` stdin frames and `E` (control-master.ts `stdinFrames`).
+    const onFrame = frameReader((type, payload) => {
+      if (type === 'd' && stdin) {
+        if (!stdin.write(payload)) {
+          sock.pause();
+          stdin.once('drain', () => sock.resume());
+        }
+      } else if (type === 'E') stdin?.end();
+    });
+    const onData = (chunk: Buffer): void => {
+      if (req) return onFrame(chunk);
+      head = Buffer.concat([head, chunk]);
+      const nl = head.indexOf(10);
+      if (nl < 0) {
+        if (head.length > MAX_HEADER) sock.destroy();
+        return;
+      }
+      try {
+        req = JSON.parse(head.subarray(0, nl).toString('utf8')) as MasterRequest;
+      } catch {
+        sock.destroy();
+        return;
+      }
+      if (req.op === 'exec' && req.stdin) stdin = new PassThrough();
+      start(req);
+      const rest = head.subarray(nl + 1);
+      if (rest.length) onFrame(rest);
+    };
+    sock.on('data', onData);
+    // The client never half-closes: the end of its socket is the client gone (a lease ended).
+    sock.on('end', () => sock.destroy());
+
+    const start = (r: MasterRequest): void => {
+      if (r.v !== 1) return reply({ ok: false, error: { kind: 'other', message: `control master ${process.pid} speaks protocol 1, not ${String(r.v)}` } });
+      if (r.op === 'connect') {
+        connectionFor(r.key, r).then(
+          () => {
+            // The socket stays open as the run's lease: the connection is kept while it is.
+            const h = held.get(r.key);
+            finished = true;
+            if (!h || sock.destroyed) return void sock.destroy();
+            h.leases++;
+            h.used = Date.now();
+            sock.once('close', () => {
+              h.leases--;
+              h.used = Date.now();
+            });
+            sock.write(frame('r', Buffer.from(JSON.stringify({ ok: true, socket: own } satisfies MasterResult))));
+          },
+          (e: unknown) => reply(errorResult(r.spec.host.name, e)),
+        );
+        return;
+      }
+      const h = held.get(r.key);
+      if (!h) return reply(errorResult(r.host, new ConnectError(r.host, 'connection lost: the control master holds no connection for it')));
+      h.busy++;
+      h.used = Date.now();
+      h.conn
+        .then((c) => c.exec(r.command, {
+          ...(stdin && { stdin }),
+          ...(r.timeoutMs !== undefined && { timeoutMs: r.timeoutMs }),
+          signal: abort.signal,
+          onStdout: (c) => void (!sock.destroyed && sock.write(frame('o', c))),
+          onStderr: (c) => void (!sock.destroyed && sock.write(frame('e', c))),
+        }))
+        .then(
+          (res) => reply({ ok: true, code: res.code, ...(res.signal && { signal: res.signal }) }),
+          (e: unknown) => reply(errorResult(r.host, e)),
+        )
+        .finally(() => {
+          h.busy--;
+          h.used = Date.now();
+        });
+    };
+  };
+
+  const server = net.createServer({ allowHalfOpen: true }, serve);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  const tmp = path.join(dir, `.master.${process.pid}`);
+  await unlink(tmp).catch(() => undefined);
+  await symlink(own, tmp);
+  await rename(tmp, path.join(dir, 'master.sock'));
+  log(`listening on ${socketPath}, idle ${persist} s`);
+  process.stdout.write('ready\n');
+
+  const exit = async (why: string): Promise<void> => {
+    log(`exiting: ${why}`);
+    server.close();
+    await Promise.all([...held.values()].map((h) => h.conn.then((c) => c.close(), () => undefined)));
+    if ((await masterLink(dir)) === own) await unlink(path.join(dir, 'master.sock')).catch(() => undefined);
+    await unlink(socketPath).catch(() => undefined);
+    process.exit(0);
+  };
+  const tick = setInterval(() => {
+    const t = Date.now();
+    for (const [key, h] of held) {
+      if (h.busy > 0 || h.leases > 0 || t - h.used < persist * 1000) continue;
+      held.delete(key);
+      void h.conn.then((c) => c.close(), () => undefined);
+    }
+    if (held.size === 0 && active === 0 && t - lastRequest >= persist * 1000) {
+      clearInterval(tick);
+      void exit(`idle for ${persist} s`);
+    }
+  }, Math.min(1000, persist * 250));
+  process.on('SIGTERM', () => void exit('SIGTERM'));
+  process.on('SIGINT', () => void exit('SIGINT'));
+}
+
+const [dir, seconds] = process.argv.slice(2);
+const persist = Number(seconds);
+if (!dir || !Number.isInteger(persist) || persist < 1) {
+  process.stderr.write('usage: control-master-main.js DIR SECONDS (started by orch; see ORCH_SSH_PERSIST)\n');
+  process.exit(64);
+}
+serveControlMaster(dir, persist).catch((e: unknown) => {
+  process.stderr.write(`orch control master ${process.pid}: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(70);
+});
