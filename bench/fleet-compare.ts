@@ -24,6 +24,8 @@ import {
 export interface Side {
   name: string;
   orch: string;
+  /** More environment for this side's runs (e.g. ORCH_SSH_PERSIST). */
+  env?: Record<string, string>;
 }
 
 /** Options of {@link measureFleet}. */
@@ -92,7 +94,7 @@ export async function measureFleet(o: FleetCompareOptions): Promise<FleetSamples
   for (const side of sides) {
     const home = path.join(work, `home-${side.name}`);
     await mkdir(home, { recursive: true });
-    const env = { PATH: basePath, LANG: 'C.UTF-8', HOME: home, XDG_CACHE_HOME: path.join(home, 'cache'), NO_COLOR: '1' };
+    const env = { PATH: basePath, LANG: 'C.UTF-8', HOME: home, XDG_CACHE_HOME: path.join(home, 'cache'), NO_COLOR: '1', ...side.env };
     const apply = async (extra: string[]): Promise<{ r: TimedResult; s: Summary | undefined }> => {
       const r = await runTimed(process.execPath, [side.orch, 'apply', 'playbook.yml', '--json', '--yes', ...extra], { cwd: work, env, timeoutMs: 600_000 });
       return { r, s: parseSummary(r.stdout) };

@@ -46,7 +46,7 @@ import { formatRatios, formatTable, type Ratio, type Row } from './report.js';
 import { fitLine, ratioOf, summarizeSamples, type LineFit, type SampleSummary } from './stats.js';
 import {
   ansibleCfg, ansibleInventoryIni, ansiblePlaybookYaml, bareDeployScript, bigInventoryYaml, checkHost, hostListText,
-  orchInventoryYaml, orchPlaybookYaml, sshTrueScript, wipeHost, writeApp, type Endpoint,
+  orchInventoryYaml, orchPlaybookYaml, sshTrueScript, stopControlMasters, wipeHost, writeApp, type Endpoint,
 } from './workload.js';
 
 /** The repository root (bench/build/bench/run.js -> ../../..). */
@@ -255,8 +255,8 @@ async function measure(fleet: Fleet, work: string, orchEnv: Record<string, strin
   await writeFile(path.join(work, 'ssh-true.sh'), sshTrueScript());
   const sshEnv = { PATH: orchEnv.PATH, LANG: 'C.UTF-8', HOME: orchEnv.HOME, KNOWN_HOSTS: fleet.knownHostsFile, IDENTITY: fleet.identityFile };
 
-  const orchApply = async (pb: string, extra: string[] = []): Promise<OrchRun> => {
-    const r = await runTimed(process.execPath, [ORCH, 'apply', pb, '--json', '--yes', ...forkArgs, ...extra], { cwd: work, env: orchEnv, timeoutMs: 600_000 });
+  const orchApply = async (pb: string, extra: string[] = [], env: Record<string, string> = {}): Promise<OrchRun> => {
+    const r = await runTimed(process.execPath, [ORCH, 'apply', pb, '--json', '--yes', ...forkArgs, ...extra], { cwd: work, env: { ...orchEnv, ...env }, timeoutMs: 600_000 });
     return { r, summary: parseSummary(r.stdout) };
   };
   const wipeAll = (): Promise<unknown> => Promise.all(fleet.hosts.map((h) => wipeHost(h.dir)));
@@ -366,7 +366,7 @@ async function measure(fleet: Fleet, work: string, orchEnv: Record<string, strin
       const first = await orchApply('playbook.yml');
       checkOk('orch apply (before no-op)', first.r);
       await verifyAll('orch apply (before no-op)', 1);
-      const samples: Record<string, number[]> = { orchNoop: [], sshTrue: [] };
+      const samples: Record<string, number[]> = { orchNoop: [], orchNoopPersist: [], sshTrue: [] };
       for (let round = 0; round <= RUNS; round++) {
         const { r, summary } = await orchApply('playbook.yml', ['--detailed-exitcodes']);
         if (r.code !== 0 || !summary || summary.changed !== 0) throw new Error(`no-op orch apply: exit ${r.code}, changed ${summary?.changed}: ${tailOf(r.stderr || r.stdout)}`);
@@ -375,18 +375,25 @@ async function measure(fleet: Fleet, work: string, orchEnv: Record<string, strin
           samples.orchNoop!.push(r.ms);
           (results.bytesUploaded.orchNoop ??= []).push(summary.bytesUploaded);
         }
+        // The same with persistent connections (ORCH_SSH_PERSIST, as Ansible's ControlPersist above): round 0 starts the control master.
+        const p = await orchApply('playbook.yml', ['--detailed-exitcodes'], { ORCH_SSH_PERSIST: '60' });
+        if (p.r.code !== 0 || p.summary?.changed !== 0) throw new Error(`no-op orch apply (ORCH_SSH_PERSIST): exit ${p.r.code}: ${tailOf(p.r.stderr || p.r.stdout)}`);
+        if (round > 0) samples.orchNoopPersist!.push(p.r.ms);
         if (haveSsh) {
           const t = await runTimed('bash', [path.join(work, 'ssh-true.sh'), path.join(work, 'hosts.txt')], { env: sshEnv, timeoutMs: 120_000 });
           checkOk('ssh true fan-out', t);
           if (round > 0) samples.sshTrue!.push(t.ms);
         }
-        log(`no-op ${round === 0 ? 'warm-up' : `run ${round}/${RUNS}`}: orch ${r.ms.toFixed(0)} ms, bytesUploaded ${summary.bytesUploaded}`);
+        log(`no-op ${round === 0 ? 'warm-up' : `run ${round}/${RUNS}`}: orch ${r.ms.toFixed(0)} ms, bytesUploaded ${summary.bytesUploaded}; persistent ${p.r.ms.toFixed(0)} ms`);
       }
       results.noop.orch = summarizeSamples(samples.orchNoop!);
+      results.noop.orchPersist = summarizeSamples(samples.orchNoopPersist!);
       results.noop.sshTrue = summarizeSamples(samples.sshTrue!);
     } catch (e) {
       results.errors.push(`no-op: ${(e as Error).message}`);
       log(`ERROR ${(e as Error).message}`);
+    } finally {
+      await stopControlMasters(orchEnv.HOME!);
     }
   }
 
@@ -702,6 +709,7 @@ function printReport(): void {
   add('fresh deploy, ansible-playbook', dep('ansible'), ansNote);
   add('fresh deploy, bare parallel ssh', dep('bare'));
   add('no-op redeploy, orch', r.noop.orch?.samples.length ? r.noop.orch : undefined, `bytesUploaded ${JSON.stringify(r.bytesUploaded.orchNoop ?? [])}`);
+  add('no-op redeploy, orch, ORCH_SSH_PERSIST=60 (warm)', r.noop.orchPersist?.samples.length ? r.noop.orchPersist : undefined, 'connections held by the control master');
   add('ssh HOST true fan-out', r.noop.sshTrue?.samples.length ? r.noop.sshTrue : undefined);
   if (r.plan) {
     add(`plan --offline, ${r.plan.hosts} hosts, wall`, r.plan.wallMs);
@@ -754,6 +762,7 @@ function printReport(): void {
   ratios.push({ name: 'fresh deploy ansible / bare ssh', value: ratioOf(med(dep('ansible')), med(dep('bare'))) });
   ratios.push({ name: 'fresh deploy (orch - bundle warm) / bare ssh', value: ratioOf(med(dep('orch')) - med(dep('bundleWarm')), med(dep('bare'))) });
   ratios.push({ name: 'no-op orch / ssh true', value: ratioOf(med(r.noop.orch), med(r.noop.sshTrue)), goal: '≤ 1.5' });
+  ratios.push({ name: 'no-op orch, persistent connections / ssh true', value: ratioOf(med(r.noop.orchPersist), med(r.noop.sshTrue)), goal: '≤ 0.8' });
   if (r.latency) {
     const f = r.latency.minFits;
     ratios.push({ name: 'round trips (fastest-run fit): orch fresh deploy', value: f.orchFresh?.slope ?? NaN, goal: '≤ 3 after connect' });
