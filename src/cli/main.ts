@@ -6,6 +6,7 @@
 import { Argument, Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { ENVIRONMENT } from './man.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -52,13 +53,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .exitOverride()
-    .addHelpText('after', [
-      '',
-      'Environment:',
-      '  ORCH_SSH_PERSIST=SECONDS  keep SSH connections open between runs for SECONDS idle (like',
-      '                            ControlPersist): later runs skip the handshake (docs/reference/cli.md)',
-      '  NO_COLOR, FORCE_COLOR     turn colours off / on',
-    ].join('\n'));
+    .addHelpText('after', `\nEnvironment:\n${ENVIRONMENT.map(([name, text]) => `  ${name}: ${text}`).join('\n')}`);
 
   common(program.command('plan').argument('<playbook>', 'playbook file'))
     .description('compile the playbook, check every script with bash -n, read each host\'s state and print what would change')

@@ -31,7 +31,9 @@ const EXIT_STATUS: [string, string][] = [
   ['130', 'interrupted (Ctrl-C)'],
 ];
 
-const ENVIRONMENT: [string, string][] = [
+/** orch's environment variables and what they do (the man page's ENVIRONMENT, the end of `orch --help`). */
+export const ENVIRONMENT: [string, string][] = [
+  ['ORCH_SSH_PERSIST', 'seconds (1-86400): keep SSH connections open that long after their last use, in a control master, so later runs skip the handshake (like ControlPersist; docs/reference/cli.md, "Persistent connections")'],
   ['NO_COLOR', 'set and non-empty: no colours (https://no-color.org)'],
   ['FORCE_COLOR', 'set and not 0: colours even when stdout is not a terminal; --no-color still wins'],
   ['XDG_CACHE_HOME', 'the bundle build cache is $XDG_CACHE_HOME/orch (default ~/.cache/orch)'],
