@@ -10,9 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopControlMasters } from '../test/harness/control-master.js';
 import { canRunFleet, startFleet } from '../test/harness/fleet.js';
 import { measureFleet } from './fleet-compare.js';
-import { stopControlMasters } from './workload.js';
 import { summarizeSamples } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

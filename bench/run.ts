@@ -36,6 +36,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { stopControlMasters } from '../test/harness/control-master.js';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../test/harness/fleet.js';
 import { ensureTool, type ToolStatus } from './prereqs.js';
 import { runTimed, tailOf, type TimedResult } from './proc.js';
@@ -46,7 +47,7 @@ import { formatRatios, formatTable, type Ratio, type Row } from './report.js';
 import { fitLine, ratioOf, summarizeSamples, type LineFit, type SampleSummary } from './stats.js';
 import {
   ansibleCfg, ansibleInventoryIni, ansiblePlaybookYaml, bareDeployScript, bigInventoryYaml, checkHost, hostListText,
-  orchInventoryYaml, orchPlaybookYaml, sshTrueScript, stopControlMasters, wipeHost, writeApp, type Endpoint,
+  orchInventoryYaml, orchPlaybookYaml, sshTrueScript, wipeHost, writeApp, type Endpoint,
 } from './workload.js';
 
 /** The repository root (bench/build/bench/run.js -> ../../..). */

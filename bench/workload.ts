@@ -7,7 +7,7 @@
  * host's result through its private folder on the control machine (`host.dir/srv/...`).
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 
@@ -219,22 +219,3 @@ export async function checkHost(hostDir: string, restarts: number): Promise<stri
   return undefined;
 }
 
-/**
- * Stops the control masters (ORCH_SSH_PERSIST) that runs with `home` as HOME started:
- * each listens on `<pid>.sock` in `~/.cache/orch/cm` (src/transport/control-master.ts);
- * SIGTERM, then waits up to 2 s for each to exit.
- */
-export async function stopControlMasters(home: string): Promise<void> {
-  const dir = path.join(home, '.cache', 'orch', 'cm');
-  const pids = (await readdir(dir).catch(() => [] as string[])).map((n) => /^(\d+)\.sock$/.exec(n)?.[1]).filter((p): p is string => p !== undefined).map(Number);
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 40 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
-}

@@ -16,6 +16,7 @@ import type { PlanHost } from '../../../src/model/plan.js';
 import { persistSeconds } from '../../../src/transport/control-master.js';
 import { SshTransport } from '../../../src/transport/ssh.js';
 import type { ConnectOptions, Connection } from '../../../src/transport/transport.js';
+import { controlDirOf, controlMasterPids, pidAlive, stopControlMasters } from '../../harness/control-master.js';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../../harness/fleet.js';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -55,17 +56,9 @@ describe.skipIf(!canRunFleet())('control master on a real sshd fleet', () => {
   };
   const accepted = (h: TestHost): number => (readFileSync(h.logFile, 'utf8').match(/Accepted publickey for root/g) ?? []).length;
   const newHome = (): string => mkdtempSync(path.join(scratch, 'home-'));
-  const cmDir = (home: string): string => path.join(home, '.cache', 'orch', 'cm');
-  /** Pids of the masters started with `home` (from their `<pid>.sock`). */
-  const masters = (home: string): number[] => (existsSync(cmDir(home)) ? readdirSync(cmDir(home)) : []).map((n) => /^(\d+)\.sock$/.exec(n)?.[1]).filter((p): p is string => !!p).map(Number);
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const cmDir = controlDirOf;
+  const masters = controlMasterPids;
+  const alive = pidAlive;
   const homes: string[] = [];
   const home = (): string => {
     const h = newHome();
@@ -91,7 +84,7 @@ describe.skipIf(!canRunFleet())('control master on a real sshd fleet', () => {
   afterAll(async () => {
     await Promise.all(opened.map((c) => c.close().catch(() => {})));
     // The masters these tests started (each one's pid is in its socket's name).
-    for (const h of homes) for (const pid of masters(h)) if (alive(pid)) process.kill(pid, 'SIGTERM');
+    for (const h of homes) await stopControlMasters(h);
     await fleet?.teardown();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }, 30000);

@@ -44,6 +44,11 @@ async function waitUntil(cond: () => boolean, ms: number): Promise<number> {
   return Date.now() - t0;
 }
 const pidFile = (d: string): number => Number(readFileSync(path.join(d, 'pid'), 'utf8'));
+/** A run that took the lock of HOME `h` (holder `old`) and ended: its lock file stays. */
+async function earlierRun(h: string): Promise<void> {
+  await (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
+  await waitUntil(() => lockFree(h), 15_000);
+}
 
 describe('HostAgent on the local transport', () => {
   it('takes the lock and reads the facts in one exchange; a second run gets LockedError naming the holder', async () => {
@@ -163,8 +168,7 @@ describe('HostAgent on the local transport', () => {
   it('launched early with a lock to take: holds the lock before its settings (lock.info names the run), keeps it through begin, frees it when done', async () => {
     const h = home();
     // An earlier run left the lock file (a host orch never ran on gets nothing early: next test).
-    (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
-    await waitUntil(() => lockFree(h), 15_000);
+    await earlierRun(h);
     const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me@ctl pid 9 since T0', giveUpSeconds: 5 });
     await waitUntil(() => !lockFree(h), 5000);
     expect(readFileSync(path.join(h, '.orch/lock.info'), 'utf8')).toBe('me@ctl pid 9 since T0\n');
@@ -194,8 +198,7 @@ describe('HostAgent on the local transport', () => {
 
   it('launched early and begun without a lock (a run that takes none): the early lock is freed at once', async () => {
     const h = home();
-    (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
-    await waitUntil(() => lockFree(h), 15_000);
+    await earlierRun(h);
     const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me', giveUpSeconds: 5 });
     await waitUntil(() => !lockFree(h), 5000);
     const { factsOutput } = await agent.begin({ holder: 'me', factsScript: 'echo END\n' });
@@ -207,8 +210,7 @@ describe('HostAgent on the local transport', () => {
 
   it('launched early, then no frame for the give-up time (a control machine stuck or cut off while compiling): the agent exits and frees the lock', async () => {
     const h = home();
-    (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
-    await waitUntil(() => lockFree(h), 15_000);
+    await earlierRun(h);
     const stdin = new PassThrough(); // written once, then silent
     const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin });
     stdin.write(Buffer.concat([agentCodeFrame(), Buffer.from('P 2 1 me\n')]));
@@ -224,8 +226,7 @@ describe('HostAgent on the local transport', () => {
 
   it('launched early for a run that takes no lock: leaves an existing lock alone, and exits after the give-up time without frames', async () => {
     const h = home();
-    (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
-    await waitUntil(() => lockFree(h), 15_000);
+    await earlierRun(h);
     const stdin = new PassThrough(); // written once, then silent
     let out = '';
     const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin, onStdout: (c) => void (out += c.toString()) });
