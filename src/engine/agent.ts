@@ -383,6 +383,11 @@ export class HostAgent {
     this.#done.catch(() => undefined);
   }
 
+  /** False once the agent's session ended (e.g. a launched agent that gave up waiting). */
+  get running(): boolean {
+    return this.#ended === undefined;
+  }
+
   /** Resolves when the agent's session has ended. */
   get finished(): Promise<void> {
     return this.#done.then(() => undefined, () => undefined);

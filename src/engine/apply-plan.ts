@@ -169,7 +169,10 @@ export class Session {
     const key = this.opts.sameMachine?.(ph) ? '\0machine' : host;
     const holderOf = this.#locks.get(key);
     if (holderOf) await holderOf;
-    const started = (this.#connections.takeAgent(host) ?? HostAgent.launch(host, conn)).begin({
+    // The agent launched on the early connection, unless it ended meanwhile (it gives up after
+    // the give-up time without heartbeats, e.g. when this process could not send them).
+    const launched = this.#connections.takeAgent(host);
+    const started = (launched?.running ? launched : HostAgent.launch(host, conn)).begin({
       ...(!holderOf && waitSeconds !== undefined && { lockWaitSeconds: waitSeconds }),
       holder: `${this.opts.by} pid ${process.pid} since ${this.opts.now().toISOString()}`,
       factsScript: facts,

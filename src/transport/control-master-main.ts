@@ -32,7 +32,9 @@ interface Held {
   /** Execs running on it. */
   busy: number;
   /** Runs holding it (their `connect` sockets, open until the run closes it). */
-  leases: number;
+  leases: Set<net.Socket>;
+  /** The connection once up (to see in `tick` that it was lost). */
+  up?: Connection;
   /** Date.now() of its last use. */
   used: number;
 }
@@ -56,11 +58,14 @@ export async function serveControlMaster(dir: string, persist: number): Promise<
     });
     const { host, hosts, options, env } = req.spec;
     const conn = transport.connect(host, { ...options, hosts: { ...hosts, [host.name]: host }, env: { ...env, PATH: process.env.PATH } });
-    const entry: Held = { conn, busy: 0, leases: 0, used: Date.now() };
+    const entry: Held = { conn, busy: 0, leases: new Set(), used: Date.now() };
     held.set(key, entry);
-    conn.catch(() => {
-      if (held.get(key) === entry) held.delete(key);
-    });
+    conn.then(
+      (c) => (entry.up = c),
+      () => {
+        if (held.get(key) === entry) held.delete(key);
+      },
+    );
     return conn;
   };
 
@@ -125,10 +130,10 @@ export async function serveControlMaster(dir: string, persist: number): Promise<
             const h = held.get(r.key);
             finished = true;
             if (!h || sock.destroyed) return void sock.destroy();
-            h.leases++;
+            h.leases.add(sock);
             h.used = Date.now();
             sock.once('close', () => {
-              h.leases--;
+              h.leases.delete(sock);
               h.used = Date.now();
             });
             sock.write(frame('r', Buffer.from(JSON.stringify({ ok: true, socket: own } satisfies MasterResult))));
@@ -183,7 +188,15 @@ export async function serveControlMaster(dir: string, persist: number): Promise<
   const tick = setInterval(() => {
     const t = Date.now();
     for (const [key, h] of held) {
-      if (h.busy > 0 || h.leases > 0 || t - h.used < persist * 1000) continue;
+      // A lost connection (host gone, keepalive timeout): its runs' leases end, so each
+      // sees its connection dead and the next connect opens a new one.
+      if (h.up?.alive === false) {
+        held.delete(key);
+        for (const l of h.leases) l.destroy();
+        void h.up.close().catch(() => undefined);
+        continue;
+      }
+      if (h.busy > 0 || h.leases.size > 0 || t - h.used < persist * 1000) continue;
       held.delete(key);
       void h.conn.then((c) => c.close(), () => undefined);
     }

@@ -311,6 +311,8 @@ export class MasterConnection implements Connection {
     private readonly direct: () => Promise<Connection>,
   ) {
     lease.on('error', () => {});
+    // The master ends a lease when it lost the connection (or exits).
+    lease.on('end', () => lease.destroy());
     lease.on('close', () => (this.#leaseOpen = false));
   }
 

@@ -181,6 +181,25 @@ describe.skipIf(!canRunFleet())('control master on a real sshd fleet', () => {
     console.log(`lease closed: the master (ORCH_SSH_PERSIST=1) exited ${ms} ms later`);
   });
 
+  it('a connection the host drops ends the runs\' leases (alive turns false); the next connect logs in anew', async () => {
+    const hm = home();
+    const c = await connect(planHost(h2), options(hm, [planHost(h2)]));
+    expect((await c.exec('echo ok')).stdout.toString()).toBe('ok\n');
+    expect(c.alive).toBe(true);
+    await fleet.stopSshd(h2);
+    try {
+      const ms = await waitUntil(() => c.alive === false, 10_000);
+      console.log(`sshd killed: the lease ended ${ms} ms later`);
+      await expect(c.exec('echo ok')).rejects.toThrow(ConnectError);
+    } finally {
+      await fleet.startSshd(h2);
+    }
+    const before = accepted(h2);
+    const again = await connect(planHost(h2), options(hm, [planHost(h2)]));
+    expect((await again.exec('echo again')).stdout.toString()).toBe('again\n');
+    expect(accepted(h2)).toBe(before + 1);
+  });
+
   it('a socket folder others can enter, or a symlink, is refused with what to do', async () => {
     const open = home();
     mkdirSync(cmDir(open), { recursive: true });
