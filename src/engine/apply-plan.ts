@@ -131,13 +131,14 @@ export class Session {
   async #gatherFacts(): Promise<GatheredFacts> {
     const byHost = new Map<string, Facts>();
     const limit = pLimit(Math.max(1, this.opts.forks));
+    // Agents launched early on hosts the plan does not target end now (with a lock taken early, it is freed).
+    this.#connections.discardAgentsExcept(new Set(this.plan.targets));
     await Promise.all(this.plan.targets.map((host) => limit(async () => {
       try {
         const conn = await this.connection(host);
         const probes = [...probesForHost(this.plan, host), ...(this.opts.extraProbes?.(host) ?? [])];
         let stdout: string;
-        // An agent launched on an early connection reads the facts too (without the lock when the run takes none).
-        if (this.opts.lock || this.#connections.hasAgent(host)) stdout = await this.#startAgent(host, conn, factsScript(probes), this.opts.lock?.waitSeconds);
+        if (this.opts.lock) stdout = await this.#startAgent(host, conn, factsScript(probes), this.opts.lock.waitSeconds);
         else {
           const res = await conn.exec(factsScript(probes), this.opts.stepTimeoutMs ? { timeoutMs: this.opts.stepTimeoutMs } : {});
           if (res.code !== 0) throw new RemoteCommandError(host, 'reading facts', res.code, tail(res.stderr.toString('utf8'), 500));

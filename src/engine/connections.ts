@@ -35,8 +35,17 @@ export class EarlyConnections {
       const conn = Promise.resolve().then(() => connect(ph));
       conn.catch(() => undefined);
       const e: EarlyConnection = { t0: Date.now(), p0: now(), conn };
-      if (agents) conn.then((c) => (e.agent = HostAgent.launch(ph.name, c, agents(ph))), () => undefined);
+      if (agents) conn.then((c) => void (e.noAgent || (e.agent = HostAgent.launch(ph.name, c, agents(ph)))), () => undefined);
       this.#opened.set(ph.name, e);
+    }
+  }
+
+  /** Ends the agents of hosts not in `keep`; those still connecting launch none. */
+  discardAgentsExcept(keep: Set<string>): void {
+    for (const [name, e] of this.#opened) {
+      if (keep.has(name)) continue;
+      e.noAgent = true;
+      e.agent?.discard();
     }
   }
 
@@ -69,6 +78,8 @@ export interface EarlyConnection {
   p0: number;
   conn: Promise<Connection>;
   agent?: HostAgent;
+  /** Set when the run does not target the host: no agent is launched. */
+  noAgent?: boolean;
 }
 
 /** Memoised connections of one run. */
@@ -125,9 +136,9 @@ export class Connections {
     return c;
   }
 
-  /** True when an agent was launched on the host's early connection and not yet taken (after `get` resolved). */
-  hasAgent(host: string): boolean {
-    return this.#launched.has(host);
+  /** Ends the agents launched early on hosts not in `keep` (now or as they come up). */
+  discardAgentsExcept(keep: Set<string>): void {
+    this.early?.discardAgentsExcept(keep);
   }
 
   /** The agent launched on the host's early connection, removed from the pool (the caller owns it), or undefined. */

@@ -57,8 +57,8 @@ export interface ProjectOptions {
   connectEarly?: number;
   /**
    * With `connectEarly`, for a run that takes the host lock (apply): each early
-   * connection's agent takes the lock as soon as it is up, when it is free and the host
-   * has a lock file (an earlier run), so the lock overlaps the compile. `by` is
+   * connection starts its host agent, which takes the lock as soon as it is up, when it is
+   * free and the host has a lock file (an earlier run), so both overlap the compile. `by` is
    * `USER@HOST` for lock.info. Not for same-machine (`local`) hosts, which share a lock.
    */
   lockEarly?: { by: string };
@@ -105,12 +105,14 @@ export async function loadProjectWith(playbook: string, options: ProjectOptions,
   const onCandidates = options.offline || !options.connectEarly ? undefined : (names: string[], hosts: Record<string, PlanHost>): void => {
     const transports = transportsFor(hosts);
     transports.catch(() => undefined);
-    // Each with its host agent launched (waiting for its settings: nothing but the lock, for a run that takes it, changes on a host before the plan is valid).
+    // Each with its host agent launched for a run that takes the lock (waiting for its settings: nothing but the lock changes on a host before the plan is valid).
     const holder = options.lockEarly ? `${options.lockEarly.by} pid ${process.pid} since ${new Date().toISOString()}` : undefined;
-    const launch = (h: PlanHost): EarlyLaunch => ({
+    // Only for a run that takes the lock (apply, converge): a plan reads its facts without
+    // an agent and leaves nothing on a host.
+    const launch = holder === undefined ? undefined : (h: PlanHost): EarlyLaunch => ({
       ...(h.giveUpSeconds !== undefined && { giveUpSeconds: h.giveUpSeconds }),
       // Same-machine (`local`) hosts share one lock, taken by the run's first of them.
-      ...(holder !== undefined && !TRANSPORTS[h.transport]?.sameMachine && { lockHolder: holder }),
+      ...(!TRANSPORTS[h.transport]?.sameMachine && { lockHolder: holder }),
     });
     early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, { hosts, insecureHostKeys, env }), options.connectEarly!, launch);
   };

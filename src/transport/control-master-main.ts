@@ -8,8 +8,9 @@
  * - `connect`: opens (or reuses) the SSH connection of the request's key through
  *   SshTransport, which verifies the host key and authenticates as a direct run does;
  *   the request's socket then stays open as the run's lease on that connection;
- * - `exec`: runs a command on the connection of the key (never reconnecting: a lost
- *   connection fails the exec with `connection lost`, as it does without a master).
+ * - `exec`: runs a command on the connection the run leased (named by its id; never
+ *   another one: a lost connection fails the exec with `connection lost`, as it does
+ *   without a master, and ends its leases).
  *
  * A connection unused for SECONDS (no lease, no exec running) is closed; the master exits
  * when it holds none and no request came for SECONDS, removing its socket (and `master.sock`
@@ -28,6 +29,8 @@ import type { Connection } from './transport.js';
 const MAX_HEADER = 1 << 20;
 
 interface Held {
+  /** This master's number for the connection (a lease's execs name it). */
+  id: number;
   conn: Promise<Connection>;
   /** Execs running on it. */
   busy: number;
@@ -49,24 +52,34 @@ export async function serveControlMaster(dir: string, persist: number): Promise<
   const socketPath = path.join(dir, own);
   const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} orch control master ${process.pid}: ${line}\n`);
 
-  const connectionFor = (key: string, req: Extract<MasterRequest, { op: 'connect' }>): Promise<Connection> => {
+  let ids = 0;
+  /** Forgets a lost connection: its leases end, so each run holding it sees it dead. */
+  const drop = (key: string, h: Held): void => {
+    if (held.get(key) === h) held.delete(key);
+    for (const l of h.leases) l.destroy();
+    void h.conn.then((c) => c.close(), () => undefined);
+  };
+  const connectionFor = (key: string, req: Extract<MasterRequest, { op: 'connect' }>): Promise<Held> => {
     const h = held.get(key);
     if (h) return h.conn.then((c) => {
-      if (c.alive !== false) return c;
-      if (held.get(key) === h) held.delete(key);
+      if (c.alive !== false) return h;
+      drop(key, h);
       return connectionFor(key, req);
     });
     const { host, hosts, options, env } = req.spec;
     const conn = transport.connect(host, { ...options, hosts: { ...hosts, [host.name]: host }, env: { ...env, PATH: process.env.PATH } });
-    const entry: Held = { conn, busy: 0, leases: new Set(), used: Date.now() };
+    const entry: Held = { id: ++ids, conn, busy: 0, leases: new Set(), used: Date.now() };
     held.set(key, entry);
-    conn.then(
-      (c) => (entry.up = c),
-      () => {
+    return conn.then(
+      (c) => {
+        entry.up = c;
+        return entry;
+      },
+      (e: unknown) => {
         if (held.get(key) === entry) held.delete(key);
+        throw e;
       },
     );
-    return conn;
   };
 
   const serve = (sock: net.Socket): void => {
@@ -125,25 +138,25 @@ export async function serveControlMaster(dir: string, persist: number): Promise<
       if (r.v !== 1) return reply({ ok: false, error: { kind: 'other', message: `control master ${process.pid} speaks protocol 1, not ${String(r.v)}` } });
       if (r.op === 'connect') {
         connectionFor(r.key, r).then(
-          () => {
+          (h) => {
             // The socket stays open as the run's lease: the connection is kept while it is.
-            const h = held.get(r.key);
+            if (sock.destroyed) return;
+            if (held.get(r.key) !== h) return reply(errorResult(r.spec.host.name, new ConnectError(r.spec.host.name, 'connection lost while connecting')));
             finished = true;
-            if (!h || sock.destroyed) return void sock.destroy();
             h.leases.add(sock);
             h.used = Date.now();
             sock.once('close', () => {
               h.leases.delete(sock);
               h.used = Date.now();
             });
-            sock.write(frame('r', Buffer.from(JSON.stringify({ ok: true, socket: own } satisfies MasterResult))));
+            sock.write(frame('r', Buffer.from(JSON.stringify({ ok: true, socket: own, id: h.id } satisfies MasterResult))));
           },
           (e: unknown) => reply(errorResult(r.spec.host.name, e)),
         );
         return;
       }
       const h = held.get(r.key);
-      if (!h) return reply(errorResult(r.host, new ConnectError(r.host, 'connection lost: the control master holds no connection for it')));
+      if (!h || h.id !== r.id) return reply(errorResult(r.host, new ConnectError(r.host, 'connection lost (the control master no longer holds it)')));
       h.busy++;
       h.used = Date.now();
       h.conn
@@ -166,6 +179,8 @@ export async function serveControlMaster(dir: string, persist: number): Promise<
   };
 
   const server = net.createServer({ allowHalfOpen: true }, serve);
+  // A socket of a killed master whose pid this process now has.
+  await unlink(socketPath).catch(() => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => resolve());
@@ -191,12 +206,11 @@ export async function serveControlMaster(dir: string, persist: number): Promise<
       // A lost connection (host gone, keepalive timeout): its runs' leases end, so each
       // sees its connection dead and the next connect opens a new one.
       if (h.up?.alive === false) {
-        held.delete(key);
-        for (const l of h.leases) l.destroy();
-        void h.up.close().catch(() => undefined);
+        drop(key, h);
         continue;
       }
-      if (h.busy > 0 || h.leases.size > 0 || t - h.used < persist * 1000) continue;
+      // Still connecting (a slow handshake, a jump host): not idle.
+      if (!h.up || h.busy > 0 || h.leases.size > 0 || t - h.used < persist * 1000) continue;
       held.delete(key);
       void h.conn.then((c) => c.close(), () => undefined);
     }

@@ -31,7 +31,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { lstat, mkdir, open, readlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -57,11 +57,11 @@ const MAX_SOCKET_PATH = 107;
  */
 export function persistSeconds(env: NodeJS.ProcessEnv): number | undefined {
   const raw = env[PERSIST_ENV]?.trim();
-  if (raw === undefined || raw === '' || raw === '0') return undefined;
+  if (raw === undefined || raw === '') return undefined;
   const m = /^(\d+)s?$/.exec(raw);
   const n = m ? Number(m[1]) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 86400) throw new Error(`${PERSIST_ENV} must be idle seconds from 0 (off) to 86400, like 60 or 60s; got ${JSON.stringify(raw)}`);
-  return n;
+  return n === 0 ? undefined : n;
 }
 
 /** The control master's socket folder for `env` (see the module comment). */
@@ -80,6 +80,16 @@ export async function ensureControlDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const st = await lstat(dir);
   const uid = process.getuid?.() ?? st.uid;
+  // Every folder above it too (OpenSSH's safe_path): owned by this user or root, and not
+  // writable by others unless sticky and root's (/tmp), so nobody can swap one in.
+  for (let up = path.dirname(dir); ; up = path.dirname(up)) {
+    const p = await lstat(up);
+    const sticky = (p.mode & 0o1000) !== 0 && p.uid === 0;
+    if ((p.uid !== uid && p.uid !== 0) || ((p.mode & 0o022) !== 0 && !sticky) || p.isSymbolicLink()) {
+      throw new Error(`control master folder ${dir}: ${up} ${p.isSymbolicLink() ? 'is a symlink' : p.uid !== uid && p.uid !== 0 ? `belongs to uid ${p.uid}` : `is writable by others (mode ${(p.mode & 0o7777).toString(8)})`}: set XDG_RUNTIME_DIR or HOME to a folder of your own`);
+    }
+    if (up === path.dirname(up)) break;
+  }
   if (!st.isDirectory()) throw new Error(`control master folder ${dir} is not a folder (a symlink?): remove it, orch creates it`);
   if (st.uid !== uid) throw new Error(`control master folder ${dir} belongs to uid ${st.uid}, not to this user (uid ${uid}): remove it, orch creates it`);
   if ((st.mode & 0o077) !== 0) throw new Error(`control master folder ${dir} is open to others (mode ${(st.mode & 0o777).toString(8)}): chmod 700 ${dir}`);
@@ -98,21 +108,31 @@ export interface MasterSpec {
 /** The first line of a request. */
 export type MasterRequest =
   | { v: 1; op: 'connect'; key: string; spec: MasterSpec }
-  | { v: 1; op: 'exec'; key: string; host: string; command: string; timeoutMs?: number; stdin: boolean };
+  | { v: 1; op: 'exec'; key: string; id: number; host: string; command: string; timeoutMs?: number; stdin: boolean };
 
 /** The `r` frame: a result, or the error the master's call rejected with. */
 export type MasterResult =
-  | { ok: true; socket?: string; code?: number | null; signal?: string }
+  | { ok: true; socket?: string; id?: number; code?: number | null; signal?: string }
   | { ok: false; error: { kind: 'connect' | 'remote' | 'other'; message: string; step?: string; exitCode?: number | null; stderrTail?: string } };
 
 /** The spec and key of `host` under `options` (what decides its connection). */
-export function masterSpec(host: PlanHost, options: ConnectOptions, env: NodeJS.ProcessEnv): { key: string; spec: MasterSpec } {
+export function masterSpec(host: PlanHost, options: ConnectOptions, env: NodeJS.ProcessEnv, cwd = process.cwd()): { key: string; spec: MasterSpec } {
+  // The master runs elsewhere (its own folder, a few variables): file paths are made
+  // absolute here, `${VAR}` expanded from this run's environment; `~` and `%` tokens stay
+  // (the master expands them from HOME/USER and the host, as ssh-config.ts does).
+  const local = (p: string | undefined): string | undefined => {
+    if (p === undefined) return undefined;
+    const x = p.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, v: string) => env[v] ?? m);
+    return x.startsWith('~') || x.startsWith('%') || path.isAbsolute(x) ? x : path.resolve(cwd, x);
+  };
+  const files = (h: PlanHost): PlanHost => ({ ...h, ...(h.identity !== undefined && { identity: local(h.identity)! }), ...(h.knownHosts !== undefined && { knownHosts: local(h.knownHosts)! }) });
   const hosts: Record<string, PlanHost> = {};
   for (const name of host.jump) {
     const b = options.hosts[name];
-    if (b) hosts[name] = b;
+    if (b) hosts[name] = files(b);
   }
-  const o = options;
+  host = files(host);
+  const o = { ...options, ...(options.sshConfigFile !== undefined && { sshConfigFile: local(options.sshConfigFile)! }) };
   const spec: MasterSpec = {
     host,
     hosts,
@@ -192,7 +212,7 @@ function masterMain(): string {
  * `dir/master.log`. Rejects when it exits first or is not ready within 10 s.
  */
 export async function startMaster(dir: string, persist: number, env: NodeJS.ProcessEnv): Promise<void> {
-  const log = await open(path.join(dir, 'master.log'), 'a', 0o600);
+  const log = await open(path.join(dir, 'master.log'), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   try {
     if ((await log.stat()).size > 1 << 20) await log.truncate(0);
     const child = spawn(process.execPath, [masterMain(), dir, String(persist)], {
@@ -306,6 +326,8 @@ export class MasterConnection implements Connection {
     readonly host: string,
     private readonly socket: string,
     private readonly key: string,
+    /** The master's id of the SSH connection leased (execs name it: never another one). */
+    private readonly id: number,
     /** Open while this run uses the connection: the master keeps it that long. */
     private readonly lease: net.Socket,
     private readonly direct: () => Promise<Connection>,
@@ -326,7 +348,7 @@ export class MasterConnection implements Connection {
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const req: MasterRequest = { v: 1, op: 'exec', key: this.key, host: this.host, command, stdin: options.stdin !== undefined, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) };
+    const req: MasterRequest = { v: 1, op: 'exec', key: this.key, id: this.id, host: this.host, command, stdin: options.stdin !== undefined, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) };
     const { result, stdout, stderr } = await request(this.socket, this.host, req, options, (n) => (this.#bytesSent += n));
     const r: ExecResult = { code: result.code ?? null, stdout, stderr };
     if (result.signal) r.signal = result.signal;
@@ -369,12 +391,12 @@ export async function connectViaMaster(host: PlanHost, options: ConnectOptions, 
   }
   const { key, spec } = masterSpec(host, options, env);
   const link = path.join(dir, 'master.sock');
-  const ask = async (): Promise<{ socket: string; lease: net.Socket }> => {
+  const ask = async (): Promise<{ socket: string; id: number; lease: net.Socket }> => {
     const { result, lease } = await request(link, host.name, { v: 1, op: 'connect', key, spec });
     // The master answers with its own socket's name (in `dir`): later execs go there.
-    return { socket: result.socket !== undefined && /^\d+\.sock$/.test(result.socket) ? path.join(dir, result.socket) : link, lease };
+    return { socket: result.socket !== undefined && /^\d+\.sock$/.test(result.socket) ? path.join(dir, result.socket) : link, id: result.id ?? 0, lease };
   };
-  let got: { socket: string; lease: net.Socket };
+  let got: { socket: string; id: number; lease: net.Socket };
   try {
     got = await ask();
   } catch (e) {
@@ -393,7 +415,7 @@ export async function connectViaMaster(host: PlanHost, options: ConnectOptions, 
     }
     got = await ask();
   }
-  return new MasterConnection(host.name, got.socket, key, got.lease, direct);
+  return new MasterConnection(host.name, got.socket, key, got.id, got.lease, direct);
 }
 
 /** The name `master.sock` points to, or undefined (for the master's own exit). */

@@ -553,8 +553,9 @@ export class SshConnection implements Connection {
       }
       const signal = options.signal;
       if (signal) {
+        // Only the channel is closed, as when a connection drops: the agent reads the end of
+        // its stdin and stops its steps gracefully (TERM, then KILL after the grace).
         const onAbort = (): void => {
-          sendSignal(ch, 'KILL');
           ch.close();
           fail(new ConnectError(this.host, 'the command was cancelled'));
         };

@@ -25,7 +25,7 @@ export interface ExecOptions {
   onStderr?: (chunk: Buffer) => void;
   /**
    * Aborting it ends the command as a dropped connection would (ssh: the channel is
-   * signalled KILL and closed) and rejects with ConnectError. Ignored by `local`.
+   * closed, no signal sent) and rejects with ConnectError. Ignored by `local`.
    */
   signal?: AbortSignal;
 }

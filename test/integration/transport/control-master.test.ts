@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectError, RemoteCommandError } from '../../../src/model/errors.js';
@@ -23,7 +23,7 @@ const REPO = path.resolve(import.meta.dirname, '..', '..', '..');
 
 describe('ORCH_SSH_PERSIST values', () => {
   it.each([
-    ['60', 60], ['60s', 60], [' 5 ', 5], ['0', undefined], ['', undefined], [undefined, undefined],
+    ['60', 60], ['60s', 60], [' 5 ', 5], ['0', undefined], ['0s', undefined], ['00', undefined], ['', undefined], [undefined, undefined],
   ])('%j -> %j', (v, want) => {
     expect(persistSeconds(v === undefined ? {} : { ORCH_SSH_PERSIST: v })).toBe(want);
   });
@@ -210,6 +210,20 @@ describe.skipIf(!canRunFleet())('control master on a real sshd fleet', () => {
     symlinkSync(cmDir(open), cmDir(linked));
     await expect(new SshTransport().connect(planHost(h1), options(linked, [planHost(h1)]))).rejects.toThrow(/is not a folder \(a symlink\?\)/);
     expect(masters(open)).toEqual([]);
+    // A folder above it that another user owns (say `sudo -E` with that user's HOME).
+    const theirs = path.join(scratch, 'theirs');
+    mkdirSync(theirs, { mode: 0o755 });
+    chownSync(theirs, 65534, 65534);
+    const inside = path.join(theirs, 'home');
+    mkdirSync(inside);
+    await expect(new SshTransport().connect(planHost(h1), options(inside, [planHost(h1)]))).rejects.toThrow(`${theirs} belongs to uid 65534: set XDG_RUNTIME_DIR or HOME to a folder of your own`);
+  });
+
+  it('relative identity and known_hosts paths are those of the folder the run is in, not the master\'s', async () => {
+    const hm = home();
+    const rel = planHost(h1, { identity: path.relative(process.cwd(), fleet.identityFile), knownHosts: path.relative(process.cwd(), fleet.knownHostsFile) });
+    const c = await connect(rel, options(hm, [rel]));
+    expect((await c.exec('echo ok')).stdout.toString()).toBe('ok\n');
   });
 });
 
