@@ -2,7 +2,7 @@
  * Persistent SSH connections (`ORCH_SSH_PERSIST=SECONDS`), the client side: what
  * OpenSSH's ControlMaster/ControlPersist gives Ansible (ssh_config(5) "ControlPersist";
  * Ansible's default `ControlPersist=60s`). One background process per user, the control
- * master (./control-master-main.ts), holds the SSH connections of earlier runs open for
+ * master (./control-master-server.ts, run by src/cli/control-master-main.ts), holds the SSH connections of earlier runs open for
  * SECONDS after their last use; a run asks it for a session channel over a Unix socket
  * instead of making its own TCP connection, key exchange and authentication.
  *
@@ -40,6 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { ConnectError, RemoteCommandError } from '../model/errors.js';
 import type { PlanHost } from '../model/plan.js';
 import { feedStdin } from './local.js';
+import { expandEnvRefs } from './ssh-config.js';
 import type { ConnectOptions, Connection, ExecOptions, ExecResult, PtyOptions, PtySession, RemoteFiles } from './transport.js';
 
 /** Environment variable turning persistent connections on: idle seconds, 1..86400. */
@@ -122,7 +123,7 @@ export function masterSpec(host: PlanHost, options: ConnectOptions, env: NodeJS.
   // (the master expands them from HOME/USER and the host, as ssh-config.ts does).
   const local = (p: string | undefined): string | undefined => {
     if (p === undefined) return undefined;
-    const x = p.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, v: string) => env[v] ?? m);
+    const x = expandEnvRefs(p, env);
     return x.startsWith('~') || x.startsWith('%') || path.isAbsolute(x) ? x : path.resolve(cwd, x);
   };
   const files = (h: PlanHost): PlanHost => ({ ...h, ...(h.identity !== undefined && { identity: local(h.identity)! }), ...(h.knownHosts !== undefined && { knownHosts: local(h.knownHosts)! }) });
@@ -198,12 +199,11 @@ export function errorResult(host: string, err: unknown): MasterResult {
   return { ok: false, error: { kind: 'other', message: err instanceof Error ? err.message : String(err) } };
 }
 
-/** The master's entry script (tsc output; from the sources, the build's). */
+/** The master's entry script, src/cli/control-master-main.ts as tsc built it (from the sources: the build's). */
 function masterMain(): string {
-  const here = new URL('../transport/control-master-main.js', import.meta.url);
-  const built = fileURLToPath(here);
+  const built = fileURLToPath(new URL('../cli/control-master-main.js', import.meta.url));
   if (existsSync(built)) return built;
-  return fileURLToPath(new URL('../../build/transport/control-master-main.js', import.meta.url));
+  return fileURLToPath(new URL('../../build/cli/control-master-main.js', import.meta.url));
 }
 
 /**

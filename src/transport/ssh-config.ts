@@ -103,11 +103,15 @@ export function resolveContextFromEnv(env: NodeJS.ProcessEnv): ResolveContext {
   };
 }
 
+/** `${VAR}` in `p` replaced by VAR of `env` (ssh_config(5) "ENVIRONMENT VARIABLES"); unset ones stay as written. */
+export function expandEnvRefs(p: string, env: NodeJS.ProcessEnv | undefined): string {
+  return p.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, v: string) => env?.[v] ?? m);
+}
+
 /** Expands `~/`, and ssh_config tokens `%d` (home), `%u` (local user), `%h` (host name), `%r` (remote user), `%%`. */
 export function expandPath(p: string, ctx: ResolveContext, host = '', remoteUser = '', extra: Record<string, string> = {}): string {
   const tokens: Record<string, string> = { '%': '%', d: ctx.home, u: ctx.localUser, h: host, r: remoteUser, ...extra };
-  let out = p.replace(/%(.)/g, (m, t: string) => tokens[t] ?? m);
-  out = out.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, v: string) => ctx.env?.[v] ?? m);
+  let out = expandEnvRefs(p.replace(/%(.)/g, (m, t: string) => tokens[t] ?? m), ctx.env);
   if (out === '~') out = ctx.home;
   else if (out.startsWith('~/')) out = path.join(ctx.home, out.slice(2));
   return out;

@@ -75,7 +75,7 @@ describe.skipIf(!canRunFleet())('control master on a real sshd fleet', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(path.join(REPO, 'build', 'transport', 'control-master-main.js'))) throw new Error('build/ is missing: run npm run build (npm test does)');
+    if (!existsSync(path.join(REPO, 'build', 'cli', 'control-master-main.js'))) throw new Error('build/ is missing: run npm run build (npm test does)');
     fleet = await startFleet({ count: 2, name: 'ocm' });
     [h1, h2] = fleet.hosts as [TestHost, TestHost];
     scratch = mkdtempSync('/var/tmp/orch-cm-test-');

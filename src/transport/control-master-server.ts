@@ -1,9 +1,9 @@
 /**
  * The control master (`ORCH_SSH_PERSIST`, ./control-master.ts has the protocol and the
- * client): `node control-master-main.js DIR SECONDS`, started detached by the first run
- * that finds none. It listens on `DIR/<pid>.sock`, points `DIR/master.sock` at it (a
- * symlink renamed into place, so a run never sees a half-made link), prints `ready`,
- * and then serves requests:
+ * client), run by `node build/cli/control-master-main.js DIR SECONDS`, which the first run
+ * that finds none starts detached. It listens on `DIR/<pid>.sock`, points `DIR/master.sock` at it (a
+ * symlink renamed into place, so a run never sees a half-made link), and then serves
+ * requests:
  *
  * - `connect`: opens (or reuses) the SSH connection of the request's key through
  *   SshTransport, which verifies the host key and authenticates as a direct run does;
@@ -14,7 +14,8 @@
  *
  * A connection unused for SECONDS (no lease, no exec running) is closed; the master exits
  * when it holds none and no request came for SECONDS, removing its socket (and `master.sock`
- * when that still points at it). Messages go to stderr (`DIR/master.log`).
+ * when that still points at it). Its entry (src/cli/control-master-main.ts) prints `ready`
+ * once it listens and writes its messages to stderr (`DIR/master.log`).
  */
 import { rename, symlink, unlink } from 'node:fs/promises';
 import net from 'node:net';
@@ -42,15 +43,24 @@ interface Held {
   used: number;
 }
 
-/** Serves requests on `dir` until idle for `persist` seconds (see the module comment). */
-export async function serveControlMaster(dir: string, persist: number): Promise<void> {
+/** A listening control master: `stopped` resolves (with why) once it has closed everything. */
+export interface ControlMaster {
+  stopped: Promise<string>;
+  /** Stops it now (SIGTERM): closes its connections and removes its sockets. */
+  stop(why: string): Promise<void>;
+}
+
+/**
+ * Listens on `dir` and serves requests until idle for `persist` seconds (see the module
+ * comment); resolves once it listens and `master.sock` points to it. Messages go to `log`.
+ */
+export async function serveControlMaster(dir: string, persist: number, log: (line: string) => void): Promise<ControlMaster> {
   const transport = new SshTransport();
   const held = new Map<string, Held>();
   let active = 0;
   let lastRequest = Date.now();
   const own = `${process.pid}.sock`;
   const socketPath = path.join(dir, own);
-  const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} orch control master ${process.pid}: ${line}\n`);
 
   let ids = 0;
   /** Forgets a lost connection: its leases end, so each run holding it sees it dead. */
@@ -190,16 +200,19 @@ export async function serveControlMaster(dir: string, persist: number): Promise<
   await symlink(own, tmp);
   await rename(tmp, path.join(dir, 'master.sock'));
   log(`listening on ${socketPath}, idle ${persist} s`);
-  process.stdout.write('ready\n');
 
-  const exit = async (why: string): Promise<void> => {
+  let stopped: (why: string) => void = () => {};
+  const done = new Promise<string>((resolve) => (stopped = resolve));
+  let stopping: Promise<void> | undefined;
+  const exit = (why: string): Promise<void> => (stopping ??= (async () => {
+    clearInterval(tick);
     log(`exiting: ${why}`);
     server.close();
     await Promise.all([...held.values()].map((h) => h.conn.then((c) => c.close(), () => undefined)));
     if ((await masterLink(dir)) === own) await unlink(path.join(dir, 'master.sock')).catch(() => undefined);
     await unlink(socketPath).catch(() => undefined);
-    process.exit(0);
-  };
+    stopped(why);
+  })());
   const tick = setInterval(() => {
     const t = Date.now();
     for (const [key, h] of held) {
@@ -214,22 +227,7 @@ export async function serveControlMaster(dir: string, persist: number): Promise<
       held.delete(key);
       void h.conn.then((c) => c.close(), () => undefined);
     }
-    if (held.size === 0 && active === 0 && t - lastRequest >= persist * 1000) {
-      clearInterval(tick);
-      void exit(`idle for ${persist} s`);
-    }
+    if (held.size === 0 && active === 0 && t - lastRequest >= persist * 1000) void exit(`idle for ${persist} s`);
   }, Math.min(1000, persist * 250));
-  process.on('SIGTERM', () => void exit('SIGTERM'));
-  process.on('SIGINT', () => void exit('SIGINT'));
+  return { stopped: done, stop: exit };
 }
-
-const [dir, seconds] = process.argv.slice(2);
-const persist = Number(seconds);
-if (!dir || !Number.isInteger(persist) || persist < 1) {
-  process.stderr.write('usage: control-master-main.js DIR SECONDS (started by orch; see ORCH_SSH_PERSIST)\n');
-  process.exit(64);
-}
-serveControlMaster(dir, persist).catch((e: unknown) => {
-  process.stderr.write(`orch control master ${process.pid}: ${e instanceof Error ? e.stack : String(e)}\n`);
-  process.exit(70);
-});
