@@ -43,6 +43,17 @@ function secretFlags(cmd: Command): Command {
 }
 
 /**
+ * The `Environment:` block at the end of `orch --help`: ENVIRONMENT (man.ts) laid out as
+ * commander lays out options, wrapped to `columns` (the terminal's width; 80 without one).
+ */
+export function environmentHelp(columns: number | undefined): string {
+  const help = new Command().createHelp();
+  help.helpWidth = columns || 80;
+  const width = Math.max(...ENVIRONMENT.map(([name]) => name.length));
+  return `\nEnvironment:\n${ENVIRONMENT.map(([name, text]) => help.formatItem(name, width, text, help)).join('\n')}`;
+}
+
+/**
  * Every command and option of orch (commander). Also the source of `--help`, shell
  * completion (`orch completion`) and the man page (`npm run man`).
  */
@@ -53,7 +64,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .exitOverride()
-    .addHelpText('after', `\nEnvironment:\n${ENVIRONMENT.map(([name, text]) => `  ${name}: ${text}`).join('\n')}`);
+    .addHelpText('after', (ctx) => environmentHelp(ctx.error ? process.stderr.columns : process.stdout.columns));
 
   common(program.command('plan').argument('<playbook>', 'playbook file'))
     .description('compile the playbook, check every script with bash -n, read each host\'s state and print what would change')
