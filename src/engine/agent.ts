@@ -70,11 +70,15 @@ export function agentCodeFrame(): Buffer {
   return Buffer.from(`${Buffer.byteLength(code)}\n${code}`, 'utf8');
 }
 
-/** The settings frame: `C GIVEUP GRACE LOCKWAIT HOLDER FLEN`, then the facts script's FLEN bytes. */
-export function agentSettingsFrame(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string }): Buffer {
+/**
+ * The settings frame: `C GIVEUP GRACE LOCKWAIT HOLDER FLEN`, then the facts script's FLEN
+ * bytes; with `speculated`, FLEN is `=` and no script follows (the agent's speculative
+ * facts, read under the lock it keeps, are the run's).
+ */
+export function agentSettingsFrame(opts: { giveUpSeconds: number; graceSeconds: number; lockWaitSeconds?: number; holder: string; factsScript: string; speculated?: boolean }): Buffer {
   const lockWait = opts.lockWaitSeconds === undefined ? '-' : String(Math.ceil(opts.lockWaitSeconds));
-  const facts = Buffer.from(opts.factsScript, 'utf8');
-  return Buffer.concat([Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${holderArg(opts.holder)} ${facts.length}\n`), facts]);
+  const facts = opts.speculated ? Buffer.alloc(0) : Buffer.from(opts.factsScript, 'utf8');
+  return Buffer.concat([Buffer.from(`C ${opts.giveUpSeconds} ${opts.graceSeconds} ${lockWait} ${holderArg(opts.holder)} ${opts.speculated ? '=' : facts.length}\n`), facts]);
 }
 
 /** The first frames an agent reads: the code, then the settings and the facts script. */
@@ -92,6 +96,13 @@ export interface EarlyLaunch {
   giveUpSeconds?: number;
   /** `USER@HOST pid N since T`: take the lock early, recorded in ~/.orch/lock.info. */
   lockHolder?: string;
+  /**
+   * Speculative facts: a facts script (the previous run's for this host, facts-memo.ts) the
+   * agent runs as soon as it holds the early lock. When `begin` brings the same script, its
+   * output is the run's facts and the facts are not read again (one exchange after the
+   * compile, not two). Ignored without `lockHolder`, and when the lock was not free.
+   */
+  factsScript?: string;
 }
 
 /** How to start an agent. */
@@ -143,9 +154,13 @@ export class HostAgent {
   /** When `::orch:: started` came before `begin` (a launched agent), trace time. */
   #startedAt: number | undefined;
   #begun = false;
+  /** The speculative facts script sent at launch, and its output once the agent runs it (`speculating` .. `speculated`). */
+  #specScript: string | undefined;
+  #spec: { lines: string[]; done: boolean; at: number } | undefined;
 
   private constructor(readonly host: string, conn: Connection) {
-    this.#done = conn.exec(AGENT_BOOTSTRAP, { stdin: this.#stdin, onStdout: (c) => this.#onStdout(c) });
+    // `spare`: the bootstrap reads its code before it does anything, so a control master may hand over one it started ahead.
+    this.#done = conn.exec(AGENT_BOOTSTRAP, { stdin: this.#stdin, onStdout: (c) => this.#onStdout(c), spare: true });
     this.#done.then(
       (res) => {
         this.#exit = res;
@@ -170,7 +185,9 @@ export class HostAgent {
     }
     const giveUp = Math.max(1, Math.ceil(early.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS));
     const lock = early.lockHolder === undefined ? '0 -' : `1 ${holderArg(early.lockHolder)}`;
-    agent.#send(Buffer.concat([agentCodeFrame(), Buffer.from(`P ${giveUp} ${lock}\n`)]));
+    const spec = early.lockHolder !== undefined && early.factsScript ? Buffer.from(early.factsScript, 'utf8') : Buffer.alloc(0);
+    if (spec.length) agent.#specScript = early.factsScript;
+    agent.#send(Buffer.concat([agentCodeFrame(), Buffer.from(`P ${giveUp} ${lock} ${spec.length}\n`), spec]));
     agent.#heartbeat = setInterval(() => agent.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);
     agent.#heartbeat.unref();
     return agent;
@@ -195,6 +212,11 @@ export class HostAgent {
     if (this.#begun) return Promise.reject(new InternalError(`${this.host}: the agent was already given its settings`));
     this.#begun = true;
     const host = this.host;
+    // The speculative facts stand for the facts when their script is this one, the agent
+    // runs them under the early lock (`speculating` came), the run keeps that lock, and
+    // they did not end cut short.
+    const spec = this.#spec;
+    const speculated = spec !== undefined && this.#specScript === opts.factsScript && opts.lockWaitSeconds !== undefined && (!spec.done || spec.lines.at(-1) === 'END');
     return new Promise((resolve, reject) => {
       let phase: 'wait' | 'facts' | 'ready' = 'wait';
       const facts: string[] = [];
@@ -214,7 +236,8 @@ export class HostAgent {
           span('facts', t, host);
           phase = 'ready';
           clearTimeout(timer);
-          resolve({ agent: this, factsOutput: `${facts.join('\n')}\n` });
+          // The agent prints `speculated` before it reads the settings: the output is whole.
+          resolve({ agent: this, factsOutput: `${(speculated ? spec.lines : facts).join('\n')}\n` });
         } else if (phase === 'facts') facts.push(line);
       };
       opts.onAgent?.(this);
@@ -222,6 +245,7 @@ export class HostAgent {
       this.#send(agentSettingsFrame({
         giveUpSeconds: giveUp, graceSeconds: STOP_GRACE_SECONDS, holder: opts.holder, factsScript: opts.factsScript,
         ...(opts.lockWaitSeconds !== undefined && { lockWaitSeconds: opts.lockWaitSeconds }),
+        ...(speculated && { speculated: true }),
       }));
       clearInterval(this.#heartbeat);
       this.#heartbeat = setInterval(() => this.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);
@@ -271,7 +295,7 @@ export class HostAgent {
     for (const line of lines) {
       const w = this.#waiter;
       if (!w) {
-        this.#onLine(line);
+        this.#lineOutsideSegment(line);
         continue;
       }
       const done = /^::orch-seg:: done (\d+)$/.exec(line);
@@ -284,6 +308,23 @@ export class HostAgent {
       if (start) w.onStart?.(Number(start[1]));
       w.lines.push(line);
     }
+  }
+
+  /** A line before the first segment: the speculative facts' block, else the start's phases and the facts. */
+  #lineOutsideSegment(line: string): void {
+    const spec = this.#spec;
+    if (spec && !spec.done) {
+      if (parseLine(line)?.type === 'speculated') {
+        spec.done = true;
+        span('speculative facts', spec.at, this.host);
+      } else spec.lines.push(line);
+      return;
+    }
+    if (parseLine(line)?.type === 'speculating' && !spec) {
+      this.#spec = { lines: [], done: false, at: now() };
+      return;
+    }
+    this.#onLine(line);
   }
 
   #end(err: Error): void {

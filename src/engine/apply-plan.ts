@@ -147,6 +147,8 @@ export class Session {
         const t = now();
         const facts = parseFacts(probes, stdout);
         byHost.set(host, facts);
+        // The next apply's agents read these probes while it compiles (facts-memo.ts).
+        this.opts.early?.factsMemo?.record(host, probes, (text) => this.opts.masker.mask(text) !== text);
         this.#manifests.prefetchFor(this.plan, host, facts, predictHost(this.plan, host, facts));
         span('parse facts', t, host);
         this.#emitFn({ type: 'facts', host, ok: true });
@@ -302,7 +304,7 @@ export class Session {
   async close(): Promise<void> {
     const t = now();
     await Promise.all([...this.#allAgents].map((a) => a.close()));
-    await this.#connections.closeAll();
+    await Promise.all([this.#connections.closeAll(), this.opts.early?.factsMemo?.save()]);
     span('close', t);
   }
 }

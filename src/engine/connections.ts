@@ -9,6 +9,7 @@ import type { Masker } from '../shell/mask.js';
 import type { ConnectOptions, Connection, Transport } from '../transport/transport.js';
 import { HostAgent, type EarlyLaunch } from './agent.js';
 import type { EngineEvent } from './events.js';
+import type { FactsMemo } from './facts-memo.js';
 import { now, span } from './trace.js';
 
 /**
@@ -28,9 +29,10 @@ export class EarlyConnections {
    * launches its host agent as soon as it is up (`HostAgent.launch`: it waits for its
    * settings and changes nothing on the host before), so the agent's start overlaps the
    * compile too; `agents(host)` gives each its give-up time, and for runs that take the
-   * host lock, the holder that takes it then, when free.
+   * host lock, the holder that takes it then, when free (and the speculative facts script).
+   * `factsMemo`: where those scripts came from; the run's Session records its facts' probes there.
    */
-  constructor(hosts: PlanHost[], connect: (host: PlanHost) => Promise<Connection>, max: number, agents?: (host: PlanHost) => EarlyLaunch) {
+  constructor(hosts: PlanHost[], connect: (host: PlanHost) => Promise<Connection>, max: number, agents?: (host: PlanHost) => EarlyLaunch, readonly factsMemo?: FactsMemo) {
     for (const ph of hosts.slice(0, Math.max(0, max))) {
       const conn = Promise.resolve().then(() => connect(ph));
       conn.catch(() => undefined);

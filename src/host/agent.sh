@@ -9,13 +9,16 @@
 # is left; the lock (held by the agent and its watchdog only) is free only then.
 #
 # Frames on stdin (control machine -> agent), one header line each:
-#   P GIVEUP LOCK HOLDER                 optional, first: launched early (see orch_agent)
+#   P GIVEUP LOCK HOLDER [SLEN]          optional, first: launched early (see orch_agent);
+#     + SLEN bytes                        SLEN bytes of a speculative facts script follow
 #   C GIVEUP GRACE LOCKWAIT HOLDER FLEN  settings; LOCKWAIT - = take no lock; HOLDER
 #     + FLEN bytes                        with every byte but [A-Za-z0-9@.:_+-] written \xHH;
 #                                         then the facts script (FLEN bytes), run under the
-#                                         lock. The control machine may start the agent
-#                                         before it knows them (the agent waits, changing
-#                                         nothing on the host until it has them).
+#                                         lock; FLEN `=`: the speculative facts stand for
+#                                         them (only after `speculating`). The control
+#                                         machine may start the agent before it knows them
+#                                         (the agent waits, changing nothing on the host
+#                                         until it has them).
 #   S LEN PAYLOAD + LEN bytes             a segment (segment.sh fields); PAYLOAD 1 = data frames follow
 #   D LEN + LEN bytes ... D 0             payload data of the segment (spooled), then its end
 #   H                                     heartbeat (every few seconds)
@@ -23,6 +26,9 @@
 #   Q                                     goodbye: exit, leaving background processes alone
 # Output (agent -> control machine; parsed by src/engine/agent.ts):
 #   ::orch:: started                                       once, as the agent's code runs (a trace point)
+#   ::orch:: speculating / the facts output / ::orch:: speculated
+#                                                          launched early with a speculative
+#                                                          facts script and the lock taken
 #   ::orch:: locked / the facts output / ::orch:: end      once, after the lock is held
 #   segment.sh's lines, then ::orch-seg:: done RC          per segment
 #   ::orch:: stopped                                        after X
@@ -298,6 +304,18 @@ orch_agent_running() {
   fi
 }
 
+# orch_agent_awaited_frame LINE: a frame header heard while a child is awaited: H is
+# enough, X stops the run, Q ends it (a goodbye while the lock or the facts are awaited
+# ends the wait: never a lock taken late); any other is kept in ORCH_AGENT_PENDING.
+orch_agent_awaited_frame() {
+  case "$1" in
+    H) ;;
+    X) orch_agent_stop stop ;;
+    Q) orch_agent_gone goodbye ;;
+    *) ORCH_AGENT_PENDING=$1 ;;
+  esac
+}
+
 # orch_agent_await PID: waits for the agent's child PID (the lock wait, the facts) while
 # still reading frames, so the dead-man's switch works during both: a heartbeat counts
 # as hearing from the control machine; stdin closing or X stops the run (the child with
@@ -327,15 +345,20 @@ orch_agent_await() {
     line+=$part
     orch_agent_alive
     orch_agent_now heard
-    case "$line" in
-      H) ;;
-      X) orch_agent_stop stop ;;
-      # A goodbye while the lock or the facts are awaited ends the wait (never a lock taken late).
-      Q) orch_agent_gone goodbye ;;
-      *) ORCH_AGENT_PENDING=$line ;;
-    esac
+    orch_agent_awaited_frame "$line"
     line=''
   done
+  # A frame line the last read's timeout cut (the timeout counts from the read's start, so
+  # it can fall inside a line that arrived late) when the child ended: its rest follows
+  # (the control machine writes whole lines); read it, so the line is not lost.
+  if [ -n "$line" ]; then
+    rc=0
+    IFS= read -r -t "$ORCH_AGENT_GIVEUP" part || rc=$?
+    [ "$rc" = 0 ] || orch_agent_stop 'stdin closed or silent in the middle of a frame'
+    line+=$part
+    orch_agent_alive
+    orch_agent_awaited_frame "$line"
+  fi
   rc=0
   wait "$pid" || rc=$?
   ORCH_AGENT_RC=$rc
@@ -364,17 +387,28 @@ orch_agent_ready() {
 
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
-  local line giveup grace lockwait holder n rc early=
+  local line giveup grace lockwait holder n rc early='' spec='' speculated='' reuse=''
   echo '::orch:: started'
+  # The scratch folder (payloads are spooled there: under ~/.orch, not /tmp, which may be
+  # a small tmpfs) comes with the first segment (orch_agent_ready).
+  ORCH_AGENT_DIR=
+  ORCH_AGENT_BUSY=
+  ORCH_AGENT_WD=
+  ORCH_AGENT_PENDING=
+  ORCH_AGENT_GRACE=1
   IFS= read -r line || exit 70
-  # Launched early (P GIVEUP LOCK HOLDER, sent with the code while the control machine
-  # still compiles): with LOCK 1, take a free lock at once when its file exists already (a
-  # host orch never ran on gets nothing before its plan is valid); then wait for the
-  # settings, heartbeats (H) keeping it alive: GIVEUP seconds without a frame end it (and
-  # free the lock).
+  # Launched early (P GIVEUP LOCK HOLDER [SLEN], sent with the code while the control
+  # machine still compiles): with LOCK 1, take a free lock at once when its file exists
+  # already (a host orch never ran on gets nothing before its plan is valid); then wait for
+  # the settings, heartbeats (H) keeping it alive: GIVEUP seconds without a frame end it
+  # (and free the lock). With the lock held and SLEN bytes of a facts script (the previous
+  # run's, read-only probes), run it now, speculatively: when the plan's facts script turns
+  # out the same, the settings say `=` and these facts, read under the same lock, are the
+  # run's (no second run of the facts after the compile).
   if [ "${line:0:2}" = 'P ' ]; then
-    read -r _ giveup early holder <<< "$line"
-    case "$giveup" in '' | *[!0-9]*) echo "orch agent: bad launch line" >&2; exit 70 ;; esac
+    read -r _ giveup early holder n <<< "$line"
+    case "$giveup/${n:-0}" in *[!0-9/]*|/*|*/) echo "orch agent: bad launch line" >&2; exit 70 ;; esac
+    if [ "${n:-0}" != 0 ]; then LC_ALL=C IFS= read -r -N "$n" spec || exit 70; fi
     if [ "$early" = 1 ] && [ -f "$HOME/$ORCH_LOCK_FILE" ] && [ ! -L "$HOME/$ORCH_LOCK_FILE" ] && exec 9>>"$HOME/$ORCH_LOCK_FILE"; then
       if flock -n 9; then
         printf -v holder '%b' "$holder"
@@ -386,23 +420,36 @@ orch_agent() {
     else
       early=
     fi
-    while :; do
+    ORCH_AGENT_GIVEUP=$giveup
+    if [ -n "$early" ] && [ -n "$spec" ]; then
+      echo '::orch:: speculating'
+      orch_agent_set_busy 1
+      ( eval "$spec" ) < /dev/null 9>&- &
+      # Heartbeats, X, Q and silence are heeded meanwhile; the settings line waits in ORCH_AGENT_PENDING.
+      orch_agent_await $!
+      echo '::orch:: speculated'
+      speculated=1
+    fi
+    line=$ORCH_AGENT_PENDING
+    ORCH_AGENT_PENDING=
+    while [ -z "$line" ] || [ "$line" = H ]; do
       IFS= read -r -t "$giveup" line || exit 70
-      [ "$line" = H ] || break
     done
   fi
   read -r _ giveup grace lockwait holder n <<< "$line"
   case "${line:0:2}" in 'C ') ;; *) echo "orch agent: bad settings line" >&2; exit 70 ;; esac
+  # `=`: the speculative facts stand for the facts, only when they were read under the
+  # lock this run keeps.
+  if [ "$n" = '=' ]; then
+    if [ -z "$speculated" ] || [ "$lockwait" = - ]; then echo "orch agent: no speculative facts to use" >&2; exit 70; fi
+    n=0
+    reuse=1
+  fi
   case "$giveup/$grace/$n" in *[!0-9/]*|/*|*//*|*/) echo "orch agent: bad settings line" >&2; exit 70 ;; esac
   ORCH_AGENT_FACTS=
   if [ "$n" != 0 ]; then LC_ALL=C IFS= read -r -N "$n" ORCH_AGENT_FACTS || exit 70; fi
   ORCH_AGENT_GIVEUP=$giveup
   ORCH_AGENT_GRACE=$grace
-  # The scratch folder (payloads are spooled there: under ~/.orch, not /tmp, which may be
-  # a small tmpfs) comes with the first segment (orch_agent_ready).
-  ORCH_AGENT_DIR=
-  ORCH_AGENT_BUSY=
-  ORCH_AGENT_WD=
   [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || exit 70
   orch_agent_sweep
   # A lock taken early is kept by a run that takes one, and freed by one that does not.
@@ -413,7 +460,6 @@ orch_agent() {
     [ "$rc" = 0 ] || exit "$rc"
   fi
   # Until the facts are out, the agent is its own dead-man's switch (orch_agent_await).
-  ORCH_AGENT_PENDING=
   if [ "$lockwait" != - ]; then
     rc=0
     # A free lock (the usual case) is taken at once by one flock on the agent's fd 9.
@@ -431,11 +477,13 @@ orch_agent() {
     orch_lock_note "$holder"
   fi
   echo '::orch:: locked'
-  orch_agent_set_busy 1
-  # A subshell that runs the facts script (ORCH_AGENT_FACTS, read after the settings
-  # line): no new bash to start, no file to write.
-  ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
-  orch_agent_await $!
+  if [ -z "$reuse" ]; then
+    orch_agent_set_busy 1
+    # A subshell that runs the facts script (ORCH_AGENT_FACTS, read after the settings
+    # line): no new bash to start, no file to write.
+    ( eval "$ORCH_AGENT_FACTS" ) < /dev/null 9>&- &
+    orch_agent_await $!
+  fi
   echo '::orch:: end'
   while :; do
     if [ -n "$ORCH_AGENT_PENDING" ]; then

@@ -57,10 +57,14 @@ export type ProtocolLine =
   | { type: 'started' }
   | { type: 'locked' }
   | { type: 'end' }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** Speculative facts (agent.sh `P` frame): the agent holds the early lock and runs the previous run's facts script; its output follows. */
+  | { type: 'speculating' }
+  /** The speculative facts' output ended. */
+  | { type: 'speculated' };
 
 /** Every line type, in the order of {@link ProtocolLine}. */
-export const LINE_TYPES = ['status', 'pruned', 'rolledback', 'target', 'started', 'locked', 'end', 'stopped'] as const satisfies readonly ProtocolLine['type'][];
+export const LINE_TYPES = ['status', 'pruned', 'rolledback', 'target', 'started', 'locked', 'end', 'stopped', 'speculating', 'speculated'] as const satisfies readonly ProtocolLine['type'][];
 
 /** The text of `line` (no newline), as the host prints it. */
 export function formatLine(line: ProtocolLine): string {
@@ -77,7 +81,7 @@ export function formatLine(line: ProtocolLine): string {
 export function parseLine(text: string): ProtocolLine | undefined {
   if (!text.startsWith(`${MARK} `)) return undefined;
   const rest = text.slice(MARK.length + 1);
-  if (rest === 'started' || rest === 'locked' || rest === 'end' || rest === 'stopped') return { type: rest };
+  if (rest === 'started' || rest === 'locked' || rest === 'end' || rest === 'stopped' || rest === 'speculating' || rest === 'speculated') return { type: rest };
   const eq = rest.indexOf('=');
   if (eq < 0) return undefined;
   const key = rest.slice(0, eq);

@@ -4,9 +4,12 @@
  * (src/library/index.ts) and the CLI (src/cli/run.ts), which adds the status line and the
  * `orch run` playbook rewrite.
  */
+import { resolve } from 'node:path';
 import type { RunHooks } from './notify.js';
 import type { EarlyLaunch } from '../engine/agent.js';
 import { EarlyConnections } from '../engine/connections.js';
+import { FactsMemo, factsMemoFile } from '../engine/facts-memo.js';
+import { defaultCacheDir } from '../bundle/cache.js';
 import { preparePlan, type PrepareOptions } from '../engine/prepare.js';
 import type { SecretReading } from '../config/source-index.js';
 import { ConfigError } from '../model/errors.js';
@@ -60,8 +63,19 @@ export interface ProjectOptions {
    * connection starts its host agent, which takes the lock as soon as it is up, when it is
    * free and the host has a lock file (an earlier run), so both overlap the compile. `by` is
    * `USER@HOST` for lock.info. Not for same-machine (`local`) hosts, which share a lock.
+   * With the lock held, the agent also reads the facts the playbook's last run read on
+   * that host (speculative facts, src/engine/facts-memo.ts); they are the run's when its
+   * plan reads the same, else the facts are read again after the compile.
    */
-  lockEarly?: { by: string };
+  lockEarly?: {
+    by: string;
+    /**
+     * Cache folder of the speculative facts (src/engine/facts-memo.ts: the probes of the
+     * playbook's last run per host, read again while the next run compiles); default
+     * `$XDG_CACHE_HOME/orch` or `~/.cache/orch`.
+     */
+    cacheDir?: string;
+  };
 }
 
 /** Stage 1's result: the compiled plan, its bundles built, and the masker for its secrets. */
@@ -109,12 +123,19 @@ export async function loadProjectWith(playbook: string, options: ProjectOptions,
     const holder = options.lockEarly ? `${options.lockEarly.by} pid ${process.pid} since ${new Date().toISOString()}` : undefined;
     // Only for a run that takes the lock (apply, converge): a plan reads its facts without
     // an agent and leaves nothing on a host.
-    const launch = holder === undefined ? undefined : (h: PlanHost): EarlyLaunch => ({
-      ...(h.giveUpSeconds !== undefined && { giveUpSeconds: h.giveUpSeconds }),
-      // Same-machine (`local`) hosts share one lock, taken by the run's first of them.
-      ...(!TRANSPORTS[h.transport]?.sameMachine && { lockHolder: holder }),
-    });
-    early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, { hosts, insecureHostKeys, env }), options.connectEarly!, launch);
+    // Speculative facts: each host's agent reads the facts of the playbook's last run as soon as it holds the lock (facts-memo.ts).
+    const memo = holder === undefined ? undefined : FactsMemo.load(factsMemoFile(options.lockEarly?.cacheDir ?? defaultCacheDir(env), resolve(playbook)));
+    const launch = holder === undefined ? undefined : (h: PlanHost): EarlyLaunch => {
+      const shared = TRANSPORTS[h.transport]?.sameMachine === true;
+      const spec = shared ? undefined : memo?.scriptFor(h.name);
+      return {
+        ...(h.giveUpSeconds !== undefined && { giveUpSeconds: h.giveUpSeconds }),
+        // Same-machine (`local`) hosts share one lock, taken by the run's first of them.
+        ...(!shared && { lockHolder: holder }),
+        ...(spec !== undefined && { factsScript: spec }),
+      };
+    };
+    early = new EarlyConnections(names.map((n) => hosts[n]!), async (h) => (await transports)(h).connect(h, { hosts, insecureHostKeys, env }), options.connectEarly!, launch, memo);
   };
   try {
     const prepared = await preparePlan({

@@ -224,6 +224,128 @@ describe('HostAgent on the local transport', () => {
     expect((await done).code).toBe(70);
   });
 
+  describe('speculative facts (a facts script sent at launch, run under the early lock)', () => {
+    /** A facts script that counts its runs in `tally` (outside HOME) and says whether the lock was held while it ran. */
+    const counting = (h: string, tally: string, probe = 'a'): string =>
+      `echo ${probe} >> ${JSON.stringify(tally)}\nif flock -n ${JSON.stringify(path.join(h, '.orch/lock'))} true; then echo 'T 0 free'; else echo 'T 0 held'; fi\necho END\n`;
+    const runs = (tally: string): string[] => (existsSync(tally) ? readFileSync(tally, 'utf8').split('\n').filter(Boolean) : []);
+    const tallyFile = (): string => path.join(mkdtempSync(path.join(tmpdir(), 'orch-agent-tally-')), 'runs');
+
+    it('the same script at begin: its output, read under the lock while "compiling", is the facts; the facts run once', async () => {
+      const h = home();
+      await earlierRun(h);
+      const tally = tallyFile();
+      const script = counting(h, tally);
+      const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me', giveUpSeconds: 5, factsScript: script });
+      await waitUntil(() => runs(tally).length === 1, 5000);
+      await new Promise((r) => setTimeout(r, 200));
+      const { factsOutput } = await agent.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: script });
+      expect(factsOutput).toBe('T 0 held\nEND\n');
+      expect(runs(tally)).toEqual(['a']);
+      expect(lockFree(h)).toBe(false);
+      await agent.close();
+      await agent.finished;
+      await waitUntil(() => lockFree(h), 15_000);
+    });
+
+    it('begun at once (the speculative facts still running): still one run of the facts, their output whole', async () => {
+      const h = home();
+      await earlierRun(h);
+      const tally = tallyFile();
+      const script = `sleep 0.5\n${counting(h, tally)}`;
+      let out = '';
+      const c = conn(h);
+      const agent = HostAgent.launch('ctl', { host: c.host, bytesSent: 0, close: () => c.close(), exec: (cmd, o) => c.exec(cmd, { ...o, onStdout: (b) => { out += b.toString(); o?.onStdout?.(b); } }) }, { lockHolder: 'me', giveUpSeconds: 5, factsScript: script });
+      await waitUntil(() => out.includes('::orch:: speculating'), 5000);
+      const { factsOutput } = await agent.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: script });
+      expect(factsOutput).toBe('T 0 held\nEND\n');
+      expect(runs(tally)).toEqual(['a']);
+      await agent.close();
+      await agent.finished;
+    });
+
+    it('another script at begin (the playbook changed): the facts are read again with it; the speculative output is not taken for them', async () => {
+      const h = home();
+      await earlierRun(h);
+      const tally = tallyFile();
+      const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me', giveUpSeconds: 5, factsScript: counting(h, tally, 'old') });
+      await waitUntil(() => runs(tally).length === 1, 5000);
+      const { factsOutput } = await agent.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: `echo new >> ${JSON.stringify(tally)}\necho 'T 0 new'\necho END\n` });
+      expect(factsOutput).toBe('T 0 new\nEND\n');
+      expect(runs(tally)).toEqual(['old', 'new']);
+      await agent.close();
+      await agent.finished;
+    });
+
+    it('begun without a lock (a run that takes none): the facts are read again, the early lock freed first', async () => {
+      const h = home();
+      await earlierRun(h);
+      const tally = tallyFile();
+      const script = counting(h, tally);
+      const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me', giveUpSeconds: 5, factsScript: script });
+      await waitUntil(() => runs(tally).length === 1, 5000);
+      const { factsOutput } = await agent.begin({ holder: 'me', factsScript: script });
+      expect(factsOutput).toBe('T 0 free\nEND\n');
+      expect(runs(tally)).toEqual(['a', 'a']);
+      await agent.close();
+      await agent.finished;
+    });
+
+    it('no speculation without the lock: not on a host orch never ran on (nothing made), nor while another run holds it', async () => {
+      const fresh = home();
+      const tally = tallyFile();
+      let out = '';
+      const c = conn(fresh);
+      const a1 = HostAgent.launch('ctl', { host: c.host, bytesSent: 0, close: () => c.close(), exec: (cmd, o) => c.exec(cmd, { ...o, onStdout: (b) => { out += b.toString(); o?.onStdout?.(b); } }) }, { lockHolder: 'me', giveUpSeconds: 5, factsScript: counting(fresh, tally) });
+      await waitUntil(() => out.includes('::orch:: started'), 5000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(runs(tally)).toEqual([]);
+      expect(existsSync(path.join(fresh, '.orch'))).toBe(false);
+      a1.discard();
+      await a1.finished;
+
+      const h = home();
+      await earlierRun(h);
+      const holder = await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'other run', factsScript: 'echo END\n' });
+      const a2 = HostAgent.launch('ctl', conn(h), { lockHolder: 'me', giveUpSeconds: 5, factsScript: counting(h, tally) });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(runs(tally)).toEqual([]);
+      await expect(a2.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: counting(h, tally) })).rejects.toEqual(new LockedError('locked by other run', 'ctl'));
+      expect(runs(tally)).toEqual([]);
+      await holder.agent.close();
+    });
+
+    it('a settings line that arrives in two parts around the end of the speculative facts is read whole (a read timeout inside a line loses nothing)', async () => {
+      const h = home();
+      await earlierRun(h);
+      let out = '';
+      const stdin = new PassThrough();
+      const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin, onStdout: (c) => void (out += c.toString()) });
+      const spec = 'sleep 0.4\necho END\n';
+      stdin.write(Buffer.concat([agentCodeFrame(), Buffer.from(`P 5 1 me ${spec.length}\n${spec}`)]));
+      await waitUntil(() => out.includes('::orch:: speculating'), 5000);
+      // The first part while the facts run (0.4 s), the rest after they ended.
+      stdin.write('C 5 1 0 me ');
+      await new Promise((r) => setTimeout(r, 700));
+      stdin.write('=\n');
+      await waitUntil(() => out.includes('::orch:: end'), 5000);
+      expect(out).toBe('::orch:: started\n::orch:: speculating\nEND\n::orch:: speculated\n::orch:: locked\n::orch:: end\n');
+      stdin.end('Q\n');
+      expect((await done).code).toBe(0);
+    });
+
+    it('a settings line saying "=" with no speculative facts run is refused (exit 70), the facts never taken from nothing', async () => {
+      const h = home();
+      await earlierRun(h);
+      let err = '';
+      const stdin = new PassThrough();
+      const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin, onStderr: (c) => void (err += c.toString()) });
+      stdin.end(Buffer.concat([agentCodeFrame(), Buffer.from('P 5 1 me 0\nC 5 1 0 me =\n')]));
+      expect((await done).code).toBe(70);
+      expect(err).toContain('no speculative facts to use');
+    });
+  });
+
   it('launched early for a run that takes no lock: leaves an existing lock alone, and exits after the give-up time without frames', async () => {
     const h = home();
     await earlierRun(h);

@@ -34,7 +34,7 @@ describe('output lines', () => {
     { type: 'status', status: 'ok' }, { type: 'status', status: 'changed' }, { type: 'status', status: 'skipped' },
     { type: 'pruned', version: '1.0.0+g1a2b3c4', sha256: 'a'.repeat(64) }, { type: 'pruned', version: '0.9' },
     { type: 'rolledback', version: '1.0.0' }, { type: 'target', version: '1.1.0' },
-    { type: 'started' }, { type: 'locked' }, { type: 'end' }, { type: 'stopped' },
+    { type: 'started' }, { type: 'locked' }, { type: 'end' }, { type: 'stopped' }, { type: 'speculating' }, { type: 'speculated' },
   ];
   it('every line type formats and parses back (the samples cover each type)', () => {
     expect([...new Set(samples.map((s) => s.type))]).toEqual([...LINE_TYPES]);
