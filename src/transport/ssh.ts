@@ -364,6 +364,12 @@ export class SshTransport implements Transport {
       client.on('close', () => fail(refusal ?? `connection to ${name} closed during handshake`));
       try {
         client.connect(config);
+        // No Nagle delay on small packets (an agent's frames: a segment's header, a data
+        // frame's end, `locked`): ssh2 leaves the TCP socket's default, which holds a small
+        // write back until the one before it is acknowledged, and the host may delay that
+        // ACK (RFC 1122 4.2.3.2). OpenSSH does the same for interactive sessions
+        // (packet.c ssh_packet_set_interactive).
+        client.setNoDelay(true);
       } catch (e) {
         fail((e as Error).message);
       }
