@@ -10,7 +10,12 @@
  *   the request's socket then stays open as the run's lease on that connection;
  * - `exec`: runs a command on the connection the run leased (named by its id; never
  *   another one: a lost connection fails the exec with `connection lost`, as it does
- *   without a master, and ends its leases).
+ *   without a master, and ends its leases). An exec marked `spare` (a command that reads
+ *   its stdin before it does anything: orch's agent bootstrap) gets the one of that
+ *   command started ahead on the connection, when there is one, and when it ends the
+ *   next one is started: the next run's agent then skips the session's start on the host
+ *   (sshd's fork and the shells' execs). A spare waits for its stdin, doing nothing; it
+ *   ends with its connection.
  *
  * A connection unused for SECONDS (no lease, no exec running) is closed; the master exits
  * when it holds none and no request came for SECONDS, removing its socket (and `master.sock`
@@ -24,10 +29,13 @@ import { PassThrough } from 'node:stream';
 import { ConnectError } from '../model/errors.js';
 import { errorResult, frame, frameReader, masterLink, type MasterRequest, type MasterResult } from './control-master.js';
 import { SshTransport } from './ssh.js';
-import type { Connection } from './transport.js';
+import type { Connection, ExecResult } from './transport.js';
 
 /** Longest request line accepted, bytes (a spec with its jump hosts is a few KiB). */
 const MAX_HEADER = 1 << 20;
+
+/** Milliseconds after a `spare` exec ends before the next one starts on its connection. */
+const SPARE_DELAY_MS = 300;
 
 interface Held {
   /** This master's number for the connection (a lease's execs name it). */
@@ -41,6 +49,18 @@ interface Held {
   up?: Connection;
   /** Date.now() of its last use. */
   used: number;
+  /** Commands started ahead (`spare` execs), by command; at most one each. */
+  spares: Map<string, Spare>;
+}
+
+/** An exec started ahead: its output is kept until a run claims it (`sink`). */
+interface Spare {
+  stdin: PassThrough;
+  abort: AbortController;
+  kept: [type: 'o' | 'e', chunk: Buffer][];
+  sink?: (type: 'o' | 'e', chunk: Buffer) => void;
+  done: Promise<ExecResult>;
+  ended: boolean;
 }
 
 /** A listening control master: `stopped` resolves (with why) once it has closed everything. */
@@ -78,7 +98,7 @@ export async function serveControlMaster(dir: string, persist: number, log: (lin
     });
     const { host, hosts, options, env } = req.spec;
     const conn = transport.connect(host, { ...options, hosts: { ...hosts, [host.name]: host }, env: { ...env, PATH: process.env.PATH } });
-    const entry: Held = { id: ++ids, conn, busy: 0, leases: new Set(), used: Date.now() };
+    const entry: Held = { id: ++ids, conn, busy: 0, leases: new Set(), used: Date.now(), spares: new Map() };
     held.set(key, entry);
     return conn.then(
       (c) => {
@@ -90,6 +110,27 @@ export async function serveControlMaster(dir: string, persist: number, log: (lin
         throw e;
       },
     );
+  };
+
+  /** Starts a spare of `command` on `h` (none when one is there or the connection is gone). */
+  const startSpare = (h: Held, command: string): void => {
+    if (h.spares.has(command) || !h.up || h.up.alive === false || [...held.values()].every((x) => x !== h)) return;
+    const s: Spare = { stdin: new PassThrough(), abort: new AbortController(), kept: [], ended: false, done: undefined as unknown as Promise<ExecResult> };
+    const out = (type: 'o' | 'e') => (chunk: Buffer): void => void (s.sink ? s.sink(type, chunk) : s.kept.push([type, chunk]));
+    s.done = h.up.exec(command, { stdin: s.stdin, signal: s.abort.signal, onStdout: out('o'), onStderr: out('e') });
+    const over = (): void => {
+      s.ended = true;
+      if (h.spares.get(command) === s) h.spares.delete(command);
+    };
+    s.done.then(over, over);
+    h.spares.set(command, s);
+  };
+  /** Takes `h`'s live spare of `command`, or undefined. */
+  const claimSpare = (h: Held, command: string): Spare | undefined => {
+    const s = h.spares.get(command);
+    if (!s) return undefined;
+    h.spares.delete(command);
+    return s.ended ? undefined : s;
   };
 
   const serve = (sock: net.Socket): void => {
@@ -169,14 +210,29 @@ export async function serveControlMaster(dir: string, persist: number, log: (lin
       if (!h || h.id !== r.id) return reply(errorResult(r.host, new ConnectError(r.host, 'connection lost (the control master no longer holds it)')));
       h.busy++;
       h.used = Date.now();
-      h.conn
-        .then((c) => c.exec(r.command, {
+      const send = (type: 'o' | 'e', c: Buffer): void => void (!sock.destroyed && sock.write(frame(type, c)));
+      const spare = r.spare === true && r.timeoutMs === undefined ? claimSpare(h, r.command) : undefined;
+      let run: Promise<ExecResult>;
+      if (spare) {
+        // The spare's output so far (none, for a command that waits for its stdin), then live.
+        for (const [type, c] of spare.kept) send(type, c);
+        spare.kept = [];
+        spare.sink = send;
+        if (abort.signal.aborted) spare.abort.abort();
+        else abort.signal.addEventListener('abort', () => spare.abort.abort(), { once: true });
+        if (stdin) stdin.pipe(spare.stdin);
+        else spare.stdin.end();
+        run = spare.done;
+      } else {
+        run = h.conn.then((c) => c.exec(r.command, {
           ...(stdin && { stdin }),
           ...(r.timeoutMs !== undefined && { timeoutMs: r.timeoutMs }),
           signal: abort.signal,
-          onStdout: (c) => void (!sock.destroyed && sock.write(frame('o', c))),
-          onStderr: (c) => void (!sock.destroyed && sock.write(frame('e', c))),
-        }))
+          onStdout: (c) => send('o', c),
+          onStderr: (c) => send('e', c),
+        }));
+      }
+      run
         .then(
           (res) => reply({ ok: true, code: res.code, ...(res.signal && { signal: res.signal }) }),
           (e: unknown) => reply(errorResult(r.host, e)),
@@ -184,6 +240,9 @@ export async function serveControlMaster(dir: string, persist: number, log: (lin
         .finally(() => {
           h.busy--;
           h.used = Date.now();
+          // The next run's one, started once this run has had time to end (not while it
+          // still closes: its last round trips would wait for the new session's start).
+          if (r.spare === true) setTimeout(() => startSpare(h, r.command), SPARE_DELAY_MS).unref();
         });
     };
   };

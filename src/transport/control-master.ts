@@ -109,7 +109,7 @@ export interface MasterSpec {
 /** The first line of a request. */
 export type MasterRequest =
   | { v: 1; op: 'connect'; key: string; spec: MasterSpec }
-  | { v: 1; op: 'exec'; key: string; id: number; host: string; command: string; timeoutMs?: number; stdin: boolean };
+  | { v: 1; op: 'exec'; key: string; id: number; host: string; command: string; timeoutMs?: number; stdin: boolean; spare?: boolean };
 
 /** The `r` frame: a result, or the error the master's call rejected with. */
 export type MasterResult =
@@ -267,8 +267,18 @@ export function request(socket: string, host: string, req: MasterRequest, option
     let result: MasterResult | undefined;
     let connected = false;
     let stdinError: Error | undefined;
+    let aborted = false;
+    // Aborted (ExecOptions.signal): the socket closes, so the master closes the channel, as a dropped connection would.
+    const onAbort = (): void => {
+      aborted = true;
+      sock.destroy();
+    };
+    if (options.signal?.aborted) queueMicrotask(onAbort);
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
     const settle = (): void => {
-      if (result === undefined) reject(stdinError ? new RemoteCommandError(host, `stdin stream failed: ${stdinError.message}`, null, '') : new ConnectError(host, 'connection lost: the control master went away'));
+      options.signal?.removeEventListener('abort', onAbort);
+      if (result === undefined && aborted) reject(new ConnectError(host, 'the command was cancelled'));
+      else if (result === undefined) reject(stdinError ? new RemoteCommandError(host, `stdin stream failed: ${stdinError.message}`, null, '') : new ConnectError(host, 'connection lost: the control master went away'));
       else if (!result.ok) reject(resultError(host, result.error));
       else resolve({ result, stdout: Buffer.concat(out), stderr: Buffer.concat(err), lease: sock });
     };
@@ -348,7 +358,11 @@ export class MasterConnection implements Connection {
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const req: MasterRequest = { v: 1, op: 'exec', key: this.key, id: this.id, host: this.host, command, stdin: options.stdin !== undefined, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) };
+    const req: MasterRequest = {
+      v: 1, op: 'exec', key: this.key, id: this.id, host: this.host, command, stdin: options.stdin !== undefined,
+      ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+      ...(options.spare === true && options.timeoutMs === undefined && { spare: true }),
+    };
     const { result, stdout, stderr } = await request(this.socket, this.host, req, options, (n) => (this.#bytesSent += n));
     const r: ExecResult = { code: result.code ?? null, stdout, stderr };
     if (result.signal) r.signal = result.signal;

@@ -28,6 +28,13 @@ export interface ExecOptions {
    * closed, no signal sent) and rejects with ConnectError. Ignored by `local`.
    */
   signal?: AbortSignal;
+  /**
+   * The command reads its stdin before it does anything (orch's agent bootstrap,
+   * src/engine/agent.ts): a transport that keeps connections between runs may hand over
+   * one it started ahead of time, and start the next one when this one ends (the control
+   * master, ./control-master-server.ts). Ignored elsewhere, and with `timeoutMs`.
+   */
+  spare?: boolean;
 }
 
 /**

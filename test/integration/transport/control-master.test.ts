@@ -10,6 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectError, RemoteCommandError } from '../../../src/model/errors.js';
 import type { PlanHost } from '../../../src/model/plan.js';
@@ -148,6 +149,52 @@ describe.skipIf(!canRunFleet())('control master on a real sshd fleet', () => {
     console.log(`client killed: the remote command was gone ${ms} ms later`);
     expect(masters(hm).filter(alive)).toHaveLength(1); // the master itself stays for the next run
   });
+
+  it('an exec marked spare gets the session the master started ahead when the last one ended (no new session on the host); stdin, output and exit as usual; a spare ends with its connection', async () => {
+    const hm = home();
+    const marker = `orch-spare-${process.pid}-${Date.now()}`;
+    // Prints when its shell started (ns), then waits for a line on stdin: like the agent's bootstrap, it does nothing before its input.
+    const cmd = `: ${marker}; echo "started $(date +%s%N)" >&2; IFS= read -r x; echo "got $x"; exit 3`;
+    const spares = (): string[] => spawnText('pgrep', ['-f', marker]).split('\n').filter(Boolean);
+    const startedAt = (stderr: Buffer): number => Number(/started (\d+)/.exec(stderr.toString())![1]) / 1e6;
+    const first = await connect(planHost(h2), options(hm, [planHost(h2)], '3'));
+    const t1 = Date.now();
+    const r1 = await first.exec(cmd, { stdin: Buffer.from('one\n'), spare: true });
+    expect({ code: r1.code, stdout: r1.stdout.toString() }).toEqual({ code: 3, stdout: 'got one\n' });
+    expect(startedAt(r1.stderr)).toBeGreaterThanOrEqual(t1 - 5); // the first one is started for the request
+    await first.close();
+    // The next one is started shortly after (the host shows its waiting shell).
+    await waitUntil(() => spares().length > 0, 5000);
+
+    const second = await connect(planHost(h2), options(hm, [planHost(h2)], '3'));
+    await new Promise((r) => setTimeout(r, 100));
+    const t2 = Date.now();
+    const r2 = await second.exec(cmd, { stdin: Buffer.from('two\n'), spare: true });
+    expect({ code: r2.code, stdout: r2.stdout.toString() }).toEqual({ code: 3, stdout: 'got two\n' });
+    // Started before this run asked: the session was the spare, its kept stderr handed over.
+    expect(startedAt(r2.stderr)).toBeLessThan(t2);
+    // Not for a command that does not ask for it, nor for another command.
+    const t3 = Date.now();
+    const r3 = await second.exec(cmd, { stdin: Buffer.from('three\n') });
+    expect(r3.stdout.toString()).toBe('got three\n');
+    expect(startedAt(r3.stderr)).toBeGreaterThanOrEqual(t3 - 5);
+    // A claimed spare cut off by its run (signal): the channel closes, the remote shell goes.
+    await waitUntil(() => spares().length === 1, 5000);
+    const [sparePid] = spares();
+    const abort = new AbortController();
+    const cut = second.exec(cmd, { stdin: new PassThrough(), spare: true, signal: abort.signal });
+    cut.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(spares()).toEqual([sparePid]); // claimed: the same shell, no new one
+    abort.abort();
+    await expect(cut).rejects.toThrow(ConnectError);
+    await waitUntil(() => !spares().includes(sparePid!), 5000);
+    await second.close();
+    // The master's idle end (3 s) takes the spare with the connection.
+    const [pid] = masters(hm);
+    await waitUntil(() => !alive(pid!), 15_000);
+    await waitUntil(() => spares().length === 0, 5000);
+  }, 40_000);
 
   it('the master exits after its idle time, removing its sockets; the next run starts a new one and logs in again', async () => {
     const hm = home();
