@@ -29,6 +29,7 @@ import { checkPlanSyntax } from './check.js';
 import { resolveStoreBundle } from '../store/resolve.js';
 import { withoutCredentials } from '../store/transfer.js';
 import type { BundleSpec } from '../model/playbook.js';
+import { now, span, timed } from './trace.js';
 
 /** Options of a prepared run (the common CLI flags). */
 export interface PrepareOptions {
@@ -90,7 +91,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   const index = new SourceIndexImpl();
   if (opts.secrets) index.secretReading = opts.secrets;
   const playbookFile = resolve(opts.playbook);
-  const pb = await loadPlaybook(playbookFile, index);
+  const pb = await timed('load playbook', () => loadPlaybook(playbookFile, index));
   if (!pb.playbook) return { masker, diagnostics: pb.diagnostics };
   let playbook = pb.playbook;
   if (opts.selectPlaybook) {
@@ -102,7 +103,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   if (!invFiles.length) {
     return { masker, playbook, diagnostics: [{ file: playbookFile, line: 1, col: 1, path: 'inventory', message: 'no inventory: give -i INVENTORY or set "inventory:" in the playbook' }] };
   }
-  const inv = await loadInventory(invFiles, index);
+  const inv = await timed('load inventory', () => loadInventory(invFiles, index));
   const diagnostics = [...pb.diagnostics, ...inv.diagnostics];
   if (!inv.inventory || diagnostics.length) return { masker, playbook, diagnostics };
   const inventory = inv.inventory;
@@ -111,7 +112,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
 
   // Secret sources (vars_files, secret_commands): read and run here, before any host is
   // contacted; every decrypted value is masked from now on.
-  const sv = await loadSecretVars(playbook, index, { env: opts.env });
+  const sv = await timed('secrets', () => loadSecretVars(playbook, index, { env: opts.env }));
   diagnostics.push(...maskSecretValues(masker, index), ...sv.diagnostics);
   if (diagnostics.length) return { masker, playbook, inventory, diagnostics };
   playbook = withSecretVars(playbook, sv);
@@ -128,6 +129,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
   // Bundles: built (cached) or inspected on the control machine, once per run.
   const bundles: Record<string, PlanBundle> = {};
   const notes: string[] = [];
+  const tb = now();
   for (const [name, spec] of playbook.bundles) {
     try {
       const buildCtx = { env: opts.env, now: opts.now, cwd: resolve(playbookFile, '..'), ...(opts.log && { log: opts.log }) };
@@ -147,6 +149,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
       diagnostics.push({ ...pos, path: `bundles.${name}`, message: err.message });
     }
   }
+  span('bundles', tb);
   if (diagnostics.length) return { masker, playbook, inventory, diagnostics };
 
   const fileHashes: Record<string, string> = { ...pb.fileHashes, ...inv.fileHashes, ...sv.fileHashes };
@@ -165,6 +168,7 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
     extraVars: opts.extraVars,
   };
   const env: Record<string, string | undefined> = { ...opts.env };
+  const tc = now();
   const res = compilePlan({
     playbook, inventory, index, bundles,
     ...(opts.limit !== undefined && { limit: opts.limit }),
@@ -173,12 +177,13 @@ export async function preparePlan(opts: PrepareOptions): Promise<Prepared> {
     resolvePath: (base, p) => resolve(base, p),
     inputs,
   });
+  span('compile', tc);
   if (!res.plan) return { masker, playbook, inventory, ...(res.tree && { tree: res.tree }), diagnostics: res.diagnostics };
   for (const w of res.warnings ?? []) opts.warn?.(w);
   const plan = res.plan;
   plan.inputs.extraVars = masker.maskDeep(opts.extraVars);
   if (!opts.skipSyntaxCheck) {
-    const problems = await checkPlanSyntax(plan);
+    const problems = await timed('bash -n', () => checkPlanSyntax(plan));
     if (problems.length) {
       return {
         masker, playbook, inventory, ...(res.tree && { tree: res.tree }),
