@@ -17,7 +17,9 @@
  * Fleet scenarios (as root, when the test-host harness can run; `--no-fleet` leaves them
  * out): fresh deploy and no-op redeploy of the bench's 5 MiB workload on `--fleet-hosts N`
  * sshd test hosts (default 8), beside a bare `ssh … tar x` fan-out and an `ssh true`
- * fan-out (fleet-compare.ts), interleaved with the same rotation.
+ * fan-out (fleet-compare.ts), interleaved with the same rotation; each side again with
+ * persistent connections (`ORCH_SSH_PERSIST=60`, its own control master, warm after the
+ * unmeasured first round).
  *
  * Options: `--quick` (3 repetitions, 2,000 hosts, 4 fleet hosts), `--runs N` (default 5),
  * `--hosts N` (default 10000), `--fleet-hosts N` (default 8), `--no-fleet`, `--npm-ci`.
@@ -27,6 +29,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopControlMasters } from '../test/harness/control-master.js';
 import { canRunFleet, startFleet } from '../test/harness/fleet.js';
 import { measureFleet, type FleetSamples } from './fleet-compare.js';
 import { runTimed, tailOf } from './proc.js';
@@ -132,14 +135,20 @@ async function main(): Promise<number> {
       try {
         const fw = path.join(tmp, 'fleet');
         await mkdir(fw, { recursive: true });
-        fleetSamples = await measureFleet({ fleet, work: fw, sides, runs: args.runs, log: (s) => console.error(`bench:compare: ${s}`) });
+        const persist = sides.map((s) => ({ ...s, name: `${s.name}-persist`, env: { ORCH_SSH_PERSIST: '60' } }));
+        fleetSamples = await measureFleet({ fleet, work: fw, sides: [...sides, ...persist], runs: args.runs, log: (s) => console.error(`bench:compare: ${s}`) })
+          .finally(() => Promise.all(persist.map((s) => stopControlMasters(path.join(fw, `home-${s.name}`)))));
       } finally {
         await fleet.teardown();
       }
       const med = (k: string): number => summarizeSamples(fleetSamples![k] ?? []).median;
-      for (const [what, label] of [['fresh', `fresh deploy, 5 MiB, ${args.fleetHosts} hosts`], ['noop', `no-op redeploy, ${args.fleetHosts} hosts`]] as const) {
-        const o = med(`${what}:old`);
-        const n = med(`${what}:new`);
+      const fleetRows = [
+        ['fresh', '', `fresh deploy, 5 MiB, ${args.fleetHosts} hosts`], ['noop', '', `no-op redeploy, ${args.fleetHosts} hosts`],
+        ['fresh', '-persist', `fresh deploy, ORCH_SSH_PERSIST=60`], ['noop', '-persist', `no-op redeploy, ORCH_SSH_PERSIST=60`],
+      ] as const;
+      for (const [what, side, label] of fleetRows) {
+        const o = med(`${what}:old${side}`);
+        const n = med(`${what}:new${side}`);
         const ratio = n / o;
         if (ratio > 1.15) worse++;
         rows.push(`| ${label} | ${o.toFixed(0)} | ${n.toFixed(0)} | ${ratio.toFixed(2)}${ratio > 1.15 ? ' WORSE' : ''} |`);
@@ -147,6 +156,7 @@ async function main(): Promise<number> {
       fleetNote = [
         `fresh deploy: bare parallel ssh tar x ${med('fresh:bare').toFixed(0)} ms; old/bare ${(med('fresh:old') / med('fresh:bare')).toFixed(2)}, new/bare ${(med('fresh:new') / med('fresh:bare')).toFixed(2)}`,
         `no-op: ssh true fan-out ${med('noop:ssh-true').toFixed(0)} ms; old/ssh-true ${(med('noop:old') / med('noop:ssh-true')).toFixed(2)}, new/ssh-true ${(med('noop:new') / med('noop:ssh-true')).toFixed(2)}`,
+        `with ORCH_SSH_PERSIST=60: fresh old/bare ${(med('fresh:old-persist') / med('fresh:bare')).toFixed(2)}, new/bare ${(med('fresh:new-persist') / med('fresh:bare')).toFixed(2)}; no-op old/ssh-true ${(med('noop:old-persist') / med('noop:ssh-true')).toFixed(2)}, new/ssh-true ${(med('noop:new-persist') / med('noop:ssh-true')).toFixed(2)}`,
       ].join('\n');
     }
     console.log(`\nbench:compare: working tree (new) against ${args.ref} (old), medians of ${args.runs}, interleaved\n`);

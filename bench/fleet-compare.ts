@@ -15,7 +15,7 @@
 import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Fleet } from '../test/harness/fleet.js';
-import { runTimed, tailOf, type TimedResult } from './proc.js';
+import { runTimed, settle, tailOf, type TimedResult } from './proc.js';
 import {
   bareDeployScript, checkHost, hostListText, orchInventoryYaml, orchPlaybookYaml, sshTrueScript, wipeHost, writeApp, type Endpoint,
 } from './workload.js';
@@ -96,6 +96,7 @@ export async function measureFleet(o: FleetCompareOptions): Promise<FleetSamples
     await mkdir(home, { recursive: true });
     const env = { PATH: basePath, LANG: 'C.UTF-8', HOME: home, XDG_CACHE_HOME: path.join(home, 'cache'), NO_COLOR: '1', ...side.env };
     const apply = async (extra: string[]): Promise<{ r: TimedResult; s: Summary | undefined }> => {
+      await settle();
       const r = await runTimed(process.execPath, [side.orch, 'apply', 'playbook.yml', '--json', '--yes', ...extra], { cwd: work, env, timeoutMs: 600_000 });
       return { r, s: parseSummary(r.stdout) };
     };
@@ -119,9 +120,11 @@ export async function measureFleet(o: FleetCompareOptions): Promise<FleetSamples
     label: 'bare ssh',
     run: async () => {
       await wipeAll();
+      await settle();
       const r = await runTimed('bash', [path.join(work, 'bare-deploy.sh'), path.join(work, 'hosts.txt'), tarball], { env: sshEnv, timeoutMs: 300_000 });
       checkOk('bare ssh deploy', r);
       await verifyAll('bare ssh deploy', 1);
+      await settle();
       const t = await runTimed('bash', [path.join(work, 'ssh-true.sh'), path.join(work, 'hosts.txt')], { env: sshEnv, timeoutMs: 120_000 });
       checkOk('ssh true fan-out', t);
       return [['fresh:bare', r.ms], ['noop:ssh-true', t.ms]];

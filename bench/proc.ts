@@ -91,3 +91,15 @@ export function runTimed(cmd: string, args: readonly string[], opts: RunOptions 
 export function tailOf(text: string, n = 6): string {
   return text.trim().split('\n').slice(-n).join('\n');
 }
+
+/**
+ * Milliseconds of quiet before each timed command of an interleaved comparison, so what the
+ * command before left running on the hosts (sshd ending its sessions, a control master
+ * starting the next run's agent session) is over and every side starts on idle hosts.
+ */
+export const SETTLE_MS = 500;
+
+/** Waits {@link SETTLE_MS}. */
+export function settle(): Promise<void> {
+  return new Promise((r) => setTimeout(r, SETTLE_MS));
+}

@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { stopControlMasters } from '../test/harness/control-master.js';
 import { canRunFleet, startFleet, type Fleet, type TestHost } from '../test/harness/fleet.js';
 import { ensureTool, type ToolStatus } from './prereqs.js';
-import { runTimed, tailOf, type TimedResult } from './proc.js';
+import { runTimed, settle, tailOf, type TimedResult } from './proc.js';
 import { measureScale, type ScaleResult } from './scale.js';
 import { deltaReport, measureDelta, type DeltaResults } from './delta.js';
 import { parseLinkRates } from './link-shape.js';
@@ -344,6 +344,7 @@ async function measure(fleet: Fleet, work: string, orchEnv: Record<string, strin
       const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
       for (const c of order) {
         await wipeAll();
+        await settle();
         try {
           const ms = await c.run();
           await verifyAll(c.label, 1);
@@ -369,6 +370,7 @@ async function measure(fleet: Fleet, work: string, orchEnv: Record<string, strin
       await verifyAll('orch apply (before no-op)', 1);
       const samples: Record<string, number[]> = { orchNoop: [], orchNoopPersist: [], sshTrue: [] };
       for (let round = 0; round <= RUNS; round++) {
+        await settle();
         const { r, summary } = await orchApply('playbook.yml', ['--detailed-exitcodes']);
         if (r.code !== 0 || !summary || summary.changed !== 0) throw new Error(`no-op orch apply: exit ${r.code}, changed ${summary?.changed}: ${tailOf(r.stderr || r.stdout)}`);
         await verifyAll('no-op orch apply', 1);
@@ -377,10 +379,12 @@ async function measure(fleet: Fleet, work: string, orchEnv: Record<string, strin
           (results.bytesUploaded.orchNoop ??= []).push(summary.bytesUploaded);
         }
         // The same with persistent connections (ORCH_SSH_PERSIST, as Ansible's ControlPersist above): round 0 starts the control master.
+        await settle();
         const p = await orchApply('playbook.yml', ['--detailed-exitcodes'], { ORCH_SSH_PERSIST: '60' });
         if (p.r.code !== 0 || p.summary?.changed !== 0) throw new Error(`no-op orch apply (ORCH_SSH_PERSIST): exit ${p.r.code}: ${tailOf(p.r.stderr || p.r.stdout)}`);
         if (round > 0) samples.orchNoopPersist!.push(p.r.ms);
         if (haveSsh) {
+          await settle();
           const t = await runTimed('bash', [path.join(work, 'ssh-true.sh'), path.join(work, 'hosts.txt')], { env: sshEnv, timeoutMs: 120_000 });
           checkOk('ssh true fan-out', t);
           if (round > 0) samples.sshTrue!.push(t.ms);
