@@ -10,7 +10,7 @@
  * Only read-only probes are kept (never `unless`, which runs a command of the playbook:
  * nothing of a playbook runs on a host before its plan is valid), and no probe whose path
  * holds a secret value (the file is on disk). File:
- * `<cache>/facts/<sha256 of the playbook's absolute path>.json`, mode 0600,
+ * `<cache>/facts/<sha256 of the playbook's and inventories' absolute paths>.json`, mode 0600,
  * `{ "v": 1, "sets": [[[KIND, PATH], ...], ...], "hosts": { NAME: INDEX } }` (hosts alike
  * share a set); a missing or damaged file counts as empty. Written by temp name and
  * rename, once per run, when something changed.
@@ -25,9 +25,13 @@ import { factsScript } from './facts.js';
 /** Probe kinds a speculative facts script may hold: every kind but `unless` (a command of the playbook). */
 const SPECULATIVE_KINDS: ReadonlySet<string> = new Set(PROBE_KINDS.filter((k) => k !== 'unless'));
 
-/** The memo file of the playbook at `playbook` (absolute path) under `cacheDir` (`$XDG_CACHE_HOME/orch` by default). */
-export function factsMemoFile(cacheDir: string, playbook: string): string {
-  return join(cacheDir, 'facts', `${createHash('sha256').update(playbook).digest('hex')}.json`);
+/**
+ * The memo file of the playbook at `playbook` run with the inventories `inventories` (absolute
+ * paths; none: the playbook's own) under `cacheDir` (`$XDG_CACHE_HOME/orch` by default): runs
+ * of one playbook against two inventories with the same host names keep separate memos.
+ */
+export function factsMemoFile(cacheDir: string, playbook: string, inventories: readonly string[] = []): string {
+  return join(cacheDir, 'facts', `${createHash('sha256').update([playbook, ...inventories].join('\0')).digest('hex')}.json`);
 }
 
 /** The probes of a playbook's last run per host (see the module's comment). No I/O but `load` and `save`. */
@@ -85,7 +89,7 @@ export class FactsMemo {
     this.#changed = false;
     const sets: [string, string][][] = [];
     const index = new Map<string, number>();
-    const hosts: Record<string, number> = {};
+    const hosts: Record<string, number> = Object.create(null) as Record<string, number>;
     for (const [name, probes] of this.#hosts) {
       const set = probes.map((p): [string, string] => [p.kind, p.path]);
       const key = JSON.stringify(set);
@@ -112,7 +116,8 @@ function probesOf(set: unknown): readonly Probe[] | undefined {
   if (!Array.isArray(set)) return undefined;
   const out: Probe[] = [];
   for (const e of set) {
-    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'string' || !SPECULATIVE_KINDS.has(e[0])) return undefined;
+    // A NUL cannot be in a path or an argument (quote refuses it).
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'string' || !SPECULATIVE_KINDS.has(e[0]) || e[1].includes('\0')) return undefined;
     out.push({ kind: e[0], path: e[1] } as Probe);
   }
   return out;

@@ -308,10 +308,24 @@ orch_agent_running() {
 # enough, X stops the run, Q ends it (a goodbye while the lock or the facts are awaited
 # ends the wait: never a lock taken late); any other is kept in ORCH_AGENT_PENDING.
 orch_agent_awaited_frame() {
+  local n
   case "$1" in
     H) ;;
     X) orch_agent_stop stop ;;
     Q) orch_agent_gone goodbye ;;
+    # The settings, while the speculative facts run: read whole now (the facts script
+    # follows the line), so the wait goes on reading frames, and X, Q, a closed stdin or
+    # silence still stop the run while a probe hangs.
+    C\ *)
+      if [ -z "$ORCH_AGENT_SPECULATING" ]; then ORCH_AGENT_PENDING=$1; return 0; fi
+      read -r _ _ _ _ _ n <<< "$1"
+      ORCH_AGENT_FACTS=
+      case "$n" in
+        '' | 0 | *[!0-9]*) ;;
+        *) LC_ALL=C IFS= read -r -N "$n" -t "$ORCH_AGENT_GIVEUP" ORCH_AGENT_FACTS || orch_agent_stop 'the settings frame was cut short' ;;
+      esac
+      ORCH_AGENT_SETTINGS=$1
+      ;;
     *) ORCH_AGENT_PENDING=$1 ;;
   esac
 }
@@ -395,6 +409,9 @@ orch_agent() {
   ORCH_AGENT_BUSY=
   ORCH_AGENT_WD=
   ORCH_AGENT_PENDING=
+  ORCH_AGENT_SETTINGS=
+  ORCH_AGENT_SPECULATING=
+  ORCH_AGENT_FACTS=
   ORCH_AGENT_GRACE=1
   IFS= read -r line || exit 70
   # Launched early (P GIVEUP LOCK HOLDER [SLEN], sent with the code while the control
@@ -425,12 +442,15 @@ orch_agent() {
       echo '::orch:: speculating'
       orch_agent_set_busy 1
       ( eval "$spec" ) < /dev/null 9>&- &
-      # Heartbeats, X, Q and silence are heeded meanwhile; the settings line waits in ORCH_AGENT_PENDING.
+      # Heartbeats, X, Q and silence are heeded meanwhile; settings that come are read whole
+      # (ORCH_AGENT_SETTINGS and the script in ORCH_AGENT_FACTS).
+      ORCH_AGENT_SPECULATING=1
       orch_agent_await $!
+      ORCH_AGENT_SPECULATING=
       echo '::orch:: speculated'
       speculated=1
     fi
-    line=$ORCH_AGENT_PENDING
+    line=${ORCH_AGENT_SETTINGS:-$ORCH_AGENT_PENDING}
     ORCH_AGENT_PENDING=
     while [ -z "$line" ] || [ "$line" = H ]; do
       IFS= read -r -t "$giveup" line || exit 70
@@ -446,8 +466,11 @@ orch_agent() {
     reuse=1
   fi
   case "$giveup/$grace/$n" in *[!0-9/]*|/*|*//*|*/) echo "orch agent: bad settings line" >&2; exit 70 ;; esac
-  ORCH_AGENT_FACTS=
-  if [ "$n" != 0 ]; then LC_ALL=C IFS= read -r -N "$n" ORCH_AGENT_FACTS || exit 70; fi
+  # The facts script follows the line, unless it was read with it while the speculative facts ran.
+  if [ -z "$ORCH_AGENT_SETTINGS" ]; then
+    ORCH_AGENT_FACTS=
+    if [ "$n" != 0 ]; then LC_ALL=C IFS= read -r -N "$n" ORCH_AGENT_FACTS || exit 70; fi
+  fi
   ORCH_AGENT_GIVEUP=$giveup
   ORCH_AGENT_GRACE=$grace
   [ -d "$HOME/.orch" ] || mkdir -p -- "$HOME/.orch" || exit 70

@@ -124,10 +124,15 @@ export async function loadProjectWith(playbook: string, options: ProjectOptions,
     // Only for a run that takes the lock (apply, converge): a plan reads its facts without
     // an agent and leaves nothing on a host.
     // Speculative facts: each host's agent reads the facts of the playbook's last run as soon as it holds the lock (facts-memo.ts).
-    const memo = holder === undefined ? undefined : FactsMemo.load(factsMemoFile(options.lockEarly?.cacheDir ?? defaultCacheDir(env), resolve(playbook)));
+    const memo = holder === undefined ? undefined : FactsMemo.load(factsMemoFile(options.lockEarly?.cacheDir ?? defaultCacheDir(env), resolve(playbook), (options.inventories ?? []).map((f) => resolve(f))));
     const launch = holder === undefined ? undefined : (h: PlanHost): EarlyLaunch => {
       const shared = TRANSPORTS[h.transport]?.sameMachine === true;
-      const spec = shared ? undefined : memo?.scriptFor(h.name);
+      let spec: string | undefined;
+      try {
+        spec = shared ? undefined : memo?.scriptFor(h.name);
+      } catch {
+        // A memo the script cannot be built from counts as none.
+      }
       return {
         ...(h.giveUpSeconds !== undefined && { giveUpSeconds: h.giveUpSeconds }),
         // Same-machine (`local`) hosts share one lock, taken by the run's first of them.

@@ -15,7 +15,9 @@
  *   command started ahead on the connection, when there is one, and when it ends the
  *   next one is started: the next run's agent then skips the session's start on the host
  *   (sshd's fork and the shells' execs). A spare waits for its stdin, doing nothing; it
- *   ends with its connection.
+ *   ends with its connection. It takes one of the connection's session channels (sshd's
+ *   MaxSessions, default 10) while it waits, and its login session is as old as the
+ *   spare (up to the idle time): what sshd or PAM set at login is from then.
  *
  * A connection unused for SECONDS (no lease, no exec running) is closed; the master exits
  * when it holds none and no request came for SECONDS, removing its socket (and `master.sock`

@@ -307,10 +307,12 @@ export function request(socket: string, host: string, req: MasterRequest, option
       }
     }));
     sock.on('error', (e: NodeJS.ErrnoException) => {
+      options.signal?.removeEventListener('abort', onAbort);
       if (!connected) reject(Object.assign(new ConnectError(host, `cannot reach the control master at ${socket}: ${e.code ?? e.message}`), { code: e.code }));
     });
     sock.on('close', () => {
-      if (connected && (req.op !== 'connect' || result === undefined)) settle();
+      // Aborted before the socket connected too: it closes without an error.
+      if (aborted || (connected && (req.op !== 'connect' || result === undefined))) settle();
     });
   });
 }

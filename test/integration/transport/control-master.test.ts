@@ -189,6 +189,10 @@ describe.skipIf(!canRunFleet())('control master on a real sshd fleet', () => {
     abort.abort();
     await expect(cut).rejects.toThrow(ConnectError);
     await waitUntil(() => !spares().includes(sparePid!), 5000);
+    // A signal aborted before the exec asks: it rejects at once, nothing runs.
+    const gone = new AbortController();
+    gone.abort();
+    await expect(second.exec(`: ${marker}-never; echo x`, { signal: gone.signal })).rejects.toThrow('the command was cancelled');
     await second.close();
     // The master's idle end (3 s) takes the spare with the connection.
     const [pid] = masters(hm);

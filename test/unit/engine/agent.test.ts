@@ -315,6 +315,25 @@ describe('HostAgent on the local transport', () => {
       await holder.agent.close();
     });
 
+    it('settings sent while a speculative probe hangs: a stop (Ctrl-C) still ends the facts and frees the lock at once', async () => {
+      const h = home();
+      await earlierRun(h);
+      const script = 'sleep 30\necho END\n';
+      let out = '';
+      const c = conn(h);
+      const agent = HostAgent.launch('ctl', { host: c.host, bytesSent: 0, close: () => c.close(), exec: (cmd, o) => c.exec(cmd, { ...o, onStdout: (b) => { out += b.toString(); o?.onStdout?.(b); } }) }, { lockHolder: 'me', giveUpSeconds: 20, factsScript: script });
+      await waitUntil(() => out.includes('::orch:: speculating'), 5000);
+      const begun = agent.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: script, giveUpSeconds: 20 });
+      begun.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      await agent.stop();
+      const ms = await waitUntil(() => lockFree(h), 5000);
+      console.log(`stop while a speculative probe hangs: lock free ${Date.now() - t0} ms after the stop (${ms} ms of polling)`);
+      await expect(begun).rejects.toThrow();
+      expect(out).toContain('::orch:: stopped');
+    });
+
     it('a settings line that arrives in two parts around the end of the speculative facts is read whole (a read timeout inside a line loses nothing)', async () => {
       const h = home();
       await earlierRun(h);

@@ -37,6 +37,17 @@ describe('FactsMemo', () => {
     expect(again.scriptFor('h4')).toBeUndefined();
   });
 
+  it('one memo per playbook and inventories; any host name, __proto__ too', async () => {
+    const d = dir();
+    expect(factsMemoFile(d, '/pb.yml', ['/staging.yml'])).not.toBe(factsMemoFile(d, '/pb.yml', ['/prod.yml']));
+    expect(factsMemoFile(d, '/pb.yml')).not.toBe(factsMemoFile(d, '/pb.yml', ['/prod.yml']));
+    const file = factsMemoFile(d, '/pb.yml', ['/prod.yml']);
+    const m = FactsMemo.load(file);
+    m.record('__proto__', [{ kind: 'link', path: '/p' }], none);
+    await m.save();
+    expect(FactsMemo.load(file).scriptFor('__proto__')).toBe(factsScript([{ kind: 'link', path: '/p' }]));
+  });
+
   it('forgets a host whose facts run a command (`unless`) or read a path holding a secret; writes nothing when nothing changed', async () => {
     const file = factsMemoFile(dir(), '/pb.yml');
     const m = FactsMemo.load(file);
@@ -70,9 +81,9 @@ describe('FactsMemo', () => {
       writeFileSync(file, text);
       expect(FactsMemo.load(file).scriptFor('h1')).toBeUndefined();
     }
-    writeFileSync(file, JSON.stringify({ v: 1, sets: [[['unless', 'rm -rf ~']], [['link', 1]], [['nope', '/x']], [['link', '/ok']]], hosts: { a: 0, b: 1, c: 2, d: 3, e: 9, f: 'x' } }));
+    writeFileSync(file, JSON.stringify({ v: 1, sets: [[['unless', 'rm -rf ~']], [['link', 1]], [['nope', '/x']], [['link', '/ok']], [['link', '/a\0b']]], hosts: { a: 0, b: 1, c: 2, d: 3, e: 9, f: 'x', g: 4 } }));
     const m = FactsMemo.load(file);
-    expect(['a', 'b', 'c', 'e', 'f'].map((h) => m.scriptFor(h))).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(['a', 'b', 'c', 'e', 'f', 'g'].map((h) => m.scriptFor(h))).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
     expect(m.scriptFor('d')).toBe(factsScript([{ kind: 'link', path: '/ok' }]));
     expect(existsSync(path.join(d, 'facts'))).toBe(false);
   });
