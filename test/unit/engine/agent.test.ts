@@ -16,6 +16,7 @@ import { PRELUDE_SH } from '../../../src/host/embedded.generated.js';
 import { LockedError } from '../../../src/model/errors.js';
 import type { PlanStep } from '../../../src/steps/plan.js';
 import { LocalConnection } from '../../../src/transport/local.js';
+import type { Connection } from '../../../src/transport/transport.js';
 
 const home = (): string => mkdtempSync(path.join(tmpdir(), 'orch-agent-home-'));
 const conn = (h: string): LocalConnection => new LocalConnection('ctl', { ...process.env, HOME: h });
@@ -44,6 +45,15 @@ async function waitUntil(cond: () => boolean, ms: number): Promise<number> {
   return Date.now() - t0;
 }
 const pidFile = (d: string): number => Number(readFileSync(path.join(d, 'pid'), 'utf8'));
+/** A local connection to HOME `h` whose execs' stdout is also kept (`out()`), for tests that watch an agent's lines. */
+function watched(h: string): { conn: Connection; out: () => string } {
+  const c = conn(h);
+  let text = '';
+  return {
+    out: () => text,
+    conn: { host: c.host, bytesSent: 0, close: () => c.close(), exec: (cmd, o) => c.exec(cmd, { ...o, onStdout: (b) => { text += b.toString(); o?.onStdout?.(b); } }) },
+  };
+}
 /** A run that took the lock of HOME `h` (holder `old`) and ended: its lock file stays. */
 async function earlierRun(h: string): Promise<void> {
   await (await HostAgent.start('ctl', conn(h), { lockWaitSeconds: 0, holder: 'old', factsScript: 'echo END\n' })).agent.close();
@@ -185,10 +195,9 @@ describe('HostAgent on the local transport', () => {
 
   it('launched early on a host without a lock file: creates nothing before its settings; discarded, it exits having changed nothing', async () => {
     const h = home();
-    let out = '';
-    const c = conn(h);
-    const agent = HostAgent.launch('ctl', { host: c.host, bytesSent: 0, close: () => c.close(), exec: (cmd, o) => c.exec(cmd, { ...o, onStdout: (b) => { out += b.toString(); o?.onStdout?.(b); } }) }, { lockHolder: 'me', giveUpSeconds: 5 });
-    await waitUntil(() => out.includes('::orch:: started'), 5000);
+    const w = watched(h);
+    const agent = HostAgent.launch('ctl', w.conn, { lockHolder: 'me', giveUpSeconds: 5 });
+    await waitUntil(() => w.out().includes('::orch:: started'), 5000);
     await new Promise((r) => setTimeout(r, 300));
     expect(existsSync(path.join(h, '.orch'))).toBe(false);
     agent.discard();
@@ -253,10 +262,9 @@ describe('HostAgent on the local transport', () => {
       await earlierRun(h);
       const tally = tallyFile();
       const script = `sleep 0.5\n${counting(h, tally)}`;
-      let out = '';
-      const c = conn(h);
-      const agent = HostAgent.launch('ctl', { host: c.host, bytesSent: 0, close: () => c.close(), exec: (cmd, o) => c.exec(cmd, { ...o, onStdout: (b) => { out += b.toString(); o?.onStdout?.(b); } }) }, { lockHolder: 'me', giveUpSeconds: 5, factsScript: script });
-      await waitUntil(() => out.includes('::orch:: speculating'), 5000);
+      const w = watched(h);
+      const agent = HostAgent.launch('ctl', w.conn, { lockHolder: 'me', giveUpSeconds: 5, factsScript: script });
+      await waitUntil(() => w.out().includes('::orch:: speculating'), 5000);
       const { factsOutput } = await agent.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: script });
       expect(factsOutput).toBe('T 0 held\nEND\n');
       expect(runs(tally)).toEqual(['a']);
@@ -294,10 +302,9 @@ describe('HostAgent on the local transport', () => {
     it('no speculation without the lock: not on a host orch never ran on (nothing made), nor while another run holds it', async () => {
       const fresh = home();
       const tally = tallyFile();
-      let out = '';
-      const c = conn(fresh);
-      const a1 = HostAgent.launch('ctl', { host: c.host, bytesSent: 0, close: () => c.close(), exec: (cmd, o) => c.exec(cmd, { ...o, onStdout: (b) => { out += b.toString(); o?.onStdout?.(b); } }) }, { lockHolder: 'me', giveUpSeconds: 5, factsScript: counting(fresh, tally) });
-      await waitUntil(() => out.includes('::orch:: started'), 5000);
+      const w = watched(fresh);
+      const a1 = HostAgent.launch('ctl', w.conn, { lockHolder: 'me', giveUpSeconds: 5, factsScript: counting(fresh, tally) });
+      await waitUntil(() => w.out().includes('::orch:: started'), 5000);
       await new Promise((r) => setTimeout(r, 300));
       expect(runs(tally)).toEqual([]);
       expect(existsSync(path.join(fresh, '.orch'))).toBe(false);
@@ -319,10 +326,9 @@ describe('HostAgent on the local transport', () => {
       const h = home();
       await earlierRun(h);
       const script = 'sleep 30\necho END\n';
-      let out = '';
-      const c = conn(h);
-      const agent = HostAgent.launch('ctl', { host: c.host, bytesSent: 0, close: () => c.close(), exec: (cmd, o) => c.exec(cmd, { ...o, onStdout: (b) => { out += b.toString(); o?.onStdout?.(b); } }) }, { lockHolder: 'me', giveUpSeconds: 20, factsScript: script });
-      await waitUntil(() => out.includes('::orch:: speculating'), 5000);
+      const w = watched(h);
+      const agent = HostAgent.launch('ctl', w.conn, { lockHolder: 'me', giveUpSeconds: 20, factsScript: script });
+      await waitUntil(() => w.out().includes('::orch:: speculating'), 5000);
       const begun = agent.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: script, giveUpSeconds: 20 });
       begun.catch(() => undefined);
       await new Promise((r) => setTimeout(r, 300));
@@ -331,7 +337,7 @@ describe('HostAgent on the local transport', () => {
       const ms = await waitUntil(() => lockFree(h), 5000);
       console.log(`stop while a speculative probe hangs: lock free ${Date.now() - t0} ms after the stop (${ms} ms of polling)`);
       await expect(begun).rejects.toThrow();
-      expect(out).toContain('::orch:: stopped');
+      expect(w.out()).toContain('::orch:: stopped');
     });
 
     it('a settings line that arrives in two parts around the end of the speculative facts is read whole (a read timeout inside a line loses nothing)', async () => {
