@@ -157,6 +157,9 @@ export class HostAgent {
   /** The speculative facts script sent at launch, and its output once the agent runs it (`speculating` .. `speculated`). */
   #specScript: string | undefined;
   #spec: { lines: string[]; done: boolean; at: number } | undefined;
+  /** With a speculative script sent: resolves when the agent said `speculated` (ran or not), or ended. */
+  #specSettled: Promise<void> | undefined;
+  #settleSpec: () => void = () => {};
 
   private constructor(readonly host: string, conn: Connection) {
     // `spare`: the bootstrap reads its code before it does anything, so a control master may hand over one it started ahead.
@@ -186,7 +189,10 @@ export class HostAgent {
     const giveUp = Math.max(1, Math.ceil(early.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS));
     const lock = early.lockHolder === undefined ? '0 -' : `1 ${holderArg(early.lockHolder)}`;
     const spec = early.lockHolder !== undefined && early.factsScript ? Buffer.from(early.factsScript, 'utf8') : Buffer.alloc(0);
-    if (spec.length) agent.#specScript = early.factsScript;
+    if (spec.length) {
+      agent.#specScript = early.factsScript;
+      agent.#specSettled = new Promise((r) => (agent.#settleSpec = r));
+    }
     agent.#send(Buffer.concat([agentCodeFrame(), Buffer.from(`P ${giveUp} ${lock} ${spec.length}\n`), spec]));
     agent.#heartbeat = setInterval(() => agent.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);
     agent.#heartbeat.unref();
@@ -212,11 +218,7 @@ export class HostAgent {
     if (this.#begun) return Promise.reject(new InternalError(`${this.host}: the agent was already given its settings`));
     this.#begun = true;
     const host = this.host;
-    // The speculative facts stand for the facts when their script is this one, the agent
-    // runs them under the early lock (`speculating` came), the run keeps that lock, and
-    // they did not end cut short.
-    const spec = this.#spec;
-    const speculated = spec !== undefined && this.#specScript === opts.factsScript && opts.lockWaitSeconds !== undefined && (!spec.done || spec.lines.at(-1) === 'END');
+    let speculated = false;
     return new Promise((resolve, reject) => {
       let phase: 'wait' | 'facts' | 'ready' = 'wait';
       const facts: string[] = [];
@@ -236,17 +238,28 @@ export class HostAgent {
           span('facts', t, host);
           phase = 'ready';
           clearTimeout(timer);
-          // The agent prints `speculated` before it reads the settings: the output is whole.
-          resolve({ agent: this, factsOutput: `${(speculated ? spec.lines : facts).join('\n')}\n` });
+          resolve({ agent: this, factsOutput: `${(speculated ? this.#spec!.lines : facts).join('\n')}\n` });
         } else if (phase === 'facts') facts.push(line);
       };
       opts.onAgent?.(this);
       const giveUp = Math.max(1, Math.ceil(opts.giveUpSeconds ?? DEFAULT_GIVE_UP_SECONDS));
-      this.#send(agentSettingsFrame({
-        giveUpSeconds: giveUp, graceSeconds: STOP_GRACE_SECONDS, holder: opts.holder, factsScript: opts.factsScript,
-        ...(opts.lockWaitSeconds !== undefined && { lockWaitSeconds: opts.lockWaitSeconds }),
-        ...(speculated && { speculated: true }),
-      }));
+      const settings = (): void => {
+        // The speculative facts stand for the facts when the agent ran them under the early
+        // lock (`speculating` came), they ended whole, their script is this one, and the run
+        // keeps that lock.
+        const spec = this.#spec;
+        speculated = spec !== undefined && spec.done && spec.lines.at(-1) === 'END' && this.#specScript === opts.factsScript && opts.lockWaitSeconds !== undefined;
+        void this.#send(agentSettingsFrame({
+          giveUpSeconds: giveUp, graceSeconds: STOP_GRACE_SECONDS, holder: opts.holder, factsScript: opts.factsScript,
+          ...(opts.lockWaitSeconds !== undefined && { lockWaitSeconds: opts.lockWaitSeconds }),
+          ...(speculated && { speculated: true }),
+        }));
+      };
+      // The settings go once the agent is done with the speculative facts (it says
+      // `speculated`): it then reads them with a plain read, never while it polls its stdin
+      // around a child (agent.sh orch_agent_unbeat says why).
+      if (this.#specSettled) void this.#specSettled.then(settings);
+      else settings();
       clearInterval(this.#heartbeat);
       this.#heartbeat = setInterval(() => this.#send(Buffer.from('H\n')), heartbeatSeconds(giveUp) * 1000);
       this.#heartbeat.unref();
@@ -317,7 +330,13 @@ export class HostAgent {
       if (parseLine(line)?.type === 'speculated') {
         spec.done = true;
         span('speculative facts', spec.at, this.host);
+        this.#settleSpec();
       } else spec.lines.push(line);
+      return;
+    }
+    // `speculated` without `speculating`: the agent did not run them (no lock).
+    if (parseLine(line)?.type === 'speculated' && !spec) {
+      this.#settleSpec();
       return;
     }
     if (parseLine(line)?.type === 'speculating' && !spec) {
@@ -329,6 +348,7 @@ export class HostAgent {
 
   #end(err: Error): void {
     this.#ended ??= err;
+    this.#settleSpec();
     clearInterval(this.#heartbeat);
     const w = this.#waiter;
     this.#waiter = undefined;

@@ -308,26 +308,40 @@ orch_agent_running() {
 # enough, X stops the run, Q ends it (a goodbye while the lock or the facts are awaited
 # ends the wait: never a lock taken late); any other is kept in ORCH_AGENT_PENDING.
 orch_agent_awaited_frame() {
-  local n
-  case "$1" in
-    H) ;;
+  local n line
+  orch_agent_unbeat line "$1"
+  case "$line" in
+    '') ;;
     X) orch_agent_stop stop ;;
     Q) orch_agent_gone goodbye ;;
     # The settings, while the speculative facts run: read whole now (the facts script
     # follows the line), so the wait goes on reading frames, and X, Q, a closed stdin or
     # silence still stop the run while a probe hangs.
     C\ *)
-      if [ -z "$ORCH_AGENT_SPECULATING" ]; then ORCH_AGENT_PENDING=$1; return 0; fi
-      read -r _ _ _ _ _ n <<< "$1"
+      if [ -z "$ORCH_AGENT_SPECULATING" ]; then ORCH_AGENT_PENDING=$line; return 0; fi
+      read -r _ _ _ _ _ n <<< "$line"
       ORCH_AGENT_FACTS=
       case "$n" in
         '' | 0 | *[!0-9]*) ;;
         *) LC_ALL=C IFS= read -r -N "$n" -t "$ORCH_AGENT_GIVEUP" ORCH_AGENT_FACTS || orch_agent_stop 'the settings frame was cut short' ;;
       esac
-      ORCH_AGENT_SETTINGS=$1
+      ORCH_AGENT_SETTINGS=$line
       ;;
-    *) ORCH_AGENT_PENDING=$1 ;;
+    *) ORCH_AGENT_PENDING=$line ;;
   esac
+}
+
+# orch_agent_unbeat VAR LINE: LINE without the heartbeats in front, into VAR. A read whose
+# timeout falls just as it consumed a byte loses that byte (bash's `read -t` checks its
+# alarm between taking a byte and keeping it), so a heartbeat `H` may come without its
+# newline, glued to the next frame (`HS 12 0`), or a newline alone: both still read right.
+# No frame but the heartbeat starts with H. Only the heartbeat's bytes can be lost this
+# way: the control machine sends nothing else while the agent polls (it waits for
+# `speculated` before it sends the settings).
+orch_agent_unbeat() {
+  local l=$2
+  while [ "${l:0:1}" = H ]; do l=${l:1}; done
+  printf -v "$1" '%s' "$l"
 }
 
 # orch_agent_await PID: waits for the agent's child PID (the lock wait, the facts) while
@@ -447,17 +461,20 @@ orch_agent() {
       ORCH_AGENT_SPECULATING=1
       orch_agent_await $!
       ORCH_AGENT_SPECULATING=
-      echo '::orch:: speculated'
       speculated=1
     fi
+    # With a script, `speculated` always comes (after `speculating` only when they ran):
+    # the control machine sends the settings once it has it.
+    [ -z "$spec" ] || echo '::orch:: speculated'
     line=${ORCH_AGENT_SETTINGS:-$ORCH_AGENT_PENDING}
     ORCH_AGENT_PENDING=
-    while [ -z "$line" ] || [ "$line" = H ]; do
+    while [ -z "$line" ]; do
       IFS= read -r -t "$giveup" line || exit 70
+      orch_agent_unbeat line "$line"
     done
   fi
   read -r _ giveup grace lockwait holder n <<< "$line"
-  case "${line:0:2}" in 'C ') ;; *) echo "orch agent: bad settings line" >&2; exit 70 ;; esac
+  case "${line:0:2}" in 'C ') ;; *) printf 'orch agent: bad settings line: %q\n' "${line:0:200}" >&2; exit 70 ;; esac
   # `=`: the speculative facts stand for the facts, only when they were read under the
   # lock this run keeps.
   if [ "$n" = '=' ]; then
@@ -465,7 +482,7 @@ orch_agent() {
     n=0
     reuse=1
   fi
-  case "$giveup/$grace/$n" in *[!0-9/]*|/*|*//*|*/) echo "orch agent: bad settings line" >&2; exit 70 ;; esac
+  case "$giveup/$grace/$n" in *[!0-9/]*|/*|*//*|*/) printf 'orch agent: bad settings line: %q\n' "${line:0:200}" >&2; exit 70 ;; esac
   # The facts script follows the line, unless it was read with it while the speculative facts ran.
   if [ -z "$ORCH_AGENT_SETTINGS" ]; then
     ORCH_AGENT_FACTS=
@@ -520,8 +537,9 @@ orch_agent() {
       [ "$rc" = 0 ] || orch_agent_gone 'stdin closed (the control machine is gone)'
     fi
     orch_agent_alive
+    orch_agent_unbeat line "$line"
     case "$line" in
-      H) ;;
+      '') ;;
       S\ *)
         read -r _ n rc <<< "$line"
         orch_agent_ready

@@ -76,6 +76,21 @@ describe('HostAgent on the local transport', () => {
     await waitUntil(() => lockFree(h), 15_000);
   });
 
+  it('a heartbeat that lost a byte to a read timeout (its newline, or the H) still reads right: an empty line is nothing, `H` glued to the next frame is that frame', async () => {
+    const h = home();
+    let out = '';
+    const stdin = new PassThrough();
+    const done = conn(h).exec(AGENT_BOOTSTRAP, { stdin, onStdout: (c) => void (out += c.toString()) });
+    stdin.write(agentStartFrames({ giveUpSeconds: 5, graceSeconds: 1, lockWaitSeconds: 0, holder: 'x', factsScript: 'echo END\n' }));
+    await waitUntil(() => out.includes('::orch:: end'), 5000);
+    const fields = seg('echo ran; orch_status changed');
+    stdin.write(Buffer.concat([Buffer.from('\nHH'), Buffer.from(`S ${fields.length} 0\n`), fields]));
+    await waitUntil(() => out.includes('::orch-seg:: done'), 5000);
+    expect(parseSegmentOutput(out.slice(out.indexOf('::orch:: end') + 13).split('::orch-seg:: done')[0]!).map((r) => [r.rc, r.status])).toEqual([[0, 'changed']]);
+    stdin.end('Q\n');
+    expect((await done).code).toBe(0);
+  });
+
   it('a holder with quotes, backslashes, % and UTF-8 is recorded as given (escaped in the settings frame, decoded without a process)', async () => {
     const h = home();
     const holder = `d'o"e\\x41 %s\\n ü@ctl pid 7 since T`;
