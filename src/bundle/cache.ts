@@ -202,13 +202,14 @@ export async function storeCache(cacheDir: string, key: string, info: BundleInfo
 
 /**
  * `orch clean-cache`: removes every cached bundle (and leftovers of interrupted
- * stores) from `cacheDir`. Other files in `cacheDir` are left alone.
+ * stores), the source hash records and the speculative facts memos
+ * (src/engine/facts-memo.ts) from `cacheDir`. Other files in `cacheDir` are left alone.
  * @returns how many entries were removed and their total size in bytes.
  */
 export async function cleanCache(cacheDir: string): Promise<{ removed: number; bytes: number }> {
   let removed = 0;
   let bytes = 0;
-  for (const sub of ['bundles', 'tmp', 'sources']) {
+  for (const sub of ['bundles', 'tmp', 'sources', 'facts']) {
     let names: string[];
     try {
       names = await readdir(join(cacheDir, sub));
@@ -219,9 +220,11 @@ export async function cleanCache(cacheDir: string): Promise<{ removed: number; b
     for (const n of names) {
       const dir = join(cacheDir, sub, n);
       try {
-        for (const f of await readdir(dir)) bytes += (await stat(join(dir, f))).size;
+        const st = await stat(dir);
+        if (st.isDirectory()) for (const f of await readdir(dir)) bytes += (await stat(join(dir, f))).size;
+        else bytes += st.size;
       } catch {
-        // not a folder or vanished: just remove it
+        // vanished: just remove it
       }
       await rm(dir, { recursive: true, force: true });
       if (sub === 'bundles') removed++;

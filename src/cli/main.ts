@@ -309,7 +309,7 @@ export function buildProgram(): Command {
     });
 
   program.command('clean-cache')
-    .description('delete the bundle build cache')
+    .description('delete the bundle build cache (and the facts kept for speculative facts)')
     .option('--cache-dir <dir>', 'cache folder (default $XDG_CACHE_HOME/orch or ~/.cache/orch)')
     .action(async (opts: Record<string, unknown>) => {
       const { runCleanCache } = await import('./bundle.js');

@@ -334,10 +334,14 @@ describe('cache location and cleaning', () => {
     await buildBundle({ source, builder: 'dir', outDir: join(work, 'dist') }, ctx);
     expect(readdirSync(join(work, 'xdg/orch/bundles'))).toHaveLength(1);
     writeFileSync(join(work, 'xdg/orch/unrelated'), 'keep');
+    // A speculative facts memo (src/engine/facts-memo.ts) goes too.
+    mkdirSync(join(work, 'xdg/orch/facts'));
+    writeFileSync(join(work, 'xdg/orch/facts/m.json'), '{"v":1,"sets":[],"hosts":{}}');
     const r = await cleanCache(join(work, 'xdg/orch'));
     expect(r.removed).toBe(1);
     expect(r.bytes).toBeGreaterThan(0);
-    expect(readdirSync(join(work, 'xdg/orch')).sort()).toEqual(['bundles', 'tmp', 'unrelated']);
+    expect(readdirSync(join(work, 'xdg/orch/facts'))).toEqual([]);
+    expect(readdirSync(join(work, 'xdg/orch')).sort()).toEqual(['bundles', 'facts', 'tmp', 'unrelated']);
     expect(readdirSync(join(work, 'xdg/orch/bundles'))).toEqual([]);
     expect((await buildBundle({ source, builder: 'dir', outDir: join(work, 'dist') }, ctx)).cached).toBe(false);
   });
