@@ -254,64 +254,57 @@ describe('HostAgent on the local transport', () => {
       `echo ${probe} >> ${JSON.stringify(tally)}\nif flock -n ${JSON.stringify(path.join(h, '.orch/lock'))} true; then echo 'T 0 free'; else echo 'T 0 held'; fi\necho END\n`;
     const runs = (tally: string): string[] => (existsSync(tally) ? readFileSync(tally, 'utf8').split('\n').filter(Boolean) : []);
     const tallyFile = (): string => path.join(mkdtempSync(path.join(tmpdir(), 'orch-agent-tally-')), 'runs');
-
-    it('the same script at begin: its output, read under the lock while "compiling", is the facts; the facts run once', async () => {
+    /** A HOME with an earlier run's lock file, and an agent launched early on it with the script `scriptOf` makes (default: `counting`). */
+    async function launched(scriptOf: (h: string, tally: string) => string = counting): Promise<{ h: string; tally: string; script: string; agent: HostAgent; w: ReturnType<typeof watched> }> {
       const h = home();
       await earlierRun(h);
       const tally = tallyFile();
-      const script = counting(h, tally);
-      const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me', giveUpSeconds: 5, factsScript: script });
+      const script = scriptOf(h, tally);
+      const w = watched(h);
+      return { h, tally, script, w, agent: HostAgent.launch('ctl', w.conn, { lockHolder: 'me', giveUpSeconds: 5, factsScript: script }) };
+    }
+    const finish = async (agent: HostAgent): Promise<void> => {
+      await agent.close();
+      await agent.finished;
+    };
+
+    it('the same script at begin: its output, read under the lock while "compiling", is the facts; the facts run once', async () => {
+      const { h, tally, script, agent } = await launched();
       await waitUntil(() => runs(tally).length === 1, 5000);
       await new Promise((r) => setTimeout(r, 200));
       const { factsOutput } = await agent.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: script });
       expect(factsOutput).toBe('T 0 held\nEND\n');
       expect(runs(tally)).toEqual(['a']);
       expect(lockFree(h)).toBe(false);
-      await agent.close();
-      await agent.finished;
+      await finish(agent);
       await waitUntil(() => lockFree(h), 15_000);
     });
 
     it('begun at once (the speculative facts still running): still one run of the facts, their output whole', async () => {
-      const h = home();
-      await earlierRun(h);
-      const tally = tallyFile();
-      const script = `sleep 0.5\n${counting(h, tally)}`;
-      const w = watched(h);
-      const agent = HostAgent.launch('ctl', w.conn, { lockHolder: 'me', giveUpSeconds: 5, factsScript: script });
+      const { tally, script, agent, w } = await launched((h, t) => `sleep 0.5\n${counting(h, t)}`);
       await waitUntil(() => w.out().includes('::orch:: speculating'), 5000);
       const { factsOutput } = await agent.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: script });
       expect(factsOutput).toBe('T 0 held\nEND\n');
       expect(runs(tally)).toEqual(['a']);
-      await agent.close();
-      await agent.finished;
+      await finish(agent);
     });
 
     it('another script at begin (the playbook changed): the facts are read again with it; the speculative output is not taken for them', async () => {
-      const h = home();
-      await earlierRun(h);
-      const tally = tallyFile();
-      const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me', giveUpSeconds: 5, factsScript: counting(h, tally, 'old') });
+      const { tally, agent } = await launched((h, t) => counting(h, t, 'old'));
       await waitUntil(() => runs(tally).length === 1, 5000);
       const { factsOutput } = await agent.begin({ lockWaitSeconds: 0, holder: 'me', factsScript: `echo new >> ${JSON.stringify(tally)}\necho 'T 0 new'\necho END\n` });
       expect(factsOutput).toBe('T 0 new\nEND\n');
       expect(runs(tally)).toEqual(['old', 'new']);
-      await agent.close();
-      await agent.finished;
+      await finish(agent);
     });
 
     it('begun without a lock (a run that takes none): the facts are read again, the early lock freed first', async () => {
-      const h = home();
-      await earlierRun(h);
-      const tally = tallyFile();
-      const script = counting(h, tally);
-      const agent = HostAgent.launch('ctl', conn(h), { lockHolder: 'me', giveUpSeconds: 5, factsScript: script });
+      const { tally, script, agent } = await launched();
       await waitUntil(() => runs(tally).length === 1, 5000);
       const { factsOutput } = await agent.begin({ holder: 'me', factsScript: script });
       expect(factsOutput).toBe('T 0 free\nEND\n');
       expect(runs(tally)).toEqual(['a', 'a']);
-      await agent.close();
-      await agent.finished;
+      await finish(agent);
     });
 
     it('no speculation without the lock: not on a host orch never ran on (nothing made), nor while another run holds it', async () => {
