@@ -415,7 +415,7 @@ orch_agent_ready() {
 
 # orch_agent: the agent's main loop (see the top of this file).
 orch_agent() {
-  local line giveup grace lockwait holder n rc early='' spec='' speculated='' reuse=''
+  local line giveup grace lockwait holder n rc early='' spec='' speculated='' reuse='' noted=''
   echo '::orch:: started'
   # The scratch folder (payloads are spooled there: under ~/.orch, not /tmp, which may be
   # a small tmpfs) comes with the first segment (orch_agent_ready).
@@ -444,6 +444,7 @@ orch_agent() {
       if flock -n 9; then
         printf -v holder '%b' "$holder"
         orch_lock_note "$holder"
+        noted=$holder
       else
         exec 9>&-
         early=
@@ -512,9 +513,10 @@ orch_agent() {
       rc=$ORCH_AGENT_RC
     fi
     [ "$rc" = 0 ] || exit "$rc"
-    # The holder (`\xHH`-escaped, src/engine/agent.ts) names this run in lock.info.
+    # The holder (`\xHH`-escaped, src/engine/agent.ts) names this run in lock.info (once:
+    # a lock taken early was noted then, and each note empties the file for an instant).
     printf -v holder '%b' "$holder"
-    orch_lock_note "$holder"
+    if [ -z "$early" ] || [ "$noted" != "$holder" ]; then orch_lock_note "$holder"; fi
   fi
   echo '::orch:: locked'
   if [ -z "$reuse" ]; then

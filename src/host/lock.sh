@@ -16,12 +16,17 @@ orch_lock_open() {
 # WAIT seconds (0 = fail at once). A child may run it: the lock belongs to the open
 # file, which the child shares with its parent, so it stays held after the child exits.
 # Returns 75 with "locked by HOLDER" (from ~/.orch/lock.info) on stderr when another
-# run keeps the lock past WAIT.
+# run keeps the lock past WAIT. The holder writes lock.info just after its flock, in place
+# (orch_lock_note), so a run that fails at that instant may find it empty: it reads again,
+# every 10 ms for up to 0.5 s (only on this failing path), before it says "another orch run".
 orch_lock_wait() {
-  local wait=$1 info rc=0
+  local wait=$1 info rc=0 tries=0
   if [ "$wait" -gt 0 ]; then flock -w "$wait" 9 || rc=$?; else flock -n 9 || rc=$?; fi
   if [ "$rc" != 0 ]; then
-    info=$(cat -- "$HOME/$ORCH_LOCK_INFO" 2>/dev/null || true)
+    while info=$(cat -- "$HOME/$ORCH_LOCK_INFO" 2>/dev/null) || true; [ -z "$info" ] && [ "$tries" -lt 50 ]; do
+      sleep 0.01
+      tries=$((tries + 1))
+    done
     printf 'locked by %s\n' "${info:-another orch run}" >&2
     return "$ORCH_EXIT_LOCKED"
   fi
@@ -30,8 +35,8 @@ orch_lock_wait() {
 # orch_lock_note HOLDER: records HOLDER ("USER@HOST pid N since T") in ~/.orch/lock.info,
 # for the "locked by" message of a run that finds the lock held. Written in place by the
 # lock's holder (one writer at a time; no `mv` process on every run's critical path): a
-# run that reads it at that very instant may see it empty and says "another orch run".
-# ~/.orch is the user's own folder, so nobody else can put a link there.
+# run that reads it at that very instant may see it empty, and reads again
+# (orch_lock_wait). ~/.orch is the user's own folder, so nobody else can put a link there.
 orch_lock_note() {
   printf '%s\n' "$1" > "$HOME/$ORCH_LOCK_INFO"
 }

@@ -32,6 +32,23 @@ describe('lock.sh', () => {
     expect(r.stderr).toBe('locked by me@ctl pid 1 since T\n');
     expect(readFileSync(path.join(home, '.orch/lock.info'), 'utf8')).toBe('me@ctl pid 1 since T\n');
   });
+  it('a run that fails while the holder has not written lock.info yet (emptied, as orch_lock_note does) still names the holder', () => {
+    const home = tmp('home');
+    const env = { ...process.env, HOME: home };
+    // The holder takes the flock, empties lock.info, and writes it 150 ms later (a slow
+    // instant of the real note); the second run fails in between. With a holder that
+    // never writes it, the message falls back after the bounded rereads (0.5 s).
+    const script = `orch_lock_open; flock -n 9; : > "$HOME/$ORCH_LOCK_INFO"; ( sleep 0.15; orch_lock_note "me@ctl pid 2 since T" ) &
+      bash -c "$(declare -p $(compgen -v ORCH_); declare -f orch_lock_open orch_lock_wait); orch_lock_open && orch_lock_wait 0" 9>&-; echo "second=$?"; wait
+      : > "$HOME/$ORCH_LOCK_INFO"; t0=$EPOCHREALTIME
+      bash -c "$(declare -p $(compgen -v ORCH_); declare -f orch_lock_open orch_lock_wait); orch_lock_open && orch_lock_wait 0" 9>&-; echo "third=$? ms=$(( (\${EPOCHREALTIME/./} - \${t0/./}) / 1000 ))"`;
+    const r = runBash([LOCK_SH], script, [], { env });
+    expect(r.stderr).toBe('locked by me@ctl pid 2 since T\nlocked by another orch run\n');
+    const m = /^second=75\nthird=75 ms=(\d+)\n$/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThanOrEqual(450);
+    expect(Number(m![1])).toBeLessThan(3000);
+  });
   it('orch_lock_take waits up to WAIT seconds for the holder to go', () => {
     const home = tmp('home');
     const r = runBash([LOCK_SH], '( orch_lock_take 0 first && sleep 1 ) & sleep 0.3; t0=$SECONDS; orch_lock_take 5 second; echo "rc=$? waited=$((SECONDS - t0))"; wait', [], { env: { ...process.env, HOME: home } });
